@@ -1,0 +1,175 @@
+// Module entry: the raw addon surface that types/native.d.ts describes.
+#include <napi.h>
+
+#include <ATen/Parallel.h>
+#include <ATen/Context.h>
+#include <ATen/Version.h>
+#include <torch/csrc/api/include/torch/version.h>
+
+#include "addon_data.h"
+#include "boundary.h"
+#include "encode_worker.h"
+#include "load_worker.h"
+#include "module_wrap.h"
+
+namespace sbert::js {
+namespace {
+
+BertConfig read_bert_config(const Napi::Object& o) {
+  BertConfig c;
+  c.vocab_size = get_int(o, "vocabSize");
+  c.hidden_size = get_int(o, "hiddenSize");
+  c.num_hidden_layers = get_int(o, "numHiddenLayers");
+  c.num_attention_heads = get_int(o, "numAttentionHeads");
+  c.intermediate_size = get_int(o, "intermediateSize");
+  c.max_position_embeddings = get_int(o, "maxPositionEmbeddings");
+  c.type_vocab_size = get_int(o, "typeVocabSize");
+  c.hidden_act = get_string(o, "hiddenAct");
+  c.layer_norm_eps = get_number(o, "layerNormEps");
+  c.hidden_dropout_prob = get_number(o, "hiddenDropoutProb");
+  c.attention_probs_dropout_prob = get_number(o, "attentionProbsDropoutProb");
+  c.pad_token_id = get_int(o, "padTokenId");
+  c.initializer_range = get_number(o, "initializerRange");
+  c.validate();
+  return c;
+}
+
+Napi::Object arg_object(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (info.Length() <= i || !info[i].IsObject()) fail(ErrorCode::Input, std::string("argument '") + name + "' must be an object");
+  return info[i].As<Napi::Object>();
+}
+
+// loadTransformer(config, weights | null, {device, seed}) -> Promise<{module, ignoredKeys}>
+Napi::Value LoadTransformer(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    BertConfig config = read_bert_config(arg_object(info, 0, "config"));
+    auto weights = read_weights_spec(info[1]);
+    auto opts = arg_object(info, 2, "options");
+    auto factory = [config]() -> std::shared_ptr<SentenceModule> { return std::make_shared<TransformerModule>(config); };
+    auto* worker = new LoadModuleWorker(info.Env(), factory, std::move(weights), get_string(opts, "device"),
+                                        static_cast<uint64_t>(get_int(opts, "seed")));
+    return worker->QueueAndPromise();
+  });
+}
+
+ModuleFactory dense_factory(const Napi::Object& c) {
+  const int64_t in = get_int(c, "inFeatures"), out = get_int(c, "outFeatures");
+  const bool bias = get_bool(c, "bias");
+  const Activation act = parse_hidden_act(get_string(c, "activation"));
+  return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<DenseModule>(in, out, bias, act); };
+}
+
+// loadDense({inFeatures, outFeatures, bias, activation}, weights | null, {device, seed}) -> Promise<{module, ignoredKeys}>
+Napi::Value LoadDense(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto factory = dense_factory(arg_object(info, 0, "config"));
+    auto weights = read_weights_spec(info[1]);
+    auto opts = arg_object(info, 2, "options");
+    auto* worker = new LoadModuleWorker(info.Env(), factory, std::move(weights), get_string(opts, "device"),
+                                        static_cast<uint64_t>(get_int(opts, "seed")));
+    return worker->QueueAndPromise();
+  });
+}
+
+// createDense(config, {device, seed}) -> {module, ignoredKeys}: a freshly initialised Dense, small enough to make in place.
+Napi::Value CreateDense(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto factory = dense_factory(arg_object(info, 0, "config"));
+    auto opts = arg_object(info, 1, "options");
+    return built_module_to_js(info.Env(), build_module(factory, WeightsSpec{}, get_string(opts, "device"),
+                                                       static_cast<uint64_t>(get_int(opts, "seed"))));
+  });
+}
+
+// createPooling({modes: string[], includePrompt}) -> NativeModule
+Napi::Value CreatePooling(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto c = arg_object(info, 0, "config");
+    PoolingConfig config;
+    for (const auto& mode : get_string_array(c, "modes")) config.modes.push_back(parse_pooling_mode(mode));
+    if (config.modes.empty()) fail(ErrorCode::Config, "Pooling needs at least one mode");
+    config.include_prompt = get_bool(c, "includePrompt");
+    return ModuleWrap::Create(info.Env(), std::make_shared<PoolingModule>(config));
+  });
+}
+
+Napi::Value CreateNormalize(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value { return ModuleWrap::Create(info.Env(), std::make_shared<NormalizeModule>()); });
+}
+
+ModuleList read_modules(const Napi::Value& value) {
+  if (!value.IsArray()) fail(ErrorCode::Input, "modules must be an array of native module handles");
+  auto arr = value.As<Napi::Array>();
+  ModuleList modules;
+  for (uint32_t i = 0; i < arr.Length(); ++i) modules.push_back(ModuleWrap::From(arr.Get(i)));
+  return modules;
+}
+
+// encode(modules, batch, {output, normalize, truncateDim}) -> Promise<{data: Float32Array, shape: number[]}>
+Napi::Value Encode(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    ModuleList modules = read_modules(info[0]);
+    TokenBatch batch = read_token_batch(arg_object(info, 1, "batch"));
+    auto opts = arg_object(info, 2, "options");
+    const std::string output = get_string(opts, "output");
+    if (output != "sentence_embedding" && output != "token_embeddings") {
+      fail(ErrorCode::Input, "output must be \"sentence_embedding\" or \"token_embeddings\"");
+    }
+    auto* worker = new EncodeWorker(
+        info.Env(), std::move(modules), std::move(batch),
+        output == "token_embeddings" ? EncodeWorker::Output::TokenEmbeddings : EncodeWorker::Output::SentenceEmbedding,
+        get_bool(opts, "normalize"), get_int(opts, "truncateDim"));
+    return worker->QueueAndPromise();
+  });
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsNumber() || info[0].As<Napi::Number>().Int32Value() < 1) {
+      fail(ErrorCode::Input, "setNumThreads expects a positive integer");
+    }
+    at::set_num_threads(info[0].As<Napi::Number>().Int32Value());
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto out = Napi::Object::New(env);
+  out.Set("torchVersion", TORCH_VERSION);
+  out.Set("cuda", at::hasCUDA());
+  out.Set("cudaDeviceCount", at::hasCUDA() ? static_cast<double>(at::detail::getCUDAHooks().getNumGPUs()) : 0.0);
+  out.Set("mkldnn", at::hasMKLDNN());
+  out.Set("numThreads", at::get_num_threads());
+  out.Set("parallelInfo", at::get_parallel_info());
+  out.Set("config", at::show_config());
+  return out;
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData(data);
+  Napi::Function module_class = ModuleWrap::Define(env);
+  data->module_constructor = Napi::Persistent(module_class);
+  exports.Set("NativeModule", module_class);
+  exports.Set("loadTransformer", Napi::Function::New(env, LoadTransformer, "loadTransformer"));
+  exports.Set("loadDense", Napi::Function::New(env, LoadDense, "loadDense"));
+  exports.Set("createDense", Napi::Function::New(env, CreateDense, "createDense"));
+  exports.Set("createPooling", Napi::Function::New(env, CreatePooling, "createPooling"));
+  exports.Set("createNormalize", Napi::Function::New(env, CreateNormalize, "createNormalize"));
+  exports.Set("encode", Napi::Function::New(env, Encode, "encode"));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+  return exports;
+}
+
+}  // namespace sbert::js
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return sbert::js::Init(env, exports); }
+
+NODE_API_MODULE(sbert_node, InitAddon)

@@ -1,0 +1,200 @@
+#include "bert.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/core/GradMode.h>
+
+#include <cmath>
+#include <limits>
+
+#include "errors.h"
+
+namespace sbert {
+
+Activation parse_hidden_act(const std::string& name) {
+  if (name == "gelu") return Activation::GeluErf;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return Activation::GeluTanh;
+  if (name == "relu") return Activation::Relu;
+  if (name == "silu" || name == "swish") return Activation::Silu;
+  if (name == "tanh") return Activation::Tanh;
+  if (name == "sigmoid") return Activation::Sigmoid;
+  if (name == "linear" || name == "identity") return Activation::Identity;
+  fail(ErrorCode::Config,
+       "hidden_act '" + name + "' is not supported (expected gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, silu, swish, tanh, sigmoid, identity)");
+}
+
+at::Tensor apply_activation(Activation act, const at::Tensor& x) {
+  switch (act) {
+    case Activation::GeluErf: return at::gelu(x);
+    case Activation::GeluTanh: return at::gelu(x, "tanh");
+    case Activation::Relu: return at::relu(x);
+    case Activation::Silu: return at::silu(x);
+    case Activation::Tanh: return at::tanh(x);
+    case Activation::Sigmoid: return at::sigmoid(x);
+    case Activation::Identity: return x;
+  }
+  return x;
+}
+
+void BertConfig::validate() const {
+  auto positive = [](int64_t v, const char* field) {
+    if (v <= 0) fail(ErrorCode::Config, std::string("config.json field '") + field + "' must be a positive integer, got " + std::to_string(v));
+  };
+  positive(vocab_size, "vocab_size");
+  positive(hidden_size, "hidden_size");
+  positive(num_hidden_layers, "num_hidden_layers");
+  positive(num_attention_heads, "num_attention_heads");
+  positive(intermediate_size, "intermediate_size");
+  positive(max_position_embeddings, "max_position_embeddings");
+  positive(type_vocab_size, "type_vocab_size");
+  if (hidden_size % num_attention_heads != 0) {
+    fail(ErrorCode::Config, "config.json: hidden_size " + std::to_string(hidden_size) + " is not a multiple of num_attention_heads " +
+                                std::to_string(num_attention_heads));
+  }
+  parse_hidden_act(hidden_act);
+}
+
+static double dropout_p(const torch::nn::Module& m, double p) { return m.is_training() ? p : 0.0; }
+
+Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias) {
+  weight = register_parameter("weight", at::empty({out_features, in_features}));
+  if (with_bias) bias = register_parameter("bias", at::zeros({out_features}));
+}
+
+at::Tensor Linear::forward(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+
+LayerNorm::LayerNorm(int64_t dim, double eps_) : eps(eps_) {
+  weight = register_parameter("weight", at::ones({dim}));
+  bias = register_parameter("bias", at::zeros({dim}));
+}
+
+at::Tensor LayerNorm::forward(const at::Tensor& x) const { return at::layer_norm(x, {weight.size(0)}, weight, bias, eps); }
+
+Embedding::Embedding(int64_t num, int64_t dim) { weight = register_parameter("weight", at::empty({num, dim})); }
+
+at::Tensor Embedding::forward(const at::Tensor& ids) const { return at::embedding(weight, ids); }
+
+BertEmbeddings::BertEmbeddings(const BertConfig& c) : dropout(c.hidden_dropout_prob) {
+  word_embeddings = register_module("word_embeddings", std::make_shared<Embedding>(c.vocab_size, c.hidden_size));
+  position_embeddings = register_module("position_embeddings", std::make_shared<Embedding>(c.max_position_embeddings, c.hidden_size));
+  token_type_embeddings = register_module("token_type_embeddings", std::make_shared<Embedding>(c.type_vocab_size, c.hidden_size));
+  layer_norm = register_module("LayerNorm", std::make_shared<LayerNorm>(c.hidden_size, c.layer_norm_eps));
+}
+
+at::Tensor BertEmbeddings::forward(const at::Tensor& input_ids, const at::Tensor& token_type_ids) {
+  const int64_t seq_len = input_ids.size(1);
+  auto positions = at::arange(seq_len, input_ids.options().dtype(at::kLong)).unsqueeze(0);
+  auto h = word_embeddings->forward(input_ids) + token_type_embeddings->forward(token_type_ids);
+  h = h + position_embeddings->forward(positions);
+  h = layer_norm->forward(h);
+  return at::dropout(h, dropout_p(*this, dropout), is_training());
+}
+
+BertSelfAttention::BertSelfAttention(const BertConfig& c)
+    : heads(c.num_attention_heads), head_dim(c.hidden_size / c.num_attention_heads), dropout(c.attention_probs_dropout_prob) {
+  query = register_module("query", std::make_shared<Linear>(c.hidden_size, c.hidden_size));
+  key = register_module("key", std::make_shared<Linear>(c.hidden_size, c.hidden_size));
+  value = register_module("value", std::make_shared<Linear>(c.hidden_size, c.hidden_size));
+}
+
+at::Tensor BertSelfAttention::forward(const at::Tensor& hidden, const at::Tensor& additive_mask) {
+  const int64_t batch = hidden.size(0), seq_len = hidden.size(1);
+  auto split_heads = [&](const at::Tensor& t) { return t.view({batch, seq_len, heads, head_dim}).transpose(1, 2); };
+  auto q = split_heads(query->forward(hidden));
+  auto k = split_heads(key->forward(hidden));
+  auto v = split_heads(value->forward(hidden));
+  auto scores = at::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));
+  auto probs = at::softmax(scores + additive_mask, -1);
+  probs = at::dropout(probs, dropout_p(*this, dropout), is_training());
+  return at::matmul(probs, v).transpose(1, 2).reshape({batch, seq_len, heads * head_dim});
+}
+
+BertResidualOutput::BertResidualOutput(int64_t in, int64_t out, double eps, double dropout_) : dropout(dropout_) {
+  dense = register_module("dense", std::make_shared<Linear>(in, out));
+  layer_norm = register_module("LayerNorm", std::make_shared<LayerNorm>(out, eps));
+}
+
+at::Tensor BertResidualOutput::forward(const at::Tensor& hidden, const at::Tensor& residual) {
+  auto h = at::dropout(dense->forward(hidden), dropout_p(*this, dropout), is_training());
+  return layer_norm->forward(h + residual);
+}
+
+BertAttention::BertAttention(const BertConfig& c) {
+  self_attention = register_module("self", std::make_shared<BertSelfAttention>(c));
+  output = register_module(
+      "output", std::make_shared<BertResidualOutput>(c.hidden_size, c.hidden_size, c.layer_norm_eps, c.hidden_dropout_prob));
+}
+
+at::Tensor BertAttention::forward(const at::Tensor& hidden, const at::Tensor& additive_mask) {
+  return output->forward(self_attention->forward(hidden, additive_mask), hidden);
+}
+
+BertIntermediate::BertIntermediate(const BertConfig& c) : act(parse_hidden_act(c.hidden_act)) {
+  dense = register_module("dense", std::make_shared<Linear>(c.hidden_size, c.intermediate_size));
+}
+
+at::Tensor BertIntermediate::forward(const at::Tensor& hidden) { return apply_activation(act, dense->forward(hidden)); }
+
+BertLayer::BertLayer(const BertConfig& c) {
+  attention = register_module("attention", std::make_shared<BertAttention>(c));
+  intermediate = register_module("intermediate", std::make_shared<BertIntermediate>(c));
+  output = register_module(
+      "output", std::make_shared<BertResidualOutput>(c.intermediate_size, c.hidden_size, c.layer_norm_eps, c.hidden_dropout_prob));
+}
+
+at::Tensor BertLayer::forward(const at::Tensor& hidden, const at::Tensor& additive_mask) {
+  auto attended = attention->forward(hidden, additive_mask);
+  return output->forward(intermediate->forward(attended), attended);
+}
+
+BertLayerList::BertLayerList(const BertConfig& c) {
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) {
+    layers.push_back(register_module(std::to_string(i), std::make_shared<BertLayer>(c)));
+  }
+}
+
+BertEncoder::BertEncoder(const BertConfig& c) { layer = register_module("layer", std::make_shared<BertLayerList>(c)); }
+
+at::Tensor BertEncoder::forward(at::Tensor hidden, const at::Tensor& additive_mask) {
+  for (auto& l : layer->layers) hidden = l->forward(hidden, additive_mask);
+  return hidden;
+}
+
+BertModel::BertModel(const BertConfig& c) : config(c) {
+  c.validate();
+  embeddings = register_module("embeddings", std::make_shared<BertEmbeddings>(c));
+  encoder = register_module("encoder", std::make_shared<BertEncoder>(c));
+}
+
+at::Tensor BertModel::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask, const at::Tensor& token_type_ids) {
+  auto hidden = embeddings->forward(input_ids, token_type_ids);
+  // As Hugging Face: (1 - mask) * finfo(dtype).min, broadcast over heads and query positions.
+  auto additive = (1.0 - attention_mask.to(hidden.scalar_type()).unsqueeze(1).unsqueeze(2)) *
+                  std::numeric_limits<float>::lowest();
+  return encoder->forward(hidden, additive);
+}
+
+void BertModel::init_weights(uint64_t seed) {
+  c10::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  for (auto& item : named_parameters()) {
+    const std::string& name = item.key();
+    at::Tensor p = item.value();
+    const bool is_norm = name.find("LayerNorm") != std::string::npos;
+    const bool is_bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
+    if (is_norm) {
+      p.fill_(is_bias ? 0.0 : 1.0);
+    } else if (is_bias) {
+      p.zero_();
+    } else {
+      auto values = at::empty(p.sizes(), at::kFloat);
+      values.normal_(0.0, config.initializer_range, gen);
+      p.copy_(values);
+    }
+  }
+  if (config.pad_token_id >= 0 && config.pad_token_id < config.vocab_size) {
+    embeddings->word_embeddings->weight[config.pad_token_id].zero_();
+  }
+}
+
+}  // namespace sbert

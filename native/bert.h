@@ -1,0 +1,143 @@
+// BERT encoder in plain libtorch, one small module per Hugging Face submodule so that named_parameters()
+// yields the checkpoint keys (`embeddings.word_embeddings.weight`, `encoder.layer.0.attention.self.query.weight`, ...).
+// forward() returns the last hidden states; pooling lives in pooling.h.
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sbert {
+
+enum class Activation { GeluErf, GeluTanh, Relu, Silu, Tanh, Sigmoid, Identity };
+
+// Accepts Hugging Face `hidden_act` names; throws a Config error for anything else.
+Activation parse_hidden_act(const std::string& name);
+at::Tensor apply_activation(Activation act, const at::Tensor& x);
+
+struct BertConfig {
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t num_hidden_layers = 0;
+  int64_t num_attention_heads = 0;
+  int64_t intermediate_size = 0;
+  int64_t max_position_embeddings = 512;
+  int64_t type_vocab_size = 2;
+  std::string hidden_act = "gelu";
+  double layer_norm_eps = 1e-12;
+  double hidden_dropout_prob = 0.1;
+  double attention_probs_dropout_prob = 0.1;
+  int64_t pad_token_id = 0;
+  double initializer_range = 0.02;
+
+  void validate() const;
+};
+
+class Linear : public torch::nn::Module {
+ public:
+  Linear(int64_t in_features, int64_t out_features, bool bias = true);
+  at::Tensor forward(const at::Tensor& x) const;
+  at::Tensor weight;
+  at::Tensor bias;  // undefined when the layer has none
+};
+
+class LayerNorm : public torch::nn::Module {
+ public:
+  LayerNorm(int64_t dim, double eps);
+  at::Tensor forward(const at::Tensor& x) const;
+  at::Tensor weight;
+  at::Tensor bias;
+  double eps;
+};
+
+class Embedding : public torch::nn::Module {
+ public:
+  Embedding(int64_t num, int64_t dim);
+  at::Tensor forward(const at::Tensor& ids) const;
+  at::Tensor weight;
+};
+
+class BertEmbeddings : public torch::nn::Module {
+ public:
+  explicit BertEmbeddings(const BertConfig& c);
+  at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& token_type_ids);
+  std::shared_ptr<Embedding> word_embeddings, position_embeddings, token_type_embeddings;
+  std::shared_ptr<LayerNorm> layer_norm;
+  double dropout;
+};
+
+class BertSelfAttention : public torch::nn::Module {
+ public:
+  explicit BertSelfAttention(const BertConfig& c);
+  // additive_mask: [B, 1, 1, L], 0 where attended, the most negative float where padded.
+  at::Tensor forward(const at::Tensor& hidden, const at::Tensor& additive_mask);
+  std::shared_ptr<Linear> query, key, value;
+  int64_t heads, head_dim;
+  double dropout;
+};
+
+// Dense + dropout + residual LayerNorm: the shape of both `attention.output` and `output`.
+class BertResidualOutput : public torch::nn::Module {
+ public:
+  BertResidualOutput(int64_t in, int64_t out, double eps, double dropout);
+  at::Tensor forward(const at::Tensor& hidden, const at::Tensor& residual);
+  std::shared_ptr<Linear> dense;
+  std::shared_ptr<LayerNorm> layer_norm;
+  double dropout;
+};
+
+class BertAttention : public torch::nn::Module {
+ public:
+  explicit BertAttention(const BertConfig& c);
+  at::Tensor forward(const at::Tensor& hidden, const at::Tensor& additive_mask);
+  std::shared_ptr<BertSelfAttention> self_attention;  // key "self"
+  std::shared_ptr<BertResidualOutput> output;
+};
+
+class BertIntermediate : public torch::nn::Module {
+ public:
+  explicit BertIntermediate(const BertConfig& c);
+  at::Tensor forward(const at::Tensor& hidden);
+  std::shared_ptr<Linear> dense;
+  Activation act;
+};
+
+class BertLayer : public torch::nn::Module {
+ public:
+  explicit BertLayer(const BertConfig& c);
+  at::Tensor forward(const at::Tensor& hidden, const at::Tensor& additive_mask);
+  std::shared_ptr<BertAttention> attention;
+  std::shared_ptr<BertIntermediate> intermediate;
+  std::shared_ptr<BertResidualOutput> output;
+};
+
+// Holds the layers as children "0", "1", ... so their keys read `layer.{i}.…`.
+class BertLayerList : public torch::nn::Module {
+ public:
+  explicit BertLayerList(const BertConfig& c);
+  std::vector<std::shared_ptr<BertLayer>> layers;
+};
+
+class BertEncoder : public torch::nn::Module {
+ public:
+  explicit BertEncoder(const BertConfig& c);
+  at::Tensor forward(at::Tensor hidden, const at::Tensor& additive_mask);
+  std::shared_ptr<BertLayerList> layer;
+};
+
+class BertModel : public torch::nn::Module {
+ public:
+  explicit BertModel(const BertConfig& c);
+  // input_ids, attention_mask, token_type_ids: [B, L] int64 on the model's device. Returns [B, L, H].
+  at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask, const at::Tensor& token_type_ids);
+  // Hugging Face's initialisation: normal(0, initializer_range) weights, zero biases, unit LayerNorm, zero padding row.
+  void init_weights(uint64_t seed);
+  const BertConfig config;
+  std::shared_ptr<BertEmbeddings> embeddings;
+  std::shared_ptr<BertEncoder> encoder;
+};
+
+}  // namespace sbert

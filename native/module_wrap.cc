@@ -1,0 +1,92 @@
+#include "module_wrap.h"
+
+#include "addon_data.h"
+#include "boundary.h"
+
+namespace sbert::js {
+
+Napi::Function ModuleWrap::Define(Napi::Env env) {
+  return DefineClass(env, "NativeModule",
+                     {
+                         InstanceAccessor<&ModuleWrap::Kind>("kind"),
+                         InstanceAccessor<&ModuleWrap::Device>("device"),
+                         InstanceAccessor<&ModuleWrap::Disposed>("disposed"),
+                         InstanceMethod<&ModuleWrap::StateDict>("stateDict"),
+                         InstanceMethod<&ModuleWrap::ParameterCount>("parameterCount"),
+                         InstanceMethod<&ModuleWrap::Dispose>("dispose"),
+                         InstanceMethod<&ModuleWrap::To>("to"),
+                     });
+}
+
+Napi::Object ModuleWrap::Create(Napi::Env env, std::shared_ptr<SentenceModule> module) {
+  auto holder = Napi::External<std::shared_ptr<SentenceModule>>::New(env, &module);
+  return AddonData::Get(env).module_constructor.New({holder});
+}
+
+ModuleWrap::ModuleWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModuleWrap>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(info.Env(), "NativeModule is created by the addon's load functions, not with new");
+  }
+  module_ = *info[0].As<Napi::External<std::shared_ptr<SentenceModule>>>().Data();
+}
+
+std::shared_ptr<SentenceModule> ModuleWrap::From(const Napi::Value& value) {
+  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(AddonData::Get(value.Env()).module_constructor.Value())) {
+    fail(ErrorCode::Input, "expected a native module handle");
+  }
+  auto* wrap = Unwrap(value.As<Napi::Object>());
+  if (!wrap->module_) fail(ErrorCode::Disposed, "the module was disposed");
+  return wrap->module_;
+}
+
+Napi::Value ModuleWrap::Kind(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value { return Napi::String::New(info.Env(), From(Value())->kind()); });
+}
+
+Napi::Value ModuleWrap::Device(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value { return Napi::String::New(info.Env(), From(Value())->device().str()); });
+}
+
+Napi::Value ModuleWrap::Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !module_); }
+
+Napi::Value ModuleWrap::StateDict(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto tensors = From(Value())->state_dict();
+    auto out = Napi::Array::New(env, tensors.size());
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const auto& [name, t] = tensors[i];
+      auto entry = Napi::Object::New(env);
+      entry.Set("name", name);
+      auto shape = Napi::Array::New(env, t.dim());
+      for (int64_t d = 0; d < t.dim(); ++d) shape.Set(static_cast<uint32_t>(d), Napi::Number::New(env, static_cast<double>(t.size(d))));
+      entry.Set("shape", shape);
+      entry.Set("data", float32_array(env, t.data_ptr<float>(), static_cast<size_t>(t.numel())));
+      out.Set(static_cast<uint32_t>(i), entry);
+    }
+    return out;
+  });
+}
+
+Napi::Value ModuleWrap::ParameterCount(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    int64_t count = 0;
+    for (const auto& p : From(Value())->parameters()) count += p.numel();
+    return Napi::Number::New(info.Env(), static_cast<double>(count));
+  });
+}
+
+Napi::Value ModuleWrap::To(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsString()) fail(ErrorCode::Input, "to() expects a device string");
+    From(Value())->move_to(parse_device(info[0].As<Napi::String>().Utf8Value()));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value ModuleWrap::Dispose(const Napi::CallbackInfo& info) {
+  module_.reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace sbert::js

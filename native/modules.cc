@@ -1,0 +1,166 @@
+#include "modules.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <c10/core/GradMode.h>
+
+#include <cmath>
+#include <set>
+#include <unordered_map>
+
+#include "errors.h"
+
+namespace sbert {
+
+namespace {
+
+std::string list_keys(const std::vector<std::string>& keys, size_t max_shown = 8) {
+  std::string out;
+  for (size_t i = 0; i < keys.size() && i < max_shown; ++i) out += (i ? ", " : "") + keys[i];
+  if (keys.size() > max_shown) out += " (and " + std::to_string(keys.size() - max_shown) + " more)";
+  return out;
+}
+
+// Copies checkpoint tensors into the parameters of `root` by exact key; every parameter must be covered.
+void assign_parameters(const torch::nn::Module& root, const NamedTensors& tensors, const std::string& source) {
+  auto params = root.named_parameters(/*recurse=*/true);
+  std::unordered_map<std::string, at::Tensor> by_name;
+  for (auto& p : params) by_name.emplace(p.key(), p.value());
+  std::set<std::string> seen;
+  c10::NoGradGuard no_grad;
+  for (const auto& [key, tensor] : tensors) {
+    auto it = by_name.find(key);
+    if (it == by_name.end()) {
+      fail(ErrorCode::Weights, "unexpected key '" + key + "' " + shape_str(tensor.sizes()) + " in " + source +
+                                   ": the model has no such weight");
+    }
+    if (!it->second.sizes().equals(tensor.sizes())) {
+      fail(ErrorCode::Weights, "key '" + key + "' has shape " + shape_str(tensor.sizes()) + " in " + source +
+                                   " but the model expects " + shape_str(it->second.sizes()));
+    }
+    if (!seen.insert(key).second) fail(ErrorCode::Weights, "key '" + key + "' appears twice in " + source);
+    it->second.copy_(tensor);
+  }
+  std::vector<std::string> missing;
+  for (auto& p : params) {
+    if (!seen.count(p.key())) missing.push_back(p.key());
+  }
+  if (!missing.empty()) fail(ErrorCode::Weights, "missing keys in " + source + ": " + list_keys(missing));
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
+
+}  // namespace
+
+std::vector<std::string> SentenceModule::load_weights(NamedTensors tensors, const std::string& source) {
+  assign_parameters(weights_root(), tensors, source);
+  return {};
+}
+
+NamedTensors SentenceModule::state_dict() const {
+  NamedTensors out;
+  for (auto& p : weights_root().named_parameters(true)) {
+    out.emplace_back(p.key(), p.value().detach().to(at::kCPU, at::kFloat).contiguous().clone());
+  }
+  for (auto& [key, t] : extras_) out.emplace_back(key, t.to(at::kFloat).contiguous().clone());
+  return out;
+}
+
+void SentenceModule::move_to(const at::Device& device) {
+  to(device);
+  device_ = device;
+}
+
+void run_pipeline(const ModuleList& modules, Features& features) {
+  for (auto& m : modules) m->forward(features);
+}
+
+TransformerModule::TransformerModule(const BertConfig& config) {
+  bert = register_module("bert", std::make_shared<BertModel>(config));
+}
+
+void TransformerModule::forward(Features& f) { f.token_embeddings = bert->forward(f.input_ids, f.attention_mask, f.token_type_ids); }
+
+std::vector<std::string> TransformerModule::load_weights(NamedTensors tensors, const std::string& source) {
+  const std::string prefix = "bert.";
+  bool prefixed = false;
+  for (auto& [key, t] : tensors) prefixed = prefixed || starts_with(key, prefix);
+
+  NamedTensors encoder, extras;
+  std::vector<std::string> ignored;
+  for (auto& [full_key, tensor] : tensors) {
+    std::string key = full_key;
+    if (prefixed) {
+      if (!starts_with(key, prefix)) {
+        ignored.push_back(full_key);  // a task head beside the encoder, e.g. cls.predictions.*
+        continue;
+      }
+      key = key.substr(prefix.size());
+    }
+    if (key == "embeddings.position_ids") {
+      ignored.push_back(full_key);  // a buffer older checkpoints carry; positions are recomputed
+    } else if (starts_with(key, "pooler.")) {
+      extras.emplace_back(key, tensor.to(at::kFloat));
+    } else {
+      encoder.emplace_back(key, std::move(tensor));
+    }
+  }
+  assign_parameters(*bert, encoder, source);
+  extras_ = std::move(extras);
+  return ignored;
+}
+
+void PoolingModule::forward(Features& f) {
+  f.sentence_embedding = pool(config, f.token_embeddings, f.attention_mask, f.prompt_length);
+}
+
+DenseModule::DenseModule(int64_t in_features, int64_t out_features, bool bias, Activation activation_)
+    : activation(activation_) {
+  if (in_features <= 0 || out_features <= 0) {
+    fail(ErrorCode::Config, "Dense in_features and out_features must be positive, got " + std::to_string(in_features) + " and " +
+                                std::to_string(out_features));
+  }
+  linear = register_module("linear", std::make_shared<Linear>(in_features, out_features, bias));
+}
+
+void DenseModule::forward(Features& f) { f.sentence_embedding = apply_activation(activation, linear->forward(f.sentence_embedding)); }
+
+void DenseModule::init_weights(uint64_t seed) {
+  c10::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(linear->weight.size(1)));
+  linear->weight.copy_(at::empty(linear->weight.sizes()).uniform_(-bound, bound, gen));
+  if (linear->bias.defined()) linear->bias.copy_(at::empty(linear->bias.sizes()).uniform_(-bound, bound, gen));
+}
+
+void NormalizeModule::forward(Features& f) {
+  auto& e = f.sentence_embedding;
+  e = e / e.norm(2, {1}, /*keepdim=*/true).clamp_min(1e-12);
+}
+
+at::Device parse_device(const std::string& spec) {
+  if (spec == "cpu") return at::kCPU;
+  if (spec != "cuda" && !starts_with(spec, "cuda:")) {
+    fail(ErrorCode::Device, "device '" + spec + "' is not one of \"cpu\", \"cuda\", \"cuda:N\"");
+  }
+  if (!at::hasCUDA()) {
+    fail(ErrorCode::Device, "device '" + spec +
+                                "' was requested but this libtorch has no CUDA support; rebuild sbert-node against a CUDA "
+                                "libtorch (set LIBTORCH to its folder, or install a CUDA torch for python3) and run on a machine with an NVIDIA GPU");
+  }
+  at::Device device(at::kCPU);
+  try {
+    device = at::Device(spec);
+  } catch (const std::exception&) {
+    fail(ErrorCode::Device, "device '" + spec + "' is not a valid device string");
+  }
+  const int64_t count = static_cast<int64_t>(at::detail::getCUDAHooks().getNumGPUs());
+  const int64_t index = device.has_index() ? device.index() : 0;
+  if (index >= count) {
+    fail(ErrorCode::Device, "device '" + spec + "' was requested but only " + std::to_string(count) + " CUDA device(s) are visible");
+  }
+  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+}  // namespace sbert

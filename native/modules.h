@@ -1,0 +1,97 @@
+// The sentence-transformers pipeline: modules that read and write a Features record in turn
+// (Transformer -> token_embeddings, Pooling -> sentence_embedding, Dense, Normalize).
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bert.h"
+#include "pooling.h"
+
+namespace sbert {
+
+struct Features {
+  at::Tensor input_ids;       // [B, L] int64
+  at::Tensor attention_mask;  // [B, L] int64
+  at::Tensor token_type_ids;  // [B, L] int64
+  at::Tensor token_embeddings;
+  at::Tensor sentence_embedding;
+  int64_t prompt_length = -1;  // tokens of the prompt (with [CLS]), -1 without a prompt
+};
+
+using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
+
+class SentenceModule : public torch::nn::Module {
+ public:
+  virtual const char* kind() const = 0;
+  virtual void forward(Features& features) = 0;
+  // Replaces the weights with a checkpoint's. `source` names the file(s) for messages. Returns the keys that were
+  // present but deliberately not used (e.g. a masked-LM head).
+  virtual std::vector<std::string> load_weights(NamedTensors tensors, const std::string& source);
+  // Checkpoint keys and float32 CPU copies of the weights, as they are saved.
+  virtual NamedTensors state_dict() const;
+  // Fresh weights for a module built without a checkpoint.
+  virtual void init_weights(uint64_t /*seed*/) {}
+  void move_to(const at::Device& device);
+  const at::Device& device() const { return device_; }
+
+ protected:
+  // The module whose named_parameters() spell the checkpoint keys.
+  virtual const torch::nn::Module& weights_root() const { return *this; }
+  NamedTensors extras_;  // read from a checkpoint only to be written back on save
+  at::Device device_ = at::kCPU;
+};
+
+using ModuleList = std::vector<std::shared_ptr<SentenceModule>>;
+
+// Runs the modules in order on `features`.
+void run_pipeline(const ModuleList& modules, Features& features);
+
+class TransformerModule : public SentenceModule {
+ public:
+  explicit TransformerModule(const BertConfig& config);
+  const char* kind() const override { return "transformer"; }
+  void forward(Features& features) override;
+  // Accepts keys with or without a `bert.` prefix; ignores `embeddings.position_ids` and, in a prefixed checkpoint,
+  // head weights outside the prefix; keeps `pooler.*` for saving.
+  std::vector<std::string> load_weights(NamedTensors tensors, const std::string& source) override;
+  void init_weights(uint64_t seed) override { bert->init_weights(seed); }
+  std::shared_ptr<BertModel> bert;
+
+ protected:
+  const torch::nn::Module& weights_root() const override { return *bert; }
+};
+
+class PoolingModule : public SentenceModule {
+ public:
+  explicit PoolingModule(PoolingConfig config) : config(std::move(config)) {}
+  const char* kind() const override { return "pooling"; }
+  void forward(Features& features) override;
+  const PoolingConfig config;
+};
+
+class DenseModule : public SentenceModule {
+ public:
+  DenseModule(int64_t in_features, int64_t out_features, bool bias, Activation activation);
+  const char* kind() const override { return "dense"; }
+  void forward(Features& features) override;
+  // torch.nn.Linear's default initialisation (uniform in ±1/sqrt(in_features)).
+  void init_weights(uint64_t seed) override;
+  std::shared_ptr<Linear> linear;
+  const Activation activation;
+};
+
+class NormalizeModule : public SentenceModule {
+ public:
+  const char* kind() const override { return "normalize"; }
+  void forward(Features& features) override;
+};
+
+// Parses "cpu", "cuda", "cuda:N"; a CUDA device on a libtorch without CUDA, or past the device count, is a Device error.
+at::Device parse_device(const std::string& spec);
+
+}  // namespace sbert

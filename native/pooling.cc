@@ -1,0 +1,85 @@
+#include "pooling.h"
+
+#include <ATen/ATen.h>
+
+#include <limits>
+
+#include "errors.h"
+
+namespace sbert {
+
+PoolingMode parse_pooling_mode(const std::string& name) {
+  if (name == "cls") return PoolingMode::Cls;
+  if (name == "max") return PoolingMode::Max;
+  if (name == "mean") return PoolingMode::Mean;
+  if (name == "mean_sqrt_len_tokens") return PoolingMode::MeanSqrtLen;
+  if (name == "weightedmean") return PoolingMode::WeightedMean;
+  if (name == "lasttoken") return PoolingMode::LastToken;
+  fail(ErrorCode::Config, "pooling mode '" + name + "' is not one of cls, max, mean, mean_sqrt_len_tokens, weightedmean, lasttoken");
+}
+
+// Zeroes the prompt positions, right after any left padding.
+static at::Tensor exclude_prompt(const at::Tensor& mask, int64_t prompt_length) {
+  auto first_real = mask.to(at::kInt).argmax(1);
+  auto positions = at::arange(mask.size(1), mask.options().dtype(at::kLong)).unsqueeze(0);
+  auto in_prompt = positions < (first_real + prompt_length).unsqueeze(1);
+  return mask.masked_fill(in_prompt, 0);
+}
+
+at::Tensor pool(const PoolingConfig& config, const at::Tensor& tokens, const at::Tensor& attention_mask, int64_t prompt_length) {
+  if (config.modes.empty()) fail(ErrorCode::Config, "Pooling has no pooling mode");
+  at::Tensor mask = attention_mask;
+  if (!config.include_prompt && prompt_length > 0) mask = exclude_prompt(mask, prompt_length);
+
+  const int64_t hidden = tokens.size(2);
+  const auto float_mask = mask.unsqueeze(-1).to(tokens.scalar_type());  // [B, L, 1], broadcasts over H
+  at::Tensor mean_sum, mean_count;
+  auto mean_parts = [&]() {
+    if (!mean_sum.defined()) {
+      mean_sum = (tokens * float_mask).sum(1);
+      mean_count = float_mask.sum(1).clamp_min(1e-9);
+    }
+  };
+
+  std::vector<at::Tensor> parts;
+  for (PoolingMode mode : config.modes) {
+    switch (mode) {
+      case PoolingMode::Cls: {
+        // The first attended token: index 0 with right padding.
+        auto first = mask.to(at::kInt).argmax(1).view({-1, 1, 1}).expand({-1, 1, hidden});
+        parts.push_back(tokens.gather(1, first).squeeze(1));
+        break;
+      }
+      case PoolingMode::Max:
+        parts.push_back(tokens.masked_fill(float_mask == 0, -std::numeric_limits<float>::infinity()).amax(1));
+        break;
+      case PoolingMode::Mean:
+        mean_parts();
+        parts.push_back(mean_sum / mean_count);
+        break;
+      case PoolingMode::MeanSqrtLen:
+        mean_parts();
+        parts.push_back(mean_sum / mean_count.sqrt());
+        break;
+      case PoolingMode::WeightedMean: {
+        auto weights = at::arange(1, tokens.size(1) + 1, tokens.options()).view({1, -1, 1}) * float_mask;
+        parts.push_back((tokens * weights).sum(1) / weights.sum(1).clamp_min(1e-9));
+        break;
+      }
+      case PoolingMode::LastToken: {
+        // Index of the last attended token, found from the end; a row with none gathers position 0 (then masked to 0).
+        const int64_t seq_len = tokens.size(1);
+        auto flipped = mask.flip({1}).max(1);
+        auto values = std::get<0>(flipped);
+        auto from_end = std::get<1>(flipped);
+        from_end = at::where(values == 0, at::full_like(from_end, seq_len - 1), from_end);
+        auto index = (seq_len - 1 - from_end).view({-1, 1, 1}).expand({-1, 1, hidden});
+        parts.push_back((tokens * float_mask).gather(1, index).squeeze(1));
+        break;
+      }
+    }
+  }
+  return parts.size() == 1 ? parts[0] : at::cat(parts, 1);
+}
+
+}  // namespace sbert

@@ -1,0 +1,25 @@
+// Sentence-transformers pooling over token embeddings, mask-aware, several modes concatenated in the order given.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+#include <vector>
+
+namespace sbert {
+
+enum class PoolingMode { Cls, Max, Mean, MeanSqrtLen, WeightedMean, LastToken };
+
+PoolingMode parse_pooling_mode(const std::string& name);
+
+struct PoolingConfig {
+  std::vector<PoolingMode> modes;
+  bool include_prompt = true;
+};
+
+// token_embeddings [B, L, H], attention_mask [B, L] (0/1). prompt_length < 0 means no prompt.
+// With include_prompt = false the first prompt_length positions are left out of every mode.
+at::Tensor pool(const PoolingConfig& config, const at::Tensor& token_embeddings, const at::Tensor& attention_mask,
+                int64_t prompt_length);
+
+}  // namespace sbert
