@@ -1,0 +1,458 @@
+import { mkdir, stat, writeFile } from "node:fs/promises";
+import { isAbsolute, join, normalize, sep } from "node:path";
+
+import type { NativeModule, NativeTensor } from "../types/native.js";
+import { SbertError } from "./errors.js";
+import { readJson, readJsonObject, writeFolderAtomically, writeJson } from "./io/files.js";
+import { modelCard } from "./modelCard.js";
+import { Dense } from "./models/Dense.js";
+import type { SentenceModule } from "./models/Module.js";
+import { Normalize } from "./models/Normalize.js";
+import { Pooling } from "./models/Pooling.js";
+import { Transformer } from "./models/Transformer.js";
+import { callNative, native } from "./native.js";
+import { ProgressBar } from "./progress.js";
+import type { EncodedBatch, TextInput } from "./tokenization/Tokenizer.js";
+import {
+  cosSim,
+  dotScore,
+  euclideanSim,
+  manhattanSim,
+  pairwiseCosSim,
+  pairwiseDotScore,
+  pairwiseEuclideanSim,
+  pairwiseManhattanSim,
+  quantizeEmbeddings,
+} from "./util/index.js";
+
+export type Precision = "float32" | "int8" | "uint8" | "binary" | "ubinary";
+export type SimilarityFnName = "cosine" | "dot" | "euclidean" | "manhattan";
+/** The array type of one embedding at a given precision. */
+export type EmbeddingOf<P extends Precision> = P extends "int8" | "binary" ? Int8Array : P extends "uint8" | "ubinary" ? Uint8Array : Float32Array;
+
+export interface EncodeOptions<P extends Precision = Precision> {
+  /** Sentences per native call. Default 32. */
+  batchSize?: number;
+  showProgressBar?: boolean;
+  /** "sentence_embedding" (default) or "token_embeddings" (one vector per token, padding left out). */
+  outputValue?: "sentence_embedding" | "token_embeddings";
+  /** Scale each embedding to unit length. */
+  normalizeEmbeddings?: boolean;
+  /** Quantize the embeddings (ranges taken from the embeddings of this call, as sentence-transformers does). */
+  precision?: P;
+  /** Keep only the first dimensions (Matryoshka models). Defaults to the model's truncateDim. */
+  truncateDim?: number;
+  /** Text put before every sentence. */
+  prompt?: string;
+  /** A key of the model's prompts. */
+  promptName?: string;
+}
+
+export interface SentenceTransformerOptions {
+  modules: SentenceModule[];
+  /** Moves every module there. */
+  device?: string;
+  prompts?: Record<string, string>;
+  defaultPromptName?: string;
+  similarityFnName?: SimilarityFnName;
+  truncateDim?: number;
+}
+
+export interface LoadOptions {
+  device?: string;
+  truncateDim?: number;
+  prompts?: Record<string, string>;
+  defaultPromptName?: string;
+  similarityFnName?: SimilarityFnName;
+}
+
+export interface SaveOptions {
+  /** Shown in the model card. */
+  modelName?: string;
+  /** Write README.md (default true). */
+  createModelCard?: boolean;
+}
+
+const PRECISIONS: readonly Precision[] = ["float32", "int8", "uint8", "binary", "ubinary"];
+const SIMILARITY_FNS: readonly SimilarityFnName[] = ["cosine", "dot", "euclidean", "manhattan"];
+const OP_LOAD = "SentenceTransformer.load";
+const OP_ENCODE = "SentenceTransformer.encode";
+
+function checkSimilarityFnName(name: unknown, where: string): SimilarityFnName {
+  if (!SIMILARITY_FNS.includes(name as SimilarityFnName)) {
+    throw new RangeError(`${where}: similarityFnName must be one of ${SIMILARITY_FNS.join(", ")}, got ${JSON.stringify(name)}`);
+  }
+  return name as SimilarityFnName;
+}
+
+function textLength(t: TextInput): number {
+  return typeof t === "string" ? t.length : t[0].length + t[1].length;
+}
+
+/** Checks `sentences` entry by entry; a bad entry is an ERR_INPUT naming its index. */
+function checkInputs(sentences: unknown): TextInput[] {
+  if (!Array.isArray(sentences)) {
+    throw new SbertError("ERR_INPUT", `sentences must be a string or an array of strings, got ${typeof sentences}`, { op: OP_ENCODE });
+  }
+  for (let i = 0; i < sentences.length; i++) {
+    const s: unknown = sentences[i];
+    const pair = Array.isArray(s) && s.length === 2 && typeof s[0] === "string" && typeof s[1] === "string";
+    if (typeof s !== "string" && !pair) {
+      throw new SbertError(
+        "ERR_INPUT",
+        `sentences[${i}] must be a string (or a [string, string] pair), got ${s === null ? "null" : Array.isArray(s) ? "an array" : typeof s}`,
+        { op: OP_ENCODE },
+      );
+    }
+  }
+  return sentences as TextInput[];
+}
+
+function checkModules(modules: unknown): SentenceModule[] {
+  if (!Array.isArray(modules) || modules.length === 0) throw new TypeError("SentenceTransformer: modules must be a non-empty array");
+  for (const [i, m] of modules.entries()) {
+    if (!m || typeof m !== "object" || !("native" in m) || typeof (m as SentenceModule).save !== "function") {
+      throw new TypeError(`SentenceTransformer: modules[${i}] is not a sentence-transformers module (models.Transformer, Pooling, Dense, Normalize)`);
+    }
+  }
+  return modules as SentenceModule[];
+}
+
+/** A relative module path from modules.json that stays inside the model folder. */
+function modulePath(root: string, relative: unknown, file: string): string {
+  if (typeof relative !== "string") throw new SbertError("ERR_CONFIG", `${file}: every module needs a string 'path'`, { op: OP_LOAD });
+  const norm = normalize(relative);
+  if (isAbsolute(relative) || norm === ".." || norm.startsWith(`..${sep}`)) {
+    throw new SbertError("ERR_CONFIG", `${file}: module path '${relative}' points outside the model folder`, { op: OP_LOAD });
+  }
+  return join(root, relative);
+}
+
+/** The module class a modules.json `type` names, in either layout (legacy `sentence_transformers.models.X`, v5.4+ paths). */
+function moduleClassName(type: unknown): string | undefined {
+  if (typeof type !== "string" || !type.startsWith("sentence_transformers.")) return undefined;
+  const cls = type.slice(type.lastIndexOf(".") + 1);
+  return ["Transformer", "Pooling", "Dense", "Normalize"].includes(cls) ? cls : undefined;
+}
+
+/**
+ * A sentence embedding model: a pipeline of modules (Transformer → Pooling → optional Dense / Normalize)
+ * that maps texts to fixed-size vectors, with the sentence-transformers API and folder format.
+ */
+export class SentenceTransformer {
+  readonly modules: SentenceModule[];
+  prompts: Record<string, string>;
+  defaultPromptName: string | undefined;
+  similarityFnName: SimilarityFnName;
+  truncateDim: number | undefined;
+  private disposed = false;
+
+  constructor(options: SentenceTransformerOptions) {
+    if (typeof options !== "object" || options === null) throw new TypeError("SentenceTransformer: options must be an object");
+    this.modules = checkModules(options.modules);
+    this.prompts = { ...(options.prompts ?? {}) };
+    this.defaultPromptName = options.defaultPromptName;
+    if (this.defaultPromptName !== undefined && !(this.defaultPromptName in this.prompts)) {
+      throw new RangeError(`SentenceTransformer: defaultPromptName '${this.defaultPromptName}' is not one of the prompts (${Object.keys(this.prompts).join(", ")})`);
+    }
+    this.similarityFnName = checkSimilarityFnName(options.similarityFnName ?? "cosine", "SentenceTransformer");
+    if (options.truncateDim !== undefined) SentenceTransformer.checkTruncateDim(options.truncateDim);
+    this.truncateDim = options.truncateDim;
+    if (options.device !== undefined) {
+      for (const m of this.modules) m.native.to(options.device);
+    }
+  }
+
+  private static checkTruncateDim(dim: unknown): void {
+    if (typeof dim !== "number" || !Number.isInteger(dim) || dim <= 0) throw new RangeError(`truncateDim must be a positive integer, got ${String(dim)}`);
+  }
+
+  /**
+   * Loads a sentence-transformers folder (modules.json, legacy or v5.4+ layout) or a plain Hugging Face BERT
+   * folder (then Transformer + mean Pooling, as sentence-transformers does).
+   */
+  static async load(path: string, options: LoadOptions = {}): Promise<SentenceTransformer> {
+    if (typeof path !== "string" || path === "") throw new TypeError("SentenceTransformer.load: path must be a non-empty string");
+    try {
+      if (!(await stat(path)).isDirectory()) throw new Error("not a folder");
+    } catch {
+      throw new SbertError("ERR_FILE_NOT_FOUND", `no model folder at ${path}`, { op: OP_LOAD });
+    }
+    const device = options.device ?? "cpu";
+    const modulesFile = join(path, "modules.json");
+    const entries = await readJson(modulesFile, { optional: true, op: OP_LOAD });
+    const modules: SentenceModule[] = [];
+    try {
+      if (entries === undefined) {
+        const transformer = await Transformer.load(path, { device });
+        modules.push(transformer, new Pooling(transformer.getWordEmbeddingDimension(), { poolingMode: "mean" }));
+      } else {
+        if (!Array.isArray(entries) || entries.length === 0) {
+          throw new SbertError("ERR_CONFIG", `${modulesFile} must hold a non-empty list of modules`, { op: OP_LOAD });
+        }
+        const sorted = [...entries].sort((a, b) => Number(a?.idx) - Number(b?.idx));
+        for (const entry of sorted) {
+          if (typeof entry !== "object" || entry === null) throw new SbertError("ERR_CONFIG", `${modulesFile}: every entry must be an object`, { op: OP_LOAD });
+          const dir = modulePath(path, entry.path, modulesFile);
+          switch (moduleClassName(entry.type)) {
+            case "Transformer":
+              modules.push(await Transformer.load(dir, { device }));
+              break;
+            case "Pooling":
+              modules.push(await Pooling.load(dir));
+              break;
+            case "Dense":
+              modules.push(await Dense.load(dir, { device }));
+              break;
+            case "Normalize":
+              modules.push(new Normalize());
+              break;
+            default:
+              throw new SbertError(
+                "ERR_CONFIG",
+                `${modulesFile}: module type ${JSON.stringify(entry.type)} is not supported (sbert-node has Transformer, Pooling, Dense, Normalize)`,
+                { op: OP_LOAD },
+              );
+          }
+        }
+      }
+      const stFile = join(path, "config_sentence_transformers.json");
+      const st = (await readJsonObject(stFile, { optional: true, op: OP_LOAD })) ?? {};
+      const prompts = options.prompts ?? (st["prompts"] as Record<string, string> | undefined) ?? {};
+      if (typeof prompts !== "object" || Object.values(prompts).some((p) => typeof p !== "string")) {
+        throw new SbertError("ERR_CONFIG", `${stFile}: 'prompts' must map names to strings`, { op: OP_LOAD });
+      }
+      const similarity = options.similarityFnName ?? (st["similarity_fn_name"] as SimilarityFnName | null | undefined) ?? "cosine";
+      if (!SIMILARITY_FNS.includes(similarity)) {
+        throw new SbertError("ERR_CONFIG", `${stFile}: similarity_fn_name ${JSON.stringify(similarity)} is not one of ${SIMILARITY_FNS.join(", ")}`, {
+          op: OP_LOAD,
+        });
+      }
+      const defaultPromptName = options.defaultPromptName ?? (st["default_prompt_name"] as string | null | undefined) ?? undefined;
+      if (defaultPromptName !== undefined && !(defaultPromptName in prompts)) {
+        throw new SbertError("ERR_CONFIG", `${stFile}: default_prompt_name '${defaultPromptName}' is not one of the prompts`, { op: OP_LOAD });
+      }
+      const truncateDim = options.truncateDim ?? (st["truncate_dim"] as number | null | undefined) ?? undefined;
+      return new SentenceTransformer({ modules, prompts, defaultPromptName, similarityFnName: similarity, truncateDim });
+    } catch (e) {
+      for (const m of modules) m.dispose();
+      throw e;
+    }
+  }
+
+  /** The first module, which tokenizes. */
+  private get transformer(): Transformer {
+    const first = this.modules[0];
+    if (!(first instanceof Transformer)) throw new SbertError("ERR_CONFIG", "the first module must be a models.Transformer", { op: OP_ENCODE });
+    return first;
+  }
+
+  get maxSeqLength(): number {
+    return this.transformer.maxSeqLength;
+  }
+
+  set maxSeqLength(value: number) {
+    this.transformer.maxSeqLength = value;
+  }
+
+  get tokenizer() {
+    return this.transformer.tokenizer;
+  }
+
+  get device(): string {
+    return this.modules[0]!.native.device;
+  }
+
+  /** The size of the embeddings encode returns (after truncateDim). */
+  getSentenceEmbeddingDimension(): number | undefined {
+    let dim: number | undefined;
+    for (const m of this.modules) {
+      if (m instanceof Pooling || m instanceof Dense) dim = m.getSentenceEmbeddingDimension();
+    }
+    return dim !== undefined && this.truncateDim !== undefined ? Math.min(dim, this.truncateDim) : dim;
+  }
+
+  /** Tokenizes as encode does: truncated to maxSeqLength and padded to the longest text. */
+  tokenize(texts: TextInput[]): EncodedBatch {
+    return this.transformer.tokenize(checkInputs(texts));
+  }
+
+  private resolvePrompt(prompt: string | undefined, promptName: string | undefined): string | undefined {
+    if (prompt !== undefined) {
+      if (typeof prompt !== "string") throw new TypeError("encode: prompt must be a string");
+      return prompt;
+    }
+    if (promptName !== undefined) {
+      const p = this.prompts[promptName];
+      if (p === undefined) throw new RangeError(`encode: promptName '${promptName}' is not one of the prompts (${Object.keys(this.prompts).join(", ") || "none"})`);
+      return p;
+    }
+    return this.defaultPromptName !== undefined ? this.prompts[this.defaultPromptName] : undefined;
+  }
+
+  /**
+   * Embeds one text (→ one array) or many (→ an array of arrays, in input order). Batches are sorted by length
+   * and run on libuv worker threads, so the event loop stays free.
+   */
+  encode<P extends Precision = "float32">(sentences: TextInput, options?: EncodeOptions<P> & { outputValue?: "sentence_embedding" }): Promise<EmbeddingOf<P>>;
+  encode<P extends Precision = "float32">(sentences: TextInput[], options?: EncodeOptions<P> & { outputValue?: "sentence_embedding" }): Promise<EmbeddingOf<P>[]>;
+  encode(sentences: TextInput, options: EncodeOptions<"float32"> & { outputValue: "token_embeddings" }): Promise<Float32Array[]>;
+  encode(sentences: TextInput[], options: EncodeOptions<"float32"> & { outputValue: "token_embeddings" }): Promise<Float32Array[][]>;
+  async encode(sentences: TextInput | TextInput[], options: EncodeOptions = {}): Promise<unknown> {
+    if (this.disposed) throw new SbertError("ERR_DISPOSED", "the model was disposed", { op: OP_ENCODE });
+    const {
+      batchSize = 32,
+      showProgressBar = false,
+      outputValue = "sentence_embedding",
+      normalizeEmbeddings = false,
+      precision = "float32",
+      truncateDim = this.truncateDim,
+    } = options;
+    if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`encode: batchSize must be a positive integer, got ${String(batchSize)}`);
+    if (outputValue !== "sentence_embedding" && outputValue !== "token_embeddings") {
+      throw new RangeError(`encode: outputValue must be "sentence_embedding" or "token_embeddings", got ${JSON.stringify(outputValue)}`);
+    }
+    if (!PRECISIONS.includes(precision)) throw new RangeError(`encode: precision must be one of ${PRECISIONS.join(", ")}, got ${JSON.stringify(precision)}`);
+    if (truncateDim !== undefined) SentenceTransformer.checkTruncateDim(truncateDim);
+    const single = typeof sentences === "string";
+    const inputs = checkInputs(single ? [sentences] : sentences);
+    if (inputs.length === 0) return [];
+
+    const prompt = this.resolvePrompt(options.prompt, options.promptName);
+    const texts = prompt === undefined ? inputs : inputs.map((t) => (typeof t === "string" ? prompt + t : ([prompt + t[0], t[1]] as [string, string])));
+    // As sentence-transformers: the prompt's tokens with [CLS], without the closing [SEP].
+    const promptLength = prompt === undefined ? undefined : this.transformer.tokenize([prompt]).seqLength - 1;
+
+    const transformer = this.transformer;
+    const handles: NativeModule[] = this.modules.map((m) => m.native);
+    const order = texts.map((_, i) => i).sort((a, b) => textLength(texts[b]!) - textLength(texts[a]!) || a - b);
+    const results: unknown[] = new Array(texts.length);
+    const bar = showProgressBar ? new ProgressBar({ total: Math.ceil(texts.length / batchSize), label: "Batches" }) : undefined;
+
+    const tokenizeBatch = (start: number): { idx: number[]; batch: EncodedBatch } => {
+      const idx = order.slice(start, start + batchSize);
+      return { idx, batch: transformer.tokenize(idx.map((i) => texts[i]!)) };
+    };
+    const run = (b: EncodedBatch): Promise<NativeTensor> =>
+      callNative(OP_ENCODE, (n) =>
+        n.encode(handles, { ...b, promptLength }, { output: outputValue, normalize: normalizeEmbeddings, truncateDim: truncateDim ?? 0 }),
+      );
+
+    let next = tokenizeBatch(0);
+    let pending = run(next.batch);
+    for (let start = 0; start < texts.length; start += batchSize) {
+      const current = next;
+      const out = await pending;
+      // Tokenize the next batch while this one's results are unpacked and the next runs natively.
+      if (start + batchSize < texts.length) {
+        next = tokenizeBatch(start + batchSize);
+        pending = run(next.batch);
+      }
+      if (outputValue === "token_embeddings") {
+        const [, seq, hidden] = out.shape as [number, number, number];
+        current.idx.forEach((orig, row) => {
+          const mask = current.batch.attentionMask.subarray(row * seq, (row + 1) * seq);
+          let last = seq - 1;
+          while (last > 0 && mask[last] === 0) last--;
+          const tokens: Float32Array[] = [];
+          for (let t = 0; t <= last; t++) tokens.push(out.data.slice((row * seq + t) * hidden, (row * seq + t + 1) * hidden));
+          results[orig] = tokens;
+        });
+      } else {
+        const dim = out.shape[1]!;
+        current.idx.forEach((orig, row) => {
+          results[orig] = out.data.subarray(row * dim, (row + 1) * dim);
+        });
+      }
+      bar?.tick();
+    }
+    bar?.stop();
+
+    let final = results;
+    if (outputValue === "sentence_embedding" && precision !== "float32") {
+      final = quantizeEmbeddings(results as Float32Array[], precision) as unknown[];
+    }
+    return single ? final[0] : final;
+  }
+
+  /** The model's similarity (similarityFnName) between every embedding of `a` and every one of `b`. */
+  similarity(a: Float32Array | Float32Array[], b: Float32Array | Float32Array[]): number[][] {
+    switch (this.similarityFnName) {
+      case "cosine":
+        return cosSim(a, b);
+      case "dot":
+        return dotScore(a, b);
+      case "euclidean":
+        return euclideanSim(a, b);
+      case "manhattan":
+        return manhattanSim(a, b);
+    }
+  }
+
+  /** The model's similarity between a[i] and b[i]. */
+  similarityPairwise(a: Float32Array[], b: Float32Array[]): number[] {
+    switch (this.similarityFnName) {
+      case "cosine":
+        return pairwiseCosSim(a, b);
+      case "dot":
+        return pairwiseDotScore(a, b);
+      case "euclidean":
+        return pairwiseEuclideanSim(a, b);
+      case "manhattan":
+        return pairwiseManhattanSim(a, b);
+    }
+  }
+
+  /** The contents of config_sentence_transformers.json. */
+  getConfigDict(): Record<string, unknown> {
+    const info = native().info();
+    const config: Record<string, unknown> = {
+      __version__: { sentence_transformers: "3.0.0", transformers: "4.41.0", pytorch: info.torchVersion },
+      prompts: this.prompts,
+      default_prompt_name: this.defaultPromptName ?? null,
+      similarity_fn_name: this.similarityFnName,
+    };
+    if (this.truncateDim !== undefined) config["truncate_dim"] = this.truncateDim;
+    return config;
+  }
+
+  /**
+   * Saves the model as sentence-transformers does (legacy layout): the Transformer at the root, each further
+   * module in `{idx}_{Class}/`, modules.json, config_sentence_transformers.json and a README.md model card.
+   * The folder is built aside and swapped in whole.
+   */
+  async save(path: string, options: SaveOptions = {}): Promise<void> {
+    if (typeof path !== "string" || path === "") throw new TypeError("save: path must be a non-empty string");
+    if (this.disposed) throw new SbertError("ERR_DISPOSED", "the model was disposed", { op: "SentenceTransformer.save" });
+    await writeFolderAtomically(path, async (tmp) => {
+      const entries: { idx: number; name: string; path: string; type: string }[] = [];
+      for (const [idx, module] of this.modules.entries()) {
+        const rel = idx === 0 && module.saveInRoot ? "" : `${idx}_${module.className}`;
+        const dir = join(tmp, rel);
+        await mkdir(dir, { recursive: true });
+        await module.save(dir);
+        entries.push({ idx, name: String(idx), path: rel, type: module.moduleType });
+      }
+      await writeJson(join(tmp, "modules.json"), entries);
+      await writeJson(join(tmp, "config_sentence_transformers.json"), this.getConfigDict());
+      if (options.createModelCard ?? true) {
+        await writeFile(join(tmp, "README.md"), modelCard(this, { modelName: options.modelName }));
+      }
+    });
+  }
+
+  /** Frees the native weights. Calls already running finish first (they hold their own reference). */
+  dispose(): void {
+    this.disposed = true;
+    for (const m of this.modules) m.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.dispose();
+  }
+
+  toString(): string {
+    const lines = this.modules.map((m, i) => `  (${i}): ${String(m)}`);
+    return `SentenceTransformer(\n${lines.join("\n")}\n)`;
+  }
+}

@@ -1,0 +1,17 @@
+import type { NativeInfo } from "../types/native.js";
+import { callNativeSync } from "./native.js";
+
+/** Sets libtorch's intra-op thread count (process-wide). */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: n must be a positive integer, got ${String(n)}`);
+  callNativeSync("setNumThreads", (a) => a.setNumThreads(n));
+}
+
+export function getNumThreads(): number {
+  return callNativeSync("getNumThreads", (a) => a.getNumThreads());
+}
+
+/** The libtorch build sbert-node runs on: version, CUDA, oneDNN, threads and build configuration. */
+export function backendInfo(): NativeInfo {
+  return callNativeSync("backendInfo", (a) => a.info());
+}

@@ -1,0 +1,27 @@
+import type { NativeModule } from "../../types/native.js";
+
+/**
+ * One step of a SentenceTransformer pipeline. Each module runs natively and saves and loads its own folder,
+ * as sentence-transformers modules do.
+ */
+export interface SentenceModule {
+  /** The `type` written to modules.json (the legacy spelling every sentence-transformers version reads). */
+  readonly moduleType: string;
+  /** The class name used for the module's folder, `{idx}_{className}`. */
+  readonly className: string;
+  /** Saved into the model's root folder instead of a subfolder (the Transformer). */
+  readonly saveInRoot: boolean;
+  /** The native handle; internal to sbert-node. */
+  readonly native: NativeModule;
+  save(dir: string): Promise<void>;
+  dispose(): void;
+}
+
+export const LEGACY_TYPE_PREFIX = "sentence_transformers.models.";
+
+/** Checks an option that must be a positive integer. */
+export function assertPositiveInt(value: unknown, name: string): asserts value is number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) {
+    throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
+  }
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// Builds the addon with cmake-js into build/Release/sbert_node.node. Used by `npm run build:native`, by the
+// package's install step (when no prebuild loads) and by binding.gyp (for prebuildify).
+"use strict";
+const { spawnSync } = require("node:child_process");
+const path = require("node:path");
+
+const root = path.resolve(__dirname, "..");
+const cmakeJs = require.resolve("cmake-js/bin/cmake-js");
+const args = [cmakeJs, "compile", "--out", path.join("build", "cmake"), "--CDCMAKE_BUILD_TYPE=Release"];
+if (process.env.SBERT_NODE_PARALLEL) args.push("--parallel", process.env.SBERT_NODE_PARALLEL);
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" });
+if (r.status !== 0) {
+  console.error(
+    "\nsbert-node: building the native addon failed. It needs cmake, a C++17 compiler and libtorch:\n" +
+      "  sudo apt-get install cmake g++ libtorch-dev libopenblas0-pthread\n" +
+      "or set LIBTORCH=/path/to/libtorch (a libtorch download from pytorch.org), then try again.",
+  );
+  process.exit(r.status ?? 1);
+}
