@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 300_000,
     pool: "forks",
     globalSetup: ["test/globalSetup.ts"],
+    reporters: ["default", "./test/summaryReporter.ts"],
   },
 });
