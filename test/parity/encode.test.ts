@@ -1,0 +1,114 @@
+// sbert-node's embeddings against an independent plain-PyTorch implementation (py/reference.py) on the same
+// weights and the same token ids: max abs difference <= 1e-5.
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { beforeAll, describe, expect, test } from "vitest";
+
+import { SentenceTransformer } from "../../lib/index.js";
+import type { EncodedBatch } from "../../lib/tokenization/Tokenizer.js";
+import { makeSentenceTransformerFolder, type PoolingMode } from "../fixtures/sentenceTransformerFolder.js";
+import { runPython } from "../helpers/python.js";
+import { SENTENCES, tempDir } from "../helpers/tmp.js";
+
+const REFERENCE = fileURLToPath(new URL("py/reference.py", import.meta.url));
+const TOL = 1e-5;
+
+let root: string;
+beforeAll(async () => {
+  root = await tempDir();
+});
+
+const TEXTS = [
+  ...SENTENCES,
+  "perché la città è così rumorosa? ¿Qué? Über! 東京",
+  "Un testo più lungo: ".concat("il cane corre nel parco e il gatto guarda dalla finestra ".repeat(6)),
+];
+
+function rows(b: EncodedBatch, data: Int32Array): number[][] {
+  return Array.from({ length: b.batchSize }, (_, i) => Array.from(data.subarray(i * b.seqLength, (i + 1) * b.seqLength)));
+}
+
+/** Encodes TEXTS both ways, one batch of all texts for the reference; returns the worst difference. */
+async function compare(model: SentenceTransformer, dir: string, opts: { prompt?: string; output?: "sentence_embedding" | "token_embeddings" } = {}) {
+  const texts = opts.prompt === undefined ? TEXTS : TEXTS.map((t) => opts.prompt + t);
+  const batch = model.tokenize(texts);
+  const promptLength = opts.prompt === undefined ? undefined : model.tokenize([opts.prompt]).seqLength - 1;
+  const output = opts.output ?? "sentence_embedding";
+  const ref = await runPython<{ embeddings: number[][][] }>(REFERENCE, {
+    folder: dir,
+    batches: [
+      {
+        input_ids: rows(batch, batch.inputIds),
+        attention_mask: rows(batch, batch.attentionMask),
+        token_type_ids: rows(batch, batch.tokenTypeIds),
+        ...(promptLength === undefined ? {} : { prompt_length: promptLength }),
+      },
+    ],
+    output,
+  });
+  let worst = 0;
+  if (output === "token_embeddings") {
+    const ours = await model.encode(TEXTS, { outputValue: "token_embeddings", prompt: opts.prompt });
+    ours.forEach((tokens, i) =>
+      tokens.forEach((vec, t) => vec.forEach((v, d) => (worst = Math.max(worst, Math.abs(v - (ref.embeddings[0] as unknown as number[][][])[i]![t]![d]!))))),
+    );
+  } else {
+    const ours = await model.encode(TEXTS, { prompt: opts.prompt, batchSize: 4 });
+    ours.forEach((vec, i) => vec.forEach((v, d) => (worst = Math.max(worst, Math.abs(v - ref.embeddings[0]![i]![d]!)))));
+  }
+  return worst;
+}
+
+describe("parity with an independent PyTorch reference", () => {
+  const modes: PoolingMode[] = ["cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"];
+  for (const dtype of ["F32", "F16"] as const) {
+    test.each(modes)(`${dtype} weights, pooling %s`, async (mode) => {
+      const dir = join(root, `${dtype}-${mode}`);
+      await makeSentenceTransformerFolder(dir, { pooling: { modes: [mode] }, bert: { dtype, seed: 7 } });
+      const model = await SentenceTransformer.load(dir);
+      expect(await compare(model, dir)).toBeLessThanOrEqual(TOL);
+      model.dispose();
+    });
+  }
+
+  test("BF16 weights, several modes, Dense and Normalize, v5.4 layout", async () => {
+    const dir = join(root, "bf16-stack");
+    await makeSentenceTransformerFolder(dir, {
+      layout: "v5",
+      pooling: { modes: ["mean", "cls", "max"] },
+      dense: { outFeatures: 24, activation: "tanh" },
+      normalize: true,
+      bert: { dtype: "BF16", seed: 11 },
+    });
+    const model = await SentenceTransformer.load(dir);
+    expect(await compare(model, dir)).toBeLessThanOrEqual(TOL);
+    model.dispose();
+  });
+
+  test("token embeddings, gelu_new activation, 3 layers", async () => {
+    const dir = join(root, "tokens");
+    await makeSentenceTransformerFolder(dir, { bert: { hiddenAct: "gelu_new", layers: 3, seed: 3 } });
+    const model = await SentenceTransformer.load(dir);
+    expect(await compare(model, dir, { output: "token_embeddings" })).toBeLessThanOrEqual(TOL);
+    model.dispose();
+  });
+
+  test("a prompt excluded from pooling (include_prompt false)", async () => {
+    const dir = join(root, "prompt");
+    await makeSentenceTransformerFolder(dir, { pooling: { modes: ["mean", "lasttoken", "cls"], includePrompt: false }, bert: { seed: 5 } });
+    const model = await SentenceTransformer.load(dir);
+    expect(await compare(model, dir, { prompt: "domanda: " })).toBeLessThanOrEqual(TOL);
+    model.dispose();
+  });
+
+  test("a plain BERT folder (no modules.json), MLM checkpoint with bert. prefix, pytorch-era position_ids, sharded", async () => {
+    const dir = join(root, "plain");
+    const { makeTinyBert } = await import("../fixtures/tinyBert.js");
+    await makeTinyBert(dir, { prefix: "bert.", positionIdsBuffer: true, sharded: true, seed: 9 });
+    const model = await SentenceTransformer.load(dir);
+    expect(model.modules).toHaveLength(2);
+    expect(await compare(model, dir)).toBeLessThanOrEqual(TOL);
+    model.dispose();
+  });
+});
