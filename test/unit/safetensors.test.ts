@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, readdir, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SbertError } from "../../lib/errors.js";
 import {
@@ -15,7 +16,7 @@ import {
 import { findWeights } from "../../lib/io/weights.js";
 import { runPython } from "../helpers/python.js";
 
-const TOOL = resolve(__dirname, "../fixtures/safetensors_tool.py");
+const TOOL = fileURLToPath(new URL("../fixtures/safetensors_tool.py", import.meta.url));
 
 let dir: string;
 beforeAll(async () => {
