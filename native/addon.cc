@@ -11,6 +11,7 @@
 #include "encode_worker.h"
 #include "load_worker.h"
 #include "module_wrap.h"
+#include "trainer_wrap.h"
 
 namespace sbert::js {
 namespace {
@@ -156,6 +157,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function module_class = ModuleWrap::Define(env);
   data->module_constructor = Napi::Persistent(module_class);
   exports.Set("NativeModule", module_class);
+  Napi::Function trainer_class = TrainerWrap::Define(env);
+  data->trainer_constructor = Napi::Persistent(trainer_class);
+  exports.Set("NativeTrainer", trainer_class);
+  exports.Set("createTrainer", Napi::Function::New(env, CreateTrainer, "createTrainer"));
+  exports.Set("lossAndGrad", Napi::Function::New(env, LossAndGrad, "lossAndGrad"));
+  exports.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
+  exports.Set("rngState", Napi::Function::New(env, RngState, "rngState"));
+  exports.Set("setRngState", Napi::Function::New(env, SetRngState, "setRngState"));
   exports.Set("loadTransformer", Napi::Function::New(env, LoadTransformer, "loadTransformer"));
   exports.Set("loadDense", Napi::Function::New(env, LoadDense, "loadDense"));
   exports.Set("createDense", Napi::Function::New(env, CreateDense, "createDense"));

@@ -7,6 +7,7 @@ namespace sbert::js {
 
 struct AddonData {
   Napi::FunctionReference module_constructor;
+  Napi::FunctionReference trainer_constructor;
   static AddonData& Get(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 };
 

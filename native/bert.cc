@@ -63,6 +63,14 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias) {
 
 at::Tensor Linear::forward(const at::Tensor& x) const { return at::linear(x, weight, bias); }
 
+void Linear::reset_uniform(uint64_t seed) {
+  c10::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const double bound = 1.0 / std::sqrt(static_cast<double>(weight.size(1)));
+  weight.copy_(at::empty(weight.sizes()).uniform_(-bound, bound, gen));
+  if (bias.defined()) bias.copy_(at::empty(bias.sizes()).uniform_(-bound, bound, gen));
+}
+
 LayerNorm::LayerNorm(int64_t dim, double eps_) : eps(eps_) {
   weight = register_parameter("weight", at::ones({dim}));
   bias = register_parameter("bias", at::zeros({dim}));

@@ -40,6 +40,8 @@ class Linear : public torch::nn::Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true);
   at::Tensor forward(const at::Tensor& x) const;
+  // torch.nn.Linear's default initialisation: uniform in ±1/sqrt(in_features), weight and bias.
+  void reset_uniform(uint64_t seed);
   at::Tensor weight;
   at::Tensor bias;  // undefined when the layer has none
 };

@@ -23,18 +23,6 @@ TokenBatch read_token_batch(const Napi::Object& obj) {
   return b;
 }
 
-Features to_features(TokenBatch& b, const at::Device& device) {
-  auto as_tensor = [&](std::vector<int32_t>& v) {
-    return at::from_blob(v.data(), {b.batch_size, b.seq_length}, at::kInt).to(device, at::kLong);
-  };
-  Features f;
-  f.input_ids = as_tensor(b.input_ids);
-  f.attention_mask = as_tensor(b.attention_mask);
-  f.token_type_ids = as_tensor(b.token_type_ids);
-  f.prompt_length = b.prompt_length;
-  return f;
-}
-
 EncodeWorker::EncodeWorker(Napi::Env env, ModuleList modules, TokenBatch batch, Output output, bool normalize, int64_t truncate_dim)
     : PromiseWorker(env),
       modules_(std::move(modules)),

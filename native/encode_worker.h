@@ -9,17 +9,8 @@
 
 namespace sbert::js {
 
-struct TokenBatch {
-  std::vector<int32_t> input_ids, attention_mask, token_type_ids;  // row-major [batch_size, seq_length]
-  int64_t batch_size = 0;
-  int64_t seq_length = 0;
-  int64_t prompt_length = -1;
-};
-
 // Reads `{inputIds, attentionMask, tokenTypeIds: Int32Array, batchSize, seqLength, promptLength?}` and checks the sizes agree.
 TokenBatch read_token_batch(const Napi::Object& obj);
-// The batch as int64 tensors on `device`, in a Features record.
-Features to_features(TokenBatch& batch, const at::Device& device);
 
 class EncodeWorker : public PromiseWorker {
  public:

@@ -1,7 +1,6 @@
 #include "modules.h"
 
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 #include <c10/core/GradMode.h>
 
@@ -72,6 +71,19 @@ void SentenceModule::move_to(const at::Device& device) {
   device_ = device;
 }
 
+Features to_features(TokenBatch& b, const at::Device& device, int64_t row, int64_t count) {
+  if (count < 0) count = b.batch_size - row;
+  auto as_tensor = [&](std::vector<int32_t>& v) {
+    return at::from_blob(v.data() + row * b.seq_length, {count, b.seq_length}, at::kInt).to(device, at::kLong);
+  };
+  Features f;
+  f.input_ids = as_tensor(b.input_ids);
+  f.attention_mask = as_tensor(b.attention_mask);
+  f.token_type_ids = as_tensor(b.token_type_ids);
+  f.prompt_length = b.prompt_length;
+  return f;
+}
+
 void run_pipeline(const ModuleList& modules, Features& features) {
   for (auto& m : modules) m->forward(features);
 }
@@ -126,13 +138,7 @@ DenseModule::DenseModule(int64_t in_features, int64_t out_features, bool bias, A
 
 void DenseModule::forward(Features& f) { f.sentence_embedding = apply_activation(activation, linear->forward(f.sentence_embedding)); }
 
-void DenseModule::init_weights(uint64_t seed) {
-  c10::NoGradGuard no_grad;
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  const double bound = 1.0 / std::sqrt(static_cast<double>(linear->weight.size(1)));
-  linear->weight.copy_(at::empty(linear->weight.sizes()).uniform_(-bound, bound, gen));
-  if (linear->bias.defined()) linear->bias.copy_(at::empty(linear->bias.sizes()).uniform_(-bound, bound, gen));
-}
+void DenseModule::init_weights(uint64_t seed) { linear->reset_uniform(seed); }
 
 void NormalizeModule::forward(Features& f) {
   auto& e = f.sentence_embedding;

@@ -25,6 +25,17 @@ struct Features {
 
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
+// Token ids of one text column, row-major [batch_size, seq_length], as TypeScript sends them.
+struct TokenBatch {
+  std::vector<int32_t> input_ids, attention_mask, token_type_ids;
+  int64_t batch_size = 0;
+  int64_t seq_length = 0;
+  int64_t prompt_length = -1;
+};
+
+// The batch (or rows [row, row + count) of it) as int64 tensors on `device`, in a Features record.
+Features to_features(TokenBatch& batch, const at::Device& device, int64_t row = 0, int64_t count = -1);
+
 class SentenceModule : public torch::nn::Module {
  public:
   virtual const char* kind() const = 0;

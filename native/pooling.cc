@@ -45,8 +45,9 @@ at::Tensor pool(const PoolingConfig& config, const at::Tensor& tokens, const at:
   for (PoolingMode mode : config.modes) {
     switch (mode) {
       case PoolingMode::Cls: {
-        // The first attended token: index 0 with right padding.
-        auto first = mask.to(at::kInt).argmax(1).view({-1, 1, 1}).expand({-1, 1, hidden});
+        // The [CLS] token: the first attended position of the batch's own mask (index 0 with right padding),
+        // whether or not a prompt is excluded from the other modes.
+        auto first = attention_mask.to(at::kInt).argmax(1).view({-1, 1, 1}).expand({-1, 1, hidden});
         parts.push_back(tokens.gather(1, first).squeeze(1));
         break;
       }

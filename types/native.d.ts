@@ -81,7 +81,83 @@ export interface NativeInfo {
   config: string;
 }
 
+/** One objective's loss. Options a loss does not use are ignored. */
+export interface NativeLossSpec {
+  loss:
+    | "CosineSimilarityLoss"
+    | "CoSENTLoss"
+    | "AnglELoss"
+    | "MultipleNegativesRankingLoss"
+    | "MultipleNegativesSymmetricRankingLoss"
+    | "SoftmaxLoss"
+    | "ContrastiveLoss"
+    | "OnlineContrastiveLoss"
+    | "TripletLoss"
+    | "BatchHardTripletLoss"
+    | "MSELoss";
+  scale?: number;
+  margin?: number;
+  sizeAverage?: boolean;
+  /** CosineSimilarityLoss: "mse" | "l1" */
+  lossFct?: string;
+  /** CosineSimilarityLoss: "identity" | "relu" */
+  cosScoreTransformation?: string;
+  similarity?: "cosine" | "dot";
+  distance?: "cosine" | "euclidean" | "manhattan";
+  numLabels?: number;
+  concatRep?: boolean;
+  concatDiff?: boolean;
+  concatMul?: boolean;
+  /** SoftmaxLoss: the sentence embedding size, and the seed of the classifier's initial weights */
+  embeddingDimension?: number;
+  seed?: number;
+  /** > 0: gradient cache in mini-batches of this size */
+  miniBatchSize?: number;
+  matryoshkaDims?: number[];
+  matryoshkaWeights?: number[];
+  matryoshkaDimsPerStep?: number;
+}
+
+export interface NativeOptimizerConfig {
+  lr: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  maxGradNorm: number;
+  scheduler: string;
+  warmupSteps: number;
+  totalSteps: number;
+  useAmp: boolean;
+}
+
+export interface NativeTensorData {
+  data: Float32Array;
+  shape: number[];
+}
+
+export interface NativeTrainer {
+  /** One optimizer step on one batch: `columns` holds one token batch per text column. */
+  step(objective: number, columns: NativeTokenBatch[], labels: NativeTensorData | null): Promise<{ loss: number; lr: number; step: number }>;
+  readonly stepCount: number;
+  lrAt(step: number): number;
+  /** AdamW moments (`exp_avg.<i>.<key>`, `exp_avg_sq.<i>.<key>`) and loss heads (`head<j>.<key>`) */
+  state(): { name: string; shape: number[]; data: Float32Array }[];
+  loadState(tensors: { name: string; shape: number[]; data: Float32Array }[], stepCount: number): void;
+  dispose(): void;
+}
+
 export interface NativeAddon {
+  createTrainer(modules: NativeModule[], objectives: NativeLossSpec[], optimizer: NativeOptimizerConfig): NativeTrainer;
+  lossAndGrad(
+    spec: NativeLossSpec,
+    embeddings: NativeTensorData[],
+    labels: NativeTensorData | null,
+    head: { weight: NativeTensorData; bias: NativeTensorData } | null,
+  ): { loss: number; grads: { name: string; shape: number[]; data: Float32Array }[]; headGrads?: { name: string; shape: number[]; data: Float32Array }[] };
+  manualSeed(seed: number): void;
+  rngState(): Uint8Array;
+  setRngState(state: Uint8Array): void;
   loadTransformer(
     config: NativeBertConfig,
     weights: NativeWeights,

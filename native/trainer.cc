@@ -1,0 +1,269 @@
+#include "trainer.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
+#include <c10/core/GradMode.h>
+
+#include <cmath>
+#include <unordered_map>
+
+#include "errors.h"
+
+namespace sbert {
+
+namespace {
+
+// Mixed precision for the forward pass only; the loss is computed in float32.
+class AutocastGuard {
+ public:
+  AutocastGuard(bool on, const at::Device& device) : on_(on), cuda_(device.is_cuda()) {
+    if (!on_) return;
+    if (cuda_) {
+      prev_ = at::autocast::is_enabled();
+      at::autocast::set_enabled(true);
+    } else {
+      prev_ = at::autocast::is_cpu_enabled();
+      at::autocast::set_cpu_enabled(true);
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    }
+    at::autocast::increment_nesting();
+  }
+  ~AutocastGuard() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    if (cuda_) at::autocast::set_enabled(prev_);
+    else at::autocast::set_cpu_enabled(prev_);
+  }
+
+ private:
+  bool on_, cuda_, prev_ = false;
+};
+
+bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
+
+}  // namespace
+
+void check_scheduler(const std::string& s) {
+  if (s != "constantlr" && s != "warmupconstant" && s != "warmuplinear" && s != "warmupcosine" && s != "warmupcosinewithhardrestarts") {
+    fail(ErrorCode::Input, "unknown scheduler '" + s +
+                               "' (expected constantlr, warmupconstant, warmuplinear, warmupcosine, warmupcosinewithhardrestarts)");
+  }
+}
+
+double schedule_factor(const std::string& s, int64_t step, int64_t warmup, int64_t total) {
+  const double st = static_cast<double>(step);
+  if (s == "constantlr") return 1.0;
+  if (step < warmup) return st / static_cast<double>(std::max<int64_t>(1, warmup));
+  if (s == "warmupconstant") return 1.0;
+  const double progress = (st - static_cast<double>(warmup)) / static_cast<double>(std::max<int64_t>(1, total - warmup));
+  if (s == "warmuplinear") return std::max(0.0, static_cast<double>(total - step) / static_cast<double>(std::max<int64_t>(1, total - warmup)));
+  if (s == "warmupcosine") return std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * 0.5 * 2.0 * progress)));
+  if (s == "warmupcosinewithhardrestarts") {
+    if (progress >= 1.0) return 0.0;
+    return std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * std::fmod(1.0 * progress, 1.0))));
+  }
+  check_scheduler(s);
+  return 1.0;
+}
+
+Trainer::Trainer(ModuleList modules, std::vector<Objective> objectives, OptimizerConfig config)
+    : modules_(std::move(modules)), objectives_(std::move(objectives)), config_(std::move(config)) {
+  check_scheduler(config_.scheduler);
+  if (modules_.empty()) fail(ErrorCode::Input, "the model has no modules");
+  // No weight decay on biases and LayerNorm weights, as sentence-transformers groups them.
+  auto add = [&](const std::string& prefix, const torch::nn::Module& m) {
+    for (const auto& p : m.named_parameters(true)) {
+      const std::string name = prefix + p.key();
+      const bool decay = !contains(name, "bias") && !contains(name, "LayerNorm.weight");
+      params_.push_back({name, p.value(), decay, {}, {}});
+    }
+  };
+  for (size_t i = 0; i < modules_.size(); ++i) add(std::to_string(i) + ".", *modules_[i]);
+  for (size_t i = 0; i < objectives_.size(); ++i) {
+    if (objectives_[i].head) add("head" + std::to_string(i) + ".", *objectives_[i].head);
+  }
+}
+
+double Trainer::lr_at(int64_t step) const {
+  return config_.lr * schedule_factor(config_.scheduler, step, config_.warmup_steps, config_.total_steps);
+}
+
+void Trainer::set_training(bool on) {
+  for (auto& m : modules_) m->train(on);
+  for (auto& o : objectives_) {
+    if (o.head) o.head->train(on);
+  }
+}
+
+at::Tensor Trainer::embed(TokenBatch& column, int64_t row, int64_t count) {
+  const at::Device device = modules_.front()->device();
+  Features f = to_features(column, device, row, count);
+  {
+    AutocastGuard autocast(config_.use_amp, device);
+    run_pipeline(modules_, f);
+  }
+  if (!f.sentence_embedding.defined()) fail(ErrorCode::Input, "the model's modules produce no sentence embedding (is Pooling missing?)");
+  return f.sentence_embedding.to(at::kFloat);
+}
+
+// The gradient cache: embed every column in mini-batches without a graph, take the loss's gradient with respect
+// to the embeddings, then embed each mini-batch again with a graph (replaying its dropout) and push that
+// gradient through it. Same gradients as the plain loss, with a mini-batch's activations in memory.
+at::Tensor Trainer::cached_step(const Objective& objective, std::vector<TokenBatch>& columns, const at::Tensor& labels) {
+  const int64_t mb = objective.loss.mini_batch_size;
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::vector<at::Tensor> reps;
+  std::vector<std::vector<at::Tensor>> rng_states(columns.size());
+  for (size_t c = 0; c < columns.size(); ++c) {
+    std::vector<at::Tensor> parts;
+    for (int64_t row = 0; row < columns[c].batch_size; row += mb) {
+      {
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        rng_states[c].push_back(gen.get_state());
+      }
+      c10::NoGradGuard no_grad;
+      parts.push_back(embed(columns[c], row, std::min(mb, columns[c].batch_size - row)));
+    }
+    reps.push_back(at::cat(parts, 0).detach().requires_grad_(true));
+  }
+  at::Tensor after_first_pass;
+  {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    after_first_pass = gen.get_state();
+  }
+  auto loss = compute_loss(objective.loss, reps, labels, objective.head.get());
+  loss.backward();
+  for (size_t c = 0; c < columns.size(); ++c) {
+    const auto grad = reps[c].grad();
+    if (!grad.defined()) continue;  // a column the loss does not use
+    size_t k = 0;
+    for (int64_t row = 0; row < columns[c].batch_size; row += mb, ++k) {
+      {
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        gen.set_state(rng_states[c][k]);
+      }
+      const int64_t count = std::min(mb, columns[c].batch_size - row);
+      auto e = embed(columns[c], row, count);
+      e.backward(grad.narrow(0, row, count));
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(after_first_pass);
+  }
+  return loss.detach();
+}
+
+void Trainer::clip_gradients() {
+  if (config_.max_grad_norm <= 0) return;
+  std::vector<at::Tensor> norms;
+  for (auto& p : params_) {
+    if (p.tensor.grad().defined()) norms.push_back(p.tensor.grad().norm(2));
+  }
+  if (norms.empty()) return;
+  // torch.nn.utils.clip_grad_norm_: the norm of the per-tensor norms, scale = max / (norm + 1e-6) capped at 1.
+  auto total = at::stack(norms).norm(2);
+  auto scale = (config_.max_grad_norm / (total + 1e-6)).clamp_max(1.0);
+  for (auto& p : params_) {
+    if (p.tensor.grad().defined()) p.tensor.mutable_grad().mul_(scale);
+  }
+}
+
+void Trainer::adamw(double lr) {
+  c10::NoGradGuard no_grad;
+  const double step = static_cast<double>(step_count_ + 1);
+  const double bias1 = 1.0 - std::pow(config_.beta1, step);
+  const double bias2_sqrt = std::sqrt(1.0 - std::pow(config_.beta2, step));
+  const double step_size = lr / bias1;
+  for (auto& p : params_) {
+    const auto& grad = p.tensor.grad();
+    if (!grad.defined()) continue;
+    if (!p.exp_avg.defined()) {
+      p.exp_avg = at::zeros_like(p.tensor);
+      p.exp_avg_sq = at::zeros_like(p.tensor);
+    }
+    if (p.decay && config_.weight_decay != 0) p.tensor.mul_(1.0 - lr * config_.weight_decay);
+    p.exp_avg.mul_(config_.beta1).add_(grad, 1.0 - config_.beta1);
+    p.exp_avg_sq.mul_(config_.beta2).addcmul_(grad, grad, 1.0 - config_.beta2);
+    auto denom = (p.exp_avg_sq.sqrt() / bias2_sqrt).add_(config_.eps);
+    p.tensor.addcdiv_(p.exp_avg, denom, -step_size);
+  }
+}
+
+Trainer::StepResult Trainer::step(size_t objective_index, std::vector<TokenBatch>& columns, const at::Tensor& labels) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (objective_index >= objectives_.size()) fail(ErrorCode::Input, "objective index out of range");
+  const Objective& objective = objectives_[objective_index];
+  const at::Device device = modules_.front()->device();
+  const at::Tensor labels_on_device = labels.defined() ? labels.to(device) : labels;
+
+  struct EvalOnExit {
+    Trainer* t;
+    ~EvalOnExit() { t->set_training(false); }
+  } eval_on_exit{this};
+  set_training(true);
+  for (auto& p : params_) p.tensor.mutable_grad().reset();
+
+  at::Tensor loss;
+  if (objective.loss.cached()) {
+    loss = cached_step(objective, columns, labels_on_device);
+  } else {
+    std::vector<at::Tensor> embeddings;
+    for (auto& c : columns) embeddings.push_back(embed(c));
+    loss = compute_loss(objective.loss, embeddings, labels_on_device, objective.head.get());
+    loss.backward();
+  }
+  const double loss_value = loss.item<double>();
+  if (!std::isfinite(loss_value)) fail(ErrorCode::Native, "the loss is not finite (" + std::to_string(loss_value) + "); the step was not applied");
+  const double lr = lr_at(step_count_);
+  clip_gradients();
+  adamw(lr);
+  for (auto& p : params_) p.tensor.mutable_grad().reset();
+  ++step_count_;
+  return {loss_value, lr, step_count_};
+}
+
+NamedTensors Trainer::state() const {
+  NamedTensors out;
+  for (const auto& p : params_) {
+    if (p.exp_avg.defined()) {
+      out.emplace_back("exp_avg." + p.name, p.exp_avg.to(at::kCPU).contiguous().clone());
+      out.emplace_back("exp_avg_sq." + p.name, p.exp_avg_sq.to(at::kCPU).contiguous().clone());
+    }
+    if (p.name.rfind("head", 0) == 0) out.emplace_back(p.name, p.tensor.detach().to(at::kCPU).contiguous().clone());
+  }
+  return out;
+}
+
+void Trainer::load_state(const NamedTensors& tensors, int64_t step_count) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::unordered_map<std::string, Param*> by_name;
+  for (auto& p : params_) by_name[p.name] = &p;
+  c10::NoGradGuard no_grad;
+  for (const auto& [key, t] : tensors) {
+    std::string name = key;
+    int which = 0;  // 0 weights, 1 exp_avg, 2 exp_avg_sq
+    if (key.rfind("exp_avg_sq.", 0) == 0) {
+      name = key.substr(11);
+      which = 2;
+    } else if (key.rfind("exp_avg.", 0) == 0) {
+      name = key.substr(8);
+      which = 1;
+    }
+    auto it = by_name.find(name);
+    if (it == by_name.end()) fail(ErrorCode::Weights, "optimizer state has key '" + key + "' that the trainer does not have");
+    Param& p = *it->second;
+    if (!p.tensor.sizes().equals(t.sizes())) {
+      fail(ErrorCode::Weights, "optimizer state key '" + key + "' has shape " + shape_str(t.sizes()) + " but the trainer expects " +
+                                   shape_str(p.tensor.sizes()));
+    }
+    auto value = t.to(p.tensor.device(), at::kFloat);
+    if (which == 0) p.tensor.copy_(value);
+    else if (which == 1) p.exp_avg = value.clone();
+    else p.exp_avg_sq = value.clone();
+  }
+  step_count_ = step_count;
+}
+
+}  // namespace sbert

@@ -1,0 +1,77 @@
+// One training step natively: forward through the pipeline in train mode for every text column, the loss,
+// backward, gradient clipping, AdamW with a warmup schedule. One call per batch from TypeScript.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "losses.h"
+#include "modules.h"
+
+namespace sbert {
+
+struct OptimizerConfig {
+  double lr = 2e-5;
+  double weight_decay = 0.01;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double max_grad_norm = 1.0;  // <= 0: no clipping
+  std::string scheduler = "warmuplinear";
+  int64_t warmup_steps = 0;
+  int64_t total_steps = 0;
+  bool use_amp = false;  // bf16 autocast on CPU, fp16 on CUDA
+};
+
+// The factor of the base learning rate at `step` (0-based optimizer steps taken so far), as transformers'
+// schedules: constantlr, warmupconstant, warmuplinear, warmupcosine, warmupcosinewithhardrestarts.
+double schedule_factor(const std::string& scheduler, int64_t step, int64_t warmup, int64_t total);
+void check_scheduler(const std::string& scheduler);
+
+struct Objective {
+  LossSpec loss;
+  std::shared_ptr<Linear> head;  // SoftmaxLoss's classifier, trained with the model
+};
+
+class Trainer {
+ public:
+  Trainer(ModuleList modules, std::vector<Objective> objectives, OptimizerConfig config);
+
+  struct StepResult {
+    double loss;
+    double lr;
+    int64_t step;  // steps taken after this one
+  };
+  // labels: float [B] or [B, D], or undefined. Serialised: one step at a time per trainer.
+  StepResult step(size_t objective, std::vector<TokenBatch>& columns, const at::Tensor& labels);
+
+  double lr_at(int64_t step) const;
+  int64_t step_count() const { return step_count_; }
+  // AdamW moments (`exp_avg.<key>`, `exp_avg_sq.<key>`) and the loss heads' weights (`head<i>.<key>`).
+  NamedTensors state() const;
+  void load_state(const NamedTensors& tensors, int64_t step_count);
+
+ private:
+  struct Param {
+    std::string name;
+    at::Tensor tensor;
+    bool decay;
+    at::Tensor exp_avg, exp_avg_sq;
+  };
+  at::Tensor embed(TokenBatch& column, int64_t row = 0, int64_t count = -1);
+  at::Tensor cached_step(const Objective& objective, std::vector<TokenBatch>& columns, const at::Tensor& labels);
+  void set_training(bool on);
+  void clip_gradients();
+  void adamw(double lr);
+
+  ModuleList modules_;
+  std::vector<Objective> objectives_;
+  OptimizerConfig config_;
+  std::vector<Param> params_;
+  int64_t step_count_ = 0;
+  std::mutex mutex_;
+};
+
+}  // namespace sbert

@@ -1,0 +1,317 @@
+#include "trainer_wrap.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+
+#include <cstring>
+
+#include "addon_data.h"
+#include "boundary.h"
+#include "encode_worker.h"
+#include "module_wrap.h"
+
+namespace sbert::js {
+
+namespace {
+
+class TrainStepWorker : public PromiseWorker {
+ public:
+  TrainStepWorker(Napi::Env env, std::shared_ptr<Trainer> trainer, size_t objective, std::vector<TokenBatch> columns, at::Tensor labels)
+      : PromiseWorker(env), trainer_(std::move(trainer)), objective_(objective), columns_(std::move(columns)), labels_(std::move(labels)) {}
+
+ protected:
+  void Run() override {
+    at::init_num_threads();
+    result_ = trainer_->step(objective_, columns_, labels_);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    auto out = Napi::Object::New(env);
+    out.Set("loss", result_.loss);
+    out.Set("lr", result_.lr);
+    out.Set("step", static_cast<double>(result_.step));
+    return out;
+  }
+
+ private:
+  std::shared_ptr<Trainer> trainer_;
+  size_t objective_;
+  std::vector<TokenBatch> columns_;
+  at::Tensor labels_;
+  Trainer::StepResult result_{};
+};
+
+DistanceFn parse_distance(const std::string& s) {
+  if (s == "cosine") return DistanceFn::Cosine;
+  if (s == "euclidean") return DistanceFn::Euclidean;
+  if (s == "manhattan") return DistanceFn::Manhattan;
+  fail(ErrorCode::Input, "distance must be cosine, euclidean or manhattan, got '" + s + "'");
+}
+
+at::Tensor read_labels(const Napi::Value& v) {
+  if (v.IsNull() || v.IsUndefined()) return {};
+  if (!v.IsObject()) fail(ErrorCode::Input, "labels must be {data, shape} or null");
+  return read_float_tensor(v.As<Napi::Object>(), "labels");
+}
+
+}  // namespace
+
+at::Tensor read_float_tensor(const Napi::Object& obj, const char* what) {
+  auto data = obj.Get("data");
+  if (!data.IsTypedArray() || data.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    fail(ErrorCode::Input, std::string(what) + ".data must be a Float32Array");
+  }
+  auto arr = data.As<Napi::Float32Array>();
+  auto shape = get_int_array(obj, "shape");
+  int64_t numel = 1;
+  for (auto d : shape) numel *= d;
+  if (numel != static_cast<int64_t>(arr.ElementLength())) fail(ErrorCode::Input, std::string(what) + ": shape does not match the data length");
+  auto t = at::empty(shape, at::kFloat);
+  if (numel) std::memcpy(t.data_ptr<float>(), arr.Data(), static_cast<size_t>(numel) * sizeof(float));
+  return t;
+}
+
+Napi::Array named_tensors_to_js(Napi::Env env, const NamedTensors& tensors) {
+  auto out = Napi::Array::New(env, tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto& [name, t0] = tensors[i];
+    auto t = t0.to(at::kCPU, at::kFloat).contiguous();
+    auto entry = Napi::Object::New(env);
+    entry.Set("name", name);
+    auto shape = Napi::Array::New(env, t.dim());
+    for (int64_t d = 0; d < t.dim(); ++d) shape.Set(static_cast<uint32_t>(d), Napi::Number::New(env, static_cast<double>(t.size(d))));
+    entry.Set("shape", shape);
+    entry.Set("data", float32_array(env, t.data_ptr<float>(), static_cast<size_t>(t.numel())));
+    out.Set(static_cast<uint32_t>(i), entry);
+  }
+  return out;
+}
+
+LossSpec read_loss_spec(const Napi::Object& o) {
+  LossSpec s = LossSpec::parse(get_string(o, "loss"));
+  if (o.Has("scale")) s.scale = get_number(o, "scale");
+  if (o.Has("margin")) s.margin = get_number(o, "margin");
+  if (o.Has("sizeAverage")) s.size_average = get_bool(o, "sizeAverage");
+  if (o.Has("lossFct")) s.loss_fct = get_string(o, "lossFct");
+  if (o.Has("cosScoreTransformation")) s.cos_score_transformation = get_string(o, "cosScoreTransformation");
+  if (o.Has("similarity")) {
+    const auto sim = get_string(o, "similarity");
+    if (sim != "cosine" && sim != "dot") fail(ErrorCode::Input, "similarity must be cosine or dot");
+    s.similarity = sim == "dot" ? SimilarityFn::Dot : SimilarityFn::Cosine;
+  }
+  if (o.Has("distance")) s.distance = parse_distance(get_string(o, "distance"));
+  if (o.Has("numLabels")) s.num_labels = get_int(o, "numLabels");
+  if (o.Has("concatRep")) s.concat_rep = get_bool(o, "concatRep");
+  if (o.Has("concatDiff")) s.concat_diff = get_bool(o, "concatDiff");
+  if (o.Has("concatMul")) s.concat_mul = get_bool(o, "concatMul");
+  if (o.Has("miniBatchSize")) s.mini_batch_size = get_int(o, "miniBatchSize");
+  if (o.Has("matryoshkaDims")) {
+    s.matryoshka_dims = get_int_array(o, "matryoshkaDims");
+    auto weights = o.Get("matryoshkaWeights");
+    if (!weights.IsArray()) fail(ErrorCode::Input, "matryoshkaWeights must be an array");
+    auto arr = weights.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); ++i) s.matryoshka_weights.push_back(arr.Get(i).As<Napi::Number>().DoubleValue());
+    if (s.matryoshka_weights.size() != s.matryoshka_dims.size()) fail(ErrorCode::Input, "matryoshkaWeights and matryoshkaDims differ in length");
+    if (o.Has("matryoshkaDimsPerStep")) s.matryoshka_dims_per_step = get_int(o, "matryoshkaDimsPerStep");
+  }
+  return s;
+}
+
+Napi::Function TrainerWrap::Define(Napi::Env env) {
+  return DefineClass(env, "NativeTrainer",
+                     {
+                         InstanceMethod<&TrainerWrap::Step>("step"),
+                         InstanceAccessor<&TrainerWrap::StepCount>("stepCount"),
+                         InstanceMethod<&TrainerWrap::LrAt>("lrAt"),
+                         InstanceMethod<&TrainerWrap::State>("state"),
+                         InstanceMethod<&TrainerWrap::LoadState>("loadState"),
+                         InstanceMethod<&TrainerWrap::Dispose>("dispose"),
+                     });
+}
+
+TrainerWrap::TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(info.Env(), "NativeTrainer is created by createTrainer, not with new");
+  }
+  trainer_ = *info[0].As<Napi::External<std::shared_ptr<Trainer>>>().Data();
+}
+
+std::shared_ptr<Trainer> TrainerWrap::get() const {
+  if (!trainer_) fail(ErrorCode::Disposed, "the trainer was disposed");
+  return trainer_;
+}
+
+Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsArray()) fail(ErrorCode::Input, "step(objective, columns, labels)");
+    const int64_t objective = info[0].As<Napi::Number>().Int64Value();
+    if (objective < 0) fail(ErrorCode::Input, "objective must be >= 0");
+    auto arr = info[1].As<Napi::Array>();
+    std::vector<TokenBatch> columns;
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsObject()) fail(ErrorCode::Input, "each column must be a token batch");
+      columns.push_back(read_token_batch(v.As<Napi::Object>()));
+    }
+    auto* worker = new TrainStepWorker(info.Env(), get(), static_cast<size_t>(objective), std::move(columns), read_labels(info[2]));
+    return worker->QueueAndPromise();
+  });
+}
+
+Napi::Value TrainerWrap::StepCount(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value { return Napi::Number::New(info.Env(), static_cast<double>(get()->step_count())); });
+}
+
+Napi::Value TrainerWrap::LrAt(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsNumber()) fail(ErrorCode::Input, "lrAt(step) needs a step number");
+    return Napi::Number::New(info.Env(), get()->lr_at(info[0].As<Napi::Number>().Int64Value()));
+  });
+}
+
+Napi::Value TrainerWrap::State(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value { return named_tensors_to_js(info.Env(), get()->state()); });
+}
+
+Napi::Value TrainerWrap::LoadState(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsNumber()) fail(ErrorCode::Input, "loadState(tensors, stepCount)");
+    auto arr = info[0].As<Napi::Array>();
+    NamedTensors tensors;
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsObject()) fail(ErrorCode::Input, "state entries must be objects");
+      auto o = v.As<Napi::Object>();
+      tensors.emplace_back(get_string(o, "name"), read_float_tensor(o, "state"));
+    }
+    get()->load_state(tensors, info[1].As<Napi::Number>().Int64Value());
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value TrainerWrap::Dispose(const Napi::CallbackInfo& info) {
+  trainer_.reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 3 || !info[0].IsArray() || !info[1].IsArray() || !info[2].IsObject()) {
+      fail(ErrorCode::Input, "createTrainer(modules, objectives, optimizer)");
+    }
+    ModuleList modules;
+    auto marr = info[0].As<Napi::Array>();
+    for (uint32_t i = 0; i < marr.Length(); ++i) modules.push_back(ModuleWrap::From(marr.Get(i)));
+    if (modules.empty()) fail(ErrorCode::Input, "the model has no modules");
+    const at::Device device = modules.front()->device();
+    std::vector<Objective> objectives;
+    auto oarr = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < oarr.Length(); ++i) {
+      Napi::Value v = oarr.Get(i);
+      if (!v.IsObject()) fail(ErrorCode::Input, "objectives must be loss specs");
+      auto o = v.As<Napi::Object>();
+      Objective obj{read_loss_spec(o), nullptr};
+      if (obj.loss.kind == LossKind::Softmax) {
+        int64_t parts = (obj.loss.concat_rep ? 2 : 0) + (obj.loss.concat_diff ? 1 : 0) + (obj.loss.concat_mul ? 1 : 0);
+        obj.head = std::make_shared<Linear>(parts * get_int(o, "embeddingDimension"), obj.loss.num_labels);
+        obj.head->reset_uniform(static_cast<uint64_t>(get_int(o, "seed")));
+        obj.head->to(device);
+      }
+      objectives.push_back(std::move(obj));
+    }
+    auto c = info[2].As<Napi::Object>();
+    OptimizerConfig config;
+    config.lr = get_number(c, "lr");
+    config.weight_decay = get_number(c, "weightDecay");
+    config.beta1 = get_number(c, "beta1");
+    config.beta2 = get_number(c, "beta2");
+    config.eps = get_number(c, "eps");
+    config.max_grad_norm = get_number(c, "maxGradNorm");
+    config.scheduler = get_string(c, "scheduler");
+    config.warmup_steps = get_int(c, "warmupSteps");
+    config.total_steps = get_int(c, "totalSteps");
+    config.use_amp = get_bool(c, "useAmp");
+    auto trainer = std::make_shared<Trainer>(std::move(modules), std::move(objectives), config);
+    auto holder = Napi::External<std::shared_ptr<Trainer>>::New(info.Env(), &trainer);
+    return AddonData::Get(info.Env()).trainer_constructor.New({holder});
+  });
+}
+
+Napi::Value LossAndGrad(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsArray()) fail(ErrorCode::Input, "lossAndGrad(spec, embeddings, labels, head)");
+    LossSpec spec = read_loss_spec(info[0].As<Napi::Object>());
+    std::vector<at::Tensor> embeddings;
+    auto arr = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsObject()) fail(ErrorCode::Input, "embeddings must be {data, shape} objects");
+      embeddings.push_back(read_float_tensor(v.As<Napi::Object>(), "embedding").requires_grad_(true));
+    }
+    at::Tensor labels = info.Length() > 2 ? read_labels(info[2]) : at::Tensor();
+    std::shared_ptr<Linear> head;
+    if (info.Length() > 3 && info[3].IsObject()) {
+      auto h = info[3].As<Napi::Object>();
+      auto w = read_float_tensor(get_object(h, "weight"), "head.weight");
+      auto b = read_float_tensor(get_object(h, "bias"), "head.bias");
+      head = std::make_shared<Linear>(w.size(1), w.size(0));
+      c10::NoGradGuard no_grad;
+      head->weight.copy_(w);
+      head->bias.copy_(b);
+    }
+    auto loss = compute_loss(spec, embeddings, labels, head.get());
+    loss.backward();
+    auto out = Napi::Object::New(env);
+    out.Set("loss", loss.item<double>());
+    NamedTensors grads;
+    for (size_t i = 0; i < embeddings.size(); ++i) {
+      auto g = embeddings[i].grad();
+      grads.emplace_back(std::to_string(i), g.defined() ? g : at::zeros_like(embeddings[i]));
+    }
+    out.Set("grads", named_tensors_to_js(env, grads));
+    if (head) out.Set("headGrads", named_tensors_to_js(env, {{"weight", head->weight.grad()}, {"bias", head->bias.grad()}}));
+    return out;
+  });
+}
+
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsNumber()) fail(ErrorCode::Input, "manualSeed(seed) needs a number");
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_current_seed(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value RngState(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    at::Tensor state;
+    {
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      state = gen.get_state().contiguous();
+    }
+    auto out = Napi::Uint8Array::New(info.Env(), static_cast<size_t>(state.numel()));
+    std::memcpy(out.Data(), state.data_ptr<uint8_t>(), static_cast<size_t>(state.numel()));
+    return out;
+  });
+}
+
+Napi::Value SetRngState(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      fail(ErrorCode::Input, "setRngState(state) needs a Uint8Array");
+    }
+    auto arr = info[0].As<Napi::Uint8Array>();
+    auto state = at::empty({static_cast<int64_t>(arr.ElementLength())}, at::kByte);
+    std::memcpy(state.data_ptr<uint8_t>(), arr.Data(), arr.ElementLength());
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);
+    return info.Env().Undefined();
+  });
+}
+
+}  // namespace sbert::js
