@@ -10,6 +10,9 @@ import type { SentenceModule } from "./models/Module.js";
 import { Normalize } from "./models/Normalize.js";
 import { Pooling } from "./models/Pooling.js";
 import { Transformer } from "./models/Transformer.js";
+import { fit, type FitOptions, type FitResult } from "./fit.js";
+import { ReadWriteLock } from "./internal/lock.js";
+import type { Loss } from "./losses/Loss.js";
 import { callNative, native } from "./native.js";
 import { ProgressBar } from "./progress.js";
 import type { EncodedBatch, TextInput } from "./tokenization/Tokenizer.js";
@@ -145,7 +148,11 @@ export class SentenceTransformer {
   defaultPromptName: string | undefined;
   similarityFnName: SimilarityFnName;
   truncateDim: number | undefined;
+  /** What the last fit() trained on and logged; the model card reports it. */
+  trainingLog: { objectives?: { loss: Loss; examples: number }[]; log?: unknown[]; evaluations?: unknown[] } = {};
   private disposed = false;
+  // Encode batches share the weights; a training step takes them alone.
+  private readonly lock = new ReadWriteLock();
 
   constructor(options: SentenceTransformerOptions) {
     if (typeof options !== "object" || options === null) throw new TypeError("SentenceTransformer: options must be an object");
@@ -334,8 +341,10 @@ export class SentenceTransformer {
       return { idx, batch: transformer.tokenize(idx.map((i) => texts[i]!)) };
     };
     const run = (b: EncodedBatch): Promise<NativeTensor> =>
-      callNative(OP_ENCODE, (n) =>
-        n.encode(handles, { ...b, promptLength }, { output: outputValue, normalize: normalizeEmbeddings, truncateDim: truncateDim ?? 0 }),
+      this.lock.read(() =>
+        callNative(OP_ENCODE, (n) =>
+          n.encode(handles, { ...b, promptLength }, { output: outputValue, normalize: normalizeEmbeddings, truncateDim: truncateDim ?? 0 }),
+        ),
       );
 
     let next = tokenizeBatch(0);
@@ -373,6 +382,20 @@ export class SentenceTransformer {
       final = quantizeEmbeddings(results as Float32Array[], precision) as unknown[];
     }
     return single ? final[0] : final;
+  }
+
+  /**
+   * Trains the model, as sentence-transformers' `fit`: objectives in turn, AdamW with a warmup schedule,
+   * evaluation, best-model saving and checkpoints. Each step runs natively off the JS thread.
+   */
+  async fit(options: FitOptions): Promise<FitResult> {
+    if (this.disposed) throw new SbertError("ERR_DISPOSED", "the model was disposed", { op: "SentenceTransformer.fit" });
+    return fit(this, options);
+  }
+
+  /** Runs `fn` while no encode batch is using the weights (training steps). @internal */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.lock.write(fn);
   }
 
   /** The model's similarity (similarityFnName) between every embedding of `a` and every one of `b`. */

@@ -1,6 +1,11 @@
 export { SentenceTransformer } from "./SentenceTransformer.js";
 export type { EncodeOptions, EmbeddingOf, LoadOptions, Precision, SaveOptions, SentenceTransformerOptions, SimilarityFnName } from "./SentenceTransformer.js";
 export * as models from "./models/index.js";
+export * as losses from "./losses/index.js";
+export * as datasets from "./datasets/index.js";
+export { InputExample, type InputExampleInit } from "./InputExample.js";
+export { DataLoader, type DataLoaderOptions } from "./DataLoader.js";
+export type { FitOptions, FitResult, FitEvaluator, TrainingLogEntry, EvaluationLogEntry } from "./fit.js";
 export * as util from "./util/index.js";
 export { SbertError, type SbertErrorCode } from "./errors.js";
 export { Tokenizer, type EncodedBatch, type TextInput } from "./tokenization/Tokenizer.js";

@@ -2,6 +2,7 @@
 
 #include "addon_data.h"
 #include "boundary.h"
+#include "load_worker.h"
 
 namespace sbert::js {
 
@@ -15,6 +16,7 @@ Napi::Function ModuleWrap::Define(Napi::Env env) {
                          InstanceMethod<&ModuleWrap::ParameterCount>("parameterCount"),
                          InstanceMethod<&ModuleWrap::Dispose>("dispose"),
                          InstanceMethod<&ModuleWrap::To>("to"),
+                         InstanceMethod<&ModuleWrap::LoadWeights>("loadWeights"),
                      });
 }
 
@@ -81,6 +83,43 @@ Napi::Value ModuleWrap::To(const Napi::CallbackInfo& info) {
     if (info.Length() < 1 || !info[0].IsString()) fail(ErrorCode::Input, "to() expects a device string");
     From(Value())->move_to(parse_device(info[0].As<Napi::String>().Utf8Value()));
     return info.Env().Undefined();
+  });
+}
+
+namespace {
+
+// Replaces an existing module's weights from a checkpoint, off the JS thread.
+class LoadIntoWorker : public PromiseWorker {
+ public:
+  LoadIntoWorker(Napi::Env env, std::shared_ptr<SentenceModule> module, WeightsSpec weights)
+      : PromiseWorker(env), module_(std::move(module)), weights_(std::move(weights)) {}
+
+ protected:
+  void Run() override {
+    std::string source;
+    for (const auto& f : weights_.files) source += (source.empty() ? "" : ", ") + f.path;
+    // Every key is checked before any weight is overwritten.
+    ignored_ = module_->load_weights(read_tensors(weights_.files), source);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    auto arr = Napi::Array::New(env, ignored_.size());
+    for (size_t i = 0; i < ignored_.size(); ++i) arr.Set(static_cast<uint32_t>(i), ignored_[i]);
+    return arr;
+  }
+
+ private:
+  std::shared_ptr<SentenceModule> module_;
+  WeightsSpec weights_;
+  std::vector<std::string> ignored_;
+};
+
+}  // namespace
+
+Napi::Value ModuleWrap::LoadWeights(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto weights = read_weights_spec(info.Length() > 0 ? info[0] : info.Env().Undefined());
+    if (!weights.present) fail(ErrorCode::Input, "loadWeights needs a weights description");
+    return (new LoadIntoWorker(info.Env(), From(Value()), std::move(weights)))->QueueAndPromise();
   });
 }
 

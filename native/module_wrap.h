@@ -28,6 +28,7 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
   Napi::Value ParameterCount(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value To(const Napi::CallbackInfo& info);
+  Napi::Value LoadWeights(const Napi::CallbackInfo& info);
   std::shared_ptr<SentenceModule> module_;
 };
 

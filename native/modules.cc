@@ -22,12 +22,13 @@ std::string list_keys(const std::vector<std::string>& keys, size_t max_shown = 8
 }
 
 // Copies checkpoint tensors into the parameters of `root` by exact key; every parameter must be covered.
+// All keys and shapes are checked before anything is copied, so a bad checkpoint leaves the weights as they were.
 void assign_parameters(const torch::nn::Module& root, const NamedTensors& tensors, const std::string& source) {
   auto params = root.named_parameters(/*recurse=*/true);
   std::unordered_map<std::string, at::Tensor> by_name;
   for (auto& p : params) by_name.emplace(p.key(), p.value());
   std::set<std::string> seen;
-  c10::NoGradGuard no_grad;
+  std::vector<std::pair<at::Tensor, const at::Tensor*>> copies;
   for (const auto& [key, tensor] : tensors) {
     auto it = by_name.find(key);
     if (it == by_name.end()) {
@@ -39,13 +40,15 @@ void assign_parameters(const torch::nn::Module& root, const NamedTensors& tensor
                                    " but the model expects " + shape_str(it->second.sizes()));
     }
     if (!seen.insert(key).second) fail(ErrorCode::Weights, "key '" + key + "' appears twice in " + source);
-    it->second.copy_(tensor);
+    copies.emplace_back(it->second, &tensor);
   }
   std::vector<std::string> missing;
   for (auto& p : params) {
     if (!seen.count(p.key())) missing.push_back(p.key());
   }
   if (!missing.empty()) fail(ErrorCode::Weights, "missing keys in " + source + ": " + list_keys(missing));
+  c10::NoGradGuard no_grad;
+  for (auto& [param, tensor] : copies) param.copy_(*tensor);
 }
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }

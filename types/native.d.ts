@@ -52,6 +52,8 @@ export interface NativeModule {
   /** float32 copies of the weights under their checkpoint keys */
   stateDict(): { name: string; shape: number[]; data: Float32Array }[];
   parameterCount(): number;
+  /** replaces the weights from a checkpoint (all keys checked first); resolves to the keys not used */
+  loadWeights(weights: NonNullable<NativeWeights>): Promise<string[]>;
   /** moves the weights to another device (synchronous) */
   to(device: string): void;
   dispose(): void;

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 import { SbertError } from "../errors.js";
@@ -50,7 +50,8 @@ export async function writeJson(path: string, value: unknown, indent = 2): Promi
 
 /**
  * Builds a folder completely in a temporary sibling, then swaps it into place, so that a crash or an error
- * never leaves a half-written `dir`. An existing `dir` is replaced.
+ * never leaves a half-written `dir`. Entries of an existing `dir` that the new content does not have are carried
+ * over (e.g. an eval/ folder beside a saved model), as saving into a folder would keep them.
  */
 export async function writeFolderAtomically(dir: string, fill: (tmpDir: string) => Promise<void>): Promise<void> {
   const parent = dirname(dir);
@@ -66,6 +67,12 @@ export async function writeFolderAtomically(dir: string, fill: (tmpDir: string) 
   }
   const old = join(parent, `.${basename(dir)}.old-${tag}`);
   const hadOld = await exists(dir);
+  if (hadOld) {
+    const fresh = new Set(await readdir(tmp));
+    for (const entry of await readdir(dir)) {
+      if (!fresh.has(entry)) await cp(join(dir, entry), join(tmp, entry), { recursive: true });
+    }
+  }
   if (hadOld) await rename(dir, old);
   try {
     await rename(tmp, dir);

@@ -1,0 +1,1 @@
+export { NoDuplicatesDataLoader } from "./NoDuplicatesDataLoader.js";

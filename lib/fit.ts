@@ -1,0 +1,376 @@
+/**
+ * SentenceTransformer.fit: sentence-transformers' classic training loop. Objectives take turns (round robin),
+ * one native step per batch (forward, loss, backward, clipping, AdamW, schedule) off the JS thread; the evaluator
+ * runs every `evaluationSteps` and at each epoch's end, and the best model is saved to `outputPath`.
+ * Checkpoints hold the model, the optimizer, the data position and the RNG, so a resumed run continues exactly.
+ */
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+import type { NativeTensorData, NativeTokenBatch, NativeTrainer } from "../types/native.js";
+import type { DataLoader } from "./DataLoader.js";
+import { SbertError } from "./errors.js";
+import type { InputExample } from "./InputExample.js";
+import { weightsForNative } from "./io/checkpoint.js";
+import { exists, readJson, readJsonObject, writeFolderAtomically, writeJson } from "./io/files.js";
+import { readSafetensorsHeader, writeSafetensors } from "./io/safetensors.js";
+import { randomSeed } from "./internal/random.js";
+import type { Loss } from "./losses/Loss.js";
+import { callNative, callNativeSync, native } from "./native.js";
+import { ProgressBar } from "./progress.js";
+import type { SentenceTransformer } from "./SentenceTransformer.js";
+
+/** What fit needs of an evaluator (every class in `evaluation` has it). */
+export interface FitEvaluator {
+  evaluate(model: SentenceTransformer, options?: { outputPath?: string; epoch?: number; steps?: number }): Promise<Record<string, number>>;
+  readonly primaryMetric: string;
+  readonly greaterIsBetter?: boolean;
+}
+
+export type SchedulerName = "constantlr" | "warmupconstant" | "warmuplinear" | "warmupcosine" | "warmupcosinewithhardrestarts";
+
+export interface FitOptions {
+  trainObjectives: [DataLoader, Loss][];
+  evaluator?: FitEvaluator;
+  epochs?: number;
+  /** Steps per epoch; default: the length of the shortest DataLoader. */
+  stepsPerEpoch?: number;
+  /** Case-insensitive: ConstantLR, WarmupConstant, WarmupLinear (default), WarmupCosine, WarmupCosineWithHardRestarts. */
+  scheduler?: string;
+  /** Default 10000, as sentence-transformers. */
+  warmupSteps?: number;
+  optimizerParams?: { lr?: number; betas?: [number, number]; eps?: number };
+  weightDecay?: number;
+  /** Evaluate every this many steps (0: only at the end of each epoch). */
+  evaluationSteps?: number;
+  outputPath?: string;
+  saveBestModel?: boolean;
+  /** Gradient clipping (<= 0 turns it off). Default 1. */
+  maxGradNorm?: number;
+  /** Mixed precision: bf16 autocast on CPU, fp16 on CUDA. */
+  useAmp?: boolean;
+  callback?: (score: number, epoch: number, steps: number) => void | Promise<void>;
+  showProgressBar?: boolean;
+  checkpointPath?: string;
+  checkpointSaveSteps?: number;
+  /** Keep at most this many checkpoints (0: all). */
+  checkpointSaveTotalLimit?: number;
+  /** A checkpoint folder, or true for the latest one in checkpointPath. */
+  resumeFromCheckpoint?: string | boolean;
+  /** Seeds dropout and other random choices in the native code. */
+  seed?: number;
+  /** Stops after the current step; a checkpoint is written first when checkpointPath is set. */
+  signal?: AbortSignal;
+}
+
+export interface TrainingLogEntry {
+  step: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+}
+
+export interface EvaluationLogEntry {
+  epoch: number;
+  steps: number;
+  globalStep: number;
+  metrics: Record<string, number>;
+}
+
+export interface FitResult {
+  globalStep: number;
+  /** Mean loss over all steps of this call. */
+  trainingLoss: number;
+  bestScore: number | undefined;
+  log: TrainingLogEntry[];
+  evaluations: EvaluationLogEntry[];
+}
+
+const SCHEDULERS: readonly SchedulerName[] = ["constantlr", "warmupconstant", "warmuplinear", "warmupcosine", "warmupcosinewithhardrestarts"];
+const STATE_FILE = "trainer_state.json";
+const OPTIMIZER_FILE = "optimizer.safetensors";
+const RNG_FILE = "rng_state.bin";
+
+interface LoaderPosition {
+  pass: number;
+  index: number;
+}
+
+interface TrainerState {
+  global_step: number;
+  /** optimizer steps: one per objective per global step */
+  optimizer_steps: number;
+  epoch: number;
+  step_in_epoch: number;
+  loaders: LoaderPosition[];
+  loader_seeds: number[];
+  best_score: number | null;
+  total_steps: number;
+  log_history: TrainingLogEntry[];
+}
+
+function nonNegativeInt(v: unknown, name: string): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw new RangeError(`fit: ${name} must be an integer >= 0, got ${String(v)}`);
+  return v;
+}
+
+function positiveInt(v: unknown, name: string): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) throw new RangeError(`fit: ${name} must be a positive integer, got ${String(v)}`);
+  return v;
+}
+
+function finiteNumber(v: unknown, name: string): number {
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new RangeError(`fit: ${name} must be a finite number, got ${String(v)}`);
+  return v;
+}
+
+/** Every example of every objective is checked before the first step: text counts and labels. */
+function checkData(model: SentenceTransformer, objectives: [DataLoader, Loss][]): void {
+  objectives.forEach(([loader, loss], o) => {
+    const where = `trainObjectives[${o}]`;
+    if (loss.model !== model) throw new TypeError(`fit: ${where}: the loss was built for another model`);
+    if (loader.examples.length === 0 || loader.length === 0) {
+      throw new RangeError(`fit: ${where}: the DataLoader is empty (${loader.examples.length} examples, batch size ${loader.batchSize})`);
+    }
+    const [min, max] = loss.columns;
+    let count: number | undefined;
+    loader.examples.forEach((ex: InputExample, i) => {
+      const at = `${where} example ${i}${ex.guid ? ` (guid ${ex.guid})` : ""}`;
+      const n = ex.texts.length;
+      if (n < min || n > max) {
+        const expected = min === max ? `${min}` : max === Infinity ? `${min} or more` : `${min} to ${max}`;
+        throw new RangeError(`fit: ${at} has ${n} texts but ${loss.name} takes ${expected}`);
+      }
+      if (count !== undefined && n !== count) throw new RangeError(`fit: ${at} has ${n} texts, the examples before it ${count}`);
+      count = n;
+      loss.checkLabel(ex.label, `fit: ${at}`);
+    });
+  });
+}
+
+function labelsOf(loss: Loss, batch: InputExample[]): NativeTensorData | null {
+  if (loss.labelKind === "none") return null;
+  if (loss.labelKind === "embedding") {
+    const dim = batch[0]!.label as ArrayLike<number>;
+    const data = new Float32Array(batch.length * dim.length);
+    batch.forEach((ex, i) => data.set(ex.label as ArrayLike<number>, i * dim.length));
+    return { data, shape: [batch.length, dim.length] };
+  }
+  return { data: Float32Array.from(batch, (ex) => ex.label as number), shape: [batch.length] };
+}
+
+function tokenizeColumns(model: SentenceTransformer, batch: InputExample[]): NativeTokenBatch[] {
+  const columns: NativeTokenBatch[] = [];
+  for (let c = 0; c < batch[0]!.texts.length; c++) columns.push(model.tokenize(batch.map((ex) => ex.texts[c]!)));
+  return columns;
+}
+
+async function latestCheckpoint(dir: string): Promise<string | undefined> {
+  if (!(await exists(dir))) return undefined;
+  const steps = (await readdir(dir))
+    .map((name) => /^checkpoint-(\d+)$/.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+  return steps.length ? join(dir, `checkpoint-${steps[steps.length - 1]}`) : undefined;
+}
+
+async function saveCheckpoint(model: SentenceTransformer, trainer: NativeTrainer, dir: string, state: TrainerState, limit: number): Promise<void> {
+  await writeFolderAtomically(join(dir, `checkpoint-${state.global_step}`), async (tmp) => {
+    await model.save(tmp, { createModelCard: false });
+    const tensors = trainer.state().map((t) => ({ name: t.name, dtype: "F32" as const, shape: t.shape, data: t.data }));
+    await writeSafetensors(join(tmp, OPTIMIZER_FILE), tensors);
+    await writeFile(join(tmp, RNG_FILE), native().rngState());
+    await writeJson(join(tmp, STATE_FILE), state);
+  });
+  if (limit > 0) {
+    const all = (await readdir(dir))
+      .map((name) => /^checkpoint-(\d+)$/.exec(name))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+    for (const step of all.slice(0, Math.max(0, all.length - limit))) await rm(join(dir, `checkpoint-${step}`), { recursive: true, force: true });
+  }
+}
+
+/** Restores model weights, optimizer, RNG and data position from a checkpoint folder. */
+async function loadCheckpoint(model: SentenceTransformer, trainer: NativeTrainer, dir: string): Promise<TrainerState> {
+  const op = "fit.resumeFromCheckpoint";
+  const state = (await readJsonObject(join(dir, STATE_FILE), { op })) as unknown as TrainerState;
+  const modulesFile = join(dir, "modules.json");
+  const list = (await readJson(modulesFile, { op })) as { idx: number; path: string }[];
+  if (!Array.isArray(list) || list.length !== model.modules.length) {
+    throw new SbertError("ERR_CONFIG", `${modulesFile}: the checkpoint's modules do not match the model's ${model.modules.length}`, { op });
+  }
+  for (const entry of list) {
+    const module = model.modules[entry.idx];
+    if (!module) throw new SbertError("ERR_CONFIG", `${modulesFile}: no module ${entry.idx} in the model`, { op });
+    if (module.native.parameterCount() === 0) continue;
+    const weights = await weightsForNative(join(dir, entry.path));
+    await callNative(op, () => module.native.loadWeights(weights));
+  }
+  const optimizerFile = join(dir, OPTIMIZER_FILE);
+  const header = await readSafetensorsHeader(optimizerFile);
+  const raw = await readFile(optimizerFile);
+  const tensors = header.entries.map((e) => ({
+    name: e.name,
+    shape: e.shape,
+    data: new Float32Array(raw.buffer.slice(raw.byteOffset + e.begin, raw.byteOffset + e.end)),
+  }));
+  callNativeSync(op, () => trainer.loadState(tensors, state.optimizer_steps));
+  const rng = await readFile(join(dir, RNG_FILE));
+  callNativeSync(op, (n) => n.setRngState(new Uint8Array(rng.buffer, rng.byteOffset, rng.byteLength)));
+  return state;
+}
+
+/** Runs the training loop; see FitOptions. */
+export async function fit(model: SentenceTransformer, options: FitOptions): Promise<FitResult> {
+  if (typeof options !== "object" || options === null) throw new TypeError("fit: options must be an object");
+  const objectives = options.trainObjectives;
+  if (!Array.isArray(objectives) || objectives.length === 0) throw new TypeError("fit: trainObjectives must be a non-empty list of [DataLoader, loss] pairs");
+  objectives.forEach((pair, i) => {
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0]?.epochBatches !== "function" || typeof pair[1]?.nativeSpec !== "function") {
+      throw new TypeError(`fit: trainObjectives[${i}] must be a [DataLoader, loss] pair`);
+    }
+  });
+  const epochs = positiveInt(options.epochs ?? 1, "epochs");
+  const scheduler = (options.scheduler ?? "WarmupLinear").toLowerCase() as SchedulerName;
+  if (!SCHEDULERS.includes(scheduler)) throw new RangeError(`fit: scheduler must be one of ConstantLR, WarmupConstant, WarmupLinear, WarmupCosine, WarmupCosineWithHardRestarts, got ${JSON.stringify(options.scheduler)}`);
+  const warmupSteps = nonNegativeInt(options.warmupSteps ?? 10000, "warmupSteps");
+  const lr = finiteNumber(options.optimizerParams?.lr ?? 2e-5, "optimizerParams.lr");
+  const [beta1, beta2] = options.optimizerParams?.betas ?? [0.9, 0.999];
+  const eps = finiteNumber(options.optimizerParams?.eps ?? 1e-8, "optimizerParams.eps");
+  const weightDecay = finiteNumber(options.weightDecay ?? 0.01, "weightDecay");
+  const evaluationSteps = nonNegativeInt(options.evaluationSteps ?? 0, "evaluationSteps");
+  const maxGradNorm = finiteNumber(options.maxGradNorm ?? 1, "maxGradNorm");
+  const checkpointSaveSteps = nonNegativeInt(options.checkpointSaveSteps ?? 500, "checkpointSaveSteps");
+  const checkpointSaveTotalLimit = nonNegativeInt(options.checkpointSaveTotalLimit ?? 0, "checkpointSaveTotalLimit");
+  const saveBestModel = options.saveBestModel ?? true;
+  const showProgressBar = options.showProgressBar ?? true;
+  const { evaluator, outputPath, checkpointPath, callback, signal } = options;
+  if (evaluator !== undefined && (typeof evaluator.evaluate !== "function" || typeof evaluator.primaryMetric !== "string")) {
+    throw new TypeError("fit: evaluator must be an evaluation.* evaluator");
+  }
+  if (options.resumeFromCheckpoint === true && !checkpointPath) throw new TypeError("fit: resumeFromCheckpoint: true needs checkpointPath");
+  checkData(model, objectives);
+  const stepsPerEpoch = options.stepsPerEpoch !== undefined ? positiveInt(options.stepsPerEpoch, "stepsPerEpoch") : Math.min(...objectives.map(([l]) => l.length));
+  const totalSteps = stepsPerEpoch * epochs * objectives.length;
+  const seed = options.seed ?? randomSeed();
+  callNativeSync("fit", (n) => n.manualSeed(seed));
+
+  const trainer = callNativeSync("fit", (n) =>
+    n.createTrainer(
+      model.modules.map((m) => m.native),
+      objectives.map(([, loss]) => loss.nativeSpec()),
+      { lr, weightDecay, beta1, beta2, eps, maxGradNorm, scheduler, warmupSteps, totalSteps, useAmp: options.useAmp ?? false },
+    ),
+  );
+  try {
+    let state: TrainerState = {
+      global_step: 0,
+      optimizer_steps: 0,
+      epoch: 0,
+      step_in_epoch: 0,
+      loaders: objectives.map(() => ({ pass: 0, index: 0 })),
+      loader_seeds: objectives.map(([l]) => l.seed),
+      best_score: null,
+      total_steps: totalSteps,
+      log_history: [],
+    };
+    if (options.resumeFromCheckpoint) {
+      const dir = options.resumeFromCheckpoint === true ? await latestCheckpoint(checkpointPath!) : options.resumeFromCheckpoint;
+      if (dir === undefined) throw new SbertError("ERR_FILE_NOT_FOUND", `no checkpoint-N folder in ${checkpointPath}`, { op: "fit.resumeFromCheckpoint" });
+      state = await loadCheckpoint(model, trainer, dir);
+      if (state.loaders.length !== objectives.length) {
+        throw new SbertError("ERR_CONFIG", `${dir}: the checkpoint has ${state.loaders.length} objectives, this run ${objectives.length}`, { op: "fit.resumeFromCheckpoint" });
+      }
+    }
+    // Each objective's batches come from its loader's seed (the checkpoint's, when resuming).
+    const loaders = objectives.map(([l], o) => (l.seed === state.loader_seeds[o] ? l : l.withSeed(state.loader_seeds[o]!)));
+    const passes = loaders.map(() => new Map<number, InputExample[][]>());
+    const nextBatch = (o: number): InputExample[] => {
+      const pos = state.loaders[o]!;
+      let batches = passes[o]!.get(pos.pass) ?? loaders[o]!.epochBatches(pos.pass);
+      if (pos.index >= batches.length) {
+        passes[o]!.delete(pos.pass);
+        pos.pass++;
+        pos.index = 0;
+        batches = loaders[o]!.epochBatches(pos.pass);
+      }
+      passes[o]!.set(pos.pass, batches);
+      return batches[pos.index++]!;
+    };
+
+    const log: TrainingLogEntry[] = [];
+    const evaluations: EvaluationLogEntry[] = [];
+    const greaterIsBetter = evaluator?.greaterIsBetter ?? true;
+    let best = state.best_score ?? undefined;
+
+    const evaluate = async (epoch: number, steps: number): Promise<void> => {
+      if (!evaluator) return;
+      const metrics = await evaluator.evaluate(model, { outputPath: outputPath ? join(outputPath, "eval") : undefined, epoch, steps });
+      const score = metrics[evaluator.primaryMetric];
+      if (typeof score !== "number") throw new SbertError("ERR_INPUT", `the evaluator returned no '${evaluator.primaryMetric}' metric`, { op: "fit" });
+      evaluations.push({ epoch, steps, globalStep: state.global_step, metrics });
+      if (callback) await callback(score, epoch, steps);
+      const better = best === undefined || (greaterIsBetter ? score > best : score < best);
+      if (better) {
+        best = score;
+        state.best_score = score;
+        if (saveBestModel && outputPath) await model.save(outputPath);
+      }
+    };
+
+    const stop = async (): Promise<never> => {
+      if (checkpointPath) await saveCheckpoint(model, trainer, checkpointPath, state, checkpointSaveTotalLimit);
+      throw signal!.reason ?? new DOMException("fit was aborted", "AbortError");
+    };
+    if (signal?.aborted) await stop();
+
+    let lossSum = 0;
+    let lossCount = 0;
+    for (let epoch = state.epoch; epoch < epochs; epoch++) {
+      state.epoch = epoch;
+      const bar = showProgressBar ? new ProgressBar({ total: stepsPerEpoch, label: `Epoch ${epoch + 1}/${epochs}` }) : undefined;
+      bar?.tick(state.step_in_epoch);
+      let running = 0;
+      for (let s = state.step_in_epoch; s < stepsPerEpoch; s++) {
+        for (let o = 0; o < objectives.length; o++) {
+          const batch = nextBatch(o);
+          const loss = objectives[o]![1];
+          const columns = tokenizeColumns(model, batch);
+          const labels = labelsOf(loss, batch);
+          const result = await model.exclusive(() => callNative("fit.step", () => trainer.step(o, columns, labels)));
+          const entry = { step: result.step, epoch: epoch + (s + 1) / stepsPerEpoch, loss: result.loss, lr: result.lr };
+          log.push(entry);
+          state.log_history.push(entry);
+          lossSum += result.loss;
+          lossCount++;
+          running = running === 0 ? result.loss : 0.9 * running + 0.1 * result.loss;
+        }
+        state.global_step++;
+        state.optimizer_steps = trainer.stepCount;
+        state.step_in_epoch = s + 1;
+        bar?.tick(1, `loss=${running.toFixed(4)}`);
+        if (evaluationSteps > 0 && (s + 1) % evaluationSteps === 0) await evaluate(epoch, s + 1);
+        if (checkpointPath && checkpointSaveSteps > 0 && state.global_step % checkpointSaveSteps === 0) {
+          await saveCheckpoint(model, trainer, checkpointPath, state, checkpointSaveTotalLimit);
+        }
+        if (signal?.aborted) {
+          bar?.stop();
+          await stop();
+        }
+      }
+      bar?.stop();
+      state.step_in_epoch = 0;
+      state.epoch = epoch + 1;
+      await evaluate(epoch, -1);
+    }
+    if (!evaluator && outputPath) await model.save(outputPath);
+    if (checkpointPath) await saveCheckpoint(model, trainer, checkpointPath, state, checkpointSaveTotalLimit);
+    model.trainingLog = { ...model.trainingLog, objectives: objectives.map(([l, loss]) => ({ loss, examples: l.examples.length })), log: state.log_history, evaluations };
+    return { globalStep: state.global_step, trainingLoss: lossCount ? lossSum / lossCount : NaN, bestScore: best, log, evaluations };
+  } finally {
+    trainer.dispose();
+  }
+}

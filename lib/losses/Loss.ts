@@ -1,0 +1,104 @@
+import type { NativeLossSpec } from "../../types/native.js";
+import type { SentenceTransformer } from "../SentenceTransformer.js";
+
+/** What a loss reads from InputExample.label. */
+export type LabelKind = "none" | "score" | "binary" | "class" | "embedding";
+
+export type Label = number | number[] | Float32Array;
+
+/**
+ * A training objective, as in sentence-transformers: it holds the model and computes its loss from the sentence
+ * embeddings of each text column. The math runs natively; this class carries the options and checks the data.
+ */
+export abstract class Loss {
+  /** The class name, as sentence-transformers spells it. */
+  abstract readonly name: string;
+  /** Smallest and largest number of texts per example. */
+  abstract readonly columns: readonly [min: number, max: number];
+  abstract readonly labelKind: LabelKind;
+
+  constructor(readonly model: SentenceTransformer) {
+    if (!model || typeof (model as { encode?: unknown }).encode !== "function") {
+      throw new TypeError(`${new.target.name}: the first argument must be the SentenceTransformer being trained`);
+    }
+  }
+
+  /** The loss as the native trainer runs it. */
+  abstract nativeSpec(): NativeLossSpec;
+
+  /** The loss's options under sentence-transformers' names (for model cards and logs). */
+  abstract getConfigDict(): Record<string, unknown>;
+
+  /** Score labels outside this range are refused. */
+  protected scoreRange(): readonly [number, number] {
+    return [-Infinity, Infinity];
+  }
+
+  /** Throws a RangeError naming `where` when `label` is not one this loss can learn from. */
+  checkLabel(label: Label, where: string): void {
+    const scalar = (): number => {
+      if (typeof label !== "number") throw new RangeError(`${where}: ${this.name} needs a number label, got ${describe(label)}`);
+      if (!Number.isFinite(label)) throw new RangeError(`${where}: label ${label} is not a finite number`);
+      return label;
+    };
+    switch (this.labelKind) {
+      case "none":
+        return;
+      case "score": {
+        const v = scalar();
+        const [lo, hi] = this.scoreRange();
+        if (v < lo || v > hi) throw new RangeError(`${where}: ${this.name} needs labels in [${lo}, ${hi}], got ${v}`);
+        return;
+      }
+      case "binary": {
+        const v = scalar();
+        if (v !== 0 && v !== 1) throw new RangeError(`${where}: ${this.name} needs labels 0 or 1, got ${v}`);
+        return;
+      }
+      case "class": {
+        const v = scalar();
+        if (!Number.isInteger(v) || v < 0) throw new RangeError(`${where}: ${this.name} needs class labels (integers >= 0), got ${v}`);
+        this.checkClass(v, where);
+        return;
+      }
+      case "embedding": {
+        if (typeof label === "number") throw new RangeError(`${where}: ${this.name} needs a target embedding as label, got a number`);
+        const dim = this.model.getSentenceEmbeddingDimension();
+        if (dim !== undefined && label.length !== dim) {
+          throw new RangeError(`${where}: the target embedding has ${label.length} values but the model's embeddings have ${dim}`);
+        }
+        for (const v of label) if (!Number.isFinite(v)) throw new RangeError(`${where}: the target embedding holds ${v}`);
+        return;
+      }
+    }
+  }
+
+  protected checkClass(_label: number, _where: string): void {}
+
+  toString(): string {
+    return `${this.name}(${JSON.stringify(this.getConfigDict())})`;
+  }
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v) || v instanceof Float32Array) return `a list of ${v.length} values`;
+  return typeof v === "number" ? String(v) : typeof v;
+}
+
+export type SimilarityFctName = "cosine" | "dot";
+export type DistanceMetricName = "cosine" | "euclidean" | "manhattan";
+
+export function checkPositive(value: number, name: string, where: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) throw new RangeError(`${where}: ${name} must be a positive number, got ${String(value)}`);
+  return value;
+}
+
+export function checkNonNegative(value: number, name: string, where: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw new RangeError(`${where}: ${name} must be a number >= 0, got ${String(value)}`);
+  return value;
+}
+
+export function checkOneOf<T extends string>(value: T, allowed: readonly T[], name: string, where: string): T {
+  if (!allowed.includes(value)) throw new RangeError(`${where}: ${name} must be one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`);
+  return value;
+}

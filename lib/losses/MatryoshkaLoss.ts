@@ -1,0 +1,74 @@
+import type { NativeLossSpec } from "../../types/native.js";
+import type { SentenceTransformer } from "../SentenceTransformer.js";
+import { CachedMultipleNegativesRankingLoss } from "./ranking.js";
+import { Loss, type Label, type LabelKind } from "./Loss.js";
+
+export interface MatryoshkaLossOptions {
+  /** Embedding sizes to train, e.g. [768, 512, 256, 128, 64]. */
+  matryoshkaDims: number[];
+  /** One weight per size. Default 1 each. */
+  matryoshkaWeights?: number[];
+  /** Train only this many randomly chosen sizes per step (-1: all). */
+  nDimsPerStep?: number;
+}
+
+/** Applies another loss to the embeddings truncated to each size and sums the results, so short prefixes work too. */
+export class MatryoshkaLoss extends Loss {
+  readonly name = "MatryoshkaLoss";
+  readonly loss: Loss;
+  readonly matryoshkaDims: readonly number[];
+  readonly matryoshkaWeights: readonly number[];
+  readonly nDimsPerStep: number;
+
+  constructor(model: SentenceTransformer, loss: Loss, options: MatryoshkaLossOptions) {
+    super(model);
+    if (!(loss instanceof Loss)) throw new TypeError("MatryoshkaLoss: loss must be another sbert-node loss");
+    if (loss instanceof MatryoshkaLoss) throw new TypeError("MatryoshkaLoss: the inner loss cannot be a MatryoshkaLoss");
+    const dims = options?.matryoshkaDims;
+    if (!Array.isArray(dims) || dims.length === 0) throw new RangeError("MatryoshkaLoss: matryoshkaDims must list at least one size");
+    const full = model.getSentenceEmbeddingDimension();
+    for (const d of dims) {
+      if (!Number.isInteger(d) || d <= 0) throw new RangeError(`MatryoshkaLoss: every size must be a positive integer, got ${String(d)}`);
+      if (full !== undefined && d > full) throw new RangeError(`MatryoshkaLoss: size ${d} exceeds the model's embedding size ${full}`);
+    }
+    const weights = options.matryoshkaWeights ?? dims.map(() => 1);
+    if (weights.length !== dims.length) throw new RangeError("MatryoshkaLoss: matryoshkaWeights must have one weight per size");
+    // Largest size first, as sentence-transformers orders them.
+    const order = dims.map((_, i) => i).sort((a, b) => dims[b]! - dims[a]!);
+    this.loss = loss;
+    this.matryoshkaDims = order.map((i) => dims[i]!);
+    this.matryoshkaWeights = order.map((i) => weights[i]!);
+    this.nDimsPerStep = options.nDimsPerStep ?? -1;
+  }
+
+  get columns(): readonly [number, number] {
+    return this.loss.columns;
+  }
+
+  get labelKind(): LabelKind {
+    return this.loss.labelKind;
+  }
+
+  override checkLabel(label: Label, where: string): void {
+    this.loss.checkLabel(label, where);
+  }
+
+  nativeSpec(): NativeLossSpec {
+    return {
+      ...this.loss.nativeSpec(),
+      matryoshkaDims: [...this.matryoshkaDims],
+      matryoshkaWeights: [...this.matryoshkaWeights],
+      matryoshkaDimsPerStep: this.nDimsPerStep,
+    };
+  }
+
+  getConfigDict(): Record<string, unknown> {
+    return {
+      loss: this.loss.name,
+      matryoshka_dims: [...this.matryoshkaDims],
+      matryoshka_weights: [...this.matryoshkaWeights],
+      n_dims_per_step: this.nDimsPerStep,
+      ...(this.loss instanceof CachedMultipleNegativesRankingLoss ? { mini_batch_size: this.loss.miniBatchSize } : {}),
+    };
+  }
+}

@@ -1,0 +1,76 @@
+import type { NativeLossSpec } from "../../types/native.js";
+import type { SentenceTransformer } from "../SentenceTransformer.js";
+import { checkOneOf, checkPositive, Loss, type LabelKind } from "./Loss.js";
+
+export interface CosineSimilarityLossOptions {
+  /** Compares cos(u, v) with the label: "mse" (default) or "l1". */
+  lossFct?: "mse" | "l1";
+  /** Applied to cos(u, v) first: "identity" (default) or "relu". */
+  cosScoreTransformation?: "identity" | "relu";
+}
+
+/** ‖label − cos(u, v)‖² over (text A, text B, score) examples; scores in [-1, 1], usually [0, 1]. */
+export class CosineSimilarityLoss extends Loss {
+  readonly name = "CosineSimilarityLoss";
+  readonly columns = [2, 2] as const;
+  readonly labelKind: LabelKind = "score";
+  readonly lossFct: "mse" | "l1";
+  readonly cosScoreTransformation: "identity" | "relu";
+
+  constructor(model: SentenceTransformer, options: CosineSimilarityLossOptions = {}) {
+    super(model);
+    this.lossFct = checkOneOf(options.lossFct ?? "mse", ["mse", "l1"], "lossFct", this.name);
+    this.cosScoreTransformation = checkOneOf(options.cosScoreTransformation ?? "identity", ["identity", "relu"], "cosScoreTransformation", this.name);
+  }
+
+  protected override scoreRange(): readonly [number, number] {
+    return this.cosScoreTransformation === "relu" ? [0, 1] : [-1, 1];
+  }
+
+  nativeSpec(): NativeLossSpec {
+    return { loss: "CosineSimilarityLoss", lossFct: this.lossFct, cosScoreTransformation: this.cosScoreTransformation };
+  }
+
+  getConfigDict(): Record<string, unknown> {
+    return { loss_fct: this.lossFct === "mse" ? "torch.nn.modules.loss.MSELoss" : "torch.nn.modules.loss.L1Loss" };
+  }
+}
+
+export interface CoSENTLossOptions {
+  /** Inverse temperature on the similarities. Default 20. */
+  scale?: number;
+}
+
+/** CoSENT: for every two pairs with different scores, the higher-scored pair should have the higher cosine. */
+export class CoSENTLoss extends Loss {
+  readonly name: string = "CoSENTLoss";
+  readonly columns = [2, 2] as const;
+  readonly labelKind: LabelKind = "score";
+  readonly scale: number;
+
+  constructor(model: SentenceTransformer, options: CoSENTLossOptions = {}) {
+    super(model);
+    this.scale = checkPositive(options.scale ?? 20, "scale", new.target.name);
+  }
+
+  nativeSpec(): NativeLossSpec {
+    return { loss: "CoSENTLoss", scale: this.scale };
+  }
+
+  getConfigDict(): Record<string, unknown> {
+    return { scale: this.scale, similarity_fct: "pairwise_cos_sim" };
+  }
+}
+
+/** AnglE: CoSENT on the angle difference of the embeddings seen as complex vectors. */
+export class AnglELoss extends CoSENTLoss {
+  override readonly name = "AnglELoss";
+
+  override nativeSpec(): NativeLossSpec {
+    return { loss: "AnglELoss", scale: this.scale };
+  }
+
+  override getConfigDict(): Record<string, unknown> {
+    return { scale: this.scale, similarity_fct: "pairwise_angle_sim" };
+  }
+}
