@@ -210,7 +210,8 @@ at::Tensor compute_loss(const LossSpec& spec, const std::vector<at::Tensor>& emb
   for (size_t i : chosen) {
     const int64_t dim = spec.matryoshka_dims[i];
     std::vector<at::Tensor> cut;
-    for (const auto& e : embeddings) cut.push_back(e.narrow(1, 0, std::min(dim, e.size(1))));
+    // Truncated, then scaled back to unit length, as sentence-transformers' Matryoshka forward does.
+    for (const auto& e : embeddings) cut.push_back(l2_normalize(e.narrow(1, 0, std::min(dim, e.size(1)))));
     at::Tensor dim_labels = labels;
     if (labels.defined() && labels.dim() == 2 && labels.size(1) == full) dim_labels = labels.narrow(1, 0, dim);
     auto l = base_loss(spec, cut, dim_labels, head) * spec.matryoshka_weights.at(i);
