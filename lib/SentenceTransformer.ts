@@ -1,4 +1,4 @@
-import { mkdir, stat, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { isAbsolute, join, normalize, sep } from "node:path";
 
 import type { NativeModule, NativeTensor } from "../types/native.js";
@@ -11,6 +11,7 @@ import { Normalize } from "./models/Normalize.js";
 import { Pooling } from "./models/Pooling.js";
 import { Transformer } from "./models/Transformer.js";
 import { fit, type FitOptions, type FitResult } from "./fit.js";
+import { pushFolderToHub, resolveModelFolder, type HubOptions, type PushOptions, type PushResult } from "./hub/index.js";
 import { ReadWriteLock } from "./internal/lock.js";
 import type { Loss } from "./losses/Loss.js";
 import { callNative, native } from "./native.js";
@@ -61,7 +62,7 @@ export interface SentenceTransformerOptions {
   truncateDim?: number;
 }
 
-export interface LoadOptions {
+export interface LoadOptions extends HubOptions {
   device?: string;
   truncateDim?: number;
   prompts?: Record<string, string>;
@@ -72,6 +73,8 @@ export interface LoadOptions {
 export interface SaveOptions {
   /** Shown in the model card. */
   modelName?: string;
+  /** Dataset ids named in the model card. */
+  trainDatasets?: string[];
   /** Write README.md (default true). */
   createModelCard?: boolean;
 }
@@ -176,15 +179,16 @@ export class SentenceTransformer {
 
   /**
    * Loads a sentence-transformers folder (modules.json, legacy or v5.4+ layout) or a plain Hugging Face BERT
-   * folder (then Transformer + mean Pooling, as sentence-transformers does).
+   * folder (then Transformer + mean Pooling, as sentence-transformers does). A name that is not a folder is a
+   * Hugging Face Hub model id, downloaded into the standard cache (`revision`, `token`, `cacheFolder`,
+   * `localFilesOnly`; HF_TOKEN, HF_HUB_OFFLINE, HF_ENDPOINT are honoured).
    */
-  static async load(path: string, options: LoadOptions = {}): Promise<SentenceTransformer> {
-    if (typeof path !== "string" || path === "") throw new TypeError("SentenceTransformer.load: path must be a non-empty string");
-    try {
-      if (!(await stat(path)).isDirectory()) throw new Error("not a folder");
-    } catch {
-      throw new SbertError("ERR_FILE_NOT_FOUND", `no model folder at ${path}`, { op: OP_LOAD });
+  static async load(modelNameOrPath: string, options: LoadOptions = {}): Promise<SentenceTransformer> {
+    if (typeof modelNameOrPath !== "string" || modelNameOrPath === "") {
+      throw new TypeError("SentenceTransformer.load: modelNameOrPath must be a non-empty string");
     }
+    const { revision, token, cacheFolder, localFilesOnly, endpoint } = options;
+    const path = await resolveModelFolder(modelNameOrPath, { revision, token, cacheFolder, localFilesOnly, endpoint });
     const device = options.device ?? "cpu";
     const modulesFile = join(path, "modules.json");
     const entries = await readJson(modulesFile, { optional: true, op: OP_LOAD });
@@ -459,9 +463,27 @@ export class SentenceTransformer {
       await writeJson(join(tmp, "modules.json"), entries);
       await writeJson(join(tmp, "config_sentence_transformers.json"), this.getConfigDict());
       if (options.createModelCard ?? true) {
-        await writeFile(join(tmp, "README.md"), modelCard(this, { modelName: options.modelName }));
+        await writeFile(join(tmp, "README.md"), modelCard(this, { modelName: options.modelName, datasets: options.trainDatasets }));
       }
     });
+  }
+
+  /**
+   * Saves the model and uploads it to the Hugging Face Hub as one commit (creating the repo if needed), with
+   * its model card.
+   */
+  async pushToHub(repoId: string, options: PushOptions & SaveOptions & { trainDatasets?: string[]; replaceModelCard?: boolean } = {}): Promise<PushResult> {
+    if (typeof repoId !== "string" || repoId === "") throw new TypeError("pushToHub: repoId must be a non-empty string");
+    const { mkdtemp, rm } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const dir = await mkdtemp(join(tmpdir(), "sbert-push-"));
+    try {
+      const folder = join(dir, "model");
+      await this.save(folder, { modelName: options.modelName ?? repoId, createModelCard: options.createModelCard, trainDatasets: options.trainDatasets });
+      return await pushFolderToHub(folder, repoId, options);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** Frees the native weights. Calls already running finish first (they hold their own reference). */

@@ -3,6 +3,9 @@ export type { EncodeOptions, EmbeddingOf, LoadOptions, Precision, SaveOptions, S
 export * as models from "./models/index.js";
 export * as losses from "./losses/index.js";
 export * as datasets from "./datasets/index.js";
+export { loadDataset, type LoadDatasetOptions } from "./datasets/loadDataset.js";
+export { Dataset } from "./datasets/Dataset.js";
+export * as hub from "./hub/index.js";
 export { InputExample, type InputExampleInit } from "./InputExample.js";
 export { DataLoader, type DataLoaderOptions } from "./DataLoader.js";
 export type { FitOptions, FitResult, FitEvaluator, TrainingLogEntry, EvaluationLogEntry } from "./fit.js";

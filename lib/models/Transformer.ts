@@ -4,11 +4,12 @@ import type { NativeBertConfig, NativeModule } from "../../types/native.js";
 import { SbertError } from "../errors.js";
 import { saveWeights, weightsForNative } from "../io/checkpoint.js";
 import { ConfigReader, readJsonObject, writeJson } from "../io/files.js";
+import { resolveModelFolder, type HubOptions } from "../hub/index.js";
 import { callNative } from "../native.js";
 import { Tokenizer, type EncodedBatch, type TextInput } from "../tokenization/Tokenizer.js";
 import { assertPositiveInt, LEGACY_TYPE_PREFIX, type SentenceModule } from "./Module.js";
 
-export interface TransformerOptions {
+export interface TransformerOptions extends HubOptions {
   /** Inputs are truncated to this many tokens. Default: sentence_bert_config.json's, else min(max_position_embeddings, the tokenizer's model_max_length). */
   maxSeqLength?: number;
   /** Lower-case texts before tokenizing (sentence-transformers' do_lower_case, separate from the tokenizer's own). */
@@ -100,11 +101,14 @@ export class Transformer implements SentenceModule {
   }
 
   /**
-   * Loads a Hugging Face BERT folder: config.json, weights (model.safetensors, its sharded index, or
-   * pytorch_model.bin) and tokenizer files (tokenizer.json, or vocab.txt + tokenizer_config.json).
+   * Loads a Hugging Face BERT folder, or a Hub model id (downloaded into the standard cache): config.json,
+   * weights (model.safetensors, its sharded index, or pytorch_model.bin) and tokenizer files (tokenizer.json,
+   * or vocab.txt + tokenizer_config.json).
    */
-  static async load(path: string, options: TransformerOptions = {}): Promise<Transformer> {
-    if (typeof path !== "string" || path === "") throw new TypeError("Transformer.load: path must be a non-empty string");
+  static async load(modelNameOrPath: string, options: TransformerOptions = {}): Promise<Transformer> {
+    if (typeof modelNameOrPath !== "string" || modelNameOrPath === "") throw new TypeError("Transformer.load: modelNameOrPath must be a non-empty string");
+    const { revision, token, cacheFolder, localFilesOnly, endpoint } = options;
+    const path = await resolveModelFolder(modelNameOrPath, { revision, token, cacheFolder, localFilesOnly, endpoint });
     const configFile = join(path, "config.json");
     const config = await readJsonObject(configFile, { op: OP_LOAD });
     const nativeConfig = bertConfig(config, configFile);

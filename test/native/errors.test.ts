@@ -127,7 +127,9 @@ describe("bad model folders give SbertErrors that name the problem", () => {
     expect(await loadError(missing)).toMatchObject({ code: "ERR_WEIGHTS", message: expect.stringContaining("encoder.layer.1.output.LayerNorm.bias") });
     const unknown = await folder();
     await editHeader(join(unknown, "model.safetensors"), (h) => {
-      h["encoder.layer.7.extra.weight"] = { ...h["embeddings.LayerNorm.weight"]! };
+      // Renamed: the model has no layer 7, so the key is unexpected.
+      h["encoder.layer.7.extra.weight"] = h["embeddings.LayerNorm.weight"]!;
+      delete h["embeddings.LayerNorm.weight"];
     });
     expect(await loadError(unknown)).toMatchObject({ code: "ERR_WEIGHTS", message: expect.stringContaining("encoder.layer.7.extra.weight") });
   });
