@@ -2,6 +2,7 @@ export { SentenceTransformer } from "./SentenceTransformer.js";
 export type { EncodeOptions, EmbeddingOf, LoadOptions, Precision, SaveOptions, SentenceTransformerOptions, SimilarityFnName } from "./SentenceTransformer.js";
 export * as models from "./models/index.js";
 export * as losses from "./losses/index.js";
+export * as evaluation from "./evaluation/index.js";
 export * as datasets from "./datasets/index.js";
 export { loadDataset, type LoadDatasetOptions } from "./datasets/loadDataset.js";
 export { Dataset } from "./datasets/Dataset.js";

@@ -1,0 +1,222 @@
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+
+import { beforeAll, describe, expect, test } from "vitest";
+
+import { DataLoader, InputExample, SentenceTransformer, datasets, evaluation, losses } from "../../lib/index.js";
+import { maxAbsDiffAll, tempDir } from "../helpers/tmp.js";
+import { topicExamples, topicModel, topicPairs } from "../helpers/topics.js";
+
+let root: string;
+beforeAll(async () => {
+  root = await tempDir();
+});
+
+const train = topicPairs(192, 1);
+const test_ = topicPairs(96, 2);
+
+function weights(model: SentenceTransformer): Float32Array[] {
+  return model.modules[0]!.native.stateDict().map((t) => t.data);
+}
+
+describe("fit", () => {
+  test("learns a task it could not do before: Spearman from near 0 to above 0.8; CSV, best model and checkpoints", async () => {
+    const model = await topicModel({ seed: 3 });
+    const evaluator = new evaluation.EmbeddingSimilarityEvaluator(test_.s1, test_.s2, test_.scores, { name: "topics" });
+    const before = await evaluator.evaluate(model);
+    expect(Math.abs(before["topics_spearman_cosine"]!)).toBeLessThan(0.3);
+
+    const loader = new DataLoader(topicExamples(train), { batchSize: 16, shuffle: true, seed: 7 });
+    const outputPath = join(root, "best");
+    const checkpointPath = join(root, "checkpoints");
+    const scores: [number, number, number][] = [];
+    const result = await model.fit({
+      trainObjectives: [[loader, new losses.CosineSimilarityLoss(model)]],
+      evaluator,
+      epochs: 8,
+      warmupSteps: 10,
+      optimizerParams: { lr: 3e-3 },
+      evaluationSteps: 6,
+      outputPath,
+      checkpointPath,
+      checkpointSaveSteps: 24,
+      checkpointSaveTotalLimit: 2,
+      showProgressBar: false,
+      seed: 11,
+      callback: (score, epoch, steps) => {
+        scores.push([score, epoch, steps]);
+      },
+    });
+    expect(result.globalStep).toBe(8 * 12);
+    expect(result.log).toHaveLength(96);
+    expect(result.log[0]!.lr).toBe(0); // first warmup step
+    const after = await evaluator.evaluate(model);
+    expect(after["topics_spearman_cosine"]).toBeGreaterThan(0.8);
+    // Two evaluations per epoch (steps 6 and 12), plus the epoch end.
+    expect(scores).toHaveLength(8 * 3);
+    expect(scores[0]!.slice(1)).toEqual([0, 6]);
+    expect(scores[2]!.slice(1)).toEqual([0, -1]);
+
+    // The CSV has sentence-transformers' header and one row per evaluation.
+    const csv = (await readFile(join(outputPath, "eval", "similarity_evaluation_topics_results.csv"), "utf8")).trim().split("\n");
+    expect(csv[0]!.startsWith("epoch,steps,")).toBe(true);
+    expect(csv).toHaveLength(1 + 8 * 3);
+
+    // The best model was saved and scores what the best evaluation scored.
+    const best = Math.max(...scores.map((s) => s[0]));
+    const reloaded = await SentenceTransformer.load(outputPath);
+    expect((await evaluator.evaluate(reloaded))["topics_spearman_cosine"]).toBeCloseTo(best, 5);
+    reloaded.dispose();
+
+    // Checkpoints: the last two of 24, 48, 72, 96 are kept, each a loadable model.
+    expect((await readdir(checkpointPath)).sort()).toEqual(["checkpoint-72", "checkpoint-96"]);
+    const last = await SentenceTransformer.load(join(checkpointPath, "checkpoint-96"));
+    expect(maxAbsDiffAll(await last.encode(test_.s1.slice(0, 8)), await model.encode(test_.s1.slice(0, 8)))).toBeLessThan(1e-5);
+    last.dispose();
+    model.dispose();
+  });
+
+  test("a run stopped by an AbortSignal and resumed from its checkpoint ends with the same weights", async () => {
+    const run = async (dir: string, abortAt?: number, resume = false, dropout = 0) => {
+      // The resumed run starts from other weights: only the checkpoint can make it match.
+      const model = await topicModel({ seed: resume ? 99 : 5, dropout });
+      const controller = new AbortController();
+      const evaluator = new evaluation.EmbeddingSimilarityEvaluator(test_.s1.slice(0, 16), test_.s2.slice(0, 16), test_.scores.slice(0, 16));
+      const options = {
+        trainObjectives: [[new DataLoader(topicExamples(train).slice(0, 64), { batchSize: 8, shuffle: true, seed: 3 }), new losses.CosineSimilarityLoss(model)]] as [
+          DataLoader,
+          losses.Loss,
+        ][],
+        evaluator,
+        epochs: 3,
+        warmupSteps: 4,
+        optimizerParams: { lr: 2e-3 },
+        evaluationSteps: 5,
+        checkpointPath: join(dir, "ckpt"),
+        checkpointSaveSteps: 1000,
+        showProgressBar: false,
+        seed: 9,
+        signal: controller.signal,
+        resumeFromCheckpoint: resume,
+        callback: (_s: number, epoch: number, steps: number) => {
+          if (abortAt !== undefined && epoch * 8 + (steps === -1 ? 8 : steps) >= abortAt) controller.abort();
+        },
+      };
+      return { model, promise: model.fit(options) };
+    };
+    for (const dropout of [0, 0.1]) {
+      const full = await run(join(root, `full-${dropout}`), undefined, false, dropout);
+      await full.promise;
+      const stopped = await run(join(root, `resumed-${dropout}`), 13, false, dropout);
+      await expect(stopped.promise).rejects.toMatchObject({ name: "AbortError" });
+      // The checkpoint written on abort is a loadable model.
+      const dirs = await readdir(join(root, `resumed-${dropout}`, "ckpt"));
+      expect(dirs).toEqual(["checkpoint-13"]);
+      stopped.model.dispose();
+      const resumed = await run(join(root, `resumed-${dropout}`), undefined, true, dropout);
+      const res = await resumed.promise;
+      expect(res.globalStep).toBe(24);
+      expect(res.log.map((l) => l.step)).toEqual([14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24]);
+      expect(maxAbsDiffAll(weights(resumed.model), weights(full.model))).toBeLessThanOrEqual(1e-5);
+      full.model.dispose();
+      resumed.model.dispose();
+    }
+  });
+
+  test("several objectives take turns; stepsPerEpoch defaults to the shortest loader", async () => {
+    const model = await topicModel({ seed: 2 });
+    const pairs = topicExamples(train);
+    const a = new DataLoader(pairs.slice(0, 40), { batchSize: 8 });
+    const b = new datasets.NoDuplicatesDataLoader(
+      pairs.slice(0, 64).map((e) => new InputExample({ texts: e.texts })),
+      { batchSize: 8, seed: 1 },
+    );
+    const result = await model.fit({
+      trainObjectives: [
+        [a, new losses.CoSENTLoss(model)],
+        [b, new losses.MultipleNegativesRankingLoss(model)],
+      ],
+      epochs: 2,
+      warmupSteps: 0,
+      showProgressBar: false,
+    });
+    expect(result.globalStep).toBe(2 * 5);
+    expect(result.log).toHaveLength(2 * 5 * 2);
+    expect(result.log.every((l) => Number.isFinite(l.loss))).toBe(true);
+    model.dispose();
+  });
+
+  test.each([
+    ["AnglELoss", (m: SentenceTransformer) => new losses.AnglELoss(m), 2, (i: number) => (i % 5) / 4],
+    ["MultipleNegativesSymmetricRankingLoss", (m: SentenceTransformer) => new losses.MultipleNegativesSymmetricRankingLoss(m), 2, () => 0],
+    ["CachedMultipleNegativesRankingLoss", (m: SentenceTransformer) => new losses.CachedMultipleNegativesRankingLoss(m, { miniBatchSize: 3 }), 3, () => 0],
+    ["SoftmaxLoss", (m: SentenceTransformer) => new losses.SoftmaxLoss(m, { numLabels: 3 }), 2, (i: number) => i % 3],
+    ["ContrastiveLoss", (m: SentenceTransformer) => new losses.ContrastiveLoss(m), 2, (i: number) => i % 2],
+    ["OnlineContrastiveLoss", (m: SentenceTransformer) => new losses.OnlineContrastiveLoss(m), 2, (i: number) => i % 2],
+    ["TripletLoss", (m: SentenceTransformer) => new losses.TripletLoss(m), 3, () => 0],
+    ["BatchHardTripletLoss", (m: SentenceTransformer) => new losses.BatchHardTripletLoss(m), 1, (i: number) => i % 4],
+    [
+      "MatryoshkaLoss(CoSENTLoss)",
+      (m: SentenceTransformer) => new losses.MatryoshkaLoss(m, new losses.CoSENTLoss(m), { matryoshkaDims: [32, 16, 8] }),
+      2,
+      (i: number) => (i % 5) / 4,
+    ],
+  ] as const)("%s trains through fit and changes the weights", async (_name, make, columns, label) => {
+    const model = await topicModel({ seed: 4 });
+    const before = weights(model);
+    const examples = train.s1.slice(0, 32).map((s, i) => new InputExample({ texts: [s, train.s2[i]!, train.s1[(i + 7) % 32]!].slice(0, columns), label: label(i) }));
+    const loss = make(model);
+    const result = await model.fit({ trainObjectives: [[new DataLoader(examples, { batchSize: 8 }), loss]], warmupSteps: 0, optimizerParams: { lr: 1e-3 }, showProgressBar: false });
+    expect(result.globalStep).toBe(4);
+    expect(result.log.every((l) => Number.isFinite(l.loss))).toBe(true);
+    expect(maxAbsDiffAll(weights(model), before)).toBeGreaterThan(1e-4);
+    model.dispose();
+  });
+
+  test("MSELoss distils toward target embeddings", async () => {
+    const teacher = await topicModel({ seed: 8 });
+    const student = await topicModel({ seed: 9 });
+    const texts = train.s1.slice(0, 64);
+    const targets = await teacher.encode(texts);
+    const distance = async () => {
+      const e = await student.encode(texts);
+      return e.reduce((acc, v, i) => acc + v.reduce((a, x, d) => a + (x - targets[i]![d]!) ** 2, 0), 0) / e.length;
+    };
+    const before = await distance();
+    await student.fit({
+      trainObjectives: [[new DataLoader(texts.map((t, i) => new InputExample({ texts: [t], label: targets[i]! })), { batchSize: 16 }), new losses.MSELoss(student)]],
+      epochs: 10,
+      warmupSteps: 0,
+      optimizerParams: { lr: 3e-3 },
+      showProgressBar: false,
+    });
+    expect(await distance()).toBeLessThan(before * 0.5);
+    teacher.dispose();
+    student.dispose();
+  });
+
+  test("bad training data is refused before any step, naming the example", async () => {
+    const model = await topicModel({ seed: 6 });
+    const before = weights(model);
+    const loss = new losses.CosineSimilarityLoss(model);
+    const fitWith = (examples: InputExample[], l: losses.Loss = loss, batchSize = 4) =>
+      model.fit({ trainObjectives: [[new DataLoader(examples, { batchSize }), l]], showProgressBar: false, outputPath: join(root, "never") });
+    const ok = (label: number) => new InputExample({ texts: ["t0a0 il", "t0b1 la"], label });
+    await expect(fitWith([ok(0.5), ok(Number.NaN)])).rejects.toThrow(/example 1.*not a finite number/);
+    await expect(fitWith([ok(0.5), ok(1.5)])).rejects.toThrow(/example 1.*\[-1, 1\]/);
+    await expect(fitWith([])).rejects.toThrow(/empty/);
+    await expect(fitWith([new InputExample({ texts: ["a", "b", "c"], label: 1 })])).rejects.toThrow(/3 texts but CosineSimilarityLoss takes 2/);
+    await expect(fitWith([ok(1)], new losses.ContrastiveLoss(model))).resolves.toBeDefined();
+    await expect(fitWith([ok(0.5)], new losses.ContrastiveLoss(model))).rejects.toThrow(/0 or 1/);
+    await expect(fitWith([ok(3)], new losses.SoftmaxLoss(model, { numLabels: 3 }))).rejects.toThrow(/3 labels/);
+    await expect(fitWith([new InputExample({ texts: ["a"], label: [1, 2] })], new losses.MSELoss(model))).rejects.toThrow(/2 values.*32/);
+    expect(() => new DataLoader([ok(1)], { batchSize: 0 })).toThrow(RangeError);
+    expect(() => new evaluation.EmbeddingSimilarityEvaluator(["a", "b"], ["c"], [1, 2])).toThrow(/sentences2/);
+    await expect(model.fit({ trainObjectives: [[new DataLoader([ok(1)]), loss]], scheduler: "linear", showProgressBar: false })).rejects.toThrow(/scheduler/);
+    // Only the ContrastiveLoss run above stepped; nothing was written for the refused runs.
+    const other = await topicModel({ seed: 6 });
+    expect(maxAbsDiffAll(weights(other), before)).toBe(0);
+    other.dispose();
+    model.dispose();
+  });
+});
