@@ -1,0 +1,28 @@
+export {
+  SimilarityFunction,
+  possibleSimilarityValues,
+  toSimilarityFn,
+  toSimilarityPairwiseFn,
+} from "./SimilarityFunction.js";
+export {
+  type EvaluatedModel,
+  type EvaluationEncodeOptions,
+  type EvaluateOptions,
+  SentenceEvaluator,
+} from "./SentenceEvaluator.js";
+export { pearson, spearman, rankAverage, averagePrecision, matthewsCorrcoef } from "./stats.js";
+export { type EmbeddingSimilarityEvaluatorOptions, EmbeddingSimilarityEvaluator } from "./EmbeddingSimilarityEvaluator.js";
+export {
+  type BinaryClassificationEvaluatorOptions,
+  type BinaryClassificationScores,
+  BinaryClassificationEvaluator,
+  findBestAccAndThreshold,
+  findBestF1AndThreshold,
+} from "./BinaryClassificationEvaluator.js";
+export { type TripletEvaluatorOptions, TripletEvaluator } from "./TripletEvaluator.js";
+export {
+  type InformationRetrievalEvaluatorOptions,
+  type RetrievalScores,
+  InformationRetrievalEvaluator,
+} from "./InformationRetrievalEvaluator.js";
+export { type SequentialEvaluatorOptions, SequentialEvaluator } from "./SequentialEvaluator.js";

@@ -1,0 +1,27 @@
+export {
+  type EmbeddingsInput,
+  type ScoreFunction,
+  type PairwiseScoreFunction,
+  cosSim,
+  dotScore,
+  manhattanSim,
+  euclideanSim,
+  pairwiseCosSim,
+  pairwiseDotScore,
+  pairwiseManhattanSim,
+  pairwiseEuclideanSim,
+  normalizeEmbeddings,
+} from "./similarity.js";
+export {
+  type SemanticSearchOptions,
+  type SearchHit,
+  type EncodingModel,
+  type ParaphraseMiningOptions,
+  type ParaphraseMiningEmbeddingsOptions,
+  type CommunityDetectionOptions,
+  semanticSearch,
+  paraphraseMining,
+  paraphraseMiningEmbeddings,
+  communityDetection,
+} from "./retrieval.js";
+export { type QuantizationPrecision, type QuantizeOptions, quantizeEmbeddings } from "./quantization.js";
