@@ -8,7 +8,8 @@ const fs = require("node:fs");
 const path = require("node:path");
 
 const root = path.resolve(__dirname, "..");
-const forTests = process.argv.includes("--test");
+// Tests and benchmarks compare against an independent PyTorch reference (Debian python3-torch).
+const forTests = process.argv.includes("--test") || process.argv.includes("--bench");
 const log = (msg) => console.error(`[setup] ${msg}`);
 
 function run(cmd, args, options = {}) {
