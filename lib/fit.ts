@@ -332,7 +332,7 @@ export async function fit(model: SentenceTransformer, options: FitOptions): Prom
     for (let epoch = state.epoch; epoch < epochs; epoch++) {
       state.epoch = epoch;
       const bar = showProgressBar ? new ProgressBar({ total: stepsPerEpoch, label: `Epoch ${epoch + 1}/${epochs}` }) : undefined;
-      bar?.tick(state.step_in_epoch);
+      if (state.step_in_epoch > 0) bar?.tick(state.step_in_epoch);
       let running = 0;
       for (let s = state.step_in_epoch; s < stepsPerEpoch; s++) {
         for (let o = 0; o < objectives.length; o++) {
