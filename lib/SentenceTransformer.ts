@@ -10,10 +10,9 @@ import type { SentenceModule } from "./models/Module.js";
 import { Normalize } from "./models/Normalize.js";
 import { Pooling } from "./models/Pooling.js";
 import { Transformer } from "./models/Transformer.js";
-import { fit, type FitOptions, type FitResult } from "./fit.js";
-import { pushFolderToHub, resolveModelFolder, type HubOptions, type PushOptions, type PushResult } from "./hub/index.js";
+import { fit, type FitOptions, type FitResult, type TrainingSummary } from "./fit.js";
+import { modelIdFor, pushFolderToHub, resolveModelFolder, type HubOptions, type PushOptions, type PushResult } from "./hub/index.js";
 import { ReadWriteLock } from "./internal/lock.js";
-import type { Loss } from "./losses/Loss.js";
 import { callNative, native } from "./native.js";
 import { ProgressBar } from "./progress.js";
 import type { EncodedBatch, TextInput } from "./tokenization/Tokenizer.js";
@@ -152,7 +151,9 @@ export class SentenceTransformer {
   similarityFnName: SimilarityFnName;
   truncateDim: number | undefined;
   /** What the last fit() trained on and logged; the model card reports it. */
-  trainingLog: { objectives?: { loss: Loss; examples: number }[]; log?: unknown[]; evaluations?: unknown[] } = {};
+  trainingSummary: TrainingSummary | undefined;
+  /** Hub id of the model this one was loaded or built from, for the model card. */
+  baseModel: string | undefined;
   private disposed = false;
   // Encode batches share the weights; a training step takes them alone.
   private readonly lock = new ReadWriteLock();
@@ -171,6 +172,8 @@ export class SentenceTransformer {
     if (options.device !== undefined) {
       for (const m of this.modules) m.native.to(options.device);
     }
+    const first = this.modules[0];
+    this.baseModel = first instanceof Transformer ? first.hubId : undefined;
   }
 
   private static checkTruncateDim(dim: unknown): void {
@@ -244,7 +247,9 @@ export class SentenceTransformer {
         throw new SbertError("ERR_CONFIG", `${stFile}: default_prompt_name '${defaultPromptName}' is not one of the prompts`, { op: OP_LOAD });
       }
       const truncateDim = options.truncateDim ?? (st["truncate_dim"] as number | null | undefined) ?? undefined;
-      return new SentenceTransformer({ modules, prompts, defaultPromptName, similarityFnName: similarity, truncateDim });
+      const model = new SentenceTransformer({ modules, prompts, defaultPromptName, similarityFnName: similarity, truncateDim });
+      if (path !== modelNameOrPath) model.baseModel = modelIdFor(modelNameOrPath);
+      return model;
     } catch (e) {
       for (const m of modules) m.dispose();
       throw e;

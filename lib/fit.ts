@@ -77,6 +77,23 @@ export interface EvaluationLogEntry {
   metrics: Record<string, number>;
 }
 
+/** What a model card reports about the last training run. */
+export interface TrainingSummary {
+  objectives: {
+    loss: string;
+    lossConfig: Record<string, unknown>;
+    examples: number;
+    batchSize: number;
+    /** The first examples, as the card shows them. */
+    samples: { texts: string[]; label: unknown }[];
+  }[];
+  /** Options that differ from sentence-transformers' defaults. */
+  hyperparameters: Record<string, unknown>;
+  log: TrainingLogEntry[];
+  evaluations: EvaluationLogEntry[];
+  primaryMetric?: string;
+}
+
 export interface FitResult {
   globalStep: number;
   /** Mean loss over all steps of this call. */
@@ -223,6 +240,34 @@ async function loadCheckpoint(model: SentenceTransformer, trainer: NativeTrainer
   return state;
 }
 
+const FIT_DEFAULTS: Record<string, unknown> = {
+  epochs: 1,
+  scheduler: "WarmupLinear",
+  warmupSteps: 10000,
+  lr: 2e-5,
+  weightDecay: 0.01,
+  evaluationSteps: 0,
+  maxGradNorm: 1,
+  useAmp: false,
+};
+
+function nonDefaults(options: FitOptions, resolved: { epochs: number; stepsPerEpoch: number; totalSteps: number }): Record<string, unknown> {
+  const given: Record<string, unknown> = {
+    epochs: resolved.epochs,
+    scheduler: options.scheduler,
+    warmupSteps: options.warmupSteps,
+    lr: options.optimizerParams?.lr,
+    weightDecay: options.weightDecay,
+    evaluationSteps: options.evaluationSteps,
+    maxGradNorm: options.maxGradNorm,
+    useAmp: options.useAmp,
+    seed: options.seed,
+  };
+  const out: Record<string, unknown> = { stepsPerEpoch: resolved.stepsPerEpoch, totalSteps: resolved.totalSteps };
+  for (const [k, v] of Object.entries(given)) if (v !== undefined && v !== FIT_DEFAULTS[k]) out[k] = v;
+  return out;
+}
+
 /** Runs the training loop; see FitOptions. */
 export async function fit(model: SentenceTransformer, options: FitOptions): Promise<FitResult> {
   if (typeof options !== "object" || options === null) throw new TypeError("fit: options must be an object");
@@ -303,6 +348,20 @@ export async function fit(model: SentenceTransformer, options: FitOptions): Prom
 
     const log: TrainingLogEntry[] = [];
     const evaluations: EvaluationLogEntry[] = [];
+    // The model card of every save during and after training reports this run (the log grows as it goes).
+    model.trainingSummary = {
+      objectives: objectives.map(([l, loss]) => ({
+        loss: loss.name,
+        lossConfig: loss.getConfigDict(),
+        examples: l.examples.length,
+        batchSize: l.batchSize,
+        samples: l.examples.slice(0, 3).map((e) => ({ texts: [...e.texts], label: e.label instanceof Float32Array ? `[${e.label.length} values]` : e.label })),
+      })),
+      hyperparameters: nonDefaults(options, { epochs, stepsPerEpoch, totalSteps }),
+      log: state.log_history,
+      evaluations,
+      primaryMetric: evaluator?.primaryMetric,
+    };
     const greaterIsBetter = evaluator?.greaterIsBetter ?? true;
     let best = state.best_score ?? undefined;
 
@@ -368,7 +427,6 @@ export async function fit(model: SentenceTransformer, options: FitOptions): Prom
     }
     if (!evaluator && outputPath) await model.save(outputPath);
     if (checkpointPath) await saveCheckpoint(model, trainer, checkpointPath, state, checkpointSaveTotalLimit);
-    model.trainingLog = { ...model.trainingLog, objectives: objectives.map(([l, loss]) => ({ loss, examples: l.examples.length })), log: state.log_history, evaluations };
     return { globalStep: state.global_step, trainingLoss: lossCount ? lossSum / lossCount : NaN, bestScore: best, log, evaluations };
   } finally {
     trainer.dispose();

@@ -4,7 +4,7 @@ import type { NativeBertConfig, NativeModule } from "../../types/native.js";
 import { SbertError } from "../errors.js";
 import { saveWeights, weightsForNative } from "../io/checkpoint.js";
 import { ConfigReader, readJsonObject, writeJson } from "../io/files.js";
-import { resolveModelFolder, type HubOptions } from "../hub/index.js";
+import { modelIdFor, resolveModelFolder, type HubOptions } from "../hub/index.js";
 import { callNative } from "../native.js";
 import { Tokenizer, type EncodedBatch, type TextInput } from "../tokenization/Tokenizer.js";
 import { assertPositiveInt, LEGACY_TYPE_PREFIX, type SentenceModule } from "./Module.js";
@@ -66,6 +66,8 @@ export class Transformer implements SentenceModule {
   readonly native: NativeModule;
   /** Checkpoint keys that were present but not used (e.g. a masked-LM head). */
   readonly ignoredKeys: readonly string[];
+  /** The Hub id it was downloaded from; undefined for a local folder or a new model. */
+  hubId: string | undefined;
   doLowerCase: boolean;
   private _maxSeqLength: number;
   private readonly maxPositions: number;
@@ -126,7 +128,9 @@ export class Transformer implements SentenceModule {
         : Math.min(nativeConfig.maxPositionEmbeddings, tokenizer.modelMaxLength ?? Infinity));
     const doLowerCase = options.doLowerCase ?? sbertConfig.bool("do_lower_case", false);
     try {
-      return new Transformer(config, tokenizer, module, ignoredKeys, maxSeqLength, doLowerCase);
+      const transformer = new Transformer(config, tokenizer, module, ignoredKeys, maxSeqLength, doLowerCase);
+      if (path !== modelNameOrPath) transformer.hubId = modelIdFor(modelNameOrPath);
+      return transformer;
     } catch (e) {
       module.dispose();
       throw e;

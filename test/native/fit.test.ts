@@ -2,6 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { beforeAll, describe, expect, test } from "vitest";
+import { parse as parseYaml } from "yaml";
 
 import { DataLoader, InputExample, SentenceTransformer, datasets, evaluation, losses } from "../../lib/index.js";
 import { maxAbsDiffAll, tempDir } from "../helpers/tmp.js";
@@ -67,6 +68,17 @@ describe("fit", () => {
     const reloaded = await SentenceTransformer.load(outputPath);
     expect((await evaluator.evaluate(reloaded))["topics_spearman_cosine"]).toBeCloseTo(best, 5);
     reloaded.dispose();
+
+    // The best model's card reports the run: front matter the Hub reads, samples, loss, hyperparameters, logs.
+    const card = await readFile(join(outputPath, "README.md"), "utf8");
+    const front = parseYaml(card.split("---\n")[1]!) as Record<string, unknown>;
+    expect(front).toMatchObject({ library_name: "sentence-transformers", pipeline_tag: "sentence-similarity" });
+    expect(front["tags"]).toEqual(expect.arrayContaining(["dataset_size:192", "loss:CosineSimilarityLoss"]));
+    const results = (front["model-index"] as { results: { metrics: { type: string; value: number }[] }[] }[])[0]!.results[0]!.metrics;
+    expect(results.find((m) => m.type === "topics_spearman_cosine")!.value).toBeCloseTo(best, 6);
+    expect(card).toContain("### Training Logs");
+    expect(card).toContain(train.s1[0]!);
+    expect(card).toMatch(/`lr`: 0\.003/);
 
     // Checkpoints: the last two of 24, 48, 72, 96 are kept, each a loadable model.
     expect((await readdir(checkpointPath)).sort()).toEqual(["checkpoint-72", "checkpoint-96"]);
