@@ -1,5 +1,5 @@
 import { mkdir, writeFile } from "node:fs/promises";
-import { isAbsolute, join, normalize, sep } from "node:path";
+import { basename, isAbsolute, join, normalize, resolve, sep } from "node:path";
 
 import type { NativeModule, NativeTensor } from "../types/native.js";
 import { SbertError } from "./errors.js";
@@ -468,7 +468,7 @@ export class SentenceTransformer {
       await writeJson(join(tmp, "modules.json"), entries);
       await writeJson(join(tmp, "config_sentence_transformers.json"), this.getConfigDict());
       if (options.createModelCard ?? true) {
-        await writeFile(join(tmp, "README.md"), modelCard(this, { modelName: options.modelName, datasets: options.trainDatasets }));
+        await writeFile(join(tmp, "README.md"), modelCard(this, { modelName: options.modelName ?? basename(resolve(path)), datasets: options.trainDatasets }));
       }
     });
   }

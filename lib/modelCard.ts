@@ -147,6 +147,7 @@ export function modelCard(model: SentenceTransformer, options: ModelCardOptions 
         "|:---|:---|",
         ...Object.entries(last.metrics).map(([k, v]) => `| ${k} | ${formatNumber(v)} |`),
         "",
+        "",
       ].join("\n")
     : "";
 
