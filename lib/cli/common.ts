@@ -1,0 +1,61 @@
+import { once } from "node:events";
+import { stat } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { Writable } from "node:stream";
+
+import { setNumThreads } from "../backend.js";
+import { SentenceTransformer } from "../SentenceTransformer.js";
+import type { OptionDef } from "./args.js";
+
+export const DEVICE_OPTION: OptionDef = { type: "string", value: "D", help: 'Device to run on: "cpu" (default), "cuda", "cuda:1", …' };
+export const THREADS_OPTION: OptionDef = { type: "string", value: "N", help: "libtorch intra-op threads (default: libtorch's choice)." };
+
+/** A line on stderr, the channel for progress and notes (stdout carries the results). */
+export function note(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+/** A local folder when one exists (relative to `base`), otherwise the string as given (a Hub id). */
+export async function localOrId(pathOrId: string, base = process.cwd()): Promise<string> {
+  const full = resolve(base, pathOrId);
+  const found = await stat(full).then(
+    () => true,
+    () => false,
+  );
+  return found ? full : pathOrId;
+}
+
+export async function loadModel(pathOrId: string, options: { device?: string; threads?: number } = {}): Promise<SentenceTransformer> {
+  if (options.threads !== undefined) setNumThreads(options.threads);
+  return SentenceTransformer.load(await localOrId(pathOrId), { ...(options.device !== undefined && { device: options.device }) });
+}
+
+/** Writes `data`, waiting for the stream to drain when its buffer is full. */
+export async function write(stream: Writable, data: string | Uint8Array): Promise<void> {
+  if (!stream.write(data)) {
+    await Promise.race([once(stream, "drain"), once(stream, "error").then(([e]) => Promise.reject(e))]);
+  }
+}
+
+/** Ends a stream and waits until its data is flushed (files) or handed to the OS. */
+export async function finish(stream: Writable): Promise<void> {
+  if (stream === process.stdout || stream === process.stderr) return;
+  await new Promise<void>((res, rej) => {
+    stream.once("error", rej);
+    stream.end(() => res());
+  });
+}
+
+/**
+ * Float32 values as a JSON array with nine significant digits: enough to identify each float32 exactly, and
+ * about a third shorter than the doubles' digits.
+ */
+export function float32Json(values: Float32Array): string {
+  let out = "[";
+  for (let i = 0; i < values.length; i++) {
+    if (i) out += ",";
+    const v = values[i]!;
+    out += Number.isFinite(v) ? String(Number(v.toPrecision(9))) : "null";
+  }
+  return `${out}]`;
+}
