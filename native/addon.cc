@@ -134,6 +134,21 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   });
 }
 
+// setLinearBackend("blas" | "onednn"): how fp32 linear layers run at inference, process-wide.
+Napi::Value SetLinearBackend(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    const std::string b = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    if (b != "blas" && b != "onednn") fail(ErrorCode::Input, "setLinearBackend expects \"blas\" or \"onednn\"");
+    if (b == "onednn" && !at::hasMKLDNN()) fail(ErrorCode::Input, "this libtorch was built without oneDNN (MKLDNN)");
+    set_linear_backend(b == "onednn" ? LinearBackend::OneDnn : LinearBackend::Blas);
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value GetLinearBackend(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), linear_backend() == LinearBackend::OneDnn ? "onednn" : "blas");
+}
+
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -172,6 +187,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("createNormalize", Napi::Function::New(env, CreateNormalize, "createNormalize"));
   exports.Set("encode", Napi::Function::New(env, Encode, "encode"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("setLinearBackend", Napi::Function::New(env, SetLinearBackend, "setLinearBackend"));
+  exports.Set("getLinearBackend", Napi::Function::New(env, GetLinearBackend, "getLinearBackend"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   return exports;

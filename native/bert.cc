@@ -3,7 +3,11 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
 
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include <atomic>
 #include <cmath>
 #include <limits>
 
@@ -56,12 +60,78 @@ void BertConfig::validate() const {
 
 static double dropout_p(const torch::nn::Module& m, double p) { return m.is_training() ? p : 0.0; }
 
+namespace {
+
+std::atomic<int> g_linear_backend{static_cast<int>(LinearBackend::Blas)};
+
+int64_t versions_of(const at::Tensor& w, const at::Tensor& b) {
+  // Version counters only grow; their sum changes whenever either tensor is written in place.
+  return static_cast<int64_t>(w._version()) + (b.defined() ? static_cast<int64_t>(b._version()) : 0);
+}
+
+c10::OperatorHandle quantized_op(const char* name) { return c10::Dispatcher::singleton().findSchemaOrThrow(name, ""); }
+
+}  // namespace
+
+void set_linear_backend(LinearBackend backend) { g_linear_backend.store(static_cast<int>(backend)); }
+LinearBackend linear_backend() { return static_cast<LinearBackend>(g_linear_backend.load()); }
+
 Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias) {
   weight = register_parameter("weight", at::empty({out_features, in_features}));
   if (with_bias) bias = register_parameter("bias", at::zeros({out_features}));
 }
 
-at::Tensor Linear::forward(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+at::Tensor Linear::forward(const at::Tensor& x) const {
+  const bool inference = !is_training() && !at::GradMode::is_enabled() && x.device().is_cpu() && x.scalar_type() == at::kFloat;
+  if (!inference || (precision == LinearPrecision::Float32 && linear_backend() == LinearBackend::Blas)) return at::linear(x, weight, bias);
+  return inference_forward(x);
+}
+
+const Linear::Prepared& Linear::prepared(bool int8) const {
+  std::lock_guard<std::mutex> lock(prepare_mutex_);
+  const int64_t version = versions_of(weight, bias);
+  const bool stale = prepared_.version != version;
+  if (stale) prepared_ = Prepared{version, {}, {}};
+  if (int8 && prepared_.int8_packed.isNone()) {
+    // Per output channel, symmetric, as dynamic quantization prepares weights.
+    static std::once_flag engine_once;
+    std::call_once(engine_once, [] {
+      const auto& engines = at::globalContext().supportedQEngines();
+      if (std::find(engines.begin(), engines.end(), at::QEngine::ONEDNN) == engines.end()) {
+        throw std::runtime_error("int8 inference needs libtorch's oneDNN quantized engine, which this build lacks");
+      }
+      at::globalContext().setQEngine(at::QEngine::ONEDNN);
+    });
+    auto w = weight.detach();
+    auto scales = (w.abs().amax({1}) / 127.0).clamp_min(1e-8).to(at::kDouble);
+    auto zero_points = at::zeros({w.size(0)}, at::kLong);
+    auto wq = at::quantize_per_channel(w, scales, zero_points, 0, at::kQInt8);
+    torch::jit::Stack stack{wq, bias.defined() ? c10::IValue(bias.detach()) : c10::IValue()};
+    quantized_op("quantized::linear_prepack").callBoxed(&stack);
+    prepared_.int8_packed = stack.at(0);
+  } else if (!int8 && !prepared_.onednn_weight.defined()) {
+    prepared_.onednn_weight = weight.detach().to_mkldnn();
+  }
+  return prepared_;
+}
+
+at::Tensor Linear::inference_forward(const at::Tensor& x) const {
+  const bool int8 = precision == LinearPrecision::Int8;
+  const Prepared& p = prepared(int8);
+  const int64_t in = weight.size(1), out = weight.size(0);
+  auto sizes = x.sizes().vec();
+  auto x2 = x.reshape({-1, in}).contiguous();
+  at::Tensor y;
+  if (int8) {
+    torch::jit::Stack stack{x2, p.int8_packed, false};
+    quantized_op("quantized::linear_dynamic").callBoxed(&stack);
+    y = stack.at(0).toTensor();
+  } else {
+    y = at::mkldnn_linear(x2.to_mkldnn(), p.onednn_weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt).to_dense();
+  }
+  sizes.back() = out;
+  return y.view(sizes);
+}
 
 void Linear::reset_uniform(uint64_t seed) {
   c10::NoGradGuard no_grad;
@@ -105,12 +175,40 @@ BertSelfAttention::BertSelfAttention(const BertConfig& c)
   value = register_module("value", std::make_shared<Linear>(c.hidden_size, c.hidden_size));
 }
 
+std::shared_ptr<Linear> BertSelfAttention::fused_qkv() const {
+  std::lock_guard<std::mutex> lock(fused_mutex_);
+  std::vector<int64_t> versions;
+  for (const auto* l : {query.get(), key.get(), value.get()}) versions.push_back(versions_of(l->weight, l->bias));
+  if (!fused_ || versions != fused_versions_) {
+    // Ordinary tensors even when called under InferenceMode: the fused layer tracks versions like any other.
+    c10::InferenceMode ordinary(false);
+    const int64_t hidden = query->weight.size(1);
+    auto fused = std::make_shared<Linear>(hidden, 3 * hidden);
+    c10::NoGradGuard no_grad;
+    fused->weight.copy_(at::cat({query->weight, key->weight, value->weight}, 0));
+    fused->bias.copy_(at::cat({query->bias, key->bias, value->bias}, 0));
+    fused->precision = query->precision;
+    fused->eval();
+    fused_ = fused;
+    fused_versions_ = versions;
+  }
+  return fused_;
+}
+
 at::Tensor BertSelfAttention::forward(const at::Tensor& hidden, const at::Tensor& additive_mask) {
   const int64_t batch = hidden.size(0), seq_len = hidden.size(1);
   auto split_heads = [&](const at::Tensor& t) { return t.view({batch, seq_len, heads, head_dim}).transpose(1, 2); };
-  auto q = split_heads(query->forward(hidden));
-  auto k = split_heads(key->forward(hidden));
-  auto v = split_heads(value->forward(hidden));
+  at::Tensor q, k, v;
+  if (!is_training() && !at::GradMode::is_enabled() && hidden.device().is_cpu()) {
+    auto qkv = fused_qkv()->forward(hidden).chunk(3, -1);
+    q = split_heads(qkv[0]);
+    k = split_heads(qkv[1]);
+    v = split_heads(qkv[2]);
+  } else {
+    q = split_heads(query->forward(hidden));
+    k = split_heads(key->forward(hidden));
+    v = split_heads(value->forward(hidden));
+  }
   auto scores = at::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));
   auto probs = at::softmax(scores + additive_mask, -1);
   probs = at::dropout(probs, dropout_p(*this, dropout), is_training());
@@ -180,6 +278,12 @@ at::Tensor BertModel::forward(const at::Tensor& input_ids, const at::Tensor& att
   auto additive = (1.0 - attention_mask.to(hidden.scalar_type()).unsqueeze(1).unsqueeze(2)) *
                   std::numeric_limits<float>::lowest();
   return encoder->forward(hidden, additive);
+}
+
+void BertModel::set_precision(LinearPrecision precision) {
+  for (auto& m : modules(/*include_self=*/false)) {
+    if (auto* l = dynamic_cast<Linear*>(m.get())) l->precision = precision;
+  }
 }
 
 void BertModel::init_weights(uint64_t seed) {

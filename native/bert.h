@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -36,14 +37,39 @@ struct BertConfig {
   void validate() const;
 };
 
+// How fp32 linear layers run at inference (no grad, eval mode, CPU): through libtorch's BLAS path, or through
+// oneDNN. Process-wide, set once at start-up (see set_linear_backend).
+enum class LinearBackend { Blas, OneDnn };
+void set_linear_backend(LinearBackend backend);
+LinearBackend linear_backend();
+
+// Inference precision of a model's linear layers: float32, or int8 weights with dynamically quantized
+// activations (oneDNN, per-channel symmetric weight scales).
+enum class LinearPrecision { Float32, Int8 };
+
 class Linear : public torch::nn::Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true);
+  // Training or autograd: at::linear. Inference: the configured backend, with weights prepared once and
+  // re-prepared whenever they change (tracked by the tensors' version counters).
   at::Tensor forward(const at::Tensor& x) const;
   // torch.nn.Linear's default initialisation: uniform in ±1/sqrt(in_features), weight and bias.
   void reset_uniform(uint64_t seed);
   at::Tensor weight;
   at::Tensor bias;  // undefined when the layer has none
+  LinearPrecision precision = LinearPrecision::Float32;
+
+ private:
+  at::Tensor inference_forward(const at::Tensor& x) const;
+  // Prepared weights, keyed by the version of weight and bias they were made from.
+  struct Prepared {
+    int64_t version = -1;
+    at::Tensor onednn_weight;
+    c10::IValue int8_packed;
+  };
+  const Prepared& prepared(bool int8) const;
+  mutable std::mutex prepare_mutex_;
+  mutable Prepared prepared_;
 };
 
 class LayerNorm : public torch::nn::Module {
@@ -79,6 +105,13 @@ class BertSelfAttention : public torch::nn::Module {
   std::shared_ptr<Linear> query, key, value;
   int64_t heads, head_dim;
   double dropout;
+
+ private:
+  // At inference the three projections run as one GEMM on concatenated weights (not a checkpoint key).
+  std::shared_ptr<Linear> fused_qkv() const;
+  mutable std::mutex fused_mutex_;
+  mutable std::shared_ptr<Linear> fused_;
+  mutable std::vector<int64_t> fused_versions_;
 };
 
 // Dense + dropout + residual LayerNorm: the shape of both `attention.output` and `output`.
@@ -137,6 +170,8 @@ class BertModel : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask, const at::Tensor& token_type_ids);
   // Hugging Face's initialisation: normal(0, initializer_range) weights, zero biases, unit LayerNorm, zero padding row.
   void init_weights(uint64_t seed);
+  // Inference precision of every linear layer of the encoder.
+  void set_precision(LinearPrecision precision);
   const BertConfig config;
   std::shared_ptr<BertEmbeddings> embeddings;
   std::shared_ptr<BertEncoder> encoder;

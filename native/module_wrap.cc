@@ -17,6 +17,7 @@ Napi::Function ModuleWrap::Define(Napi::Env env) {
                          InstanceMethod<&ModuleWrap::Dispose>("dispose"),
                          InstanceMethod<&ModuleWrap::To>("to"),
                          InstanceMethod<&ModuleWrap::LoadWeights>("loadWeights"),
+                         InstanceMethod<&ModuleWrap::SetPrecision>("setPrecision"),
                      });
 }
 
@@ -120,6 +121,15 @@ Napi::Value ModuleWrap::LoadWeights(const Napi::CallbackInfo& info) {
     auto weights = read_weights_spec(info.Length() > 0 ? info[0] : info.Env().Undefined());
     if (!weights.present) fail(ErrorCode::Input, "loadWeights needs a weights description");
     return (new LoadIntoWorker(info.Env(), From(Value()), std::move(weights)))->QueueAndPromise();
+  });
+}
+
+Napi::Value ModuleWrap::SetPrecision(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    const std::string p = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    if (p != "float32" && p != "int8") fail(ErrorCode::Input, "setPrecision expects \"float32\" or \"int8\"");
+    From(Value())->set_precision(p == "int8" ? LinearPrecision::Int8 : LinearPrecision::Float32);
+    return info.Env().Undefined();
   });
 }
 

@@ -47,6 +47,8 @@ class SentenceModule : public torch::nn::Module {
   virtual NamedTensors state_dict() const;
   // Fresh weights for a module built without a checkpoint.
   virtual void init_weights(uint64_t /*seed*/) {}
+  // Inference precision of the module's linear layers (no-op for modules without any).
+  virtual void set_precision(LinearPrecision /*precision*/) {}
   void move_to(const at::Device& device);
   const at::Device& device() const { return device_; }
 
@@ -71,6 +73,7 @@ class TransformerModule : public SentenceModule {
   // head weights outside the prefix; keeps `pooler.*` for saving.
   std::vector<std::string> load_weights(NamedTensors tensors, const std::string& source) override;
   void init_weights(uint64_t seed) override { bert->init_weights(seed); }
+  void set_precision(LinearPrecision precision) override { bert->set_precision(precision); }
   std::shared_ptr<BertModel> bert;
 
  protected:
@@ -92,6 +95,7 @@ class DenseModule : public SentenceModule {
   void forward(Features& features) override;
   // torch.nn.Linear's default initialisation (uniform in ±1/sqrt(in_features)).
   void init_weights(uint64_t seed) override;
+  void set_precision(LinearPrecision precision) override { linear->precision = precision; }
   std::shared_ptr<Linear> linear;
   const Activation activation;
 };

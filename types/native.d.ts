@@ -54,6 +54,8 @@ export interface NativeModule {
   parameterCount(): number;
   /** replaces the weights from a checkpoint (all keys checked first); resolves to the keys not used */
   loadWeights(weights: NonNullable<NativeWeights>): Promise<string[]>;
+  /** inference precision of the module's linear layers */
+  setPrecision(precision: "float32" | "int8"): void;
   /** moves the weights to another device (synchronous) */
   to(device: string): void;
   dispose(): void;
@@ -179,6 +181,8 @@ export interface NativeAddon {
     options: { output: "sentence_embedding" | "token_embeddings"; normalize: boolean; truncateDim: number },
   ): Promise<NativeTensor>;
   setNumThreads(n: number): void;
+  setLinearBackend(backend: "blas" | "onednn"): void;
+  getLinearBackend(): "blas" | "onednn";
   getNumThreads(): number;
   info(): NativeInfo;
 }
