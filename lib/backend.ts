@@ -15,3 +15,16 @@ export function getNumThreads(): number {
 export function backendInfo(): NativeInfo {
   return callNativeSync("backendInfo", (a) => a.info());
 }
+
+/**
+ * How float32 linear layers run in encode, process-wide: "blas" (libtorch's BLAS, the default) or "onednn".
+ * Which is faster depends on the CPU and thread settings; the benchmark (`npm run bench`) measures both.
+ */
+export function setLinearBackend(backend: "blas" | "onednn"): void {
+  if (backend !== "blas" && backend !== "onednn") throw new RangeError(`setLinearBackend: expected "blas" or "onednn", got ${JSON.stringify(backend)}`);
+  callNativeSync("setLinearBackend", (a) => a.setLinearBackend(backend));
+}
+
+export function getLinearBackend(): "blas" | "onednn" {
+  return callNativeSync("getLinearBackend", (a) => a.getLinearBackend());
+}

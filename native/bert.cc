@@ -179,7 +179,7 @@ std::shared_ptr<Linear> BertSelfAttention::fused_qkv() const {
   std::lock_guard<std::mutex> lock(fused_mutex_);
   std::vector<int64_t> versions;
   for (const auto* l : {query.get(), key.get(), value.get()}) versions.push_back(versions_of(l->weight, l->bias));
-  if (!fused_ || versions != fused_versions_) {
+  if (!fused_ || versions != fused_versions_ || fused_->precision != query->precision) {
     // Ordinary tensors even when called under InferenceMode: the fused layer tracks versions like any other.
     c10::InferenceMode ordinary(false);
     const int64_t hidden = query->weight.size(1);

@@ -267,3 +267,36 @@ describe("encode", () => {
     await expect(m.encode("x")).rejects.toMatchObject({ code: "ERR_DISPOSED" });
   });
 });
+
+describe("inference backends", () => {
+  test("int8 quantized encode stays close to float32, and float32 comes back exactly", async () => {
+    const dir = join(root, "quantized");
+    await makeSentenceTransformerFolder(dir, { pooling: { modes: ["mean"] }, bert: { seed: 12 } });
+    const m = await SentenceTransformer.load(dir);
+    const float = await m.encode(SENTENCES);
+    m.quantize("int8");
+    const int8 = await m.encode(SENTENCES);
+    const cos = util.pairwiseCosSim(int8, float);
+    expect(Math.min(...cos)).toBeGreaterThan(0.9);
+    expect(maxAbsDiffAll(int8, float)).toBeGreaterThan(1e-6); // it really ran quantized
+    m.quantize("float32");
+    expect(maxAbsDiffAll(await m.encode(SENTENCES), float)).toBeLessThan(1e-6);
+    const loaded = await SentenceTransformer.load(dir, { quantize: "int8" });
+    expect(maxAbsDiffAll(await loaded.encode(SENTENCES), int8)).toBeLessThan(1e-6);
+    expect(() => m.quantize("int4" as "int8")).toThrow(RangeError);
+    m.dispose();
+    loaded.dispose();
+  });
+
+  test("the oneDNN linear backend gives the BLAS backend's embeddings", async () => {
+    const { setLinearBackend, getLinearBackend } = await import("../../lib/index.js");
+    const blas = await model.encode(SENTENCES);
+    setLinearBackend("onednn");
+    try {
+      expect(getLinearBackend()).toBe("onednn");
+      expect(maxAbsDiffAll(await model.encode(SENTENCES), blas)).toBeLessThan(1e-5);
+    } finally {
+      setLinearBackend("blas");
+    }
+  });
+});
