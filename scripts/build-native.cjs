@@ -7,9 +7,26 @@ const path = require("node:path");
 
 const root = path.resolve(__dirname, "..");
 const cmakeJs = require.resolve("cmake-js/bin/cmake-js");
-const args = [cmakeJs, "compile", "--out", path.join("build", "cmake"), "--CDCMAKE_BUILD_TYPE=Release"];
+const fs = require("node:fs");
+
+// libtorch is chosen when CMake configures; a different LIBTORCH than last time needs a fresh configure.
+const buildDir = path.join(root, "build", "cmake");
+const stamp = path.join(buildDir, ".sbert-libtorch");
+const wanted = process.env.LIBTORCH || "";
+let previous;
+try {
+  previous = fs.readFileSync(stamp, "utf8");
+} catch {
+  previous = undefined;
+}
+const command = previous !== undefined && previous !== wanted ? "rebuild" : "compile";
+const args = [cmakeJs, command, "--out", path.join("build", "cmake"), "--CDCMAKE_BUILD_TYPE=Release"];
 if (process.env.SBERT_NODE_PARALLEL) args.push("--parallel", process.env.SBERT_NODE_PARALLEL);
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" });
+if (r.status === 0) {
+  fs.mkdirSync(buildDir, { recursive: true });
+  fs.writeFileSync(stamp, wanted);
+}
 if (r.status !== 0) {
   console.error(
     "\nsbert-node: building the native addon failed. It needs cmake, a C++17 compiler and libtorch:\n" +
