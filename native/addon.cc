@@ -1,6 +1,13 @@
 // Module entry: the raw addon surface that types/native.d.ts describes.
 #include <napi.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
 #include <ATen/Parallel.h>
 #include <ATen/Context.h>
 #include <ATen/Version.h>
@@ -164,9 +171,25 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// glibc hands every block above its mmap threshold (at most 32 MiB) back to the kernel when freed, so each batch's
+// attention scores and activations come back as fresh zero-filled pages: measured, half of a long-document encode
+// went to page faults. Keeping freed memory for reuse (as an arena allocator would) doubles that throughput.
+// SBERT_NODE_MALLOC_TUNING=0 leaves malloc as it is.
+void tune_malloc() {
+#if defined(__GLIBC__)
+  const char* flag = std::getenv("SBERT_NODE_MALLOC_TUNING");
+  if (flag != nullptr && std::strcmp(flag, "0") == 0) return;
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 64 << 20);
+#endif
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  static std::once_flag malloc_once;
+  std::call_once(malloc_once, tune_malloc);
   auto* data = new AddonData();
   env.SetInstanceData(data);
   Napi::Function module_class = ModuleWrap::Define(env);
