@@ -1,0 +1,58 @@
+/**
+ * Measurements that need a fresh process, run by memory.ts and startup.ts:
+ *
+ *   child.ts ttfe <modelDir> <threads> <sentence>   time to first embedding, with its parts
+ *   child.ts rss <modelName> <threads>              peak RSS while encoding the longest documents at batch 8
+ *
+ * Prints one JSON line. Heavy imports are dynamic so what happens before them is only Node and the tsx loader.
+ */
+import { readFileSync } from "node:fs";
+
+const entryMs = performance.now();
+
+function memMiB(): { rss: number; hwm: number } {
+  const status = readFileSync("/proc/self/status", "utf8");
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) / 1024;
+  return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
+}
+
+async function ttfe(dir: string, threads: number, sentence: string): Promise<void> {
+  const t0 = performance.now();
+  const lib = await import("../lib/index.js");
+  lib.setNumThreads(threads);
+  const t1 = performance.now();
+  const model = await lib.SentenceTransformer.load(dir);
+  const t2 = performance.now();
+  const emb = await model.encode(sentence);
+  const t3 = performance.now();
+  console.log(JSON.stringify({ entryMs, importMs: t1 - t0, loadMs: t2 - t1, firstEncodeMs: t3 - t2, totalMs: t3, dim: emb.length }));
+  model.dispose();
+}
+
+async function rss(name: "minilm" | "base", threads: number): Promise<void> {
+  const lib = await import("../lib/index.js");
+  const { buildVocab, MODEL_SPECS } = await import("./models.js");
+  const { makeDocuments } = await import("./corpus.js");
+  const { join } = await import("node:path");
+  const { MODELS_DIR } = await import("./common.js");
+  lib.setNumThreads(threads);
+  const docs = makeDocuments(buildVocab(), 64);
+  // The eight longest: the batch with the largest activations the benchmark runs.
+  const batch = [...docs].sort((a, b) => b.length - a.length).slice(0, 8);
+  const baseline = memMiB();
+  const model = await lib.SentenceTransformer.load(join(MODELS_DIR, MODEL_SPECS[name].name));
+  const afterLoad = memMiB();
+  // A one-word encode pages in libtorch's kernels and sets up its thread pools, which is not activation memory.
+  await model.encode("warm");
+  const afterWarm = memMiB();
+  const seqLength = model.tokenize(batch).seqLength;
+  await model.encode(batch, { batchSize: 8 });
+  const afterEncode = memMiB();
+  console.log(JSON.stringify({ baseline, afterLoad, afterWarm, afterEncode, seqLength, batch: 8 }));
+  model.dispose();
+}
+
+const [mode, a, b, c] = process.argv.slice(2);
+if (mode === "ttfe") await ttfe(a!, Number(b), c!);
+else if (mode === "rss") await rss(a as "minilm" | "base", Number(b));
+else throw new Error(`child.ts: unknown mode ${mode}`);

@@ -1,0 +1,209 @@
+/**
+ * Shared pieces of the benchmark: options, the timing loop every engine follows, statistics, process memory,
+ * and the shape of a token batch as it is passed between engines.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = resolve(BENCH_DIR, "..");
+export const RESULTS_DIR = join(BENCH_DIR, "results");
+export const MODELS_DIR = join(RESULTS_DIR, "models");
+/** Debian's python3 with python3-torch (the same libtorch build as the addon), not whatever is first on PATH. */
+export const PYTHON = process.env.SBERT_BENCH_PYTHON ?? "/usr/bin/python3";
+/** onnxruntime's intraOpNumThreads: one per core of the 2-core machine the targets are set for. */
+export const ORT_THREADS = Number(process.env.SBERT_BENCH_ORT_THREADS ?? 2);
+/**
+ * Intra-op (OpenMP) threads of the two libtorch engines, sbert-node and PyTorch eager. Debian's libtorch runs its
+ * GEMMs on OpenBLAS's own pthread pool (one thread per core) whatever this is; with 2 OpenMP threads as well, the
+ * two pools spin against each other on 2 cores and libtorch gets several times slower (the encode group measures
+ * the other setting each run). 1 is also what both report as their default here.
+ */
+export const DEFAULT_TORCH_THREADS = 1;
+
+export type ModelName = "minilm" | "base";
+export const GROUPS = ["encode", "train", "tokenize", "eventloop", "memory", "startup", "gemm"] as const;
+export type Group = (typeof GROUPS)[number];
+
+export interface BenchOptions {
+  only: Group[];
+  quick: boolean;
+  models: ModelName[];
+  /** Intra-op threads for sbert-node (setNumThreads) and PyTorch eager (torch.set_num_threads). */
+  torchThreads: number;
+}
+
+export function parseArgs(argv: string[]): BenchOptions {
+  let only: Group[] = [...GROUPS];
+  let quick = false;
+  let models: ModelName[] | undefined;
+  let torchThreads = Number(process.env.SBERT_BENCH_TORCH_THREADS ?? DEFAULT_TORCH_THREADS);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (): string => {
+      const eq = a.indexOf("=");
+      if (eq >= 0) return a.slice(eq + 1);
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === "--quick") quick = true;
+    else if (a.startsWith("--only")) {
+      const names = value().split(",").map((s) => s.trim()).filter(Boolean);
+      for (const n of names) if (!GROUPS.includes(n as Group)) throw new Error(`--only: unknown group '${n}' (groups: ${GROUPS.join(", ")})`);
+      only = names as Group[];
+    } else if (a.startsWith("--models")) {
+      const names = value().split(",").map((s) => s.trim()).filter(Boolean);
+      for (const n of names) if (n !== "minilm" && n !== "base") throw new Error(`--models: unknown model '${n}' (minilm, base)`);
+      models = names as ModelName[];
+    } else if (a.startsWith("--torch-threads")) {
+      torchThreads = Number(value());
+      if (!Number.isInteger(torchThreads) || torchThreads < 1) throw new Error("--torch-threads needs a positive integer");
+    } else if (a === "--help" || a === "-h") {
+      console.log(
+        "usage: tsx bench/run.ts [--only encode,train,...] [--quick] [--models minilm,base] [--torch-threads N]\n" +
+          `groups: ${GROUPS.join(", ")}\n--quick: smaller inputs and time budgets, MiniLM only unless --models says otherwise\n` +
+          `--torch-threads: intra-op threads of sbert-node and PyTorch eager (default ${DEFAULT_TORCH_THREADS}); onnxruntime gets ${ORT_THREADS}`,
+      );
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  return { only, quick, models: models ?? (quick ? ["minilm"] : ["minilm", "base"]), torchThreads };
+}
+
+// ---------------------------------------------------------------- token batches
+
+/** A token batch in plain arrays (row-major B x L), the form every engine receives. */
+export interface PlainBatch {
+  ids: number[];
+  mask: number[];
+  types: number[];
+  B: number;
+  L: number;
+}
+
+export function batchTokens(b: PlainBatch): { real: number; padded: number } {
+  let real = 0;
+  for (const m of b.mask) real += m;
+  return { real, padded: b.B * b.L };
+}
+
+// ---------------------------------------------------------------- timing
+
+/**
+ * The one timing rule every engine follows (the Python engine and the ORT worker implement it too): run the warmup
+ * untimed, then whole passes over the input until `budgetS` has passed, at least `minPasses` and at most
+ * `maxPasses` of them. A pass that times item by item (batch-1 latency) may stop between items once the budget
+ * has passed and `minItems` are done; then only the items done count.
+ */
+export interface TimingPlan {
+  budgetS: number;
+  minPasses: number;
+  maxPasses: number;
+  minItems: number;
+}
+
+export interface Timing {
+  passes: number;
+  /** Texts processed in the timed part. */
+  items: number;
+  seconds: number;
+  /** Per-item milliseconds over all timed passes, when the pass records them. */
+  itemMs: number[];
+  /** CPU seconds the engine's process used in the timed part (all its threads). */
+  cpuUserS: number;
+  cpuSysS: number;
+  /** Minor page faults of the engine's process in the timed part (fresh pages the kernel had to zero-fill). */
+  minorFaults: number;
+}
+
+/** `pass(itemMs, stop)`: a pass timing items one by one pushes each item's milliseconds and may return once `stop()`. */
+export async function timePasses(
+  warmup: () => Promise<void>,
+  pass: (itemMs: number[], stop: () => boolean) => Promise<void>,
+  plan: TimingPlan,
+  itemsPerPass: number,
+): Promise<Timing> {
+  await warmup();
+  const itemMs: number[] = [];
+  const cpu0 = process.cpuUsage();
+  const faults0 = process.resourceUsage().minorPageFault;
+  const t0 = performance.now();
+  const stop = () => (performance.now() - t0) / 1000 >= plan.budgetS && itemMs.length >= plan.minItems;
+  let passes = 0;
+  for (;;) {
+    await pass(itemMs, stop);
+    passes++;
+    const elapsed = (performance.now() - t0) / 1000;
+    if (passes >= plan.maxPasses || (passes >= plan.minPasses && elapsed >= plan.budgetS) || (itemMs.length > 0 && stop())) break;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const minorFaults = process.resourceUsage().minorPageFault - faults0;
+  const items = itemMs.length > 0 ? itemMs.length : passes * itemsPerPass;
+  return { passes, items, seconds, itemMs, cpuUserS: cpu.user / 1e6, cpuSysS: cpu.system / 1e6, minorFaults };
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const pos = (p / 100) * (s.length - 1);
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
+}
+
+export function median(values: number[]): number {
+  return percentile(values, 50);
+}
+
+// ---------------------------------------------------------------- machine
+
+/** 1-minute load average: other work on the machine skews every number, so the report records it. */
+export function loadAverage(): number {
+  try {
+    return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+  } catch {
+    return NaN;
+  }
+}
+
+// ---------------------------------------------------------------- formatting
+
+export function fmt(v: number | undefined | null, digits = 1): string {
+  if (v === undefined || v === null || !Number.isFinite(v)) return "–";
+  if (Math.abs(v) >= 1000) return v.toFixed(0);
+  return v.toFixed(digits);
+}
+
+export function ratio(a: number | undefined, b: number | undefined): number {
+  return a !== undefined && b !== undefined && b > 0 ? a / b : NaN;
+}
+
+export function fmtRatio(r: number): string {
+  return Number.isFinite(r) ? `${r.toFixed(2)}×` : "–";
+}
+
+export function log(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+// ---------------------------------------------------------------- CPU accounting
+
+/** Busy CPU seconds of the whole machine, and of this process plus its waited-for children. */
+export function cpuSnapshot(): { machineBusyS: number; ownS: number; stealS: number } {
+  const tick = 100; // USER_HZ on Linux
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
+    // The command name may hold spaces; the fields after it start at ") ".
+    const s = readFileSync("/proc/self/stat", "utf8");
+    const own = s.slice(s.lastIndexOf(")") + 2).split(" ").map(Number);
+    // utime, stime, cutime, cstime are fields 14–17 of the file, 12–15 after the name and state.
+    const ownTicks = own[11]! + own[12]! + own[13]! + own[14]!;
+    return { machineBusyS: (user + nice + system + irq + softirq) / tick, ownS: ownTicks / tick, stealS: steal / tick };
+  } catch {
+    return { machineBusyS: NaN, ownS: NaN, stealS: NaN };
+  }
+}

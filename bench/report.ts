@@ -1,0 +1,377 @@
+/**
+ * The report: targets with pass/fail from what was measured, one table per measurement group, written as JSON
+ * and Markdown to bench/results/ (a timestamped pair and latest.json / latest.md).
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+
+import { fmt, fmtRatio, ratio, RESULTS_DIR, type BenchOptions, type ModelName } from "./common.js";
+import type { EncodeResults, WorkloadResult } from "./encode.js";
+import type { LagResult } from "./eventloop.js";
+import type { RooflineResult } from "./gemm.js";
+import type { MemoryResult } from "./memory.js";
+import { MODEL_SPECS } from "./models.js";
+import type { StartupResult } from "./startup.js";
+import type { TokenizeResult } from "./tokenize.js";
+import type { TrainResult } from "./train.js";
+
+export interface BenchResults {
+  startedAt: string;
+  options: BenchOptions;
+  seconds: number;
+  environment: Record<string, unknown>;
+  encode?: EncodeResults;
+  train?: TrainResult[];
+  tokenize?: TokenizeResult[];
+  eventloop?: LagResult[];
+  memory?: MemoryResult[];
+  startup?: StartupResult[];
+  gemm?: RooflineResult[];
+  errors: { group: string; error: string }[];
+}
+
+export interface Target {
+  target: string;
+  measured: string;
+  pass: boolean | undefined;
+}
+
+const label = (m: ModelName) => MODEL_SPECS[m].label;
+const pct = (share: number, digits = 1) => (Number.isFinite(share) ? `${fmt(100 * share, digits)}%` : "–");
+
+function workload(r: BenchResults, m: ModelName, id: WorkloadResult["workload"]): WorkloadResult | undefined {
+  return r.encode?.workloads.find((w) => w.model === m && w.workload === id);
+}
+
+/** Tokenization seconds of one pass over a workload (cold or warm), over sbert-node's encode seconds for it. */
+function tokenizeShare(r: BenchResults, t: TokenizeResult, which: "cold" | "warm" = "cold"): number {
+  const w = workload(r, t.model, t.workload);
+  const s = w?.engines.sbert;
+  const tok = which === "cold" ? t.coldSecondsPerPass : t.warmSecondsPerPass;
+  return s ? tok / (s.seconds / s.passes) : NaN;
+}
+
+function roofline(r: BenchResults, m: ModelName, id: WorkloadResult["workload"]): RooflineResult | undefined {
+  return r.gemm?.find((g) => g.model === m && g.workload === id);
+}
+
+export function targets(r: BenchResults): Target[] {
+  const out: Target[] = [];
+  const check = (target: string, value: number, limit: number, higherIsBetter: boolean, show: (v: number) => string) =>
+    out.push({ target, measured: show(value), pass: Number.isFinite(value) ? (higherIsBetter ? value >= limit : value <= limit) : undefined });
+  for (const m of r.options.models) {
+    const b32 = workload(r, m, "b32");
+    if (b32) {
+      const e = b32.engines;
+      check(`${label(m)}: encode batch 32 ≥ 1.0× ORT`, ratio(e.sbert?.perSecond, e.ort?.perSecond), 1.0, true, fmtRatio);
+      check(`${label(m)}: encode batch 32 ≥ 3× PyTorch eager`, ratio(e.sbert?.perSecond, e.torch?.perSecond), 3.0, true, fmtRatio);
+    }
+    const b1 = workload(r, m, "b1");
+    if (b1) {
+      const s = b1.engines.sbert?.p50Ms ?? NaN;
+      const o = b1.engines.ort?.p50Ms ?? NaN;
+      out.push({ target: `${label(m)}: batch 1 latency (p50) ≤ ORT's`, measured: `${fmt(s, 2)} ms vs ${fmt(o, 2)} ms`, pass: Number.isFinite(s / o) ? s <= o : undefined });
+    }
+  }
+  for (const t of r.train ?? []) {
+    check(`${label(t.model)}: training ${t.loss} batch ${t.batchSize} ≥ 1.5× PyTorch eager`, ratio(t.sbert.pairsPerSecond, t.torch.pairsPerSecond), 1.5, true, fmtRatio);
+  }
+  for (const t of r.tokenize ?? []) {
+    if (t.workload !== "b32") continue;
+    check(`${label(t.model)}: tokenization ≤ 10% of encode time (batch 32, cold tokenizer)`, tokenizeShare(r, t), 0.1, false, (v) => pct(v, 2));
+  }
+  if (r.eventloop?.length) {
+    const worst = Math.max(...r.eventloop.map((l) => l.p99Ms));
+    check("event-loop lag p99 ≤ 20 ms during encode (worst workload)", worst, 20, false, (v) => `${fmt(v, 2)} ms`);
+  }
+  for (const mem of r.memory ?? []) {
+    check(`${label(mem.model)}: peak RSS (above the process before loading) ≤ 1.3× (weights + one batch's activations)`, mem.ratio, 1.3, false, (v) => `${v.toFixed(2)}×`);
+  }
+  return out;
+}
+
+/** A Markdown table: the first `left` columns are labels (left-aligned), the rest numbers. */
+function table(head: string[], rows: string[][], left = 2): string {
+  const align = head.map((_, i) => (i < left ? " --- " : " ---: ")).join("|");
+  return [`| ${head.join(" | ")} |`, `|${align}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+}
+
+export function markdown(r: BenchResults): string {
+  const env = r.environment as Record<string, string>;
+  const lines: string[] = [];
+  lines.push(`# sbert-node benchmark, ${r.startedAt}`);
+  lines.push("");
+  lines.push(`Run took **${r.seconds.toFixed(0)} s** (${r.options.quick ? "--quick" : "full"}; groups: ${r.options.only.join(", ")}; models: ${r.options.models.join(", ")}).`);
+  lines.push("");
+  lines.push(`- Machine: ${env["cpu"]}, ${env["cores"]} cores, ${env["memoryGiB"]} GiB; load average ${env["loadStart"]} at start, ${env["loadEnd"]} at end`);
+  lines.push(`- Versions: Node ${env["node"]}, libtorch ${env["libtorch"]} (addon) / torch ${env["torch"]} (Python), onnxruntime-node ${env["onnxruntime"]}`);
+  lines.push(`- Threads: ${env["threads"]}`);
+  lines.push(`- Other processes on the machine used ${env["otherCpu"]} during the run; hypervisor steal ${env["steal"]}`);
+  if ((env["otherShare"] as unknown as number) > 0.1) {
+    lines.push("");
+    lines.push(
+      "**Other work took more than 10% of the machine during this run: the numbers below are skewed " +
+        "(ORT's spinning thread pool suffers most); rerun on a quiet machine.**",
+    );
+  }
+  lines.push("");
+
+  const t = targets(r);
+  if (t.length) {
+    lines.push("## Targets");
+    lines.push("");
+    lines.push(table(["Target", "Measured", "Result"], t.map((x) => [x.target, x.measured, x.pass === undefined ? "n/a" : x.pass ? "pass" : "**fail**"]), 1));
+    lines.push("");
+  }
+
+  if (r.encode) {
+    lines.push("## Encode");
+    lines.push("");
+    lines.push("Outputs on the same token ids before timing (64 sentences at batch 32, 2 documents):");
+    lines.push("");
+    lines.push(
+      table(
+        ["Model", "max abs diff sbert–torch", "ORT–torch", "sbert–ORT", "largest value"],
+        r.encode.agreement.map((a) => [label(a.model), a.sbertVsTorch.toExponential(1), a.ortVsTorch.toExponential(1), a.sbertVsOrt.toExponential(1), a.maxAbsValue.toFixed(2)]),
+        1,
+      ),
+    );
+    lines.push("");
+    lines.push(
+      "Throughput in texts/s (higher is better); ratios are sbert-node over the reference. " +
+        "GEMM % is the share of the matmul-only bound (GEMM section) each engine reaches.",
+    );
+    lines.push("");
+    const otherThreads = r.options.torchThreads === 1 ? 2 : 1;
+    const rows = r.encode.workloads.map((w) => {
+      const e = w.engines;
+      const g = roofline(r, w.model, w.workload);
+      const frac = (x?: number) => (g && x ? `${fmt((100 * x) / g.boundPerSecond, 0)}%` : "–");
+      return [
+        label(w.model),
+        w.label,
+        fmt(e.sbert?.perSecond),
+        fmt(e.torch?.perSecond),
+        fmt(e.ort?.perSecond),
+        fmtRatio(ratio(e.sbert?.perSecond, e.torch?.perSecond)),
+        fmtRatio(ratio(e.sbert?.perSecond, e.ort?.perSecond)),
+        w.workload === "b1" ? `${fmt(e.sbert?.p50Ms, 2)} / ${fmt(e.torch?.p50Ms, 2)} / ${fmt(e.ort?.p50Ms, 2)}` : "",
+        g ? `${frac(e.sbert?.perSecond)} / ${frac(e.torch?.perSecond)} / ${frac(e.ort?.perSecond)}` : "",
+        fmt(w.paddedTokens / w.realTokens, 2),
+        w.otherThreads
+          ? `${fmt(w.otherThreads.sbert?.perSecond)} / ${fmt(w.otherThreads.torch?.perSecond)}` +
+            (w.workload === "b1" ? ` (p50 ${fmt(w.otherThreads.sbert?.p50Ms, 2)} / ${fmt(w.otherThreads.torch?.p50Ms, 2)} ms)` : "")
+          : "",
+      ];
+    });
+    lines.push(
+      table(
+        [
+          "Model",
+          "Workload",
+          "sbert-node",
+          "PyTorch eager",
+          "ORT",
+          "vs torch",
+          "vs ORT",
+          "p50 ms (sbert/torch/ORT)",
+          "GEMM % (sbert/torch/ORT)",
+          "padded/real tokens",
+          `${otherThreads} threads: sbert / torch`,
+        ],
+        rows,
+      ),
+    );
+    lines.push("");
+    lines.push(
+      "Per-text cost (matmul FLOPs on the real tokens: 2·params·tokens + QKᵀ and PV), what each engine achieves, and how many of the " +
+        "2 cores each engine's process kept busy (CPU time / wall time; in brackets the share of it spent in the kernel, and minor page " +
+        "faults per text, i.e. fresh 4 KiB pages the kernel zero-filled):",
+    );
+    lines.push("");
+    const cores = (e?: { cores: number; sysShare: number; faultsPerItem: number }) =>
+      e ? `${fmt(e.cores, 2)} (${fmt(100 * e.sysShare, 0)}%, ${fmt(e.faultsPerItem, 0)})` : "–";
+    lines.push(
+      table(
+        ["Model", "Workload", "mean tokens", "GFLOP per text", "sbert GFLOP/s", "torch GFLOP/s", "ORT GFLOP/s", "cores busy (sys %, faults/text): sbert", "torch", "ORT"],
+        r.encode.workloads.map((w) => {
+          const per = w.usefulFlops / w.items;
+          const g = (x?: number) => fmt(x ? (x * per) / 1e9 : undefined);
+          const e = w.engines;
+          return [
+            label(w.model),
+            w.label,
+            fmt(w.realTokens / w.items),
+            fmt(per / 1e9, 2),
+            g(e.sbert?.perSecond),
+            g(e.torch?.perSecond),
+            g(e.ort?.perSecond),
+            cores(e.sbert),
+            cores(e.torch),
+            cores(e.ort),
+          ];
+        }),
+      ),
+    );
+    lines.push("");
+  }
+
+  if (r.train?.length) {
+    lines.push("## Training");
+    lines.push("");
+    lines.push(
+      table(
+        ["Model", "Loss", "batch", "rounds × steps", "sbert-node pairs/s", "PyTorch eager pairs/s", "ratio", "cores busy (sys %, faults/pair): sbert", "torch"],
+        r.train.map((x) => {
+          const cores = (t: { cpuUserS: number; cpuSysS: number; seconds: number; minorFaults: number }) =>
+            `${fmt((t.cpuUserS + t.cpuSysS) / t.seconds, 2)} (${fmt((100 * t.cpuSysS) / (t.cpuUserS + t.cpuSysS), 0)}%, ${fmt(t.minorFaults / (x.steps * x.batchSize), 0)})`;
+          return [
+            label(x.model),
+            x.loss,
+            String(x.batchSize),
+            `${x.rounds} × ${x.steps}`,
+            fmt(x.sbert.pairsPerSecond, 2),
+            fmt(x.torch.pairsPerSecond, 2),
+            fmtRatio(ratio(x.sbert.pairsPerSecond, x.torch.pairsPerSecond)),
+            cores(x.sbert),
+            cores(x.torch),
+          ];
+        }),
+      ),
+    );
+    lines.push("");
+  }
+
+  if (r.tokenize?.length) {
+    lines.push("## Tokenization");
+    lines.push("");
+    lines.push(
+      table(
+        ["Model", "Workload", "cold texts/s", "warm texts/s", "warm k tokens/s", "share of sbert encode time (cold / warm)"],
+        r.tokenize.map((x) => [
+          label(x.model),
+          x.workload === "b32" ? "sentences, batch 32" : "documents, batch 8",
+          fmt(x.items / x.coldSecondsPerPass),
+          fmt(x.itemsPerSecond),
+          fmt(x.tokensPerSecond / 1e3),
+          `${pct(tokenizeShare(r, x, "cold"), 2)} / ${pct(tokenizeShare(r, x, "warm"), 2)}`,
+        ]),
+      ),
+    );
+    lines.push("");
+  }
+
+  if (r.eventloop?.length) {
+    lines.push("## Event-loop lag during encode (1 ms interval)");
+    lines.push("");
+    lines.push(
+      table(
+        ["Model", "Encode call", "seconds", "ticks", "p50 ms", "p99 ms", "max ms"],
+        r.eventloop.map((x) => [label(x.model), x.workload, fmt(x.encodeSeconds, 1), String(x.ticks), fmt(x.p50Ms, 2), fmt(x.p99Ms, 2), fmt(x.maxMs, 1)]),
+      ),
+    );
+    lines.push("");
+  }
+
+  if (r.memory?.length) {
+    lines.push("## Peak RSS (fresh process, 8 longest documents at batch 8)");
+    lines.push("");
+    lines.push(
+      table(
+        [
+          "Model",
+          "baseline MiB",
+          "after load MiB",
+          "load peak +MiB",
+          "first encode +MiB",
+          "peak MiB",
+          "weights MiB",
+          "activations MiB (est.)",
+          "(peak − baseline) / (w + a)",
+          "peak / (w + a)",
+        ],
+        r.memory.map((x) => [
+          label(x.model),
+          fmt(x.baselineRssMiB),
+          fmt(x.afterLoadRssMiB),
+          fmt(x.loadPeakMiB),
+          fmt(x.firstEncodeMiB),
+          fmt(x.peakRssMiB),
+          fmt(x.weightsMiB),
+          `${fmt(x.activationsMiB)} (8×${x.seqLength})`,
+          `${x.ratio.toFixed(2)}×`,
+          `${x.ratioWholeProcess.toFixed(2)}×`,
+        ]),
+        1,
+      ),
+    );
+    lines.push("");
+  }
+
+  if (r.startup?.length) {
+    lines.push("## Time to first embedding (fresh process, median)");
+    lines.push("");
+    lines.push(
+      table(
+        ["Model", "runs", "wall ms", "node + tsx ms", "import ms", "load ms", "first encode ms"],
+        r.startup.map((x) => [label(x.model), String(x.runs), fmt(x.wallMs, 0), fmt(x.nodeStartMs, 0), fmt(x.importMs, 0), fmt(x.loadMs, 0), fmt(x.firstEncodeMs, 0)]),
+        1,
+      ),
+    );
+    lines.push("");
+  }
+
+  if (r.gemm?.length) {
+    lines.push("## GEMM roofline (PyTorch in Python on the same libtorch + OpenBLAS, standing in for the addon)");
+    lines.push("");
+    const threads = [...new Set(r.gemm.flatMap((g) => g.rates.map((x) => x.threads)))];
+    const names = [...new Set(r.gemm.flatMap((g) => g.rates.map((x) => x.name)))];
+    lines.push(
+      `GFLOP/s of each matmul shape at ${threads.map((t) => `${t}`).join(" / ")} intra-op thread(s); M = tokens per batch (B·L, padded). ` +
+        "The bound is the time the matmuls of one pass need at the best of those rates.",
+    );
+    lines.push("");
+    lines.push(
+      table(
+        ["Model", "Workload", "M", ...names, "bound texts/s", "bound GFLOP/s"],
+        r.gemm.map((g) => [
+          label(g.model),
+          g.workload === "b1" ? "sentences, batch 1" : g.workload === "b32" ? "sentences, batch 32" : "documents, batch 8",
+          String(g.tokensPerBatch),
+          ...names.map((n) => threads.map((t) => fmt(g.rates.find((x) => x.name === n && x.threads === t)?.gflops, 0)).join(" / ")),
+          fmt(g.boundPerSecond),
+          fmt(g.boundGflops),
+        ]),
+      ),
+    );
+    lines.push("");
+  }
+
+  if (r.errors.length) {
+    lines.push("## Errors");
+    lines.push("");
+    for (const e of r.errors) lines.push(`- ${e.group}: ${e.error.split("\n")[0]}`);
+    lines.push("");
+  }
+  return lines.join("\n");
+}
+
+export async function writeReport(r: BenchResults): Promise<{ json: string; md: string; text: string }> {
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const stamp = r.startedAt.replace(/[:.]/g, "-");
+  const text = markdown(r);
+  const json = JSON.stringify(r, null, 2);
+  const jsonPath = join(RESULTS_DIR, `bench-${stamp}.json`);
+  const mdPath = join(RESULTS_DIR, `bench-${stamp}.md`);
+  await writeFile(jsonPath, json);
+  await writeFile(mdPath, text);
+  await writeFile(join(RESULTS_DIR, "latest.json"), json);
+  await writeFile(join(RESULTS_DIR, "latest.md"), text);
+  return { json: jsonPath, md: mdPath, text };
+}
+
+export function machine(): { cpu: string; cores: number; memoryGiB: string } {
+  const c = cpus();
+  return { cpu: c[0]?.model ?? "?", cores: c.length, memoryGiB: (totalmem() / 2 ** 30).toFixed(0) };
+}

@@ -1,0 +1,84 @@
+/**
+ * `npm run bench` / `tsx bench/run.ts [--only encode,train,...] [--quick] [--models minilm,base]`: runs sbert-node
+ * and its references on the same weights and inputs, prints the report and writes it to bench/results/.
+ *
+ * Groups run in this order, each with fixed time or step budgets (see context.ts workloads, train.ts configs);
+ * a group that fails is recorded and the others still run.
+ */
+import { backendInfo, getNumThreads } from "../lib/index.js";
+import { cpuSnapshot, GROUPS, loadAverage, log, parseArgs, ORT_THREADS, type Group } from "./common.js";
+import { BenchContext } from "./context.js";
+import { runEncode } from "./encode.js";
+import { runEventLoop } from "./eventloop.js";
+import { runGemm } from "./gemm.js";
+import { runMemory } from "./memory.js";
+import { machine, writeReport, type BenchResults } from "./report.js";
+import { runStartup } from "./startup.js";
+import { runTokenize } from "./tokenize.js";
+import { runTrain } from "./train.js";
+
+const opts = parseArgs(process.argv.slice(2));
+const started = performance.now();
+const cpuStart = cpuSnapshot();
+const defaultThreads = getNumThreads();
+const results: BenchResults = {
+  startedAt: new Date().toISOString(),
+  options: opts,
+  seconds: 0,
+  environment: { ...machine(), loadStart: loadAverage(), node: process.version, sbertDefaultThreads: defaultThreads },
+  errors: [],
+};
+const ctx = new BenchContext(opts);
+
+const runners: Record<Group, () => Promise<void>> = {
+  encode: async () => void (results.encode = await runEncode(ctx)),
+  train: async () => void (results.train = await runTrain(ctx)),
+  tokenize: async () => void (results.tokenize = await runTokenize(ctx)),
+  eventloop: async () => void (results.eventloop = await runEventLoop(ctx)),
+  memory: async () => void (results.memory = await runMemory(ctx)),
+  startup: async () => void (results.startup = await runStartup(ctx)),
+  gemm: async () => void (results.gemm = await runGemm(ctx)),
+};
+
+try {
+  for (const g of GROUPS) {
+    if (!opts.only.includes(g)) continue;
+    const t0 = performance.now();
+    try {
+      await runners[g]();
+    } catch (e) {
+      const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      results.errors.push({ group: g, error: msg });
+      log(`${g} failed: ${msg}`);
+    }
+    log(`${g} took ${((performance.now() - t0) / 1000).toFixed(1)} s (total ${((performance.now() - started) / 1000).toFixed(0)} s)`);
+  }
+} finally {
+  const info = backendInfo();
+  const py = ctx.engineInfo["python"] as { torch?: string; threads?: number; defaultThreads?: number } | undefined;
+  const ortInfo = ctx.engineInfo["onnxruntime"] as { version?: string } | undefined;
+  Object.assign(results.environment, {
+    loadEnd: loadAverage(),
+    libtorch: info.torchVersion,
+    torch: py?.torch ?? "–",
+    onnxruntime: ortInfo?.version ?? "–",
+    threads:
+      `sbert-node setNumThreads(${opts.torchThreads}) (its default here: ${defaultThreads}); ` +
+      `torch.set_num_threads(${py?.threads ?? opts.torchThreads}) (default here: ${py?.defaultThreads ?? "–"}); ` +
+      `ORT intraOpNumThreads ${ORT_THREADS}, interOpNumThreads 1, sequential, graph optimization "all"; ` +
+      `OpenBLAS (GEMM in both libtorch builds) keeps its own thread pool (OPENBLAS_NUM_THREADS=${process.env.OPENBLAS_NUM_THREADS ?? "unset → one per core"})`,
+    engines: ctx.engineInfo,
+  });
+  await ctx.close();
+  results.seconds = (performance.now() - started) / 1000;
+  // Busy CPU time of the machine minus this process and its children: what the rest of the machine used.
+  const cpuEnd = cpuSnapshot();
+  const other = cpuEnd.machineBusyS - cpuStart.machineBusyS - (cpuEnd.ownS - cpuStart.ownS);
+  const capacity = results.seconds * (results.environment["cores"] as number);
+  results.environment["otherShare"] = Math.max(0, other) / capacity;
+  results.environment["otherCpu"] = `${Math.max(0, other).toFixed(0)} CPU-s (${((100 * Math.max(0, other)) / capacity).toFixed(0)}% of ${capacity.toFixed(0)} CPU-s)`;
+  results.environment["steal"] = `${(cpuEnd.stealS - cpuStart.stealS).toFixed(0)} CPU-s`;
+  const paths = await writeReport(results);
+  console.log(paths.text);
+  log(`wrote ${paths.md} and ${paths.json} (run took ${results.seconds.toFixed(0)} s)`);
+}
