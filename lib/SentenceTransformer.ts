@@ -13,6 +13,7 @@ import { Transformer } from "./models/Transformer.js";
 import { fit, type FitOptions, type FitResult, type TrainingSummary } from "./fit.js";
 import { modelIdFor, pushFolderToHub, resolveModelFolder, type HubOptions, type PushOptions, type PushResult } from "./hub/index.js";
 import { ReadWriteLock } from "./internal/lock.js";
+import { getEncodeConcurrency } from "./backend.js";
 import { callNative, native } from "./native.js";
 import { ProgressBar } from "./progress.js";
 import type { EncodedBatch, TextInput } from "./tokenization/Tokenizer.js";
@@ -346,33 +347,25 @@ export class SentenceTransformer {
     const handles: NativeModule[] = this.modules.map((m) => m.native);
     const order = texts.map((_, i) => i).sort((a, b) => textLength(texts[b]!) - textLength(texts[a]!) || a - b);
     const results: unknown[] = new Array(texts.length);
-    const bar = showProgressBar ? new ProgressBar({ total: Math.ceil(texts.length / batchSize), label: "Batches" }) : undefined;
+    // Batches run side by side, one per core (see encodeConcurrency); a small input is split so every core
+    // gets a share. Results do not depend on how texts are grouped.
+    const concurrency = getEncodeConcurrency();
+    const size = Math.max(1, Math.min(batchSize, Math.ceil(texts.length / concurrency)));
+    const batches: number[][] = [];
+    for (let start = 0; start < order.length; start += size) batches.push(order.slice(start, start + size));
+    const bar = showProgressBar ? new ProgressBar({ total: batches.length, label: "Batches" }) : undefined;
 
-    const tokenizeBatch = (start: number): { idx: number[]; batch: EncodedBatch } => {
-      const idx = order.slice(start, start + batchSize);
-      return { idx, batch: transformer.tokenize(idx.map((i) => texts[i]!)) };
-    };
     const run = (b: EncodedBatch): Promise<NativeTensor> =>
       this.lock.read(() =>
         callNative(OP_ENCODE, (n) =>
           n.encode(handles, { ...b, promptLength }, { output: outputValue, normalize: normalizeEmbeddings, truncateDim: truncateDim ?? 0 }),
         ),
       );
-
-    let next = tokenizeBatch(0);
-    let pending = run(next.batch);
-    for (let start = 0; start < texts.length; start += batchSize) {
-      const current = next;
-      const out = await pending;
-      // Tokenize the next batch while this one's results are unpacked and the next runs natively.
-      if (start + batchSize < texts.length) {
-        next = tokenizeBatch(start + batchSize);
-        pending = run(next.batch);
-      }
+    const unpack = (idx: number[], batch: EncodedBatch, out: NativeTensor): void => {
       if (outputValue === "token_embeddings") {
         const [, seq, hidden] = out.shape as [number, number, number];
-        current.idx.forEach((orig, row) => {
-          const mask = current.batch.attentionMask.subarray(row * seq, (row + 1) * seq);
+        idx.forEach((orig, row) => {
+          const mask = batch.attentionMask.subarray(row * seq, (row + 1) * seq);
           let last = seq - 1;
           while (last > 0 && mask[last] === 0) last--;
           const tokens: Float32Array[] = [];
@@ -381,12 +374,22 @@ export class SentenceTransformer {
         });
       } else {
         const dim = out.shape[1]!;
-        current.idx.forEach((orig, row) => {
+        idx.forEach((orig, row) => {
           results[orig] = out.data.subarray(row * dim, (row + 1) * dim);
         });
       }
-      bar?.tick();
-    }
+    };
+    // Each lane tokenizes its next batch on the JS thread while the other lanes' batches run natively.
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < batches.length) {
+        const idx = batches[next++]!;
+        const batch = transformer.tokenize(idx.map((i) => texts[i]!));
+        unpack(idx, batch, await run(batch));
+        bar?.tick();
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, batches.length) }, lane));
     bar?.stop();
 
     let final = results;

@@ -28,3 +28,22 @@ export function setLinearBackend(backend: "blas" | "onednn"): void {
 export function getLinearBackend(): "blas" | "onednn" {
   return callNativeSync("getLinearBackend", (a) => a.getLinearBackend());
 }
+
+let encodeConcurrency: number | undefined;
+
+/**
+ * How many encode batches run side by side (each on one thread). Default: the number of hardware threads,
+ * which measured fastest (see native/threading.h); SBERT_NODE_ENCODE_CONCURRENCY overrides it.
+ */
+export function setEncodeConcurrency(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setEncodeConcurrency: n must be a positive integer, got ${String(n)}`);
+  encodeConcurrency = n;
+}
+
+export function getEncodeConcurrency(): number {
+  if (encodeConcurrency === undefined) {
+    const fromEnv = Number(process.env["SBERT_NODE_ENCODE_CONCURRENCY"]);
+    encodeConcurrency = Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.max(1, backendInfo().concurrency);
+  }
+  return encodeConcurrency;
+}

@@ -13,5 +13,13 @@ export type { FitOptions, FitResult, FitEvaluator, TrainingLogEntry, EvaluationL
 export * as util from "./util/index.js";
 export { SbertError, type SbertErrorCode } from "./errors.js";
 export { Tokenizer, type EncodedBatch, type TextInput } from "./tokenization/Tokenizer.js";
-export { setNumThreads, getNumThreads, backendInfo, setLinearBackend, getLinearBackend } from "./backend.js";
+export {
+  setNumThreads,
+  getNumThreads,
+  backendInfo,
+  setLinearBackend,
+  getLinearBackend,
+  setEncodeConcurrency,
+  getEncodeConcurrency,
+} from "./backend.js";
 export { createServer } from "./server/index.js";

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 #include <ATen/Parallel.h>
 #include <ATen/Context.h>
@@ -18,6 +19,7 @@
 #include "encode_worker.h"
 #include "load_worker.h"
 #include "module_wrap.h"
+#include "threading.h"
 #include "trainer_wrap.h"
 
 namespace sbert::js {
@@ -166,6 +168,8 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   out.Set("cudaDeviceCount", at::hasCUDA() ? static_cast<double>(at::detail::getCUDAHooks().getNumGPUs()) : 0.0);
   out.Set("mkldnn", at::hasMKLDNN());
   out.Set("numThreads", at::get_num_threads());
+  out.Set("blasThreads", blas_threads());
+  out.Set("concurrency", encode_lanes());
   out.Set("parallelInfo", at::get_parallel_info());
   out.Set("config", at::show_config());
   return out;
@@ -188,8 +192,11 @@ void tune_malloc() {
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  static std::once_flag malloc_once;
-  std::call_once(malloc_once, tune_malloc);
+  static std::once_flag process_once;
+  std::call_once(process_once, [] {
+    tune_malloc();
+    init_threading();
+  });
   auto* data = new AddonData();
   env.SetInstanceData(data);
   Napi::Function module_class = ModuleWrap::Define(env);

@@ -4,6 +4,8 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
+#include "threading.h"
+
 namespace sbert::js {
 
 TokenBatch read_token_batch(const Napi::Object& obj) {
@@ -33,6 +35,7 @@ EncodeWorker::EncodeWorker(Napi::Env env, ModuleList modules, TokenBatch batch, 
 
 void EncodeWorker::Run() {
   at::init_num_threads();
+  EncodeScope gate;
   c10::InferenceMode inference;
   if (modules_.empty()) fail(ErrorCode::Input, "the model has no modules");
   Features f = to_features(batch_, modules_.front()->device());

@@ -10,6 +10,7 @@
 #include "boundary.h"
 #include "encode_worker.h"
 #include "module_wrap.h"
+#include "threading.h"
 
 namespace sbert::js {
 
@@ -23,6 +24,7 @@ class TrainStepWorker : public PromiseWorker {
  protected:
   void Run() override {
     at::init_num_threads();
+    TrainScope gate;
     result_ = trainer_->step(objective_, columns_, labels_);
   }
   Napi::Value Result(Napi::Env env) override {

@@ -81,6 +81,10 @@ export interface NativeInfo {
   cudaDeviceCount: number;
   mkldnn: boolean;
   numThreads: number;
+  /** OpenBLAS's own pool size (0 when the BLAS is not OpenBLAS) */
+  blasThreads: number;
+  /** encode batches that run side by side: min(cores, libuv pool size) */
+  concurrency: number;
   parallelInfo: string;
   config: string;
 }

@@ -1,0 +1,74 @@
+#include "threading.h"
+
+#include <dlfcn.h>
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <thread>
+
+namespace sbert {
+
+namespace {
+
+using SetThreads = void (*)(int);
+using GetThreads = int (*)();
+
+struct Blas {
+  SetThreads set = nullptr;
+  GetThreads get = nullptr;
+  bool user_fixed = false;
+  Blas() {
+    user_fixed = std::getenv("OPENBLAS_NUM_THREADS") != nullptr || std::getenv("SBERT_NODE_BLAS_THREADS") != nullptr;
+    set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  }
+};
+
+Blas& blas() {
+  static Blas b;
+  return b;
+}
+
+int cores() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+}  // namespace
+
+bool blas_threads_controllable() { return blas().set != nullptr && !blas().user_fixed; }
+
+void set_blas_threads(int n) {
+  if (blas_threads_controllable()) blas().set(n);
+}
+
+int blas_threads() { return blas().get ? blas().get() : 0; }
+
+namespace {
+int g_lanes = 1;
+int g_threads_per_lane = 1;
+}  // namespace
+
+void init_threading() {
+  const char* pool = std::getenv("UV_THREADPOOL_SIZE");
+  const int uv = pool != nullptr && std::atoi(pool) > 0 ? std::atoi(pool) : 4;
+  g_lanes = std::max(1, std::min(cores(), uv));
+  g_threads_per_lane = std::max(1, cores() / g_lanes);
+  if (std::getenv("OMP_NUM_THREADS") == nullptr) at::set_num_threads(g_threads_per_lane);
+  set_blas_threads(g_threads_per_lane);
+}
+
+int encode_lanes() { return g_lanes; }
+
+ComputeGate& ComputeGate::instance() {
+  static ComputeGate gate;
+  return gate;
+}
+
+TrainScope::TrainScope() : lock_(ComputeGate::instance().mutex()) { set_blas_threads(cores()); }
+
+TrainScope::~TrainScope() { set_blas_threads(g_threads_per_lane); }
+
+}  // namespace sbert
