@@ -47,3 +47,8 @@ export function getEncodeConcurrency(): number {
   }
   return encodeConcurrency;
 }
+
+/** Frees the memory blocks sbert-node's CPU allocator keeps for reuse (they are reused by the next batch otherwise). */
+export function emptyCache(): void {
+  callNativeSync("emptyCache", (a) => a.emptyCache());
+}

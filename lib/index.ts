@@ -21,5 +21,6 @@ export {
   getLinearBackend,
   setEncodeConcurrency,
   getEncodeConcurrency,
+  emptyCache,
 } from "./backend.js";
 export { createServer } from "./server/index.js";

@@ -15,6 +15,7 @@
 #include <torch/csrc/api/include/torch/version.h>
 
 #include "addon_data.h"
+#include "cpu_allocator.h"
 #include "boundary.h"
 #include "encode_worker.h"
 #include "load_worker.h"
@@ -158,6 +159,11 @@ Napi::Value GetLinearBackend(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), linear_backend() == LinearBackend::OneDnn ? "onednn" : "blas");
 }
 
+Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
+  empty_cpu_cache();
+  return info.Env().Undefined();
+}
+
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
 
 Napi::Value Info(const Napi::CallbackInfo& info) {
@@ -168,6 +174,13 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   out.Set("cudaDeviceCount", at::hasCUDA() ? static_cast<double>(at::detail::getCUDAHooks().getNumGPUs()) : 0.0);
   out.Set("mkldnn", at::hasMKLDNN());
   out.Set("numThreads", at::get_num_threads());
+  const auto cache = cpu_cache_stats();
+  auto cache_js = Napi::Object::New(env);
+  cache_js.Set("cachedBytes", static_cast<double>(cache.cached_bytes));
+  cache_js.Set("inUseBytes", static_cast<double>(cache.in_use_bytes));
+  cache_js.Set("hits", static_cast<double>(cache.hits));
+  cache_js.Set("misses", static_cast<double>(cache.misses));
+  out.Set("cpuCache", cache_js);
   out.Set("blasThreads", blas_threads());
   out.Set("concurrency", encode_lanes());
   out.Set("parallelInfo", at::get_parallel_info());
@@ -195,6 +208,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   static std::once_flag process_once;
   std::call_once(process_once, [] {
     tune_malloc();
+    install_caching_cpu_allocator();
     init_threading();
   });
   auto* data = new AddonData();
@@ -219,6 +233,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("setLinearBackend", Napi::Function::New(env, SetLinearBackend, "setLinearBackend"));
   exports.Set("getLinearBackend", Napi::Function::New(env, GetLinearBackend, "getLinearBackend"));
+  exports.Set("emptyCache", Napi::Function::New(env, EmptyCache, "emptyCache"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   return exports;

@@ -81,6 +81,8 @@ export interface NativeInfo {
   cudaDeviceCount: number;
   mkldnn: boolean;
   numThreads: number;
+  /** the caching CPU allocator: free blocks kept for reuse, blocks in use, reuse counts */
+  cpuCache: { cachedBytes: number; inUseBytes: number; hits: number; misses: number };
   /** OpenBLAS's own pool size (0 when the BLAS is not OpenBLAS) */
   blasThreads: number;
   /** encode batches that run side by side: min(cores, libuv pool size) */
@@ -185,6 +187,8 @@ export interface NativeAddon {
     options: { output: "sentence_embedding" | "token_embeddings"; normalize: boolean; truncateDim: number },
   ): Promise<NativeTensor>;
   setNumThreads(n: number): void;
+  /** frees the blocks the caching CPU allocator keeps */
+  emptyCache(): void;
   setLinearBackend(backend: "blas" | "onednn"): void;
   getLinearBackend(): "blas" | "onednn";
   getNumThreads(): number;
