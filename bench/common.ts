@@ -23,7 +23,7 @@ export const ORT_THREADS = Number(process.env.SBERT_BENCH_ORT_THREADS ?? 2);
 export const DEFAULT_TORCH_THREADS = 1;
 
 export type ModelName = "minilm" | "base";
-export const GROUPS = ["encode", "train", "tokenize", "eventloop", "memory", "startup", "gemm"] as const;
+export const GROUPS = ["encode", "int8", "train", "tokenize", "eventloop", "memory", "startup", "gemm"] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface BenchOptions {

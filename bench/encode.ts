@@ -58,7 +58,7 @@ export interface EncodeResults {
   workloads: WorkloadResult[];
 }
 
-function toRun(t: Timing, perItem: boolean): EngineRun {
+export function toRun(t: Timing, perItem: boolean): EngineRun {
   const perSecond = t.items / t.seconds;
   const cpu = t.cpuUserS + t.cpuSysS;
   const r: EngineRun = {
@@ -82,7 +82,7 @@ function toRun(t: Timing, perItem: boolean): EngineRun {
  * Other work on a shared machine then has to slow every round of an engine to change its number. A second round
  * is skipped when the first already took `roundLimitS`.
  */
-async function roundRobin<E extends string>(
+export async function roundRobin<E extends string>(
   engines: [E, (plan: TimingPlan) => Promise<Timing>][],
   w: Workload,
   rounds: number,
@@ -149,7 +149,7 @@ async function agreement(ctx: BenchContext, name: ModelName): Promise<AgreementR
   };
 }
 
-async function timeSbert(ctx: BenchContext, name: ModelName, w: Workload, plan: TimingPlan): Promise<Timing> {
+export async function timeSbert(ctx: BenchContext, name: ModelName, w: Workload, plan: TimingPlan): Promise<Timing> {
   const model = await ctx.sbert(name);
   return timePasses(
     async () => {

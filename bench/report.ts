@@ -8,6 +8,7 @@ import { join } from "node:path";
 
 import { fmt, fmtRatio, ratio, RESULTS_DIR, type BenchOptions, type ModelName } from "./common.js";
 import type { EncodeResults, WorkloadResult } from "./encode.js";
+import type { Int8Result } from "./int8.js";
 import type { LagResult } from "./eventloop.js";
 import type { RooflineResult } from "./gemm.js";
 import type { MemoryResult } from "./memory.js";
@@ -22,6 +23,7 @@ export interface BenchResults {
   seconds: number;
   environment: Record<string, unknown>;
   encode?: EncodeResults;
+  int8?: Int8Result[];
   train?: TrainResult[];
   tokenize?: TokenizeResult[];
   eventloop?: LagResult[];
@@ -73,6 +75,11 @@ export function targets(r: BenchResults): Target[] {
       const o = b1.engines.ort?.p50Ms ?? NaN;
       out.push({ target: `${label(m)}: batch 1 latency (p50) ≤ ORT's`, measured: `${fmt(s, 2)} ms vs ${fmt(o, 2)} ms`, pass: Number.isFinite(s / o) ? s <= o : undefined });
     }
+  }
+  for (const q of r.int8 ?? []) {
+    const b32 = q.workloads.find((w) => w.workload === "b32");
+    if (b32) check(`${label(q.model)}: int8 encode batch 32 ≥ 2× ORT float32`, ratio(b32.int8.perSecond, b32.ort.perSecond), 2.0, true, fmtRatio);
+    check(`${label(q.model)}: int8 mean cosine to float32 ≥ 0.99`, q.meanCosine, 0.99, true, (v) => v.toFixed(4));
   }
   for (const t of r.train ?? []) {
     check(`${label(t.model)}: training ${t.loss} batch ${t.batchSize} ≥ 1.5× PyTorch eager`, ratio(t.sbert.pairsPerSecond, t.torch.pairsPerSecond), 1.5, true, fmtRatio);
@@ -212,6 +219,30 @@ export function markdown(r: BenchResults): string {
             cores(e.ort),
           ];
         }),
+      ),
+    );
+    lines.push("");
+  }
+
+  if (r.int8?.length) {
+    lines.push("## int8 inference (opt-in: `model.quantize(\"int8\")`)");
+    lines.push("");
+    lines.push("oneDNN dynamic quantization of every linear layer (weights per output channel, activations per batch), against onnxruntime-node in float32 on the same texts; agreement is the cosine of each int8 embedding with its float32 one.");
+    lines.push("");
+    lines.push(
+      table(
+        ["Model", "Workload", "sbert-node int8", "ORT float32", "ratio", "p50 ms (int8 / ORT)", "cosine to float32 (mean / min)"],
+        r.int8.flatMap((q) =>
+          q.workloads.map((w) => [
+            label(q.model),
+            w.label,
+            fmt(w.int8.perSecond),
+            fmt(w.ort.perSecond),
+            fmtRatio(ratio(w.int8.perSecond, w.ort.perSecond)),
+            w.int8.p50Ms !== undefined ? `${fmt(w.int8.p50Ms, 2)} / ${fmt(w.ort.p50Ms, 2)}` : "",
+            `${q.meanCosine.toFixed(4)} / ${q.minCosine.toFixed(4)}`,
+          ]),
+        ),
       ),
     );
     lines.push("");

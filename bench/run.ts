@@ -11,6 +11,7 @@ import { BenchContext } from "./context.js";
 import { runEncode } from "./encode.js";
 import { runEventLoop } from "./eventloop.js";
 import { runGemm } from "./gemm.js";
+import { runInt8 } from "./int8.js";
 import { runMemory } from "./memory.js";
 import { machine, writeReport, type BenchResults } from "./report.js";
 import { runStartup } from "./startup.js";
@@ -32,6 +33,7 @@ const ctx = new BenchContext(opts);
 
 const runners: Record<Group, () => Promise<void>> = {
   encode: async () => void (results.encode = await runEncode(ctx)),
+  int8: async () => void (results.int8 = await runInt8(ctx)),
   train: async () => void (results.train = await runTrain(ctx)),
   tokenize: async () => void (results.tokenize = await runTokenize(ctx)),
   eventloop: async () => void (results.eventloop = await runEventLoop(ctx)),

@@ -314,11 +314,11 @@ export class SentenceTransformer {
    * Embeds one text (→ one array) or many (→ an array of arrays, in input order). Batches are sorted by length
    * and run on libuv worker threads, so the event loop stays free.
    */
-  encode<P extends Precision = "float32">(sentences: TextInput, options?: EncodeOptions<P> & { outputValue?: "sentence_embedding" }): Promise<EmbeddingOf<P>>;
+  encode<P extends Precision = "float32">(sentences: string, options?: EncodeOptions<P> & { outputValue?: "sentence_embedding" }): Promise<EmbeddingOf<P>>;
   encode<P extends Precision = "float32">(sentences: TextInput[], options?: EncodeOptions<P> & { outputValue?: "sentence_embedding" }): Promise<EmbeddingOf<P>[]>;
-  encode(sentences: TextInput, options: EncodeOptions<"float32"> & { outputValue: "token_embeddings" }): Promise<Float32Array[]>;
+  encode(sentences: string, options: EncodeOptions<"float32"> & { outputValue: "token_embeddings" }): Promise<Float32Array[]>;
   encode(sentences: TextInput[], options: EncodeOptions<"float32"> & { outputValue: "token_embeddings" }): Promise<Float32Array[][]>;
-  async encode(sentences: TextInput | TextInput[], options: EncodeOptions = {}): Promise<unknown> {
+  async encode(sentences: string | TextInput[], options: EncodeOptions = {}): Promise<unknown> {
     if (this.disposed) throw new SbertError("ERR_DISPOSED", "the model was disposed", { op: OP_ENCODE });
     const {
       batchSize = 32,

@@ -116,7 +116,11 @@ const Linear::Prepared& Linear::prepared(bool int8) const {
 }
 
 at::Tensor Linear::inference_forward(const at::Tensor& x) const {
-  const bool int8 = precision == LinearPrecision::Int8;
+  const int64_t rows = x.numel() / std::max<int64_t>(1, x.size(-1));
+  // Quantizing the activations costs more than it saves on a handful of rows (measured: one short sentence
+  // encodes 1.5x slower in int8): few rows stay in float32.
+  if (precision == LinearPrecision::Int8 && rows < 64 && linear_backend() == LinearBackend::Blas) return at::linear(x, weight, bias);
+  const bool int8 = precision == LinearPrecision::Int8 && rows >= 64;
   const Prepared& p = prepared(int8);
   const int64_t in = weight.size(1), out = weight.size(0);
   auto sizes = x.sizes().vec();
