@@ -10,6 +10,7 @@ import { writeSafetensors, type TensorToWrite } from "../lib/io/safetensors.js";
 import { pyJsonDumps } from "../test/fixtures/pyjson.js";
 import { gaussian, TINY_VOCAB, tinyBertConfig } from "../test/fixtures/tinyBert.js";
 import { log, MODELS_DIR, type ModelName } from "./common.js";
+import { seededRandom as mulberry32 } from "../lib/internal/random.js";
 
 export interface ModelSpec {
   name: ModelName;
@@ -34,17 +35,6 @@ const RECIPE_VERSION = 1;
 
 const CONSONANTS = "bcdfglmnprstvz".split("");
 const VOWELS = "aeiou".split("");
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function rng(seed: number): () => number {
   return mulberry32(seed);

@@ -2,19 +2,9 @@ import { describe, expect, it } from "vitest";
 
 import { averagePrecision, matthewsCorrcoef, pearson, rankAverage, spearman } from "../../lib/evaluation/stats.js";
 import { runPython } from "../helpers/python.js";
+import { seededRandom as rng } from "../../lib/internal/random.js";
 
 const SCRIPT = new URL("./py/stats_ref.py", import.meta.url).pathname;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function normal(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());

@@ -17,19 +17,10 @@ import {
   type ScoreFunction,
 } from "../../lib/util/index.js";
 import { runPython } from "../helpers/python.js";
+import { seededRandom as rng } from "../../lib/internal/random.js";
 
 const SCRIPT = new URL("./py/util_ref.py", import.meta.url).pathname;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const r = rng(42);
 const normal = (): number => Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 const uniformRows = (n: number, d: number, scale = 1): Float32Array[] =>
