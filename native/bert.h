@@ -61,6 +61,8 @@ class Linear : public torch::nn::Module {
 
  private:
   at::Tensor inference_forward(const at::Tensor& x) const;
+  // Float32 inference with the product split by output columns over the batch's team (team.h).
+  at::Tensor split_forward(const at::Tensor& x) const;
   // Prepared weights, keyed by the version of weight and bias they were made from.
   struct Prepared {
     int64_t version = -1;

@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
+#include "team.h"
 #include "threading.h"
 
 namespace sbert::js {
@@ -36,8 +37,9 @@ EncodeWorker::EncodeWorker(Napi::Env env, ModuleList modules, TokenBatch batch, 
 void EncodeWorker::Run() {
   at::init_num_threads();
   EncodeScope gate;
-  c10::InferenceMode inference;
   if (modules_.empty()) fail(ErrorCode::Input, "the model has no modules");
+  TeamScope team(modules_.front()->device().is_cpu());
+  c10::InferenceMode inference;
   Features f = to_features(batch_, modules_.front()->device());
   run_pipeline(modules_, f);
   at::Tensor out;

@@ -4,6 +4,8 @@
 
 #include <ATen/Parallel.h>
 
+#include "team.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <thread>
@@ -61,11 +63,16 @@ void init_threading() {
 }
 
 int encode_lanes() { return g_lanes; }
+int threads_per_lane() { return g_threads_per_lane; }
 
 ComputeGate& ComputeGate::instance() {
   static ComputeGate gate;
   return gate;
 }
+
+EncodeScope::EncodeScope() : lock_(ComputeGate::instance().mutex()) { batch_started(); }
+
+EncodeScope::~EncodeScope() { batch_finished(); }
 
 TrainScope::TrainScope() : lock_(ComputeGate::instance().mutex()) { set_blas_threads(cores()); }
 

@@ -19,8 +19,9 @@ bool blas_threads_controllable();
 // Call once at start-up. Encode lanes = min(cores, libuv pool size); each lane gets cores / lanes threads, for
 // libtorch's intra-op pool (unless OMP_NUM_THREADS is set) and for BLAS (unless OPENBLAS_NUM_THREADS is set).
 void init_threading();
-// Encode batches that run side by side.
+// Encode batches that run side by side, and the threads each has.
 int encode_lanes();
+int threads_per_lane();
 
 class ComputeGate {
  public:
@@ -34,7 +35,10 @@ class ComputeGate {
 // Held by an encode batch: others may run beside it, never a training step.
 class EncodeScope {
  public:
-  EncodeScope() : lock_(ComputeGate::instance().mutex()) {}
+  EncodeScope();
+  ~EncodeScope();
+  EncodeScope(const EncodeScope&) = delete;
+  EncodeScope& operator=(const EncodeScope&) = delete;
 
  private:
   std::shared_lock<std::shared_mutex> lock_;

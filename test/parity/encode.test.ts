@@ -111,4 +111,28 @@ describe("parity with an independent PyTorch reference", () => {
     expect(await compare(model, dir)).toBeLessThanOrEqual(TOL);
     model.dispose();
   });
+
+  test("a wider model encoding texts one at a time (products over few rows split across idle cores), alone and side by side", async () => {
+    const dir = join(root, "wide");
+    await makeSentenceTransformerFolder(dir, { bert: { hidden: 128, intermediate: 512, heads: 4, layers: 2, seed: 13 } });
+    const model = await SentenceTransformer.load(dir);
+    const batch = model.tokenize(TEXTS);
+    const ref = await runPython<{ embeddings: number[][][] }>(REFERENCE, {
+      folder: dir,
+      batches: [{ input_ids: rows(batch, batch.inputIds), attention_mask: rows(batch, batch.attentionMask), token_type_ids: rows(batch, batch.tokenTypeIds) }],
+      output: "sentence_embedding",
+    });
+    const alone: Float32Array[] = [];
+    for (const text of TEXTS) alone.push(await model.encode(text));
+    let worst = 0;
+    alone.forEach((vec, i) => vec.forEach((v, d) => (worst = Math.max(worst, Math.abs(v - ref.embeddings[0]![i]![d]!)))));
+    expect(worst).toBeLessThanOrEqual(TOL);
+    // The same bits whether a helper thread was free or busy with another batch.
+    const sideBySide = await Promise.all(TEXTS.map((t) => model.encode(t)));
+    const again = await Promise.all([model.encode(TEXTS, { batchSize: 2 }), ...TEXTS.map((t) => model.encode(t))]);
+    for (const results of [sideBySide, again.slice(1) as Float32Array[]]) {
+      results.forEach((vec, i) => expect(Array.from(vec)).toEqual(Array.from(alone[i]!)));
+    }
+    model.dispose();
+  });
 });

@@ -1,0 +1,200 @@
+#include "team.h"
+
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "threading.h"
+
+namespace sbert {
+
+namespace {
+
+// A helper's life: Free (asleep in the pool) -> Idle (lent, spinning) -> Posted -> Done -> Idle ... and, when its
+// batch ends, Released -> Free. From Idle it may also go to Left (asleep until its batch releases it).
+enum State : int { kFree, kIdle, kPosted, kDone, kLeft, kReleased };
+
+struct Helper {
+  std::atomic<int> state{kFree};
+  const std::function<void(int, int)>* fn = nullptr;
+  int part = 0;
+  int parts = 0;
+  std::exception_ptr error;
+  std::mutex mutex;
+  std::condition_variable wake;
+};
+
+std::atomic<int> g_batches{0};
+std::atomic<int> g_lent{0};  // helpers lent and not left
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// More threads want cores than there are lanes: helpers give theirs back.
+bool oversubscribed() { return g_batches.load(std::memory_order_relaxed) + g_lent.load(std::memory_order_relaxed) > encode_lanes(); }
+
+void serve(Helper& h) {
+  uint32_t idle = 0;
+  for (;;) {
+    const int s = h.state.load(std::memory_order_acquire);
+    if (s == kPosted) {
+      try {
+        (*h.fn)(h.part, h.parts);
+      } catch (...) {
+        h.error = std::current_exception();
+      }
+      h.state.store(kDone, std::memory_order_release);
+      idle = 0;
+      continue;
+    }
+    if (s == kReleased) return;
+    if (s == kIdle && oversubscribed()) {
+      int expected = kIdle;
+      if (h.state.compare_exchange_strong(expected, kLeft, std::memory_order_acq_rel)) {
+        g_lent.fetch_sub(1, std::memory_order_relaxed);
+        std::unique_lock<std::mutex> lock(h.mutex);
+        h.wake.wait(lock, [&] { return h.state.load(std::memory_order_acquire) == kReleased; });
+        return;
+      }
+      continue;
+    }
+    cpu_relax();
+    // A batch hands out work every few hundred microseconds; past ~1 ms without any, let others run between checks.
+    if (++idle > 20000) std::this_thread::yield();
+  }
+}
+
+void helper_main(Helper* h) {
+  at::init_num_threads();
+  c10::InferenceMode inference;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(h->mutex);
+      // Any state but Free: the batch may already have posted work by the time this thread wakes.
+      h->wake.wait(lock, [&] { return h->state.load(std::memory_order_acquire) != kFree; });
+    }
+    serve(*h);
+    std::lock_guard<std::mutex> lock(h->mutex);
+    h->state.store(kFree, std::memory_order_release);
+  }
+}
+
+bool lending_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("SBERT_NODE_SPLIT_BATCHES");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  return enabled;
+}
+
+// Created on first use and never destroyed: helpers may still be asleep in it when the process exits.
+struct Pool {
+  std::mutex mutex;
+  std::vector<Helper*> helpers;
+};
+
+Pool& pool() {
+  static Pool* p = new Pool();
+  return *p;
+}
+
+thread_local std::vector<Helper*> t_team;
+
+}  // namespace
+
+void batch_started() { g_batches.fetch_add(1, std::memory_order_relaxed); }
+void batch_finished() { g_batches.fetch_sub(1, std::memory_order_relaxed); }
+
+TeamScope::TeamScope(bool cpu) {
+  // Only where each lane has one thread: otherwise libtorch and BLAS already spread a batch over its threads.
+  if (!cpu || !lending_enabled() || threads_per_lane() != 1 || encode_lanes() < 2 || !t_team.empty()) return;
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(p.mutex);
+  int wanted = encode_lanes() - g_batches.load() - g_lent.load();
+  if (wanted <= 0) return;
+  if (p.helpers.size() < static_cast<size_t>(encode_lanes() - 1)) {
+    while (p.helpers.size() < static_cast<size_t>(encode_lanes() - 1)) {
+      auto* h = new Helper();
+      std::thread(helper_main, h).detach();
+      p.helpers.push_back(h);
+    }
+  }
+  for (Helper* h : p.helpers) {
+    if (wanted == 0) break;
+    std::lock_guard<std::mutex> hl(h->mutex);
+    if (h->state.load(std::memory_order_acquire) != kFree) continue;
+    g_lent.fetch_add(1, std::memory_order_relaxed);
+    h->state.store(kIdle, std::memory_order_release);
+    h->wake.notify_one();
+    t_team.push_back(h);
+    --wanted;
+  }
+  active_ = !t_team.empty();
+}
+
+TeamScope::~TeamScope() {
+  if (!active_) return;
+  for (Helper* h : t_team) {
+    int previous;
+    {
+      std::lock_guard<std::mutex> lock(h->mutex);
+      previous = h->state.exchange(kReleased, std::memory_order_acq_rel);
+    }
+    h->wake.notify_one();
+    if (previous != kLeft) g_lent.fetch_sub(1, std::memory_order_relaxed);
+  }
+  t_team.clear();
+}
+
+int split_parts() { return lending_enabled() && threads_per_lane() == 1 ? std::max(1, encode_lanes()) : 1; }
+
+void team_run(int parts, const std::function<void(int part, int parts)>& fn) {
+  std::vector<Helper*> posted;
+  std::vector<int> mine{0};
+  for (int part = 1; part < parts; ++part) {
+    Helper* h = static_cast<size_t>(part - 1) < t_team.size() ? t_team[part - 1] : nullptr;
+    int expected = kIdle;
+    if (h != nullptr) {
+      h->fn = &fn;
+      h->part = part;
+      h->parts = parts;
+      h->error = nullptr;
+    }
+    if (h != nullptr && h->state.compare_exchange_strong(expected, kPosted, std::memory_order_acq_rel)) {
+      posted.push_back(h);
+    } else {
+      mine.push_back(part);  // no helper for it, or it has left
+    }
+  }
+  std::exception_ptr error;
+  for (int part : mine) {
+    try {
+      fn(part, parts);
+    } catch (...) {
+      if (!error) error = std::current_exception();
+    }
+  }
+  for (Helper* h : posted) {
+    while (h->state.load(std::memory_order_acquire) != kDone) cpu_relax();
+    if (h->error && !error) error = h->error;
+    h->error = nullptr;
+    h->state.store(kIdle, std::memory_order_release);
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace sbert
