@@ -245,9 +245,17 @@ at::Tensor BertSelfAttention::forward(const at::Tensor& hidden, const at::Tensor
     k = split_heads(key->forward(hidden));
     v = split_heads(value->forward(hidden));
   }
-  auto scores = at::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(head_dim));
-  auto probs = at::softmax(scores + additive_mask, -1);
-  probs = at::dropout(probs, dropout_p(*this, dropout), is_training());
+  auto scores = at::matmul(q, k.transpose(-1, -2));
+  at::Tensor probs;
+  if (!is_training() && !at::GradMode::is_enabled()) {
+    // Inference: scale, mask and softmax in place, so one [batch, heads, L, L] tensor is alive instead of four
+    // (for 8 x 512 tokens of BERT-base, 100 MiB each).
+    scores.div_(std::sqrt(static_cast<double>(head_dim))).add_(additive_mask);
+    probs = at::_softmax_out(scores, scores, -1, false);
+  } else {
+    scores = scores / std::sqrt(static_cast<double>(head_dim));
+    probs = at::dropout(at::softmax(scores + additive_mask, -1), dropout_p(*this, dropout), is_training());
+  }
   return at::matmul(probs, v).transpose(1, 2).reshape({batch, seq_len, heads * head_dim});
 }
 

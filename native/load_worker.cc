@@ -50,7 +50,8 @@ BuiltModule build_module(const ModuleFactory& factory, const WeightsSpec& weight
   if (weights.present) {
     std::string source;
     for (const auto& f : weights.files) source += (source.empty() ? "" : ", ") + f.path;
-    built.ignored_keys = built.module->load_weights(read_tensors(weights.files), source);
+    // A fresh module: tensors are read one at a time as they are copied in (a failure discards the module).
+    built.ignored_keys = built.module->load_weights(lazy_tensors(weights.files), source);
   } else {
     built.module->init_weights(seed);
   }

@@ -100,7 +100,8 @@ class LoadIntoWorker : public PromiseWorker {
     std::string source;
     for (const auto& f : weights_.files) source += (source.empty() ? "" : ", ") + f.path;
     // Every key is checked before any weight is overwritten.
-    ignored_ = module_->load_weights(read_tensors(weights_.files), source);
+    // Read whole first: a file that fails half-way must not leave this live module half-replaced.
+    ignored_ = module_->load_weights(as_lazy(read_tensors(weights_.files)), source);
   }
   Napi::Value Result(Napi::Env env) override {
     auto arr = Napi::Array::New(env, ignored_.size());

@@ -22,21 +22,23 @@ std::string list_keys(const std::vector<std::string>& keys, size_t max_shown = 8
 }
 
 // Copies checkpoint tensors into the parameters of `root` by exact key; every parameter must be covered.
-// All keys and shapes are checked before anything is copied, so a bad checkpoint leaves the weights as they were.
-void assign_parameters(const torch::nn::Module& root, const NamedTensors& tensors, const std::string& source) {
+// All keys and shapes are checked before anything is read or copied, so a bad checkpoint leaves the weights as
+// they were; tensors are then read one at a time.
+void assign_parameters(const torch::nn::Module& root, const LazyTensors& tensors, const std::string& source) {
   auto params = root.named_parameters(/*recurse=*/true);
   std::unordered_map<std::string, at::Tensor> by_name;
   for (auto& p : params) by_name.emplace(p.key(), p.value());
   std::set<std::string> seen;
-  std::vector<std::pair<at::Tensor, const at::Tensor*>> copies;
-  for (const auto& [key, tensor] : tensors) {
+  std::vector<std::pair<at::Tensor, const LazyTensor*>> copies;
+  for (const auto& tensor : tensors) {
+    const std::string& key = tensor.name;
     auto it = by_name.find(key);
     if (it == by_name.end()) {
-      fail(ErrorCode::Weights, "unexpected key '" + key + "' " + shape_str(tensor.sizes()) + " in " + source +
+      fail(ErrorCode::Weights, "unexpected key '" + key + "' " + shape_str(tensor.shape) + " in " + source +
                                    ": the model has no such weight");
     }
-    if (!it->second.sizes().equals(tensor.sizes())) {
-      fail(ErrorCode::Weights, "key '" + key + "' has shape " + shape_str(tensor.sizes()) + " in " + source +
+    if (!it->second.sizes().equals(tensor.shape)) {
+      fail(ErrorCode::Weights, "key '" + key + "' has shape " + shape_str(tensor.shape) + " in " + source +
                                    " but the model expects " + shape_str(it->second.sizes()));
     }
     if (!seen.insert(key).second) fail(ErrorCode::Weights, "key '" + key + "' appears twice in " + source);
@@ -48,14 +50,24 @@ void assign_parameters(const torch::nn::Module& root, const NamedTensors& tensor
   }
   if (!missing.empty()) fail(ErrorCode::Weights, "missing keys in " + source + ": " + list_keys(missing));
   c10::NoGradGuard no_grad;
-  for (auto& [param, tensor] : copies) param.copy_(*tensor);
+  for (auto& [param, tensor] : copies) param.copy_(tensor->read());
 }
+
+}  // namespace
+
+LazyTensors as_lazy(NamedTensors tensors) {
+  LazyTensors out;
+  for (auto& [name, t] : tensors) out.push_back({name, t.sizes().vec(), [t]() { return t; }});
+  return out;
+}
+
+namespace {
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
 
 }  // namespace
 
-std::vector<std::string> SentenceModule::load_weights(NamedTensors tensors, const std::string& source) {
+std::vector<std::string> SentenceModule::load_weights(LazyTensors tensors, const std::string& source) {
   assign_parameters(weights_root(), tensors, source);
   return {};
 }
@@ -97,14 +109,16 @@ TransformerModule::TransformerModule(const BertConfig& config) {
 
 void TransformerModule::forward(Features& f) { f.token_embeddings = bert->forward(f.input_ids, f.attention_mask, f.token_type_ids); }
 
-std::vector<std::string> TransformerModule::load_weights(NamedTensors tensors, const std::string& source) {
+std::vector<std::string> TransformerModule::load_weights(LazyTensors tensors, const std::string& source) {
   const std::string prefix = "bert.";
   bool prefixed = false;
-  for (auto& [key, t] : tensors) prefixed = prefixed || starts_with(key, prefix);
+  for (auto& t : tensors) prefixed = prefixed || starts_with(t.name, prefix);
 
-  NamedTensors encoder, extras;
+  LazyTensors encoder;
+  NamedTensors extras;
   std::vector<std::string> ignored;
-  for (auto& [full_key, tensor] : tensors) {
+  for (auto& tensor : tensors) {
+    const std::string full_key = tensor.name;
     std::string key = full_key;
     if (prefixed) {
       if (!starts_with(key, prefix)) {
@@ -116,9 +130,11 @@ std::vector<std::string> TransformerModule::load_weights(NamedTensors tensors, c
     if (key == "embeddings.position_ids") {
       ignored.push_back(full_key);  // a buffer older checkpoints carry; positions are recomputed
     } else if (starts_with(key, "pooler.")) {
-      extras.emplace_back(key, tensor.to(at::kFloat));
+      extras.emplace_back(key, at::Tensor());
+      extras.back().second = tensor.read().to(at::kFloat);
     } else {
-      encoder.emplace_back(key, std::move(tensor));
+      tensor.name = key;
+      encoder.push_back(std::move(tensor));
     }
   }
   assign_parameters(*bert, encoder, source);

@@ -4,6 +4,7 @@
 
 #include <torch/nn/module.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -25,6 +26,17 @@ struct Features {
 
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
+// A checkpoint tensor known by name and shape, its values produced on demand (read from the file just before
+// they are copied, so a load never holds the whole checkpoint beside the model).
+struct LazyTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::function<at::Tensor()> read;
+};
+using LazyTensors = std::vector<LazyTensor>;
+// Tensors already in memory, as lazy ones.
+LazyTensors as_lazy(NamedTensors tensors);
+
 // Token ids of one text column, row-major [batch_size, seq_length], as TypeScript sends them.
 struct TokenBatch {
   std::vector<int32_t> input_ids, attention_mask, token_type_ids;
@@ -42,7 +54,7 @@ class SentenceModule : public torch::nn::Module {
   virtual void forward(Features& features) = 0;
   // Replaces the weights with a checkpoint's. `source` names the file(s) for messages. Returns the keys that were
   // present but deliberately not used (e.g. a masked-LM head).
-  virtual std::vector<std::string> load_weights(NamedTensors tensors, const std::string& source);
+  virtual std::vector<std::string> load_weights(LazyTensors tensors, const std::string& source);
   // Checkpoint keys and float32 CPU copies of the weights, as they are saved.
   virtual NamedTensors state_dict() const;
   // Fresh weights for a module built without a checkpoint.
@@ -71,7 +83,7 @@ class TransformerModule : public SentenceModule {
   void forward(Features& features) override;
   // Accepts keys with or without a `bert.` prefix; ignores `embeddings.position_ids` and, in a prefixed checkpoint,
   // head weights outside the prefix; keeps `pooler.*` for saving.
-  std::vector<std::string> load_weights(NamedTensors tensors, const std::string& source) override;
+  std::vector<std::string> load_weights(LazyTensors tensors, const std::string& source) override;
   void init_weights(uint64_t seed) override { bert->init_weights(seed); }
   void set_precision(LinearPrecision precision) override { bert->set_precision(precision); }
   std::shared_ptr<BertModel> bert;

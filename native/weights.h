@@ -28,6 +28,9 @@ struct TensorFile {
   std::vector<TensorSpec> tensors;
 };
 
+// Every tensor of the files, read now.
 NamedTensors read_tensors(const std::vector<TensorFile>& files);
+// The same tensors, checked now (dtype, byte counts, view bounds) and read when each is asked for.
+LazyTensors lazy_tensors(const std::vector<TensorFile>& files);
 
 }  // namespace sbert
