@@ -89,7 +89,7 @@ at::Tensor Linear::forward(const at::Tensor& x) const {
   const bool inference = !is_training() && !at::GradMode::is_enabled() && x.device().is_cpu() && x.scalar_type() == at::kFloat;
   if (!inference) return at::linear(x, weight, bias);
   if (precision == LinearPrecision::Float32 && linear_backend() == LinearBackend::Blas) {
-    return split_parts() > 1 ? split_forward(x) : at::linear(x, weight, bias);
+    return split_forward(x);
   }
   return inference_forward(x);
 }
@@ -99,10 +99,10 @@ at::Tensor Linear::split_forward(const at::Tensor& x) const {
   const int64_t rows = x.numel() / std::max<int64_t>(1, in);
   // Few rows only (a short request, a small batch): larger batches already keep every core busy side by side
   // (threading.h). Below ~0.25 M multiply-adds the hand-off costs more than a second core saves.
-  if (rows >= 128 || rows * in * out < (int64_t{1} << 18) || out < 64) return at::linear(x, weight, bias);
+  if (split_parts() == 1 || rows >= 128 || rows * in * out < (int64_t{1} << 18) || out < 64) return at::linear(x, weight, bias);
   auto x2 = x.reshape({rows, in});
   auto y = at::empty({rows, out}, x.options());
-  team_run(split_parts(), [&](int part, int parts) {
+  team_run([&](int part, int parts) {
     // Column blocks on 16-column boundaries; each is one BLAS call writing its slice of y in place.
     const int64_t begin = (out * part / parts) / 16 * 16;
     const int64_t end = part + 1 == parts ? out : (out * (part + 1) / parts) / 16 * 16;

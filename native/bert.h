@@ -61,7 +61,7 @@ class Linear : public torch::nn::Module {
 
  private:
   at::Tensor inference_forward(const at::Tensor& x) const;
-  // Float32 inference with the product split by output columns over the batch's team (team.h).
+  // Float32 inference through BLAS: few-row products split by output columns over the batch's team (team.h).
   at::Tensor split_forward(const at::Tensor& x) const;
   // Prepared weights, keyed by the version of weight and bias they were made from.
   struct Prepared {

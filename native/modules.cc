@@ -53,6 +53,8 @@ void assign_parameters(const torch::nn::Module& root, const LazyTensors& tensors
   for (auto& [param, tensor] : copies) param.copy_(tensor->read());
 }
 
+bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
+
 }  // namespace
 
 LazyTensors as_lazy(NamedTensors tensors) {
@@ -60,12 +62,6 @@ LazyTensors as_lazy(NamedTensors tensors) {
   for (auto& [name, t] : tensors) out.push_back({name, t.sizes().vec(), [t]() { return t; }});
   return out;
 }
-
-namespace {
-
-bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
-
-}  // namespace
 
 std::vector<std::string> SentenceModule::load_weights(LazyTensors tensors, const std::string& source) {
   assign_parameters(weights_root(), tensors, source);
@@ -130,8 +126,7 @@ std::vector<std::string> TransformerModule::load_weights(LazyTensors tensors, co
     if (key == "embeddings.position_ids") {
       ignored.push_back(full_key);  // a buffer older checkpoints carry; positions are recomputed
     } else if (starts_with(key, "pooler.")) {
-      extras.emplace_back(key, at::Tensor());
-      extras.back().second = tensor.read().to(at::kFloat);
+      extras.emplace_back(key, tensor.read().to(at::kFloat));
     } else {
       tensor.name = key;
       encoder.push_back(std::move(tensor));

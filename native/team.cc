@@ -120,18 +120,16 @@ void batch_started() { g_batches.fetch_add(1, std::memory_order_relaxed); }
 void batch_finished() { g_batches.fetch_sub(1, std::memory_order_relaxed); }
 
 TeamScope::TeamScope(bool cpu) {
-  // Only where each lane has one thread: otherwise libtorch and BLAS already spread a batch over its threads.
-  if (!cpu || !lending_enabled() || threads_per_lane() != 1 || encode_lanes() < 2 || !t_team.empty()) return;
+  // Only where products are split at all (split_parts); a nested scope leaves the team to the outer one.
+  if (!cpu || split_parts() < 2 || !t_team.empty()) return;
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.mutex);
   int wanted = encode_lanes() - g_batches.load() - g_lent.load();
   if (wanted <= 0) return;
-  if (p.helpers.size() < static_cast<size_t>(encode_lanes() - 1)) {
-    while (p.helpers.size() < static_cast<size_t>(encode_lanes() - 1)) {
-      auto* h = new Helper();
-      std::thread(helper_main, h).detach();
-      p.helpers.push_back(h);
-    }
+  while (p.helpers.size() < static_cast<size_t>(encode_lanes() - 1)) {
+    auto* h = new Helper();
+    std::thread(helper_main, h).detach();
+    p.helpers.push_back(h);
   }
   for (Helper* h : p.helpers) {
     if (wanted == 0) break;
@@ -162,23 +160,23 @@ TeamScope::~TeamScope() {
 
 int split_parts() { return lending_enabled() && threads_per_lane() == 1 ? std::max(1, encode_lanes()) : 1; }
 
-void team_run(int parts, const std::function<void(int part, int parts)>& fn) {
+void team_run(const std::function<void(int part, int parts)>& fn) {
+  const int parts = split_parts();
   std::vector<Helper*> posted;
   std::vector<int> mine{0};
   for (int part = 1; part < parts; ++part) {
-    Helper* h = static_cast<size_t>(part - 1) < t_team.size() ? t_team[part - 1] : nullptr;
-    int expected = kIdle;
-    if (h != nullptr) {
+    bool handed_over = false;
+    if (static_cast<size_t>(part - 1) < t_team.size()) {
+      Helper* h = t_team[part - 1];
       h->fn = &fn;
       h->part = part;
       h->parts = parts;
       h->error = nullptr;
+      int expected = kIdle;
+      handed_over = h->state.compare_exchange_strong(expected, kPosted, std::memory_order_acq_rel);
+      if (handed_over) posted.push_back(h);
     }
-    if (h != nullptr && h->state.compare_exchange_strong(expected, kPosted, std::memory_order_acq_rel)) {
-      posted.push_back(h);
-    } else {
-      mine.push_back(part);  // no helper for it, or it has left
-    }
+    if (!handed_over) mine.push_back(part);  // no helper for it, or it has left
   }
   std::exception_ptr error;
   for (int part : mine) {

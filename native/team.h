@@ -33,10 +33,10 @@ class TeamScope {
 // block shapes) whether or not helpers are free when it runs.
 int split_parts();
 
-// Runs fn(part, parts) for every part in [0, parts): part 0 on the calling thread, the others on its helpers,
+// Runs fn(part, parts) for every part in [0, parts), parts = split_parts(): part 0 on the calling thread, the others on its helpers,
 // or on the calling thread for those it has none of (or that have left). Returns when all have run; rethrows
 // the first exception. Parts run under c10::InferenceMode.
-void team_run(int parts, const std::function<void(int part, int parts)>& fn);
+void team_run(const std::function<void(int part, int parts)>& fn);
 
 // Counts the encode batches running now (EncodeScope maintains it).
 void batch_started();
