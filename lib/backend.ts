@@ -1,4 +1,4 @@
-import type { NativeInfo } from "../types/native.js";
+import type { LinearBackend, NativeInfo } from "../types/native.js";
 import { callNativeSync } from "./native.js";
 
 /** Sets libtorch's intra-op thread count (process-wide). */
@@ -17,15 +17,22 @@ export function backendInfo(): NativeInfo {
 }
 
 /**
- * How float32 linear layers run in encode, process-wide: "blas" (libtorch's BLAS, the default) or "onednn".
- * Which is faster depends on the CPU and thread settings; the benchmark (`npm run bench`) measures both.
+ * How float32 encode runs its products, process-wide:
+ * - "auto" (the default): on CPUs with AVX2 and FMA, linear layers over few rows (under 64 tokens in a batch)
+ *   and attention run on sbert-node's own kernels, with weights packed once per layer (one more copy of those
+ *   layers' weights, made the first time they run over few rows); larger linear layers on libtorch's BLAS.
+ * - "blas": libtorch's ops only.
+ * - "onednn": linear layers through oneDNN, the rest as "blas".
+ * Embeddings agree to ~1e-6 between them; the benchmark (`npm run bench`) measures the speed.
  */
-export function setLinearBackend(backend: "blas" | "onednn"): void {
-  if (backend !== "blas" && backend !== "onednn") throw new RangeError(`setLinearBackend: expected "blas" or "onednn", got ${JSON.stringify(backend)}`);
+export function setLinearBackend(backend: LinearBackend): void {
+  if (backend !== "auto" && backend !== "blas" && backend !== "onednn") {
+    throw new RangeError(`setLinearBackend: expected "auto", "blas" or "onednn", got ${JSON.stringify(backend)}`);
+  }
   callNativeSync("setLinearBackend", (a) => a.setLinearBackend(backend));
 }
 
-export function getLinearBackend(): "blas" | "onednn" {
+export function getLinearBackend(): LinearBackend {
   return callNativeSync("getLinearBackend", (a) => a.getLinearBackend());
 }
 

@@ -18,6 +18,7 @@
 #include "cpu_allocator.h"
 #include "boundary.h"
 #include "encode_worker.h"
+#include "kernels.h"
 #include "load_worker.h"
 #include "module_wrap.h"
 #include "threading.h"
@@ -144,19 +145,24 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   });
 }
 
-// setLinearBackend("blas" | "onednn"): how fp32 linear layers run at inference, process-wide.
+// setLinearBackend("auto" | "blas" | "onednn"): how fp32 inference runs its products, process-wide (bert.h).
 Napi::Value SetLinearBackend(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     const std::string b = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-    if (b != "blas" && b != "onednn") fail(ErrorCode::Input, "setLinearBackend expects \"blas\" or \"onednn\"");
+    if (b != "auto" && b != "blas" && b != "onednn") fail(ErrorCode::Input, "setLinearBackend expects \"auto\", \"blas\" or \"onednn\"");
     if (b == "onednn" && !at::hasMKLDNN()) fail(ErrorCode::Input, "this libtorch was built without oneDNN (MKLDNN)");
-    set_linear_backend(b == "onednn" ? LinearBackend::OneDnn : LinearBackend::Blas);
+    set_linear_backend(b == "onednn" ? LinearBackend::OneDnn : b == "blas" ? LinearBackend::Blas : LinearBackend::Auto);
     return info.Env().Undefined();
   });
 }
 
 Napi::Value GetLinearBackend(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), linear_backend() == LinearBackend::OneDnn ? "onednn" : "blas");
+  switch (linear_backend()) {
+    case LinearBackend::OneDnn: return Napi::String::New(info.Env(), "onednn");
+    case LinearBackend::Blas: return Napi::String::New(info.Env(), "blas");
+    case LinearBackend::Auto: break;
+  }
+  return Napi::String::New(info.Env(), "auto");
 }
 
 Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
@@ -173,6 +179,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   out.Set("cuda", at::hasCUDA());
   out.Set("cudaDeviceCount", at::hasCUDA() ? static_cast<double>(at::detail::getCUDAHooks().getNumGPUs()) : 0.0);
   out.Set("mkldnn", at::hasMKLDNN());
+  out.Set("ownKernels", kernels::available());
   out.Set("numThreads", at::get_num_threads());
   const auto cache = cpu_cache_stats();
   auto cache_js = Napi::Object::New(env);

@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "errors.h"
+#include "kernels.h"
 #include "team.h"
 
 namespace sbert {
@@ -63,7 +64,25 @@ static double dropout_p(const torch::nn::Module& m, double p) { return m.is_trai
 
 namespace {
 
-std::atomic<int> g_linear_backend{static_cast<int>(LinearBackend::Blas)};
+std::atomic<int> g_linear_backend{static_cast<int>(LinearBackend::Auto)};
+
+// Below this many rows sbert-node's packed-weight kernel beats OpenBLAS per core (measured side by side on
+// MiniLM and BERT-base shapes: 1.1-1.7x at 8-48 rows, even around 64-96, behind from ~128).
+constexpr int64_t kPanelRows = 64;
+
+bool own_kernels() { return linear_backend() == LinearBackend::Auto && kernels::available(); }
+
+// Output columns [begin, end) of part `part` of `parts`: on 16-column boundaries (whole panels), the last part
+// taking the rest.
+std::pair<int64_t, int64_t> column_block(int64_t out, int part, int parts) {
+  const int64_t begin = (out * part / parts) / 16 * 16;
+  const int64_t end = part + 1 == parts ? out : (out * (part + 1) / parts) / 16 * 16;
+  return {begin, end};
+}
+
+// Whether a product is worth handing to the team: below ~0.25 M multiply-adds the hand-off costs more than a
+// second core saves.
+bool worth_splitting(int64_t rows, int64_t in, int64_t out) { return split_parts() > 1 && rows * in * out >= (int64_t{1} << 18) && out >= 64; }
 
 int64_t versions_of(const at::Tensor& w, const at::Tensor& b) {
   // Version counters only grow; their sum changes whenever either tensor is written in place.
@@ -88,9 +107,10 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias) {
 at::Tensor Linear::forward(const at::Tensor& x) const {
   const bool inference = !is_training() && !at::GradMode::is_enabled() && x.device().is_cpu() && x.scalar_type() == at::kFloat;
   if (!inference) return at::linear(x, weight, bias);
-  if (precision == LinearPrecision::Float32 && linear_backend() == LinearBackend::Blas) {
-    return split_forward(x);
-  }
+  const int64_t rows = x.numel() / std::max<int64_t>(1, weight.size(1));
+  // Few rows stay in float32 in int8 models too (see inference_forward).
+  if (rows < kPanelRows && own_kernels() && weight.scalar_type() == at::kFloat) return panel_forward(x);
+  if (precision == LinearPrecision::Float32 && linear_backend() != LinearBackend::OneDnn) return split_forward(x);
   return inference_forward(x);
 }
 
@@ -98,14 +118,13 @@ at::Tensor Linear::split_forward(const at::Tensor& x) const {
   const int64_t in = weight.size(1), out = weight.size(0);
   const int64_t rows = x.numel() / std::max<int64_t>(1, in);
   // Few rows only (a short request, a small batch): larger batches already keep every core busy side by side
-  // (threading.h). Below ~0.25 M multiply-adds the hand-off costs more than a second core saves.
-  if (split_parts() == 1 || rows >= 128 || rows * in * out < (int64_t{1} << 18) || out < 64) return at::linear(x, weight, bias);
+  // (threading.h).
+  if (rows >= 128 || !worth_splitting(rows, in, out)) return at::linear(x, weight, bias);
   auto x2 = x.reshape({rows, in});
   auto y = at::empty({rows, out}, x.options());
   team_run([&](int part, int parts) {
-    // Column blocks on 16-column boundaries; each is one BLAS call writing its slice of y in place.
-    const int64_t begin = (out * part / parts) / 16 * 16;
-    const int64_t end = part + 1 == parts ? out : (out * (part + 1) / parts) / 16 * 16;
+    // One BLAS call per column block, writing its slice of y in place.
+    const auto [begin, end] = column_block(out, part, parts);
     auto y_part = y.narrow(1, begin, end - begin);
     auto w_part = weight.narrow(0, begin, end - begin).t();
     if (bias.defined()) {
@@ -119,12 +138,41 @@ at::Tensor Linear::split_forward(const at::Tensor& x) const {
   return y.view(sizes);
 }
 
-const Linear::Prepared& Linear::prepared(bool int8) const {
+at::Tensor Linear::panel_forward(const at::Tensor& x) const {
+  const int64_t in = weight.size(1), out = weight.size(0);
+  const int64_t rows = x.numel() / in;
+  const at::Tensor panels = prepared(Form::Panels).panels;
+  auto x2 = x.reshape({rows, in}).contiguous();
+  auto y = at::empty({rows, out}, x.options());
+  const float* b = bias.defined() ? bias.data_ptr<float>() : nullptr;
+  auto columns = [&](int64_t begin, int64_t end) {
+    kernels::multiply_panels(x2.data_ptr<float>(), in, rows, in, panels.data_ptr<float>(), out, b, y.data_ptr<float>(), out, begin, end);
+  };
+  if (worth_splitting(rows, in, out)) {
+    team_run([&](int part, int parts) {
+      const auto [begin, end] = column_block(out, part, parts);
+      columns(begin, end);
+    });
+  } else {
+    columns(0, out);
+  }
+  auto sizes = x.sizes().vec();
+  sizes.back() = out;
+  return y.view(sizes);
+}
+
+Linear::Prepared Linear::prepared(Form form) const {
   std::lock_guard<std::mutex> lock(prepare_mutex_);
   const int64_t version = versions_of(weight, bias);
-  const bool stale = prepared_.version != version;
-  if (stale) prepared_ = Prepared{version, {}, {}};
-  if (int8 && prepared_.int8_packed.isNone()) {
+  if (prepared_.version != version) prepared_ = Prepared{version, {}, {}, {}};
+  if (form == Form::Panels && !prepared_.panels.defined()) {
+    // Made once per weight version: the same bytes as the weight, regrouped (memory: one more copy of each
+    // linear layer that ever runs over few rows).
+    const int64_t in = weight.size(1), out = weight.size(0);
+    auto w = weight.detach();
+    prepared_.panels = at::empty({kernels::panel_floats(out, in)}, w.options());
+    kernels::pack_panels(w.data_ptr<float>(), out, in, w.stride(0), w.stride(1), prepared_.panels.data_ptr<float>());
+  } else if (form == Form::Int8 && prepared_.int8_packed.isNone()) {
     // Per output channel, symmetric, as dynamic quantization prepares weights.
     static std::once_flag engine_once;
     std::call_once(engine_once, [] {
@@ -141,7 +189,7 @@ const Linear::Prepared& Linear::prepared(bool int8) const {
     torch::jit::Stack stack{wq, bias.defined() ? c10::IValue(bias.detach()) : c10::IValue()};
     quantized_op("quantized::linear_prepack").callBoxed(&stack);
     prepared_.int8_packed = stack.at(0);
-  } else if (!int8 && !prepared_.onednn_weight.defined()) {
+  } else if (form == Form::OneDnn && !prepared_.onednn_weight.defined()) {
     prepared_.onednn_weight = weight.detach().contiguous().to_mkldnn();
   }
   return prepared_;
@@ -151,9 +199,9 @@ at::Tensor Linear::inference_forward(const at::Tensor& x) const {
   const int64_t rows = x.numel() / std::max<int64_t>(1, x.size(-1));
   // Quantizing the activations costs more than it saves on a handful of rows (measured: one short sentence
   // encodes 1.5x slower in int8): few rows stay in float32.
-  if (precision == LinearPrecision::Int8 && rows < 64 && linear_backend() == LinearBackend::Blas) return at::linear(x, weight, bias);
+  if (precision == LinearPrecision::Int8 && rows < 64 && linear_backend() != LinearBackend::OneDnn) return at::linear(x, weight, bias);
   const bool int8 = precision == LinearPrecision::Int8 && rows >= 64;
-  const Prepared& p = prepared(int8);
+  const Prepared p = prepared(int8 ? Form::Int8 : Form::OneDnn);
   const int64_t in = weight.size(1), out = weight.size(0);
   auto sizes = x.sizes().vec();
   auto x2 = x.reshape({-1, in}).contiguous();
@@ -231,11 +279,35 @@ std::shared_ptr<Linear> BertSelfAttention::fused_qkv() const {
   return fused_;
 }
 
+at::Tensor BertSelfAttention::kernel_forward(const at::Tensor& hidden, const at::Tensor& additive_mask) {
+  const int64_t batch = hidden.size(0), seq_len = hidden.size(1), width = heads * head_dim;
+  if (!own_kernels() || hidden.scalar_type() != at::kFloat || additive_mask.scalar_type() != at::kFloat ||
+      additive_mask.numel() != batch * seq_len) {
+    return {};
+  }
+  auto qkv = fused_qkv()->forward(hidden).contiguous();  // [B, L, 3H]: q, k, v of a token side by side
+  auto mask = additive_mask.reshape({batch, seq_len}).contiguous();
+  auto context = at::empty({batch, seq_len, width}, hidden.options());
+  const float* q = qkv.data_ptr<float>();
+  const kernels::AttentionShape shape{batch, seq_len, heads, head_dim, 3 * width, width};
+  const int64_t items = batch * heads;
+  auto run = [&](int64_t begin, int64_t end) {
+    kernels::attention(q, q + width, q + 2 * width, mask.data_ptr<float>(), context.data_ptr<float>(), shape, begin, end);
+  };
+  if (split_parts() > 1 && items > 1) {
+    team_run([&](int part, int parts) { run(items * part / parts, items * (part + 1) / parts); });
+  } else {
+    run(0, items);
+  }
+  return context;
+}
+
 at::Tensor BertSelfAttention::forward(const at::Tensor& hidden, const at::Tensor& additive_mask) {
   const int64_t batch = hidden.size(0), seq_len = hidden.size(1);
   auto split_heads = [&](const at::Tensor& t) { return t.view({batch, seq_len, heads, head_dim}).transpose(1, 2); };
   at::Tensor q, k, v;
   if (!is_training() && !at::GradMode::is_enabled() && hidden.device().is_cpu()) {
+    if (auto context = kernel_forward(hidden, additive_mask); context.defined()) return context;
     auto qkv = fused_qkv()->forward(hidden).chunk(3, -1);
     q = split_heads(qkv[0]);
     k = split_heads(qkv[1]);

@@ -37,9 +37,12 @@ struct BertConfig {
   void validate() const;
 };
 
-// How fp32 linear layers run at inference (no grad, eval mode, CPU): through libtorch's BLAS path, or through
-// oneDNN. Process-wide, set once at start-up (see set_linear_backend).
-enum class LinearBackend { Blas, OneDnn };
+// How fp32 inference (no grad, eval mode, CPU) runs its products, process-wide (see set_linear_backend):
+//  - Auto (the default): on CPUs with AVX2 and FMA, linear layers over few rows and attention run on
+//    sbert-node's own kernels (kernels.h), larger linear layers on libtorch's BLAS path; BLAS only elsewhere;
+//  - Blas: libtorch's ops only (linear layers through BLAS, attention as matmul + softmax);
+//  - OneDnn: linear layers through oneDNN, attention as Blas.
+enum class LinearBackend { Auto, Blas, OneDnn };
 void set_linear_backend(LinearBackend backend);
 LinearBackend linear_backend();
 
@@ -63,13 +66,17 @@ class Linear : public torch::nn::Module {
   at::Tensor inference_forward(const at::Tensor& x) const;
   // Float32 inference through BLAS: few-row products split by output columns over the batch's team (team.h).
   at::Tensor split_forward(const at::Tensor& x) const;
+  // Float32 inference over few rows on sbert-node's kernel, the weight packed once, split as split_forward.
+  at::Tensor panel_forward(const at::Tensor& x) const;
   // Prepared weights, keyed by the version of weight and bias they were made from.
+  enum class Form { Panels, OneDnn, Int8 };
   struct Prepared {
     int64_t version = -1;
+    at::Tensor panels;
     at::Tensor onednn_weight;
     c10::IValue int8_packed;
   };
-  const Prepared& prepared(bool int8) const;
+  Prepared prepared(Form form) const;
   mutable std::mutex prepare_mutex_;
   mutable Prepared prepared_;
 };
@@ -114,6 +121,8 @@ class BertSelfAttention : public torch::nn::Module {
   mutable std::mutex fused_mutex_;
   mutable std::shared_ptr<Linear> fused_;
   mutable std::vector<int64_t> fused_versions_;
+  // Inference on sbert-node's attention kernel (kernels.h); an undefined tensor when it does not apply.
+  at::Tensor kernel_forward(const at::Tensor& hidden, const at::Tensor& additive_mask);
 };
 
 // Dense + dropout + residual LayerNorm: the shape of both `attention.output` and `output`.

@@ -75,11 +75,15 @@ export interface NativeTensor {
   shape: number[];
 }
 
+export type LinearBackend = "auto" | "blas" | "onednn";
+
 export interface NativeInfo {
   torchVersion: string;
   cuda: boolean;
   cudaDeviceCount: number;
   mkldnn: boolean;
+  /** Whether this CPU runs sbert-node's own AVX2/FMA kernels (few-row linear layers, attention). */
+  ownKernels: boolean;
   numThreads: number;
   /** the caching CPU allocator: free blocks kept for reuse, blocks in use, reuse counts */
   cpuCache: { cachedBytes: number; inUseBytes: number; hits: number; misses: number };
@@ -189,8 +193,8 @@ export interface NativeAddon {
   setNumThreads(n: number): void;
   /** frees the blocks the caching CPU allocator keeps */
   emptyCache(): void;
-  setLinearBackend(backend: "blas" | "onednn"): void;
-  getLinearBackend(): "blas" | "onednn";
+  setLinearBackend(backend: LinearBackend): void;
+  getLinearBackend(): LinearBackend;
   getNumThreads(): number;
   info(): NativeInfo;
 }

@@ -290,15 +290,19 @@ describe("inference backends", () => {
     loaded.dispose();
   });
 
-  test("the oneDNN linear backend gives the BLAS backend's embeddings", async () => {
+  test("the BLAS and oneDNN backends give the default backend's embeddings", async () => {
     const { setLinearBackend, getLinearBackend } = await import("../../lib/index.js");
-    const blas = await model.encode(SENTENCES);
-    setLinearBackend("onednn");
+    expect(getLinearBackend()).toBe("auto");
+    const auto = await model.encode(SENTENCES);
     try {
-      expect(getLinearBackend()).toBe("onednn");
-      expect(maxAbsDiffAll(await model.encode(SENTENCES), blas)).toBeLessThan(1e-5);
+      for (const backend of ["blas", "onednn"] as const) {
+        setLinearBackend(backend);
+        expect(getLinearBackend()).toBe(backend);
+        expect(maxAbsDiffAll(await model.encode(SENTENCES), auto)).toBeLessThan(1e-5);
+      }
+      expect(() => setLinearBackend("mkl" as "blas")).toThrow(RangeError);
     } finally {
-      setLinearBackend("blas");
+      setLinearBackend("auto");
     }
   });
 });

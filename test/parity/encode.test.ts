@@ -135,4 +135,45 @@ describe("parity with an independent PyTorch reference", () => {
     }
     model.dispose();
   });
+
+  test("sbert-node's own kernels (few-row linear layers, attention) and libtorch's ops both match, on odd widths and a long text", async () => {
+    const { backendInfo, getLinearBackend, setLinearBackend } = await import("../../lib/index.js");
+    // head_dim 24 and widths 120 / 360 / 300 leave partial 16-column panels; 300 tokens take the attention
+    // kernel past its 96-row and 256-deep blocks.
+    const dir = join(root, "kernels");
+    await makeSentenceTransformerFolder(dir, { bert: { hidden: 120, intermediate: 300, heads: 5, layers: 2, maxPosition: 320, seed: 17 } });
+    const model = await SentenceTransformer.load(dir);
+    const long = "Un documento lungo: ".concat("la pioggia cade lenta sulla città mentre il treno parte ".repeat(40));
+    const texts = [...TEXTS, long];
+    const batch = model.tokenize(texts);
+    expect(batch.seqLength).toBeGreaterThan(256);
+    const ref = await runPython<{ embeddings: number[][][] }>(REFERENCE, {
+      folder: dir,
+      batches: [{ input_ids: rows(batch, batch.inputIds), attention_mask: rows(batch, batch.attentionMask), token_type_ids: rows(batch, batch.tokenTypeIds) }],
+      output: "sentence_embedding",
+    });
+    const worst = (embeddings: Float32Array[]) => {
+      let w = 0;
+      embeddings.forEach((vec, i) => vec.forEach((v, d) => (w = Math.max(w, Math.abs(v - ref.embeddings[0]![i]![d]!)))));
+      return w;
+    };
+    expect(getLinearBackend()).toBe("auto");
+    // One at a time (few rows: the packed kernel) and in batches of 3 (attention kernel, BLAS linear layers).
+    const single: Float32Array[] = [];
+    for (const t of texts) single.push(await model.encode(t));
+    const batched = await model.encode(texts, { batchSize: 3 });
+    expect(worst(single)).toBeLessThanOrEqual(TOL);
+    expect(worst(batched)).toBeLessThanOrEqual(TOL);
+    setLinearBackend("blas");
+    try {
+      const blas = await model.encode(texts, { batchSize: 1 });
+      expect(worst(blas)).toBeLessThanOrEqual(TOL);
+      // Where this CPU runs the kernels, they really ran: they sum in another order than BLAS does.
+      const differs = blas.some((vec, i) => vec.some((v, d) => v !== single[i]![d]));
+      expect(differs).toBe(backendInfo().ownKernels);
+    } finally {
+      setLinearBackend("auto");
+    }
+    model.dispose();
+  });
 });

@@ -1,0 +1,248 @@
+#include "kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <vector>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SBERT_KERNELS_X86 1
+#include <immintrin.h>
+// Only these functions use AVX2/FMA; the rest of the addon stays baseline x86-64, and available() decides.
+#define SBERT_AVX2 __attribute__((target("avx2,fma")))
+#endif
+
+namespace sbert::kernels {
+
+int64_t panel_floats(int64_t n, int64_t k) { return (n + kPanel - 1) / kPanel * kPanel * k; }
+
+void pack_panels(const float* w, int64_t n, int64_t k, int64_t stride_n, int64_t stride_k, float* out) {
+  const int64_t panels = (n + kPanel - 1) / kPanel;
+  for (int64_t p = 0; p < panels; ++p) {
+    float* dst = out + p * k * kPanel;
+    const int64_t cols = std::min<int64_t>(kPanel, n - p * kPanel);
+    for (int64_t j = 0; j < k; ++j) {
+      const float* src = w + p * kPanel * stride_n + j * stride_k;
+      for (int64_t c = 0; c < cols; ++c) dst[j * kPanel + c] = src[c * stride_n];
+      for (int64_t c = cols; c < kPanel; ++c) dst[j * kPanel + c] = 0.f;
+    }
+  }
+}
+
+#ifdef SBERT_KERNELS_X86
+
+bool available() {
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+}
+
+namespace {
+
+// k is cut into blocks of this many so that a panel's block (16 KiB) stays in L1 while every row block of a
+// product streams past it. Fixed, so sums always break at the same k.
+constexpr int64_t kBlockK = 256;
+// Rows of a (and c) handled per pass over the panels; a's block stays in L2.
+constexpr int64_t kBlockRows = 96;
+constexpr int kMaxRows = 6;  // rows per micro-kernel call: 6 x 16 accumulators in 12 ymm registers
+
+// c[0:R, 0:cols] (+)= a[0:R, 0:kc] · panel[0:kc, 0:16]. accumulate: start from c; else start from zero and add
+// bias (16 floats, or null) at the end.
+template <int R>
+SBERT_AVX2 void micro(const float* a, int64_t lda, const float* panel, int64_t kc, float* c, int64_t ldc, int64_t cols, const float* bias,
+                      bool accumulate) {
+  __m256 acc[R][2];
+  alignas(32) float tmp[kPanel];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    if (!accumulate) {
+      acc[r][0] = _mm256_setzero_ps();
+      acc[r][1] = _mm256_setzero_ps();
+    } else if (cols == kPanel) {
+      acc[r][0] = _mm256_loadu_ps(c + r * ldc);
+      acc[r][1] = _mm256_loadu_ps(c + r * ldc + 8);
+    } else {
+      std::memset(tmp, 0, sizeof tmp);
+      std::memcpy(tmp, c + r * ldc, cols * sizeof(float));
+      acc[r][0] = _mm256_load_ps(tmp);
+      acc[r][1] = _mm256_load_ps(tmp + 8);
+    }
+  }
+  for (int64_t j = 0; j < kc; ++j) {
+    const __m256 b0 = _mm256_loadu_ps(panel + j * kPanel);
+    const __m256 b1 = _mm256_loadu_ps(panel + j * kPanel + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m256 x = _mm256_broadcast_ss(a + r * lda + j);
+      acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+    }
+  }
+  if (bias != nullptr) {
+    const __m256 bias0 = _mm256_loadu_ps(bias), bias1 = _mm256_loadu_ps(bias + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      acc[r][0] = _mm256_add_ps(acc[r][0], bias0);
+      acc[r][1] = _mm256_add_ps(acc[r][1], bias1);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    if (cols == kPanel) {
+      _mm256_storeu_ps(c + r * ldc, acc[r][0]);
+      _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);
+    } else {
+      _mm256_store_ps(tmp, acc[r][0]);
+      _mm256_store_ps(tmp + 8, acc[r][1]);
+      std::memcpy(c + r * ldc, tmp, cols * sizeof(float));
+    }
+  }
+}
+
+SBERT_AVX2 void micro_rows(int rows, const float* a, int64_t lda, const float* panel, int64_t kc, float* c, int64_t ldc, int64_t cols,
+                           const float* bias, bool accumulate) {
+  switch (rows) {
+    case 6: return micro<6>(a, lda, panel, kc, c, ldc, cols, bias, accumulate);
+    case 5: return micro<5>(a, lda, panel, kc, c, ldc, cols, bias, accumulate);
+    case 4: return micro<4>(a, lda, panel, kc, c, ldc, cols, bias, accumulate);
+    case 3: return micro<3>(a, lda, panel, kc, c, ldc, cols, bias, accumulate);
+    case 2: return micro<2>(a, lda, panel, kc, c, ldc, cols, bias, accumulate);
+    case 1: return micro<1>(a, lda, panel, kc, c, ldc, cols, bias, accumulate);
+  }
+}
+
+// exp(x) for 8 floats: Cody-Waite reduction to x = n ln2 + r, |r| <= ln2/2, and a degree-6 polynomial for
+// e^r (Cephes' expf coefficients, ~1 ulp); 0 below -87.3 (where 2^n would leave the normal range).
+SBERT_AVX2 inline __m256 exp8(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.3f), hi = _mm256_set1_ps(88.3f);
+  const __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.f)));
+  const __m256i exponent = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(exponent)));
+}
+
+SBERT_AVX2 inline float sum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+SBERT_AVX2 inline float max8(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// row[0:width] (width a multiple of 8; entries past the sequence hold -inf in mask) becomes
+// softmax(row / sqrt_d + mask).
+SBERT_AVX2 void softmax_row(float* row, const float* mask, int64_t width, float sqrt_d) {
+  const __m256 divisor = _mm256_set1_ps(sqrt_d);
+  __m256 top = _mm256_set1_ps(-std::numeric_limits<float>::max());
+  for (int64_t j = 0; j < width; j += 8) {
+    const __m256 x = _mm256_add_ps(_mm256_div_ps(_mm256_loadu_ps(row + j), divisor), _mm256_loadu_ps(mask + j));
+    _mm256_storeu_ps(row + j, x);
+    top = _mm256_max_ps(top, x);
+  }
+  const __m256 m = _mm256_set1_ps(max8(top));
+  __m256 total = _mm256_setzero_ps();
+  for (int64_t j = 0; j < width; j += 8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(row + j), m));
+    _mm256_storeu_ps(row + j, e);
+    total = _mm256_add_ps(total, e);
+  }
+  const __m256 inv = _mm256_set1_ps(1.f / sum8(total));
+  for (int64_t j = 0; j < width; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), inv));
+}
+
+}  // namespace
+
+SBERT_AVX2 void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels, int64_t n, const float* bias, float* c,
+                                int64_t ldc, int64_t col_begin, int64_t col_end) {
+  alignas(32) float bias_tail[kPanel];
+  for (int64_t m0 = 0; m0 < m; m0 += kBlockRows) {
+    const int64_t rows = std::min(kBlockRows, m - m0);
+    // Rows spread evenly over micro-kernel calls (20 rows: 5+5+5+5, not 6+6+6+2: the FMA pipes need ~8
+    // independent accumulators).
+    const int64_t calls = (rows + kMaxRows - 1) / kMaxRows;
+    for (int64_t k0 = 0; k0 < k; k0 += kBlockK) {
+      const int64_t kc = std::min(kBlockK, k - k0);
+      for (int64_t col = col_begin; col < col_end; col += kPanel) {
+        const int64_t cols = std::min(kPanel, col_end - col);
+        const float* panel = panels + col / kPanel * k * kPanel + k0 * kPanel;
+        const float* b = nullptr;
+        if (bias != nullptr && k0 == 0) {
+          b = bias + col;
+          if (cols < kPanel) {
+            std::memset(bias_tail, 0, sizeof bias_tail);
+            std::memcpy(bias_tail, b, cols * sizeof(float));
+            b = bias_tail;
+          }
+        }
+        int64_t row = m0;
+        for (int64_t i = 0; i < calls; ++i) {
+          const int r = static_cast<int>(rows / calls + (i < rows % calls ? 1 : 0));
+          micro_rows(r, a + row * lda + k0, lda, panel, kc, c + row * ldc + col, ldc, cols, b, k0 > 0);
+          row += r;
+        }
+      }
+    }
+  }
+}
+
+SBERT_AVX2 void attention(const float* q, const float* k, const float* v, const float* mask, float* out, const AttentionShape& s, int64_t begin,
+                          int64_t end) {
+  const int64_t L = s.seq_len, d = s.head_dim;
+  const int64_t width = (L + kPanel - 1) / kPanel * kPanel;  // score rows padded to whole panels
+  // Per thread, reused across calls: packed keys and values, the scores of one (sentence, head), its mask row.
+  thread_local std::vector<float> key_panels, value_panels, scores, mask_row;
+  key_panels.resize(panel_floats(L, d));
+  value_panels.resize(panel_floats(d, L));
+  scores.resize(L * width);
+  mask_row.resize(width);
+  const float sqrt_d = std::sqrt(static_cast<float>(d));
+  int64_t mask_of = -1;
+  for (int64_t item = begin; item < end; ++item) {
+    const int64_t b = item / s.heads, h = item % s.heads;
+    const int64_t offset = b * L * s.row_stride + h * d;
+    if (mask_of != b) {
+      std::memcpy(mask_row.data(), mask + b * L, L * sizeof(float));
+      // Past the sequence: -inf, so those columns weigh exactly 0 even when every real key is masked.
+      std::fill(mask_row.begin() + L, mask_row.end(), -std::numeric_limits<float>::infinity());
+      mask_of = b;
+    }
+    // Scores: the keys are the "weights" ([L, d]); padding keys are zero panels, so padded columns score 0.
+    pack_panels(k + offset, L, d, s.row_stride, 1, key_panels.data());
+    multiply_panels(q + offset, s.row_stride, L, d, key_panels.data(), width, nullptr, scores.data(), width, 0, width);
+    for (int64_t i = 0; i < L; ++i) softmax_row(scores.data() + i * width, mask_row.data(), width, sqrt_d);
+    // Context: probabilities [L, L] times values [L, d], the values packed as a [d, L] matrix.
+    pack_panels(v + offset, d, L, 1, s.row_stride, value_panels.data());
+    multiply_panels(scores.data(), width, L, L, value_panels.data(), d, nullptr, out + b * L * s.out_stride + h * d, s.out_stride, 0, d);
+  }
+}
+
+#else  // not x86-64 with GCC/Clang: callers see available() == false and use libtorch.
+
+bool available() { return false; }
+void multiply_panels(const float*, int64_t, int64_t, int64_t, const float*, int64_t, const float*, float*, int64_t, int64_t, int64_t) {
+  throw std::logic_error("multiply_panels: this build has no AVX2 kernels (check kernels::available() first)");
+}
+void attention(const float*, const float*, const float*, const float*, float*, const AttentionShape&, int64_t, int64_t) {
+  throw std::logic_error("attention: this build has no AVX2 kernels (check kernels::available() first)");
+}
+
+#endif
+
+}  // namespace sbert::kernels

@@ -1,0 +1,45 @@
+// sbert-node's own float32 CPU kernels for inference, used where libtorch + OpenBLAS lose time:
+//  - products over few rows (a short sentence, a couple of them): OpenBLAS repacks the weight matrix on every
+//    call, a third of the time at ~20 rows in a profile. Here the weights are packed once (pack_panels) and the
+//    product streams through them (multiply_panels): 1.1-1.7x OpenBLAS per core below ~64 rows, measured
+//    side by side on this project's shapes; OpenBLAS stays ahead on large products, which keep using it.
+//  - attention over short sequences: libtorch runs QKᵀ and PV as one small GEMM call per (sentence, head),
+//    at 5-9 GFLOP/s against 80+ for the linear layers. attention() does scores, scaling, mask, softmax and PV per
+//    (sentence, head) in cache, without a [batch, heads, L, L] tensor.
+// Plain C++ on raw pointers (no libtorch here), AVX2 + FMA chosen at run time: available() says whether this
+// CPU has them; callers use libtorch's ops otherwise.
+//
+// Every output element is summed over k in one fixed order, whatever the number of rows or the column range
+// asked for, so splitting a product by columns (or attention by items) among threads gives the same bits.
+#pragma once
+
+#include <cstdint>
+
+namespace sbert::kernels {
+
+bool available();
+
+// Panels of 16 rows of a [n, k] matrix w (element (i, j) at w[i * stride_n + j * stride_k]), each stored k-major
+// as [k][16] floats, the last one zero-padded: the layout multiply_panels streams through.
+constexpr int64_t kPanel = 16;
+int64_t panel_floats(int64_t n, int64_t k);
+void pack_panels(const float* w, int64_t n, int64_t k, int64_t stride_n, int64_t stride_k, float* out);
+
+// c[i, j] = bias[j] + sum_k a[i, k] * w[j, k] for rows i < m and columns j in [col_begin, col_end), w given as
+// panels (n columns in all), bias optional. col_begin must be a multiple of 16. a's rows are lda floats apart,
+// c's ldc.
+void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels, int64_t n, const float* bias, float* c,
+                     int64_t ldc, int64_t col_begin, int64_t col_end);
+
+// Scaled dot-product attention of a batch, for items [begin, end) of batch * heads (item = b * heads + h):
+// out[b, i, h*d : (h+1)*d] = softmax_j(q_i · k_j / sqrt(d) + mask[b, j]) · v_j. q, k and v point at head 0 of
+// the first token of the batch; a token's row is `row_stride` floats long (3H for a fused QKV output), heads
+// follow each other head_dim floats apart; out rows are out_stride floats apart; mask is [batch, seq_len],
+// additive.
+struct AttentionShape {
+  int64_t batch, seq_len, heads, head_dim, row_stride, out_stride;
+};
+void attention(const float* q, const float* k, const float* v, const float* mask, float* out, const AttentionShape& shape, int64_t begin,
+               int64_t end);
+
+}  // namespace sbert::kernels
