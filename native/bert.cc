@@ -138,15 +138,13 @@ at::Tensor Linear::split_forward(const at::Tensor& x) const {
   return y.view(sizes);
 }
 
-at::Tensor Linear::panel_forward(const at::Tensor& x) const {
-  const int64_t in = weight.size(1), out = weight.size(0);
-  const int64_t rows = x.numel() / in;
-  const at::Tensor panels = prepared(Form::Panels).panels;
-  auto x2 = x.reshape({rows, in}).contiguous();
-  auto y = at::empty({rows, out}, x.options());
-  const float* b = bias.defined() ? bias.data_ptr<float>() : nullptr;
+// y = x2 · Wᵀ + bias on the panel kernel for x2 [rows, in] contiguous, split by column blocks over the batch's
+// team when worth it.
+static at::Tensor multiply_panels_split(const at::Tensor& x2, const at::Tensor& panels, const float* bias, int64_t out) {
+  const int64_t rows = x2.size(0), in = x2.size(1);
+  auto y = at::empty({rows, out}, x2.options());
   auto columns = [&](int64_t begin, int64_t end) {
-    kernels::multiply_panels(x2.data_ptr<float>(), in, rows, in, panels.data_ptr<float>(), out, b, y.data_ptr<float>(), out, begin, end);
+    kernels::multiply_panels(x2.data_ptr<float>(), in, rows, in, panels.data_ptr<float>(), out, bias, y.data_ptr<float>(), out, begin, end);
   };
   if (worth_splitting(rows, in, out)) {
     team_run([&](int part, int parts) {
@@ -156,6 +154,12 @@ at::Tensor Linear::panel_forward(const at::Tensor& x) const {
   } else {
     columns(0, out);
   }
+  return y;
+}
+
+at::Tensor Linear::panel_forward(const at::Tensor& x) const {
+  const int64_t in = weight.size(1), out = weight.size(0);
+  auto y = multiply_panels_split(x.reshape({-1, in}).contiguous(), prepared(Form::Panels).panels, bias.defined() ? bias.data_ptr<float>() : nullptr, out);
   auto sizes = x.sizes().vec();
   sizes.back() = out;
   return y.view(sizes);
@@ -259,10 +263,15 @@ BertSelfAttention::BertSelfAttention(const BertConfig& c)
   value = register_module("value", std::make_shared<Linear>(c.hidden_size, c.hidden_size));
 }
 
-std::shared_ptr<Linear> BertSelfAttention::fused_qkv() const {
-  std::lock_guard<std::mutex> lock(fused_mutex_);
+std::vector<int64_t> BertSelfAttention::qkv_versions() const {
   std::vector<int64_t> versions;
   for (const auto* l : {query.get(), key.get(), value.get()}) versions.push_back(versions_of(l->weight, l->bias));
+  return versions;
+}
+
+std::shared_ptr<Linear> BertSelfAttention::fused_qkv() const {
+  std::lock_guard<std::mutex> lock(fused_mutex_);
+  const auto versions = qkv_versions();
   if (!fused_ || versions != fused_versions_ || fused_->precision != query->precision) {
     // Ordinary tensors even when called under InferenceMode: the fused layer tracks versions like any other.
     c10::InferenceMode ordinary(false);
@@ -279,13 +288,49 @@ std::shared_ptr<Linear> BertSelfAttention::fused_qkv() const {
   return fused_;
 }
 
+at::Tensor BertSelfAttention::project_qkv(const at::Tensor& x2) {
+  const int64_t rows = x2.size(0), in = x2.size(1), width = heads * head_dim;
+  if (rows < kPanelRows) {
+    at::Tensor panels, bias;
+    {
+      std::lock_guard<std::mutex> lock(fused_mutex_);
+      const auto versions = qkv_versions();
+      if (!qkv_panels_.defined() || versions != qkv_panel_versions_) {
+        std::vector<at::Tensor> weights;
+        std::vector<const float*> starts;
+        for (const auto* l : {query.get(), key.get(), value.get()}) {
+          // One layout for the three (they are column-major unless a caller replaced them).
+          weights.push_back(l->weight.detach().t().contiguous().t());
+          for (int64_t i = 0; i < width; ++i) starts.push_back(weights.back().data_ptr<float>() + i * weights.back().stride(0));
+        }
+        qkv_panels_ = at::empty({kernels::panel_floats(3 * width, in)}, x2.options());
+        kernels::pack_panels(starts.data(), 3 * width, in, weights[0].stride(1), qkv_panels_.data_ptr<float>());
+        qkv_bias_ = at::cat({query->bias.detach(), key->bias.detach(), value->bias.detach()});
+        qkv_panel_versions_ = versions;
+      }
+      panels = qkv_panels_;
+      bias = qkv_bias_;
+    }
+    return multiply_panels_split(x2, panels, bias.data_ptr<float>(), 3 * width);
+  }
+  if (query->precision == LinearPrecision::Int8) return fused_qkv()->forward(x2);
+  auto y = at::empty({rows, 3 * width}, x2.options());
+  int64_t offset = 0;
+  for (const auto* l : {query.get(), key.get(), value.get()}) {
+    auto slice = y.narrow(1, offset, width);
+    at::addmm_out(slice, l->bias, x2, l->weight.t());
+    offset += width;
+  }
+  return y;
+}
+
 at::Tensor BertSelfAttention::kernel_forward(const at::Tensor& hidden, const at::Tensor& additive_mask) {
   const int64_t batch = hidden.size(0), seq_len = hidden.size(1), width = heads * head_dim;
   if (!own_kernels() || hidden.scalar_type() != at::kFloat || additive_mask.scalar_type() != at::kFloat ||
       additive_mask.numel() != batch * seq_len) {
     return {};
   }
-  auto qkv = fused_qkv()->forward(hidden).contiguous();  // [B, L, 3H]: q, k, v of a token side by side
+  auto qkv = project_qkv(hidden.reshape({batch * seq_len, hidden.size(-1)}).contiguous());  // q, k, v of a token side by side
   auto mask = additive_mask.reshape({batch, seq_len}).contiguous();
   auto context = at::empty({batch, seq_len, width}, hidden.options());
   const float* q = qkv.data_ptr<float>();

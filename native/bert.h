@@ -123,6 +123,12 @@ class BertSelfAttention : public torch::nn::Module {
   mutable std::vector<int64_t> fused_versions_;
   // Inference on sbert-node's attention kernel (kernels.h); an undefined tensor when it does not apply.
   at::Tensor kernel_forward(const at::Tensor& hidden, const at::Tensor& additive_mask);
+  // Q, K and V side by side, [rows, 3H], for kernel_forward: over few rows from panels packed straight from the
+  // three weights (no concatenated copy of them), else three BLAS products into one tensor.
+  at::Tensor project_qkv(const at::Tensor& x2);
+  std::vector<int64_t> qkv_versions() const;
+  mutable at::Tensor qkv_panels_, qkv_bias_;
+  mutable std::vector<int64_t> qkv_panel_versions_;
 };
 
 // Dense + dropout + residual LayerNorm: the shape of both `attention.output` and `output`.

@@ -18,17 +18,31 @@ namespace sbert::kernels {
 
 int64_t panel_floats(int64_t n, int64_t k) { return (n + kPanel - 1) / kPanel * kPanel * k; }
 
-void pack_panels(const float* w, int64_t n, int64_t k, int64_t stride_n, int64_t stride_k, float* out) {
+namespace {
+
+template <typename RowOf>
+void pack_rows(RowOf row_of, int64_t n, int64_t k, int64_t stride_k, float* out) {
   const int64_t panels = (n + kPanel - 1) / kPanel;
   for (int64_t p = 0; p < panels; ++p) {
     float* dst = out + p * k * kPanel;
     const int64_t cols = std::min<int64_t>(kPanel, n - p * kPanel);
+    const float* src[kPanel];
+    for (int64_t c = 0; c < cols; ++c) src[c] = row_of(p * kPanel + c);
     for (int64_t j = 0; j < k; ++j) {
-      const float* src = w + p * kPanel * stride_n + j * stride_k;
-      for (int64_t c = 0; c < cols; ++c) dst[j * kPanel + c] = src[c * stride_n];
+      for (int64_t c = 0; c < cols; ++c) dst[j * kPanel + c] = src[c][j * stride_k];
       for (int64_t c = cols; c < kPanel; ++c) dst[j * kPanel + c] = 0.f;
     }
   }
+}
+
+}  // namespace
+
+void pack_panels(const float* w, int64_t n, int64_t k, int64_t stride_n, int64_t stride_k, float* out) {
+  pack_rows([&](int64_t i) { return w + i * stride_n; }, n, k, stride_k, out);
+}
+
+void pack_panels(const float* const* rows, int64_t n, int64_t k, int64_t stride_k, float* out) {
+  pack_rows([&](int64_t i) { return rows[i]; }, n, k, stride_k, out);
 }
 
 #ifdef SBERT_KERNELS_X86
@@ -177,10 +191,12 @@ SBERT_AVX2 void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t 
     // Rows spread evenly over micro-kernel calls (20 rows: 5+5+5+5, not 6+6+6+2: the FMA pipes need ~8
     // independent accumulators).
     const int64_t calls = (rows + kMaxRows - 1) / kMaxRows;
-    for (int64_t k0 = 0; k0 < k; k0 += kBlockK) {
-      const int64_t kc = std::min(kBlockK, k - k0);
-      for (int64_t col = col_begin; col < col_end; col += kPanel) {
-        const int64_t cols = std::min(kPanel, col_end - col);
+    // Panel by panel, so the weights stream through memory in order (at a sentence's few rows each weight is
+    // read from memory once and used a handful of times).
+    for (int64_t col = col_begin; col < col_end; col += kPanel) {
+      const int64_t cols = std::min(kPanel, col_end - col);
+      for (int64_t k0 = 0; k0 < k; k0 += kBlockK) {
+        const int64_t kc = std::min(kBlockK, k - k0);
         const float* panel = panels + col / kPanel * k * kPanel + k0 * kPanel;
         const float* b = nullptr;
         if (bias != nullptr && k0 == 0) {

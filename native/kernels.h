@@ -24,6 +24,8 @@ bool available();
 constexpr int64_t kPanel = 16;
 int64_t panel_floats(int64_t n, int64_t k);
 void pack_panels(const float* w, int64_t n, int64_t k, int64_t stride_n, int64_t stride_k, float* out);
+// The same for a matrix whose row i starts at rows[i] (rows of several matrices stacked: Q, K and V weights).
+void pack_panels(const float* const* rows, int64_t n, int64_t k, int64_t stride_k, float* out);
 
 // c[i, j] = bias[j] + sum_k a[i, k] * w[j, k] for rows i < m and columns j in [col_begin, col_end), w given as
 // panels (n columns in all), bias optional. col_begin must be a multiple of 16. a's rows are lda floats apart,
