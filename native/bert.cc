@@ -114,17 +114,12 @@ at::Tensor Linear::forward(const at::Tensor& x) const {
   return inference_forward(x);
 }
 
-at::Tensor Linear::split_forward(const at::Tensor& x) const {
-  const int64_t in = weight.size(1), out = weight.size(0);
-  const int64_t rows = x.numel() / std::max<int64_t>(1, in);
-  // Few rows only (a short request, a small batch): larger batches already keep every core busy side by side
-  // (threading.h).
-  if (rows >= 128 || !worth_splitting(rows, in, out)) return at::linear(x, weight, bias);
-  auto x2 = x.reshape({rows, in});
-  auto y = at::empty({rows, out}, x.options());
-  team_run([&](int part, int parts) {
-    // One BLAS call per column block, writing its slice of y in place.
-    const auto [begin, end] = column_block(out, part, parts);
+// y ([rows, out], any row stride) = x2 · weightᵀ + bias through BLAS, one call per column block, the blocks
+// spread over the batch's team. Always cut the same way (split_parts is fixed per process), whether or not a
+// helper is free to take a block, so the bits do not depend on what else was running.
+static void blas_columns_into(at::Tensor y, const at::Tensor& x2, const at::Tensor& weight, const at::Tensor& bias) {
+  const int64_t out = weight.size(0);
+  auto block = [&](int64_t begin, int64_t end) {
     auto y_part = y.narrow(1, begin, end - begin);
     auto w_part = weight.narrow(0, begin, end - begin).t();
     if (bias.defined()) {
@@ -132,7 +127,21 @@ at::Tensor Linear::split_forward(const at::Tensor& x) const {
     } else {
       at::mm_out(y_part, x2, w_part);
     }
+  };
+  // Only products over few rows: for larger ones two half-width BLAS calls cost ~8% more than one (each packs
+  // the activations again), measured on batches of 32 and 128 sentences side by side.
+  if (x2.size(0) >= 128 || !worth_splitting(x2.size(0), x2.size(1), out)) return block(0, out);
+  team_run([&](int part, int parts) {
+    const auto [begin, end] = column_block(out, part, parts);
+    block(begin, end);
   });
+}
+
+at::Tensor Linear::split_forward(const at::Tensor& x) const {
+  const int64_t in = weight.size(1), out = weight.size(0);
+  auto x2 = x.reshape({-1, in});
+  auto y = at::empty({x2.size(0), out}, x.options());
+  blas_columns_into(y, x2, weight, bias);
   auto sizes = x.sizes().vec();
   sizes.back() = out;
   return y.view(sizes);
@@ -317,8 +326,7 @@ at::Tensor BertSelfAttention::project_qkv(const at::Tensor& x2) {
   auto y = at::empty({rows, 3 * width}, x2.options());
   int64_t offset = 0;
   for (const auto* l : {query.get(), key.get(), value.get()}) {
-    auto slice = y.narrow(1, offset, width);
-    at::addmm_out(slice, l->bias, x2, l->weight.t());
+    blas_columns_into(y.narrow(1, offset, width), x2, l->weight, l->bias);
     offset += width;
   }
   return y;

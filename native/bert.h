@@ -64,7 +64,7 @@ class Linear : public torch::nn::Module {
 
  private:
   at::Tensor inference_forward(const at::Tensor& x) const;
-  // Float32 inference through BLAS: few-row products split by output columns over the batch's team (team.h).
+  // Float32 inference through BLAS, split by output columns over the batch's team (team.h).
   at::Tensor split_forward(const at::Tensor& x) const;
   // Float32 inference over few rows on sbert-node's kernel, the weight packed once, split as split_forward.
   at::Tensor panel_forward(const at::Tensor& x) const;

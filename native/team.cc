@@ -113,15 +113,11 @@ Pool& pool() {
 }
 
 thread_local std::vector<Helper*> t_team;
+thread_local bool t_in_scope = false;  // inside an active TeamScope: may recruit helpers as cores free up
 
-}  // namespace
-
-void batch_started() { g_batches.fetch_add(1, std::memory_order_relaxed); }
-void batch_finished() { g_batches.fetch_sub(1, std::memory_order_relaxed); }
-
-TeamScope::TeamScope(bool cpu) {
-  // Only where products are split at all (split_parts); a nested scope leaves the team to the outer one.
-  if (!cpu || split_parts() < 2 || !t_team.empty()) return;
+// Lends free helpers to the calling thread's batch for the idle cores there are now.
+void recruit() {
+  if (g_batches.load() + g_lent.load() >= encode_lanes()) return;
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.mutex);
   int wanted = encode_lanes() - g_batches.load() - g_lent.load();
@@ -141,7 +137,18 @@ TeamScope::TeamScope(bool cpu) {
     t_team.push_back(h);
     --wanted;
   }
-  active_ = !t_team.empty();
+}
+
+}  // namespace
+
+void batch_started() { g_batches.fetch_add(1, std::memory_order_relaxed); }
+void batch_finished() { g_batches.fetch_sub(1, std::memory_order_relaxed); }
+
+TeamScope::TeamScope(bool cpu) {
+  // Only where products are split at all (split_parts); a nested scope leaves the team to the outer one.
+  if (!cpu || split_parts() < 2 || t_in_scope) return;
+  t_in_scope = active_ = true;
+  recruit();
 }
 
 TeamScope::~TeamScope() {
@@ -156,18 +163,25 @@ TeamScope::~TeamScope() {
     if (previous != kLeft) g_lent.fetch_sub(1, std::memory_order_relaxed);
   }
   t_team.clear();
+  t_in_scope = false;
 }
 
 int split_parts() { return lending_enabled() && threads_per_lane() == 1 ? std::max(1, encode_lanes()) : 1; }
 
 void team_run(const std::function<void(int part, int parts)>& fn) {
   const int parts = split_parts();
+  // A core that was busy when the batch started (another batch beside it) may have come free since.
+  if (t_in_scope && parts > 1) {
+    const auto idle = std::count_if(t_team.begin(), t_team.end(), [](Helper* h) { return h->state.load(std::memory_order_acquire) == kIdle; });
+    if (idle < parts - 1) recruit();
+  }
   std::vector<Helper*> posted;
   std::vector<int> mine{0};
+  auto next = t_team.begin();
   for (int part = 1; part < parts; ++part) {
     bool handed_over = false;
-    if (static_cast<size_t>(part - 1) < t_team.size()) {
-      Helper* h = t_team[part - 1];
+    for (; next != t_team.end() && !handed_over; ++next) {
+      Helper* h = *next;
       h->fn = &fn;
       h->part = part;
       h->parts = parts;
@@ -176,7 +190,7 @@ void team_run(const std::function<void(int part, int parts)>& fn) {
       handed_over = h->state.compare_exchange_strong(expected, kPosted, std::memory_order_acq_rel);
       if (handed_over) posted.push_back(h);
     }
-    if (!handed_over) mine.push_back(part);  // no helper for it, or it has left
+    if (!handed_over) mine.push_back(part);  // no helper for it (none free, or they have left)
   }
   std::exception_ptr error;
   for (int part : mine) {

@@ -1,13 +1,14 @@
-// Idle cores lent to a lone encode batch. Encode batches normally run side by side, one per core (see
-// threading.h); when a batch starts while cores are idle (a single short request, the last batch of a call),
-// it borrows helper threads for those cores, and its matrix products over few rows (under 128: short inputs,
-// small batches) are split among them by output columns. Measured on 2 cores: a [18 x 384] x [384 x 1536] product takes 0.54 ms on one thread and 0.30 ms
-// split in two this way, while libtorch's OpenMP pool and OpenBLAS's own threads gain almost nothing at such
-// sizes.
+// Idle cores lent to an encode batch. Encode batches normally run side by side, one per core (see
+// threading.h); when a core is idle (a single request, the last batch of a call, a batch that finished before
+// the one beside it), the running batch borrows a helper thread for it, and splits its products over few rows
+// (under 128) among them by output columns and its attention by (sentence, head). Measured on 2 cores: a [18 x 384] x [384 x 1536]
+// product takes 0.54 ms on one thread and 0.30 ms split in two this way, while libtorch's OpenMP pool and
+// OpenBLAS's own threads gain almost nothing at such sizes.
 //
 // Helpers spin while lent (the batch hands them work every few hundred microseconds) and sleep otherwise. A
 // helper leaves its team as soon as more batches run than there are cores for them, so a batch that arrives
-// later never competes with a spinning helper. SBERT_NODE_SPLIT_BATCHES=0 turns lending off.
+// later never competes with a spinning helper; a batch looks for helpers when it starts and again before each
+// split product. SBERT_NODE_SPLIT_BATCHES=0 turns lending off.
 #pragma once
 
 #include <cstdint>
@@ -15,8 +16,8 @@
 
 namespace sbert {
 
-// Lends idle helpers to the calling thread's batch for the scope's lifetime (when `cpu`: a batch on a GPU
-// gains nothing from them). Call inside an EncodeScope.
+// Lends idle helpers to the calling thread's batch for the scope's lifetime, now and as cores free up (when
+// `cpu`: a batch on a GPU gains nothing from them). Call inside an EncodeScope.
 class TeamScope {
  public:
   explicit TeamScope(bool cpu);
