@@ -38,7 +38,14 @@ void pack_rows(RowOf row_of, int64_t n, int64_t k, int64_t stride_k, float* out)
 }  // namespace
 
 void pack_panels(const float* w, int64_t n, int64_t k, int64_t stride_n, int64_t stride_k, float* out) {
-  pack_rows([&](int64_t i) { return w + i * stride_n; }, n, k, stride_k, out);
+  if (stride_n != 1) return pack_rows([&](int64_t i) { return w + i * stride_n; }, n, k, stride_k, out);
+  // Rows side by side in memory (column-major weights, values): copy whole 16-float lines, reading w in order
+  // (2x faster than gathering a panel at a time, which walks w with a page-sized stride).
+  const int64_t full = n / kPanel;
+  for (int64_t j = 0; j < k; ++j) {
+    for (int64_t p = 0; p < full; ++p) std::memcpy(out + (p * k + j) * kPanel, w + j * stride_k + p * kPanel, kPanel * sizeof(float));
+  }
+  if (full * kPanel < n) pack_rows([&](int64_t i) { return w + full * kPanel + i; }, n - full * kPanel, k, stride_k, out + full * k * kPanel);
 }
 
 void pack_panels(const float* const* rows, int64_t n, int64_t k, int64_t stride_k, float* out) {
@@ -224,9 +231,11 @@ SBERT_AVX2 void attention(const float* q, const float* k, const float* v, const 
   const int64_t width = (L + kPanel - 1) / kPanel * kPanel;  // score rows padded to whole panels
   // Per thread, reused across calls: packed keys and values, the scores of one (sentence, head), its mask row.
   thread_local std::vector<float> key_panels, value_panels, scores, mask_row;
+  // Queries go kBlockRows at a time, so the scores scratch stays small (96 x L) however long the sequence.
+  const int64_t query_rows = std::min(L, kBlockRows);
   key_panels.resize(panel_floats(L, d));
   value_panels.resize(panel_floats(d, L));
-  scores.resize(L * width);
+  scores.resize(query_rows * width);
   mask_row.resize(width);
   const float sqrt_d = std::sqrt(static_cast<float>(d));
   int64_t mask_of = -1;
@@ -239,13 +248,16 @@ SBERT_AVX2 void attention(const float* q, const float* k, const float* v, const 
       std::fill(mask_row.begin() + L, mask_row.end(), -std::numeric_limits<float>::infinity());
       mask_of = b;
     }
-    // Scores: the keys are the "weights" ([L, d]); padding keys are zero panels, so padded columns score 0.
+    // The keys are the "weights" of the scores ([L, d]; padding keys are zero panels, so padded columns score
+    // 0); the values, as a [d, L] matrix, those of the context.
     pack_panels(k + offset, L, d, s.row_stride, 1, key_panels.data());
-    multiply_panels(q + offset, s.row_stride, L, d, key_panels.data(), width, nullptr, scores.data(), width, 0, width);
-    for (int64_t i = 0; i < L; ++i) softmax_row(scores.data() + i * width, mask_row.data(), width, sqrt_d);
-    // Context: probabilities [L, L] times values [L, d], the values packed as a [d, L] matrix.
     pack_panels(v + offset, d, L, 1, s.row_stride, value_panels.data());
-    multiply_panels(scores.data(), width, L, L, value_panels.data(), d, nullptr, out + b * L * s.out_stride + h * d, s.out_stride, 0, d);
+    for (int64_t i0 = 0; i0 < L; i0 += query_rows) {
+      const int64_t rows = std::min(query_rows, L - i0);
+      multiply_panels(q + offset + i0 * s.row_stride, s.row_stride, rows, d, key_panels.data(), width, nullptr, scores.data(), width, 0, width);
+      for (int64_t i = 0; i < rows; ++i) softmax_row(scores.data() + i * width, mask_row.data(), width, sqrt_d);
+      multiply_panels(scores.data(), width, rows, L, value_panels.data(), d, nullptr, out + (b * L + i0) * s.out_stride + h * d, s.out_stride, 0, d);
+    }
   }
 }
 
