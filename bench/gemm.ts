@@ -44,7 +44,7 @@ function shapesFor(spec: ModelSpec, M: number, B: number, L: number): Shape[] {
   const d = H / heads;
   return [
     { kind: "linear", name: "H→H (Q, K, V, out)", M, K: H, N: H },
-    { kind: "linear", name: "H→3H (fused QKV, unused)", M, K: H, N: 3 * H },
+    { kind: "linear", name: "H→3H (fused QKV, not in the bound)", M, K: H, N: 3 * H },
     { kind: "linear", name: "H→4H (FFN in)", M, K: H, N: I },
     { kind: "linear", name: "4H→H (FFN out)", M, K: I, N: H },
     { kind: "bmm", name: "Q·Kᵀ", batch: B * heads, M: L, K: d, N: L },
