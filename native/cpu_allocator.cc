@@ -4,6 +4,7 @@
 #include <c10/core/CPUAllocator.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -30,6 +31,7 @@ size_t size_class(size_t n) {
 
 class CachingCpuAllocator;
 CachingCpuAllocator* g_allocator = nullptr;
+std::atomic<bool> g_training{false};
 
 class CachingCpuAllocator final : public c10::Allocator {
  public:
@@ -38,12 +40,16 @@ class CachingCpuAllocator final : public c10::Allocator {
   // The context is the pointer itself, so libtorch's raw_allocate/raw_deallocate paths work too.
   c10::DataPtr allocate(size_t n) const override {
     if (n < kMinCached) return base_->allocate(n);
-    const size_t cls = size_class(n);
+    size_t cls = size_class(n);
     void* ptr = nullptr;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      auto it = free_.find(cls);
-      if (it != free_.end() && !it->second.empty()) {
+      const bool training = g_training.load(std::memory_order_relaxed);
+      const size_t largest = training ? 2 * cls : cls;
+      auto it = free_.lower_bound(cls);
+      while (it != free_.end() && it->second.empty() && it->first <= largest) ++it;
+      if (it != free_.end() && !it->second.empty() && it->first <= largest) {
+        cls = it->first;
         ptr = it->second.back();
         it->second.pop_back();
         cached_ -= cls;
@@ -51,8 +57,10 @@ class CachingCpuAllocator final : public c10::Allocator {
       } else {
         ++misses_;
         // Cached blocks of other sizes give way before new memory is taken, so memory in use plus cached never
-        // exceeds the most ever in use: the cache saves page faults without raising the peak.
-        const size_t budget = std::max(high_water_, in_use_ + cls);
+        // exceeds the most ever in use (half as much again in training): the cache saves page faults without
+        // raising encode's peak.
+        const size_t most = training ? high_water_ + high_water_ / 2 : high_water_;
+        const size_t budget = std::max(most, in_use_ + cls);
         while (cached_ > 0 && in_use_ + cached_ + cls > budget) evict_largest();
       }
     }
@@ -148,6 +156,8 @@ void install_caching_cpu_allocator() {
     c10::SetCPUAllocator(g_allocator, /*priority=*/1);
   });
 }
+
+void set_cpu_cache_training(bool training) { g_training.store(training, std::memory_order_relaxed); }
 
 CpuCacheStats cpu_cache_stats() { return g_allocator ? g_allocator->stats() : CpuCacheStats{0, 0, 0, 0}; }
 

@@ -1,5 +1,7 @@
 #include "threading.h"
 
+#include "cpu_allocator.h"
+
 #include <dlfcn.h>
 
 #include <ATen/Parallel.h>
@@ -74,8 +76,14 @@ EncodeScope::EncodeScope() : lock_(ComputeGate::instance().mutex()) { batch_star
 
 EncodeScope::~EncodeScope() { batch_finished(); }
 
-TrainScope::TrainScope() : lock_(ComputeGate::instance().mutex()) { set_blas_threads(cores()); }
+TrainScope::TrainScope() : lock_(ComputeGate::instance().mutex()) {
+  set_blas_threads(cores());
+  set_cpu_cache_training(true);
+}
 
-TrainScope::~TrainScope() { set_blas_threads(g_threads_per_lane); }
+TrainScope::~TrainScope() {
+  set_cpu_cache_training(false);
+  set_blas_threads(g_threads_per_lane);
+}
 
 }  // namespace sbert
