@@ -10,8 +10,9 @@
 namespace sbert {
 
 // Installs the allocator for every CPU tensor created afterwards (once per process). Free blocks are kept while
-// blocks in use plus cached stay under the most ever in use, and under 2 GiB of cache
-// (SBERT_NODE_CPU_CACHE_MB overrides that; 0 turns the cache off).
+// blocks in use plus cached stay under the most ever in use (1.5x that during training steps, see
+// set_cpu_cache_training), and under 2 GiB of cache (SBERT_NODE_CPU_CACHE_MB overrides that; 0 turns the cache
+// off).
 void install_caching_cpu_allocator();
 
 struct CpuCacheStats {
