@@ -72,17 +72,18 @@ constexpr int64_t kPanelRows = 64;
 
 bool own_kernels() { return linear_backend() == LinearBackend::Auto && kernels::available(); }
 
-// Output columns [begin, end) of part `part` of `parts`: on 16-column boundaries (whole panels), the last part
-// taking the rest.
-std::pair<int64_t, int64_t> column_block(int64_t out, int part, int parts) {
-  const int64_t begin = (out * part / parts) / 16 * 16;
-  const int64_t end = part + 1 == parts ? out : (out * (part + 1) / parts) / 16 * 16;
-  return {begin, end};
+// Runs block(begin, end) over the output columns of a [rows x in] x [in x out] product: as split_parts() blocks
+// on 16-column boundaries (whole panels), spread over the batch's team, when the product is worth it (below
+// ~0.25 M multiply-adds the hand-off costs more than a second core saves); else once, over all columns.
+template <typename Block>
+void over_column_blocks(int64_t rows, int64_t in, int64_t out, const Block& block) {
+  if (split_parts() < 2 || rows * in * out < (int64_t{1} << 18) || out < 64) return block(0, out);
+  team_run([&](int part, int parts) {
+    const int64_t begin = (out * part / parts) / 16 * 16;
+    const int64_t end = part + 1 == parts ? out : (out * (part + 1) / parts) / 16 * 16;
+    block(begin, end);
+  });
 }
-
-// Whether a product is worth handing to the team: below ~0.25 M multiply-adds the hand-off costs more than a
-// second core saves.
-bool worth_splitting(int64_t rows, int64_t in, int64_t out) { return split_parts() > 1 && rows * in * out >= (int64_t{1} << 18) && out >= 64; }
 
 int64_t versions_of(const at::Tensor& w, const at::Tensor& b) {
   // Version counters only grow; their sum changes whenever either tensor is written in place.
@@ -130,11 +131,8 @@ static void blas_columns_into(at::Tensor y, const at::Tensor& x2, const at::Tens
   };
   // Only products over few rows: for larger ones two half-width BLAS calls cost ~8% more than one (each packs
   // the activations again), measured on batches of 32 and 128 sentences side by side.
-  if (x2.size(0) >= 128 || !worth_splitting(x2.size(0), x2.size(1), out)) return block(0, out);
-  team_run([&](int part, int parts) {
-    const auto [begin, end] = column_block(out, part, parts);
-    block(begin, end);
-  });
+  if (x2.size(0) >= 128) return block(0, out);
+  over_column_blocks(x2.size(0), x2.size(1), out, block);
 }
 
 at::Tensor Linear::split_forward(const at::Tensor& x) const {
@@ -147,22 +145,13 @@ at::Tensor Linear::split_forward(const at::Tensor& x) const {
   return y.view(sizes);
 }
 
-// y = x2 · Wᵀ + bias on the panel kernel for x2 [rows, in] contiguous, split by column blocks over the batch's
-// team when worth it.
+// y = x2 · Wᵀ + bias on the panel kernel for x2 [rows, in] contiguous, by column blocks (over_column_blocks).
 static at::Tensor multiply_panels_split(const at::Tensor& x2, const at::Tensor& panels, const float* bias, int64_t out) {
   const int64_t rows = x2.size(0), in = x2.size(1);
   auto y = at::empty({rows, out}, x2.options());
-  auto columns = [&](int64_t begin, int64_t end) {
+  over_column_blocks(rows, in, out, [&](int64_t begin, int64_t end) {
     kernels::multiply_panels(x2.data_ptr<float>(), in, rows, in, panels.data_ptr<float>(), out, bias, y.data_ptr<float>(), out, begin, end);
-  };
-  if (worth_splitting(rows, in, out)) {
-    team_run([&](int part, int parts) {
-      const auto [begin, end] = column_block(out, part, parts);
-      columns(begin, end);
-    });
-  } else {
-    columns(0, out);
-  }
+  });
   return y;
 }
 
@@ -344,14 +333,11 @@ at::Tensor BertSelfAttention::kernel_forward(const at::Tensor& hidden, const at:
   const float* q = qkv.data_ptr<float>();
   const kernels::AttentionShape shape{batch, seq_len, heads, head_dim, 3 * width, width};
   const int64_t items = batch * heads;
-  auto run = [&](int64_t begin, int64_t end) {
-    kernels::attention(q, q + width, q + 2 * width, mask.data_ptr<float>(), context.data_ptr<float>(), shape, begin, end);
-  };
-  if (split_parts() > 1 && items > 1) {
-    team_run([&](int part, int parts) { run(items * part / parts, items * (part + 1) / parts); });
-  } else {
-    run(0, items);
-  }
+  // Items (sentence, head) split evenly over the team's parts (one part when nothing is split).
+  team_run([&](int part, int parts) {
+    kernels::attention(q, q + width, q + 2 * width, mask.data_ptr<float>(), context.data_ptr<float>(), shape, items * part / parts,
+                       items * (part + 1) / parts);
+  });
   return context;
 }
 
