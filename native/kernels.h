@@ -44,4 +44,14 @@ struct AttentionShape {
 void attention(const float* q, const float* k, const float* v, const float* mask, float* out, const AttentionShape& shape, int64_t begin,
                int64_t end);
 
+// One AdamW update (torch.optim.AdamW's arithmetic, element by element) over n parameters in one pass. libtorch's
+// ops take eight passes over the arrays and two temporaries of the parameter's size.
+//   p = p * decay_factor (when decay); m = beta1 m + (1 - beta1) g; v = beta2 v + (1 - beta2) g²;
+//   p = p + neg_step_size * m / (sqrt(v) / bias2_sqrt + eps)
+struct AdamWStep {
+  bool decay;
+  float decay_factor, beta1, one_minus_beta1, beta2, one_minus_beta2, bias2_sqrt, eps, neg_step_size;
+};
+void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& step);
+
 }  // namespace sbert::kernels

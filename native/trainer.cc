@@ -2,13 +2,16 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 #include <ATen/autocast_mode.h>
 #include <c10/core/GradMode.h>
 
 #include <cmath>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "errors.h"
+#include "kernels.h"
 
 namespace sbert {
 
@@ -172,22 +175,51 @@ void Trainer::clip_gradients() {
 
 void Trainer::adamw(double lr) {
   c10::NoGradGuard no_grad;
-  const double step = static_cast<double>(step_count_ + 1);
-  const double bias1 = 1.0 - std::pow(config_.beta1, step);
-  const double bias2_sqrt = std::sqrt(1.0 - std::pow(config_.beta2, step));
-  const double step_size = lr / bias1;
   for (auto& p : params_) {
-    const auto& grad = p.tensor.grad();
+    const at::Tensor& grad = p.tensor.grad();
     if (!grad.defined()) continue;
     if (!p.exp_avg.defined()) {
       p.exp_avg = at::zeros_like(p.tensor);
       p.exp_avg_sq = at::zeros_like(p.tensor);
     }
-    if (p.decay && config_.weight_decay != 0) p.tensor.mul_(1.0 - lr * config_.weight_decay);
-    p.exp_avg.mul_(config_.beta1).add_(grad, 1.0 - config_.beta1);
-    p.exp_avg_sq.mul_(config_.beta2).addcmul_(grad, grad, 1.0 - config_.beta2);
-    auto denom = (p.exp_avg_sq.sqrt() / bias2_sqrt).add_(config_.eps);
-    p.tensor.addcdiv_(p.exp_avg, denom, -step_size);
+    // As torch.optim.AdamW, each parameter counts its own steps for the bias corrections: one without a gradient
+    // in a step (another objective's classifier head) is skipped and does not count it.
+    const double step = static_cast<double>(++p.steps);
+    const double bias2_sqrt = std::sqrt(1.0 - std::pow(config_.beta2, step));
+    const double step_size = lr / (1.0 - std::pow(config_.beta1, step));
+    const bool decay = p.decay && config_.weight_decay != 0;
+    const bool same_layout = grad.strides() == p.tensor.strides() && p.exp_avg.strides() == p.tensor.strides() &&
+                             p.exp_avg_sq.strides() == p.tensor.strides();
+    if (p.tensor.is_cpu() && grad.is_cpu() && p.tensor.scalar_type() == at::kFloat && grad.scalar_type() == at::kFloat &&
+        p.tensor.is_non_overlapping_and_dense() && same_layout) {
+      const kernels::AdamWStep s{decay,
+                                 static_cast<float>(1.0 - lr * config_.weight_decay),
+                                 static_cast<float>(config_.beta1),
+                                 static_cast<float>(1.0 - config_.beta1),
+                                 static_cast<float>(config_.beta2),
+                                 static_cast<float>(1.0 - config_.beta2),
+                                 static_cast<float>(bias2_sqrt),
+                                 static_cast<float>(config_.eps),
+                                 static_cast<float>(-step_size)};
+      float* pp = p.tensor.data_ptr<float>();
+      const float* gp = grad.data_ptr<float>();
+      float* mp = p.exp_avg.data_ptr<float>();
+      float* vp = p.exp_avg_sq.data_ptr<float>();
+      // One pass, in chunks over libtorch's intra-op threads (it is memory-bound: both cores' bandwidth). Each
+      // element's arithmetic is the same whoever runs it.
+      at::parallel_for(0, p.tensor.numel(), int64_t{1} << 16, [&](int64_t begin, int64_t end) {
+        kernels::adamw(pp + begin, gp + begin, mp + begin, vp + begin, end - begin, s);
+      });
+      // Written through raw pointers: bump the version as an in-place op would, so that caches keyed on it
+      // (the linear layers' prepared weights) see the change.
+      p.tensor.unsafeGetTensorImpl()->bump_version();
+    } else {
+      if (decay) p.tensor.mul_(1.0 - lr * config_.weight_decay);
+      p.exp_avg.mul_(config_.beta1).add_(grad, 1.0 - config_.beta1);
+      p.exp_avg_sq.mul_(config_.beta2).addcmul_(grad, grad, 1.0 - config_.beta2);
+      auto denom = (p.exp_avg_sq.sqrt() / bias2_sqrt).add_(config_.eps);
+      p.tensor.addcdiv_(p.exp_avg, denom, -step_size);
+    }
   }
 }
 
@@ -230,6 +262,7 @@ NamedTensors Trainer::state() const {
     if (p.exp_avg.defined()) {
       out.emplace_back("exp_avg." + p.name, p.exp_avg.to(at::kCPU).contiguous().clone());
       out.emplace_back("exp_avg_sq." + p.name, p.exp_avg_sq.to(at::kCPU).contiguous().clone());
+      out.emplace_back("step." + p.name, at::full({1}, static_cast<double>(p.steps), at::kFloat));
     }
     if (p.name.rfind("head", 0) == 0) out.emplace_back(p.name, p.tensor.detach().to(at::kCPU).contiguous().clone());
   }
@@ -240,11 +273,15 @@ void Trainer::load_state(const NamedTensors& tensors, int64_t step_count) {
   std::lock_guard<std::mutex> lock(mutex_);
   std::unordered_map<std::string, Param*> by_name;
   for (auto& p : params_) by_name[p.name] = &p;
+  std::unordered_set<const Param*> stepped;
   c10::NoGradGuard no_grad;
   for (const auto& [key, t] : tensors) {
     std::string name = key;
-    int which = 0;  // 0 weights, 1 exp_avg, 2 exp_avg_sq
-    if (key.rfind("exp_avg_sq.", 0) == 0) {
+    int which = 0;  // 0 weights, 1 exp_avg, 2 exp_avg_sq, 3 step
+    if (key.rfind("step.", 0) == 0) {
+      name = key.substr(5);
+      which = 3;
+    } else if (key.rfind("exp_avg_sq.", 0) == 0) {
       name = key.substr(11);
       which = 2;
     } else if (key.rfind("exp_avg.", 0) == 0) {
@@ -254,6 +291,17 @@ void Trainer::load_state(const NamedTensors& tensors, int64_t step_count) {
     auto it = by_name.find(name);
     if (it == by_name.end()) fail(ErrorCode::Weights, "optimizer state has key '" + key + "' that the trainer does not have");
     Param& p = *it->second;
+    if (which == 3) {
+      if (t.numel() != 1) fail(ErrorCode::Weights, "optimizer state key '" + key + "' must hold one number, got shape " + shape_str(t.sizes()));
+      const double steps = t.to(at::kDouble).item<double>();
+      if (!(steps >= 0 && steps <= static_cast<double>(step_count) && steps == std::floor(steps))) {
+        fail(ErrorCode::Weights, "optimizer state key '" + key + "' must be a whole number of steps from 0 to " + std::to_string(step_count) +
+                                     ", got " + std::to_string(steps));
+      }
+      p.steps = static_cast<int64_t>(steps);
+      stepped.insert(&p);
+      continue;
+    }
     if (!p.tensor.sizes().equals(t.sizes())) {
       fail(ErrorCode::Weights, "optimizer state key '" + key + "' has shape " + shape_str(t.sizes()) + " but the trainer expects " +
                                    shape_str(p.tensor.sizes()));
@@ -262,6 +310,10 @@ void Trainer::load_state(const NamedTensors& tensors, int64_t step_count) {
     if (which == 0) p.tensor.copy_(value);
     else if (which == 1) p.exp_avg = value.clone();
     else p.exp_avg_sq = value.clone();
+  }
+  // Saved before parameters counted their own steps: every one with moments had taken them all.
+  for (auto& p : params_) {
+    if (p.exp_avg.defined() && stepped.count(&p) == 0) p.steps = step_count;
   }
   step_count_ = step_count;
 }

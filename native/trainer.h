@@ -59,6 +59,7 @@ class Trainer {
     at::Tensor tensor;
     bool decay;
     at::Tensor exp_avg, exp_avg_sq;
+    int64_t steps = 0;  // updates applied to this parameter (its AdamW "step")
   };
   at::Tensor embed(TokenBatch& column, int64_t row = 0, int64_t count = -1);
   at::Tensor cached_step(const Objective& objective, std::vector<TokenBatch>& columns, const at::Tensor& labels);

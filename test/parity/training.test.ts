@@ -348,6 +348,53 @@ describe("AdamW training steps against the PyTorch reference", () => {
     }
   });
 
+  test("two objectives in turn: the classifier head skips the other objective's steps and counts only its own in AdamW's bias corrections", async () => {
+    const head: NativeLossSpec = { loss: "SoftmaxLoss", numLabels: 3, embeddingDimension: 32, seed: 5 };
+    const cosine = OBJECTIVES["CosineSimilarityLoss"]!;
+    const steps = Array.from({ length: 4 }, (_, k) => (k % 2 === 0 ? stepFor(head.loss, k, 0) : stepFor(cosine.loss, k, 1)));
+    // PyTorch skips a parameter without a gradient, and its AdamW step count (the bias corrections) stays behind
+    // the global one: with the global count the head lands 7e-5 away.
+    const { ours, ref } = await expectParity("SoftmaxLoss + CosineSimilarityLoss in turn", [head, cosine], optimizer({ warmupSteps: 0, totalSteps: 4 }), steps);
+    for (const key of ["head0.weight", "head0.bias"]) expect(maxDiff(ours.headsAfter.get(key)!.data, ref.weights[key]!)).toBeLessThanOrEqual(TOL);
+    // Each parameter's step count (its bias correction) goes into the checkpoint's optimizer state, and back.
+    const modules = await loadModules(folder);
+    const trainer = native().createTrainer(modules, [head, cosine], optimizer({ warmupSteps: 0, totalSteps: 4 }));
+    for (const s of steps.slice(0, 3)) await trainer.step(s.objective, s.columns, s.labels);
+    const counts = (t: NativeTrainer) => new Map(t.state().filter((e) => e.name.startsWith("step.")).map((e) => [e.name, e.data[0]]));
+    const saved = counts(trainer);
+    expect(saved.get("step.head0.weight")).toBe(2);
+    const encoder = [...saved].filter(([name]) => name.startsWith("step.0."));
+    expect(encoder.length).toBeGreaterThan(10);
+    for (const [, n] of encoder) expect(n).toBe(3);
+    const again = native().createTrainer(modules, [head, cosine], optimizer({ warmupSteps: 0, totalSteps: 4 }));
+    again.loadState(trainer.state(), 3);
+    expect(counts(again)).toEqual(saved);
+    for (const t of [trainer, again]) t.dispose();
+    for (const m of modules) m.dispose();
+  });
+
+  test("a step whose loss is not finite is not applied, and leaves nothing in the next step's gradients", async () => {
+    const spec = OBJECTIVES["CosineSimilarityLoss"]!;
+    const steps = Array.from({ length: 3 }, (_, k) => stepFor(spec.loss, k));
+    const opt = optimizer({ warmupSteps: 0, totalSteps: 3 });
+    const ref = await runReference([spec], opt, steps);
+    const modules = await loadModules(folder);
+    const trainer = native().createTrainer(modules, [spec], opt);
+    const bad = stepFor(spec.loss, 1);
+    const labels = { data: Float32Array.from(bad.labels!.data, () => Number.NaN), shape: bad.labels!.shape };
+    await expect(trainer.step(0, bad.columns, labels)).rejects.toThrow(/not finite/);
+    expect(trainer.stepCount).toBe(0);
+    const losses: number[] = [];
+    for (const s of steps) losses.push((await trainer.step(s.objective, s.columns, s.labels)).loss);
+    const ours = transformerWeights(modules[0]!);
+    trainer.dispose();
+    for (const m of modules) m.dispose();
+    expect(maxDiff(losses, ref.losses)).toBeLessThanOrEqual(TOL);
+    let diff = 0;
+    for (const [key, w] of ours) diff = Math.max(diff, maxDiff(w, ref.weights[key]!));
+    expect(diff).toBeLessThanOrEqual(TOL);
+  });
+
   test("cached MultipleNegativesRankingLoss (miniBatchSize 2) gives the weights of the plain loss after 3 steps", async () => {
     const plain = OBJECTIVES["MultipleNegativesRankingLoss"]!;
     const cached: NativeLossSpec = { ...plain, miniBatchSize: 2 };
