@@ -205,8 +205,8 @@ void Trainer::adamw(double lr) {
       const float* gp = grad.data_ptr<float>();
       float* mp = p.exp_avg.data_ptr<float>();
       float* vp = p.exp_avg_sq.data_ptr<float>();
-      // One pass, in chunks over libtorch's intra-op threads (it is memory-bound: both cores' bandwidth). Each
-      // element's arithmetic is the same whoever runs it.
+      // One pass, in chunks over libtorch's intra-op threads when there are several. Each element's arithmetic is
+      // the same whoever runs it.
       at::parallel_for(0, p.tensor.numel(), int64_t{1} << 16, [&](int64_t begin, int64_t end) {
         kernels::adamw(pp + begin, gp + begin, mp + begin, vp + begin, end - begin, s);
       });
