@@ -32,15 +32,12 @@ size_t size_class(size_t n) {
   return p * 2;
 }
 
-// Memory for training steps. A step's tensors come in sizes that change with every batch's sequence length, so
-// blocks kept by size class (below) often did not fit the next step, and a miss took fresh zero-filled pages from
-// the system (BERT-base, batch 16: 5,000-8,000 page faults per pair, 11% of CPU time clearing pages). Here a
-// freed block is first kept by its exact size (a step asks for the same sizes layer after layer, and the block
-// just freed is still in cache); when a request finds nothing, those blocks merge with their free neighbours
-// and any free range that fits serves it (best fit). After its first steps a training run works on pages it
-// already has (3-15 faults per pair). It takes every block of a page and more, not only those of 256 KiB and
-// more: on a small model's steps that took a third off the page faults that remained. Regions are mapped 256 MiB at a time (or the request's size) and stay
-// mapped until trim(). Not thread-safe: the allocator's mutex guards it.
+// Training-step memory (why: set_cpu_cache_training in the header). A freed block is first kept by its exact size:
+// a step asks for the same sizes layer after layer, and the block just freed is still in cache. When a request
+// finds nothing there, those blocks merge with their free neighbours, and the smallest free range that fits
+// serves it. Every block of a page and more comes from here, not only those of 256 KiB and more: on a small
+// model's steps that took a third off the page faults that were left. Regions are mapped 256 MiB at a time (or
+// the request's size) and stay mapped until trim(). Not thread-safe: the allocator's mutex guards it.
 class Arena {
  public:
   static constexpr size_t kPage = 4096;
