@@ -162,7 +162,7 @@ class CachingCpuAllocator final : public c10::Allocator {
       return {ptr, ptr, &CachingCpuAllocator::release, c10::Device(c10::DeviceType::CPU)};
     }
     if (n < kMinCached) return base_->allocate(n);
-    size_t cls = size_class(n);
+    const size_t cls = size_class(n);
     void* ptr = nullptr;
     {
       std::lock_guard<std::mutex> lock(mutex_);

@@ -22,12 +22,12 @@ struct CpuCacheStats {
   size_t misses;  // requests that took new memory from the system (in training: mapped a new arena region)
 };
 CpuCacheStats cpu_cache_stats();
-// While a training step runs (TrainScope), blocks of a page and more come from an arena: freed blocks are reused at
-// their exact size first, then merged with free neighbours so that any free range serves any request that fits. A step's tensor
-// sizes change with every batch's sequence length; kept by size class they mostly missed the next step, which
-// then took fresh pages (BERT-base, batch 16: 5,000-8,000 page faults per pair and 11% of CPU time clearing
-// pages; with the arena 3-15 faults per pair once it has grown). The arena keeps its pages after training, for the
-// next fit, until empty_cpu_cache() unmaps them.
+// While a training step runs (TrainScope), blocks of a page and more come from an arena: freed blocks are reused
+// at their exact size first, then merged with free neighbours so that any free range serves any request that
+// fits. A step's tensor sizes change with every batch's sequence length; kept by size class they mostly missed
+// the next step, which then took fresh pages (BERT-base, batch 16: 5,000-8,000 page faults per pair and 11% of
+// CPU time clearing pages; with the arena 3-15 faults per pair once it has grown). The arena keeps its pages
+// after training, for the next fit, until empty_cpu_cache() unmaps them.
 void set_cpu_cache_training(bool training);
 // Frees every cached block and hands the training arena's free pages back to the system (e.g. after a large job).
 void empty_cpu_cache();

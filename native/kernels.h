@@ -1,4 +1,4 @@
-// sbert-node's own float32 CPU kernels for inference, used where libtorch + OpenBLAS lose time:
+// sbert-node's own float32 CPU kernels, used where libtorch + OpenBLAS lose time. For inference:
 //  - products over few rows (a short sentence, a couple of them): OpenBLAS repacks the weight matrix on every
 //    call, a third of the time at ~20 rows in a profile. Here the weights are packed once (pack_panels) and the
 //    product streams through them (multiply_panels): 1.1-1.7x OpenBLAS per core below ~64 rows, measured
@@ -6,6 +6,7 @@
 //  - attention over short sequences: libtorch runs QKᵀ and PV as one small GEMM call per (sentence, head),
 //    at 5-9 GFLOP/s against 80+ for the linear layers. attention() does scores, scaling, mask, softmax and PV per
 //    (sentence, head) in cache, without a [batch, heads, L, L] tensor.
+// For training: the AdamW update in one pass per parameter (adamw).
 // Plain C++ on raw pointers (no libtorch here), AVX2 + FMA chosen at run time: available() says whether this
 // CPU has them; callers use libtorch's ops otherwise.
 //
