@@ -86,12 +86,19 @@ constexpr int64_t kBlockK = 256;
 // Rows of a (and c) handled per pass over the panels; a's block stays in L2.
 constexpr int64_t kBlockRows = 96;
 constexpr int kMaxRows = 6;  // rows per micro-kernel call: 6 x 16 accumulators in 12 ymm registers
+// Weights past this size stream from memory (L2 is 512 KiB a core here). A panel block is read from memory by
+// the first micro-kernel call over it and from L1 by the others, so the hardware prefetcher, which follows
+// misses, sits idle through those: each call also asks for its share of the lines kPrefetchAhead blocks further
+// on (the panels lie in memory in the order they are read). Measured with and without in turn in one process,
+// one 25-token sentence on 2 cores: BERT-base 5-8% faster, MiniLM (weights mostly in L3) 3-5%.
+constexpr int64_t kStreamBytes = int64_t{1} << 20;
+constexpr int64_t kPrefetchAhead = 2;
 
 // c[0:R, 0:cols] (+)= a[0:R, 0:kc] · panel[0:kc, 0:16]. accumulate: start from c; else start from zero and add
-// bias (16 floats, or null) at the end.
+// bias (16 floats, or null) at the end. Also prefetches `ahead_lines` 64-byte lines from `ahead` on.
 template <int R>
 SBERT_AVX2 void micro(const float* a, int64_t lda, const float* panel, int64_t kc, float* c, int64_t ldc, int64_t cols, const float* bias,
-                      bool accumulate) {
+                      bool accumulate, const float* ahead, int64_t ahead_lines) {
   __m256 acc[R][2];
   alignas(32) float tmp[kPanel];
 #pragma GCC unroll 6
@@ -110,6 +117,7 @@ SBERT_AVX2 void micro(const float* a, int64_t lda, const float* panel, int64_t k
     }
   }
   for (int64_t j = 0; j < kc; ++j) {
+    if (j < ahead_lines) _mm_prefetch(reinterpret_cast<const char*>(ahead + j * kPanel), _MM_HINT_T0);
     const __m256 b0 = _mm256_loadu_ps(panel + j * kPanel);
     const __m256 b1 = _mm256_loadu_ps(panel + j * kPanel + 8);
 #pragma GCC unroll 6
@@ -141,14 +149,14 @@ SBERT_AVX2 void micro(const float* a, int64_t lda, const float* panel, int64_t k
 }
 
 SBERT_AVX2 void micro_rows(int rows, const float* a, int64_t lda, const float* panel, int64_t kc, float* c, int64_t ldc, int64_t cols,
-                           const float* bias, bool accumulate) {
+                           const float* bias, bool accumulate, const float* ahead, int64_t ahead_lines) {
   switch (rows) {
-    case 6: return micro<6>(a, lda, panel, kc, c, ldc, cols, bias, accumulate);
-    case 5: return micro<5>(a, lda, panel, kc, c, ldc, cols, bias, accumulate);
-    case 4: return micro<4>(a, lda, panel, kc, c, ldc, cols, bias, accumulate);
-    case 3: return micro<3>(a, lda, panel, kc, c, ldc, cols, bias, accumulate);
-    case 2: return micro<2>(a, lda, panel, kc, c, ldc, cols, bias, accumulate);
-    case 1: return micro<1>(a, lda, panel, kc, c, ldc, cols, bias, accumulate);
+    case 6: return micro<6>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead, ahead_lines);
+    case 5: return micro<5>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead, ahead_lines);
+    case 4: return micro<4>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead, ahead_lines);
+    case 3: return micro<3>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead, ahead_lines);
+    case 2: return micro<2>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead, ahead_lines);
+    case 1: return micro<1>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead, ahead_lines);
   }
 }
 
@@ -212,6 +220,8 @@ SBERT_AVX2 void softmax_row(float* row, const float* mask, int64_t width, float 
 SBERT_AVX2 void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels, int64_t n, const float* bias, float* c,
                                 int64_t ldc, int64_t col_begin, int64_t col_end) {
   alignas(32) float bias_tail[kPanel];
+  const float* const panels_end = panels + panel_floats(n, k);
+  const bool stream = panel_floats(n, k) * static_cast<int64_t>(sizeof(float)) > kStreamBytes;
   for (int64_t m0 = 0; m0 < m; m0 += kBlockRows) {
     const int64_t rows = std::min(kBlockRows, m - m0);
     // Rows spread evenly over micro-kernel calls (20 rows: 5+5+5+5, not 6+6+6+2: the FMA pipes need ~8
@@ -233,10 +243,15 @@ SBERT_AVX2 void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t 
             b = bias_tail;
           }
         }
+        // Call i of `calls` prefetches lines [i * share, (i + 1) * share) of the block kPrefetchAhead ahead.
+        const int64_t share = (kBlockK + calls - 1) / calls;
+        const float* ahead = panel + kPrefetchAhead * kBlockK * kPanel;
         int64_t row = m0;
         for (int64_t i = 0; i < calls; ++i) {
           const int r = static_cast<int>(rows / calls + (i < rows % calls ? 1 : 0));
-          micro_rows(r, a + row * lda + k0, lda, panel, kc, c + row * ldc + col, ldc, cols, b, k0 > 0);
+          const float* from = ahead + i * share * kPanel;
+          const int64_t lines = stream ? std::clamp<int64_t>((panels_end - from) / kPanel, 0, share) : 0;
+          micro_rows(r, a + row * lda + k0, lda, panel, kc, c + row * ldc + col, ldc, cols, b, k0 > 0, from, lines);
           row += r;
         }
       }
