@@ -109,8 +109,9 @@ at::Tensor Linear::forward(const at::Tensor& x) const {
   const bool inference = !is_training() && !at::GradMode::is_enabled() && x.device().is_cpu() && x.scalar_type() == at::kFloat;
   if (!inference) return at::linear(x, weight, bias);
   const int64_t rows = x.numel() / std::max<int64_t>(1, weight.size(1));
-  // Few rows stay in float32 in int8 models too (see inference_forward).
-  if (rows < kPanelRows && own_kernels() && weight.scalar_type() == at::kFloat) return panel_forward(x);
+  if (rows < kPanelRows && own_kernels() && weight.scalar_type() == at::kFloat) {
+    return precision == LinearPrecision::Int8 ? int8_panel_forward(x) : panel_forward(x);
+  }
   if (precision == LinearPrecision::Float32 && linear_backend() != LinearBackend::OneDnn) return split_forward(x);
   return inference_forward(x);
 }
@@ -155,6 +156,25 @@ static at::Tensor multiply_panels_split(const at::Tensor& x2, const at::Tensor& 
   return y;
 }
 
+at::Tensor Linear::int8_panel_forward(const at::Tensor& x) const {
+  const int64_t in = weight.size(1), out = weight.size(0);
+  auto x2 = x.reshape({-1, in}).contiguous();
+  const int64_t rows = x2.size(0);
+  const Prepared prep = prepared(Form::Int8Panels);
+  auto p = at::empty({rows, (in + 1) / 2 * 2}, x2.options().dtype(at::kShort));
+  auto row_scale = at::empty({rows}, x2.options());
+  kernels::quantize_rows(x2.data_ptr<float>(), in, rows, in, p.data_ptr<int16_t>(), row_scale.data_ptr<float>());
+  auto y = at::empty({rows, out}, x2.options());
+  const float* b = bias.defined() ? bias.data_ptr<float>() : nullptr;
+  over_column_blocks(rows, in, out, [&](int64_t begin, int64_t end) {
+    kernels::multiply_panels_int8(p.data_ptr<int16_t>(), rows, in, row_scale.data_ptr<float>(), prep.int8_panels.data_ptr<int8_t>(),
+                                  prep.int8_scales.data_ptr<float>(), out, b, y.data_ptr<float>(), out, begin, end);
+  });
+  auto sizes = x.sizes().vec();
+  sizes.back() = out;
+  return y.view(sizes);
+}
+
 at::Tensor Linear::panel_forward(const at::Tensor& x) const {
   const int64_t in = weight.size(1), out = weight.size(0);
   auto y = multiply_panels_split(x.reshape({-1, in}).contiguous(), prepared(Form::Panels).panels, bias.defined() ? bias.data_ptr<float>() : nullptr, out);
@@ -166,7 +186,13 @@ at::Tensor Linear::panel_forward(const at::Tensor& x) const {
 Linear::Prepared Linear::prepared(Form form) const {
   std::lock_guard<std::mutex> lock(prepare_mutex_);
   const int64_t version = versions_of(weight, bias);
-  if (prepared_.version != version) prepared_ = Prepared{version, {}, {}, {}};
+  if (prepared_.version != version) prepared_ = Prepared{version, {}, {}, {}, {}, {}};
+  // Per output channel, symmetric, as dynamic quantization prepares weights: one rounding for both int8 paths.
+  auto quantized_weight = [&] {
+    auto w = weight.detach().contiguous();
+    auto scales = (w.abs().amax({1}) / 127.0).clamp_min(1e-8).to(at::kDouble);
+    return std::make_pair(at::quantize_per_channel(w, scales, at::zeros({w.size(0)}, at::kLong), 0, at::kQInt8), scales);
+  };
   if (form == Form::Panels && !prepared_.panels.defined()) {
     // Made once per weight version: the same bytes as the weight, regrouped (memory: one more copy of each
     // linear layer that ever runs over few rows).
@@ -174,8 +200,14 @@ Linear::Prepared Linear::prepared(Form form) const {
     auto w = weight.detach();
     prepared_.panels = at::empty({kernels::panel_floats(out, in)}, w.options());
     kernels::pack_panels(w.data_ptr<float>(), out, in, w.stride(0), w.stride(1), prepared_.panels.data_ptr<float>());
+  } else if (form == Form::Int8Panels && !prepared_.int8_panels.defined()) {
+    const int64_t in = weight.size(1), out = weight.size(0);
+    auto [wq, scales] = quantized_weight();
+    auto q = wq.int_repr().contiguous();
+    prepared_.int8_panels = at::empty({kernels::int8_panel_bytes(out, in)}, q.options());
+    kernels::pack_panels_int8(q.data_ptr<int8_t>(), out, in, prepared_.int8_panels.data_ptr<int8_t>());
+    prepared_.int8_scales = scales.to(at::kFloat);
   } else if (form == Form::Int8 && prepared_.int8_packed.isNone()) {
-    // Per output channel, symmetric, as dynamic quantization prepares weights.
     static std::once_flag engine_once;
     std::call_once(engine_once, [] {
       const auto& engines = at::globalContext().supportedQEngines();
@@ -184,11 +216,7 @@ Linear::Prepared Linear::prepared(Form form) const {
       }
       at::globalContext().setQEngine(at::QEngine::ONEDNN);
     });
-    auto w = weight.detach().contiguous();
-    auto scales = (w.abs().amax({1}) / 127.0).clamp_min(1e-8).to(at::kDouble);
-    auto zero_points = at::zeros({w.size(0)}, at::kLong);
-    auto wq = at::quantize_per_channel(w, scales, zero_points, 0, at::kQInt8);
-    torch::jit::Stack stack{wq, bias.defined() ? c10::IValue(bias.detach()) : c10::IValue()};
+    torch::jit::Stack stack{quantized_weight().first, bias.defined() ? c10::IValue(bias.detach()) : c10::IValue()};
     quantized_op("quantized::linear_prepack").callBoxed(&stack);
     prepared_.int8_packed = stack.at(0);
   } else if (form == Form::OneDnn && !prepared_.onednn_weight.defined()) {
@@ -199,8 +227,8 @@ Linear::Prepared Linear::prepared(Form form) const {
 
 at::Tensor Linear::inference_forward(const at::Tensor& x) const {
   const int64_t rows = x.numel() / std::max<int64_t>(1, x.size(-1));
-  // Quantizing the activations costs more than it saves on a handful of rows (measured: one short sentence
-  // encodes 1.5x slower in int8): few rows stay in float32.
+  // oneDNN's quantized product costs more than it saves on a handful of rows (measured: one short sentence
+  // encodes 1.5x slower in int8): without sbert-node's kernels (forward), few rows stay in float32.
   if (precision == LinearPrecision::Int8 && rows < 64 && linear_backend() != LinearBackend::OneDnn) return at::linear(x, weight, bias);
   const bool int8 = precision == LinearPrecision::Int8 && rows >= 64;
   const Prepared p = prepared(int8 ? Form::Int8 : Form::OneDnn);
@@ -288,6 +316,8 @@ std::shared_ptr<Linear> BertSelfAttention::fused_qkv() const {
 
 at::Tensor BertSelfAttention::project_qkv(const at::Tensor& x2) {
   const int64_t rows = x2.size(0), in = x2.size(1), width = heads * head_dim;
+  // int8: the fused layer (over few rows on its int8 panels, see Linear::forward).
+  if (query->precision == LinearPrecision::Int8) return fused_qkv()->forward(x2);
   if (rows < kPanelRows) {
     at::Tensor panels, bias;
     {
@@ -311,7 +341,6 @@ at::Tensor BertSelfAttention::project_qkv(const at::Tensor& x2) {
     }
     return multiply_panels_split(x2, panels, bias.data_ptr<float>(), 3 * width);
   }
-  if (query->precision == LinearPrecision::Int8) return fused_qkv()->forward(x2);
   auto y = at::empty({rows, 3 * width}, x2.options());
   int64_t offset = 0;
   for (const auto* l : {query.get(), key.get(), value.get()}) {

@@ -46,8 +46,9 @@ enum class LinearBackend { Auto, Blas, OneDnn };
 void set_linear_backend(LinearBackend backend);
 LinearBackend linear_backend();
 
-// Inference precision of a model's linear layers: float32, or int8 weights with dynamically quantized
-// activations (oneDNN, per-channel symmetric weight scales).
+// Inference precision of a model's linear layers: float32, or int8 weights (per-channel symmetric scales) with
+// dynamically quantized activations: oneDNN's per-batch scales, or over few rows sbert-node's own kernel with
+// one scale per row (kernels.h).
 enum class LinearPrecision { Float32, Int8 };
 
 class Linear : public torch::nn::Module {
@@ -68,13 +69,16 @@ class Linear : public torch::nn::Module {
   at::Tensor split_forward(const at::Tensor& x) const;
   // Float32 inference over few rows on sbert-node's kernel, the weight packed once, split as split_forward.
   at::Tensor panel_forward(const at::Tensor& x) const;
+  // The same in int8: the rows quantized once, then split as panel_forward.
+  at::Tensor int8_panel_forward(const at::Tensor& x) const;
   // Prepared weights, keyed by the version of weight and bias they were made from.
-  enum class Form { Panels, OneDnn, Int8 };
+  enum class Form { Panels, OneDnn, Int8, Int8Panels };
   struct Prepared {
     int64_t version = -1;
     at::Tensor panels;
     at::Tensor onednn_weight;
     c10::IValue int8_packed;
+    at::Tensor int8_panels, int8_scales;  // int8 panels (kernels::pack_panels_int8), float32 scale per column
   };
   Prepared prepared(Form form) const;
   mutable std::mutex prepare_mutex_;

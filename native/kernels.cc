@@ -52,6 +52,24 @@ void pack_panels(const float* const* rows, int64_t n, int64_t k, int64_t stride_
   pack_rows([&](int64_t i) { return rows[i]; }, n, k, stride_k, out);
 }
 
+int64_t int8_panel_bytes(int64_t n, int64_t k) { return (n + kPanel - 1) / kPanel * kPanel * ((k + 1) / 2 * 2); }
+
+void pack_panels_int8(const int8_t* q, int64_t n, int64_t k, int8_t* out) {
+  const int64_t panels = (n + kPanel - 1) / kPanel, pairs = (k + 1) / 2;
+  for (int64_t p = 0; p < panels; ++p) {
+    for (int64_t j = 0; j < pairs; ++j) {
+      int8_t* dst = out + (p * pairs + j) * 2 * kPanel;
+      for (int64_t c = 0; c < kPanel; ++c) {
+        const int64_t col = p * kPanel + c;
+        for (int64_t t = 0; t < 2; ++t) {
+          const int64_t kk = 2 * j + t;
+          dst[c * 2 + t] = col < n && kk < k ? q[col * k + kk] : 0;
+        }
+      }
+    }
+  }
+}
+
 namespace {
 
 // Element by element, in the order libtorch's ops round: mul_, add_(alpha), addcmul_, sqrt / bias2_sqrt + eps,
@@ -259,6 +277,128 @@ SBERT_AVX2 void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t 
   }
 }
 
+SBERT_AVX2 void quantize_rows(const float* a, int64_t lda, int64_t m, int64_t k, int16_t* p, float* row_scale) {
+  const int64_t ldp = (k + 1) / 2 * 2;
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  for (int64_t i = 0; i < m; ++i) {
+    const float* x = a + i * lda;
+    int16_t* out = p + i * ldp;
+    __m256 top8 = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 8 <= k; j += 8) top8 = _mm256_max_ps(top8, _mm256_and_ps(_mm256_loadu_ps(x + j), abs_mask));
+    float top = max8(top8);
+    for (; j < k; ++j) top = std::max(top, std::fabs(x[j]));
+    // All zero: every p is 0 and the row's products are the bias.
+    const float inv = top > 0 ? 127.f / top : 0.f;
+    row_scale[i] = top / 127.f;
+    const __m256 scale = _mm256_set1_ps(inv);
+    for (j = 0; j + 8 <= k; j += 8) {
+      // Round half to even (the default rounding mode), as nearbyint.
+      const __m256i q = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j), scale));
+      const __m256i packed = _mm256_permute4x64_epi64(_mm256_packs_epi32(q, q), 0x08);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + j), _mm256_castsi256_si128(packed));
+    }
+    for (; j < k; ++j) out[j] = static_cast<int16_t>(std::nearbyint(x[j] * inv));
+    if (ldp > k) out[k] = 0;
+  }
+}
+
+namespace {
+
+// c[0:R, 0:cols] = dequantized (p[0:R] · panel) + bias over all k: accumulators stay in registers throughout (a
+// panel's k pairs, 32 bytes each, fit L1/L2 at these sizes). Also prefetches `ahead_lines` lines from `ahead` on.
+template <int R>
+SBERT_AVX2 void micro_int8(const int16_t* p, int64_t ldp, const int8_t* panel, int64_t pairs, const float* row_scale, const float* col_scale,
+                           const float* bias, float* c, int64_t ldc, int64_t cols, const int8_t* ahead, int64_t ahead_lines) {
+  __m256i acc[R][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+  for (int64_t j = 0; j < pairs; ++j) {
+    if (j < ahead_lines) _mm_prefetch(reinterpret_cast<const char*>(ahead + j * 64), _MM_HINT_T0);
+    const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(panel + j * 2 * kPanel)));
+    const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(panel + j * 2 * kPanel + kPanel)));
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      int32_t pair;
+      std::memcpy(&pair, p + r * ldp + 2 * j, sizeof pair);
+      const __m256i x = _mm256_set1_epi32(pair);
+      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(w0, x));
+      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(w1, x));
+    }
+  }
+  alignas(32) float tmp[kPanel];
+  const __m256 cs0 = _mm256_loadu_ps(col_scale), cs1 = _mm256_loadu_ps(col_scale + 8);
+  const __m256 b0 = bias != nullptr ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
+  const __m256 b1 = bias != nullptr ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    const __m256 rs = _mm256_set1_ps(row_scale[r]);
+    const __m256 y0 = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][0]), _mm256_mul_ps(rs, cs0)), b0);
+    const __m256 y1 = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][1]), _mm256_mul_ps(rs, cs1)), b1);
+    if (cols == kPanel) {
+      _mm256_storeu_ps(c + r * ldc, y0);
+      _mm256_storeu_ps(c + r * ldc + 8, y1);
+    } else {
+      _mm256_store_ps(tmp, y0);
+      _mm256_store_ps(tmp + 8, y1);
+      std::memcpy(c + r * ldc, tmp, cols * sizeof(float));
+    }
+  }
+}
+
+SBERT_AVX2 void micro_int8_rows(int rows, const int16_t* p, int64_t ldp, const int8_t* panel, int64_t pairs, const float* row_scale,
+                                const float* col_scale, const float* bias, float* c, int64_t ldc, int64_t cols, const int8_t* ahead,
+                                int64_t ahead_lines) {
+  switch (rows) {
+    case 6: return micro_int8<6>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead, ahead_lines);
+    case 5: return micro_int8<5>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead, ahead_lines);
+    case 4: return micro_int8<4>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead, ahead_lines);
+    case 3: return micro_int8<3>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead, ahead_lines);
+    case 2: return micro_int8<2>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead, ahead_lines);
+    case 1: return micro_int8<1>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead, ahead_lines);
+  }
+}
+
+}  // namespace
+
+SBERT_AVX2 void multiply_panels_int8(const int16_t* p, int64_t m, int64_t k, const float* row_scale, const int8_t* panels, const float* col_scale,
+                                     int64_t n, const float* bias, float* c, int64_t ldc, int64_t col_begin, int64_t col_end) {
+  const int64_t pairs = (k + 1) / 2, ldp = 2 * pairs, panel_bytes = pairs * 2 * kPanel;
+  const int8_t* const panels_end = panels + int8_panel_bytes(n, k);
+  const bool stream = int8_panel_bytes(n, k) > kStreamBytes;
+  alignas(32) float scale_tail[kPanel], bias_tail[kPanel];
+  for (int64_t m0 = 0; m0 < m; m0 += kBlockRows) {
+    const int64_t rows = std::min(kBlockRows, m - m0);
+    const int64_t calls = (rows + kMaxRows - 1) / kMaxRows;
+    for (int64_t col = col_begin; col < col_end; col += kPanel) {
+      const int64_t cols = std::min(kPanel, col_end - col);
+      const float* cs = col_scale + col;
+      const float* b = bias != nullptr ? bias + col : nullptr;
+      if (cols < kPanel) {
+        std::memset(scale_tail, 0, sizeof scale_tail);
+        std::memcpy(scale_tail, cs, cols * sizeof(float));
+        cs = scale_tail;
+        if (b != nullptr) {
+          std::memset(bias_tail, 0, sizeof bias_tail);
+          std::memcpy(bias_tail, b, cols * sizeof(float));
+          b = bias_tail;
+        }
+      }
+      const int8_t* panel = panels + col / kPanel * panel_bytes;
+      // As multiply_panels: call i prefetches its share of the next panel's lines.
+      const int64_t lines = panel_bytes / 64, share = (lines + calls - 1) / calls;
+      int64_t row = m0;
+      for (int64_t i = 0; i < calls; ++i) {
+        const int r = static_cast<int>(rows / calls + (i < rows % calls ? 1 : 0));
+        const int8_t* from = panel + panel_bytes + i * share * 64;
+        const int64_t ahead = stream ? std::clamp<int64_t>((panels_end - from) / 64, 0, share) : 0;
+        micro_int8_rows(r, p + row * ldp, ldp, panel, pairs, row_scale + row, cs, b, c + row * ldc + col, ldc, cols, from, ahead);
+        row += r;
+      }
+    }
+  }
+}
+
 SBERT_AVX2 void attention(const float* q, const float* k, const float* v, const float* mask, float* out, const AttentionShape& s, int64_t begin,
                           int64_t end) {
   const int64_t L = s.seq_len, d = s.head_dim;
@@ -328,6 +468,13 @@ void multiply_panels(const float*, int64_t, int64_t, int64_t, const float*, int6
 }
 void attention(const float*, const float*, const float*, const float*, float*, const AttentionShape&, int64_t, int64_t) {
   throw std::logic_error("attention: this build has no AVX2 kernels (check kernels::available() first)");
+}
+void quantize_rows(const float*, int64_t, int64_t, int64_t, int16_t*, float*) {
+  throw std::logic_error("quantize_rows: this build has no AVX2 kernels (check kernels::available() first)");
+}
+void multiply_panels_int8(const int16_t*, int64_t, int64_t, const float*, const int8_t*, const float*, int64_t, const float*, float*, int64_t, int64_t,
+                          int64_t) {
+  throw std::logic_error("multiply_panels_int8: this build has no AVX2 kernels (check kernels::available() first)");
 }
 
 #endif

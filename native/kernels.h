@@ -3,6 +3,8 @@
 //    call, a third of the time at ~20 rows in a profile. Here the weights are packed once (pack_panels) and the
 //    product streams through them (multiply_panels): 1.1-1.7x OpenBLAS per core below ~64 rows, measured
 //    side by side on this project's shapes; OpenBLAS stays ahead on large products, which keep using it.
+//  - the same in int8 (int8 models over few rows): oneDNN's quantized product loses to float32 there, and
+//    this one streams a quarter of the bytes (multiply_panels_int8);
 //  - attention over short sequences: libtorch runs QKᵀ and PV as one small GEMM call per (sentence, head),
 //    at 5-9 GFLOP/s against 80+ for the linear layers. attention() does scores, scaling, mask, softmax and PV per
 //    (sentence, head) in cache, without a [batch, heads, L, L] tensor.
@@ -33,6 +35,21 @@ void pack_panels(const float* const* rows, int64_t n, int64_t k, int64_t stride_
 // c's ldc.
 void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels, int64_t n, const float* bias, float* c,
                      int64_t ldc, int64_t col_begin, int64_t col_end);
+
+// int8 products over few rows (int8 inference): the weights quantized per output column (w[j, k] ≈ col_scale[j]
+// · q[j, k], q in [-127, 127], packed once by pack_panels_int8), each row of a quantized on the fly with its own
+// scale (quantize_rows: a[i, k] ≈ row_scale[i] · p[i, k], p = round(a · 127 / max_k |a[i, k]|)), sums exact in
+// int32: c[i, j] = float(sum_k p[i, k] q[j, k]) · (row_scale[i] · col_scale[j]) + bias[j]. A quarter of the
+// float32 panels' bytes to stream, and twice the multiply-adds per instruction (AVX2 vpmaddwd on int16 pairs).
+// Panels of 16 columns hold k in pairs (k padded to even): per pair, columns 0-7 then 8-15, each as
+// (q[j, k], q[j, k + 1]).
+int64_t int8_panel_bytes(int64_t n, int64_t k);
+void pack_panels_int8(const int8_t* q, int64_t n, int64_t k, int8_t* out);  // q: [n, k], row-major
+// p: [m, k rounded up to even] int16 (the pad column 0), row_scale: [m].
+void quantize_rows(const float* a, int64_t lda, int64_t m, int64_t k, int16_t* p, float* row_scale);
+// c (rows ldc apart) for columns [col_begin, col_end), col_begin a multiple of 16; bias optional.
+void multiply_panels_int8(const int16_t* p, int64_t m, int64_t k, const float* row_scale, const int8_t* panels, const float* col_scale, int64_t n,
+                          const float* bias, float* c, int64_t ldc, int64_t col_begin, int64_t col_end);
 
 // Scaled dot-product attention of a batch, for items [begin, end) of batch * heads (item = b * heads + h):
 // out[b, i, h*d : (h+1)*d] = softmax_j(q_i · k_j / sqrt(d) + mask[b, j]) · v_j. q, k and v point at head 0 of

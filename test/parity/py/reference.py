@@ -3,13 +3,15 @@ safetensors packages, nothing shared with the library under test.
 
 stdin:  {"folder": path,
          "batches": [{"input_ids": [[...]], "attention_mask": [[...]], "token_type_ids": [[...]], "prompt_length"?: n}],
-         "output": "sentence_embedding" | "token_embeddings"}
+         "output": "sentence_embedding" | "token_embeddings",
+         "linear"?: "float32" (default) | "int8_rows"}
 stdout: {"embeddings": [per batch: 2-D list (sentence_embedding) or 3-D list (token_embeddings)]}
         non-finite values are written as null.
 
 The model folder is a sentence-transformers folder (modules.json in the legacy `sentence_transformers.models.*`
 layout or the 5.4+ one) or a bare BERT folder (then Transformer + mean pooling). Compute is float32; F16/BF16
-weights are widened to float32 first.
+weights are widened to float32 first. With "linear": "int8_rows" the encoder's linear layers compute in int8 as
+int8_rows_linear describes.
 """
 import json
 import math
@@ -87,7 +89,23 @@ def activation(name):
     fail("unsupported hidden_act " + repr(name))
 
 
+def int8_rows_linear(x, w, b):
+    """x @ w.T + b with the weights quantized per output channel (symmetric: scale max|w| / 127, at least 1e-8,
+    libtorch's quantize_per_channel rounding), each row of x per row (p = round(x * (127 / max|x|)), half to even,
+    scale max|x| / 127; an all-zero row stays zero), integer sums done exactly (in float64), then
+    float32(sum) * (row scale * column scale) + b."""
+    w_scale = (w.abs().amax(1) / 127.0).clamp_min(1e-8)
+    qw = torch.quantize_per_channel(w, w_scale.double(), torch.zeros(w.shape[0], dtype=torch.long), 0, torch.qint8).int_repr()
+    top = x.abs().amax(-1, keepdim=True)
+    inv = torch.where(top > 0, 127.0 / top, torch.zeros_like(top))
+    p = torch.round(x * inv)
+    sums = torch.matmul(p.double(), qw.double().T).float()
+    return sums * ((top / 127.0) * w_scale) + b
+
+
 class Bert:
+    int8_rows = False
+
     def __init__(self, folder):
         with open(os.path.join(folder, "config.json")) as f:
             cfg = json.load(f)
@@ -110,6 +128,8 @@ class Bert:
         return self.w[key]
 
     def linear(self, x, key):
+        if self.int8_rows:
+            return int8_rows_linear(x, self.W(key + ".weight"), self.W(key + ".bias"))
         return F.linear(x, self.W(key + ".weight"), self.W(key + ".bias"))
 
     def layer_norm(self, x, key):
@@ -264,6 +284,7 @@ def load_modules(folder):
 
 def run(req):
     mods = load_modules(req["folder"])
+    mods[0][1].int8_rows = req.get("linear", "float32") == "int8_rows"
     want = req.get("output", "sentence_embedding")
     results = []
     with torch.no_grad():
