@@ -1,6 +1,7 @@
 /**
- * Opt-in int8 inference (`model.quantize("int8")`: oneDNN dynamic quantization of the linear layers) next to
- * onnxruntime-node in float32, on the same workloads, with the int8 embeddings' cosine agreement with float32.
+ * Opt-in int8 inference (`model.quantize("int8")`: int8 linear layers, on sbert-node's kernel over few rows and
+ * oneDNN's dynamic quantization over more) next to onnxruntime-node in float32, on the same workloads, with the
+ * int8 embeddings' cosine agreement with float32.
  */
 import { fmt, fmtRatio, log, ratio, type ModelName } from "./common.js";
 import type { BenchContext } from "./context.js";

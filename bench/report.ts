@@ -227,7 +227,7 @@ export function markdown(r: BenchResults): string {
   if (r.int8?.length) {
     lines.push("## int8 inference (opt-in: `model.quantize(\"int8\")`)");
     lines.push("");
-    lines.push("oneDNN dynamic quantization of every linear layer (weights per output channel, activations per batch), against onnxruntime-node in float32 on the same texts; agreement is the cosine of each int8 embedding with its float32 one.");
+    lines.push("int8 linear layers, weights per output channel: under 64 tokens in a batch on sbert-node's int8 kernel (activations per token), else oneDNN's dynamic quantization (activations per batch); against onnxruntime-node in float32 on the same texts; agreement is the cosine of each int8 embedding with its float32 one.");
     lines.push("");
     lines.push(
       table(

@@ -283,14 +283,24 @@ SBERT_AVX2 void quantize_rows(const float* a, int64_t lda, int64_t m, int64_t k,
   for (int64_t i = 0; i < m; ++i) {
     const float* x = a + i * lda;
     int16_t* out = p + i * ldp;
-    __m256 top8 = _mm256_setzero_ps();
+    __m256 top8 = _mm256_setzero_ps(), nan8 = _mm256_setzero_ps();
     int64_t j = 0;
-    for (; j + 8 <= k; j += 8) top8 = _mm256_max_ps(top8, _mm256_and_ps(_mm256_loadu_ps(x + j), abs_mask));
+    for (; j + 8 <= k; j += 8) {
+      const __m256 v = _mm256_loadu_ps(x + j);
+      top8 = _mm256_max_ps(top8, _mm256_and_ps(v, abs_mask));
+      nan8 = _mm256_or_ps(nan8, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    }
     float top = max8(top8);
-    for (; j < k; ++j) top = std::max(top, std::fabs(x[j]));
-    // All zero: every p is 0 and the row's products are the bias.
-    const float inv = top > 0 ? 127.f / top : 0.f;
-    row_scale[i] = top / 127.f;
+    bool finite = _mm256_movemask_ps(nan8) == 0;
+    for (; j < k; ++j) {
+      finite = finite && !std::isnan(x[j]);
+      top = std::max(top, std::fabs(x[j]));
+    }
+    finite = finite && std::isfinite(top);
+    // All zero: every p is 0 and the row's products are the bias. Not finite: p = 0 and a NaN scale, so the row's
+    // products are NaN, as float32 would give.
+    const float inv = finite && top > 0 ? 127.f / top : 0.f;
+    row_scale[i] = finite ? top / 127.f : std::numeric_limits<float>::quiet_NaN();
     const __m256 scale = _mm256_set1_ps(inv);
     for (j = 0; j + 8 <= k; j += 8) {
       // Round half to even (the default rounding mode), as nearbyint.

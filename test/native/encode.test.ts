@@ -1,3 +1,4 @@
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { beforeAll, describe, expect, test } from "vitest";
@@ -288,6 +289,25 @@ describe("inference backends", () => {
     expect(() => m.quantize("int4" as "int8")).toThrow(RangeError);
     m.dispose();
     loaded.dispose();
+  });
+
+  test("a NaN in the weights gives NaN embeddings in int8 as in float32, not finite garbage", async () => {
+    const dir = join(root, "nan");
+    await makeSentenceTransformerFolder(dir, { pooling: { modes: ["mean"] }, bert: { seed: 14 } });
+    // One NaN among finite inputs of a product: the first FFN's bias[0], so every token's input to the second
+    // FFN product holds one NaN. In float32 it spreads to everything.
+    const file = join(dir, "model.safetensors");
+    const bytes = await readFile(file);
+    const headerLength = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString("utf8")) as Record<string, { data_offsets: [number, number] }>;
+    bytes.writeFloatLE(Number.NaN, 8 + headerLength + header["encoder.layer.0.intermediate.dense.bias"]!.data_offsets[0]);
+    await writeFile(file, bytes);
+    const m = await SentenceTransformer.load(dir);
+    const text = SENTENCES[0]!; // few tokens: the int8 kernel's path where this CPU has one
+    expect(Array.from(await m.encode(text)).every(Number.isNaN)).toBe(true);
+    m.quantize("int8");
+    expect(Array.from(await m.encode(text)).every(Number.isNaN)).toBe(true);
+    m.dispose();
   });
 
   test("the BLAS and oneDNN backends give the default backend's embeddings", async () => {
