@@ -411,9 +411,9 @@ export class SentenceTransformer {
   /**
    * Sets how encode runs the linear layers: "int8" quantizes their weights per output channel and their inputs
    * per batch (oneDNN; faster on CPUs with VNNI) or, under 64 tokens in a batch on CPUs with AVX2, per token
-   * (sbert-node's int8 kernel; ~1.4-1.6x faster short requests than float32). Embeddings are close to but not
-   * equal to float32. "float32" goes back. Training always runs in float32, and int8 weights are re-derived
-   * after every weight change.
+   * (sbert-node's int8 kernel; short requests 1.3-1.9x faster than float32 in the benchmark). Embeddings are
+   * close to but not equal to float32. "float32" goes back. Training always runs in float32, and int8 weights
+   * are re-derived after every weight change.
    */
   quantize(precision: "float32" | "int8"): void {
     if (precision !== "float32" && precision !== "int8") throw new RangeError(`quantize: precision must be "float32" or "int8", got ${JSON.stringify(precision)}`);
