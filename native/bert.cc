@@ -423,7 +423,24 @@ BertIntermediate::BertIntermediate(const BertConfig& c) : act(parse_hidden_act(c
   dense = register_module("dense", std::make_shared<Linear>(c.hidden_size, c.intermediate_size));
 }
 
-at::Tensor BertIntermediate::forward(const at::Tensor& hidden) { return apply_activation(act, dense->forward(hidden)); }
+at::Tensor BertIntermediate::forward(const at::Tensor& hidden) {
+  auto y = dense->forward(hidden);
+  // Inference, exact GELU: sbert-node's kernel in place, split over the batch's team (libtorch's op runs on one
+  // thread while a lone request's helper waits). Measured with and without in turn, one 25-token sentence: MiniLM
+  // 6-8% faster, BERT-base 2-4%; batches of 32 unchanged.
+  if (act == Activation::GeluErf && own_kernels() && !is_training() && !at::GradMode::is_enabled() && y.is_cpu() &&
+      y.scalar_type() == at::kFloat && y.is_contiguous()) {
+    float* data = y.data_ptr<float>();
+    const int64_t n = y.numel();
+    if (split_parts() < 2 || n < (int64_t{1} << 14)) {
+      kernels::gelu_inplace(data, n);
+    } else {
+      team_run([&](int part, int parts) { kernels::gelu_inplace(data + n * part / parts, n * (part + 1) / parts - n * part / parts); });
+    }
+    return y;
+  }
+  return apply_activation(act, y);
+}
 
 BertLayer::BertLayer(const BertConfig& c) {
   attention = register_module("attention", std::make_shared<BertAttention>(c));

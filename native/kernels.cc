@@ -277,6 +277,38 @@ SBERT_AVX2 void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t 
   }
 }
 
+namespace {
+
+SBERT_AVX2 inline __m256 gelu8(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.f), sign_bit = _mm256_set1_ps(-0.f);
+  const __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
+  const __m256 sign = _mm256_and_ps(z, sign_bit);
+  const __m256 a = _mm256_andnot_ps(sign_bit, z);
+  // erf(a) = 1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) e^(-a²), t = 1 / (1 + p a)
+  const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a, one));
+  __m256 poly = _mm256_fmadd_ps(_mm256_set1_ps(1.061405429f), t, _mm256_set1_ps(-1.453152027f));
+  poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(1.421413741f));
+  poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(-0.284496736f));
+  poly = _mm256_fmadd_ps(poly, t, _mm256_set1_ps(0.254829592f));
+  poly = _mm256_mul_ps(poly, t);
+  const __m256 erf_a = _mm256_fnmadd_ps(poly, exp8(_mm256_xor_ps(_mm256_mul_ps(a, a), sign_bit)), one);
+  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(one, _mm256_or_ps(erf_a, sign)));
+}
+
+}  // namespace
+
+SBERT_AVX2 void gelu_inplace(float* x, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, gelu8(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    // The tail through the same vector arithmetic.
+    alignas(32) float tail[8] = {};
+    std::memcpy(tail, x + i, (n - i) * sizeof(float));
+    _mm256_store_ps(tail, gelu8(_mm256_load_ps(tail)));
+    std::memcpy(x + i, tail, (n - i) * sizeof(float));
+  }
+}
+
 SBERT_AVX2 void quantize_rows(const float* a, int64_t lda, int64_t m, int64_t k, int16_t* p, float* row_scale) {
   const int64_t ldp = (k + 1) / 2 * 2;
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
@@ -479,6 +511,7 @@ void multiply_panels(const float*, int64_t, int64_t, int64_t, const float*, int6
 void attention(const float*, const float*, const float*, const float*, float*, const AttentionShape&, int64_t, int64_t) {
   throw std::logic_error("attention: this build has no AVX2 kernels (check kernels::available() first)");
 }
+void gelu_inplace(float*, int64_t) { throw std::logic_error("gelu_inplace: this build has no AVX2 kernels (check kernels::available() first)"); }
 void quantize_rows(const float*, int64_t, int64_t, int64_t, int16_t*, float*) {
   throw std::logic_error("quantize_rows: this build has no AVX2 kernels (check kernels::available() first)");
 }

@@ -8,6 +8,7 @@
 //  - attention over short sequences: libtorch runs QKᵀ and PV as one small GEMM call per (sentence, head),
 //    at 5-9 GFLOP/s against 80+ for the linear layers. attention() does scores, scaling, mask, softmax and PV per
 //    (sentence, head) in cache, without a [batch, heads, L, L] tensor.
+//  - GELU (erf form) in one vectorized pass, which a lone request splits with its helper (gelu_inplace).
 // For training: the AdamW update in one pass per parameter (adamw).
 // Plain C++ on raw pointers (no libtorch here), AVX2 + FMA chosen at run time: available() says whether this
 // CPU has them; callers use libtorch's ops otherwise.
@@ -50,6 +51,11 @@ void quantize_rows(const float* a, int64_t lda, int64_t m, int64_t k, int16_t* p
 // c (rows ldc apart) for columns [col_begin, col_end), col_begin a multiple of 16; bias optional.
 void multiply_panels_int8(const int16_t* p, int64_t m, int64_t k, const float* row_scale, const int8_t* panels, const float* col_scale, int64_t n,
                           const float* bias, float* c, int64_t ldc, int64_t col_begin, int64_t col_end);
+
+// GELU in its erf form (torch.nn.functional.gelu's default), in place over n floats: 0.5 x (1 + erf(x / √2)),
+// erf from Abramowitz and Stegun's formula 7.1.26 (absolute error under 1.5e-7). Every element gets the same
+// arithmetic wherever it sits in the array, so splitting an array among threads gives the same bits.
+void gelu_inplace(float* x, int64_t n);
 
 // Scaled dot-product attention of a batch, for items [begin, end) of batch * heads (item = b * heads + h):
 // out[b, i, h*d : (h+1)*d] = softmax_j(q_i · k_j / sqrt(d) + mask[b, j]) · v_j. q, k and v point at head 0 of
