@@ -405,8 +405,33 @@ BertResidualOutput::BertResidualOutput(int64_t in, int64_t out, double eps, doub
 }
 
 at::Tensor BertResidualOutput::forward(const at::Tensor& hidden, const at::Tensor& residual) {
-  auto h = at::dropout(dense->forward(hidden), dropout_p(*this, dropout), is_training());
-  return layer_norm->forward(h + residual);
+  if (is_training() || at::GradMode::is_enabled() || !own_kernels()) {
+    auto h = at::dropout(dense->forward(hidden), dropout_p(*this, dropout), is_training());
+    return layer_norm->forward(h + residual);
+  }
+  auto h = dense->forward(hidden);
+  const auto& gamma = layer_norm->weight;
+  const auto& beta = layer_norm->bias;
+  const bool fits = h.is_cpu() && h.scalar_type() == at::kFloat && h.is_contiguous() && residual.scalar_type() == at::kFloat &&
+                    residual.is_contiguous() && residual.sizes() == h.sizes() && gamma.scalar_type() == at::kFloat && gamma.is_contiguous() &&
+                    beta.scalar_type() == at::kFloat && beta.is_contiguous() && gamma.numel() == h.size(-1);
+  if (!fits) return layer_norm->forward(h + residual);
+  // Inference: the residual add and LayerNorm in one pass per row, in place, rows split over the batch's team.
+  // Measured with and without in turn, one 25-token sentence: MiniLM 2-4% faster, BERT-base 3-4%; batches of 32
+  // unchanged.
+  const int64_t width = h.size(-1), rows = h.numel() / width;
+  float* x = h.data_ptr<float>();
+  const float* r = residual.data_ptr<float>();
+  auto run = [&](int64_t begin, int64_t end) {
+    kernels::add_layer_norm(x + begin * width, r + begin * width, gamma.data_ptr<float>(), beta.data_ptr<float>(), end - begin, width,
+                            static_cast<float>(layer_norm->eps));
+  };
+  if (split_parts() < 2 || h.numel() < (int64_t{1} << 14)) {
+    run(0, rows);
+  } else {
+    team_run([&](int part, int parts) { run(rows * part / parts, rows * (part + 1) / parts); });
+  }
+  return h;
 }
 
 BertAttention::BertAttention(const BertConfig& c) {

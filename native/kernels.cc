@@ -309,6 +309,39 @@ SBERT_AVX2 void gelu_inplace(float* x, int64_t n) {
   }
 }
 
+SBERT_AVX2 void add_layer_norm(float* x, const float* residual, const float* gamma, const float* beta, int64_t rows, int64_t width, float eps) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float* row = x + i * width;
+    const float* res = residual + i * width;
+    __m256 sum8v = _mm256_setzero_ps();
+    int64_t j = 0;
+    for (; j + 8 <= width; j += 8) {
+      const __m256 v = _mm256_add_ps(_mm256_loadu_ps(row + j), _mm256_loadu_ps(res + j));
+      _mm256_storeu_ps(row + j, v);
+      sum8v = _mm256_add_ps(sum8v, v);
+    }
+    float sum = sum8(sum8v);
+    for (; j < width; ++j) sum += (row[j] += res[j]);
+    const float mean = sum / static_cast<float>(width);
+    // The variance from the deviations (a second pass, in cache), not from E[x²] - mean².
+    const __m256 mean8 = _mm256_set1_ps(mean);
+    __m256 sq8 = _mm256_setzero_ps();
+    for (j = 0; j + 8 <= width; j += 8) {
+      const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(row + j), mean8);
+      sq8 = _mm256_fmadd_ps(d, d, sq8);
+    }
+    float sq = sum8(sq8);
+    for (; j < width; ++j) sq += (row[j] - mean) * (row[j] - mean);
+    const float rstd = 1.f / std::sqrt(sq / static_cast<float>(width) + eps);
+    const __m256 rstd8 = _mm256_set1_ps(rstd);
+    for (j = 0; j + 8 <= width; j += 8) {
+      const __m256 n = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(row + j), mean8), rstd8);
+      _mm256_storeu_ps(row + j, _mm256_fmadd_ps(n, _mm256_loadu_ps(gamma + j), _mm256_loadu_ps(beta + j)));
+    }
+    for (; j < width; ++j) row[j] = (row[j] - mean) * rstd * gamma[j] + beta[j];
+  }
+}
+
 SBERT_AVX2 void quantize_rows(const float* a, int64_t lda, int64_t m, int64_t k, int16_t* p, float* row_scale) {
   const int64_t ldp = (k + 1) / 2 * 2;
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
@@ -510,6 +543,9 @@ void multiply_panels(const float*, int64_t, int64_t, int64_t, const float*, int6
 }
 void attention(const float*, const float*, const float*, const float*, float*, const AttentionShape&, int64_t, int64_t) {
   throw std::logic_error("attention: this build has no AVX2 kernels (check kernels::available() first)");
+}
+void add_layer_norm(float*, const float*, const float*, const float*, int64_t, int64_t, float) {
+  throw std::logic_error("add_layer_norm: this build has no AVX2 kernels (check kernels::available() first)");
 }
 void gelu_inplace(float*, int64_t) { throw std::logic_error("gelu_inplace: this build has no AVX2 kernels (check kernels::available() first)"); }
 void quantize_rows(const float*, int64_t, int64_t, int64_t, int16_t*, float*) {

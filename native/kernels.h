@@ -8,7 +8,8 @@
 //  - attention over short sequences: libtorch runs QKᵀ and PV as one small GEMM call per (sentence, head),
 //    at 5-9 GFLOP/s against 80+ for the linear layers. attention() does scores, scaling, mask, softmax and PV per
 //    (sentence, head) in cache, without a [batch, heads, L, L] tensor.
-//  - GELU (erf form) in one vectorized pass, which a lone request splits with its helper (gelu_inplace).
+//  - GELU (erf form) in one vectorized pass, and the residual add with LayerNorm in one pass over each row, which
+//    a lone request splits with its helper (gelu_inplace, add_layer_norm).
 // For training: the AdamW update in one pass per parameter (adamw).
 // Plain C++ on raw pointers (no libtorch here), AVX2 + FMA chosen at run time: available() says whether this
 // CPU has them; callers use libtorch's ops otherwise.
@@ -56,6 +57,10 @@ void multiply_panels_int8(const int16_t* p, int64_t m, int64_t k, const float* r
 // erf from Abramowitz and Stegun's formula 7.1.26 (absolute error under 1.5e-7). Every element gets the same
 // arithmetic wherever it sits in the array, so splitting an array among threads gives the same bits.
 void gelu_inplace(float* x, int64_t n);
+
+// x = LayerNorm(x + residual) row by row, in place ([rows, width]; gamma, beta [width]; biased variance, as
+// torch.nn.LayerNorm). The residual add and the norm in one pass over each row, in cache.
+void add_layer_norm(float* x, const float* residual, const float* gamma, const float* beta, int64_t rows, int64_t width, float eps);
 
 // Scaled dot-product attention of a batch, for items [begin, end) of batch * heads (item = b * heads + h):
 // out[b, i, h*d : (h+1)*d] = softmax_j(q_i · k_j / sqrt(d) + mask[b, j]) · v_j. q, k and v point at head 0 of
