@@ -18,9 +18,10 @@ export function backendInfo(): NativeInfo {
 
 /**
  * How float32 encode runs its products, process-wide:
- * - "auto" (the default): on CPUs with AVX2 and FMA, linear layers over few rows (under 64 tokens in a batch)
- *   and attention run on sbert-node's own kernels, with weights packed once per layer (one more copy of those
- *   layers' weights, made the first time they run over few rows); larger linear layers on libtorch's BLAS.
+ * - "auto" (the default): on CPUs with AVX2 and FMA, linear layers over few rows (under 64 tokens in a batch),
+ *   attention, GELU and the residual LayerNorm run on sbert-node's own kernels, with weights packed once per
+ *   layer (one more copy of those layers' weights, made the first time they run over few rows); larger linear
+ *   layers on libtorch's BLAS.
  * - "blas": libtorch's ops only.
  * - "onednn": linear layers through oneDNN, the rest as "blas".
  * Embeddings agree to ~1e-6 between them; the benchmark (`npm run bench`) measures the speed.

@@ -38,8 +38,9 @@ struct BertConfig {
 };
 
 // How fp32 inference (no grad, eval mode, CPU) runs its products, process-wide (see set_linear_backend):
-//  - Auto (the default): on CPUs with AVX2 and FMA, linear layers over few rows and attention run on
-//    sbert-node's own kernels (kernels.h), larger linear layers on libtorch's BLAS path; BLAS only elsewhere;
+//  - Auto (the default): on CPUs with AVX2 and FMA, linear layers over few rows, attention, GELU and the
+//    residual LayerNorm run on sbert-node's own kernels (kernels.h), larger linear layers on libtorch's BLAS
+//    path; BLAS only elsewhere;
 //  - Blas: libtorch's ops only (linear layers through BLAS, attention as matmul + softmax);
 //  - OneDnn: linear layers through oneDNN, attention as Blas.
 enum class LinearBackend { Auto, Blas, OneDnn };
