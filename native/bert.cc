@@ -85,6 +85,14 @@ void over_column_blocks(int64_t rows, int64_t in, int64_t out, const Block& bloc
   });
 }
 
+// Runs fn(begin, end) over [0, count) as split_parts() ranges spread over the batch's team when `elements` (what
+// the work touches) is worth the hand-off, else once. Elementwise and row-wise passes give the same bits either way.
+template <typename Fn>
+void over_ranges(int64_t count, int64_t elements, const Fn& fn) {
+  if (split_parts() < 2 || elements < (int64_t{1} << 14)) return fn(int64_t{0}, count);
+  team_run([&](int part, int parts) { fn(count * part / parts, count * (part + 1) / parts); });
+}
+
 int64_t versions_of(const at::Tensor& w, const at::Tensor& b) {
   // Version counters only grow; their sum changes whenever either tensor is written in place.
   return static_cast<int64_t>(w._version()) + (b.defined() ? static_cast<int64_t>(b._version()) : 0);
@@ -186,7 +194,10 @@ at::Tensor Linear::panel_forward(const at::Tensor& x) const {
 Linear::Prepared Linear::prepared(Form form) const {
   std::lock_guard<std::mutex> lock(prepare_mutex_);
   const int64_t version = versions_of(weight, bias);
-  if (prepared_.version != version) prepared_ = Prepared{version, {}, {}, {}, {}, {}};
+  if (prepared_.version != version) {
+    prepared_ = Prepared{};
+    prepared_.version = version;
+  }
   // Per output channel, symmetric, as dynamic quantization prepares weights: one rounding for both int8 paths.
   auto quantized_weight = [&] {
     auto w = weight.detach().contiguous();
@@ -426,11 +437,7 @@ at::Tensor BertResidualOutput::forward(const at::Tensor& hidden, const at::Tenso
     kernels::add_layer_norm(x + begin * width, r + begin * width, gamma.data_ptr<float>(), beta.data_ptr<float>(), end - begin, width,
                             static_cast<float>(layer_norm->eps));
   };
-  if (split_parts() < 2 || h.numel() < (int64_t{1} << 14)) {
-    run(0, rows);
-  } else {
-    team_run([&](int part, int parts) { run(rows * part / parts, rows * (part + 1) / parts); });
-  }
+  over_ranges(rows, h.numel(), run);
   return h;
 }
 
@@ -456,12 +463,7 @@ at::Tensor BertIntermediate::forward(const at::Tensor& hidden) {
   if (act == Activation::GeluErf && own_kernels() && !is_training() && !at::GradMode::is_enabled() && y.is_cpu() &&
       y.scalar_type() == at::kFloat && y.is_contiguous()) {
     float* data = y.data_ptr<float>();
-    const int64_t n = y.numel();
-    if (split_parts() < 2 || n < (int64_t{1} << 14)) {
-      kernels::gelu_inplace(data, n);
-    } else {
-      team_run([&](int part, int parts) { kernels::gelu_inplace(data + n * part / parts, n * (part + 1) / parts - n * part / parts); });
-    }
+    over_ranges(y.numel(), y.numel(), [&](int64_t begin, int64_t end) { kernels::gelu_inplace(data + begin, end - begin); });
     return y;
   }
   return apply_activation(act, y);

@@ -112,11 +112,36 @@ constexpr int kMaxRows = 6;  // rows per micro-kernel call: 6 x 16 accumulators 
 constexpr int64_t kStreamBytes = int64_t{1} << 20;
 constexpr int64_t kPrefetchAhead = 2;
 
+// Rows of micro-kernel call i when `rows` are spread evenly over `calls` (20 rows: 5+5+5+5, not 6+6+6+2: the FMA
+// pipes need ~8 independent accumulators).
+inline int rows_of_call(int64_t rows, int64_t calls, int64_t i) { return static_cast<int>(rows / calls + (i < rows % calls ? 1 : 0)); }
+
+// The 64-byte lines micro-kernel call i of `calls` prefetches: its share of the `block_lines` lines that start
+// `block_offset` bytes into the weights (`total` bytes; none past their end), or none when `stream` is false.
+struct PrefetchLines {
+  const char* from;
+  int64_t count;
+};
+inline PrefetchLines prefetch_share(const void* weights, int64_t total, bool stream, int64_t block_offset, int64_t block_lines, int64_t calls,
+                                    int64_t i) {
+  const int64_t share = (block_lines + calls - 1) / calls, offset = block_offset + i * share * 64;
+  if (!stream || offset >= total) return {nullptr, 0};
+  return {static_cast<const char*>(weights) + offset, std::min(share, (total - offset) / 64)};
+}
+
+// src[0:cols] when cols is a whole panel, else a copy zero-padded to 16 floats in `tail` (null stays null).
+inline const float* panel_wide(const float* src, int64_t cols, float* tail) {
+  if (src == nullptr || cols == kPanel) return src;
+  std::memset(tail, 0, kPanel * sizeof(float));
+  std::memcpy(tail, src, cols * sizeof(float));
+  return tail;
+}
+
 // c[0:R, 0:cols] (+)= a[0:R, 0:kc] · panel[0:kc, 0:16]. accumulate: start from c; else start from zero and add
-// bias (16 floats, or null) at the end. Also prefetches `ahead_lines` 64-byte lines from `ahead` on.
+// bias (16 floats, or null) at the end. Also prefetches the lines of `ahead` (prefetch_share).
 template <int R>
 SBERT_AVX2 void micro(const float* a, int64_t lda, const float* panel, int64_t kc, float* c, int64_t ldc, int64_t cols, const float* bias,
-                      bool accumulate, const float* ahead, int64_t ahead_lines) {
+                      bool accumulate, PrefetchLines ahead) {
   __m256 acc[R][2];
   alignas(32) float tmp[kPanel];
 #pragma GCC unroll 6
@@ -135,7 +160,7 @@ SBERT_AVX2 void micro(const float* a, int64_t lda, const float* panel, int64_t k
     }
   }
   for (int64_t j = 0; j < kc; ++j) {
-    if (j < ahead_lines) _mm_prefetch(reinterpret_cast<const char*>(ahead + j * kPanel), _MM_HINT_T0);
+    if (j < ahead.count) _mm_prefetch(ahead.from + j * 64, _MM_HINT_T0);
     const __m256 b0 = _mm256_loadu_ps(panel + j * kPanel);
     const __m256 b1 = _mm256_loadu_ps(panel + j * kPanel + 8);
 #pragma GCC unroll 6
@@ -167,14 +192,14 @@ SBERT_AVX2 void micro(const float* a, int64_t lda, const float* panel, int64_t k
 }
 
 SBERT_AVX2 void micro_rows(int rows, const float* a, int64_t lda, const float* panel, int64_t kc, float* c, int64_t ldc, int64_t cols,
-                           const float* bias, bool accumulate, const float* ahead, int64_t ahead_lines) {
+                           const float* bias, bool accumulate, PrefetchLines ahead) {
   switch (rows) {
-    case 6: return micro<6>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead, ahead_lines);
-    case 5: return micro<5>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead, ahead_lines);
-    case 4: return micro<4>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead, ahead_lines);
-    case 3: return micro<3>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead, ahead_lines);
-    case 2: return micro<2>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead, ahead_lines);
-    case 1: return micro<1>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead, ahead_lines);
+    case 6: return micro<6>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead);
+    case 5: return micro<5>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead);
+    case 4: return micro<4>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead);
+    case 3: return micro<3>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead);
+    case 2: return micro<2>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead);
+    case 1: return micro<1>(a, lda, panel, kc, c, ldc, cols, bias, accumulate, ahead);
   }
 }
 
@@ -238,12 +263,10 @@ SBERT_AVX2 void softmax_row(float* row, const float* mask, int64_t width, float 
 SBERT_AVX2 void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels, int64_t n, const float* bias, float* c,
                                 int64_t ldc, int64_t col_begin, int64_t col_end) {
   alignas(32) float bias_tail[kPanel];
-  const float* const panels_end = panels + panel_floats(n, k);
-  const bool stream = panel_floats(n, k) * static_cast<int64_t>(sizeof(float)) > kStreamBytes;
+  const int64_t total = panel_floats(n, k) * static_cast<int64_t>(sizeof(float));
+  const bool stream = total > kStreamBytes;
   for (int64_t m0 = 0; m0 < m; m0 += kBlockRows) {
     const int64_t rows = std::min(kBlockRows, m - m0);
-    // Rows spread evenly over micro-kernel calls (20 rows: 5+5+5+5, not 6+6+6+2: the FMA pipes need ~8
-    // independent accumulators).
     const int64_t calls = (rows + kMaxRows - 1) / kMaxRows;
     // Panel by panel, so the weights stream through memory in order (at a sentence's few rows each weight is
     // read from memory once and used a handful of times).
@@ -252,24 +275,14 @@ SBERT_AVX2 void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t 
       for (int64_t k0 = 0; k0 < k; k0 += kBlockK) {
         const int64_t kc = std::min(kBlockK, k - k0);
         const float* panel = panels + col / kPanel * k * kPanel + k0 * kPanel;
-        const float* b = nullptr;
-        if (bias != nullptr && k0 == 0) {
-          b = bias + col;
-          if (cols < kPanel) {
-            std::memset(bias_tail, 0, sizeof bias_tail);
-            std::memcpy(bias_tail, b, cols * sizeof(float));
-            b = bias_tail;
-          }
-        }
-        // Call i of `calls` prefetches lines [i * share, (i + 1) * share) of the block kPrefetchAhead ahead.
-        const int64_t share = (kBlockK + calls - 1) / calls;
-        const float* ahead = panel + kPrefetchAhead * kBlockK * kPanel;
+        const float* b = bias != nullptr && k0 == 0 ? panel_wide(bias + col, cols, bias_tail) : nullptr;
+        // The calls prefetch the block kPrefetchAhead further on (kBlockK lines of 16 floats).
+        const int64_t ahead = (panel - panels + kPrefetchAhead * kBlockK * kPanel) * static_cast<int64_t>(sizeof(float));
         int64_t row = m0;
         for (int64_t i = 0; i < calls; ++i) {
-          const int r = static_cast<int>(rows / calls + (i < rows % calls ? 1 : 0));
-          const float* from = ahead + i * share * kPanel;
-          const int64_t lines = stream ? std::clamp<int64_t>((panels_end - from) / kPanel, 0, share) : 0;
-          micro_rows(r, a + row * lda + k0, lda, panel, kc, c + row * ldc + col, ldc, cols, b, k0 > 0, from, lines);
+          const int r = rows_of_call(rows, calls, i);
+          micro_rows(r, a + row * lda + k0, lda, panel, kc, c + row * ldc + col, ldc, cols, b, k0 > 0,
+                     prefetch_share(panels, total, stream, ahead, kBlockK, calls, i));
           row += r;
         }
       }
@@ -381,15 +394,15 @@ SBERT_AVX2 void quantize_rows(const float* a, int64_t lda, int64_t m, int64_t k,
 namespace {
 
 // c[0:R, 0:cols] = dequantized (p[0:R] · panel) + bias over all k: accumulators stay in registers throughout (a
-// panel's k pairs, 32 bytes each, fit L1/L2 at these sizes). Also prefetches `ahead_lines` lines from `ahead` on.
+// panel's k pairs, 32 bytes each, fit L1/L2 at these sizes). Also prefetches the lines of `ahead` (prefetch_share).
 template <int R>
 SBERT_AVX2 void micro_int8(const int16_t* p, int64_t ldp, const int8_t* panel, int64_t pairs, const float* row_scale, const float* col_scale,
-                           const float* bias, float* c, int64_t ldc, int64_t cols, const int8_t* ahead, int64_t ahead_lines) {
+                           const float* bias, float* c, int64_t ldc, int64_t cols, PrefetchLines ahead) {
   __m256i acc[R][2];
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
   for (int64_t j = 0; j < pairs; ++j) {
-    if (j < ahead_lines) _mm_prefetch(reinterpret_cast<const char*>(ahead + j * 64), _MM_HINT_T0);
+    if (j < ahead.count) _mm_prefetch(ahead.from + j * 64, _MM_HINT_T0);
     const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(panel + j * 2 * kPanel)));
     const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(panel + j * 2 * kPanel + kPanel)));
 #pragma GCC unroll 6
@@ -422,15 +435,14 @@ SBERT_AVX2 void micro_int8(const int16_t* p, int64_t ldp, const int8_t* panel, i
 }
 
 SBERT_AVX2 void micro_int8_rows(int rows, const int16_t* p, int64_t ldp, const int8_t* panel, int64_t pairs, const float* row_scale,
-                                const float* col_scale, const float* bias, float* c, int64_t ldc, int64_t cols, const int8_t* ahead,
-                                int64_t ahead_lines) {
+                                const float* col_scale, const float* bias, float* c, int64_t ldc, int64_t cols, PrefetchLines ahead) {
   switch (rows) {
-    case 6: return micro_int8<6>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead, ahead_lines);
-    case 5: return micro_int8<5>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead, ahead_lines);
-    case 4: return micro_int8<4>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead, ahead_lines);
-    case 3: return micro_int8<3>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead, ahead_lines);
-    case 2: return micro_int8<2>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead, ahead_lines);
-    case 1: return micro_int8<1>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead, ahead_lines);
+    case 6: return micro_int8<6>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead);
+    case 5: return micro_int8<5>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead);
+    case 4: return micro_int8<4>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead);
+    case 3: return micro_int8<3>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead);
+    case 2: return micro_int8<2>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead);
+    case 1: return micro_int8<1>(p, ldp, panel, pairs, row_scale, col_scale, bias, c, ldc, cols, ahead);
   }
 }
 
@@ -439,35 +451,23 @@ SBERT_AVX2 void micro_int8_rows(int rows, const int16_t* p, int64_t ldp, const i
 SBERT_AVX2 void multiply_panels_int8(const int16_t* p, int64_t m, int64_t k, const float* row_scale, const int8_t* panels, const float* col_scale,
                                      int64_t n, const float* bias, float* c, int64_t ldc, int64_t col_begin, int64_t col_end) {
   const int64_t pairs = (k + 1) / 2, ldp = 2 * pairs, panel_bytes = pairs * 2 * kPanel;
-  const int8_t* const panels_end = panels + int8_panel_bytes(n, k);
-  const bool stream = int8_panel_bytes(n, k) > kStreamBytes;
+  const int64_t total = int8_panel_bytes(n, k);
+  const bool stream = total > kStreamBytes;
   alignas(32) float scale_tail[kPanel], bias_tail[kPanel];
   for (int64_t m0 = 0; m0 < m; m0 += kBlockRows) {
     const int64_t rows = std::min(kBlockRows, m - m0);
     const int64_t calls = (rows + kMaxRows - 1) / kMaxRows;
     for (int64_t col = col_begin; col < col_end; col += kPanel) {
       const int64_t cols = std::min(kPanel, col_end - col);
-      const float* cs = col_scale + col;
-      const float* b = bias != nullptr ? bias + col : nullptr;
-      if (cols < kPanel) {
-        std::memset(scale_tail, 0, sizeof scale_tail);
-        std::memcpy(scale_tail, cs, cols * sizeof(float));
-        cs = scale_tail;
-        if (b != nullptr) {
-          std::memset(bias_tail, 0, sizeof bias_tail);
-          std::memcpy(bias_tail, b, cols * sizeof(float));
-          b = bias_tail;
-        }
-      }
-      const int8_t* panel = panels + col / kPanel * panel_bytes;
-      // As multiply_panels: call i prefetches its share of the next panel's lines.
-      const int64_t lines = panel_bytes / 64, share = (lines + calls - 1) / calls;
+      const float* cs = panel_wide(col_scale + col, cols, scale_tail);
+      const float* b = panel_wide(bias != nullptr ? bias + col : nullptr, cols, bias_tail);
+      const int64_t offset = col / kPanel * panel_bytes;
+      // The calls prefetch the next panel.
       int64_t row = m0;
       for (int64_t i = 0; i < calls; ++i) {
-        const int r = static_cast<int>(rows / calls + (i < rows % calls ? 1 : 0));
-        const int8_t* from = panel + panel_bytes + i * share * 64;
-        const int64_t ahead = stream ? std::clamp<int64_t>((panels_end - from) / 64, 0, share) : 0;
-        micro_int8_rows(r, p + row * ldp, ldp, panel, pairs, row_scale + row, cs, b, c + row * ldc + col, ldc, cols, from, ahead);
+        const int r = rows_of_call(rows, calls, i);
+        micro_int8_rows(r, p + row * ldp, ldp, panels + offset, pairs, row_scale + row, cs, b, c + row * ldc + col, ldc, cols,
+                        prefetch_share(panels, total, stream, offset + panel_bytes, panel_bytes / 64, calls, i));
         row += r;
       }
     }
