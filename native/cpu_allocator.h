@@ -1,9 +1,10 @@
 // A caching CPU allocator for libtorch. Activations of one batch are large (a long document's attention scores
 // are ~100 MiB) and die at the end of each layer; from the system allocator every such block comes back as fresh
 // zero-filled pages, and measured, a third to a half of encode and training time went to those page faults.
-// In encode, blocks of 256 KiB and more are kept after use by size class and handed out again for a request of
-// the same class. In training steps, blocks of a page (4 KiB) and more come from an arena whose free ranges merge
-// and serve any size (see set_cpu_cache_training). The rest go to libtorch's default allocator.
+// In encode, blocks of 256 KiB and more, each in a mapping of its own, are kept after use by size class and handed
+// out again for a request of the same class; a request of another class resizes the nearest kept block (its pages
+// stay) rather than taking new ones. In training steps, blocks of a page (4 KiB) and more come from an arena whose
+// free ranges merge and serve any size (see set_cpu_cache_training). The rest go to libtorch's default allocator.
 #pragma once
 
 #include <cstddef>
