@@ -58,7 +58,7 @@ export function getEncodeConcurrency(): number {
 
 /**
  * Frees the memory blocks sbert-node's CPU allocator keeps for reuse (they are reused by the next batch otherwise),
- * and hands back the memory a training run keeps for the next `fit`.
+ * and the memory a training run keeps for the next `fit`: both go back to the system at once.
  */
 export function emptyCache(): void {
   callNativeSync("emptyCache", (a) => a.emptyCache());
