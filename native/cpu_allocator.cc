@@ -30,7 +30,8 @@ void* map_block(size_t n) {
   return p == MAP_FAILED ? nullptr : p;
 }
 
-// Size classes: 1, 1.25, 1.5, 1.75 times a power of two (from 256 KiB), so a reused block wastes at most a fifth.
+// Size classes: 1, 1.25, 1.5, 1.75 times a power of two (from 256 KiB), so a reused block wastes at most a fifth
+// (up to half when, at the peak, a kept block of up to twice the class serves a request as it is).
 size_t size_class(size_t n) {
   size_t p = kMinCached;
   while (p * 2 <= n) p *= 2;
