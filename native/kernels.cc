@@ -137,6 +137,19 @@ inline const float* panel_wide(const float* src, int64_t cols, float* tail) {
   return tail;
 }
 
+// dst[0:cols] = the 16 floats lo, hi (a panel's columns 0-7 and 8-15); only cols of them when the panel is partial.
+SBERT_AVX2 inline void store_panel_row(float* dst, __m256 lo, __m256 hi, int64_t cols) {
+  if (cols == kPanel) {
+    _mm256_storeu_ps(dst, lo);
+    _mm256_storeu_ps(dst + 8, hi);
+    return;
+  }
+  alignas(32) float tmp[kPanel];
+  _mm256_store_ps(tmp, lo);
+  _mm256_store_ps(tmp + 8, hi);
+  std::memcpy(dst, tmp, cols * sizeof(float));
+}
+
 // c[0:R, 0:cols] (+)= a[0:R, 0:kc] · panel[0:kc, 0:16]. accumulate: start from c; else start from zero and add
 // bias (16 floats, or null) at the end. Also prefetches the lines of `ahead` (prefetch_share).
 template <int R>
@@ -179,16 +192,7 @@ SBERT_AVX2 void micro(const float* a, int64_t lda, const float* panel, int64_t k
     }
   }
 #pragma GCC unroll 6
-  for (int r = 0; r < R; ++r) {
-    if (cols == kPanel) {
-      _mm256_storeu_ps(c + r * ldc, acc[r][0]);
-      _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);
-    } else {
-      _mm256_store_ps(tmp, acc[r][0]);
-      _mm256_store_ps(tmp + 8, acc[r][1]);
-      std::memcpy(c + r * ldc, tmp, cols * sizeof(float));
-    }
-  }
+  for (int r = 0; r < R; ++r) store_panel_row(c + r * ldc, acc[r][0], acc[r][1], cols);
 }
 
 SBERT_AVX2 void micro_rows(int rows, const float* a, int64_t lda, const float* panel, int64_t kc, float* c, int64_t ldc, int64_t cols,
@@ -414,7 +418,6 @@ SBERT_AVX2 void micro_int8(const int16_t* p, int64_t ldp, const int8_t* panel, i
       acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(w1, x));
     }
   }
-  alignas(32) float tmp[kPanel];
   const __m256 cs0 = _mm256_loadu_ps(col_scale), cs1 = _mm256_loadu_ps(col_scale + 8);
   const __m256 b0 = bias != nullptr ? _mm256_loadu_ps(bias) : _mm256_setzero_ps();
   const __m256 b1 = bias != nullptr ? _mm256_loadu_ps(bias + 8) : _mm256_setzero_ps();
@@ -423,14 +426,7 @@ SBERT_AVX2 void micro_int8(const int16_t* p, int64_t ldp, const int8_t* panel, i
     const __m256 rs = _mm256_set1_ps(row_scale[r]);
     const __m256 y0 = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][0]), _mm256_mul_ps(rs, cs0)), b0);
     const __m256 y1 = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc[r][1]), _mm256_mul_ps(rs, cs1)), b1);
-    if (cols == kPanel) {
-      _mm256_storeu_ps(c + r * ldc, y0);
-      _mm256_storeu_ps(c + r * ldc + 8, y1);
-    } else {
-      _mm256_store_ps(tmp, y0);
-      _mm256_store_ps(tmp + 8, y1);
-      std::memcpy(c + r * ldc, tmp, cols * sizeof(float));
-    }
+    store_panel_row(c + r * ldc, y0, y1, cols);
   }
 }
 
