@@ -228,6 +228,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeTrainer", trainer_class);
   exports.Set("createTrainer", Napi::Function::New(env, CreateTrainer, "createTrainer"));
   exports.Set("lossAndGrad", Napi::Function::New(env, LossAndGrad, "lossAndGrad"));
+  exports.Set("dropout", Napi::Function::New(env, Dropout, "dropout"));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
   exports.Set("rngState", Napi::Function::New(env, RngState, "rngState"));
   exports.Set("setRngState", Napi::Function::New(env, SetRngState, "setRngState"));

@@ -19,6 +19,14 @@ enum class Activation { GeluErf, GeluTanh, Relu, Silu, Tanh, Sigmoid, Identity }
 Activation parse_hidden_act(const std::string& name);
 at::Tensor apply_activation(Activation act, const at::Tensor& x);
 
+// Dropout as training applies it: each element zeroed with probability p, the others scaled by 1 / (1 - p), as
+// x * noise (so autograd saves the noise, as for libtorch's dropout). On CPU float32 with sbert-node's kernels the
+// noise comes from kernels::dropout_noise, keyed by one draw from libtorch's default generator: manual_seed, a
+// saved RNG state and the gradient cache's replay of a forward pass govern it as they govern libtorch's
+// bernoulli_, which it replaces (that op draws element by element from the locked generator: about a tenth of
+// a MiniLM training step here). Elsewhere libtorch's dropout.
+at::Tensor train_dropout(const at::Tensor& x, double p);
+
 struct BertConfig {
   int64_t vocab_size = 0;
   int64_t hidden_size = 0;
@@ -102,10 +110,26 @@ class Embedding : public torch::nn::Module {
   at::Tensor weight;
 };
 
+// The real (unpadded) tokens of a [B, L] batch, as rows of a [T, H] tensor: `index` holds their flat positions
+// b * L + l in order, so a sentence's tokens are consecutive rows. Every per-token op runs on these rows only;
+// attention runs per sentence on its rows (sbert-node's kernel), or scatters them back to [B, L, ...] (zeros
+// where padded, which the additive mask hides as keys and nothing reads as queries).
+struct Packing {
+  at::Tensor index;            // [T] int64
+  at::Tensor starts, lengths;  // [B] int64: each sentence's first row and number of rows
+  int64_t batch = 0, seq_len = 0;
+  // [T, W] -> [B, L, W], zero rows where padded.
+  at::Tensor pad(const at::Tensor& rows) const;
+  // [B, L, W] -> [T, W].
+  at::Tensor pack(const at::Tensor& padded) const;
+};
+
 class BertEmbeddings : public torch::nn::Module {
  public:
   explicit BertEmbeddings(const BertConfig& c);
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& token_type_ids);
+  // Packed: ids, types and positions of the real tokens, [T] each; returns [T, H].
+  at::Tensor forward_rows(const at::Tensor& ids, const at::Tensor& types, const at::Tensor& positions);
   std::shared_ptr<Embedding> word_embeddings, position_embeddings, token_type_embeddings;
   std::shared_ptr<LayerNorm> layer_norm;
   double dropout;
@@ -114,8 +138,9 @@ class BertEmbeddings : public torch::nn::Module {
 class BertSelfAttention : public torch::nn::Module {
  public:
   explicit BertSelfAttention(const BertConfig& c);
-  // additive_mask: [B, 1, 1, L], 0 where attended, the most negative float where padded.
-  at::Tensor forward(const at::Tensor& hidden, const at::Tensor& additive_mask);
+  // additive_mask: [B, 1, 1, L], 0 where attended, the most negative float where padded. hidden is [B, L, H], or
+  // [T, H] rows with `packing` (then so is the result).
+  at::Tensor forward(const at::Tensor& hidden, const at::Tensor& additive_mask, const Packing* packing = nullptr);
   std::shared_ptr<Linear> query, key, value;
   int64_t heads, head_dim;
   double dropout;
@@ -127,7 +152,7 @@ class BertSelfAttention : public torch::nn::Module {
   mutable std::shared_ptr<Linear> fused_;
   mutable std::vector<int64_t> fused_versions_;
   // Inference on sbert-node's attention kernel (kernels.h); an undefined tensor when it does not apply.
-  at::Tensor kernel_forward(const at::Tensor& hidden, const at::Tensor& additive_mask);
+  at::Tensor kernel_forward(const at::Tensor& hidden, const at::Tensor& additive_mask, const Packing* packing);
   // Q, K and V side by side, [rows, 3H], for kernel_forward: over few rows from panels packed straight from the
   // three weights (no concatenated copy of them), else three BLAS products into one tensor.
   at::Tensor project_qkv(const at::Tensor& x2);
@@ -149,7 +174,7 @@ class BertResidualOutput : public torch::nn::Module {
 class BertAttention : public torch::nn::Module {
  public:
   explicit BertAttention(const BertConfig& c);
-  at::Tensor forward(const at::Tensor& hidden, const at::Tensor& additive_mask);
+  at::Tensor forward(const at::Tensor& hidden, const at::Tensor& additive_mask, const Packing* packing = nullptr);
   std::shared_ptr<BertSelfAttention> self_attention;  // key "self"
   std::shared_ptr<BertResidualOutput> output;
 };
@@ -165,7 +190,7 @@ class BertIntermediate : public torch::nn::Module {
 class BertLayer : public torch::nn::Module {
  public:
   explicit BertLayer(const BertConfig& c);
-  at::Tensor forward(const at::Tensor& hidden, const at::Tensor& additive_mask);
+  at::Tensor forward(const at::Tensor& hidden, const at::Tensor& additive_mask, const Packing* packing = nullptr);
   std::shared_ptr<BertAttention> attention;
   std::shared_ptr<BertIntermediate> intermediate;
   std::shared_ptr<BertResidualOutput> output;
@@ -181,14 +206,16 @@ class BertLayerList : public torch::nn::Module {
 class BertEncoder : public torch::nn::Module {
  public:
   explicit BertEncoder(const BertConfig& c);
-  at::Tensor forward(at::Tensor hidden, const at::Tensor& additive_mask);
+  at::Tensor forward(at::Tensor hidden, const at::Tensor& additive_mask, const Packing* packing = nullptr);
   std::shared_ptr<BertLayerList> layer;
 };
 
 class BertModel : public torch::nn::Module {
  public:
   explicit BertModel(const BertConfig& c);
-  // input_ids, attention_mask, token_type_ids: [B, L] int64 on the model's device. Returns [B, L, H].
+  // input_ids, attention_mask, token_type_ids: [B, L] int64 on the model's device. Returns [B, L, H]. On CPU, a
+  // batch with padding runs its layers on the real tokens only (Packing) and padded positions of the result are
+  // zero; the real tokens' values are those of the padded computation.
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask, const at::Tensor& token_type_ids);
   // Hugging Face's initialisation: normal(0, initializer_range) weights, zero biases, unit LayerNorm, zero padding row.
   void init_weights(uint64_t seed);

@@ -87,9 +87,72 @@ inline void adamw_scalar(float* p, const float* g, float* m, float* v, int64_t b
   }
 }
 
+// A 32-bit mixing function (xorshift-multiply rounds, constants from Chris Wellons' hash-prospector "lowbias32"):
+// a bijection on 32 bits whose output bits each flip with probability ~1/2 when one input bit does.
+inline uint32_t mix32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352dU;
+  x ^= x >> 15;
+  x *= 0x846ca68bU;
+  x ^= x >> 16;
+  return x;
+}
+
+// Two rounds keyed by the seed's halves; the index's high half (arrays past 2^32 elements) joins the second key.
+inline uint32_t dropout_hash(uint64_t j, uint64_t seed) {
+  const uint32_t key2 = static_cast<uint32_t>(seed >> 32) ^ (static_cast<uint32_t>(j >> 32) * 0x9e3779b9U);
+  return mix32(mix32(static_cast<uint32_t>(j) ^ static_cast<uint32_t>(seed)) + key2);
+}
+
+inline void dropout_scalar(float* out, int64_t first, int64_t begin, int64_t end, const DropoutDraw& d) {
+  for (int64_t i = begin; i < end; ++i) {
+    out[i] = (dropout_hash(static_cast<uint64_t>(first + i), d.seed) >> 8) < d.keep_threshold ? d.scale : 0.f;
+  }
+}
+
 }  // namespace
 
 #ifdef SBERT_KERNELS_X86
+
+SBERT_AVX2 static inline __m256i mix32_avx2(__m256i x) {
+  x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
+  x = _mm256_mullo_epi32(x, _mm256_set1_epi32(0x7feb352d));
+  x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 15));
+  x = _mm256_mullo_epi32(x, _mm256_set1_epi32(static_cast<int>(0x846ca68bU)));
+  return _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
+}
+
+SBERT_AVX2 static void dropout_avx2(float* out, int64_t first, int64_t n, const DropoutDraw& d) {
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i key1 = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(d.seed)));
+  const __m256i threshold = _mm256_set1_epi32(static_cast<int>(d.keep_threshold));
+  const __m256 scale = _mm256_set1_ps(d.scale);
+  int64_t i = 0;
+  while (i < n) {
+    // Runs of indices that share their high 32 bits (one second key serves a run); the AVX2 lanes add in 32 bits.
+    const uint64_t j = static_cast<uint64_t>(first + i);
+    const int64_t to_wrap = static_cast<int64_t>(std::min<uint64_t>((uint64_t{1} << 32) - (j & 0xffffffffULL), static_cast<uint64_t>(n - i)));
+    const int64_t span = to_wrap / 8 * 8;
+    if (span == 0) {  // fewer than 8 left in the array or before the high half changes
+      dropout_scalar(out, first, i, i + to_wrap, d);
+      i += to_wrap;
+      continue;
+    }
+    const __m256i key2 = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(d.seed >> 32) ^ (static_cast<uint32_t>(j >> 32) * 0x9e3779b9U)));
+    __m256i index = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(j))), lanes);
+    for (const int64_t end = i + span; i < end; i += 8) {
+      const __m256i h = mix32_avx2(_mm256_add_epi32(mix32_avx2(_mm256_xor_si256(index, key1)), key2));
+      const __m256i keep = _mm256_cmpgt_epi32(threshold, _mm256_srli_epi32(h, 8));  // both below 2^24: signed compare is exact
+      _mm256_storeu_ps(out + i, _mm256_and_ps(_mm256_castsi256_ps(keep), scale));
+      index = _mm256_add_epi32(index, _mm256_set1_epi32(8));
+    }
+  }
+}
+
+void dropout_noise(float* out, int64_t first, int64_t n, const DropoutDraw& d) {
+  if (available()) return dropout_avx2(out, first, n, d);
+  dropout_scalar(out, first, 0, n, d);
+}
 
 bool available() {
   static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -486,22 +549,27 @@ SBERT_AVX2 void attention(const float* q, const float* k, const float* v, const 
   int64_t mask_of = -1;
   for (int64_t item = begin; item < end; ++item) {
     const int64_t b = item / s.heads, h = item % s.heads;
-    const int64_t offset = b * L * s.row_stride + h * d;
+    const int64_t n = s.lengths ? s.lengths[b] : L;  // this sentence's rows
+    if (n <= 0) continue;
+    const int64_t start = s.starts ? s.starts[b] : b * L;
+    const int64_t cols = (n + kPanel - 1) / kPanel * kPanel;
+    const int64_t offset = start * s.row_stride + h * d;
     if (mask_of != b) {
-      std::memcpy(mask_row.data(), mask + b * L, L * sizeof(float));
+      if (mask) std::memcpy(mask_row.data(), mask + b * L, n * sizeof(float));
+      else std::fill(mask_row.begin(), mask_row.begin() + n, 0.f);
       // Past the sequence: -inf, so those columns weigh exactly 0 even when every real key is masked.
-      std::fill(mask_row.begin() + L, mask_row.end(), -std::numeric_limits<float>::infinity());
+      std::fill(mask_row.begin() + n, mask_row.begin() + cols, -std::numeric_limits<float>::infinity());
       mask_of = b;
     }
-    // The keys are the "weights" of the scores ([L, d]; padding keys are zero panels, so padded columns score
-    // 0); the values, as a [d, L] matrix, those of the context.
-    pack_panels(k + offset, L, d, s.row_stride, 1, key_panels.data());
-    pack_panels(v + offset, d, L, 1, s.row_stride, value_panels.data());
-    for (int64_t i0 = 0; i0 < L; i0 += query_rows) {
-      const int64_t rows = std::min(query_rows, L - i0);
-      multiply_panels(q + offset + i0 * s.row_stride, s.row_stride, rows, d, key_panels.data(), width, nullptr, scores.data(), width, 0, width);
-      for (int64_t i = 0; i < rows; ++i) softmax_row(scores.data() + i * width, mask_row.data(), width, sqrt_d);
-      multiply_panels(scores.data(), width, rows, L, value_panels.data(), d, nullptr, out + (b * L + i0) * s.out_stride + h * d, s.out_stride, 0, d);
+    // The keys are the "weights" of the scores ([n, d]; padding keys are zero panels, so padded columns score
+    // 0); the values, as a [d, n] matrix, those of the context.
+    pack_panels(k + offset, n, d, s.row_stride, 1, key_panels.data());
+    pack_panels(v + offset, d, n, 1, s.row_stride, value_panels.data());
+    for (int64_t i0 = 0; i0 < n; i0 += query_rows) {
+      const int64_t rows = std::min(query_rows, n - i0);
+      multiply_panels(q + offset + i0 * s.row_stride, s.row_stride, rows, d, key_panels.data(), cols, nullptr, scores.data(), cols, 0, cols);
+      for (int64_t i = 0; i < rows; ++i) softmax_row(scores.data() + i * cols, mask_row.data(), cols, sqrt_d);
+      multiply_panels(scores.data(), cols, rows, n, value_panels.data(), d, nullptr, out + (start + i0) * s.out_stride + h * d, s.out_stride, 0, d);
     }
   }
 }
@@ -532,6 +600,7 @@ void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWS
 #else  // not x86-64 with GCC/Clang: callers see available() == false and use libtorch.
 
 void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& s) { adamw_scalar(p, g, m, v, 0, n, s); }
+void dropout_noise(float* out, int64_t first, int64_t n, const DropoutDraw& d) { dropout_scalar(out, first, 0, n, d); }
 
 bool available() { return false; }
 void multiply_panels(const float*, int64_t, int64_t, int64_t, const float*, int64_t, const float*, float*, int64_t, int64_t, int64_t) {

@@ -10,7 +10,8 @@
 //    (sentence, head) in cache, without a [batch, heads, L, L] tensor.
 //  - GELU (erf form) in one vectorized pass, and the residual add with LayerNorm in one pass over each row, which
 //    a lone request splits with its helper (gelu_inplace, add_layer_norm).
-// For training: the AdamW update in one pass per parameter (adamw).
+// For training: the AdamW update in one pass per parameter (adamw), and dropout's noise from a counter-based hash
+// (dropout_noise) instead of libtorch's bernoulli_, which draws element by element from a locked generator.
 // Plain C++ on raw pointers (no libtorch here), AVX2 + FMA chosen at run time: available() says whether this
 // CPU has them; callers use libtorch's ops otherwise.
 //
@@ -66,9 +67,12 @@ void add_layer_norm(float* x, const float* residual, const float* gamma, const f
 // out[b, i, h*d : (h+1)*d] = softmax_j(q_i · k_j / sqrt(d) + mask[b, j]) · v_j. q, k and v point at head 0 of
 // the first token of the batch; a token's row is `row_stride` floats long (3H for a fused QKV output), heads
 // follow each other head_dim floats apart; out rows are out_stride floats apart; mask is [batch, seq_len],
-// additive.
+// additive. Packed sequences (padding left out): with `starts` and `lengths` ([batch] each), sentence b is
+// lengths[b] <= seq_len rows from row starts[b], every one of them attended (mask is then unused, may be null).
 struct AttentionShape {
   int64_t batch, seq_len, heads, head_dim, row_stride, out_stride;
+  const int64_t* starts = nullptr;
+  const int64_t* lengths = nullptr;
 };
 void attention(const float* q, const float* k, const float* v, const float* mask, float* out, const AttentionShape& shape, int64_t begin,
                int64_t end);
@@ -82,5 +86,16 @@ struct AdamWStep {
   float decay_factor, beta1, one_minus_beta1, beta2, one_minus_beta2, bias2_sqrt, eps, neg_step_size;
 };
 void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& step);
+
+// Dropout noise: out[i] = scale where element `first + i` is kept, else 0. Element j is kept when the top 24 bits
+// of a 32-bit hash of (j, seed) fall below keep_threshold (the keep probability times 2^24, rounded). Each
+// element's draw depends only on its index and the seed, so any split of an array gives the same noise, and the
+// same seed the same noise on every CPU (the AVX2 and scalar paths compute the same integers).
+struct DropoutDraw {
+  uint64_t seed;
+  uint32_t keep_threshold;
+  float scale;
+};
+void dropout_noise(float* out, int64_t first, int64_t n, const DropoutDraw& draw);
 
 }  // namespace sbert::kernels

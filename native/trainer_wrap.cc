@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "addon_data.h"
+#include "bert.h"
 #include "boundary.h"
 #include "encode_worker.h"
 #include "module_wrap.h"
@@ -274,6 +275,16 @@ Napi::Value LossAndGrad(const Napi::CallbackInfo& info) {
     out.Set("grads", named_tensors_to_js(env, grads));
     if (head) out.Set("headGrads", named_tensors_to_js(env, {{"weight", head->weight.grad()}, {"bias", head->bias.grad()}}));
     return out;
+  });
+}
+
+Napi::Value Dropout(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsNumber()) fail(ErrorCode::Input, "dropout(x, p) needs a {data, shape} tensor and a number");
+    const double p = info[1].As<Napi::Number>().DoubleValue();
+    if (!(p >= 0 && p < 1)) fail(ErrorCode::Input, "dropout: p must be in [0, 1), got " + std::to_string(p));
+    c10::NoGradGuard no_grad;
+    return tensor_to_js(info.Env(), train_dropout(read_float_tensor(info[0].As<Napi::Object>(), "x"), p).contiguous().clone());
   });
 }
 

@@ -36,6 +36,8 @@ Napi::Array named_tensors_to_js(Napi::Env env, const NamedTensors& tensors);
 Napi::Value CreateTrainer(const Napi::CallbackInfo& info);
 // lossAndGrad(spec, embeddings, labels | null, head | null) -> {loss, grads, headGrads}: for gradient checks.
 Napi::Value LossAndGrad(const Napi::CallbackInfo& info);
+// dropout(x, p) -> x after training's dropout (bert.h train_dropout), for checks of the noise.
+Napi::Value Dropout(const Napi::CallbackInfo& info);
 // manualSeed(seed): seeds libtorch's default generator (dropout, random sampling).
 Napi::Value ManualSeed(const Napi::CallbackInfo& info);
 // rngState() -> Uint8Array; setRngState(Uint8Array): the default generator's state, for checkpoints.

@@ -169,6 +169,8 @@ export interface NativeAddon {
     labels: NativeTensorData | null,
     head: { weight: NativeTensorData; bias: NativeTensorData } | null,
   ): { loss: number; grads: { name: string; shape: number[]; data: Float32Array }[]; headGrads?: { name: string; shape: number[]; data: Float32Array }[] };
+  /** x after training's dropout (each element zeroed with probability p, the rest scaled by 1 / (1 - p)); for checks of the noise */
+  dropout(x: NativeTensorData, p: number): NativeTensor;
   manualSeed(seed: number): void;
   rngState(): Uint8Array;
   setRngState(state: Uint8Array): void;
