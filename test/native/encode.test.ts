@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 
 import { SbertError, SentenceTransformer, models, util } from "../../lib/index.js";
+import { native } from "../../lib/native.js";
 import { makeSentenceTransformerFolder } from "../fixtures/sentenceTransformerFolder.js";
 import { SENTENCES, maxAbsDiff, maxAbsDiffAll, tempDir } from "../helpers/tmp.js";
 
@@ -55,6 +56,33 @@ describe("encode", () => {
     expect(maxAbsDiffAll(big, three)).toBeLessThan(1e-5);
     const reversed = await model.encode([...SENTENCES].reverse());
     expect(maxAbsDiffAll(big, reversed.reverse())).toBeLessThan(1e-5);
+  });
+
+  test("a padded batch runs its layers on its real tokens only: padded positions come out zero, real ones as each text alone", async () => {
+    const transformer = model.modules[0] as models.Transformer;
+    const run = (texts: string[]) =>
+      native().encode([transformer.native], transformer.tokenize(texts), { output: "token_embeddings", normalize: false, truncateDim: 0 });
+    const texts = [SENTENCES[0]!, SENTENCES[4]!, SENTENCES[2]!];
+    const batch = transformer.tokenize(texts);
+    const out = await run(texts);
+    const [rows, seq, hidden] = out.shape as [number, number, number];
+    expect(rows).toBe(texts.length);
+    let padded = 0;
+    for (let r = 0; r < rows; r++) {
+      const alone = await run([texts[r]!]);
+      const length = alone.shape[1]!;
+      for (let t = 0; t < seq; t++) {
+        const got = out.data.subarray((r * seq + t) * hidden, (r * seq + t + 1) * hidden);
+        if (batch.attentionMask[r * seq + t] === 0) {
+          padded++;
+          expect(got.every((v) => v === 0), `text ${r}, padded position ${t}`).toBe(true);
+        } else {
+          expect(t).toBeLessThan(length);
+          expect(maxAbsDiff(got, alone.data.subarray(t * hidden, (t + 1) * hidden)), `text ${r}, token ${t}`).toBeLessThan(1e-5);
+        }
+      }
+    }
+    expect(padded).toBeGreaterThan(0);
   });
 
   test("an empty list gives an empty list; an empty string and a 100,000-character string are encoded", async () => {
