@@ -147,7 +147,8 @@ export function markdown(r: BenchResults): string {
     lines.push("");
     lines.push(
       "Throughput in texts/s (higher is better); ratios are sbert-node over the reference. " +
-        "GEMM % is the share of the matmul-only bound (GEMM section) each engine reaches.",
+        "GEMM % is the share of the matmul-only bound (GEMM section: the matmuls of the padded batches) each engine reaches; " +
+        "sbert-node computes the real tokens only (padded/real tokens), PyTorch eager and ORT the padded batches.",
     );
     lines.push("");
     const otherThreads = r.options.torchThreads === 1 ? 2 : 1;
@@ -253,7 +254,7 @@ export function markdown(r: BenchResults): string {
     lines.push("");
     lines.push(
       table(
-        ["Model", "Loss", "batch", "rounds × steps", "sbert-node pairs/s", "PyTorch eager pairs/s", "ratio", "cores busy (sys %, faults/pair): sbert", "torch"],
+        ["Model", "Loss", "batch", "rounds × steps", "padded/real tokens", "sbert-node pairs/s", "PyTorch eager pairs/s", "ratio", "cores busy (sys %, faults/pair): sbert", "torch"],
         r.train.map((x) => {
           const cores = (t: { cpuUserS: number; cpuSysS: number; seconds: number; minorFaults: number }) =>
             `${fmt((t.cpuUserS + t.cpuSysS) / t.seconds, 2)} (${fmt((100 * t.cpuSysS) / (t.cpuUserS + t.cpuSysS), 0)}%, ${fmt(t.minorFaults / (x.steps * x.batchSize), 0)})`;
@@ -262,6 +263,7 @@ export function markdown(r: BenchResults): string {
             x.loss,
             String(x.batchSize),
             `${x.rounds} × ${x.steps}`,
+            fmt(x.paddedPerReal, 2),
             fmt(x.sbert.pairsPerSecond, 2),
             fmt(x.torch.pairsPerSecond, 2),
             fmtRatio(ratio(x.sbert.pairsPerSecond, x.torch.pairsPerSecond)),

@@ -34,6 +34,8 @@ export interface TrainRun {
 export interface TrainResult extends TrainConfig {
   sbert: TrainRun;
   torch: TrainRun;
+  /** Positions in the timed steps' padded token batches over real tokens (PyTorch eager computes them all). */
+  paddedPerReal: number;
 }
 
 export function trainConfigs(ctx: BenchContext): TrainConfig[] {
@@ -91,6 +93,8 @@ export async function runTrain(ctx: BenchContext): Promise<TrainResult[]> {
       labels: withLabels ? ps.map((p) => p.label) : null,
     });
     const py = await ctx.python();
+    let padded = 0;
+    let real = 0;
     let sbert: TrainRun | undefined;
     let torch: TrainRun | undefined;
     try {
@@ -110,6 +114,10 @@ export async function runTrain(ctx: BenchContext): Promise<TrainResult[]> {
         sbert = keepBest(sbert, n, seconds, { user: cpu.user / 1e6, system: cpu.system / 1e6, faults });
 
         const steps = Array.from({ length: cfg.steps }, (_, i) => step(pairs.slice(i * cfg.batchSize, (i + 1) * cfg.batchSize)));
+        for (const c of steps.flatMap((st) => st.columns)) {
+          padded += c.B * c.L;
+          real += c.mask.reduce((a, m) => a + m, 0);
+        }
         const t = await py.call<{ seconds: number; cpuUserS: number; cpuSysS: number; minorFaults: number }>("train", {
           folder: folder.dir,
           loss: cfg.loss,
@@ -123,7 +131,7 @@ export async function runTrain(ctx: BenchContext): Promise<TrainResult[]> {
     } finally {
       model.dispose();
     }
-    const res: TrainResult = { ...cfg, sbert: sbert!, torch: torch! };
+    const res: TrainResult = { ...cfg, sbert: sbert!, torch: torch!, paddedPerReal: padded / real };
     results.push(res);
     log(
       `  sbert ${fmt(res.sbert.pairsPerSecond)} pairs/s, torch ${fmt(res.torch.pairsPerSecond)} pairs/s → ` +
