@@ -414,8 +414,8 @@ at::Tensor BertSelfAttention::kernel_forward(const at::Tensor& hidden, const at:
   const int64_t items = batch * heads;
   // Items (sentence, head) split evenly over the team's parts (one part when nothing is split).
   team_run([&](int part, int parts) {
-    kernels::attention(q, q + width, q + 2 * width, mask.data_ptr<float>(), context.data_ptr<float>(), shape, items * part / parts,
-                       items * (part + 1) / parts);
+    kernels::attention(q, q + width, q + 2 * width, packing ? nullptr : mask.data_ptr<float>(), context.data_ptr<float>(), shape,
+                       items * part / parts, items * (part + 1) / parts);
   });
   return context;
 }

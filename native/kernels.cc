@@ -555,7 +555,7 @@ SBERT_AVX2 void attention(const float* q, const float* k, const float* v, const 
     const int64_t cols = (n + kPanel - 1) / kPanel * kPanel;
     const int64_t offset = start * s.row_stride + h * d;
     if (mask_of != b) {
-      if (mask) std::memcpy(mask_row.data(), mask + b * L, n * sizeof(float));
+      if (mask && !s.lengths) std::memcpy(mask_row.data(), mask + b * L, n * sizeof(float));
       else std::fill(mask_row.begin(), mask_row.begin() + n, 0.f);
       // Past the sequence: -inf, so those columns weigh exactly 0 even when every real key is masked.
       std::fill(mask_row.begin() + n, mask_row.begin() + cols, -std::numeric_limits<float>::infinity());

@@ -177,6 +177,48 @@ describe("parity with an independent PyTorch reference", () => {
     model.dispose();
   });
 
+  test("a batch padded on the left (real tokens after the padding) matches the reference on the same ids, with own kernels and with libtorch's ops", async () => {
+    const { setLinearBackend } = await import("../../lib/index.js");
+    const { native } = await import("../../lib/native.js");
+    // The encoder leaves padding out wherever it sits: a sentence's real tokens are its rows whatever the mask's
+    // shape, at the positions (0..L-1) Hugging Face gives them.
+    const dir = join(root, "left-padded");
+    await makeSentenceTransformerFolder(dir, { bert: { hidden: 48, intermediate: 96, heads: 3, layers: 2, seed: 23 } });
+    const model = await SentenceTransformer.load(dir);
+    const right = model.tokenize(TEXTS);
+    const { batchSize: B, seqLength: L } = right;
+    const left: EncodedBatch = { ...right, inputIds: new Int32Array(B * L), attentionMask: new Int32Array(B * L), tokenTypeIds: new Int32Array(B * L) };
+    for (let b = 0; b < B; b++) {
+      const n = right.attentionMask.subarray(b * L, (b + 1) * L).reduce((a, m) => a + m, 0);
+      for (let t = 0; t < n; t++) {
+        left.inputIds[b * L + L - n + t] = right.inputIds[b * L + t]!;
+        left.attentionMask[b * L + L - n + t] = 1;
+        left.tokenTypeIds[b * L + L - n + t] = right.tokenTypeIds[b * L + t]!;
+      }
+    }
+    const ref = await runPython<{ embeddings: number[][][] }>(REFERENCE, {
+      folder: dir,
+      batches: [{ input_ids: rows(left, left.inputIds), attention_mask: rows(left, left.attentionMask), token_type_ids: rows(left, left.tokenTypeIds) }],
+      output: "sentence_embedding",
+    });
+    const handles = model.modules.map((m) => m.native);
+    const worst = async () => {
+      const out = await native().encode(handles, left, { output: "sentence_embedding", normalize: false, truncateDim: 0 });
+      const dim = out.shape[1]!;
+      let w = 0;
+      for (let b = 0; b < B; b++) for (let d = 0; d < dim; d++) w = Math.max(w, Math.abs(out.data[b * dim + d]! - ref.embeddings[0]![b]![d]!));
+      return w;
+    };
+    expect(await worst()).toBeLessThanOrEqual(TOL);
+    setLinearBackend("blas");
+    try {
+      expect(await worst()).toBeLessThanOrEqual(TOL);
+    } finally {
+      setLinearBackend("auto");
+    }
+    model.dispose();
+  });
+
   test("int8 over few rows (sbert-node's int8 kernel) matches an int8 reference: per-channel weights, per-row activations, exact sums", async () => {
     const { backendInfo } = await import("../../lib/index.js");
     // Odd widths: partial 16-column panels, and an odd FFN width (301) leaves the last k pair half empty.
