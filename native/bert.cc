@@ -318,12 +318,8 @@ at::Tensor BertEmbeddings::forward_rows(const at::Tensor& ids, const at::Tensor&
 }
 
 at::Tensor BertEmbeddings::forward(const at::Tensor& input_ids, const at::Tensor& token_type_ids) {
-  const int64_t seq_len = input_ids.size(1);
-  auto positions = at::arange(seq_len, input_ids.options().dtype(at::kLong)).unsqueeze(0);
-  auto h = word_embeddings->forward(input_ids) + token_type_embeddings->forward(token_type_ids);
-  h = h + position_embeddings->forward(positions);
-  h = layer_norm->forward(h);
-  return dropout_of(*this, h, dropout);
+  // Positions 0..L-1 as [1, L]: their embeddings broadcast over the batch.
+  return forward_rows(input_ids, token_type_ids, at::arange(input_ids.size(1), input_ids.options().dtype(at::kLong)).unsqueeze(0));
 }
 
 BertSelfAttention::BertSelfAttention(const BertConfig& c)

@@ -128,7 +128,8 @@ class BertEmbeddings : public torch::nn::Module {
  public:
   explicit BertEmbeddings(const BertConfig& c);
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& token_type_ids);
-  // Packed: ids, types and positions of the real tokens, [T] each; returns [T, H].
+  // Any shape of ids and types (packed: the real tokens, [T] each), positions broadcasting against them; returns
+  // their shape with H appended.
   at::Tensor forward_rows(const at::Tensor& ids, const at::Tensor& types, const at::Tensor& positions);
   std::shared_ptr<Embedding> word_embeddings, position_embeddings, token_type_embeddings;
   std::shared_ptr<LayerNorm> layer_norm;
