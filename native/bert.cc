@@ -71,7 +71,7 @@ at::Tensor train_dropout(const at::Tensor& x, double p) {
   }
   auto noise = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::Contiguous));
   const kernels::DropoutDraw draw{seed, static_cast<uint32_t>(std::lround((1.0 - p) * 16777216.0)), 1.0f / static_cast<float>(1.0 - p)};
-  kernels::dropout_noise(noise.data_ptr<float>(), 0, noise.numel(), draw);
+  kernels::dropout_noise(noise.data_ptr<float>(), noise.numel(), draw);
   return x * noise;
 }
 

@@ -98,15 +98,19 @@ inline uint32_t mix32(uint32_t x) {
   return x;
 }
 
-// Two rounds keyed by the seed's halves; the index's high half (arrays past 2^32 elements) joins the second key.
-inline uint32_t dropout_hash(uint64_t j, uint64_t seed) {
-  const uint32_t key2 = static_cast<uint32_t>(seed >> 32) ^ (static_cast<uint32_t>(j >> 32) * 0x9e3779b9U);
-  return mix32(mix32(static_cast<uint32_t>(j) ^ static_cast<uint32_t>(seed)) + key2);
+// Two rounds keyed by the seed's halves: mix32(mix32(low half of j ^ low key) + second key), where the index's
+// high half (arrays past 2^32 elements) joins the second key.
+inline uint32_t dropout_key2(uint64_t j, uint64_t seed) {
+  return static_cast<uint32_t>(seed >> 32) ^ (static_cast<uint32_t>(j >> 32) * 0x9e3779b9U);
 }
 
-inline void dropout_scalar(float* out, int64_t first, int64_t begin, int64_t end, const DropoutDraw& d) {
+inline uint32_t dropout_hash(uint64_t j, uint64_t seed) {
+  return mix32(mix32(static_cast<uint32_t>(j) ^ static_cast<uint32_t>(seed)) + dropout_key2(j, seed));
+}
+
+inline void dropout_scalar(float* out, int64_t begin, int64_t end, const DropoutDraw& d) {
   for (int64_t i = begin; i < end; ++i) {
-    out[i] = (dropout_hash(static_cast<uint64_t>(first + i), d.seed) >> 8) < d.keep_threshold ? d.scale : 0.f;
+    out[i] = (dropout_hash(static_cast<uint64_t>(i), d.seed) >> 8) < d.keep_threshold ? d.scale : 0.f;
   }
 }
 
@@ -122,7 +126,7 @@ SBERT_AVX2 static inline __m256i mix32_avx2(__m256i x) {
   return _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
 }
 
-SBERT_AVX2 static void dropout_avx2(float* out, int64_t first, int64_t n, const DropoutDraw& d) {
+SBERT_AVX2 static void dropout_avx2(float* out, int64_t n, const DropoutDraw& d) {
   const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i key1 = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(d.seed)));
   const __m256i threshold = _mm256_set1_epi32(static_cast<int>(d.keep_threshold));
@@ -130,15 +134,15 @@ SBERT_AVX2 static void dropout_avx2(float* out, int64_t first, int64_t n, const 
   int64_t i = 0;
   while (i < n) {
     // Runs of indices that share their high 32 bits (one second key serves a run); the AVX2 lanes add in 32 bits.
-    const uint64_t j = static_cast<uint64_t>(first + i);
+    const uint64_t j = static_cast<uint64_t>(i);
     const int64_t to_wrap = static_cast<int64_t>(std::min<uint64_t>((uint64_t{1} << 32) - (j & 0xffffffffULL), static_cast<uint64_t>(n - i)));
     const int64_t span = to_wrap / 8 * 8;
-    if (span == 0) {  // fewer than 8 left in the array or before the high half changes
-      dropout_scalar(out, first, i, i + to_wrap, d);
+    if (span == 0) {  // the array's last few (runs end on multiples of 8 otherwise)
+      dropout_scalar(out, i, i + to_wrap, d);
       i += to_wrap;
       continue;
     }
-    const __m256i key2 = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(d.seed >> 32) ^ (static_cast<uint32_t>(j >> 32) * 0x9e3779b9U)));
+    const __m256i key2 = _mm256_set1_epi32(static_cast<int>(dropout_key2(j, d.seed)));
     __m256i index = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(j))), lanes);
     for (const int64_t end = i + span; i < end; i += 8) {
       const __m256i h = mix32_avx2(_mm256_add_epi32(mix32_avx2(_mm256_xor_si256(index, key1)), key2));
@@ -149,9 +153,9 @@ SBERT_AVX2 static void dropout_avx2(float* out, int64_t first, int64_t n, const 
   }
 }
 
-void dropout_noise(float* out, int64_t first, int64_t n, const DropoutDraw& d) {
-  if (available()) return dropout_avx2(out, first, n, d);
-  dropout_scalar(out, first, 0, n, d);
+void dropout_noise(float* out, int64_t n, const DropoutDraw& d) {
+  if (available()) return dropout_avx2(out, n, d);
+  dropout_scalar(out, 0, n, d);
 }
 
 bool available() {
@@ -600,7 +604,7 @@ void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWS
 #else  // not x86-64 with GCC/Clang: callers see available() == false and use libtorch.
 
 void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& s) { adamw_scalar(p, g, m, v, 0, n, s); }
-void dropout_noise(float* out, int64_t first, int64_t n, const DropoutDraw& d) { dropout_scalar(out, first, 0, n, d); }
+void dropout_noise(float* out, int64_t n, const DropoutDraw& d) { dropout_scalar(out, 0, n, d); }
 
 bool available() { return false; }
 void multiply_panels(const float*, int64_t, int64_t, int64_t, const float*, int64_t, const float*, float*, int64_t, int64_t, int64_t) {

@@ -87,15 +87,15 @@ struct AdamWStep {
 };
 void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& step);
 
-// Dropout noise: out[i] = scale where element `first + i` is kept, else 0. Element j is kept when the top 24 bits
-// of a 32-bit hash of (j, seed) fall below keep_threshold (the keep probability times 2^24, rounded). Each
-// element's draw depends only on its index and the seed, so any split of an array gives the same noise, and the
-// same seed the same noise on every CPU (the AVX2 and scalar paths compute the same integers).
+// Dropout noise over n floats: out[i] = scale where element i is kept, else 0. Element i is kept when the top 24
+// bits of a 32-bit hash of (i, seed) fall below keep_threshold (the keep probability times 2^24, rounded). Each
+// element's draw depends only on its index and the seed, so the same seed gives the same noise on every CPU (the
+// AVX2 and scalar paths compute the same integers).
 struct DropoutDraw {
   uint64_t seed;
   uint32_t keep_threshold;
   float scale;
 };
-void dropout_noise(float* out, int64_t first, int64_t n, const DropoutDraw& draw);
+void dropout_noise(float* out, int64_t n, const DropoutDraw& draw);
 
 }  // namespace sbert::kernels
