@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "bert.h"
+#include "models/bert.h"
 
 namespace sbert {
 

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "bert.h"
+#include "models/bert.h"
 #include "pooling.h"
 
 namespace sbert {

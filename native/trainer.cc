@@ -11,7 +11,7 @@
 #include <unordered_set>
 
 #include "errors.h"
-#include "kernels.h"
+#include "kernels/kernels.h"
 
 namespace sbert {
 

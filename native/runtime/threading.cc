@@ -1,12 +1,12 @@
-#include "threading.h"
+#include "runtime/threading.h"
 
-#include "cpu_allocator.h"
+#include "runtime/cpu_allocator.h"
 
 #include <dlfcn.h>
 
 #include <ATen/Parallel.h>
 
-#include "team.h"
+#include "runtime/team.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-#include "cpu_allocator.h"
+#include "runtime/cpu_allocator.h"
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>

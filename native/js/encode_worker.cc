@@ -1,11 +1,11 @@
-#include "encode_worker.h"
+#include "js/encode_worker.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
-#include "team.h"
-#include "threading.h"
+#include "runtime/team.h"
+#include "runtime/threading.h"
 
 namespace sbert::js {
 

@@ -1,8 +1,8 @@
-#include "load_worker.h"
+#include "js/load_worker.h"
 
 #include <ATen/Parallel.h>
 
-#include "module_wrap.h"
+#include "js/module_wrap.h"
 
 namespace sbert::js {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "boundary.h"
+#include "js/boundary.h"
 #include "modules.h"
 
 namespace sbert::js {

@@ -1,4 +1,4 @@
-#include "boundary.h"
+#include "js/boundary.h"
 
 #include <c10/util/Exception.h>
 

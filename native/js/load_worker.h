@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "boundary.h"
+#include "js/boundary.h"
 #include "modules.h"
 #include "weights.h"
 

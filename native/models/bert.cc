@@ -1,4 +1,4 @@
-#include "bert.h"
+#include "models/bert.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -12,8 +12,8 @@
 #include <limits>
 
 #include "errors.h"
-#include "kernels.h"
-#include "team.h"
+#include "kernels/kernels.h"
+#include "runtime/team.h"
 
 namespace sbert {
 

@@ -1,4 +1,4 @@
-#include "team.h"
+#include "runtime/team.h"
 
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "threading.h"
+#include "runtime/threading.h"
 
 namespace sbert {
 

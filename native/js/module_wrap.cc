@@ -1,8 +1,8 @@
-#include "module_wrap.h"
+#include "js/module_wrap.h"
 
-#include "addon_data.h"
-#include "boundary.h"
-#include "load_worker.h"
+#include "js/addon_data.h"
+#include "js/boundary.h"
+#include "js/load_worker.h"
 
 namespace sbert::js {
 

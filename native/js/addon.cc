@@ -14,15 +14,15 @@
 #include <ATen/Version.h>
 #include <torch/csrc/api/include/torch/version.h>
 
-#include "addon_data.h"
-#include "cpu_allocator.h"
-#include "boundary.h"
-#include "encode_worker.h"
-#include "kernels.h"
-#include "load_worker.h"
-#include "module_wrap.h"
-#include "threading.h"
-#include "trainer_wrap.h"
+#include "js/addon_data.h"
+#include "runtime/cpu_allocator.h"
+#include "js/boundary.h"
+#include "js/encode_worker.h"
+#include "kernels/kernels.h"
+#include "js/load_worker.h"
+#include "js/module_wrap.h"
+#include "runtime/threading.h"
+#include "js/trainer_wrap.h"
 
 namespace sbert::js {
 namespace {

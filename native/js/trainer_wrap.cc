@@ -1,4 +1,4 @@
-#include "trainer_wrap.h"
+#include "js/trainer_wrap.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -6,12 +6,12 @@
 
 #include <cstring>
 
-#include "addon_data.h"
-#include "bert.h"
-#include "boundary.h"
-#include "encode_worker.h"
-#include "module_wrap.h"
-#include "threading.h"
+#include "js/addon_data.h"
+#include "models/bert.h"
+#include "js/boundary.h"
+#include "js/encode_worker.h"
+#include "js/module_wrap.h"
+#include "runtime/threading.h"
 
 namespace sbert::js {
 
