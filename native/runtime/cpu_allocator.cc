@@ -157,8 +157,14 @@ class CachingCpuAllocator final : public c10::Allocator {
  public:
   CachingCpuAllocator(c10::Allocator* base, size_t max_cached) : base_(base), base_deleter_(base->raw_deleter()), max_cached_(max_cached) {}
 
+  // libtorch 1.x declares allocate() const and 2.x not, so both are defined (neither marked override) and each
+  // version overrides its own; copy_data() is pure in 2.x and unused by 1.x.
+  c10::DataPtr allocate(size_t n) { return allocate_block(n); }
+  c10::DataPtr allocate(size_t n) const { return allocate_block(n); }
+  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
+
   // The context is the pointer itself, so libtorch's raw_allocate/raw_deallocate paths work too.
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr allocate_block(size_t n) const {
     if (n >= Arena::kPage && g_training.load(std::memory_order_relaxed)) {
       const size_t size = (n + Arena::kPage - 1) / Arena::kPage * Arena::kPage;
       std::lock_guard<std::mutex> lock(mutex_);
