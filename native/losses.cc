@@ -101,7 +101,7 @@ int64_t LossSpec::columns() const {
   }
 }
 
-at::Tensor base_loss(const LossSpec& spec, const std::vector<at::Tensor>& e, const at::Tensor& labels, Linear* head) {
+at::Tensor base_loss(const LossSpec& spec, const std::vector<at::Tensor>& e, const at::Tensor& labels, nn::Linear* head) {
   switch (spec.kind) {
     case LossKind::CosineSimilarity: {
       expect_columns(e, 2, "CosineSimilarityLoss");
@@ -142,7 +142,7 @@ at::Tensor base_loss(const LossSpec& spec, const std::vector<at::Tensor>& e, con
       }
       if (spec.concat_diff) parts.push_back((e[0] - e[1]).abs());
       if (spec.concat_mul) parts.push_back(e[0] * e[1]);
-      return at::cross_entropy_loss(head->forward(at::cat(parts, 1)), labels.reshape({-1}).to(at::kLong));
+      return at::cross_entropy_loss(at::linear(at::cat(parts, 1), head->weight, head->bias), labels.reshape({-1}).to(at::kLong));
     }
     case LossKind::Contrastive: {
       expect_columns(e, 2, "ContrastiveLoss");
@@ -193,7 +193,7 @@ at::Tensor base_loss(const LossSpec& spec, const std::vector<at::Tensor>& e, con
   fail(ErrorCode::Native, "unhandled loss");
 }
 
-at::Tensor compute_loss(const LossSpec& spec, const std::vector<at::Tensor>& embeddings, const at::Tensor& labels, Linear* head) {
+at::Tensor compute_loss(const LossSpec& spec, const std::vector<at::Tensor>& embeddings, const at::Tensor& labels, nn::Linear* head) {
   if (spec.matryoshka_dims.empty()) return base_loss(spec, embeddings, labels, head);
   const int64_t full = embeddings.at(0).size(1);
   std::vector<size_t> chosen;

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "models/bert.h"
+#include "nn/layers.h"
 
 namespace sbert {
 
@@ -55,9 +55,9 @@ struct LossSpec {
 
 // The loss over embeddings [B, D] of each text column. `labels` is a float tensor ([B] or [B, D]) or undefined.
 // `head` is the Softmax classifier (null for other losses).
-at::Tensor compute_loss(const LossSpec& spec, const std::vector<at::Tensor>& embeddings, const at::Tensor& labels, Linear* head);
+at::Tensor compute_loss(const LossSpec& spec, const std::vector<at::Tensor>& embeddings, const at::Tensor& labels, nn::Linear* head);
 
 // The loss of one embedding truncation: what compute_loss sums over for a Matryoshka spec.
-at::Tensor base_loss(const LossSpec& spec, const std::vector<at::Tensor>& embeddings, const at::Tensor& labels, Linear* head);
+at::Tensor base_loss(const LossSpec& spec, const std::vector<at::Tensor>& embeddings, const at::Tensor& labels, nn::Linear* head);
 
 }  // namespace sbert

@@ -95,22 +95,36 @@ Features to_features(TokenBatch& b, const at::Device& device, int64_t row, int64
   return f;
 }
 
-void run_pipeline(const ModuleList& modules, Features& features) {
-  for (auto& m : modules) m->forward(features);
+void run_pipeline(const ops::Context& ctx, const ModuleList& modules, Features& features) {
+  for (auto& m : modules) m->forward(ctx, features);
 }
 
-TransformerModule::TransformerModule(const BertConfig& config) {
-  bert = register_module("bert", std::make_shared<BertModel>(config));
+TransformerModule::TransformerModule(const ConfigReader& config) : architecture(architecture_of(config)) {
+  // Registered under the architecture's own name ("bert", ...), as Hugging Face's task models hold it.
+  const std::string& prefix = architecture.prefixes.front();
+  encoder = register_module(prefix.substr(0, prefix.size() - 1), architecture.build(config));
 }
 
-void TransformerModule::forward(Features& f) { f.token_embeddings = bert->forward(f.input_ids, f.attention_mask, f.token_type_ids); }
+void TransformerModule::forward(const ops::Context& ctx, Features& f) {
+  f.token_embeddings = encoder->forward(ctx, {f.input_ids, f.attention_mask, f.token_type_ids});
+}
 
 std::vector<std::string> TransformerModule::load_weights(LazyTensors tensors, const std::string& source) {
-  const std::string prefix = "bert.";
-  bool prefixed = false;
-  for (auto& t : tensors) prefixed = prefixed || starts_with(t.name, prefix);
+  std::string prefix;
+  for (const auto& p : architecture.prefixes) {
+    for (auto& t : tensors) {
+      if (prefix.empty() && starts_with(t.name, p)) prefix = p;
+    }
+  }
+  const bool prefixed = !prefix.empty();
+  auto listed = [](const std::vector<std::string>& list, const std::string& key, bool as_prefix) {
+    for (const auto& l : list) {
+      if (as_prefix ? starts_with(key, l) : key == l) return true;
+    }
+    return false;
+  };
 
-  LazyTensors encoder;
+  LazyTensors weights;
   NamedTensors extras;
   std::vector<std::string> ignored;
   for (auto& tensor : tensors) {
@@ -123,38 +137,40 @@ std::vector<std::string> TransformerModule::load_weights(LazyTensors tensors, co
       }
       key = key.substr(prefix.size());
     }
-    if (key == "embeddings.position_ids") {
-      ignored.push_back(full_key);  // a buffer older checkpoints carry; positions are recomputed
-    } else if (starts_with(key, "pooler.")) {
+    if (listed(architecture.buffers, key, false)) {
+      ignored.push_back(full_key);  // a buffer older checkpoints carry; positions and types are recomputed
+    } else if (listed(architecture.kept, key, true)) {
       extras.emplace_back(key, tensor.read().to(at::kFloat));
     } else {
       tensor.name = key;
-      encoder.push_back(std::move(tensor));
+      weights.push_back(std::move(tensor));
     }
   }
-  assign_parameters(*bert, encoder, source);
+  assign_parameters(*encoder, weights, source);
   extras_ = std::move(extras);
   return ignored;
 }
 
-void PoolingModule::forward(Features& f) {
+void PoolingModule::forward(const ops::Context& /*ctx*/, Features& f) {
   f.sentence_embedding = pool(config, f.token_embeddings, f.attention_mask, f.prompt_length);
 }
 
-DenseModule::DenseModule(int64_t in_features, int64_t out_features, bool bias, Activation activation_)
+DenseModule::DenseModule(int64_t in_features, int64_t out_features, bool bias, ops::Activation activation_)
     : activation(activation_) {
   if (in_features <= 0 || out_features <= 0) {
     fail(ErrorCode::Config, "Dense in_features and out_features must be positive, got " + std::to_string(in_features) + " and " +
                                 std::to_string(out_features));
   }
-  linear = register_module("linear", std::make_shared<Linear>(in_features, out_features, bias));
+  linear = register_module("linear", std::make_shared<nn::Linear>(in_features, out_features, bias));
 }
 
-void DenseModule::forward(Features& f) { f.sentence_embedding = apply_activation(activation, linear->forward(f.sentence_embedding)); }
+void DenseModule::forward(const ops::Context& ctx, Features& f) {
+  f.sentence_embedding = ops::activation(ctx, activation, linear->forward(ctx, f.sentence_embedding));
+}
 
 void DenseModule::init_weights(uint64_t seed) { linear->reset_uniform(seed); }
 
-void NormalizeModule::forward(Features& f) {
+void NormalizeModule::forward(const ops::Context& /*ctx*/, Features& f) {
   auto& e = f.sentence_embedding;
   e = e / e.norm(2, {1}, /*keepdim=*/true).clamp_min(1e-12);
 }

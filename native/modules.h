@@ -10,7 +10,10 @@
 #include <utility>
 #include <vector>
 
-#include "models/bert.h"
+#include "models/encoder.h"
+#include "nn/layers.h"
+#include "ops/context.h"
+#include "ops/pointwise.h"
 #include "pooling.h"
 
 namespace sbert {
@@ -51,7 +54,7 @@ Features to_features(TokenBatch& batch, const at::Device& device, int64_t row = 
 class SentenceModule : public torch::nn::Module {
  public:
   virtual const char* kind() const = 0;
-  virtual void forward(Features& features) = 0;
+  virtual void forward(const ops::Context& ctx, Features& features) = 0;
   // Replaces the weights with a checkpoint's. `source` names the file(s) for messages. Returns the keys that were
   // present but deliberately not used (e.g. a masked-LM head).
   virtual std::vector<std::string> load_weights(LazyTensors tensors, const std::string& source);
@@ -60,7 +63,7 @@ class SentenceModule : public torch::nn::Module {
   // Fresh weights for a module built without a checkpoint.
   virtual void init_weights(uint64_t /*seed*/) {}
   // Inference precision of the module's linear layers (no-op for modules without any).
-  virtual void set_precision(LinearPrecision /*precision*/) {}
+  virtual void set_precision(ops::Precision /*precision*/) {}
   void move_to(const at::Device& device);
   const at::Device& device() const { return device_; }
 
@@ -74,48 +77,50 @@ class SentenceModule : public torch::nn::Module {
 using ModuleList = std::vector<std::shared_ptr<SentenceModule>>;
 
 // Runs the modules in order on `features`.
-void run_pipeline(const ModuleList& modules, Features& features);
+void run_pipeline(const ops::Context& ctx, const ModuleList& modules, Features& features);
 
+// The encoder of any registered architecture (models/encoder.h), built from its config.json.
 class TransformerModule : public SentenceModule {
  public:
-  explicit TransformerModule(const BertConfig& config);
+  explicit TransformerModule(const ConfigReader& config);
   const char* kind() const override { return "transformer"; }
-  void forward(Features& features) override;
-  // Accepts keys with or without a `bert.` prefix; ignores `embeddings.position_ids` and, in a prefixed checkpoint,
-  // head weights outside the prefix; keeps `pooler.*` for saving.
+  void forward(const ops::Context& ctx, Features& features) override;
+  // Accepts keys with or without one of the architecture's prefixes (`bert.`, ...); in a prefixed checkpoint
+  // ignores head weights outside the prefix; drops buffers older checkpoints carry; keeps the pooler for saving.
   std::vector<std::string> load_weights(LazyTensors tensors, const std::string& source) override;
-  void init_weights(uint64_t seed) override { bert->init_weights(seed); }
-  void set_precision(LinearPrecision precision) override { bert->set_precision(precision); }
-  std::shared_ptr<BertModel> bert;
+  void init_weights(uint64_t seed) override { encoder->init_weights(seed); }
+  void set_precision(ops::Precision precision) override { nn::set_precision(*encoder, precision); }
+  const Architecture& architecture;
+  std::shared_ptr<Encoder> encoder;
 
  protected:
-  const torch::nn::Module& weights_root() const override { return *bert; }
+  const torch::nn::Module& weights_root() const override { return *encoder; }
 };
 
 class PoolingModule : public SentenceModule {
  public:
   explicit PoolingModule(PoolingConfig config) : config(std::move(config)) {}
   const char* kind() const override { return "pooling"; }
-  void forward(Features& features) override;
+  void forward(const ops::Context& ctx, Features& features) override;
   const PoolingConfig config;
 };
 
 class DenseModule : public SentenceModule {
  public:
-  DenseModule(int64_t in_features, int64_t out_features, bool bias, Activation activation);
+  DenseModule(int64_t in_features, int64_t out_features, bool bias, ops::Activation activation);
   const char* kind() const override { return "dense"; }
-  void forward(Features& features) override;
+  void forward(const ops::Context& ctx, Features& features) override;
   // torch.nn.Linear's default initialisation (uniform in ±1/sqrt(in_features)).
   void init_weights(uint64_t seed) override;
-  void set_precision(LinearPrecision precision) override { linear->precision = precision; }
-  std::shared_ptr<Linear> linear;
-  const Activation activation;
+  void set_precision(ops::Precision precision) override { linear->precision = precision; }
+  std::shared_ptr<nn::Linear> linear;
+  const ops::Activation activation;
 };
 
 class NormalizeModule : public SentenceModule {
  public:
   const char* kind() const override { return "normalize"; }
-  void forward(Features& features) override;
+  void forward(const ops::Context& ctx, Features& features) override;
 };
 
 // Parses "cpu", "cuda", "cuda:N"; a CUDA device on a libtorch without CUDA, or past the device count, is a Device error.

@@ -12,6 +12,7 @@
 
 #include "errors.h"
 #include "kernels/kernels.h"
+#include "runtime/settings.h"
 
 namespace sbert {
 
@@ -43,8 +44,6 @@ class AutocastGuard {
   bool on_, cuda_, prev_ = false;
 };
 
-bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
-
 }  // namespace
 
 void check_scheduler(const std::string& s) {
@@ -74,12 +73,13 @@ Trainer::Trainer(ModuleList modules, std::vector<Objective> objectives, Optimize
     : modules_(std::move(modules)), objectives_(std::move(objectives)), config_(std::move(config)) {
   check_scheduler(config_.scheduler);
   if (modules_.empty()) fail(ErrorCode::Input, "the model has no modules");
-  // No weight decay on biases and LayerNorm weights, as sentence-transformers groups them.
+  // Parameters that do not learn (DistilBERT's sinusoidal positions) are left out; biases and norm layers are not
+  // decayed, as sentence-transformers' trainer groups them.
   auto add = [&](const std::string& prefix, const torch::nn::Module& m) {
+    const auto no_decay = nn::no_decay_parameters(m);
     for (const auto& p : m.named_parameters(true)) {
-      const std::string name = prefix + p.key();
-      const bool decay = !contains(name, "bias") && !contains(name, "LayerNorm.weight");
-      params_.push_back({name, p.value(), decay, {}, {}});
+      if (!p.value().requires_grad()) continue;
+      params_.push_back({prefix + p.key(), p.value(), no_decay.count(p.key()) == 0, {}, {}});
     }
   };
   for (size_t i = 0; i < modules_.size(); ++i) add(std::to_string(i) + ".", *modules_[i]);
@@ -92,19 +92,12 @@ double Trainer::lr_at(int64_t step) const {
   return config_.lr * schedule_factor(config_.scheduler, step, config_.warmup_steps, config_.total_steps);
 }
 
-void Trainer::set_training(bool on) {
-  for (auto& m : modules_) m->train(on);
-  for (auto& o : objectives_) {
-    if (o.head) o.head->train(on);
-  }
-}
-
-at::Tensor Trainer::embed(TokenBatch& column, int64_t row, int64_t count) {
+at::Tensor Trainer::embed(const ops::Context& ctx, TokenBatch& column, int64_t row, int64_t count) {
   const at::Device device = modules_.front()->device();
   Features f = to_features(column, device, row, count);
   {
     AutocastGuard autocast(config_.use_amp, device);
-    run_pipeline(modules_, f);
+    run_pipeline(ctx, modules_, f);
   }
   if (!f.sentence_embedding.defined()) fail(ErrorCode::Input, "the model's modules produce no sentence embedding (is Pooling missing?)");
   return f.sentence_embedding.to(at::kFloat);
@@ -113,7 +106,7 @@ at::Tensor Trainer::embed(TokenBatch& column, int64_t row, int64_t count) {
 // The gradient cache: embed every column in mini-batches without a graph, take the loss's gradient with respect
 // to the embeddings, then embed each mini-batch again with a graph (replaying its dropout) and push that
 // gradient through it. Same gradients as the plain loss, with a mini-batch's activations in memory.
-at::Tensor Trainer::cached_step(const Objective& objective, std::vector<TokenBatch>& columns, const at::Tensor& labels) {
+at::Tensor Trainer::cached_step(const ops::Context& ctx, const Objective& objective, std::vector<TokenBatch>& columns, const at::Tensor& labels) {
   const int64_t mb = objective.loss.mini_batch_size;
   auto gen = at::detail::getDefaultCPUGenerator();
   std::vector<at::Tensor> reps;
@@ -126,7 +119,7 @@ at::Tensor Trainer::cached_step(const Objective& objective, std::vector<TokenBat
         rng_states[c].push_back(gen.get_state());
       }
       c10::NoGradGuard no_grad;
-      parts.push_back(embed(columns[c], row, std::min(mb, columns[c].batch_size - row)));
+      parts.push_back(embed(ctx, columns[c], row, std::min(mb, columns[c].batch_size - row)));
     }
     reps.push_back(at::cat(parts, 0).detach().requires_grad_(true));
   }
@@ -147,7 +140,7 @@ at::Tensor Trainer::cached_step(const Objective& objective, std::vector<TokenBat
         gen.set_state(rng_states[c][k]);
       }
       const int64_t count = std::min(mb, columns[c].batch_size - row);
-      auto e = embed(columns[c], row, count);
+      auto e = embed(ctx, columns[c], row, count);
       e.backward(grad.narrow(0, row, count));
     }
   }
@@ -230,19 +223,15 @@ Trainer::StepResult Trainer::step(size_t objective_index, std::vector<TokenBatch
   const at::Device device = modules_.front()->device();
   const at::Tensor labels_on_device = labels.defined() ? labels.to(device) : labels;
 
-  struct EvalOnExit {
-    Trainer* t;
-    ~EvalOnExit() { t->set_training(false); }
-  } eval_on_exit{this};
-  set_training(true);
+  const ops::Context ctx = call_context(/*train=*/true, nullptr);
   for (auto& p : params_) p.tensor.mutable_grad().reset();
 
   at::Tensor loss;
   if (objective.loss.cached()) {
-    loss = cached_step(objective, columns, labels_on_device);
+    loss = cached_step(ctx, objective, columns, labels_on_device);
   } else {
     std::vector<at::Tensor> embeddings;
-    for (auto& c : columns) embeddings.push_back(embed(c));
+    for (auto& c : columns) embeddings.push_back(embed(ctx, c));
     loss = compute_loss(objective.loss, embeddings, labels_on_device, objective.head.get());
     loss.backward();
   }

@@ -32,7 +32,7 @@ void check_scheduler(const std::string& scheduler);
 
 struct Objective {
   LossSpec loss;
-  std::shared_ptr<Linear> head;  // SoftmaxLoss's classifier, trained with the model
+  std::shared_ptr<nn::Linear> head;  // SoftmaxLoss's classifier, trained with the model
 };
 
 class Trainer {
@@ -61,9 +61,8 @@ class Trainer {
     at::Tensor exp_avg, exp_avg_sq;
     int64_t steps = 0;  // updates applied to this parameter (its AdamW "step")
   };
-  at::Tensor embed(TokenBatch& column, int64_t row = 0, int64_t count = -1);
-  at::Tensor cached_step(const Objective& objective, std::vector<TokenBatch>& columns, const at::Tensor& labels);
-  void set_training(bool on);
+  at::Tensor embed(const ops::Context& ctx, TokenBatch& column, int64_t row = 0, int64_t count = -1);
+  at::Tensor cached_step(const ops::Context& ctx, const Objective& objective, std::vector<TokenBatch>& columns, const at::Tensor& labels);
   void clip_gradients();
   void adamw(double lr);
 

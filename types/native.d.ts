@@ -1,19 +1,25 @@
 // The raw addon surface (native/addon.cc), typed once. Library code reaches it only through lib/native.ts.
 
-export interface NativeBertConfig {
+/** config.json as parsed, for the architecture its model_type names; `file` names it in error messages. */
+export interface NativeEncoderConfig {
+  config: Record<string, unknown>;
+  file: string;
+}
+
+/** What a built encoder says of itself. */
+export interface NativeEncoderInfo {
+  modelType: string;
+  /** written as config.json's `architectures` on save, e.g. "BertModel" */
+  modelClass: string;
+  /** rows of the token embedding matrix: token ids must stay below it */
   vocabSize: number;
   hiddenSize: number;
-  numHiddenLayers: number;
-  numAttentionHeads: number;
-  intermediateSize: number;
-  maxPositionEmbeddings: number;
+  /** the longest input its position embeddings allow */
+  maxTokens: number;
+  /** token types it reads; 0 when it reads none */
   typeVocabSize: number;
-  hiddenAct: string;
-  layerNormEps: number;
-  hiddenDropoutProb: number;
-  attentionProbsDropoutProb: number;
-  padTokenId: number;
-  initializerRange: number;
+  layers: number;
+  heads: number;
 }
 
 export interface NativeDenseConfig {
@@ -56,6 +62,8 @@ export interface NativeModule {
   loadWeights(weights: NonNullable<NativeWeights>): Promise<string[]>;
   /** inference precision of the module's linear layers */
   setPrecision(precision: "float32" | "int8"): void;
+  /** transformer modules only: the architecture's facts */
+  encoderInfo(): NativeEncoderInfo;
   /** moves the weights to another device (synchronous) */
   to(device: string): void;
   dispose(): void;
@@ -175,7 +183,7 @@ export interface NativeAddon {
   rngState(): Uint8Array;
   setRngState(state: Uint8Array): void;
   loadTransformer(
-    config: NativeBertConfig,
+    config: NativeEncoderConfig,
     weights: NativeWeights,
     options: NativeLoadOptions,
   ): Promise<{ module: NativeModule; ignoredKeys: string[] }>;
@@ -195,6 +203,8 @@ export interface NativeAddon {
   setNumThreads(n: number): void;
   /** frees the blocks the caching CPU allocator keeps */
   emptyCache(): void;
+  /** the model_types loadTransformer accepts */
+  architectures(): string[];
   setLinearBackend(backend: LinearBackend): void;
   getLinearBackend(): LinearBackend;
   getNumThreads(): number;

@@ -24,15 +24,16 @@ export function moduleInfo(model: SentenceTransformer): Record<string, unknown>[
   return model.modules.map((m, index) => {
     const base = { index, type: m.className, parameters: m.native.parameterCount() };
     if (m instanceof Transformer) {
-      const c = m.config;
+      const e = m.encoderInfo;
       return {
         ...base,
-        architecture: (c["architectures"] as string[] | undefined)?.[0] ?? "BertModel",
-        hiddenSize: c["hidden_size"],
-        layers: c["num_hidden_layers"],
-        attentionHeads: c["num_attention_heads"],
-        vocabSize: c["vocab_size"],
-        maxPositionEmbeddings: c["max_position_embeddings"],
+        architecture: e.modelClass,
+        modelType: e.modelType,
+        hiddenSize: e.hiddenSize,
+        layers: e.layers,
+        attentionHeads: e.heads,
+        vocabSize: e.vocabSize,
+        maxTokens: e.maxTokens,
         maxSeqLength: m.maxSeqLength,
         doLowerCase: m.doLowerCase,
       };

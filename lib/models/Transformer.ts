@@ -1,11 +1,11 @@
 import { join } from "node:path";
 
-import type { NativeBertConfig, NativeModule } from "../../types/native.js";
+import type { NativeEncoderInfo, NativeModule } from "../../types/native.js";
 import { SbertError } from "../errors.js";
 import { saveWeights, weightsForNative } from "../io/checkpoint.js";
 import { ConfigReader, readJsonObject, writeJson } from "../io/files.js";
 import { modelIdFor, resolveModelFolder, type HubOptions } from "../hub/index.js";
-import { callNative } from "../native.js";
+import { callNative, native } from "../native.js";
 import { Tokenizer, type EncodedBatch, type TextInput } from "../tokenization/Tokenizer.js";
 import { assertPositiveInt, LEGACY_TYPE_PREFIX, type SentenceModule } from "./Module.js";
 
@@ -25,37 +25,12 @@ export interface TransformerFromConfigOptions extends TransformerOptions {
 
 const OP_LOAD = "Transformer.load";
 
-/** config.json -> the native encoder's config; anything but an absolute-position BERT is refused. */
-function bertConfig(config: Record<string, unknown>, file: string): NativeBertConfig {
-  const c = new ConfigReader(config, file, OP_LOAD);
-  const modelType = c.string("model_type", "bert");
-  if (modelType !== "bert") {
-    throw new SbertError("ERR_CONFIG", `${file}: model_type '${modelType}' is not supported; sbert-node runs BERT encoders (model_type "bert")`, {
-      op: OP_LOAD,
-    });
-  }
-  const positions = c.string("position_embedding_type", "absolute");
-  if (positions !== "absolute") {
-    throw new SbertError("ERR_CONFIG", `${file}: position_embedding_type '${positions}' is not supported (only "absolute")`, { op: OP_LOAD });
-  }
-  return {
-    vocabSize: c.int("vocab_size"),
-    hiddenSize: c.int("hidden_size"),
-    numHiddenLayers: c.int("num_hidden_layers"),
-    numAttentionHeads: c.int("num_attention_heads"),
-    intermediateSize: c.int("intermediate_size"),
-    maxPositionEmbeddings: c.int("max_position_embeddings", 512),
-    typeVocabSize: c.int("type_vocab_size", 2),
-    hiddenAct: c.string("hidden_act", "gelu"),
-    layerNormEps: c.number("layer_norm_eps", 1e-12),
-    hiddenDropoutProb: c.number("hidden_dropout_prob", 0.1),
-    attentionProbsDropoutProb: c.number("attention_probs_dropout_prob", 0.1),
-    padTokenId: c.int("pad_token_id", 0),
-    initializerRange: c.number("initializer_range", 0.02),
-  };
+/** The model_types this build runs (each an architecture of the native addon). */
+export function supportedModelTypes(): string[] {
+  return native().architectures();
 }
 
-/** The encoder: a BERT model and its tokenizer, producing token embeddings (`models.Transformer`). */
+/** The encoder (any supported architecture, see supportedModelTypes) and its tokenizer, producing token embeddings (`models.Transformer`). */
 export class Transformer implements SentenceModule {
   readonly moduleType = `${LEGACY_TYPE_PREFIX}Transformer`;
   readonly className = "Transformer";
@@ -66,11 +41,12 @@ export class Transformer implements SentenceModule {
   readonly native: NativeModule;
   /** Checkpoint keys that were present but not used (e.g. a masked-LM head). */
   readonly ignoredKeys: readonly string[];
+  /** What the native encoder says of itself: architecture, sizes. */
+  readonly encoderInfo: NativeEncoderInfo;
   /** The Hub id it was downloaded from; undefined for a local folder or a new model. */
   hubId: string | undefined;
   doLowerCase: boolean;
   private _maxSeqLength: number;
-  private readonly maxPositions: number;
 
   private constructor(
     config: Record<string, unknown>,
@@ -84,7 +60,7 @@ export class Transformer implements SentenceModule {
     this.tokenizer = tokenizer;
     this.native = native;
     this.ignoredKeys = ignoredKeys;
-    this.maxPositions = (config["max_position_embeddings"] as number | undefined) ?? 512;
+    this.encoderInfo = native.encoderInfo();
     this._maxSeqLength = maxSeqLength;
     this.doLowerCase = doLowerCase;
     this.maxSeqLength = maxSeqLength;
@@ -96,14 +72,14 @@ export class Transformer implements SentenceModule {
 
   set maxSeqLength(value: number) {
     assertPositiveInt(value, "maxSeqLength");
-    if (value > this.maxPositions) {
-      throw new RangeError(`maxSeqLength ${value} exceeds the model's max_position_embeddings (${this.maxPositions})`);
+    if (value > this.encoderInfo.maxTokens) {
+      throw new RangeError(`maxSeqLength ${value} exceeds the ${this.encoderInfo.maxTokens} tokens the model's max_position_embeddings allow`);
     }
     this._maxSeqLength = value;
   }
 
   /**
-   * Loads a Hugging Face BERT folder, or a Hub model id (downloaded into the standard cache): config.json,
+   * Loads a Hugging Face encoder folder (any supported model_type), or a Hub model id (downloaded into the standard cache): config.json,
    * weights (model.safetensors, its sharded index, or pytorch_model.bin) and tokenizer files (tokenizer.json,
    * or vocab.txt + tokenizer_config.json).
    */
@@ -113,21 +89,20 @@ export class Transformer implements SentenceModule {
     const path = await resolveModelFolder(modelNameOrPath, { revision, token, cacheFolder, localFilesOnly, endpoint });
     const configFile = join(path, "config.json");
     const config = await readJsonObject(configFile, { op: OP_LOAD });
-    const nativeConfig = bertConfig(config, configFile);
     const sbertConfigFile = join(path, "sentence_bert_config.json");
     const sbertConfig = new ConfigReader((await readJsonObject(sbertConfigFile, { optional: true, op: OP_LOAD })) ?? {}, sbertConfigFile, OP_LOAD);
     const tokenizer = await Tokenizer.fromFolder(path);
     const weights = await weightsForNative(path);
     const { module, ignoredKeys } = await callNative(OP_LOAD, (n) =>
-      n.loadTransformer(nativeConfig, weights, { device: options.device ?? "cpu", seed: 0 }),
+      n.loadTransformer({ config, file: configFile }, weights, { device: options.device ?? "cpu", seed: 0 }),
     );
-    const maxSeqLength =
-      options.maxSeqLength ??
-      (sbertConfig.has("max_seq_length")
-        ? sbertConfig.int("max_seq_length")
-        : Math.min(nativeConfig.maxPositionEmbeddings, tokenizer.modelMaxLength ?? Infinity));
-    const doLowerCase = options.doLowerCase ?? sbertConfig.bool("do_lower_case", false);
     try {
+      const maxSeqLength =
+        options.maxSeqLength ??
+        (sbertConfig.has("max_seq_length")
+          ? sbertConfig.int("max_seq_length")
+          : Math.min(module.encoderInfo().maxTokens, tokenizer.modelMaxLength ?? Infinity));
+      const doLowerCase = options.doLowerCase ?? sbertConfig.bool("do_lower_case", false);
       const transformer = new Transformer(config, tokenizer, module, ignoredKeys, maxSeqLength, doLowerCase);
       if (path !== modelNameOrPath) transformer.hubId = modelIdFor(modelNameOrPath);
       return transformer;
@@ -137,22 +112,27 @@ export class Transformer implements SentenceModule {
     }
   }
 
-  /** A new encoder with freshly initialised weights from a BERT config.json object and a tokenizer. */
+  /** A new encoder with freshly initialised weights from a config.json object (model_type "bert" when it names none) and a tokenizer. */
   static async fromConfig(config: Record<string, unknown>, tokenizer: Tokenizer, options: TransformerFromConfigOptions = {}): Promise<Transformer> {
-    const nativeConfig = bertConfig(config, "config");
-    if (tokenizer.vocabSize > nativeConfig.vocabSize) {
-      throw new RangeError(`Transformer.fromConfig: the tokenizer has ${tokenizer.vocabSize} tokens but vocab_size is ${nativeConfig.vocabSize}`);
-    }
     const { module } = await callNative("Transformer.fromConfig", (n) =>
-      n.loadTransformer(nativeConfig, null, { device: options.device ?? "cpu", seed: options.seed ?? 0 }),
+      n.loadTransformer({ config, file: "config" }, null, { device: options.device ?? "cpu", seed: options.seed ?? 0 }),
     );
-    const maxSeqLength = options.maxSeqLength ?? Math.min(nativeConfig.maxPositionEmbeddings, tokenizer.modelMaxLength ?? Infinity);
-    const full = { architectures: ["BertModel"], model_type: "bert", ...config };
-    return new Transformer(full, tokenizer, module, [], maxSeqLength, options.doLowerCase ?? false);
+    try {
+      const info = module.encoderInfo();
+      if (tokenizer.vocabSize > info.vocabSize) {
+        throw new RangeError(`Transformer.fromConfig: the tokenizer has ${tokenizer.vocabSize} tokens but vocab_size is ${info.vocabSize}`);
+      }
+      const maxSeqLength = options.maxSeqLength ?? Math.min(info.maxTokens, tokenizer.modelMaxLength ?? Infinity);
+      const full = { architectures: [info.modelClass], model_type: info.modelType, ...config };
+      return new Transformer(full, tokenizer, module, [], maxSeqLength, options.doLowerCase ?? false);
+    } catch (e) {
+      module.dispose();
+      throw e;
+    }
   }
 
   getWordEmbeddingDimension(): number {
-    return this.config["hidden_size"] as number;
+    return this.encoderInfo.hiddenSize;
   }
 
   /** Tokenizes, truncates to maxSeqLength and pads a batch of texts or text pairs. */
@@ -169,7 +149,12 @@ export class Transformer implements SentenceModule {
 
   /** Writes config.json, model.safetensors, the tokenizer files and sentence_bert_config.json into `dir`. */
   async save(dir: string): Promise<void> {
-    await writeJson(join(dir, "config.json"), { ...this.config, architectures: ["BertModel"], torch_dtype: "float32" });
+    await writeJson(join(dir, "config.json"), {
+      ...this.config,
+      architectures: [this.encoderInfo.modelClass],
+      model_type: this.encoderInfo.modelType,
+      torch_dtype: "float32",
+    });
     await saveWeights(this.native, join(dir, "model.safetensors"));
     await this.tokenizer.save(dir, { modelMaxLength: this._maxSeqLength });
     await writeJson(join(dir, "sentence_bert_config.json"), this.getConfigDict());
@@ -180,6 +165,6 @@ export class Transformer implements SentenceModule {
   }
 
   toString(): string {
-    return `Transformer(${JSON.stringify({ max_seq_length: this._maxSeqLength, do_lower_case: this.doLowerCase })}) with BertModel`;
+    return `Transformer(${JSON.stringify({ max_seq_length: this._maxSeqLength, do_lower_case: this.doLowerCase })}) with ${this.encoderInfo.modelClass}`;
   }
 }

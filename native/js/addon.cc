@@ -21,41 +21,30 @@
 #include "kernels/kernels.h"
 #include "js/load_worker.h"
 #include "js/module_wrap.h"
+#include "runtime/settings.h"
 #include "runtime/threading.h"
 #include "js/trainer_wrap.h"
 
 namespace sbert::js {
 namespace {
 
-BertConfig read_bert_config(const Napi::Object& o) {
-  BertConfig c;
-  c.vocab_size = get_int(o, "vocabSize");
-  c.hidden_size = get_int(o, "hiddenSize");
-  c.num_hidden_layers = get_int(o, "numHiddenLayers");
-  c.num_attention_heads = get_int(o, "numAttentionHeads");
-  c.intermediate_size = get_int(o, "intermediateSize");
-  c.max_position_embeddings = get_int(o, "maxPositionEmbeddings");
-  c.type_vocab_size = get_int(o, "typeVocabSize");
-  c.hidden_act = get_string(o, "hiddenAct");
-  c.layer_norm_eps = get_number(o, "layerNormEps");
-  c.hidden_dropout_prob = get_number(o, "hiddenDropoutProb");
-  c.attention_probs_dropout_prob = get_number(o, "attentionProbsDropoutProb");
-  c.pad_token_id = get_int(o, "padTokenId");
-  c.initializer_range = get_number(o, "initializerRange");
-  c.validate();
-  return c;
-}
-
 Napi::Object arg_object(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (info.Length() <= i || !info[i].IsObject()) fail(ErrorCode::Input, std::string("argument '") + name + "' must be an object");
   return info[i].As<Napi::Object>();
 }
 
-// loadTransformer(config, weights | null, {device, seed}) -> Promise<{module, ignoredKeys}>
+// loadTransformer({config, file}, weights | null, {device, seed}) -> Promise<{module, ignoredKeys}>: config is
+// config.json as parsed, file names it in messages.
 Napi::Value LoadTransformer(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
-    BertConfig config = read_bert_config(arg_object(info, 0, "config"));
+    auto spec = arg_object(info, 0, "config");
+    const ConfigReader config(get_json(spec, "config"), get_string(spec, "file"));
     auto weights = read_weights_spec(info[1]);
+    std::vector<std::string> keys;
+    for (const auto& f : weights.files) {
+      for (const auto& t : f.tensors) keys.push_back(t.name);
+    }
+    if (weights.present) check_layer_count(config, keys);
     auto opts = arg_object(info, 2, "options");
     auto factory = [config]() -> std::shared_ptr<SentenceModule> { return std::make_shared<TransformerModule>(config); };
     auto* worker = new LoadModuleWorker(info.Env(), factory, std::move(weights), get_string(opts, "device"),
@@ -67,7 +56,7 @@ Napi::Value LoadTransformer(const Napi::CallbackInfo& info) {
 ModuleFactory dense_factory(const Napi::Object& c) {
   const int64_t in = get_int(c, "inFeatures"), out = get_int(c, "outFeatures");
   const bool bias = get_bool(c, "bias");
-  const Activation act = parse_hidden_act(get_string(c, "activation"));
+  const ops::Activation act = ops::parse_activation(get_string(c, "activation"), "Dense activation");
   return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<DenseModule>(in, out, bias, act); };
 }
 
@@ -145,24 +134,32 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   });
 }
 
-// setLinearBackend("auto" | "blas" | "onednn"): how fp32 inference runs its products, process-wide (bert.h).
+// setLinearBackend("auto" | "blas" | "onednn"): how fp32 inference runs its products, process-wide (ops/context.h).
 Napi::Value SetLinearBackend(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     const std::string b = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
     if (b != "auto" && b != "blas" && b != "onednn") fail(ErrorCode::Input, "setLinearBackend expects \"auto\", \"blas\" or \"onednn\"");
     if (b == "onednn" && !at::hasMKLDNN()) fail(ErrorCode::Input, "this libtorch was built without oneDNN (MKLDNN)");
-    set_linear_backend(b == "onednn" ? LinearBackend::OneDnn : b == "blas" ? LinearBackend::Blas : LinearBackend::Auto);
+    set_linear_backend(b == "onednn" ? ops::LinearBackend::OneDnn : b == "blas" ? ops::LinearBackend::Blas : ops::LinearBackend::Auto);
     return info.Env().Undefined();
   });
 }
 
 Napi::Value GetLinearBackend(const Napi::CallbackInfo& info) {
   switch (linear_backend()) {
-    case LinearBackend::OneDnn: return Napi::String::New(info.Env(), "onednn");
-    case LinearBackend::Blas: return Napi::String::New(info.Env(), "blas");
-    case LinearBackend::Auto: break;
+    case ops::LinearBackend::OneDnn: return Napi::String::New(info.Env(), "onednn");
+    case ops::LinearBackend::Blas: return Napi::String::New(info.Env(), "blas");
+    case ops::LinearBackend::Auto: break;
   }
   return Napi::String::New(info.Env(), "auto");
+}
+
+// architectures() -> string[]: the model_types loadTransformer accepts.
+Napi::Value Architectures(const Napi::CallbackInfo& info) {
+  auto out = Napi::Array::New(info.Env());
+  uint32_t i = 0;
+  for (const auto& a : architectures()) out.Set(i++, Napi::String::New(info.Env(), a.model_type));
+  return out;
 }
 
 Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
@@ -242,6 +239,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setLinearBackend", Napi::Function::New(env, SetLinearBackend, "setLinearBackend"));
   exports.Set("getLinearBackend", Napi::Function::New(env, GetLinearBackend, "getLinearBackend"));
   exports.Set("emptyCache", Napi::Function::New(env, EmptyCache, "emptyCache"));
+  exports.Set("architectures", Napi::Function::New(env, Architectures, "architectures"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   return exports;

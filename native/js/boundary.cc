@@ -133,6 +133,41 @@ std::vector<int32_t> get_int32s(const Napi::Object& obj, const char* key) {
   return std::vector<int32_t>(arr.Data(), arr.Data() + arr.ElementLength());
 }
 
+namespace {
+
+Json json_of(const Napi::Value& v, const char* key, int depth) {
+  // config.json files nest a few levels; anything deeper is not a configuration.
+  if (depth > 32) fail(ErrorCode::Input, std::string("field '") + key + "' nests more than 32 levels");
+  Json out;
+  if (v.IsBoolean()) {
+    out.kind = Json::Kind::Bool;
+    out.boolean = v.As<Napi::Boolean>().Value();
+  } else if (v.IsNumber()) {
+    out.kind = Json::Kind::Number;
+    out.number = v.As<Napi::Number>().DoubleValue();
+  } else if (v.IsString()) {
+    out.kind = Json::Kind::String;
+    out.string = v.As<Napi::String>().Utf8Value();
+  } else if (v.IsArray()) {
+    out.kind = Json::Kind::Array;
+    auto arr = v.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); ++i) out.items.push_back(json_of(arr.Get(i), key, depth + 1));
+  } else if (v.IsObject()) {
+    out.kind = Json::Kind::Object;
+    auto obj = v.As<Napi::Object>();
+    auto names = obj.GetPropertyNames();
+    for (uint32_t i = 0; i < names.Length(); ++i) {
+      const std::string name = names.Get(i).As<Napi::String>().Utf8Value();
+      out.fields.emplace(name, json_of(obj.Get(name), key, depth + 1));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Json get_json(const Napi::Object& obj, const char* key) { return json_of(field(obj, key), key, 0); }
+
 Napi::Float32Array float32_array(Napi::Env env, const float* data, size_t count) {
   auto out = Napi::Float32Array::New(env, count);
   if (count) std::memcpy(out.Data(), data, count * sizeof(float));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "models/config.h"
 
 namespace sbert::js {
 
@@ -66,6 +67,8 @@ std::string get_string(const Napi::Object& obj, const char* key);
 std::vector<int64_t> get_int_array(const Napi::Object& obj, const char* key);
 std::vector<std::string> get_string_array(const Napi::Object& obj, const char* key);
 Napi::Object get_object(const Napi::Object& obj, const char* key);
+// A JSON value (a parsed config.json), copied.
+Json get_json(const Napi::Object& obj, const char* key);
 // Copies an Int32Array field.
 std::vector<int32_t> get_int32s(const Napi::Object& obj, const char* key);
 

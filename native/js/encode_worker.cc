@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
+#include "runtime/settings.h"
 #include "runtime/team.h"
 #include "runtime/threading.h"
 
@@ -38,10 +39,10 @@ void EncodeWorker::Run() {
   at::init_num_threads();
   EncodeScope gate;
   if (modules_.empty()) fail(ErrorCode::Input, "the model has no modules");
-  TeamScope team(modules_.front()->device().is_cpu());
+  Team team(modules_.front()->device().is_cpu());
   c10::InferenceMode inference;
   Features f = to_features(batch_, modules_.front()->device());
-  run_pipeline(modules_, f);
+  run_pipeline(call_context(/*train=*/false, &team), modules_, f);
   at::Tensor out;
   if (output_ == Output::TokenEmbeddings) {
     if (!f.token_embeddings.defined()) fail(ErrorCode::Input, "the model's modules produce no token embeddings");

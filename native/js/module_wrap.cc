@@ -18,6 +18,7 @@ Napi::Function ModuleWrap::Define(Napi::Env env) {
                          InstanceMethod<&ModuleWrap::To>("to"),
                          InstanceMethod<&ModuleWrap::LoadWeights>("loadWeights"),
                          InstanceMethod<&ModuleWrap::SetPrecision>("setPrecision"),
+                         InstanceMethod<&ModuleWrap::EncoderInfo>("encoderInfo"),
                      });
 }
 
@@ -129,8 +130,27 @@ Napi::Value ModuleWrap::SetPrecision(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     const std::string p = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
     if (p != "float32" && p != "int8") fail(ErrorCode::Input, "setPrecision expects \"float32\" or \"int8\"");
-    From(Value())->set_precision(p == "int8" ? LinearPrecision::Int8 : LinearPrecision::Float32);
+    From(Value())->set_precision(p == "int8" ? ops::Precision::Int8 : ops::Precision::Float32);
     return info.Env().Undefined();
+  });
+}
+
+// encoderInfo() -> {modelType, modelClass, vocabSize, hiddenSize, maxTokens, typeVocabSize, layers, heads}, for a transformer module.
+Napi::Value ModuleWrap::EncoderInfo(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto* transformer = dynamic_cast<TransformerModule*>(From(Value()).get());
+    if (transformer == nullptr) fail(ErrorCode::Input, "encoderInfo() is only for transformer modules");
+    const auto e = transformer->encoder->info();
+    auto out = Napi::Object::New(info.Env());
+    out.Set("modelType", e.model_type);
+    out.Set("modelClass", e.model_class);
+    out.Set("vocabSize", static_cast<double>(e.vocab_size));
+    out.Set("hiddenSize", static_cast<double>(e.hidden_size));
+    out.Set("maxTokens", static_cast<double>(e.max_tokens));
+    out.Set("typeVocabSize", static_cast<double>(e.type_vocab_size));
+    out.Set("layers", static_cast<double>(e.layers));
+    out.Set("heads", static_cast<double>(e.heads));
+    return out;
   });
 }
 

@@ -30,6 +30,7 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
   Napi::Value To(const Napi::CallbackInfo& info);
   Napi::Value LoadWeights(const Napi::CallbackInfo& info);
   Napi::Value SetPrecision(const Napi::CallbackInfo& info);
+  Napi::Value EncoderInfo(const Napi::CallbackInfo& info);
   std::shared_ptr<SentenceModule> module_;
 };
 

@@ -7,7 +7,8 @@
 #include <cstring>
 
 #include "js/addon_data.h"
-#include "models/bert.h"
+#include "nn/layers.h"
+#include "ops/pointwise.h"
 #include "js/boundary.h"
 #include "js/encode_worker.h"
 #include "js/module_wrap.h"
@@ -216,7 +217,7 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
       Objective obj{read_loss_spec(o), nullptr};
       if (obj.loss.kind == LossKind::Softmax) {
         int64_t parts = (obj.loss.concat_rep ? 2 : 0) + (obj.loss.concat_diff ? 1 : 0) + (obj.loss.concat_mul ? 1 : 0);
-        obj.head = std::make_shared<Linear>(parts * get_int(o, "embeddingDimension"), obj.loss.num_labels);
+        obj.head = std::make_shared<nn::Linear>(parts * get_int(o, "embeddingDimension"), obj.loss.num_labels);
         obj.head->reset_uniform(static_cast<uint64_t>(get_int(o, "seed")));
         obj.head->to(device);
       }
@@ -253,12 +254,12 @@ Napi::Value LossAndGrad(const Napi::CallbackInfo& info) {
       embeddings.push_back(read_float_tensor(v.As<Napi::Object>(), "embedding").requires_grad_(true));
     }
     at::Tensor labels = info.Length() > 2 ? read_labels(info[2]) : at::Tensor();
-    std::shared_ptr<Linear> head;
+    std::shared_ptr<nn::Linear> head;
     if (info.Length() > 3 && info[3].IsObject()) {
       auto h = info[3].As<Napi::Object>();
       auto w = read_float_tensor(get_object(h, "weight"), "head.weight");
       auto b = read_float_tensor(get_object(h, "bias"), "head.bias");
-      head = std::make_shared<Linear>(w.size(1), w.size(0));
+      head = std::make_shared<nn::Linear>(w.size(1), w.size(0));
       c10::NoGradGuard no_grad;
       head->weight.copy_(w);
       head->bias.copy_(b);
@@ -284,7 +285,7 @@ Napi::Value Dropout(const Napi::CallbackInfo& info) {
     const double p = info[1].As<Napi::Number>().DoubleValue();
     if (!(p >= 0 && p < 1)) fail(ErrorCode::Input, "dropout: p must be in [0, 1), got " + std::to_string(p));
     c10::NoGradGuard no_grad;
-    return tensor_to_js(info.Env(), train_dropout(read_float_tensor(info[0].As<Napi::Object>(), "x"), p).contiguous().clone());
+    return tensor_to_js(info.Env(), ops::train_dropout(read_float_tensor(info[0].As<Napi::Object>(), "x"), p, at::Generator()).contiguous().clone());
   });
 }
 

@@ -23,6 +23,8 @@ namespace {
 // batch ends, Released -> Free. From Idle it may also go to Left (asleep until its batch releases it).
 enum State : int { kFree, kIdle, kPosted, kDone, kLeft, kReleased };
 
+}  // namespace
+
 struct Helper {
   std::atomic<int> state{kFree};
   const std::function<void(int, int)>* fn = nullptr;
@@ -32,6 +34,8 @@ struct Helper {
   std::mutex mutex;
   std::condition_variable wake;
 };
+
+namespace {
 
 std::atomic<int> g_batches{0};
 std::atomic<int> g_lent{0};  // helpers lent and not left
@@ -112,11 +116,35 @@ Pool& pool() {
   return *p;
 }
 
-thread_local std::vector<Helper*> t_team;
-thread_local bool t_in_scope = false;  // inside an active TeamScope: may recruit helpers as cores free up
+}  // namespace
 
-// Lends free helpers to the calling thread's batch for the idle cores there are now.
-void recruit() {
+void batch_started() { g_batches.fetch_add(1, std::memory_order_relaxed); }
+void batch_finished() { g_batches.fetch_sub(1, std::memory_order_relaxed); }
+
+int split_parts() { return lending_enabled() && threads_per_lane() == 1 ? std::max(1, encode_lanes()) : 1; }
+
+Team::Team(bool cpu) {
+  // Only where products are split at all (split_parts).
+  if (!cpu || split_parts() < 2) return;
+  active_ = true;
+  recruit();
+}
+
+Team::~Team() {
+  if (!active_) return;
+  for (Helper* h : helpers_) {
+    int previous;
+    {
+      std::lock_guard<std::mutex> lock(h->mutex);
+      previous = h->state.exchange(kReleased, std::memory_order_acq_rel);
+    }
+    h->wake.notify_one();
+    if (previous != kLeft) g_lent.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+// Lends free helpers to this team for the idle cores there are now.
+void Team::recruit() {
   if (g_batches.load() + g_lent.load() >= encode_lanes()) return;
   Pool& p = pool();
   std::lock_guard<std::mutex> lock(p.mutex);
@@ -134,53 +162,23 @@ void recruit() {
     g_lent.fetch_add(1, std::memory_order_relaxed);
     h->state.store(kIdle, std::memory_order_release);
     h->wake.notify_one();
-    t_team.push_back(h);
+    helpers_.push_back(h);
     --wanted;
   }
 }
 
-}  // namespace
-
-void batch_started() { g_batches.fetch_add(1, std::memory_order_relaxed); }
-void batch_finished() { g_batches.fetch_sub(1, std::memory_order_relaxed); }
-
-TeamScope::TeamScope(bool cpu) {
-  // Only where products are split at all (split_parts); a nested scope leaves the team to the outer one.
-  if (!cpu || split_parts() < 2 || t_in_scope) return;
-  t_in_scope = active_ = true;
-  recruit();
-}
-
-TeamScope::~TeamScope() {
-  if (!active_) return;
-  for (Helper* h : t_team) {
-    int previous;
-    {
-      std::lock_guard<std::mutex> lock(h->mutex);
-      previous = h->state.exchange(kReleased, std::memory_order_acq_rel);
-    }
-    h->wake.notify_one();
-    if (previous != kLeft) g_lent.fetch_sub(1, std::memory_order_relaxed);
-  }
-  t_team.clear();
-  t_in_scope = false;
-}
-
-int split_parts() { return lending_enabled() && threads_per_lane() == 1 ? std::max(1, encode_lanes()) : 1; }
-
-void team_run(const std::function<void(int part, int parts)>& fn) {
-  const int parts = split_parts();
+void Team::run(int parts, const std::function<void(int part, int parts)>& fn) {
   // A core that was busy when the batch started (another batch beside it) may have come free since.
-  if (t_in_scope && parts > 1) {
-    const auto idle = std::count_if(t_team.begin(), t_team.end(), [](Helper* h) { return h->state.load(std::memory_order_acquire) == kIdle; });
+  if (active_ && parts > 1) {
+    const auto idle = std::count_if(helpers_.begin(), helpers_.end(), [](Helper* h) { return h->state.load(std::memory_order_acquire) == kIdle; });
     if (idle < parts - 1) recruit();
   }
   std::vector<Helper*> posted;
   std::vector<int> mine{0};
-  auto next = t_team.begin();
+  auto next = helpers_.begin();
   for (int part = 1; part < parts; ++part) {
     bool handed_over = false;
-    for (; next != t_team.end() && !handed_over; ++next) {
+    for (; next != helpers_.end() && !handed_over; ++next) {
       Helper* h = *next;
       h->fn = &fn;
       h->part = part;

@@ -13,31 +13,36 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace sbert {
 
-// Lends idle helpers to the calling thread's batch for the scope's lifetime, now and as cores free up (when
-// `cpu`: a batch on a GPU gains nothing from them). Call inside an EncodeScope.
-class TeamScope {
+struct Helper;
+
+// Idle helpers lent to one encode batch for the team's lifetime, now and as cores free up (when `cpu`: a batch on
+// a GPU gains nothing from them). Create it inside an EncodeScope; pass it to the batch's ops in their context.
+class Team {
  public:
-  explicit TeamScope(bool cpu);
-  ~TeamScope();
-  TeamScope(const TeamScope&) = delete;
-  TeamScope& operator=(const TeamScope&) = delete;
+  explicit Team(bool cpu);
+  ~Team();
+  Team(const Team&) = delete;
+  Team& operator=(const Team&) = delete;
+
+  // Runs fn(part, parts) for every part in [0, parts): part 0 on the calling thread, the others on the team's
+  // helpers, or on the calling thread for those it has none of (or that have left). Returns when all have run;
+  // rethrows the first exception. Parts run under c10::InferenceMode.
+  void run(int parts, const std::function<void(int part, int parts)>& fn);
 
  private:
+  void recruit();
   bool active_ = false;
+  std::vector<Helper*> helpers_;
 };
 
 // How many parts small products are cut into: one per lane when lanes have one thread each, else 1. Fixed for
 // the process, so a batch computes the same blocks (and the same bits: BLAS rounds differently for different
 // block shapes) whether or not helpers are free when it runs.
 int split_parts();
-
-// Runs fn(part, parts) for every part in [0, parts), parts = split_parts(): part 0 on the calling thread, the others on its helpers,
-// or on the calling thread for those it has none of (or that have left). Returns when all have run; rethrows
-// the first exception. Parts run under c10::InferenceMode.
-void team_run(const std::function<void(int part, int parts)>& fn);
 
 // Counts the encode batches running now (EncodeScope maintains it).
 void batch_started();

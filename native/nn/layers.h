@@ -1,0 +1,70 @@
+// The layers architectures are built from, as torch::nn::Modules so that a model's named_parameters() spell its
+// checkpoint keys. Each holds its parameters and hands the work to the op layer (ops/), which decides how it runs.
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "ops/context.h"
+#include "ops/linear.h"
+
+namespace sbert::nn {
+
+class Linear : public torch::nn::Module {
+ public:
+  Linear(int64_t in_features, int64_t out_features, bool bias = true);
+  at::Tensor forward(const ops::Context& ctx, const at::Tensor& x) const;
+  // torch.nn.Linear's default initialisation: uniform in ±1/sqrt(in_features), weight and bias.
+  void reset_uniform(uint64_t seed);
+  ops::LinearWeights weights() const { return {weight, bias}; }
+  at::Tensor weight;  // [out, in]
+  at::Tensor bias;    // [out], undefined when the layer has none
+  ops::Precision precision = ops::Precision::Float32;
+  // Its weights in the forms inference runs them in.
+  ops::PreparedWeights prepared;
+};
+
+// Several linear layers over the same input (Q, K and V), as if each ran alone; at inference one product over
+// their weights side by side, prepared in `prepared` (the caller's, one per group). Precision: the first layer's.
+std::vector<at::Tensor> linear_group(const ops::Context& ctx, const std::vector<const Linear*>& layers, const at::Tensor& x,
+                                     const ops::PreparedWeights& prepared);
+
+class LayerNorm : public torch::nn::Module {
+ public:
+  LayerNorm(int64_t dim, double eps);
+  at::Tensor forward(const at::Tensor& x) const;
+  // LayerNorm(dropout(x) + residual), the shape of post-norm encoders' sublayer outputs.
+  at::Tensor forward(const ops::Context& ctx, const at::Tensor& x, const at::Tensor& residual, double dropout_p) const;
+  at::Tensor weight;
+  at::Tensor bias;
+  double eps;
+};
+
+class Embedding : public torch::nn::Module {
+ public:
+  // padding_idx: the row initialised to zero (as torch.nn.Embedding's padding_idx), if any.
+  Embedding(int64_t num, int64_t dim, std::optional<int64_t> padding_idx = std::nullopt);
+  at::Tensor forward(const at::Tensor& ids) const;
+  at::Tensor weight;
+  std::optional<int64_t> padding_idx;
+};
+
+// Hugging Face's initialisation of a model, by layer type: linear and embedding weights normal(0, std), biases
+// zero, embedding padding rows zero, LayerNorm weight one and bias zero.
+void init_normal(torch::nn::Module& root, double std, uint64_t seed);
+
+// Inference precision of every linear layer under root.
+void set_precision(torch::nn::Module& root, ops::Precision precision);
+
+// The parameters under root (names as named_parameters() spells them) that training does not decay, as Hugging
+// Face's Trainer (which sentence-transformers trains with) groups them: every parameter of a normalisation layer,
+// and every parameter whose lower-cased name holds "bias", "layernorm", "rmsnorm" or a "norm" component.
+std::set<std::string> no_decay_parameters(const torch::nn::Module& root);
+
+}  // namespace sbert::nn

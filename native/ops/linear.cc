@@ -1,0 +1,278 @@
+#include "ops/linear.h"
+
+#include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/core/GradMode.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "kernels/kernels.h"
+
+namespace sbert::ops {
+
+namespace {
+
+// Below this many rows sbert-node's packed-weight kernel beats OpenBLAS per core (measured side by side on
+// MiniLM and BERT-base shapes: 1.1-1.7x at 8-48 rows, even around 64-96, behind from ~128).
+constexpr int64_t kPanelRows = 64;
+
+using Form = PreparedWeights::Form;
+
+// Runs block(begin, end) over the output columns of a [rows x in] x [in x out] product: as the context's parts,
+// on 16-column boundaries (whole panels), when the product is worth it (below ~0.25 M multiply-adds the hand-off
+// costs more than a second core saves); else once, over all columns.
+void over_column_blocks(const Context& ctx, int64_t rows, int64_t in, int64_t out, const std::function<void(int64_t, int64_t)>& block) {
+  if (ctx.parts < 2 || rows * in * out < (int64_t{1} << 18) || out < 64) return block(0, out);
+  ctx.run_parts([&](int part, int parts) {
+    const int64_t begin = (out * part / parts) / 16 * 16;
+    const int64_t end = part + 1 == parts ? out : (out * (part + 1) / parts) / 16 * 16;
+    block(begin, end);
+  });
+}
+
+// y ([rows, out], any row stride) = x2 · weightᵀ + bias through BLAS, one call per column block. Always cut the
+// same way (the parts are fixed per process), whether or not a helper is free to take a block, so the bits do
+// not depend on what else was running.
+void blas_columns_into(const Context& ctx, at::Tensor y, const at::Tensor& x2, const at::Tensor& weight, const at::Tensor& bias) {
+  const int64_t out = weight.size(0);
+  auto block = [&](int64_t begin, int64_t end) {
+    auto y_part = y.narrow(1, begin, end - begin);
+    auto w_part = weight.narrow(0, begin, end - begin).t();
+    if (bias.defined()) {
+      at::addmm_out(y_part, bias.narrow(0, begin, end - begin), x2, w_part);
+    } else {
+      at::mm_out(y_part, x2, w_part);
+    }
+  };
+  // Only products over few rows: for larger ones two half-width BLAS calls cost ~8% more than one (each packs
+  // the activations again), measured on batches of 32 and 128 sentences side by side.
+  if (x2.size(0) >= 128) return block(0, out);
+  over_column_blocks(ctx, x2.size(0), x2.size(1), out, block);
+}
+
+c10::OperatorHandle quantized_op(const char* name) { return c10::Dispatcher::singleton().findSchemaOrThrow(name, ""); }
+
+std::vector<at::Tensor> sources_of(const std::vector<LinearWeights>& layers) {
+  std::vector<at::Tensor> sources;
+  for (const auto& l : layers) {
+    sources.push_back(l.weight);
+    if (l.bias.defined()) sources.push_back(l.bias);
+  }
+  return sources;
+}
+
+// The layers' weights stacked ([sum out, in]) and biases side by side (undefined when the layers have none).
+at::Tensor stacked_weight(const std::vector<LinearWeights>& layers) {
+  if (layers.size() == 1) return layers[0].weight.detach();
+  std::vector<at::Tensor> parts;
+  for (const auto& l : layers) parts.push_back(l.weight.detach());
+  return at::cat(parts, 0);
+}
+
+at::Tensor stacked_bias(const std::vector<LinearWeights>& layers) {
+  if (layers.size() == 1 || !layers[0].bias.defined()) return layers.size() == 1 ? layers[0].bias : at::Tensor();
+  std::vector<at::Tensor> parts;
+  for (const auto& l : layers) parts.push_back(l.bias.detach());
+  return at::cat(parts, 0);
+}
+
+// Per output channel, symmetric, as dynamic quantization prepares weights: one rounding for both int8 paths.
+std::pair<at::Tensor, at::Tensor> quantized(const at::Tensor& weight) {
+  auto w = weight.contiguous();
+  auto scales = (w.abs().amax({1}) / 127.0).clamp_min(1e-8).to(at::kDouble);
+  return {at::quantize_per_channel(w, scales, at::zeros({w.size(0)}, at::kLong), 0, at::kQInt8), scales};
+}
+
+PreparedWeights::Value prepare(Form form, const std::vector<LinearWeights>& layers) {
+  PreparedWeights::Value v;
+  if (layers.size() > 1) v.bias = stacked_bias(layers);
+  switch (form) {
+    case Form::Panels: {
+      // Packed straight from each layer's rows (no stacked copy of the weights): the same bytes, regrouped.
+      std::vector<const float*> rows;
+      const int64_t in = layers[0].weight.size(1);
+      int64_t stride_k = 0, out = 0;
+      std::vector<at::Tensor> keep;
+      for (const auto& l : layers) {
+        // One layout for all (column-major unless a caller replaced the tensor).
+        keep.push_back(l.weight.detach().t().contiguous().t());
+        const auto& w = keep.back();
+        stride_k = w.stride(1);
+        for (int64_t i = 0; i < w.size(0); ++i) rows.push_back(w.data_ptr<float>() + i * w.stride(0));
+        out += w.size(0);
+      }
+      v.data = at::empty({kernels::panel_floats(out, in)}, layers[0].weight.options().requires_grad(false));
+      kernels::pack_panels(rows.data(), out, in, stride_k, v.data.data_ptr<float>());
+      break;
+    }
+    case Form::Int8Panels: {
+      auto [wq, scales] = quantized(stacked_weight(layers));
+      auto q = wq.int_repr().contiguous();
+      v.data = at::empty({kernels::int8_panel_bytes(q.size(0), q.size(1))}, q.options());
+      kernels::pack_panels_int8(q.data_ptr<int8_t>(), q.size(0), q.size(1), v.data.data_ptr<int8_t>());
+      v.scales = scales.to(at::kFloat);
+      break;
+    }
+    case Form::OneDnnInt8: {
+      static std::once_flag engine_once;
+      std::call_once(engine_once, [] {
+        const auto& engines = at::globalContext().supportedQEngines();
+        if (std::find(engines.begin(), engines.end(), at::QEngine::ONEDNN) == engines.end()) {
+          throw std::runtime_error("int8 inference needs libtorch's oneDNN quantized engine, which this build lacks");
+        }
+        at::globalContext().setQEngine(at::QEngine::ONEDNN);
+      });
+      auto bias = stacked_bias(layers);
+      torch::jit::Stack stack{quantized(stacked_weight(layers)).first, bias.defined() ? c10::IValue(bias.detach()) : c10::IValue()};
+      quantized_op("quantized::linear_prepack").callBoxed(&stack);
+      v.packed = stack.at(0);
+      break;
+    }
+    case Form::OneDnn:
+      v.data = stacked_weight(layers).contiguous().to_mkldnn();
+      break;
+  }
+  return v;
+}
+
+// y = x2 · Wᵀ + bias on the panel kernel for x2 [rows, in] contiguous, by column blocks.
+at::Tensor multiply_panels(const Context& ctx, const at::Tensor& x2, const at::Tensor& panels, const float* bias, int64_t out) {
+  const int64_t rows = x2.size(0), in = x2.size(1);
+  auto y = at::empty({rows, out}, x2.options());
+  over_column_blocks(ctx, rows, in, out, [&](int64_t begin, int64_t end) {
+    kernels::multiply_panels(x2.data_ptr<float>(), in, rows, in, panels.data_ptr<float>(), out, bias, y.data_ptr<float>(), out, begin, end);
+  });
+  return y;
+}
+
+at::Tensor multiply_int8_panels(const Context& ctx, const at::Tensor& x2, const PreparedWeights::Value& p, const float* bias, int64_t out) {
+  const int64_t rows = x2.size(0), in = x2.size(1);
+  auto q = at::empty({rows, (in + 1) / 2 * 2}, x2.options().dtype(at::kShort));
+  auto row_scale = at::empty({rows}, x2.options());
+  kernels::quantize_rows(x2.data_ptr<float>(), in, rows, in, q.data_ptr<int16_t>(), row_scale.data_ptr<float>());
+  auto y = at::empty({rows, out}, x2.options());
+  over_column_blocks(ctx, rows, in, out, [&](int64_t begin, int64_t end) {
+    kernels::multiply_panels_int8(q.data_ptr<int16_t>(), rows, in, row_scale.data_ptr<float>(), p.data.data_ptr<int8_t>(),
+                                  p.scales.data_ptr<float>(), out, bias, y.data_ptr<float>(), out, begin, end);
+  });
+  return y;
+}
+
+const float* data_or_null(const at::Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
+
+}  // namespace
+
+LinearPath choose_linear_path(const LinearQuery& q) {
+  if (!q.inference) return LinearPath::Aten;
+  if (q.rows < kPanelRows && q.own_kernels) return q.precision == Precision::Int8 ? LinearPath::Int8Panels : LinearPath::Panels;
+  if (q.precision == Precision::Float32) return q.backend == LinearBackend::OneDnn ? LinearPath::OneDnn : LinearPath::Blas;
+  // oneDNN's quantized product costs more than it saves on a handful of rows (measured: one short sentence
+  // encodes 1.5x slower in int8): without sbert-node's kernels, few rows stay in float32.
+  if (q.rows < kPanelRows) return q.backend == LinearBackend::OneDnn ? LinearPath::OneDnn : LinearPath::Aten;
+  return LinearPath::OneDnnInt8;
+}
+
+const char* linear_path_name(LinearPath path) {
+  switch (path) {
+    case LinearPath::Aten: return "aten";
+    case LinearPath::Blas: return "blas";
+    case LinearPath::Panels: return "panels";
+    case LinearPath::Int8Panels: return "int8-panels";
+    case LinearPath::OneDnn: return "onednn";
+    case LinearPath::OneDnnInt8: return "onednn-int8";
+  }
+  return "?";
+}
+
+PreparedWeights::Value PreparedWeights::get(Form form, const std::vector<at::Tensor>& sources, const std::function<Value()>& make) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto current = [&](const Entry& e) {
+    if (e.sources.size() != sources.size()) return false;
+    for (size_t i = 0; i < sources.size(); ++i) {
+      if (!e.sources[i].is_same(sources[i]) || static_cast<int64_t>(sources[i]._version()) != e.versions[i]) return false;
+    }
+    return true;
+  };
+  // Forms made from other tensors or older versions are dropped, whichever form is asked for now.
+  entries_.erase(std::remove_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return !current(e); }), entries_.end());
+  for (const auto& e : entries_) {
+    if (e.form == form) return e.value;
+  }
+  Entry e{form, sources, {}, make()};
+  for (const auto& s : sources) e.versions.push_back(static_cast<int64_t>(s._version()));
+  entries_.push_back(e);
+  return e.value;
+}
+
+std::vector<at::Tensor> linear(const Context& ctx, const std::vector<LinearWeights>& layers, Precision precision, const at::Tensor& x,
+                               const PreparedWeights& prepared) {
+  const at::Tensor& w0 = layers.front().weight;
+  const int64_t in = w0.size(1);
+  const bool inference = !ctx.train && !at::GradMode::is_enabled() && x.is_cpu() && x.scalar_type() == at::kFloat && w0.scalar_type() == at::kFloat;
+  const int64_t rows = x.numel() / std::max<int64_t>(1, in);
+  const LinearPath path = choose_linear_path({inference, rows, precision, ctx.backend, ctx.own_kernels});
+  std::vector<at::Tensor> outputs;
+  if (path == LinearPath::Aten) {
+    for (const auto& l : layers) outputs.push_back(at::linear(x, l.weight, l.bias));
+    return outputs;
+  }
+  int64_t out = 0;
+  for (const auto& l : layers) out += l.weight.size(0);
+  const auto sources = sources_of(layers);
+  auto get = [&](Form form) { return prepared.get(form, sources, [&] { return prepare(form, layers); }); };
+  auto bias_of = [&](const PreparedWeights::Value& v) { return layers.size() == 1 ? layers[0].bias : v.bias; };
+  auto x2 = x.reshape({-1, in});
+  at::Tensor y;
+  switch (path) {
+    case LinearPath::Blas: {
+      y = at::empty({rows, out}, x.options());
+      int64_t offset = 0;
+      for (const auto& l : layers) {
+        blas_columns_into(ctx, y.narrow(1, offset, l.weight.size(0)), x2, l.weight, l.bias);
+        offset += l.weight.size(0);
+      }
+      break;
+    }
+    case LinearPath::Panels: {
+      const auto p = get(Form::Panels);
+      y = multiply_panels(ctx, x2.contiguous(), p.data, data_or_null(bias_of(p)), out);
+      break;
+    }
+    case LinearPath::Int8Panels: {
+      const auto p = get(Form::Int8Panels);
+      y = multiply_int8_panels(ctx, x2.contiguous(), p, data_or_null(bias_of(p)), out);
+      break;
+    }
+    case LinearPath::OneDnn: {
+      const auto p = get(Form::OneDnn);
+      const auto bias = bias_of(p);
+      y = at::mkldnn_linear(x2.contiguous().to_mkldnn(), p.data, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt).to_dense();
+      break;
+    }
+    case LinearPath::OneDnnInt8: {
+      const auto p = get(Form::OneDnnInt8);
+      torch::jit::Stack stack{x2.contiguous(), p.packed, false};
+      quantized_op("quantized::linear_dynamic").callBoxed(&stack);
+      y = stack.at(0).toTensor();
+      break;
+    }
+    case LinearPath::Aten: break;
+  }
+  // Each layer's output: its columns of y, with x's leading dimensions.
+  auto sizes = x.sizes().vec();
+  int64_t offset = 0;
+  for (const auto& l : layers) {
+    sizes.back() = l.weight.size(0);
+    outputs.push_back((layers.size() == 1 ? y : y.narrow(1, offset, l.weight.size(0))).view(sizes));
+    offset += l.weight.size(0);
+  }
+  return outputs;
+}
+
+void over_ranges(const Context& ctx, int64_t count, int64_t elements, const std::function<void(int64_t begin, int64_t end)>& fn) {
+  if (ctx.parts < 2 || elements < (int64_t{1} << 14)) return fn(int64_t{0}, count);
+  ctx.run_parts([&](int part, int parts) { fn(count * part / parts, count * (part + 1) / parts); });
+}
+
+}  // namespace sbert::ops

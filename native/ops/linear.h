@@ -1,0 +1,85 @@
+// Linear layers: y = x · Wᵀ + b, for one layer or several over the same input (Q, K and V), in whichever way the
+// call's context and the product's shape say (choose_linear_path), with the weights prepared for that way once and
+// kept until the weights change.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <ATen/core/ivalue.h>
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "ops/context.h"
+
+namespace sbert::ops {
+
+// Inference precision of a linear layer: float32, or int8 weights (per-channel symmetric scales) with dynamically
+// quantized activations (oneDNN's per-batch scales, or over few rows sbert-node's kernel with one scale per row).
+enum class Precision { Float32, Int8 };
+
+// How one product runs.
+enum class LinearPath {
+  Aten,        // at::linear: training, autograd, GPUs, and what no faster path takes
+  Blas,        // float32 through BLAS, cut by output columns over the call's parts for few rows
+  Panels,      // float32 on sbert-node's kernel, weights packed once into panels
+  Int8Panels,  // int8 on sbert-node's kernel
+  OneDnn,      // float32 through oneDNN
+  OneDnnInt8,  // int8 through oneDNN's dynamic quantization
+};
+
+// What choose_linear_path decides from: nothing else about a product matters.
+struct LinearQuery {
+  bool inference;      // float32 on CPU, no autograd, not training
+  int64_t rows;        // rows of x
+  Precision precision;
+  LinearBackend backend;
+  bool own_kernels;    // the context allows sbert-node's kernels
+};
+
+// The one place that decides how a product runs (a pure function: the unit tests call it).
+LinearPath choose_linear_path(const LinearQuery& q);
+const char* linear_path_name(LinearPath path);
+
+// A layer's weights in the forms some path runs them in (packed panels, oneDNN's layout, int8), keyed by form and
+// by the tensors they were made from, identity and version: made on first use, made again after any of those
+// tensors is written in place or replaced. Forms made from an older version are dropped when it is noticed.
+class PreparedWeights {
+ public:
+  enum class Form { Panels, Int8Panels, OneDnn, OneDnnInt8 };
+  struct Value {
+    at::Tensor data;     // panels, int8 panels or the oneDNN weight
+    at::Tensor scales;   // int8 panels: float32 scale per output column
+    at::Tensor bias;     // several layers: their biases side by side
+    c10::IValue packed;  // oneDNN int8: the prepacked weight
+  };
+  Value get(Form form, const std::vector<at::Tensor>& sources, const std::function<Value()>& make) const;
+
+ private:
+  struct Entry {
+    Form form;
+    std::vector<at::Tensor> sources;
+    std::vector<int64_t> versions;
+    Value value;
+  };
+  mutable std::mutex mutex_;
+  mutable std::vector<Entry> entries_;
+};
+
+// One layer's parameters as the ops see them.
+struct LinearWeights {
+  const at::Tensor& weight;  // [out, in]
+  const at::Tensor& bias;    // [out] or undefined
+};
+
+// The layers' outputs over x ([..., in] -> [..., out_i] each), as if each ran alone. At inference they run as one
+// product over the layers' weights side by side, and the outputs are views into its result.
+std::vector<at::Tensor> linear(const Context& ctx, const std::vector<LinearWeights>& layers, Precision precision, const at::Tensor& x,
+                               const PreparedWeights& prepared);
+
+// Runs fn(begin, end) over [0, count) as the context's parts when `elements` (what the work touches) is worth the
+// hand-off, else once. Elementwise and row-wise passes give the same bits either way.
+void over_ranges(const Context& ctx, int64_t count, int64_t elements, const std::function<void(int64_t begin, int64_t end)>& fn);
+
+}  // namespace sbert::ops
