@@ -8,7 +8,8 @@ const fs = require("node:fs");
 const path = require("node:path");
 
 const root = path.resolve(__dirname, "..");
-// Tests and benchmarks compare against an independent PyTorch reference (Debian python3-torch).
+// Tests and benchmarks compare against sentence-transformers and transformers themselves, in a Python virtual
+// environment made here (scripts/python-env.json).
 const forTests = process.argv.includes("--test") || process.argv.includes("--bench");
 const log = (msg) => console.error(`[setup] ${msg}`);
 
@@ -104,10 +105,7 @@ function systemPackages() {
   else if (source === "system" && succeeds("sh", ["-c", "command -v dpkg-query"]) && !dpkgInstalled("libopenblas0-pthread")) {
     missing.push("libopenblas0-pthread");
   }
-  if (forTests && !succeeds("/usr/bin/python3", ["-c", "import torch, numpy, scipy"])) {
-    // The tests compare against an independent PyTorch/scipy reference.
-    missing.push("python3-torch", "python3-numpy", "python3-scipy");
-  }
+  if (forTests && !succeeds("python3", ["-c", "import venv, ensurepip"])) missing.push("python3-venv");
   if (missing.length) aptInstall(missing, `missing system packages (${missing.join(", ")})`);
 }
 
@@ -134,7 +132,56 @@ function typescript() {
   run(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"]);
 }
 
+// ---- the Python reference environment (tests and benchmarks) ----
+
+// Local package indexes pip is configured with (file:// URLs): used as the only index, so that pip does not spend
+// minutes retrying an unreachable default one first.
+function localIndexes() {
+  const r = spawnSync("python3", ["-m", "pip", "config", "list"], { encoding: "utf8" });
+  if (r.status !== 0) return [];
+  const urls = [];
+  for (const line of r.stdout.split("\n")) {
+    const m = /^[\w:.-]*\.(extra-index-url|index-url|find-links)='(.*)'$/.exec(line.trim());
+    if (!m) continue;
+    for (const url of m[2].split(/\s+/)) if (url.startsWith("file://") || (m[1] === "find-links" && url.startsWith("/"))) urls.push([m[1], url]);
+  }
+  return urls;
+}
+
+function pythonEnvironment() {
+  const record = path.join(root, "build", "python.json");
+  if (process.env.SBERT_TEST_PYTHON) {
+    fs.mkdirSync(path.dirname(record), { recursive: true });
+    fs.writeFileSync(record, JSON.stringify({ python: process.env.SBERT_TEST_PYTHON }) + "\n");
+    return;
+  }
+  const spec = fs.readFileSync(path.join(root, "scripts", "python-env.json"), "utf8");
+  const { packages } = JSON.parse(spec);
+  const hash = require("node:crypto").createHash("sha256").update(packages.join("\n")).digest("hex").slice(0, 12);
+  const cache = process.env.XDG_CACHE_HOME || path.join(require("node:os").homedir(), ".cache");
+  const dir = path.join(cache, "sbert-node", `python-${hash}`);
+  const python = path.join(dir, "bin", "python");
+  if (!fs.existsSync(path.join(dir, ".complete"))) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    log(`making the Python reference environment (${packages.slice(0, 3).join(", ")}, ...) in ${dir}`);
+    run("python3", ["-m", "venv", dir]);
+    const indexes = localIndexes();
+    const args = ["-m", "pip", "install", "--disable-pip-version-check", "--no-input"];
+    const local = indexes.filter(([kind]) => kind !== "find-links");
+    if (local.length > 0) {
+      args.push("--index-url", local[0][1]);
+      for (const [, url] of local.slice(1)) args.push("--extra-index-url", url);
+    }
+    for (const [kind, url] of indexes) if (kind === "find-links") args.push("--find-links", url);
+    run(python, [...args, ...packages]);
+    fs.writeFileSync(path.join(dir, ".complete"), spec);
+  }
+  fs.mkdirSync(path.dirname(record), { recursive: true });
+  fs.writeFileSync(record, JSON.stringify({ python }) + "\n");
+}
+
 systemPackages();
 npmDependencies();
 nativeAddon();
 typescript();
+if (forTests) pythonEnvironment();

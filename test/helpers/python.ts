@@ -1,10 +1,21 @@
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
 /**
- * The Python that has Debian's python3-torch, numpy and scipy: the independent reference for parity and
- * statistics tests. `SBERT_TEST_PYTHON` overrides it.
+ * The Python of the reference environment scripts/setup.cjs made (sentence-transformers, transformers, torch,
+ * numpy, scipy: scripts/python-env.json), as it recorded it in build/python.json. `SBERT_TEST_PYTHON` overrides it.
  */
-export const PYTHON = process.env.SBERT_TEST_PYTHON ?? "/usr/bin/python3";
+export const PYTHON = process.env.SBERT_TEST_PYTHON ?? recordedPython();
+
+function recordedPython(): string {
+  const record = fileURLToPath(new URL("../../build/python.json", import.meta.url));
+  try {
+    return (JSON.parse(readFileSync(record, "utf8")) as { python: string }).python;
+  } catch {
+    throw new Error(`${record} is missing: run \`node scripts/setup.cjs --test\` (npm test does) to make the Python reference environment`);
+  }
+}
 
 /**
  * Runs `script` (a path) with `args`, writes `input` as JSON to its stdin and parses its stdout as JSON.
