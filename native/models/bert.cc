@@ -79,8 +79,8 @@ at::Tensor BertAttention::forward(const ops::Context& ctx, const at::Tensor& hid
   return output->forward(ctx, self_attention->forward(ctx, hidden, tokens), hidden);
 }
 
-BertIntermediate::BertIntermediate(const Config& c) : act(c.hidden_act) {
-  dense = register_module("dense", std::make_shared<nn::Linear>(c.hidden_size, c.intermediate_size));
+BertIntermediate::BertIntermediate(int64_t in, int64_t out, ops::Activation act_) : act(act_) {
+  dense = register_module("dense", std::make_shared<nn::Linear>(in, out));
 }
 
 at::Tensor BertIntermediate::forward(const ops::Context& ctx, const at::Tensor& hidden) {
@@ -89,7 +89,7 @@ at::Tensor BertIntermediate::forward(const ops::Context& ctx, const at::Tensor& 
 
 BertLayer::BertLayer(const Config& c) {
   attention = register_module("attention", std::make_shared<BertAttention>(c));
-  intermediate = register_module("intermediate", std::make_shared<BertIntermediate>(c));
+  intermediate = register_module("intermediate", std::make_shared<BertIntermediate>(c.hidden_size, c.intermediate_size, c.hidden_act));
   output = register_module("output", std::make_shared<BertSelfOutput>(c.intermediate_size, c.hidden_size, c.layer_norm_eps, c.hidden_dropout_prob));
 }
 

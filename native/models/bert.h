@@ -78,7 +78,7 @@ class BertAttention : public torch::nn::Module {
 
 class BertIntermediate : public torch::nn::Module {
  public:
-  explicit BertIntermediate(const Config& c);
+  BertIntermediate(int64_t in, int64_t out, ops::Activation act);
   at::Tensor forward(const ops::Context& ctx, const at::Tensor& hidden);
   std::shared_ptr<nn::Linear> dense;
   ops::Activation act;

@@ -8,9 +8,12 @@ namespace sbert {
 
 // One per file under models/.
 Architecture bert_architecture();
+Architecture roberta_architecture();
+Architecture xlm_roberta_architecture();
+Architecture distilbert_architecture();
 
 const std::vector<Architecture>& architectures() {
-  static const std::vector<Architecture> all = {bert_architecture()};
+  static const std::vector<Architecture> all = {bert_architecture(), roberta_architecture(), xlm_roberta_architecture(), distilbert_architecture()};
   return all;
 }
 

@@ -1,0 +1,178 @@
+// Every supported architecture against sentence-transformers and transformers themselves: small random-init
+// models built by transformers and wrapped by sentence-transformers (test/fixtures/hf_model.py), encoded by
+// SentenceTransformer(path).encode (py/st_oracle.py) and by sbert-node on the same texts.
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { beforeAll, describe, expect, test } from "vitest";
+
+import { SentenceTransformer, models } from "../../lib/index.js";
+import { native } from "../../lib/native.js";
+import type { NativeTokenBatch } from "../../types/native.js";
+import { runPython } from "../helpers/python.js";
+import { makeSentences } from "../helpers/tokenizationFixtures.js";
+import { SENTENCES, maxAbsDiff, tempDir } from "../helpers/tmp.js";
+
+const BUILD = fileURLToPath(new URL("../fixtures/hf_model.py", import.meta.url));
+const ORACLE = fileURLToPath(new URL("py/st_oracle.py", import.meta.url));
+const POOLING = ["cls", "mean", "max", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"];
+const CORPUS = [...SENTENCES, ...makeSentences(2000, 99)];
+const LONG = "Un testo più lungo: ".concat("il cane corre nel parco e il gatto guarda dalla finestra ".repeat(8));
+// Plain Italian and English words: tokenized alike by every tokenizer kind here.
+const TEXTS = [...SENTENCES, LONG, "A man plays the guitar.", "la città è piena di gente oggi perché è festa"];
+
+interface Built {
+  dir: string;
+  embedding_dimension: number;
+  config: Record<string, unknown>;
+}
+
+const ARCHS = ["bert", "distilbert", "roberta", "xlm-roberta"] as const;
+type Arch = (typeof ARCHS)[number];
+
+function spec(dir: string, arch: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { dir, arch, seed: 5, corpus: CORPUS, vocab_size: 1000, max_seq_length: 40, ...extra };
+}
+
+function tokenBatch(model: SentenceTransformer, texts: string[]): NativeTokenBatch {
+  const b = model.tokenize(texts);
+  return { inputIds: b.inputIds, attentionMask: b.attentionMask, tokenTypeIds: b.tokenTypeIds, batchSize: b.batchSize, seqLength: b.seqLength };
+}
+
+const DROPOUT_FREE: Record<string, Record<string, number>> = {
+  distilbert: { dropout: 0, attention_dropout: 0 },
+  default: { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
+};
+const S1 = TEXTS.slice(0, 5);
+const S2 = [...TEXTS.slice(5, 9), "ciao"];
+const LABELS = [0.9, 0.1, 0.5, 0.7, 0.3];
+
+interface Reference {
+  embeddings: number[][];
+  token_embeddings: number[][][];
+  loss: number;
+  grads: Record<string, number[]>;
+}
+
+// Python starts once for all folders and once for all of sentence-transformers' answers (each start costs seconds).
+let root: string;
+const pooled = new Map<Arch, Built>();
+const trainable = new Map<Arch, Built>();
+const reference = new Map<Arch, Reference>();
+beforeAll(async () => {
+  root = await tempDir();
+  const specs = ARCHS.flatMap((arch) => [
+    spec(join(root, arch, "pooled"), arch, { pooling: POOLING }),
+    spec(join(root, arch, "grad"), arch, { config: DROPOUT_FREE[arch] ?? DROPOUT_FREE["default"] }),
+  ]);
+  const built = await runPython<Built[]>(BUILD, specs);
+  ARCHS.forEach((arch, i) => {
+    pooled.set(arch, built[2 * i]!);
+    trainable.set(arch, built[2 * i + 1]!);
+  });
+  const jobs = ARCHS.map((arch) => ({
+    folder: pooled.get(arch)!.dir,
+    texts: TEXTS,
+    batch_size: 4,
+    token_embeddings: true,
+    grad_folder: trainable.get(arch)!.dir,
+  }));
+  const answers = await runPython<Omit<Reference, "loss" | "grads">[]>(ORACLE, jobs.map(({ grad_folder: _, ...j }) => j));
+  const grads = await runPython<Pick<Reference, "loss" | "grads">[]>(
+    ORACLE,
+    jobs.map((j) => ({ folder: j.grad_folder, grad: { sentences1: S1, sentences2: S2, labels: LABELS } })),
+  );
+  ARCHS.forEach((arch, i) => reference.set(arch, { ...answers[i]!, ...grads[i]! }));
+}, 600_000);
+
+describe.each(ARCHS)("%s", (arch) => {
+  test("embeddings and token embeddings equal sentence-transformers' within 1e-5 (all six pooling modes concatenated)", async () => {
+    const ref = reference.get(arch)!;
+    const model = await SentenceTransformer.load(pooled.get(arch)!.dir);
+    expect(model.getSentenceEmbeddingDimension()).toBe(pooled.get(arch)!.embedding_dimension);
+    const ours = await model.encode(TEXTS, { batchSize: 3 });
+    ours.forEach((v, i) => expect(maxAbsDiff(v, ref.embeddings[i]!)).toBeLessThan(1e-5));
+    const tokens = await model.encode(TEXTS, { outputValue: "token_embeddings" });
+    tokens.forEach((rows, i) => {
+      expect(rows.length).toBe(ref.token_embeddings[i]!.length);
+      rows.forEach((v, t) => expect(maxAbsDiff(v, ref.token_embeddings[i]![t]!)).toBeLessThan(1e-5));
+    });
+    model.dispose();
+  });
+
+  test("a copy saved here names its architecture in config.json and loads in sentence-transformers with the same embeddings", async () => {
+    const model = await SentenceTransformer.load(pooled.get(arch)!.dir);
+    const saved = join(root, arch, "saved");
+    await model.save(saved);
+    const config = JSON.parse(await readFile(join(saved, "config.json"), "utf8")) as Record<string, unknown>;
+    expect(config["model_type"]).toBe(pooled.get(arch)!.config["model_type"]);
+    expect(config["architectures"]).toEqual(pooled.get(arch)!.config["architectures"]);
+    const ref = await runPython<{ embeddings: number[][] }>(ORACLE, { folder: saved, texts: TEXTS });
+    const ours = await model.encode(TEXTS);
+    ours.forEach((v, i) => expect(maxAbsDiff(v, ref.embeddings[i]!)).toBeLessThan(1e-5));
+    model.dispose();
+  });
+
+  test("one training step's gradients equal PyTorch's within 1e-4 (CosineSimilarityLoss, dropout off)", async () => {
+    const ref = reference.get(arch)!;
+    const model = await SentenceTransformer.load(trainable.get(arch)!.dir);
+    const beta1 = 0.9;
+    const trainer = native().createTrainer(
+      model.modules.map((m) => m.native),
+      [{ loss: "CosineSimilarityLoss" }],
+      { lr: 1e-12, weightDecay: 0, beta1, beta2: 0.999, eps: 1e-8, maxGradNorm: 0, scheduler: "constantlr", warmupSteps: 0, totalSteps: 1, useAmp: false },
+    );
+    const r = await trainer.step(0, [tokenBatch(model, S1), tokenBatch(model, S2)], { data: Float32Array.from(LABELS), shape: [LABELS.length] });
+    expect(Math.abs(r.loss - ref.loss)).toBeLessThan(1e-5);
+    // After one step AdamW's first moment is (1 - beta1) times the gradient.
+    const grads = new Map(
+      trainer
+        .state()
+        .filter((t) => t.name.startsWith("exp_avg.0."))
+        .map((t) => [t.name.split(".").slice(3).join("."), t.data.map((x) => x / (1 - beta1))]),
+    );
+    const names = Object.keys(ref.grads);
+    expect(names.length).toBeGreaterThan(10);
+    for (const name of names) {
+      const ours = grads.get(name);
+      expect(ours, name).toBeDefined();
+      expect(maxAbsDiff(ours!, ref.grads[name]!), name).toBeLessThan(1e-4);
+    }
+    trainer.dispose();
+    model.dispose();
+  });
+});
+
+describe("bad configs name the file and the field", () => {
+  test("an unknown model_type lists the supported ones; a wrong type names the field", async () => {
+    const dir = join(root, "distilbert", "pooled");
+    const file = join(dir, "config.json");
+    const original = await readFile(file, "utf8");
+    const config = JSON.parse(original) as Record<string, unknown>;
+    await writeFile(file, JSON.stringify({ ...config, model_type: "gpt_neo" }));
+    await expect(SentenceTransformer.load(dir)).rejects.toMatchObject({
+      code: "ERR_CONFIG",
+      message: expect.stringMatching(/config\.json: model_type 'gpt_neo' is not supported \(supported: bert, roberta, xlm-roberta, distilbert\)/),
+    });
+    await writeFile(file, JSON.stringify({ ...config, n_layers: "two" }));
+    await expect(SentenceTransformer.load(dir)).rejects.toMatchObject({
+      code: "ERR_CONFIG",
+      message: expect.stringMatching(/config\.json: field 'n_layers' must be an integer, got "two"/),
+    });
+    // Refused before anything is allocated: against the checkpoint, and without one against a bound.
+    await writeFile(file, JSON.stringify({ ...config, n_layers: 10_000_000 }));
+    await expect(SentenceTransformer.load(dir)).rejects.toMatchObject({
+      code: "ERR_CONFIG",
+      message: expect.stringMatching(/field 'n_layers' is 10000000 but the checkpoint holds 2 layers \(transformer\.layer\.0 to transformer\.layer\.1\)/),
+    });
+    const bert = await SentenceTransformer.load(pooled.get("bert")!.dir);
+    const { tokenizer } = bert.modules[0] as models.Transformer;
+    await expect(models.Transformer.fromConfig({ ...config, n_layers: 10_000_000 }, tokenizer)).rejects.toMatchObject({
+      code: "ERR_CONFIG",
+      message: expect.stringMatching(/config: field 'n_layers' must be a positive integer of at most 1024, got 10000000/),
+    });
+    bert.dispose();
+    await writeFile(file, original);
+  }, 120_000);
+});
