@@ -11,9 +11,11 @@ Architecture bert_architecture();
 Architecture roberta_architecture();
 Architecture xlm_roberta_architecture();
 Architecture distilbert_architecture();
+Architecture mpnet_architecture();
 
 const std::vector<Architecture>& architectures() {
-  static const std::vector<Architecture> all = {bert_architecture(), roberta_architecture(), xlm_roberta_architecture(), distilbert_architecture()};
+  static const std::vector<Architecture> all = {bert_architecture(), roberta_architecture(), xlm_roberta_architecture(), distilbert_architecture(),
+                                                mpnet_architecture()};
   return all;
 }
 

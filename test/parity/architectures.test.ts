@@ -28,7 +28,7 @@ interface Built {
   config: Record<string, unknown>;
 }
 
-const ARCHS = ["bert", "distilbert", "roberta", "xlm-roberta"] as const;
+const ARCHS = ["bert", "distilbert", "mpnet", "roberta", "xlm-roberta"] as const;
 type Arch = (typeof ARCHS)[number];
 
 function spec(dir: string, arch: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -153,7 +153,7 @@ describe("bad configs name the file and the field", () => {
     await writeFile(file, JSON.stringify({ ...config, model_type: "gpt_neo" }));
     await expect(SentenceTransformer.load(dir)).rejects.toMatchObject({
       code: "ERR_CONFIG",
-      message: expect.stringMatching(/config\.json: model_type 'gpt_neo' is not supported \(supported: bert, roberta, xlm-roberta, distilbert\)/),
+      message: expect.stringMatching(/config\.json: model_type 'gpt_neo' is not supported \(supported: bert, roberta, xlm-roberta, distilbert, mpnet\)/),
     });
     await writeFile(file, JSON.stringify({ ...config, n_layers: "two" }));
     await expect(SentenceTransformer.load(dir)).rejects.toMatchObject({
