@@ -99,14 +99,16 @@ void run_pipeline(const ops::Context& ctx, const ModuleList& modules, Features& 
   for (auto& m : modules) m->forward(ctx, features);
 }
 
-TransformerModule::TransformerModule(const ConfigReader& config) : architecture(architecture_of(config)) {
+TransformerModule::TransformerModule(const ConfigReader& config)
+    : architecture(architecture_of(config)), output_hidden_states(config.boolean("output_hidden_states", false)) {
   // Registered under the architecture's own name ("bert", ...), as Hugging Face's task models hold it.
   const std::string& prefix = architecture.prefixes.front();
   encoder = register_module(prefix.substr(0, prefix.size() - 1), architecture.build(config));
 }
 
 void TransformerModule::forward(const ops::Context& ctx, Features& f) {
-  f.token_embeddings = encoder->forward(ctx, {f.input_ids, f.attention_mask, f.token_type_ids});
+  f.all_layer_embeddings.clear();
+  f.token_embeddings = encoder->forward(ctx, {f.input_ids, f.attention_mask, f.token_type_ids}, output_hidden_states ? &f.all_layer_embeddings : nullptr);
 }
 
 std::vector<std::string> TransformerModule::load_weights(LazyTensors tensors, const std::string& source) {

@@ -23,6 +23,7 @@ struct Features {
   at::Tensor attention_mask;  // [B, L] int64
   at::Tensor token_type_ids;  // [B, L] int64
   at::Tensor token_embeddings;
+  std::vector<at::Tensor> all_layer_embeddings;  // the encoder's hidden states, when its config asks for them
   at::Tensor sentence_embedding;
   int64_t prompt_length = -1;  // tokens of the prompt (with [CLS]), -1 without a prompt
 };
@@ -92,6 +93,8 @@ class TransformerModule : public SentenceModule {
   void set_precision(ops::Precision precision) override { nn::set_precision(*encoder, precision); }
   const Architecture& architecture;
   std::shared_ptr<Encoder> encoder;
+  // config.json's output_hidden_states: the encoder's hidden states go to all_layer_embeddings too.
+  const bool output_hidden_states;
 
  protected:
   const torch::nn::Module& weights_root() const override { return *encoder; }

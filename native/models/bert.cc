@@ -103,8 +103,12 @@ BertEncoder::BertEncoder(const Config& c) {
   for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers.push_back(layer->register_module(std::to_string(i), std::make_shared<BertLayer>(c)));
 }
 
-at::Tensor BertEncoder::forward(const ops::Context& ctx, at::Tensor hidden, const ops::Tokens& tokens) {
-  for (auto& l : layers) hidden = l->forward(ctx, hidden, tokens);
+at::Tensor BertEncoder::forward(const ops::Context& ctx, at::Tensor hidden, const ops::Tokens& tokens, std::vector<at::Tensor>* states) {
+  for (auto& l : layers) {
+    if (states) states->push_back(tokens.restore(hidden));
+    hidden = l->forward(ctx, hidden, tokens);
+  }
+  if (states) states->push_back(tokens.restore(hidden));
   return hidden;
 }
 
@@ -113,12 +117,12 @@ BertModel::BertModel(const Config& c) : config(c) {
   encoder = register_module("encoder", std::make_shared<BertEncoder>(c));
 }
 
-at::Tensor BertModel::forward(const ops::Context& ctx, const EncoderInput& in) {
+at::Tensor BertModel::forward(const ops::Context& ctx, const EncoderInput& in, std::vector<at::Tensor>* hidden_states) {
   const ops::Tokens tokens(in.attention_mask);
   auto positions = at::arange(in.input_ids.size(1), in.input_ids.options()).unsqueeze(0).expand_as(in.input_ids);
   auto types = in.token_type_ids.defined() ? in.token_type_ids : at::zeros_like(in.input_ids);
   auto hidden = embeddings->forward(ctx, tokens.take(in.input_ids), tokens.take(types), tokens.take(positions));
-  return tokens.restore(encoder->forward(ctx, hidden, tokens));
+  return tokens.restore(encoder->forward(ctx, hidden, tokens, hidden_states));
 }
 
 void BertModel::init_weights(uint64_t seed) { nn::init_normal(*this, config.initializer_range, seed); }

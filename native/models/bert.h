@@ -96,7 +96,8 @@ class BertLayer : public torch::nn::Module {
 class BertEncoder : public torch::nn::Module {
  public:
   explicit BertEncoder(const Config& c);
-  at::Tensor forward(const ops::Context& ctx, at::Tensor hidden, const ops::Tokens& tokens);
+  // With `states`, the input and each layer's output, as [B, L, H].
+  at::Tensor forward(const ops::Context& ctx, at::Tensor hidden, const ops::Tokens& tokens, std::vector<at::Tensor>* states = nullptr);
   std::shared_ptr<torch::nn::Module> layer;  // children "0", "1", ... so that keys read `layer.{i}.…`
   std::vector<std::shared_ptr<BertLayer>> layers;
 };
@@ -104,7 +105,7 @@ class BertEncoder : public torch::nn::Module {
 class BertModel : public Encoder {
  public:
   explicit BertModel(const Config& c);
-  at::Tensor forward(const ops::Context& ctx, const EncoderInput& input) override;
+  at::Tensor forward(const ops::Context& ctx, const EncoderInput& input, std::vector<at::Tensor>* hidden_states = nullptr) override;
   void init_weights(uint64_t seed) override;
   EncoderInfo info() const override;
   const Config config;

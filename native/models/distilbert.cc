@@ -125,8 +125,12 @@ class Transformer : public torch::nn::Module {
     layer = register_module("layer", std::make_shared<torch::nn::Module>());
     for (int64_t i = 0; i < c.n_layers; ++i) layers.push_back(layer->register_module(std::to_string(i), std::make_shared<TransformerBlock>(c)));
   }
-  at::Tensor forward(const ops::Context& ctx, at::Tensor hidden, const ops::Tokens& tokens) {
-    for (auto& l : layers) hidden = l->forward(ctx, hidden, tokens);
+  at::Tensor forward(const ops::Context& ctx, at::Tensor hidden, const ops::Tokens& tokens, std::vector<at::Tensor>* states) {
+    for (auto& l : layers) {
+      if (states) states->push_back(tokens.restore(hidden));
+      hidden = l->forward(ctx, hidden, tokens);
+    }
+    if (states) states->push_back(tokens.restore(hidden));
     return hidden;
   }
   std::shared_ptr<torch::nn::Module> layer;
@@ -140,11 +144,11 @@ class DistilBertModel : public Encoder {
     transformer = register_module("transformer", std::make_shared<Transformer>(c));
   }
 
-  at::Tensor forward(const ops::Context& ctx, const EncoderInput& in) override {
+  at::Tensor forward(const ops::Context& ctx, const EncoderInput& in, std::vector<at::Tensor>* hidden_states) override {
     const ops::Tokens tokens(in.attention_mask);
     auto positions = at::arange(in.input_ids.size(1), in.input_ids.options()).unsqueeze(0).expand_as(in.input_ids);
     auto hidden = embeddings->forward(ctx, tokens.take(in.input_ids), tokens.take(positions));
-    return tokens.restore(transformer->forward(ctx, hidden, tokens));
+    return tokens.restore(transformer->forward(ctx, hidden, tokens, hidden_states));
   }
 
   void init_weights(uint64_t seed) override {

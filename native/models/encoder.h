@@ -37,8 +37,10 @@ struct EncoderInfo {
 
 class Encoder : public torch::nn::Module {
  public:
-  // Contextual token embeddings [B, L, H]; zero at padded positions when the batch ran packed (ops::Tokens).
-  virtual at::Tensor forward(const ops::Context& ctx, const EncoderInput& input) = 0;
+  // Contextual token embeddings [B, L, H]; zero at padded positions when the batch ran packed (ops::Tokens). With
+  // `hidden_states`, also every layer's input and the last output there, each [B, L, H] (Hugging Face's
+  // output_hidden_states: the embeddings' output first).
+  virtual at::Tensor forward(const ops::Context& ctx, const EncoderInput& input, std::vector<at::Tensor>* hidden_states = nullptr) = 0;
   // Fresh weights, as Hugging Face initialises the architecture.
   virtual void init_weights(uint64_t seed) = 0;
   virtual EncoderInfo info() const = 0;

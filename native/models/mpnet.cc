@@ -139,12 +139,16 @@ class MPNetEncoder : public torch::nn::Module {
     for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers.push_back(layer->register_module(std::to_string(i), std::make_shared<MPNetLayer>(c)));
     relative_attention_bias = register_module("relative_attention_bias", std::make_shared<nn::Embedding>(c.relative_attention_num_buckets, heads));
   }
-  at::Tensor forward(const ops::Context& ctx, at::Tensor hidden, const ops::Tokens& tokens) {
+  at::Tensor forward(const ops::Context& ctx, at::Tensor hidden, const ops::Tokens& tokens, std::vector<at::Tensor>* states) {
     // One bias per head and distance j - i in [-(L-1), L-1]: [heads, 2L - 1].
     const int64_t L = tokens.seq_len();
     auto distances = at::arange(-(L - 1), L, at::TensorOptions().dtype(at::kLong).device(relative_attention_bias->weight.device()));
     auto position_bias = relative_attention_bias->forward(relative_position_bucket(distances)).t();
-    for (auto& l : layers) hidden = l->forward(ctx, hidden, tokens, position_bias);
+    for (auto& l : layers) {
+      if (states) states->push_back(tokens.restore(hidden));
+      hidden = l->forward(ctx, hidden, tokens, position_bias);
+    }
+    if (states) states->push_back(tokens.restore(hidden));
     return hidden;
   }
   std::shared_ptr<torch::nn::Module> layer;
@@ -160,12 +164,12 @@ class MPNetModel : public Encoder {
     encoder = register_module("encoder", std::make_shared<MPNetEncoder>(c));
   }
 
-  at::Tensor forward(const ops::Context& ctx, const EncoderInput& in) override {
+  at::Tensor forward(const ops::Context& ctx, const EncoderInput& in, std::vector<at::Tensor>* hidden_states) override {
     const ops::Tokens tokens(in.attention_mask);
     auto real = in.input_ids.ne(kPaddingIdx).to(at::kLong);
     auto positions = real.cumsum(1) * real + kPaddingIdx;
     auto hidden = embeddings->forward(ctx, tokens.take(in.input_ids), tokens.take(positions));
-    return tokens.restore(encoder->forward(ctx, hidden, tokens));
+    return tokens.restore(encoder->forward(ctx, hidden, tokens, hidden_states));
   }
 
   void init_weights(uint64_t seed) override { nn::init_normal(*this, config.initializer_range, seed); }

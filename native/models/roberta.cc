@@ -15,14 +15,14 @@ class RobertaModel : public Encoder {
     encoder = register_module("encoder", std::make_shared<bert::BertEncoder>(c));
   }
 
-  at::Tensor forward(const ops::Context& ctx, const EncoderInput& in) override {
+  at::Tensor forward(const ops::Context& ctx, const EncoderInput& in, std::vector<at::Tensor>* hidden_states) override {
     const ops::Tokens tokens(in.attention_mask);
     // padding_idx + the count of non-padding ids up to and including each token; padding_idx at padding ids.
     auto real = in.input_ids.ne(config.pad_token_id).to(at::kLong);
     auto positions = real.cumsum(1) * real + config.pad_token_id;
     auto types = in.token_type_ids.defined() ? in.token_type_ids : at::zeros_like(in.input_ids);
     auto hidden = embeddings->forward(ctx, tokens.take(in.input_ids), tokens.take(types), tokens.take(positions));
-    return tokens.restore(encoder->forward(ctx, hidden, tokens));
+    return tokens.restore(encoder->forward(ctx, hidden, tokens, hidden_states));
   }
 
   void init_weights(uint64_t seed) override { nn::init_normal(*this, config.initializer_range, seed); }
