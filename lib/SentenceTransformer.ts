@@ -82,6 +82,8 @@ export interface SaveOptions {
 }
 
 const PRECISIONS: readonly Precision[] = ["float32", "int8", "uint8", "binary", "ubinary"];
+/** What encode can return (checked against the native side's list in the tests). */
+export const OUTPUT_VALUES = ["sentence_embedding", "token_embeddings"] as const;
 const SIMILARITY_FNS: readonly SimilarityFnName[] = ["cosine", "dot", "euclidean", "manhattan"];
 const OP_LOAD = "SentenceTransformer.load";
 const OP_ENCODE = "SentenceTransformer.encode";
@@ -329,7 +331,7 @@ export class SentenceTransformer {
       truncateDim = this.truncateDim,
     } = options;
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`encode: batchSize must be a positive integer, got ${String(batchSize)}`);
-    if (outputValue !== "sentence_embedding" && outputValue !== "token_embeddings") {
+    if (!(OUTPUT_VALUES as readonly string[]).includes(outputValue)) {
       throw new RangeError(`encode: outputValue must be "sentence_embedding" or "token_embeddings", got ${JSON.stringify(outputValue)}`);
     }
     if (!PRECISIONS.includes(precision)) throw new RangeError(`encode: precision must be one of ${PRECISIONS.join(", ")}, got ${JSON.stringify(precision)}`);

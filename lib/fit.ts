@@ -103,7 +103,7 @@ export interface FitResult {
   evaluations: EvaluationLogEntry[];
 }
 
-const SCHEDULERS: readonly SchedulerName[] = ["constantlr", "warmupconstant", "warmuplinear", "warmupcosine", "warmupcosinewithhardrestarts"];
+export const SCHEDULERS: readonly SchedulerName[] = ["constantlr", "warmupconstant", "warmuplinear", "warmupcosine", "warmupcosinewithhardrestarts"];
 const STATE_FILE = "trainer_state.json";
 const OPTIMIZER_FILE = "optimizer.safetensors";
 const RNG_FILE = "rng_state.bin";

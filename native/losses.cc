@@ -74,6 +74,21 @@ void expect_columns(const std::vector<at::Tensor>& e, size_t n, const char* loss
 
 }  // namespace
 
+const std::vector<std::string>& loss_names() {
+  static const std::vector<std::string> names = {"CosineSimilarityLoss",
+                                                 "CoSENTLoss",
+                                                 "AnglELoss",
+                                                 "MultipleNegativesRankingLoss",
+                                                 "MultipleNegativesSymmetricRankingLoss",
+                                                 "SoftmaxLoss",
+                                                 "ContrastiveLoss",
+                                                 "OnlineContrastiveLoss",
+                                                 "TripletLoss",
+                                                 "BatchHardTripletLoss",
+                                                 "MSELoss"};
+  return names;
+}
+
 LossSpec LossSpec::parse(const std::string& kind) {
   LossSpec s;
   if (kind == "CosineSimilarityLoss") s.kind = LossKind::CosineSimilarity;

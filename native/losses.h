@@ -53,6 +53,9 @@ struct LossSpec {
   bool cached() const { return mini_batch_size > 0; }
 };
 
+// Every loss LossSpec::parse knows, by its sentence-transformers class name.
+const std::vector<std::string>& loss_names();
+
 // The loss over embeddings [B, D] of each text column. `labels` is a float tensor ([B] or [B, D]) or undefined.
 // `head` is the Softmax classifier (null for other losses).
 at::Tensor compute_loss(const LossSpec& spec, const std::vector<at::Tensor>& embeddings, const at::Tensor& labels, nn::Linear* head);

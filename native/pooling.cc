@@ -8,13 +8,17 @@
 
 namespace sbert {
 
+const std::vector<std::string>& pooling_mode_names() {
+  // In PoolingMode's order.
+  static const std::vector<std::string> names = {"cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"};
+  return names;
+}
+
 PoolingMode parse_pooling_mode(const std::string& name) {
-  if (name == "cls") return PoolingMode::Cls;
-  if (name == "max") return PoolingMode::Max;
-  if (name == "mean") return PoolingMode::Mean;
-  if (name == "mean_sqrt_len_tokens") return PoolingMode::MeanSqrtLen;
-  if (name == "weightedmean") return PoolingMode::WeightedMean;
-  if (name == "lasttoken") return PoolingMode::LastToken;
+  const auto& names = pooling_mode_names();
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return static_cast<PoolingMode>(i);
+  }
   fail(ErrorCode::Config, "pooling mode '" + name + "' is not one of cls, max, mean, mean_sqrt_len_tokens, weightedmean, lasttoken");
 }
 

@@ -11,6 +11,8 @@ namespace sbert {
 enum class PoolingMode { Cls, Max, Mean, MeanSqrtLen, WeightedMean, LastToken };
 
 PoolingMode parse_pooling_mode(const std::string& name);
+// Every mode's name (as sentence-transformers spells it), in PoolingMode's order.
+const std::vector<std::string>& pooling_mode_names();
 
 struct PoolingConfig {
   std::vector<PoolingMode> modes;

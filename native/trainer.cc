@@ -6,6 +6,7 @@
 #include <ATen/autocast_mode.h>
 #include <c10/core/GradMode.h>
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_map>
 #include <unordered_set>
@@ -46,8 +47,14 @@ class AutocastGuard {
 
 }  // namespace
 
+const std::vector<std::string>& scheduler_names() {
+  static const std::vector<std::string> names = {"constantlr", "warmupconstant", "warmuplinear", "warmupcosine", "warmupcosinewithhardrestarts"};
+  return names;
+}
+
 void check_scheduler(const std::string& s) {
-  if (s != "constantlr" && s != "warmupconstant" && s != "warmuplinear" && s != "warmupcosine" && s != "warmupcosinewithhardrestarts") {
+  const auto& names = scheduler_names();
+  if (std::find(names.begin(), names.end(), s) == names.end()) {
     fail(ErrorCode::Input, "unknown scheduler '" + s +
                                "' (expected constantlr, warmupconstant, warmuplinear, warmupcosine, warmupcosinewithhardrestarts)");
   }

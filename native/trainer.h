@@ -29,6 +29,7 @@ struct OptimizerConfig {
 // schedules: constantlr, warmupconstant, warmuplinear, warmupcosine, warmupcosinewithhardrestarts.
 double schedule_factor(const std::string& scheduler, int64_t step, int64_t warmup, int64_t total);
 void check_scheduler(const std::string& scheduler);
+const std::vector<std::string>& scheduler_names();
 
 struct Objective {
   LossSpec loss;

@@ -85,6 +85,19 @@ export interface NativeTensor {
 
 export type LinearBackend = "auto" | "blas" | "onednn";
 
+export interface NativeSetting {
+  name: string;
+  /** the environment variable that gives its default */
+  env: string;
+  kind: "boolean" | "integer" | "choice";
+  min?: number;
+  max?: number;
+  choices?: string[];
+  doc: string;
+  value: boolean | number | string;
+  source: "default" | "environment" | "api";
+}
+
 export interface NativeInfo {
   torchVersion: string;
   cuda: boolean;
@@ -97,7 +110,7 @@ export interface NativeInfo {
   cpuCache: { cachedBytes: number; inUseBytes: number; hits: number; misses: number };
   /** OpenBLAS's own pool size (0 when the BLAS is not OpenBLAS) */
   blasThreads: number;
-  /** encode batches that run side by side: min(cores, libuv pool size) */
+  /** encode batches that run side by side: the encodeConcurrency setting, by default min(cores, libuv pool size) */
   concurrency: number;
   parallelInfo: string;
   config: string;
@@ -205,8 +218,13 @@ export interface NativeAddon {
   emptyCache(): void;
   /** the model_types loadTransformer accepts */
   architectures(): string[];
-  setLinearBackend(backend: LinearBackend): void;
-  getLinearBackend(): LinearBackend;
+  /** the names native code accepts where TypeScript keeps a typed list too */
+  schemas(): { poolingModes: string[]; schedulers: string[]; activations: string[]; outputValues: string[]; losses: string[]; modelTypes: string[] };
+  /** every process-wide setting: its spec (the one authority on what it takes), value and where that came from */
+  settings(): NativeSetting[];
+  getSetting(name: string): boolean | number | string;
+  /** checked natively against the setting's spec; an Input error names the setting and what it takes */
+  setSetting(name: string, value: boolean | number | string): void;
   getNumThreads(): number;
   info(): NativeInfo;
 }

@@ -8,7 +8,7 @@ import { callNative, callNativeSync } from "../native.js";
 import { assertPositiveInt, LEGACY_TYPE_PREFIX, type SentenceModule } from "./Module.js";
 
 /** Activations by the torch class path sentence-transformers writes to `activation_function`. */
-const ACTIVATIONS: Record<string, string> = {
+export const DENSE_ACTIVATIONS: Record<string, string> = {
   "torch.nn.modules.activation.Tanh": "tanh",
   "torch.nn.modules.linear.Identity": "identity",
   "torch.nn.modules.activation.ReLU": "relu",
@@ -16,7 +16,7 @@ const ACTIVATIONS: Record<string, string> = {
   "torch.nn.modules.activation.Sigmoid": "sigmoid",
   "torch.nn.modules.activation.SiLU": "silu",
 };
-const SHORT_NAMES = Object.fromEntries(Object.entries(ACTIVATIONS).map(([path, short]) => [short, path]));
+const SHORT_NAMES = Object.fromEntries(Object.entries(DENSE_ACTIVATIONS).map(([path, short]) => [short, path]));
 
 export type DenseActivation = "tanh" | "identity" | "relu" | "gelu" | "sigmoid" | "silu";
 
@@ -32,7 +32,7 @@ export interface DenseOptions {
 }
 
 function activationPath(given: string, where: string): string {
-  if (ACTIVATIONS[given]) return given;
+  if (DENSE_ACTIVATIONS[given]) return given;
   if (SHORT_NAMES[given]) return SHORT_NAMES[given]!;
   throw new RangeError(`${where}: activation function ${JSON.stringify(given)} is not one of ${Object.keys(SHORT_NAMES).join(", ")}`);
 }
@@ -69,7 +69,7 @@ export class Dense implements SentenceModule {
   }
 
   private nativeConfig() {
-    return { inFeatures: this.inFeatures, outFeatures: this.outFeatures, bias: this.bias, activation: ACTIVATIONS[this.activationFunction]! };
+    return { inFeatures: this.inFeatures, outFeatures: this.outFeatures, bias: this.bias, activation: DENSE_ACTIVATIONS[this.activationFunction]! };
   }
 
   getSentenceEmbeddingDimension(): number {
@@ -102,7 +102,7 @@ export class Dense implements SentenceModule {
       throw new SbertError("ERR_CONFIG", (e as Error).message, { op: "Dense.load" });
     }
     const weights = await weightsForNative(dir);
-    const config = { inFeatures: opts.inFeatures, outFeatures: opts.outFeatures, bias: opts.bias!, activation: ACTIVATIONS[opts.activationFunction!]! };
+    const config = { inFeatures: opts.inFeatures, outFeatures: opts.outFeatures, bias: opts.bias!, activation: DENSE_ACTIVATIONS[opts.activationFunction!]! };
     const { module } = await callNative("Dense.load", (n) => n.loadDense(config, weights, { device: options.device ?? "cpu", seed: 0 }));
     return new Dense(opts, module);
   }

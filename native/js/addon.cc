@@ -1,9 +1,7 @@
 // Module entry: the raw addon surface that types/native.d.ts describes.
 #include <napi.h>
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -24,6 +22,10 @@
 #include "runtime/settings.h"
 #include "runtime/threading.h"
 #include "js/trainer_wrap.h"
+#include "losses.h"
+#include "ops/pointwise.h"
+#include "pooling.h"
+#include "trainer.h"
 
 namespace sbert::js {
 namespace {
@@ -134,24 +136,107 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   });
 }
 
-// setLinearBackend("auto" | "blas" | "onednn"): how fp32 inference runs its products, process-wide (ops/context.h).
-Napi::Value SetLinearBackend(const Napi::CallbackInfo& info) {
+Napi::Value setting_to_js(Napi::Env env, const SettingValue& v) {
+  switch (v.kind) {
+    case SettingSpec::Kind::Bool: return Napi::Boolean::New(env, v.boolean);
+    case SettingSpec::Kind::Int: return Napi::Number::New(env, static_cast<double>(v.integer));
+    case SettingSpec::Kind::Choice: return Napi::String::New(env, v.choice);
+  }
+  return env.Undefined();
+}
+
+const char* kind_name(SettingSpec::Kind kind) {
+  switch (kind) {
+    case SettingSpec::Kind::Bool: return "boolean";
+    case SettingSpec::Kind::Int: return "integer";
+    case SettingSpec::Kind::Choice: return "choice";
+  }
+  return "?";
+}
+
+std::string setting_name(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) fail(ErrorCode::Input, "the setting's name must be a string");
+  return info[0].As<Napi::String>().Utf8Value();
+}
+
+// settings() -> [{name, env, kind, min?, max?, choices?, doc, value, source}]: every process-wide setting.
+Napi::Value Settings(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
-    const std::string b = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-    if (b != "auto" && b != "blas" && b != "onednn") fail(ErrorCode::Input, "setLinearBackend expects \"auto\", \"blas\" or \"onednn\"");
-    if (b == "onednn" && !at::hasMKLDNN()) fail(ErrorCode::Input, "this libtorch was built without oneDNN (MKLDNN)");
-    set_linear_backend(b == "onednn" ? ops::LinearBackend::OneDnn : b == "blas" ? ops::LinearBackend::Blas : ops::LinearBackend::Auto);
+    Napi::Env env = info.Env();
+    const auto& specs = setting_specs();
+    auto out = Napi::Array::New(env, specs.size());
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const auto& s = specs[i];
+      auto o = Napi::Object::New(env);
+      o.Set("name", s.name);
+      o.Set("env", s.env);
+      o.Set("kind", kind_name(s.kind));
+      if (s.kind == SettingSpec::Kind::Int) {
+        o.Set("min", static_cast<double>(s.min));
+        o.Set("max", static_cast<double>(s.max));
+      }
+      if (s.kind == SettingSpec::Kind::Choice) {
+        auto choices = Napi::Array::New(env, s.choices.size());
+        for (size_t c = 0; c < s.choices.size(); ++c) choices.Set(static_cast<uint32_t>(c), s.choices[c]);
+        o.Set("choices", choices);
+      }
+      o.Set("doc", s.doc);
+      o.Set("value", setting_to_js(env, get_setting(s.name)));
+      o.Set("source", setting_source(s.name));
+      out.Set(static_cast<uint32_t>(i), o);
+    }
+    return out;
+  });
+}
+
+Napi::Value GetSetting(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value { return setting_to_js(info.Env(), get_setting(setting_name(info))); });
+}
+
+// setSetting(name, value): checked against the setting's spec natively, the one authority on what it takes.
+Napi::Value SetSetting(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    const std::string name = setting_name(info);
+    SettingValue v;
+    const Napi::Value value = info.Length() > 1 ? info[1] : info.Env().Undefined();
+    if (value.IsBoolean()) {
+      v.kind = SettingSpec::Kind::Bool;
+      v.boolean = value.As<Napi::Boolean>().Value();
+    } else if (value.IsNumber() && std::trunc(value.As<Napi::Number>().DoubleValue()) == value.As<Napi::Number>().DoubleValue() &&
+               std::fabs(value.As<Napi::Number>().DoubleValue()) < 9e15) {
+      v.kind = SettingSpec::Kind::Int;
+      v.integer = value.As<Napi::Number>().Int64Value();
+    } else if (value.IsString()) {
+      v.kind = SettingSpec::Kind::Choice;
+      v.choice = value.As<Napi::String>().Utf8Value();
+    } else {
+      fail(ErrorCode::Input, "setting '" + name + "' takes a boolean, an integer or a string");
+    }
+    set_setting(name, v);
     return info.Env().Undefined();
   });
 }
 
-Napi::Value GetLinearBackend(const Napi::CallbackInfo& info) {
-  switch (linear_backend()) {
-    case ops::LinearBackend::OneDnn: return Napi::String::New(info.Env(), "onednn");
-    case ops::LinearBackend::Blas: return Napi::String::New(info.Env(), "blas");
-    case ops::LinearBackend::Auto: break;
-  }
-  return Napi::String::New(info.Env(), "auto");
+Napi::Array string_array(Napi::Env env, const std::vector<std::string>& values) {
+  auto out = Napi::Array::New(env, values.size());
+  for (size_t i = 0; i < values.size(); ++i) out.Set(static_cast<uint32_t>(i), values[i]);
+  return out;
+}
+
+// The names native code accepts, where TypeScript keeps its own typed list too (a test checks they agree):
+// schemas() -> {poolingModes, schedulers, activations, outputValues, losses, modelTypes}.
+Napi::Value Schemas(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto out = Napi::Object::New(env);
+  out.Set("poolingModes", string_array(env, pooling_mode_names()));
+  out.Set("schedulers", string_array(env, scheduler_names()));
+  out.Set("activations", string_array(env, ops::activation_name_list()));
+  out.Set("outputValues", string_array(env, {"sentence_embedding", "token_embeddings"}));
+  out.Set("losses", string_array(env, loss_names()));
+  std::vector<std::string> types;
+  for (const auto& a : architectures()) types.push_back(a.model_type);
+  out.Set("modelTypes", string_array(env, types));
+  return out;
 }
 
 // architectures() -> string[]: the model_types loadTransformer accepts.
@@ -186,24 +271,10 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   cache_js.Set("misses", static_cast<double>(cache.misses));
   out.Set("cpuCache", cache_js);
   out.Set("blasThreads", blas_threads());
-  out.Set("concurrency", encode_lanes());
+  out.Set("concurrency", static_cast<double>(encode_concurrency()));
   out.Set("parallelInfo", at::get_parallel_info());
   out.Set("config", at::show_config());
   return out;
-}
-
-// glibc hands every block above its mmap threshold (at most 32 MiB) back to the kernel when freed, so each batch's
-// attention scores and activations come back as fresh zero-filled pages: measured, half of a long-document encode
-// went to page faults. Keeping freed memory for reuse (as an arena allocator would) doubles that throughput.
-// SBERT_NODE_MALLOC_TUNING=0 leaves malloc as it is.
-void tune_malloc() {
-#if defined(__GLIBC__)
-  const char* flag = std::getenv("SBERT_NODE_MALLOC_TUNING");
-  if (flag != nullptr && std::strcmp(flag, "0") == 0) return;
-  mallopt(M_MMAP_THRESHOLD, 256 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  mallopt(M_TOP_PAD, 64 << 20);
-#endif
 }
 
 }  // namespace
@@ -211,7 +282,7 @@ void tune_malloc() {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   static std::once_flag process_once;
   std::call_once(process_once, [] {
-    tune_malloc();
+    set_malloc_tuning(malloc_tuning());
     install_caching_cpu_allocator();
     init_threading();
   });
@@ -236,10 +307,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("createNormalize", Napi::Function::New(env, CreateNormalize, "createNormalize"));
   exports.Set("encode", Napi::Function::New(env, Encode, "encode"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
-  exports.Set("setLinearBackend", Napi::Function::New(env, SetLinearBackend, "setLinearBackend"));
-  exports.Set("getLinearBackend", Napi::Function::New(env, GetLinearBackend, "getLinearBackend"));
+  exports.Set("settings", Napi::Function::New(env, Settings, "settings"));
+  exports.Set("getSetting", Napi::Function::New(env, GetSetting, "getSetting"));
+  exports.Set("setSetting", Napi::Function::New(env, SetSetting, "setSetting"));
   exports.Set("emptyCache", Napi::Function::New(env, EmptyCache, "emptyCache"));
   exports.Set("architectures", Napi::Function::New(env, Architectures, "architectures"));
+  exports.Set("schemas", Napi::Function::New(env, Schemas, "schemas"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   return exports;

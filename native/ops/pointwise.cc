@@ -37,6 +37,12 @@ Activation parse_activation(const std::string& name, const std::string& field) {
 
 const char* activation_names() { return "gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, silu, swish, tanh, sigmoid, linear, identity"; }
 
+const std::vector<std::string>& activation_name_list() {
+  static const std::vector<std::string> names = {"gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "silu",
+                                                 "swish", "tanh", "sigmoid", "linear", "identity"};
+  return names;
+}
+
 at::Tensor activation(const Context& ctx, Activation act, const at::Tensor& x) {
   switch (act) {
     case Activation::GeluErf: {

@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <string>
+#include <vector>
 
 #include "ops/context.h"
 
@@ -17,6 +18,7 @@ enum class Activation { GeluErf, GeluTanh, Relu, Silu, Tanh, Sigmoid, Identity }
 Activation parse_activation(const std::string& name, const std::string& field = "hidden_act");
 // The names parse_activation accepts, for messages and for TypeScript.
 const char* activation_names();
+const std::vector<std::string>& activation_name_list();
 
 // act(x). At inference the exact GELU runs in place on sbert-node's kernel, split over the call's parts.
 at::Tensor activation(const Context& ctx, Activation act, const at::Tensor& x);

@@ -1,5 +1,9 @@
 #include "runtime/cpu_allocator.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 
@@ -13,6 +17,8 @@
 #include <vector>
 
 #include <sys/mman.h>
+
+#include "runtime/settings.h"
 
 namespace sbert {
 
@@ -156,6 +162,15 @@ std::atomic<bool> g_training{false};
 class CachingCpuAllocator final : public c10::Allocator {
  public:
   CachingCpuAllocator(c10::Allocator* base, size_t max_cached) : base_(base), base_deleter_(base->raw_deleter()), max_cached_(max_cached) {}
+  // A new limit; blocks kept beyond it are handed back now. With 0 nothing is kept, nor is the training arena used.
+  void set_limit(size_t bytes) {
+    max_cached_.store(bytes, std::memory_order_relaxed);
+    if (bytes == 0) empty();
+    else {
+      std::lock_guard<std::mutex> lock(mutex_);
+      while (cached_ > bytes) evict_largest();
+    }
+  }
 
   // libtorch 1.x declares allocate() const and 2.x not, so both are defined (neither marked override) and each
   // version overrides its own; copy_data() is pure in 2.x and unused by 1.x.
@@ -165,7 +180,7 @@ class CachingCpuAllocator final : public c10::Allocator {
 
   // The context is the pointer itself, so libtorch's raw_allocate/raw_deallocate paths work too.
   c10::DataPtr allocate_block(size_t n) const {
-    if (n >= Arena::kPage && g_training.load(std::memory_order_relaxed)) {
+    if (n >= Arena::kPage && g_training.load(std::memory_order_relaxed) && max_cached_.load(std::memory_order_relaxed) > 0) {
       const size_t size = (n + Arena::kPage - 1) / Arena::kPage * Arena::kPage;
       std::lock_guard<std::mutex> lock(mutex_);
       const size_t regions = arena_.regions_mapped();
@@ -260,7 +275,7 @@ class CachingCpuAllocator final : public c10::Allocator {
         cls = it->second;
         self->live_.erase(it);
         self->in_use_ -= cls;
-        if (self->cached_ + cls <= self->max_cached_) {
+        if (self->cached_ + cls <= self->max_cached_.load(std::memory_order_relaxed)) {
           self->free_[cls].push_back(ptr);
           self->cached_ += cls;
           keep = true;
@@ -308,7 +323,7 @@ class CachingCpuAllocator final : public c10::Allocator {
 
   c10::Allocator* base_;
   c10::DeleterFnPtr base_deleter_;
-  size_t max_cached_;
+  std::atomic<size_t> max_cached_;
   mutable std::mutex mutex_;
   mutable std::map<size_t, std::vector<void*>> free_;
   mutable std::unordered_map<void*, size_t> live_;
@@ -328,13 +343,27 @@ class CachingCpuAllocator final : public c10::Allocator {
 void install_caching_cpu_allocator() {
   static std::once_flag once;
   std::call_once(once, [] {
-    size_t max_cached = size_t(2) << 30;
-    if (const char* mb = std::getenv("SBERT_NODE_CPU_CACHE_MB")) max_cached = static_cast<size_t>(std::strtoull(mb, nullptr, 10)) << 20;
-    if (max_cached == 0) return;
-    // Never freed: tensors made through it may outlive any teardown order.
-    g_allocator = new CachingCpuAllocator(c10::GetCPUAllocator(), max_cached);
+    // Installed whatever the limit (a limit of 0 keeps nothing), so that the limit can change later. Never freed:
+    // tensors made through it may outlive any teardown order.
+    g_allocator = new CachingCpuAllocator(c10::GetCPUAllocator(), static_cast<size_t>(cpu_cache_limit_bytes()));
     c10::SetCPUAllocator(g_allocator, /*priority=*/1);
   });
+}
+
+void set_cpu_cache_limit(size_t bytes) {
+  if (g_allocator) g_allocator->set_limit(bytes);
+}
+
+void set_malloc_tuning(bool on) {
+#if defined(__GLIBC__)
+  // glibc hands every block above its mmap threshold (at most 32 MiB) back to the kernel when freed, so each
+  // batch's attention scores and activations come back as fresh zero-filled pages: measured, half of a
+  // long-document encode went to page faults. Keeping freed memory for reuse doubles that throughput. Off: glibc's
+  // own defaults (its threshold then adapts again only after the next large free).
+  mallopt(M_MMAP_THRESHOLD, on ? 256 << 20 : 128 << 10);
+  mallopt(M_TRIM_THRESHOLD, on ? 1 << 30 : 128 << 10);
+  mallopt(M_TOP_PAD, on ? 64 << 20 : 0);
+#endif
 }
 
 void set_cpu_cache_training(bool training) { g_training.store(training, std::memory_order_relaxed); }

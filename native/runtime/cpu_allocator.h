@@ -12,9 +12,13 @@
 namespace sbert {
 
 // Installs the allocator for every CPU tensor created afterwards (once per process). Free encode blocks are kept
-// while blocks in use plus cached stay under the most ever in use, and under 2 GiB of cache
-// (SBERT_NODE_CPU_CACHE_MB overrides that; 0 turns the cache off, the training arena included).
+// while blocks in use plus cached stay under the most ever in use, and under the cpuCacheMb setting (2 GiB by
+// default; 0 turns the cache off, the training arena included).
 void install_caching_cpu_allocator();
+// The cache's limit (the cpuCacheMb setting puts it into effect).
+void set_cpu_cache_limit(size_t bytes);
+// glibc malloc's thresholds for keeping freed memory (the mallocTuning setting).
+void set_malloc_tuning(bool on);
 
 struct CpuCacheStats {
   size_t cached_bytes;  // free blocks kept, and the training arena's free ranges

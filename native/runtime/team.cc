@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/settings.h"
 #include "runtime/threading.h"
 
 namespace sbert {
@@ -97,14 +98,6 @@ void helper_main(Helper* h) {
   }
 }
 
-bool lending_enabled() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("SBERT_NODE_SPLIT_BATCHES");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
-  return enabled;
-}
-
 // Created on first use and never destroyed: helpers may still be asleep in it when the process exits.
 struct Pool {
   std::mutex mutex;
@@ -121,7 +114,7 @@ Pool& pool() {
 void batch_started() { g_batches.fetch_add(1, std::memory_order_relaxed); }
 void batch_finished() { g_batches.fetch_sub(1, std::memory_order_relaxed); }
 
-int split_parts() { return lending_enabled() && threads_per_lane() == 1 ? std::max(1, encode_lanes()) : 1; }
+int split_parts() { return split_batches() && threads_per_lane() == 1 ? std::max(1, encode_lanes()) : 1; }
 
 Team::Team(bool cpu) {
   // Only where products are split at all (split_parts).

@@ -8,7 +8,7 @@
 // Helpers spin while lent (the batch hands them work every few hundred microseconds) and sleep otherwise. A
 // helper leaves its team as soon as more batches run than there are cores for them, so a batch that arrives
 // later never competes with a spinning helper; a batch looks for helpers when it starts and again before each
-// split product. SBERT_NODE_SPLIT_BATCHES=0 turns lending off.
+// split product. The splitBatches setting turns lending off.
 #pragma once
 
 #include <cstdint>

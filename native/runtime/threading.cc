@@ -6,6 +6,7 @@
 
 #include <ATen/Parallel.h>
 
+#include "runtime/settings.h"
 #include "runtime/team.h"
 
 #include <algorithm>
@@ -22,9 +23,9 @@ using GetThreads = int (*)();
 struct Blas {
   SetThreads set = nullptr;
   GetThreads get = nullptr;
-  bool user_fixed = false;
+  bool user_fixed = false;  // OPENBLAS_NUM_THREADS: OpenBLAS's own pool size is the user's
   Blas() {
-    user_fixed = std::getenv("OPENBLAS_NUM_THREADS") != nullptr || std::getenv("SBERT_NODE_BLAS_THREADS") != nullptr;
+    user_fixed = std::getenv("OPENBLAS_NUM_THREADS") != nullptr;
     set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
     get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
   }
@@ -42,10 +43,11 @@ int cores() {
 
 }  // namespace
 
-bool blas_threads_controllable() { return blas().set != nullptr && !blas().user_fixed; }
+bool blas_threads_controllable() { return blas().set != nullptr && (!blas().user_fixed || blas_threads_setting() > 0); }
 
 void set_blas_threads(int n) {
-  if (blas_threads_controllable()) blas().set(n);
+  // The blasThreads setting, when given, wins over sbert-node's own choice.
+  if (blas_threads_controllable()) blas().set(blas_threads_setting() > 0 ? static_cast<int>(blas_threads_setting()) : n);
 }
 
 int blas_threads() { return blas().get ? blas().get() : 0; }
@@ -65,6 +67,8 @@ void init_threading() {
 }
 
 int encode_lanes() { return g_lanes; }
+
+void refresh_blas_threads() { set_blas_threads(g_threads_per_lane); }
 int threads_per_lane() { return g_threads_per_lane; }
 
 ComputeGate& ComputeGate::instance() {

@@ -10,9 +10,11 @@
 
 namespace sbert {
 
-// OpenBLAS's pool size, found at run time; a no-op when the BLAS is another library, or when the user
-// fixed OPENBLAS_NUM_THREADS.
+// OpenBLAS's pool size, found at run time: n, or the blasThreads setting when it gives one; a no-op when the BLAS
+// is another library, or when the user fixed OPENBLAS_NUM_THREADS and the setting gives none.
 void set_blas_threads(int n);
+// Applies the blasThreads setting now (outside a training step).
+void refresh_blas_threads();
 int blas_threads();  // 0 when not controllable
 bool blas_threads_controllable();
 

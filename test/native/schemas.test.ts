@@ -1,0 +1,94 @@
+// The lists TypeScript and the native addon each keep (pooling modes, schedulers, activations, output values,
+// losses, linear backends, model types) agree, and the process-wide settings behave as their specs say.
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+import { describe, expect, test } from "vitest";
+
+import * as sbert from "../../lib/index.js";
+import { SCHEDULERS } from "../../lib/fit.js";
+import * as losses from "../../lib/losses/index.js";
+import { DENSE_ACTIVATIONS } from "../../lib/models/Dense.js";
+import { native } from "../../lib/native.js";
+import { OUTPUT_VALUES } from "../../lib/SentenceTransformer.js";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+describe("one list per enum: TypeScript agrees with native", () => {
+  const schemas = native().schemas();
+
+  test("pooling modes, schedulers, output values, model types", () => {
+    expect([...sbert.models.POOLING_MODES]).toEqual(schemas.poolingModes);
+    expect([...SCHEDULERS]).toEqual(schemas.schedulers);
+    expect([...OUTPUT_VALUES]).toEqual(schemas.outputValues);
+    expect(sbert.models.supportedModelTypes()).toEqual(schemas.modelTypes);
+  });
+
+  test("every Dense activation is one native code runs", () => {
+    for (const short of Object.values(DENSE_ACTIVATIONS)) expect(schemas.activations).toContain(short);
+  });
+
+  test("every native loss has a loss class of the same name", () => {
+    const classes = losses as Record<string, unknown>;
+    for (const name of schemas.losses) expect(typeof classes[name], name).toBe("function");
+  });
+
+  test("linear backends", () => {
+    const spec = sbert.settings().find((s) => s.name === "linearBackend")!;
+    expect([...sbert.LINEAR_BACKENDS]).toEqual(spec.choices);
+  });
+});
+
+describe("process-wide settings", () => {
+  test("each setter round-trips through its getter, is reported by backendInfo as set by the API, and refuses bad values naming itself", () => {
+    const before = sbert.backendInfo().settings;
+    try {
+      sbert.setSplitBatches(false);
+      expect(sbert.getSplitBatches()).toBe(false);
+      sbert.setCpuCacheLimit(64);
+      expect(sbert.getCpuCacheLimit()).toBe(64);
+      sbert.setMallocTuning(false);
+      expect(sbert.getMallocTuning()).toBe(false);
+      sbert.setBlasThreads(1);
+      expect(sbert.getBlasThreads()).toBe(1);
+      sbert.setEncodeConcurrency(3);
+      expect(sbert.getEncodeConcurrency()).toBe(3);
+      const info = sbert.backendInfo();
+      expect(info.concurrency).toBe(3);
+      for (const name of ["splitBatches", "cpuCacheMb", "mallocTuning", "blasThreads", "encodeConcurrency"]) {
+        expect(info.settings[name]!.source, name).toBe("api");
+      }
+      expect(() => sbert.setCpuCacheLimit(-1)).toThrow(/setCpuCacheLimit: expected an integer from 0/);
+      expect(() => sbert.setEncodeConcurrency(0)).toThrow(RangeError);
+      expect(() => sbert.setSplitBatches("no" as unknown as boolean)).toThrow(TypeError);
+      // The native side checks too, naming the setting and what it takes.
+      expect(() => native().setSetting("cpuCacheMb", "lots")).toThrow(/setting 'cpuCacheMb' takes an integer/);
+      expect(() => native().setSetting("linearBackend", "mkl")).toThrow(/setting 'linearBackend' takes one of "auto", "blas", "onednn", got "mkl"/);
+      expect(() => native().setSetting("nope", 1)).toThrow(/unknown setting 'nope' \(settings: linearBackend, splitBatches/);
+    } finally {
+      sbert.setSplitBatches(before["splitBatches"]!.value as boolean);
+      sbert.setCpuCacheLimit(before["cpuCacheMb"]!.value as number);
+      sbert.setMallocTuning(before["mallocTuning"]!.value as boolean);
+      sbert.setBlasThreads(before["blasThreads"]!.value as number);
+      native().setSetting("encodeConcurrency", before["encodeConcurrency"]!.value as number);
+    }
+  });
+
+  test("environment variables give the defaults, read once; unparsable ones leave the default", () => {
+    const script = `
+      import { backendInfo } from "./dist/index.js";
+      const s = backendInfo().settings;
+      console.log(JSON.stringify({ split: s.splitBatches, cache: s.cpuCacheMb, backend: s.linearBackend, conc: s.encodeConcurrency }));`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      cwd: root,
+      encoding: "utf8",
+      env: { ...process.env, SBERT_NODE_SPLIT_BATCHES: "0", SBERT_NODE_CPU_CACHE_MB: "128", SBERT_NODE_LINEAR_BACKEND: "blas", SBERT_NODE_ENCODE_CONCURRENCY: "many" },
+    });
+    expect(r.stderr).toBe("");
+    const s = JSON.parse(r.stdout) as Record<string, { value: unknown; source: string }>;
+    expect(s["split"]).toMatchObject({ value: false, source: "environment" });
+    expect(s["cache"]).toMatchObject({ value: 128, source: "environment" });
+    expect(s["backend"]).toMatchObject({ value: "blas", source: "environment" });
+    expect(s["conc"]).toMatchObject({ value: 0, source: "default" });
+  });
+});
