@@ -182,8 +182,8 @@ export interface NativeTrainer {
   dispose(): void;
 }
 
-export interface NativeAddon {
-  createTrainer(modules: NativeModule[], objectives: NativeLossSpec[], optimizer: NativeOptimizerConfig): NativeTrainer;
+/** Entry points for the tests only: native pieces checked on their own. Not part of the library's API. */
+export interface NativeTesting {
   lossAndGrad(
     spec: NativeLossSpec,
     embeddings: NativeTensorData[],
@@ -192,6 +192,11 @@ export interface NativeAddon {
   ): { loss: number; grads: { name: string; shape: number[]; data: Float32Array }[]; headGrads?: { name: string; shape: number[]; data: Float32Array }[] };
   /** x after training's dropout (each element zeroed with probability p, the rest scaled by 1 / (1 - p)); for checks of the noise */
   dropout(x: NativeTensorData, p: number): NativeTensor;
+}
+
+export interface NativeAddon {
+  createTrainer(modules: NativeModule[], objectives: NativeLossSpec[], optimizer: NativeOptimizerConfig): NativeTrainer;
+  readonly _testing: NativeTesting;
   manualSeed(seed: number): void;
   rngState(): Uint8Array;
   setRngState(state: Uint8Array): void;

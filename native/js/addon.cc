@@ -295,8 +295,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->trainer_constructor = Napi::Persistent(trainer_class);
   exports.Set("NativeTrainer", trainer_class);
   exports.Set("createTrainer", Napi::Function::New(env, CreateTrainer, "createTrainer"));
-  exports.Set("lossAndGrad", Napi::Function::New(env, LossAndGrad, "lossAndGrad"));
-  exports.Set("dropout", Napi::Function::New(env, Dropout, "dropout"));
+  // Native pieces the tests check on their own; not the library's API.
+  auto testing = Napi::Object::New(env);
+  testing.Set("lossAndGrad", Napi::Function::New(env, LossAndGrad, "lossAndGrad"));
+  testing.Set("dropout", Napi::Function::New(env, Dropout, "dropout"));
+  exports.Set("_testing", testing);
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
   exports.Set("rngState", Napi::Function::New(env, RngState, "rngState"));
   exports.Set("setRngState", Napi::Function::New(env, SetRngState, "setRngState"));

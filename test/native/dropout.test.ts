@@ -1,4 +1,4 @@
-// Training's dropout (native().dropout: the function every dropout layer of the model calls while training) against
+// Training's dropout (native()._testing.dropout: the function every dropout layer of the model calls while training) against
 // the Bernoulli process it stands for: each element zeroed with probability p, independently, the others scaled
 // by 1 / (1 - p) exactly as libtorch scales its noise; replayed by the generator's seed and state. The counts are
 // held to 5 standard deviations of their binomial distributions (a false failure about once in 3.5 million runs).
@@ -27,7 +27,7 @@ describe("training dropout", () => {
   test.each([0.1, 0.5])("p = %s: drops each element independently with probability p and scales the rest as libtorch does", (p) => {
     const x = input();
     native().manualSeed(11);
-    const y = native().dropout({ data: x, shape: [ROWS, COLS] }, p);
+    const y = native()._testing.dropout({ data: x, shape: [ROWS, COLS] }, p);
     expect(y.shape).toEqual([ROWS, COLS]);
     const scale = Math.fround(1 / Math.fround(1 - p));
     let dropped = 0;
@@ -66,10 +66,10 @@ describe("training dropout", () => {
     const x = input();
     const t = { data: x, shape: [ROWS, COLS] };
     native().manualSeed(3);
-    const a = native().dropout(t, 0.3).data;
-    const b = native().dropout(t, 0.3).data;
+    const a = native()._testing.dropout(t, 0.3).data;
+    const b = native()._testing.dropout(t, 0.3).data;
     native().manualSeed(3);
-    const again = native().dropout(t, 0.3).data;
+    const again = native()._testing.dropout(t, 0.3).data;
     expect(bytes(again).equals(bytes(a))).toBe(true);
     // Two calls in a row: independent masks agree on (1 - 0.3)² + 0.3² = 58% of elements.
     let same = 0;
@@ -77,16 +77,16 @@ describe("training dropout", () => {
     within(same, N, 0.58, "elements whose fate two calls share");
     // The generator's saved state replays as well (checkpoints and the gradient cache rely on it).
     const state = native().rngState();
-    const c = native().dropout(t, 0.3).data;
+    const c = native()._testing.dropout(t, 0.3).data;
     native().setRngState(state);
-    const cAgain = native().dropout(t, 0.3).data;
+    const cAgain = native()._testing.dropout(t, 0.3).data;
     expect(bytes(cAgain).equals(bytes(c))).toBe(true);
     expect(bytes(c).equals(bytes(a))).toBe(false);
-    expect(bytes(native().dropout(t, 0).data).equals(bytes(x))).toBe(true);
+    expect(bytes(native()._testing.dropout(t, 0).data).equals(bytes(x))).toBe(true);
   });
 
   test("p outside [0, 1) is an error naming it", () => {
-    expect(() => native().dropout({ data: new Float32Array(4), shape: [4] }, 1)).toThrow(/p must be in \[0, 1\), got 1/);
-    expect(() => native().dropout({ data: new Float32Array(4), shape: [4] }, -0.5)).toThrow(/p must be in \[0, 1\)/);
+    expect(() => native()._testing.dropout({ data: new Float32Array(4), shape: [4] }, 1)).toThrow(/p must be in \[0, 1\), got 1/);
+    expect(() => native()._testing.dropout({ data: new Float32Array(4), shape: [4] }, -0.5)).toThrow(/p must be in \[0, 1\)/);
   });
 });

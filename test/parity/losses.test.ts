@@ -1,4 +1,4 @@
-// The native losses (native().lossAndGrad) against an independent float64 PyTorch implementation of
+// The native losses (native()._testing.lossAndGrad) against an independent float64 PyTorch implementation of
 // sentence-transformers' definitions (py/losses_ref.py), on small seeded embeddings:
 //   loss:      |native - reference| <= 1e-5 * |reference|
 //   gradients: max |native - reference| <= 1e-4 * max |reference|, for every embedding column (and the
@@ -99,7 +99,7 @@ function referenceRequest(spec: NativeLossSpec, inputs: Inputs): unknown {
 const observed: { name: string; loss: number; grad: number }[] = [];
 
 function compare(name: string, spec: NativeLossSpec, inputs: Inputs, ref: RefResult): void {
-  const ours = native().lossAndGrad(spec, inputs.embeddings, inputs.labels, inputs.head);
+  const ours = native()._testing.lossAndGrad(spec, inputs.embeddings, inputs.labels, inputs.head);
   expect(Number.isFinite(ref.loss)).toBe(true);
   const lossErr = Math.abs(ours.loss - ref.loss) / Math.abs(ref.loss);
   expect(ours.grads).toHaveLength(inputs.embeddings.length);
@@ -304,7 +304,7 @@ describe("native losses against the float64 PyTorch reference", () => {
   test("the cases are non-trivial: every loss is positive", () => {
     for (const c of CASES) {
       const i = c.inputs();
-      expect(native().lossAndGrad(c.spec, i.embeddings, i.labels, i.head).loss, c.name).toBeGreaterThan(0);
+      expect(native()._testing.lossAndGrad(c.spec, i.embeddings, i.labels, i.head).loss, c.name).toBeGreaterThan(0);
     }
   });
 });
@@ -323,7 +323,7 @@ const FD_TOL = 1e-3;
 
 function finiteDifferenceError(spec: NativeLossSpec, inputs: Inputs): number {
   const n = native();
-  const base = n.lossAndGrad(spec, inputs.embeddings, inputs.labels, inputs.head);
+  const base = n._testing.lossAndGrad(spec, inputs.embeddings, inputs.labels, inputs.head);
   let scale = 0;
   let diff = 0;
   inputs.embeddings.forEach((col, c) => {
@@ -334,7 +334,7 @@ function finiteDifferenceError(spec: NativeLossSpec, inputs: Inputs): number {
         data[k] = data[k]! + delta;
         const cols = inputs.embeddings.map((e, i) => (i === c ? { data, shape: e.shape } : e));
         // The step actually taken after float32 rounding.
-        return { loss: n.lossAndGrad(spec, cols, inputs.labels, inputs.head).loss, x: data[k]! };
+        return { loss: n._testing.lossAndGrad(spec, cols, inputs.labels, inputs.head).loss, x: data[k]! };
       };
       const plus = shifted(FD_STEP);
       const minus = shifted(-FD_STEP);
