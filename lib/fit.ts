@@ -197,7 +197,7 @@ async function saveCheckpoint(model: SentenceTransformer, trainer: NativeTrainer
     await model.save(tmp, { createModelCard: false });
     const tensors = trainer.state().map((t) => ({ name: t.name, dtype: "F32" as const, shape: t.shape, data: t.data }));
     await writeSafetensors(join(tmp, OPTIMIZER_FILE), tensors);
-    await writeFile(join(tmp, RNG_FILE), native().rngState());
+    await writeFile(join(tmp, RNG_FILE), trainer.rngState());
     await writeJson(join(tmp, STATE_FILE), state);
   });
   if (limit > 0) {
@@ -236,7 +236,7 @@ async function loadCheckpoint(model: SentenceTransformer, trainer: NativeTrainer
   }));
   callNativeSync(op, () => trainer.loadState(tensors, state.optimizer_steps));
   const rng = await readFile(join(dir, RNG_FILE));
-  callNativeSync(op, (n) => n.setRngState(new Uint8Array(rng.buffer, rng.byteOffset, rng.byteLength)));
+  callNativeSync(op, () => trainer.setRngState(new Uint8Array(rng.buffer, rng.byteOffset, rng.byteLength)));
   return state;
 }
 
@@ -300,14 +300,14 @@ export async function fit(model: SentenceTransformer, options: FitOptions): Prom
   checkData(model, objectives);
   const stepsPerEpoch = options.stepsPerEpoch !== undefined ? positiveInt(options.stepsPerEpoch, "stepsPerEpoch") : Math.min(...objectives.map(([l]) => l.length));
   const totalSteps = stepsPerEpoch * epochs * objectives.length;
+  // The trainer's own generator: runs with the same seed make the same weights, whatever else runs in the process.
   const seed = options.seed ?? randomSeed();
-  callNativeSync("fit", (n) => n.manualSeed(seed));
 
   const trainer = callNativeSync("fit", (n) =>
     n.createTrainer(
       model.modules.map((m) => m.native),
       objectives.map(([, loss]) => loss.nativeSpec()),
-      { lr, weightDecay, beta1, beta2, eps, maxGradNorm, scheduler, warmupSteps, totalSteps, useAmp: options.useAmp ?? false },
+      { lr, weightDecay, beta1, beta2, eps, maxGradNorm, scheduler, warmupSteps, totalSteps, useAmp: options.useAmp ?? false, seed },
     ),
   );
   try {

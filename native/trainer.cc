@@ -76,8 +76,8 @@ double schedule_factor(const std::string& s, int64_t step, int64_t warmup, int64
   return 1.0;
 }
 
-Trainer::Trainer(ModuleList modules, std::vector<Objective> objectives, OptimizerConfig config)
-    : modules_(std::move(modules)), objectives_(std::move(objectives)), config_(std::move(config)) {
+Trainer::Trainer(ModuleList modules, std::vector<Objective> objectives, OptimizerConfig config, uint64_t seed)
+    : modules_(std::move(modules)), objectives_(std::move(objectives)), config_(std::move(config)), generator_(at::make_generator<at::CPUGeneratorImpl>(seed)) {
   check_scheduler(config_.scheduler);
   if (modules_.empty()) fail(ErrorCode::Input, "the model has no modules");
   // Parameters that do not learn (DistilBERT's sinusoidal positions) are left out; biases and norm layers are not
@@ -115,7 +115,7 @@ at::Tensor Trainer::embed(const ops::Context& ctx, TokenBatch& column, int64_t r
 // gradient through it. Same gradients as the plain loss, with a mini-batch's activations in memory.
 at::Tensor Trainer::cached_step(const ops::Context& ctx, const Objective& objective, std::vector<TokenBatch>& columns, const at::Tensor& labels) {
   const int64_t mb = objective.loss.mini_batch_size;
-  auto gen = at::detail::getDefaultCPUGenerator();
+  auto& gen = generator_;
   std::vector<at::Tensor> reps;
   std::vector<std::vector<at::Tensor>> rng_states(columns.size());
   for (size_t c = 0; c < columns.size(); ++c) {
@@ -158,19 +158,51 @@ at::Tensor Trainer::cached_step(const ops::Context& ctx, const Objective& object
   return loss.detach();
 }
 
-void Trainer::clip_gradients() {
-  if (config_.max_grad_norm <= 0) return;
+bool Trainer::clip_gradients() {
   std::vector<at::Tensor> norms;
   for (auto& p : params_) {
     if (p.tensor.grad().defined()) norms.push_back(p.tensor.grad().norm(2));
   }
-  if (norms.empty()) return;
+  if (norms.empty()) return true;
   // torch.nn.utils.clip_grad_norm_: the norm of the per-tensor norms, scale = max / (norm + 1e-6) capped at 1.
   auto total = at::stack(norms).norm(2);
+  if (!std::isfinite(total.item<double>())) return false;
+  if (config_.max_grad_norm <= 0) return true;
   auto scale = (config_.max_grad_norm / (total + 1e-6)).clamp_max(1.0);
   for (auto& p : params_) {
     if (p.tensor.grad().defined()) p.tensor.mutable_grad().mul_(scale);
   }
+  return true;
+}
+
+bool Trainer::adamw_checked(double lr) {
+  // Every parameter's update is computed aside, and applied only when all of them are finite.
+  c10::NoGradGuard no_grad;
+  struct Update {
+    Param* p;
+    at::Tensor value, exp_avg, exp_avg_sq;
+  };
+  std::vector<Update> updates;
+  for (auto& p : params_) {
+    const at::Tensor& grad = p.tensor.grad();
+    if (!grad.defined()) continue;
+    const double step = static_cast<double>(p.steps + 1);
+    const double bias2_sqrt = std::sqrt(1.0 - std::pow(config_.beta2, step));
+    const double step_size = lr / (1.0 - std::pow(config_.beta1, step));
+    auto m = (p.exp_avg.defined() ? p.exp_avg * config_.beta1 : at::zeros_like(grad)) + grad * (1.0 - config_.beta1);
+    auto v = (p.exp_avg_sq.defined() ? p.exp_avg_sq * config_.beta2 : at::zeros_like(grad)) + grad * grad * (1.0 - config_.beta2);
+    auto value = p.decay && config_.weight_decay != 0 ? p.tensor * (1.0 - lr * config_.weight_decay) : p.tensor.clone();
+    value.addcdiv_(m, (v.sqrt() / bias2_sqrt).add_(config_.eps), -step_size);
+    if (!value.isfinite().all().item<bool>()) return false;
+    updates.push_back({&p, value, m, v});
+  }
+  for (auto& u : updates) {
+    u.p->tensor.copy_(u.value);
+    u.p->exp_avg = u.exp_avg;
+    u.p->exp_avg_sq = u.exp_avg_sq;
+    ++u.p->steps;
+  }
+  return true;
 }
 
 void Trainer::adamw(double lr) {
@@ -230,7 +262,8 @@ Trainer::StepResult Trainer::step(size_t objective_index, std::vector<TokenBatch
   const at::Device device = modules_.front()->device();
   const at::Tensor labels_on_device = labels.defined() ? labels.to(device) : labels;
 
-  const ops::Context ctx = call_context(/*train=*/true, nullptr);
+  ops::Context ctx = call_context(/*train=*/true, nullptr);
+  ctx.generator = generator_;
   for (auto& p : params_) p.tensor.mutable_grad().reset();
 
   at::Tensor loss;
@@ -243,10 +276,18 @@ Trainer::StepResult Trainer::step(size_t objective_index, std::vector<TokenBatch
     loss.backward();
   }
   const double loss_value = loss.item<double>();
-  if (!std::isfinite(loss_value)) fail(ErrorCode::Native, "the loss is not finite (" + std::to_string(loss_value) + "); the step was not applied");
+  // A step that would leave a weight NaN or infinite is not applied, and leaves nothing in the next step's gradients.
+  auto refuse = [&](const std::string& why) {
+    for (auto& p : params_) p.tensor.mutable_grad().reset();
+    fail(ErrorCode::Native, why + "; the step was not applied");
+  };
+  if (!std::isfinite(loss_value)) refuse("the loss is not finite (" + std::to_string(loss_value) + ")");
   const double lr = lr_at(step_count_);
-  clip_gradients();
-  adamw(lr);
+  if (!clip_gradients()) refuse("the gradients are not finite");
+  // With eps > 0 and finite gradients every update is finite (its denominator is at least eps); with eps = 0 a
+  // weight whose gradient has been 0 so far would divide 0 by 0, so that case checks the whole update first.
+  if (config_.eps > 0) adamw(lr);
+  else if (!adamw_checked(lr)) refuse("the AdamW update is not finite (eps is 0 and a weight's gradients have all been 0, giving 0 / 0)");
   for (auto& p : params_) p.tensor.mutable_grad().reset();
   ++step_count_;
   return {loss_value, lr, step_count_};
@@ -263,6 +304,22 @@ NamedTensors Trainer::state() const {
     if (p.name.rfind("head", 0) == 0) out.emplace_back(p.name, p.tensor.detach().to(at::kCPU).contiguous().clone());
   }
   return out;
+}
+
+at::Tensor Trainer::rng_state() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> gen_lock(generator_.mutex());
+  return generator_.get_state().contiguous();
+}
+
+void Trainer::set_rng_state(const at::Tensor& state) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> gen_lock(generator_.mutex());
+  try {
+    generator_.set_state(state);
+  } catch (const c10::Error&) {
+    fail(ErrorCode::Input, "the generator state has " + std::to_string(state.numel()) + " bytes, not a libtorch CPU generator's state");
+  }
 }
 
 void Trainer::load_state(const NamedTensors& tensors, int64_t step_count) {
@@ -303,9 +360,12 @@ void Trainer::load_state(const NamedTensors& tensors, int64_t step_count) {
                                    shape_str(p.tensor.sizes()));
     }
     auto value = t.to(p.tensor.device(), at::kFloat);
+    // The moments take the parameter's own memory layout, as when the trainer makes them: the fused AdamW pass
+    // needs one layout for all three (a resumed run otherwise took libtorch's ops, with other rounding).
+    auto like_param = [&] { return at::empty_like(p.tensor, at::MemoryFormat::Preserve).copy_(value); };
     if (which == 0) p.tensor.copy_(value);
-    else if (which == 1) p.exp_avg = value.clone();
-    else p.exp_avg_sq = value.clone();
+    else if (which == 1) p.exp_avg = like_param();
+    else p.exp_avg_sq = like_param();
   }
   // Saved before parameters counted their own steps: every one with moments had taken them all.
   for (auto& p : params_) {

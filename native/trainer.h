@@ -38,7 +38,8 @@ struct Objective {
 
 class Trainer {
  public:
-  Trainer(ModuleList modules, std::vector<Objective> objectives, OptimizerConfig config);
+  // `seed` seeds the trainer's own generator, which training's dropout draws from (two trainers never share one).
+  Trainer(ModuleList modules, std::vector<Objective> objectives, OptimizerConfig config, uint64_t seed);
 
   struct StepResult {
     double loss;
@@ -53,6 +54,9 @@ class Trainer {
   // AdamW moments (`exp_avg.<key>`, `exp_avg_sq.<key>`) and the loss heads' weights (`head<i>.<key>`).
   NamedTensors state() const;
   void load_state(const NamedTensors& tensors, int64_t step_count);
+  // The generator's state (libtorch's CPU generator state bytes), saved in checkpoints.
+  at::Tensor rng_state();
+  void set_rng_state(const at::Tensor& state);
 
  private:
   struct Param {
@@ -64,14 +68,18 @@ class Trainer {
   };
   at::Tensor embed(const ops::Context& ctx, TokenBatch& column, int64_t row = 0, int64_t count = -1);
   at::Tensor cached_step(const ops::Context& ctx, const Objective& objective, std::vector<TokenBatch>& columns, const at::Tensor& labels);
-  void clip_gradients();
+  // Clips to max_grad_norm (when > 0); false when the gradients' norm is not finite.
+  bool clip_gradients();
   void adamw(double lr);
+  // The update applied only if every updated weight is finite; false (nothing changed) otherwise.
+  bool adamw_checked(double lr);
 
   ModuleList modules_;
   std::vector<Objective> objectives_;
   OptimizerConfig config_;
   std::vector<Param> params_;
   int64_t step_count_ = 0;
+  at::Generator generator_;
   std::mutex mutex_;
 };
 

@@ -164,6 +164,8 @@ export interface NativeOptimizerConfig {
   warmupSteps: number;
   totalSteps: number;
   useAmp: boolean;
+  /** seeds the trainer's own generator (training's dropout draws from it) */
+  seed: number;
 }
 
 export interface NativeTensorData {
@@ -179,6 +181,9 @@ export interface NativeTrainer {
   /** AdamW moments (`exp_avg.<i>.<key>`, `exp_avg_sq.<i>.<key>`) and loss heads (`head<j>.<key>`) */
   state(): { name: string; shape: number[]; data: Float32Array }[];
   loadState(tensors: { name: string; shape: number[]; data: Float32Array }[], stepCount: number): void;
+  /** the trainer's generator state (saved in checkpoints) */
+  rngState(): Uint8Array;
+  setRngState(state: Uint8Array): void;
   dispose(): void;
 }
 
@@ -192,14 +197,15 @@ export interface NativeTesting {
   ): { loss: number; grads: { name: string; shape: number[]; data: Float32Array }[]; headGrads?: { name: string; shape: number[]; data: Float32Array }[] };
   /** x after training's dropout (each element zeroed with probability p, the rest scaled by 1 / (1 - p)); for checks of the noise */
   dropout(x: NativeTensorData, p: number): NativeTensor;
+  /** libtorch's default CPU generator, which dropout above draws from */
+  manualSeed(seed: number): void;
+  rngState(): Uint8Array;
+  setRngState(state: Uint8Array): void;
 }
 
 export interface NativeAddon {
   createTrainer(modules: NativeModule[], objectives: NativeLossSpec[], optimizer: NativeOptimizerConfig): NativeTrainer;
   readonly _testing: NativeTesting;
-  manualSeed(seed: number): void;
-  rngState(): Uint8Array;
-  setRngState(state: Uint8Array): void;
   loadTransformer(
     config: NativeEncoderConfig,
     weights: NativeWeights,

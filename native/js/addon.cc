@@ -299,10 +299,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto testing = Napi::Object::New(env);
   testing.Set("lossAndGrad", Napi::Function::New(env, LossAndGrad, "lossAndGrad"));
   testing.Set("dropout", Napi::Function::New(env, Dropout, "dropout"));
+  // libtorch's default CPU generator, which _testing.dropout draws from.
+  testing.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
+  testing.Set("rngState", Napi::Function::New(env, RngState, "rngState"));
+  testing.Set("setRngState", Napi::Function::New(env, SetRngState, "setRngState"));
   exports.Set("_testing", testing);
-  exports.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
-  exports.Set("rngState", Napi::Function::New(env, RngState, "rngState"));
-  exports.Set("setRngState", Napi::Function::New(env, SetRngState, "setRngState"));
   exports.Set("loadTransformer", Napi::Function::New(env, LoadTransformer, "loadTransformer"));
   exports.Set("loadDense", Napi::Function::New(env, LoadDense, "loadDense"));
   exports.Set("createDense", Napi::Function::New(env, CreateDense, "createDense"));

@@ -129,6 +129,8 @@ Napi::Function TrainerWrap::Define(Napi::Env env) {
                          InstanceMethod<&TrainerWrap::LrAt>("lrAt"),
                          InstanceMethod<&TrainerWrap::State>("state"),
                          InstanceMethod<&TrainerWrap::LoadState>("loadState"),
+                         InstanceMethod<&TrainerWrap::RngState>("rngState"),
+                         InstanceMethod<&TrainerWrap::SetRngState>("setRngState"),
                          InstanceMethod<&TrainerWrap::Dispose>("dispose"),
                      });
 }
@@ -235,7 +237,7 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
     config.warmup_steps = get_int(c, "warmupSteps");
     config.total_steps = get_int(c, "totalSteps");
     config.use_amp = get_bool(c, "useAmp");
-    auto trainer = std::make_shared<Trainer>(std::move(modules), std::move(objectives), config);
+    auto trainer = std::make_shared<Trainer>(std::move(modules), std::move(objectives), config, static_cast<uint64_t>(get_int(c, "seed")));
     auto holder = Napi::External<std::shared_ptr<Trainer>>::New(info.Env(), &trainer);
     return AddonData::Get(info.Env()).trainer_constructor.New({holder});
   });
@@ -299,31 +301,47 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Uint8Array bytes_to_js(Napi::Env env, const at::Tensor& bytes) {
+  auto out = Napi::Uint8Array::New(env, static_cast<size_t>(bytes.numel()));
+  std::memcpy(out.Data(), bytes.data_ptr<uint8_t>(), static_cast<size_t>(bytes.numel()));
+  return out;
+}
+
+at::Tensor bytes_from_js(const Napi::CallbackInfo& info, const char* what) {
+  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    fail(ErrorCode::Input, std::string(what) + " needs a Uint8Array");
+  }
+  auto arr = info[0].As<Napi::Uint8Array>();
+  auto state = at::empty({static_cast<int64_t>(arr.ElementLength())}, at::kByte);
+  std::memcpy(state.data_ptr<uint8_t>(), arr.Data(), arr.ElementLength());
+  return state;
+}
+
 Napi::Value RngState(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     auto gen = at::detail::getDefaultCPUGenerator();
-    at::Tensor state;
-    {
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      state = gen.get_state().contiguous();
-    }
-    auto out = Napi::Uint8Array::New(info.Env(), static_cast<size_t>(state.numel()));
-    std::memcpy(out.Data(), state.data_ptr<uint8_t>(), static_cast<size_t>(state.numel()));
-    return out;
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    return bytes_to_js(info.Env(), gen.get_state().contiguous());
   });
 }
 
 Napi::Value SetRngState(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
-    if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
-      fail(ErrorCode::Input, "setRngState(state) needs a Uint8Array");
-    }
-    auto arr = info[0].As<Napi::Uint8Array>();
-    auto state = at::empty({static_cast<int64_t>(arr.ElementLength())}, at::kByte);
-    std::memcpy(state.data_ptr<uint8_t>(), arr.Data(), arr.ElementLength());
+    auto state = bytes_from_js(info, "setRngState(state)");
     auto gen = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_state(state);
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value TrainerWrap::RngState(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value { return bytes_to_js(info.Env(), get()->rng_state()); });
+}
+
+Napi::Value TrainerWrap::SetRngState(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    get()->set_rng_state(bytes_from_js(info, "setRngState(state)"));
     return info.Env().Undefined();
   });
 }

@@ -26,7 +26,7 @@ function within(count: number, trials: number, p: number, what: string) {
 describe("training dropout", () => {
   test.each([0.1, 0.5])("p = %s: drops each element independently with probability p and scales the rest as libtorch does", (p) => {
     const x = input();
-    native().manualSeed(11);
+    native()._testing.manualSeed(11);
     const y = native()._testing.dropout({ data: x, shape: [ROWS, COLS] }, p);
     expect(y.shape).toEqual([ROWS, COLS]);
     const scale = Math.fround(1 / Math.fround(1 - p));
@@ -65,10 +65,10 @@ describe("training dropout", () => {
   test("the seed replays the noise, each call draws new noise, and p = 0 returns the input", () => {
     const x = input();
     const t = { data: x, shape: [ROWS, COLS] };
-    native().manualSeed(3);
+    native()._testing.manualSeed(3);
     const a = native()._testing.dropout(t, 0.3).data;
     const b = native()._testing.dropout(t, 0.3).data;
-    native().manualSeed(3);
+    native()._testing.manualSeed(3);
     const again = native()._testing.dropout(t, 0.3).data;
     expect(bytes(again).equals(bytes(a))).toBe(true);
     // Two calls in a row: independent masks agree on (1 - 0.3)² + 0.3² = 58% of elements.
@@ -76,9 +76,9 @@ describe("training dropout", () => {
     for (let i = 0; i < N; i++) if ((a[i] === 0) === (b[i] === 0)) same++;
     within(same, N, 0.58, "elements whose fate two calls share");
     // The generator's saved state replays as well (checkpoints and the gradient cache rely on it).
-    const state = native().rngState();
+    const state = native()._testing.rngState();
     const c = native()._testing.dropout(t, 0.3).data;
-    native().setRngState(state);
+    native()._testing.setRngState(state);
     const cAgain = native()._testing.dropout(t, 0.3).data;
     expect(bytes(cAgain).equals(bytes(c))).toBe(true);
     expect(bytes(c).equals(bytes(a))).toBe(false);

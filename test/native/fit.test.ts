@@ -88,7 +88,7 @@ describe("fit", () => {
     model.dispose();
   });
 
-  test("a run stopped by an AbortSignal and resumed from its checkpoint ends with the same weights", async () => {
+  test("a run stopped by an AbortSignal and resumed from its checkpoint ends with exactly the same weights", async () => {
     const run = async (dir: string, abortAt?: number, resume = false, dropout = 0) => {
       // The resumed run starts from other weights: only the checkpoint can make it match.
       const model = await topicModel({ seed: resume ? 99 : 5, dropout });
@@ -129,10 +129,55 @@ describe("fit", () => {
       const res = await resumed.promise;
       expect(res.globalStep).toBe(24);
       expect(res.log.map((l) => l.step)).toEqual([14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24]);
-      expect(maxAbsDiffAll(weights(resumed.model), weights(full.model))).toBeLessThanOrEqual(1e-5);
+      // Bit for bit: the checkpoint holds everything the run depends on (weights, moments in the parameters'
+      // layout, step counts, the trainer's generator, the data position).
+      expect(maxAbsDiffAll(weights(resumed.model), weights(full.model))).toBe(0);
       full.model.dispose();
       resumed.model.dispose();
     }
+  });
+
+  test("runs with the same seed make the same weights, alone or two at once in one process (each trainer owns its generator)", async () => {
+    const run = async (seed: number) => {
+      const model = await topicModel({ seed: 4, dropout: 0.1 });
+      await model.fit({
+        trainObjectives: [[new DataLoader(topicExamples(train).slice(0, 48), { batchSize: 8, shuffle: true, seed: 1 }), new losses.CosineSimilarityLoss(model)]],
+        epochs: 1,
+        warmupSteps: 2,
+        optimizerParams: { lr: 2e-3 },
+        showProgressBar: false,
+        seed,
+      });
+      return model;
+    };
+    const alone = await run(21);
+    const [a, b] = await Promise.all([run(21), run(21)]);
+    const other = await run(22);
+    expect(maxAbsDiffAll(weights(a), weights(alone))).toBe(0);
+    expect(maxAbsDiffAll(weights(b), weights(alone))).toBe(0);
+    // Another seed draws other dropout noise.
+    expect(maxAbsDiffAll(weights(other), weights(alone))).toBeGreaterThan(0);
+    for (const m of [alone, a, b, other]) m.dispose();
+  });
+
+  test("eps 0 (valid in torch's AdamW) never leaves a NaN weight: a step that would is refused and nothing is changed", async () => {
+    const model = await topicModel({ seed: 4 });
+    const before = weights(model);
+    // A column of constant zero gradient (the padding embedding row is never used), so eps 0 gives 0 / 0 there.
+    await expect(
+      model.fit({
+        trainObjectives: [[new DataLoader(topicExamples(train).slice(0, 16), { batchSize: 8 }), new losses.CosineSimilarityLoss(model)]],
+        epochs: 1,
+        warmupSteps: 0,
+        optimizerParams: { lr: 1e-3, eps: 0 },
+        showProgressBar: false,
+        seed: 1,
+      }),
+    ).rejects.toMatchObject({ code: "ERR_NATIVE", message: expect.stringMatching(/AdamW update is not finite .*; the step was not applied/) });
+    const after = weights(model);
+    expect(after.every((t) => t.every(Number.isFinite))).toBe(true);
+    expect(maxAbsDiffAll(after, before)).toBe(0);
+    model.dispose();
   });
 
   test("several objectives take turns; stepsPerEpoch defaults to the shortest loader", async () => {

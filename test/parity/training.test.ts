@@ -149,6 +149,7 @@ function optimizer(overrides: Partial<NativeOptimizerConfig> = {}): NativeOptimi
     warmupSteps: 2,
     totalSteps: 10,
     useAmp: false,
+    seed: 0,
     ...overrides,
   };
 }
