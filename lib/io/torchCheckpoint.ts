@@ -1,8 +1,14 @@
 /**
- * Reads the tensor layout of a `torch.save` checkpoint (the zip format, e.g. `pytorch_model.bin`) without
- * running Python's pickle: the zip's central directory locates `data.pkl` and the stored storages, and a small
- * pickle interpreter that knows only the globals a state dict needs turns `data.pkl` into tensor views.
- * The bytes themselves are read later, natively, from the offsets this returns.
+ * Reads the tensor layout of a `torch.save` checkpoint (e.g. `pytorch_model.bin`) without running Python's pickle,
+ * in both of torch's formats:
+ * - the zip format (torch >= 1.6): the zip's central directory locates `data.pkl` and the stored storages;
+ * - the legacy format (torch < 1.6, many Hub models of 2019-2020): a stream of pickles (magic number, protocol
+ *   version, system info, the state dict, the list of storage keys) followed by each storage's bytes, each
+ *   preceded by its element count.
+ * A small pickle interpreter that knows only the globals a state dict needs (OrderedDict, torch's tensor
+ * rebuilders, storage types) turns the state dict's pickle into tensor views; any other global a pickle names is
+ * refused, so no checkpoint can run code. The bytes themselves are read later, natively, from the offsets this
+ * returns.
  */
 import { open, type FileHandle } from "node:fs/promises";
 
@@ -55,7 +61,7 @@ async function readCentralDirectory(fh: FileHandle, path: string, fileSize: numb
       break;
     }
   }
-  if (eocd < 0) throw formatError(path, "not a zip archive (torch.save's format); checkpoints from torch < 1.6's legacy format are not supported");
+  if (eocd < 0) throw formatError(path, "neither a zip archive (torch.save's format) nor a legacy torch.save stream (no magic number)");
   let count = tail.readUInt16LE(eocd + 10);
   let cdSize = tail.readUInt32LE(eocd + 12);
   let cdOffset = tail.readUInt32LE(eocd + 16);
@@ -119,12 +125,16 @@ class Global {
   }
 }
 class Mark {}
+/** The pickle goes on past the bytes read so far (the legacy reader then reads more). */
+class PickleEndsEarly extends Error {}
 interface StorageRef {
   kind: "storage";
   dtype: string;
   itemSize: number;
   key: string;
   numel: number;
+  /** legacy format: a view of storage `key` starting at this element */
+  elementOffset: number;
 }
 interface TensorRef {
   kind: "tensor";
@@ -134,8 +144,8 @@ interface TensorRef {
   stride: number[];
 }
 
-function callGlobal(path: string, fn: unknown, args: unknown[]): unknown {
-  if (!(fn instanceof Global)) throw formatError(path, "data.pkl calls something that is not a known function");
+function callGlobal(path: string, what: string, fn: unknown, args: unknown[]): unknown {
+  if (!(fn instanceof Global)) throw formatError(path, `${what} calls something that is not a known function`);
   switch (fn.qualified) {
     case "collections.OrderedDict":
       return new Map<unknown, unknown>();
@@ -149,15 +159,18 @@ function callGlobal(path: string, fn: unknown, args: unknown[]): unknown {
     case "torch._utils._rebuild_parameter_with_state":
       return args[0];
     default:
-      throw formatError(path, `data.pkl needs ${fn.qualified}, which a state dict of tensors does not use`);
+      throw formatError(path, `${what} needs ${fn.qualified}, which a state dict of tensors does not use: refused (a checkpoint never runs code here)`);
   }
 }
 
-/** Runs the pickle program in `data` far enough to build a state dict. */
-function unpickle(path: string, data: Buffer): unknown {
+/**
+ * Runs the pickle program in `data` from `start` far enough to build a state dict; returns its value and where
+ * it stopped. `what` names the pickle in messages.
+ */
+function unpickle(path: string, data: Buffer, start = 0, what = "data.pkl"): { value: unknown; end: number } {
   const stack: unknown[] = [];
   const memo = new Map<number, unknown>();
-  let p = 0;
+  let p = start;
   const popMark = (): unknown[] => {
     for (let i = stack.length - 1; i >= 0; i--) {
       if (stack[i] instanceof Mark) {
@@ -166,18 +179,18 @@ function unpickle(path: string, data: Buffer): unknown {
         return items;
       }
     }
-    throw formatError(path, "corrupt pickle (no mark)");
+    throw formatError(path, `corrupt pickle in ${what} (no mark)`);
   };
   const need = (n: number): void => {
-    if (p + n > data.length) throw formatError(path, "data.pkl ends early");
+    if (p + n > data.length) throw new PickleEndsEarly(`${what} ends early`);
   };
   const setItems = (target: unknown, items: unknown[]): void => {
-    if (!(target instanceof Map)) throw formatError(path, "data.pkl sets items on something that is not a dict");
+    if (!(target instanceof Map)) throw formatError(path, `${what} sets items on something that is not a dict`);
     for (let i = 0; i + 1 < items.length; i += 2) target.set(items[i], items[i + 1]);
   };
   const readLine = (): string => {
     const end = data.indexOf(0x0a, p);
-    if (end < 0) throw formatError(path, "data.pkl ends early");
+    if (end < 0) throw new PickleEndsEarly(`${what} ends early`);
     const s = data.toString("utf8", p, end);
     p = end + 1;
     return s;
@@ -195,7 +208,7 @@ function unpickle(path: string, data: Buffer): unknown {
         p += 8;
         break;
       case 0x2e: // STOP
-        return stack.pop();
+        return { value: stack.pop(), end: p };
       case 0x28: // MARK
         stack.push(new Mark());
         break;
@@ -265,6 +278,16 @@ function unpickle(path: string, data: Buffer): unknown {
         const n = data[p++]!;
         need(n);
         stack.push(data.toString("utf8", p, p + n));
+        p += n;
+        break;
+      }
+      case 0x54: {
+        // BINSTRING
+        need(4);
+        const n = data.readUInt32LE(p);
+        p += 4;
+        need(n);
+        stack.push(data.toString("latin1", p, p + n));
         p += n;
         break;
       }
@@ -350,29 +373,39 @@ function unpickle(path: string, data: Buffer): unknown {
         break;
       }
       case 0x51: {
-        // BINPERSID: ('storage', storage_type, key, location, numel)
+        // BINPERSID: ('storage', storage_type, key, location, numel), and in the legacy format a sixth field,
+        // null or (view_key, offset, size) for a view into storage `key`.
         const pid = stack.pop() as unknown[];
         const type = pid?.[1];
         if (!Array.isArray(pid) || pid[0] !== "storage" || !(type instanceof Global)) {
-          throw formatError(path, "data.pkl refers to something that is not a tensor storage");
+          throw formatError(path, `${what} refers to something that is not a tensor storage`);
         }
         const dtype = STORAGE_DTYPES[type.name];
         if (!dtype) throw formatError(path, `unsupported storage type torch.${type.name}`);
-        stack.push({ kind: "storage", dtype: dtype[0], itemSize: dtype[1], key: String(pid[2]), numel: Number(pid[4]) } satisfies StorageRef);
+        const view = pid[5];
+        const elementOffset = Array.isArray(view) && typeof view[1] === "number" ? view[1] : 0;
+        stack.push({
+          kind: "storage",
+          dtype: dtype[0],
+          itemSize: dtype[1],
+          key: String(pid[2]),
+          numel: Number(pid[4]),
+          elementOffset,
+        } satisfies StorageRef);
         break;
       }
       case 0x52: {
         // REDUCE
         const args = stack.pop() as unknown[];
         const fn = stack.pop();
-        stack.push(callGlobal(path, fn, args));
+        stack.push(callGlobal(path, what, fn, args));
         break;
       }
       case 0x81: {
         // NEWOBJ
         const args = stack.pop() as unknown[];
         const cls = stack.pop();
-        stack.push(callGlobal(path, cls, args));
+        stack.push(callGlobal(path, what, cls, args));
         break;
       }
       case 0x62: // BUILD: the state (e.g. a state dict's _metadata) carries no tensors
@@ -385,7 +418,7 @@ function unpickle(path: string, data: Buffer): unknown {
         stack.push(stack[stack.length - 1]);
         break;
       default:
-        throw formatError(path, `data.pkl uses pickle opcode 0x${op.toString(16)}, which a torch.save state dict does not`);
+        throw formatError(path, `${what} uses pickle opcode 0x${op.toString(16)}, which a torch.save state dict does not`);
     }
   }
 }
@@ -403,6 +436,7 @@ export async function readTorchCheckpoint(path: string): Promise<NativeTensorSpe
   }
   try {
     const { size: fileSize } = await fh.stat();
+    if (isLegacy(await readAt(fh, 0, LEGACY_MAGIC.length))) return await readLegacy(fh, path, fileSize);
     let entries: ZipEntry[];
     try {
       entries = await readCentralDirectory(fh, path, fileSize);
@@ -421,34 +455,118 @@ export async function readTorchCheckpoint(path: string): Promise<NativeTensorSpe
     }
     if (pkl.method !== 0) throw formatError(path, "data.pkl is compressed; torch.save stores it uncompressed");
     const program = await readAt(fh, await entryDataOffset(fh, path, pkl), pkl.size);
-    const root = unpickle(path, program);
-    if (!(root instanceof Map)) throw formatError(path, "the checkpoint holds no state dict (a mapping of names to tensors)");
-
-    const specs: NativeTensorSpec[] = [];
-    for (const [name, value] of root) {
-      const t = value as TensorRef;
-      if (typeof name !== "string" || t?.kind !== "tensor") {
-        throw formatError(path, `entry ${String(name)} of the state dict is not a tensor`);
-      }
-      const entry = byName.get(`${prefix}data/${t.storage.key}`);
-      if (!entry) throw formatError(path, `storage ${t.storage.key} of tensor '${name}' is missing from the archive`);
+    let root: unknown;
+    try {
+      root = unpickle(path, program).value;
+    } catch (e) {
+      if (e instanceof PickleEndsEarly) throw formatError(path, e.message);
+      throw e;
+    }
+    return stateDictSpecs(path, root, async (name, storage) => {
+      const entry = byName.get(`${prefix}data/${storage.key}`);
+      if (!entry) throw formatError(path, `storage ${storage.key} of tensor '${name}' is missing from the archive`);
       if (entry.method !== 0) throw formatError(path, `storage of tensor '${name}' is compressed`);
-      const bytes = t.storage.numel * t.storage.itemSize;
+      const bytes = storage.numel * storage.itemSize;
       if (bytes > entry.size) throw formatError(path, `storage of tensor '${name}' is shorter than it says`);
       const begin = await entryDataOffset(fh, path, entry);
       if (begin + bytes > fileSize) throw formatError(path, `tensor '${name}' lies past the end of the file`);
-      specs.push({
-        name,
-        dtype: t.storage.dtype,
-        shape: t.shape,
-        stride: t.stride,
-        storageOffset: t.storageOffset,
-        begin,
-        end: begin + bytes,
-      });
-    }
-    return specs;
+      return { begin, end: begin + bytes };
+    });
   } finally {
     await fh.close();
   }
+}
+
+/** The state dict's tensors as specs, each storage's byte range found by `locate`. */
+async function stateDictSpecs(
+  path: string,
+  root: unknown,
+  locate: (name: string, storage: StorageRef) => Promise<{ begin: number; end: number }>,
+): Promise<NativeTensorSpec[]> {
+  if (!(root instanceof Map)) throw formatError(path, "the checkpoint holds no state dict (a mapping of names to tensors)");
+  const specs: NativeTensorSpec[] = [];
+  for (const [name, value] of root) {
+    const t = value as TensorRef;
+    if (typeof name !== "string" || t?.kind !== "tensor") {
+      throw formatError(path, `entry ${String(name)} of the state dict is not a tensor`);
+    }
+    const { begin, end } = await locate(name, t.storage);
+    specs.push({
+      name,
+      dtype: t.storage.dtype,
+      shape: t.shape,
+      stride: t.stride,
+      storageOffset: t.storageOffset + t.storage.elementOffset,
+      begin,
+      end,
+    });
+  }
+  return specs;
+}
+
+// The legacy format's first pickle: protocol 2, then the magic number 0x1950a86a20f9469cfc6c as a 10-byte LONG1.
+const LEGACY_MAGIC = Buffer.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]);
+const LEGACY_PROTOCOL = 1001;
+// The pickles before the storages of a state dict take kilobytes; past this a file is not one.
+const LEGACY_MAX_PICKLE_BYTES = 256 << 20;
+
+function isLegacy(head: Buffer): boolean {
+  return head.length >= LEGACY_MAGIC.length && head.subarray(0, LEGACY_MAGIC.length).equals(LEGACY_MAGIC);
+}
+
+/** A legacy (torch < 1.6) checkpoint: its pickles, read as far as needed, then each storage's place in the file. */
+async function readLegacy(fh: FileHandle, path: string, fileSize: number): Promise<NativeTensorSpec[]> {
+  let length = Math.min(fileSize, 1 << 20);
+  for (;;) {
+    const buf = await readAt(fh, 0, length);
+    try {
+      let at = LEGACY_MAGIC.length;
+      const protocol = unpickle(path, buf, at, "the protocol version");
+      if (protocol.value !== LEGACY_PROTOCOL) throw formatError(path, `legacy torch.save protocol ${String(protocol.value)} is not ${LEGACY_PROTOCOL}`);
+      const info = unpickle(path, buf, protocol.end, "the system info");
+      if (info.value instanceof Map && info.value.get("little_endian") === false) throw formatError(path, "tensors stored big-endian are not supported");
+      const data = unpickle(path, buf, info.end, "the state dict's pickle");
+      const keys = unpickle(path, buf, data.end, "the storage key list");
+      if (!Array.isArray(keys.value)) throw formatError(path, "the legacy storage key list is not a list");
+      at = keys.end;
+      // Each storage: its element count (int64), then its bytes, in the key list's order.
+      const storages = new Map<string, { begin: number; end: number; numel: number }>();
+      for (const key of keys.value) {
+        const header = await readAt(fh, at, 8);
+        if (header.length < 8) throw formatError(path, `storage ${String(key)} lies past the end of the file`);
+        const numel = u64(header, 0);
+        storages.set(String(key), { begin: at + 8, end: at + 8, numel });
+        at += 8;
+        // Its byte size is known only from a tensor that uses it: found below, then the next header follows it.
+        const itemSize = storageItemSize(data.value, String(key));
+        if (itemSize === 0) throw formatError(path, `storage ${String(key)} is listed but no tensor of the state dict uses it`);
+        const bytes = numel * itemSize;
+        if (at + bytes > fileSize) throw formatError(path, `storage ${String(key)} lies past the end of the file`);
+        storages.get(String(key))!.end = at + bytes;
+        at += bytes;
+      }
+      return await stateDictSpecs(path, data.value, async (name, storage) => {
+        const s = storages.get(storage.key);
+        if (!s) throw formatError(path, `storage ${storage.key} of tensor '${name}' is not in the file's storage list`);
+        // Shape, stride and offset are checked against [begin, end) natively, before anything is read.
+        if (s.numel !== storage.numel) throw formatError(path, `storage ${storage.key} holds ${s.numel} elements but tensor '${name}' says ${storage.numel}`);
+        return { begin: s.begin, end: s.end };
+      });
+    } catch (e) {
+      if (!(e instanceof PickleEndsEarly)) throw e;
+      if (length >= fileSize || length >= LEGACY_MAX_PICKLE_BYTES) throw formatError(path, e.message);
+      length = Math.min(fileSize, length * 4, LEGACY_MAX_PICKLE_BYTES);
+    }
+  }
+}
+
+/** The element size of storage `key`, from the storage type a tensor of the state dict names it with. */
+function storageItemSize(root: unknown, key: string): number {
+  if (root instanceof Map) {
+    for (const value of root.values()) {
+      const t = value as TensorRef;
+      if (t?.kind === "tensor" && t.storage.key === key) return t.storage.itemSize;
+    }
+  }
+  return 0;
 }

@@ -130,12 +130,12 @@ async function checkTorchZip(path: string): Promise<void> {
   try {
     const magic = Buffer.alloc(4);
     const { bytesRead } = await fh.read(magic, 0, 4, 0);
-    if (bytesRead < 4 || magic.readUInt32LE(0) !== 0x04034b50) {
-      throw new SbertError(
-        "ERR_FORMAT",
-        `${path}: not a zip archive; only the zip format torch.save has written since torch 1.6 is supported (re-save it, or convert to safetensors)`,
-        { op: OP },
-      );
+    // A zip archive (torch >= 1.6), or a pickle stream of protocol 2 (torch < 1.6's format, which starts with its
+    // magic number; readTorchCheckpoint checks the rest).
+    const zip = bytesRead >= 4 && magic.readUInt32LE(0) === 0x04034b50;
+    const legacy = bytesRead >= 4 && magic[0] === 0x80 && magic[1] === 0x02 && magic[2] === 0x8a;
+    if (!zip && !legacy) {
+      throw new SbertError("ERR_FORMAT", `${path}: not a torch.save checkpoint (neither its zip format nor the legacy one of torch < 1.6)`, { op: OP });
     }
   } finally {
     await fh.close();

@@ -1,5 +1,6 @@
-import { open, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { access, copyFile, mkdir, open, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 import { beforeAll, describe, expect, test } from "vitest";
 
@@ -7,6 +8,7 @@ import { SbertError, SentenceTransformer, models } from "../../lib/index.js";
 import { makePytorchBinFolder } from "../fixtures/pytorchBin.js";
 import { makeSentenceTransformerFolder } from "../fixtures/sentenceTransformerFolder.js";
 import { makeTinyBert } from "../fixtures/tinyBert.js";
+import { runPython } from "../helpers/python.js";
 import { tempDir } from "../helpers/tmp.js";
 
 let root: string;
@@ -72,9 +74,9 @@ describe("bad model folders give SbertErrors that name the problem", () => {
     const config = JSON.parse(await readFile(join(badField, "config.json"), "utf8"));
     await writeFile(join(badField, "config.json"), JSON.stringify({ ...config, hidden_size: "big" }));
     expect(await loadError(badField)).toMatchObject({ code: "ERR_CONFIG", message: expect.stringMatching(/hidden_size/) });
-    const notBert = await folder();
-    await writeFile(join(notBert, "config.json"), JSON.stringify({ ...config, model_type: "xlm-roberta" }));
-    expect(await loadError(notBert)).toMatchObject({ code: "ERR_CONFIG", message: expect.stringMatching(/xlm-roberta/) });
+    const unknown = await folder();
+    await writeFile(join(unknown, "config.json"), JSON.stringify({ ...config, model_type: "gpt2" }));
+    expect(await loadError(unknown)).toMatchObject({ code: "ERR_CONFIG", message: expect.stringMatching(/config\.json: model_type 'gpt2' is not supported \(supported: bert, roberta/) });
     const heads = await folder();
     await writeFile(join(heads, "config.json"), JSON.stringify({ ...config, num_attention_heads: 5 }));
     expect(await loadError(heads)).toMatchObject({ code: "ERR_CONFIG", message: expect.stringMatching(/num_attention_heads/) });
@@ -139,6 +141,24 @@ describe("bad model folders give SbertErrors that name the problem", () => {
     await makePytorchBinFolder(dir, {});
     await writeFile(join(dir, "pytorch_model.bin"), Buffer.from("PK\u0003\u0004 this is not a checkpoint"));
     expect(await loadError(dir)).toMatchObject({ code: "ERR_FORMAT", message: expect.stringContaining("pytorch_model.bin") });
+  });
+
+  test("a checkpoint whose pickle asks to run code is refused, in both torch.save formats, and the code never runs", async () => {
+    const dir = join(root, "hostile");
+    await mkdir(dir, { recursive: true });
+    const marker = join(dir, "ran");
+    await runPython(fileURLToPath(new URL("../fixtures/hostile_pickles.py", import.meta.url)), { dir, marker });
+    for (const file of ["zip.bin", "legacy.bin"]) {
+      const model = join(dir, file.replace(".bin", ""));
+      await makeTinyBert(model, {});
+      await rm(join(model, "model.safetensors"));
+      await copyFile(join(dir, file), join(model, "pytorch_model.bin"));
+      expect(await loadError(model)).toMatchObject({
+        code: "ERR_FORMAT",
+        message: expect.stringMatching(/pytorch_model\.bin: .* needs (posix|os)\.system, which a state dict of tensors does not use: refused/),
+      });
+    }
+    await expect(access(marker)).rejects.toThrow();
   });
 
   test("a CUDA device on a libtorch without CUDA", async () => {

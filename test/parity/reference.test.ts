@@ -369,15 +369,19 @@ describe("reference.py invariances", () => {
     }
   });
 
-  it("pytorch_model.bin, sharded, bert.-prefixed and position_ids checkpoints give exactly the safetensors results", async () => {
+  it("pytorch_model.bin (zip and legacy pre-1.6 formats, legacy views into one storage), sharded, bert.-prefixed and position_ids checkpoints give exactly the safetensors results", async () => {
     const plain = fresh("plain");
     await makeTinyBert(plain, { seed: 21 });
     const variants = {
       bin: fresh("bin"),
+      legacy: fresh("legacy"),
+      legacyViews: fresh("legacy-views"),
       sharded: fresh("sharded"),
       prefixed: fresh("prefixed"),
     };
     await makePytorchBinFolder(variants.bin, { seed: 21 });
+    await makePytorchBinFolder(variants.legacy, { seed: 21, legacy: true });
+    await makePytorchBinFolder(variants.legacyViews, { seed: 21, legacy: true, views: true });
     await makeTinyBert(variants.sharded, { seed: 21, sharded: true });
     await makeTinyBert(variants.prefixed, { seed: 21, prefix: "bert.", withPooler: false, positionIdsBuffer: true });
     const b = batch(SENTENCES);
