@@ -23,13 +23,15 @@ namespace sbert::kernels::avx512 {
 
 namespace {
 
-// Register tiles (32 zmm registers): up to 12 rows x 2 panels (24 accumulators, 2 panel rows, 1 broadcast), or,
-// over a handful of rows, up to 6 rows x 4 panels, so that even one row keeps 4 independent FMA chains running.
+// Register tiles (32 zmm registers): up to 12 rows x 2 panels, 24 accumulators, 2 panel rows and 1 broadcast.
 constexpr int kMaxRows = 12;
+constexpr int kMaxGroup = 2;
+// Float32 weights streamed from memory (kStreamBytes) under at most this many rows go one panel at a time: a
+// single sequential stream reads faster than two, and the few rows leave nothing for a wider tile to gain.
+// Measured on this project's shapes, one thread, weights cycled through 30+ copies: 1-4 rows 10-25% faster one
+// panel at a time; 8 rows and more 15-25% faster two at a time; weights in cache, two at a time is faster at any
+// row count (up to 2x at 1 row), hence only for streamed weights.
 constexpr int kFewRows = 6;
-constexpr int kMaxGroup = 4;
-
-inline int group_for(int64_t rows) { return rows <= kFewRows ? 4 : 2; }
 
 SBERT_AVX512 inline __mmask16 first_lanes(int64_t count) {
   return count >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << count) - 1);
@@ -46,26 +48,26 @@ SBERT_AVX512 void micro(const float* a, int64_t lda, const float* panel, int64_t
   __m512 acc[R][P];
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 4
+#pragma GCC unroll 2
     for (int p = 0; p < P; ++p) acc[r][p] = accumulate ? _mm512_maskz_loadu_ps(mask[p], c + r * ldc + p * kPanel) : _mm512_setzero_ps();
   }
   for (int64_t j = 0; j < kc; ++j) {
-#pragma GCC unroll 4
+#pragma GCC unroll 2
     for (int p = 0; p < P; ++p) {
       if (j < ahead[p].count) _mm_prefetch(ahead[p].from + j * 64, _MM_HINT_T0);
     }
     __m512 w[P];
-#pragma GCC unroll 4
+#pragma GCC unroll 2
     for (int p = 0; p < P; ++p) w[p] = _mm512_loadu_ps(panel + p * stride + j * kPanel);
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
       const __m512 x = _mm512_set1_ps(a[r * lda + j]);
-#pragma GCC unroll 4
+#pragma GCC unroll 2
       for (int p = 0; p < P; ++p) acc[r][p] = _mm512_fmadd_ps(x, w[p], acc[r][p]);
     }
   }
   if (bias != nullptr) {
-#pragma GCC unroll 4
+#pragma GCC unroll 2
     for (int p = 0; p < P; ++p) {
       const __m512 b = _mm512_maskz_loadu_ps(mask[p], bias + p * kPanel);
 #pragma GCC unroll 12
@@ -74,7 +76,7 @@ SBERT_AVX512 void micro(const float* a, int64_t lda, const float* panel, int64_t
   }
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 4
+#pragma GCC unroll 2
     for (int p = 0; p < P; ++p) _mm512_mask_storeu_ps(c + r * ldc + p * kPanel, mask[p], acc[r][p]);
   }
 }
@@ -88,14 +90,10 @@ MicroFn micro_of_rows(int rows, std::integer_sequence<int, R...>) {
   return fn;
 }
 
-// The micro-kernel for `rows` rows (1 to 12; 6 at most with more than 2 panels) over `panels` panels (1 to 4).
+// The micro-kernel for `rows` rows (1 to 12) over `panels` panels (1 or 2).
 MicroFn micro_for(int rows, int panels) {
-  switch (panels) {
-    case 1: return micro_of_rows<1>(rows, std::make_integer_sequence<int, kMaxRows>());
-    case 2: return micro_of_rows<2>(rows, std::make_integer_sequence<int, kMaxRows>());
-    case 3: return micro_of_rows<3>(rows, std::make_integer_sequence<int, kFewRows>());
-    default: return micro_of_rows<4>(rows, std::make_integer_sequence<int, kFewRows>());
-  }
+  return panels == 1 ? micro_of_rows<1>(rows, std::make_integer_sequence<int, kMaxRows>())
+                     : micro_of_rows<2>(rows, std::make_integer_sequence<int, kMaxRows>());
 }
 
 // As avx2.cc's exp8, 16 lanes at a time (the same operations, so the same results).
@@ -191,6 +189,17 @@ SBERT_AVX512 inline __m512i mix32_16(__m512i x) {
   return _mm512_xor_si512(x, _mm512_srli_epi32(x, 16));
 }
 
+// acc += the four-byte dot products of u (unsigned) and w (signed) in each int32 lane. GCC 12 keeps the builtin's
+// accumulator apart from its result and copies it back each time, which at 12 x 2 tiles spills accumulators to
+// the stack inside the loop (measured: 12-row tiles ran at 2/3 the rate of 8-row ones); written in place it does not.
+SBERT_AVX512_VNNI inline void dot_accumulate(__m512i& acc, __m512i u, __m512i w) {
+#if defined(__GNUC__) && !defined(__clang__)
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(w));
+#else
+  acc = _mm512_dpbusd_epi32(acc, u, w);
+#endif
+}
+
 // int8 products with VNNI. vpdpbusd multiplies unsigned bytes by signed ones, four at a time: the activations
 // (p in [-127, 127]) enter as u = p + 128 (1 to 255), and each column's sum loses 128 · Σ_k q[j, k], which
 // pack_panels_int8 stores at the head of the column's panel. Σ u q - 128 Σ q = Σ p q exactly in int32 (the
@@ -207,28 +216,28 @@ SBERT_AVX512_VNNI void micro_vnni(const uint8_t* u, int64_t ldu, const int8_t* p
   __m512i acc[R][P];
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 4
+#pragma GCC unroll 2
     for (int p = 0; p < P; ++p) acc[r][p] = _mm512_setzero_si512();
   }
   const int8_t* body = panel + kPanel * 4;
   for (int64_t j = 0; j < quads; ++j) {
-#pragma GCC unroll 4
+#pragma GCC unroll 2
     for (int p = 0; p < P; ++p) {
       if (j * P + p < ahead.count) _mm_prefetch(ahead.from + (j * P + p) * 64, _MM_HINT_T0);
     }
     __m512i w[P];
-#pragma GCC unroll 4
+#pragma GCC unroll 2
     for (int p = 0; p < P; ++p) w[p] = _mm512_loadu_si512(body + p * panel_bytes + j * 4 * kPanel);
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
       int32_t quad;
       std::memcpy(&quad, u + r * ldu + 4 * j, sizeof quad);
       const __m512i x = _mm512_set1_epi32(quad);
-#pragma GCC unroll 4
-      for (int p = 0; p < P; ++p) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], x, w[p]);
+#pragma GCC unroll 2
+      for (int p = 0; p < P; ++p) dot_accumulate(acc[r][p], x, w[p]);
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 2
   for (int p = 0; p < P; ++p) {
     const __m512i correction = _mm512_loadu_si512(panel + p * panel_bytes);
     const __m512 cs = _mm512_maskz_loadu_ps(mask[p], col_scale + p * kPanel);
@@ -253,12 +262,8 @@ MicroVnniFn micro_vnni_of_rows(int rows, std::integer_sequence<int, R...>) {
 }
 
 MicroVnniFn micro_vnni_for(int rows, int panels) {
-  switch (panels) {
-    case 1: return micro_vnni_of_rows<1>(rows, std::make_integer_sequence<int, kMaxRows>());
-    case 2: return micro_vnni_of_rows<2>(rows, std::make_integer_sequence<int, kMaxRows>());
-    case 3: return micro_vnni_of_rows<3>(rows, std::make_integer_sequence<int, kFewRows>());
-    default: return micro_vnni_of_rows<4>(rows, std::make_integer_sequence<int, kFewRows>());
-  }
+  return panels == 1 ? micro_vnni_of_rows<1>(rows, std::make_integer_sequence<int, kMaxRows>())
+                     : micro_vnni_of_rows<2>(rows, std::make_integer_sequence<int, kMaxRows>());
 }
 
 // u[i, 0:k4] = p[i, 0:k] + 128 as bytes (k4: k rounded up to 4; the pad 128, which meets zero weights).
@@ -285,7 +290,7 @@ SBERT_AVX512 void multiply_panels(const float* a, int64_t lda, int64_t m, int64_
   const int64_t blocks = (k + kBlockK - 1) / kBlockK, stride = k * kPanel;
   for (int64_t m0 = 0; m0 < m; m0 += kBlockRows) {
     const int64_t rows = std::min(kBlockRows, m - m0);
-    const int group = group_for(rows);
+    const int group = stream && rows <= kFewRows ? 1 : 2;
     const int64_t calls = (rows + kMaxRows - 1) / kMaxRows;
     // A group of panels at a time (the panels lie one after the other in memory; a group reads `group` streams).
     for (int64_t col = col_begin; col < col_end; col += group * kPanel) {
@@ -406,7 +411,6 @@ SBERT_AVX512_VNNI void multiply_panels_int8(const int16_t* p, int64_t m, int64_t
   const int64_t ldp = (k + 1) / 2 * 2, quads = (k + 3) / 4, ldu = 4 * quads;
   const int64_t panel_bytes = kPanel * 4 + quads * 4 * kPanel;
   const int64_t total = (n + kPanel - 1) / kPanel * panel_bytes;
-  const bool stream = total > kStreamBytes;
   // Per thread, reused across calls: the activations as unsigned bytes (each thread converts its own copy; the
   // conversion is a small fraction of a column block's multiply-adds).
   thread_local std::vector<uint8_t> u;
@@ -414,20 +418,24 @@ SBERT_AVX512_VNNI void multiply_panels_int8(const int16_t* p, int64_t m, int64_t
   offset_rows(p, ldp, m, k, u.data(), ldu);
   for (int64_t m0 = 0; m0 < m; m0 += kBlockRows) {
     const int64_t rows = std::min(kBlockRows, m - m0);
-    const int group = group_for(rows);
+    const int group = kMaxGroup;
     const int64_t calls = (rows + kMaxRows - 1) / kMaxRows;
     for (int64_t col = col_begin; col < col_end; col += group * kPanel) {
       const int64_t cols = std::min<int64_t>(group * kPanel, col_end - col);
       const int panels_here = static_cast<int>((cols + kPanel - 1) / kPanel);
       const int64_t offset = col / kPanel * panel_bytes;
-      // The group's panels lie together in memory, and the next group right after them: the calls prefetch it.
+      // The group's panels lie together in memory, and the next group right after them: the calls prefetch it,
+      // whatever the weights' size, unlike float32 ones (kStreamBytes): int8 matrices are small enough that many
+      // under 1 MiB still come from memory in a model's pass (BERT-base's 768 x 768: 0.6 MB of 85), and asking for
+      // lines already in cache costs little. Measured, one thread, 384 x 1536 (0.6 MB) cycled through 100 copies:
+      // 1.1-2.6x faster prefetched (most at 4-8 rows); one copy, in cache: within a few percent either way.
       const int64_t next = offset + panels_here * panel_bytes;
       int64_t row = m0;
       for (int64_t i = 0; i < calls; ++i) {
         const int r = rows_of_call(rows, calls, i);
         micro_vnni_for(r, panels_here)(u.data() + row * ldu, ldu, panels + offset, panel_bytes, quads, row_scale + row, col_scale + col,
                                        bias != nullptr ? bias + col : nullptr, c + row * ldc + col, ldc, cols,
-                                       prefetch_share(panels, total, stream, next, group * panel_bytes / 64, calls, i));
+                                       prefetch_share(panels, total, true, next, group * panel_bytes / 64, calls, i));
         row += r;
       }
     }
