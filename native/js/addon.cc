@@ -21,6 +21,7 @@
 #include "js/module_wrap.h"
 #include "runtime/settings.h"
 #include "runtime/threading.h"
+#include "js/testing_kernels.h"
 #include "js/trainer_wrap.h"
 #include "losses.h"
 #include "ops/pointwise.h"
@@ -319,6 +320,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("schemas", Napi::Function::New(env, Schemas, "schemas"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
+  register_kernel_testing(env, exports);
   return exports;
 }
 

@@ -12,21 +12,47 @@
 //    a lone request splits with its helper (gelu_inplace, add_layer_norm).
 // For training: the AdamW update in one pass per parameter (adamw), and dropout's noise from a counter-based hash
 // (dropout_noise) instead of libtorch's bernoulli_, which draws element by element from a locked generator.
-// Plain C++ on raw pointers (no libtorch here), AVX2 + FMA chosen at run time: available() says whether this
-// CPU has them; callers use libtorch's ops otherwise.
+// Plain C++ on raw pointers (no libtorch here).
+//
+// Each kernel has a path per instruction set (Isa), and takes the one to run as its first argument: the caller
+// decides (from its per-call settings), never a global. Generic is portable C++ that runs on any CPU (arm64, x86
+// before AVX2), slower but with the same layouts and contracts; Avx2 needs AVX2 + FMA; Avx512 needs AVX-512 F, BW
+// and VL (and uses VNNI for int8 where present). Asking for a path the CPU lacks (supported() is false) throws
+// std::invalid_argument rather than faulting on the first instruction.
 //
 // Every output element is summed over k in one fixed order, whatever the number of rows or the column range
-// asked for, so splitting a product by columns (or attention by items) among threads gives the same bits.
+// asked for, so splitting a product by columns (or attention by items) among threads gives the same bits. The
+// Avx2 and Avx512 paths give the same bits as each other for every kernel (the same fused multiply-adds per
+// element, reductions in the same order), and so do all paths for dropout_noise, quantize_rows and
+// multiply_panels_int8 (exact integer sums, then the same float arithmetic). Generic agrees with them to float32
+// rounding (it sums without fusing the multiply-adds where the CPU has no FMA instruction, and uses std::exp).
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string_view>
 
 namespace sbert::kernels {
 
+enum class Isa { Generic, Avx2, Avx512 };
+
+// The best path this CPU (and its operating system, for the AVX and AVX-512 register state) runs, read once.
+Isa best_isa();
+bool supported(Isa isa);
+// AVX-512 VNNI (vpdpbusd: Avx512's int8 products use it; without it they run Avx2's) and AVX-512 BF16.
+bool has_vnni();
+bool has_avx512_bf16();
+// "generic", "avx2", "avx512"; parse_isa gives nullopt for anything else.
+const char* isa_name(Isa isa);
+std::optional<Isa> parse_isa(std::string_view name);
+
+// The CPU runs Avx2 or better. Temporary, like the wrappers at the end of this file: callers that switch to
+// passing an Isa need it no longer (Generic runs everywhere).
 bool available();
 
 // Panels of 16 rows of a [n, k] matrix w (element (i, j) at w[i * stride_n + j * stride_k]), each stored k-major
-// as [k][16] floats, the last one zero-padded: the layout multiply_panels streams through.
+// as [k][16] floats, the last one zero-padded: the layout multiply_panels streams through, the same for every
+// Isa (prepared weights serve every path).
 constexpr int64_t kPanel = 16;
 int64_t panel_floats(int64_t n, int64_t k);
 void pack_panels(const float* w, int64_t n, int64_t k, int64_t stride_n, int64_t stride_k, float* out);
@@ -35,33 +61,34 @@ void pack_panels(const float* const* rows, int64_t n, int64_t k, int64_t stride_
 
 // c[i, j] = bias[j] + sum_k a[i, k] * w[j, k] for rows i < m and columns j in [col_begin, col_end), w given as
 // panels (n columns in all), bias optional. col_begin must be a multiple of 16. a's rows are lda floats apart,
-// c's ldc.
-void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels, int64_t n, const float* bias, float* c,
+// c's ldc. Each sum runs over k in order, the bias joining it after the first 256 terms.
+void multiply_panels(Isa isa, const float* a, int64_t lda, int64_t m, int64_t k, const float* panels, int64_t n, const float* bias, float* c,
                      int64_t ldc, int64_t col_begin, int64_t col_end);
 
 // int8 products over few rows (int8 inference): the weights quantized per output column (w[j, k] ≈ col_scale[j]
 // · q[j, k], q in [-127, 127], packed once by pack_panels_int8), each row of a quantized on the fly with its own
 // scale (quantize_rows: a[i, k] ≈ row_scale[i] · p[i, k], p = round(a · 127 / max_k |a[i, k]|)), sums exact in
-// int32: c[i, j] = float(sum_k p[i, k] q[j, k]) · (row_scale[i] · col_scale[j]) + bias[j]. A quarter of the
-// float32 panels' bytes to stream, and twice the multiply-adds per instruction (AVX2 vpmaddwd on int16 pairs).
-// Panels of 16 columns hold k in pairs (k padded to even): per pair, columns 0-7 then 8-15, each as
-// (q[j, k], q[j, k + 1]).
-int64_t int8_panel_bytes(int64_t n, int64_t k);
-void pack_panels_int8(const int8_t* q, int64_t n, int64_t k, int8_t* out);  // q: [n, k], row-major
-// p: [m, k rounded up to even] int16 (the pad column 0), row_scale: [m].
-void quantize_rows(const float* a, int64_t lda, int64_t m, int64_t k, int16_t* p, float* row_scale);
+// int32: c[i, j] = float(sum_k p[i, k] q[j, k]) · (row_scale[i] · col_scale[j]) + bias[j], that last step one
+// fused multiply-add. A quarter of the float32 panels' bytes to stream, and more multiply-adds per instruction
+// (AVX2 vpmaddwd on int16 pairs, AVX-512 VNNI vpdpbusd on byte quads). The panels' layout depends on the Isa:
+// pack them for the Isa that multiplies them.
+int64_t int8_panel_bytes(Isa isa, int64_t n, int64_t k);
+void pack_panels_int8(Isa isa, const int8_t* q, int64_t n, int64_t k, int8_t* out);  // q: [n, k], row-major
+// p: [m, k rounded up to even] int16 (the pad column 0), row_scale: [m]. The same on every Isa. A row with a NaN
+// or infinity gets p = 0 and a NaN scale, so its products are NaN, as float32 would give.
+void quantize_rows(Isa isa, const float* a, int64_t lda, int64_t m, int64_t k, int16_t* p, float* row_scale);
 // c (rows ldc apart) for columns [col_begin, col_end), col_begin a multiple of 16; bias optional.
-void multiply_panels_int8(const int16_t* p, int64_t m, int64_t k, const float* row_scale, const int8_t* panels, const float* col_scale, int64_t n,
-                          const float* bias, float* c, int64_t ldc, int64_t col_begin, int64_t col_end);
+void multiply_panels_int8(Isa isa, const int16_t* p, int64_t m, int64_t k, const float* row_scale, const int8_t* panels, const float* col_scale,
+                          int64_t n, const float* bias, float* c, int64_t ldc, int64_t col_begin, int64_t col_end);
 
 // GELU in its erf form (torch.nn.functional.gelu's default), in place over n floats: 0.5 x (1 + erf(x / √2)),
 // erf from Abramowitz and Stegun's formula 7.1.26 (absolute error under 1.5e-7). Every element gets the same
 // arithmetic wherever it sits in the array, so splitting an array among threads gives the same bits.
-void gelu_inplace(float* x, int64_t n);
+void gelu_inplace(Isa isa, float* x, int64_t n);
 
 // x = LayerNorm(x + residual) row by row, in place ([rows, width]; gamma, beta [width]; biased variance, as
 // torch.nn.LayerNorm). The residual add and the norm in one pass over each row, in cache.
-void add_layer_norm(float* x, const float* residual, const float* gamma, const float* beta, int64_t rows, int64_t width, float eps);
+void add_layer_norm(Isa isa, float* x, const float* residual, const float* gamma, const float* beta, int64_t rows, int64_t width, float eps);
 
 // Scaled dot-product attention of a batch, for items [begin, end) of batch * heads (item = b * heads + h):
 // out[b, i, h*d : (h+1)*d] = softmax_j(q_i · k_j / sqrt(d) + mask[b, j]) · v_j. q, k and v point at head 0 of
@@ -69,33 +96,55 @@ void add_layer_norm(float* x, const float* residual, const float* gamma, const f
 // follow each other head_dim floats apart; out rows are out_stride floats apart; mask is [batch, seq_len],
 // additive. Packed sequences (padding left out): with `starts` and `lengths` ([batch] each), sentence b is
 // lengths[b] <= seq_len rows from row starts[b], every one of them attended (mask is then unused, may be null).
+// A relative position bias (MPNet), optional: rel_bias [heads][2 seq_len - 1], and the score of query i and key
+// j (positions within the sentence: row offsets from its start when packed, indices in the padded row else)
+// becomes q_i · k_j / sqrt(d) + rel_bias[h (2 seq_len - 1) + j - i + seq_len - 1] + mask[b, j], in that order.
 struct AttentionShape {
   int64_t batch, seq_len, heads, head_dim, row_stride, out_stride;
   const int64_t* starts = nullptr;
   const int64_t* lengths = nullptr;
+  const float* rel_bias = nullptr;
 };
-void attention(const float* q, const float* k, const float* v, const float* mask, float* out, const AttentionShape& shape, int64_t begin,
-               int64_t end);
+void attention(Isa isa, const float* q, const float* k, const float* v, const float* mask, float* out, const AttentionShape& shape,
+               int64_t begin, int64_t end);
 
 // One AdamW update (torch.optim.AdamW's arithmetic, element by element) over n parameters in one pass. libtorch's
 // ops take eight passes over the arrays and two temporaries of the parameter's size.
 //   p = p * decay_factor (when decay); m = beta1 m + (1 - beta1) g; v = beta2 v + (1 - beta2) g²;
 //   p = p + neg_step_size * m / (sqrt(v) / bias2_sqrt + eps)
+// Generic rounds after each operation, in the order libtorch's ops do; Avx2 and Avx512 fuse three of the
+// multiply-adds (adamw in avx2.cc), the same for every element wherever the array is cut.
 struct AdamWStep {
   bool decay;
   float decay_factor, beta1, one_minus_beta1, beta2, one_minus_beta2, bias2_sqrt, eps, neg_step_size;
 };
-void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& step);
+void adamw(Isa isa, float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& step);
 
 // Dropout noise over n floats: out[i] = scale where element i is kept, else 0. Element i is kept when the top 24
 // bits of a 32-bit hash of (i, seed) fall below keep_threshold (the keep probability times 2^24, rounded). Each
-// element's draw depends only on its index and the seed, so the same seed gives the same noise on every CPU (the
-// AVX2 and scalar paths compute the same integers).
+// element's draw depends only on its index and the seed, so the same seed gives the same noise on every CPU and
+// every Isa (the paths compute the same integers).
 struct DropoutDraw {
   uint64_t seed;
   uint32_t keep_threshold;
   float scale;
 };
+void dropout_noise(Isa isa, float* out, int64_t n, const DropoutDraw& draw);
+
+// Temporary: the signatures before kernels took an Isa, each running on best_isa(), for callers that do not pass
+// one yet. To be removed once every caller passes the Isa of its call.
+int64_t int8_panel_bytes(int64_t n, int64_t k);
+void pack_panels_int8(const int8_t* q, int64_t n, int64_t k, int8_t* out);
+void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels, int64_t n, const float* bias, float* c,
+                     int64_t ldc, int64_t col_begin, int64_t col_end);
+void quantize_rows(const float* a, int64_t lda, int64_t m, int64_t k, int16_t* p, float* row_scale);
+void multiply_panels_int8(const int16_t* p, int64_t m, int64_t k, const float* row_scale, const int8_t* panels, const float* col_scale, int64_t n,
+                          const float* bias, float* c, int64_t ldc, int64_t col_begin, int64_t col_end);
+void gelu_inplace(float* x, int64_t n);
+void add_layer_norm(float* x, const float* residual, const float* gamma, const float* beta, int64_t rows, int64_t width, float eps);
+void attention(const float* q, const float* k, const float* v, const float* mask, float* out, const AttentionShape& shape, int64_t begin,
+               int64_t end);
+void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& step);
 void dropout_noise(float* out, int64_t n, const DropoutDraw& draw);
 
 }  // namespace sbert::kernels
