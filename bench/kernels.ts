@@ -28,8 +28,8 @@ const quick = args.includes("--quick");
 const rounds = option("rounds", quick ? 1 : 3);
 const seconds = option("seconds", quick ? 0.05 : 0.15);
 
-const K = (native() as unknown as { _testingKernels?: TestingKernels })._testingKernels;
-if (!K) throw new Error("this addon build has no _testingKernels (native/js/addon.cc registers them)");
+const K = (native()._testing as unknown as { kernels?: TestingKernels }).kernels;
+if (!K) throw new Error("this addon build has no _testing.kernels (native/js/addon.cc registers them)");
 const features = K.features();
 const paths = features.supported.filter((isa) => isa !== "generic");
 

@@ -25,6 +25,10 @@ export function backendInfo(): NativeInfo & { settings: Record<string, { value: 
 /** The linear backends setLinearBackend takes (checked against the native setting's choices in the tests). */
 export const LINEAR_BACKENDS: readonly LinearBackend[] = ["auto", "blas", "onednn"];
 
+/** The instruction sets setKernelIsa takes (checked against the native setting's choices in the tests). */
+export const KERNEL_ISAS = ["auto", "generic", "avx2", "avx512"] as const;
+export type KernelIsa = (typeof KERNEL_ISAS)[number];
+
 /** A process-wide setting as the native side describes it: what it takes, its value and where that came from. */
 export type Setting = NativeSetting;
 
@@ -68,6 +72,22 @@ export function setLinearBackend(backend: LinearBackend): void {
 
 export function getLinearBackend(): LinearBackend {
   return get("getLinearBackend", "linearBackend");
+}
+
+/**
+ * The instruction set sbert-node's CPU kernels run on (default from SBERT_NODE_KERNEL_ISA, else "auto": the best
+ * this CPU has, AVX-512 where present, then AVX2 + FMA). "generic" runs their portable C++ path (slower; checks and
+ * CPUs without AVX2 use it); naming a set this CPU lacks is a clear error. Every path gives results within float32
+ * rounding of the others; "avx2" and "avx512" give the same bits.
+ */
+export function setKernelIsa(isa: KernelIsa): void {
+  if (!KERNEL_ISAS.includes(isa)) throw new RangeError(`setKernelIsa: expected ${KERNEL_ISAS.map((i) => JSON.stringify(i)).join(", ")}, got ${JSON.stringify(isa)}`);
+  set("setKernelIsa", "kernelIsa", isa);
+}
+
+/** The setting ("auto" or a set's name); backendInfo().kernelIsa names the one in use. */
+export function getKernelIsa(): KernelIsa {
+  return get("getKernelIsa", "kernelIsa");
 }
 
 /**

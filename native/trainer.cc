@@ -205,7 +205,7 @@ bool Trainer::adamw_checked(double lr) {
   return true;
 }
 
-void Trainer::adamw(double lr) {
+void Trainer::adamw(double lr, kernels::Isa isa) {
   c10::NoGradGuard no_grad;
   for (auto& p : params_) {
     const at::Tensor& grad = p.tensor.grad();
@@ -240,7 +240,7 @@ void Trainer::adamw(double lr) {
       // One pass, in chunks over libtorch's intra-op threads when there are several. Each element's arithmetic is
       // the same whoever runs it.
       at::parallel_for(0, p.tensor.numel(), int64_t{1} << 16, [&](int64_t begin, int64_t end) {
-        kernels::adamw(pp + begin, gp + begin, mp + begin, vp + begin, end - begin, s);
+        kernels::adamw(isa, pp + begin, gp + begin, mp + begin, vp + begin, end - begin, s);
       });
       // Written through raw pointers: bump the version as an in-place op would, so that caches keyed on it
       // (the linear layers' prepared weights) see the change.
@@ -286,7 +286,7 @@ Trainer::StepResult Trainer::step(size_t objective_index, std::vector<TokenBatch
   if (!clip_gradients()) refuse("the gradients are not finite");
   // With eps > 0 and finite gradients every update is finite (its denominator is at least eps); with eps = 0 a
   // weight whose gradient has been 0 so far would divide 0 by 0, so that case checks the whole update first.
-  if (config_.eps > 0) adamw(lr);
+  if (config_.eps > 0) adamw(lr, ctx.isa);
   else if (!adamw_checked(lr)) refuse("the AdamW update is not finite (eps is 0 and a weight's gradients have all been 0, giving 0 / 0)");
   for (auto& p : params_) p.tensor.mutable_grad().reset();
   ++step_count_;

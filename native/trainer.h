@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/kernels.h"
 #include "losses.h"
 #include "modules.h"
 
@@ -70,7 +71,7 @@ class Trainer {
   at::Tensor cached_step(const ops::Context& ctx, const Objective& objective, std::vector<TokenBatch>& columns, const at::Tensor& labels);
   // Clips to max_grad_norm (when > 0); false when the gradients' norm is not finite.
   bool clip_gradients();
-  void adamw(double lr);
+  void adamw(double lr, kernels::Isa isa);
   // The update applied only if every updated weight is finite; false (nothing changed) otherwise.
   bool adamw_checked(double lr);
 

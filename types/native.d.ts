@@ -103,8 +103,12 @@ export interface NativeInfo {
   cuda: boolean;
   cudaDeviceCount: number;
   mkldnn: boolean;
-  /** Whether this CPU runs sbert-node's own AVX2/FMA kernels (few-row linear layers, attention). */
+  /** Whether the "auto" linear backend runs sbert-node's own kernels here (few-row linear layers, attention, GELU, residual LayerNorm). */
   ownKernels: boolean;
+  /** the instruction set they run on: "generic", "avx2" or "avx512" */
+  kernelIsa: string;
+  /** what the CPU offers them */
+  cpuFeatures: string;
   numThreads: number;
   /** the caching CPU allocator: free blocks kept for reuse, blocks in use, reuse counts */
   cpuCache: { cachedBytes: number; inUseBytes: number; hits: number; misses: number };

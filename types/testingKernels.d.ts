@@ -1,4 +1,4 @@
-// The addon's `_testingKernels` (native/js/testing_kernels.cc): the CPU kernels on an ISA of the caller's choosing,
+// The addon's `_testing.kernels` (native/js/testing_kernels.cc): the CPU kernels on an ISA of the caller's choosing,
 // for tests and bench/kernels.ts. Not part of the library's API. Every call throws on an unknown ISA, one this CPU
 // cannot run, or arrays of the wrong type or length.
 

@@ -462,7 +462,7 @@ export async function readTorchCheckpoint(path: string): Promise<NativeTensorSpe
       if (e instanceof PickleEndsEarly) throw formatError(path, e.message);
       throw e;
     }
-    return stateDictSpecs(path, root, async (name, storage) => {
+    return await stateDictSpecs(path, root, async (name, storage) => {
       const entry = byName.get(`${prefix}data/${storage.key}`);
       if (!entry) throw formatError(path, `storage ${storage.key} of tensor '${name}' is missing from the archive`);
       if (entry.method !== 0) throw formatError(path, `storage of tensor '${name}' is compressed`);

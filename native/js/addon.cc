@@ -262,7 +262,12 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   out.Set("cuda", at::hasCUDA());
   out.Set("cudaDeviceCount", at::hasCUDA() ? static_cast<double>(at::detail::getCUDAHooks().getNumGPUs()) : 0.0);
   out.Set("mkldnn", at::hasMKLDNN());
-  out.Set("ownKernels", kernels::available());
+  // Whether the "auto" linear backend runs sbert-node's kernels on this CPU (whatever the backend is now).
+  out.Set("ownKernels", kernel_isa() != kernels::Isa::Generic || get_setting("kernelIsa").choice == "generic");
+  out.Set("kernelIsa", kernels::isa_name(kernel_isa()));
+  out.Set("cpuFeatures", std::string("avx2+fma: ") + (kernels::supported(kernels::Isa::Avx2) ? "yes" : "no") +
+                             ", avx512 (f, bw, vl): " + (kernels::supported(kernels::Isa::Avx512) ? "yes" : "no") +
+                             ", avx512_vnni: " + (kernels::has_vnni() ? "yes" : "no") + ", avx512_bf16: " + (kernels::has_avx512_bf16() ? "yes" : "no"));
   out.Set("numThreads", at::get_num_threads());
   const auto cache = cpu_cache_stats();
   auto cache_js = Napi::Object::New(env);
@@ -304,6 +309,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   testing.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
   testing.Set("rngState", Napi::Function::New(env, RngState, "rngState"));
   testing.Set("setRngState", Napi::Function::New(env, SetRngState, "setRngState"));
+  register_kernel_testing(env, testing);
   exports.Set("_testing", testing);
   exports.Set("loadTransformer", Napi::Function::New(env, LoadTransformer, "loadTransformer"));
   exports.Set("loadDense", Napi::Function::New(env, LoadDense, "loadDense"));
@@ -320,7 +326,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("schemas", Napi::Function::New(env, Schemas, "schemas"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
-  register_kernel_testing(env, exports);
   return exports;
 }
 

@@ -509,7 +509,7 @@ void register_kernel_testing(Napi::Env env, Napi::Object exports) {
   t.Set("adamw", Napi::Function::New(env, Adamw, "adamw"));
   t.Set("dropoutNoise", Napi::Function::New(env, DropoutNoise, "dropoutNoise"));
   t.Set("benchmark", Napi::Function::New(env, Benchmark, "benchmark"));
-  exports.Set("_testingKernels", t);
+  exports.Set("kernels", t);
 }
 
 }  // namespace sbert::js

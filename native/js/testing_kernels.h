@@ -6,7 +6,7 @@
 
 namespace sbert::js {
 
-// Adds exports._testingKernels.
+// Adds the kernels, on an ISA of the caller's choosing, to `testing` (the addon's _testing) as `kernels`.
 void register_kernel_testing(Napi::Env env, Napi::Object exports);
 
 }  // namespace sbert::js

@@ -9,6 +9,7 @@
 #include "js/addon_data.h"
 #include "nn/layers.h"
 #include "ops/pointwise.h"
+#include "runtime/settings.h"
 #include "js/boundary.h"
 #include "js/encode_worker.h"
 #include "js/module_wrap.h"
@@ -287,7 +288,7 @@ Napi::Value Dropout(const Napi::CallbackInfo& info) {
     const double p = info[1].As<Napi::Number>().DoubleValue();
     if (!(p >= 0 && p < 1)) fail(ErrorCode::Input, "dropout: p must be in [0, 1), got " + std::to_string(p));
     c10::NoGradGuard no_grad;
-    return tensor_to_js(info.Env(), ops::train_dropout(read_float_tensor(info[0].As<Napi::Object>(), "x"), p, at::Generator()).contiguous().clone());
+    return tensor_to_js(info.Env(), ops::train_dropout(read_float_tensor(info[0].As<Napi::Object>(), "x"), p, at::Generator(), kernel_isa()).contiguous().clone());
   });
 }
 

@@ -91,7 +91,6 @@ Isa best_isa() { return features().best; }
 bool supported(Isa isa) { return static_cast<int>(isa) <= static_cast<int>(best_isa()); }
 bool has_vnni() { return features().vnni; }
 bool has_avx512_bf16() { return features().avx512_bf16; }
-bool available() { return supported(Isa::Avx2); }
 
 const char* isa_name(Isa isa) {
   switch (isa) {
@@ -217,30 +216,5 @@ void adamw(Isa isa, float* p, const float* g, float* m, float* v, int64_t n, con
 void dropout_noise(Isa isa, float* out, int64_t n, const DropoutDraw& draw) { SBERT_DISPATCH(dropout_noise, isa, out, n, draw); }
 
 #undef SBERT_DISPATCH
-
-// Temporary wrappers (kernels.h): best_isa() for callers that do not pass an Isa yet.
-int64_t int8_panel_bytes(int64_t n, int64_t k) { return int8_panel_bytes(best_isa(), n, k); }
-void pack_panels_int8(const int8_t* q, int64_t n, int64_t k, int8_t* out) { pack_panels_int8(best_isa(), q, n, k, out); }
-void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels, int64_t n, const float* bias, float* c,
-                     int64_t ldc, int64_t col_begin, int64_t col_end) {
-  multiply_panels(best_isa(), a, lda, m, k, panels, n, bias, c, ldc, col_begin, col_end);
-}
-void quantize_rows(const float* a, int64_t lda, int64_t m, int64_t k, int16_t* p, float* row_scale) {
-  quantize_rows(best_isa(), a, lda, m, k, p, row_scale);
-}
-void multiply_panels_int8(const int16_t* p, int64_t m, int64_t k, const float* row_scale, const int8_t* panels, const float* col_scale, int64_t n,
-                          const float* bias, float* c, int64_t ldc, int64_t col_begin, int64_t col_end) {
-  multiply_panels_int8(best_isa(), p, m, k, row_scale, panels, col_scale, n, bias, c, ldc, col_begin, col_end);
-}
-void gelu_inplace(float* x, int64_t n) { gelu_inplace(best_isa(), x, n); }
-void add_layer_norm(float* x, const float* residual, const float* gamma, const float* beta, int64_t rows, int64_t width, float eps) {
-  add_layer_norm(best_isa(), x, residual, gamma, beta, rows, width, eps);
-}
-void attention(const float* q, const float* k, const float* v, const float* mask, float* out, const AttentionShape& shape, int64_t begin,
-               int64_t end) {
-  attention(best_isa(), q, k, v, mask, out, shape, begin, end);
-}
-void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& step) { adamw(best_isa(), p, g, m, v, n, step); }
-void dropout_noise(float* out, int64_t n, const DropoutDraw& draw) { dropout_noise(best_isa(), out, n, draw); }
 
 }  // namespace sbert::kernels

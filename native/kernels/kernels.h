@@ -46,10 +46,6 @@ bool has_avx512_bf16();
 const char* isa_name(Isa isa);
 std::optional<Isa> parse_isa(std::string_view name);
 
-// The CPU runs Avx2 or better. Temporary, like the wrappers at the end of this file: callers that switch to
-// passing an Isa need it no longer (Generic runs everywhere).
-bool available();
-
 // Panels of 16 rows of a [n, k] matrix w (element (i, j) at w[i * stride_n + j * stride_k]), each stored k-major
 // as [k][16] floats, the last one zero-padded: the layout multiply_panels streams through, the same for every
 // Isa (prepared weights serve every path).
@@ -130,21 +126,5 @@ struct DropoutDraw {
   float scale;
 };
 void dropout_noise(Isa isa, float* out, int64_t n, const DropoutDraw& draw);
-
-// Temporary: the signatures before kernels took an Isa, each running on best_isa(), for callers that do not pass
-// one yet. To be removed once every caller passes the Isa of its call.
-int64_t int8_panel_bytes(int64_t n, int64_t k);
-void pack_panels_int8(const int8_t* q, int64_t n, int64_t k, int8_t* out);
-void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels, int64_t n, const float* bias, float* c,
-                     int64_t ldc, int64_t col_begin, int64_t col_end);
-void quantize_rows(const float* a, int64_t lda, int64_t m, int64_t k, int16_t* p, float* row_scale);
-void multiply_panels_int8(const int16_t* p, int64_t m, int64_t k, const float* row_scale, const int8_t* panels, const float* col_scale, int64_t n,
-                          const float* bias, float* c, int64_t ldc, int64_t col_begin, int64_t col_end);
-void gelu_inplace(float* x, int64_t n);
-void add_layer_norm(float* x, const float* residual, const float* gamma, const float* beta, int64_t rows, int64_t width, float eps);
-void attention(const float* q, const float* k, const float* v, const float* mask, float* out, const AttentionShape& shape, int64_t begin,
-               int64_t end);
-void adamw(float* p, const float* g, float* m, float* v, int64_t n, const AdamWStep& step);
-void dropout_noise(float* out, int64_t n, const DropoutDraw& draw);
 
 }  // namespace sbert::kernels

@@ -24,14 +24,16 @@ bool kernel_layout(const at::Tensor& t, int64_t row_stride, const Tokens& tokens
 at::Tensor kernel_attention(const Context& ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const Tokens& tokens,
                             int64_t heads, const at::Tensor& rel_bias) {
   const int64_t width = q.size(-1), row_stride = q.stride(-2);
-  if (!ctx.own_kernels || rel_bias.defined() || !kernel_layout(q, row_stride, tokens) || !kernel_layout(k, row_stride, tokens) ||
-      !kernel_layout(v, row_stride, tokens)) {
+  if (!ctx.own_kernels || !kernel_layout(q, row_stride, tokens) || !kernel_layout(k, row_stride, tokens) || !kernel_layout(v, row_stride, tokens)) {
     return {};
   }
   const int64_t batch = tokens.batch(), seq_len = tokens.seq_len();
   auto mask = tokens.additive_mask().reshape({batch, seq_len}).contiguous();
   auto context = at::empty(q.sizes(), q.options().memory_format(at::MemoryFormat::Contiguous));
   kernels::AttentionShape shape{batch, seq_len, heads, width / heads, row_stride, width};
+  // [heads, 2L - 1], contiguous float: the kernel's layout.
+  const at::Tensor bias = rel_bias.defined() ? rel_bias.to(at::kFloat).contiguous() : at::Tensor();
+  if (bias.defined()) shape.rel_bias = bias.data_ptr<float>();
   if (tokens.packed()) {
     shape.starts = tokens.starts().data_ptr<int64_t>();
     shape.lengths = tokens.lengths().data_ptr<int64_t>();
@@ -39,7 +41,7 @@ at::Tensor kernel_attention(const Context& ctx, const at::Tensor& q, const at::T
   const int64_t items = batch * heads;
   // Items (sentence, head) split evenly over the call's parts.
   ctx.run_parts([&](int part, int parts) {
-    kernels::attention(q.data_ptr<float>(), k.data_ptr<float>(), v.data_ptr<float>(), tokens.packed() ? nullptr : mask.data_ptr<float>(),
+    kernels::attention(ctx.isa, q.data_ptr<float>(), k.data_ptr<float>(), v.data_ptr<float>(), tokens.packed() ? nullptr : mask.data_ptr<float>(),
                        context.data_ptr<float>(), shape, items * part / parts, items * (part + 1) / parts);
   });
   return context;

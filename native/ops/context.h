@@ -7,6 +7,8 @@
 
 #include <functional>
 
+#include "kernels/kernels.h"
+
 namespace sbert {
 class Team;
 }
@@ -24,8 +26,10 @@ struct Context {
   // A training step: dropout is applied. Outside it, dropout is the identity.
   bool train = false;
   LinearBackend backend = LinearBackend::Auto;
-  // sbert-node's CPU kernels may run (the CPU has them and the backend allows them).
+  // sbert-node's CPU kernels may run (the backend allows them, and the kernel path is one worth running).
   bool own_kernels = false;
+  // The instruction set the kernels run on (every kernel call passes it).
+  kernels::Isa isa = kernels::Isa::Generic;
   // Helpers lent to this call; null runs every part on the calling thread.
   Team* team = nullptr;
   // How many parts split work is cut into: fixed per process, so a call computes the same blocks (and the same

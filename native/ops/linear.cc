@@ -84,7 +84,7 @@ std::pair<at::Tensor, at::Tensor> quantized(const at::Tensor& weight) {
   return {at::quantize_per_channel(w, scales, at::zeros({w.size(0)}, at::kLong), 0, at::kQInt8), scales};
 }
 
-PreparedWeights::Value prepare(Form form, const std::vector<LinearWeights>& layers) {
+PreparedWeights::Value prepare(Form form, const std::vector<LinearWeights>& layers, kernels::Isa isa) {
   PreparedWeights::Value v;
   if (layers.size() > 1) v.bias = stacked_bias(layers);
   switch (form) {
@@ -109,8 +109,8 @@ PreparedWeights::Value prepare(Form form, const std::vector<LinearWeights>& laye
     case Form::Int8Panels: {
       auto [wq, scales] = quantized(stacked_weight(layers));
       auto q = wq.int_repr().contiguous();
-      v.data = at::empty({kernels::int8_panel_bytes(q.size(0), q.size(1))}, q.options());
-      kernels::pack_panels_int8(q.data_ptr<int8_t>(), q.size(0), q.size(1), v.data.data_ptr<int8_t>());
+      v.data = at::empty({kernels::int8_panel_bytes(isa, q.size(0), q.size(1))}, q.options());
+      kernels::pack_panels_int8(isa, q.data_ptr<int8_t>(), q.size(0), q.size(1), v.data.data_ptr<int8_t>());
       v.scales = scales.to(at::kFloat);
       break;
     }
@@ -141,7 +141,7 @@ at::Tensor multiply_panels(const Context& ctx, const at::Tensor& x2, const at::T
   const int64_t rows = x2.size(0), in = x2.size(1);
   auto y = at::empty({rows, out}, x2.options());
   over_column_blocks(ctx, rows, in, out, [&](int64_t begin, int64_t end) {
-    kernels::multiply_panels(x2.data_ptr<float>(), in, rows, in, panels.data_ptr<float>(), out, bias, y.data_ptr<float>(), out, begin, end);
+    kernels::multiply_panels(ctx.isa, x2.data_ptr<float>(), in, rows, in, panels.data_ptr<float>(), out, bias, y.data_ptr<float>(), out, begin, end);
   });
   return y;
 }
@@ -150,10 +150,10 @@ at::Tensor multiply_int8_panels(const Context& ctx, const at::Tensor& x2, const 
   const int64_t rows = x2.size(0), in = x2.size(1);
   auto q = at::empty({rows, (in + 1) / 2 * 2}, x2.options().dtype(at::kShort));
   auto row_scale = at::empty({rows}, x2.options());
-  kernels::quantize_rows(x2.data_ptr<float>(), in, rows, in, q.data_ptr<int16_t>(), row_scale.data_ptr<float>());
+  kernels::quantize_rows(ctx.isa, x2.data_ptr<float>(), in, rows, in, q.data_ptr<int16_t>(), row_scale.data_ptr<float>());
   auto y = at::empty({rows, out}, x2.options());
   over_column_blocks(ctx, rows, in, out, [&](int64_t begin, int64_t end) {
-    kernels::multiply_panels_int8(q.data_ptr<int16_t>(), rows, in, row_scale.data_ptr<float>(), p.data.data_ptr<int8_t>(),
+    kernels::multiply_panels_int8(ctx.isa, q.data_ptr<int16_t>(), rows, in, row_scale.data_ptr<float>(), p.data.data_ptr<int8_t>(),
                                   p.scales.data_ptr<float>(), out, bias, y.data_ptr<float>(), out, begin, end);
   });
   return y;
@@ -185,7 +185,7 @@ const char* linear_path_name(LinearPath path) {
   return "?";
 }
 
-PreparedWeights::Value PreparedWeights::get(Form form, const std::vector<at::Tensor>& sources, const std::function<Value()>& make) const {
+PreparedWeights::Value PreparedWeights::get(Form form, int variant, const std::vector<at::Tensor>& sources, const std::function<Value()>& make) const {
   std::lock_guard<std::mutex> lock(mutex_);
   auto current = [&](const Entry& e) {
     if (e.sources.size() != sources.size()) return false;
@@ -197,9 +197,9 @@ PreparedWeights::Value PreparedWeights::get(Form form, const std::vector<at::Ten
   // Forms made from other tensors or older versions are dropped, whichever form is asked for now.
   entries_.erase(std::remove_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return !current(e); }), entries_.end());
   for (const auto& e : entries_) {
-    if (e.form == form) return e.value;
+    if (e.form == form && e.variant == variant) return e.value;
   }
-  Entry e{form, sources, {}, make()};
+  Entry e{form, variant, sources, {}, make()};
   for (const auto& s : sources) e.versions.push_back(static_cast<int64_t>(s._version()));
   entries_.push_back(e);
   return e.value;
@@ -220,7 +220,11 @@ std::vector<at::Tensor> linear(const Context& ctx, const std::vector<LinearWeigh
   int64_t out = 0;
   for (const auto& l : layers) out += l.weight.size(0);
   const auto sources = sources_of(layers);
-  auto get = [&](Form form) { return prepared.get(form, sources, [&] { return prepare(form, layers); }); };
+  // int8 panels are laid out for the ISA that multiplies them; the other forms serve every ISA.
+  auto get = [&](Form form) {
+    const int variant = form == Form::Int8Panels ? static_cast<int>(ctx.isa) : 0;
+    return prepared.get(form, variant, sources, [&] { return prepare(form, layers, ctx.isa); });
+  };
   auto bias_of = [&](const PreparedWeights::Value& v) { return layers.size() == 1 ? layers[0].bias : v.bias; };
   auto x2 = x.reshape({-1, in});
   at::Tensor y;

@@ -42,8 +42,8 @@ struct LinearQuery {
 LinearPath choose_linear_path(const LinearQuery& q);
 const char* linear_path_name(LinearPath path);
 
-// A layer's weights in the forms some path runs them in (packed panels, oneDNN's layout, int8), keyed by form and
-// by the tensors they were made from, identity and version: made on first use, made again after any of those
+// A layer's weights in the forms some path runs them in (packed panels, oneDNN's layout, int8), keyed by form (and
+// variant) and by the tensors they were made from, identity and version: made on first use, made again after any of those
 // tensors is written in place or replaced. Forms made from an older version are dropped when it is noticed.
 class PreparedWeights {
  public:
@@ -54,11 +54,13 @@ class PreparedWeights {
     at::Tensor bias;     // several layers: their biases side by side
     c10::IValue packed;  // oneDNN int8: the prepacked weight
   };
-  Value get(Form form, const std::vector<at::Tensor>& sources, const std::function<Value()>& make) const;
+  // `variant` tells apart forms made differently for the same tensors (int8 panels per instruction set).
+  Value get(Form form, int variant, const std::vector<at::Tensor>& sources, const std::function<Value()>& make) const;
 
  private:
   struct Entry {
     Form form;
+    int variant;
     std::vector<at::Tensor> sources;
     std::vector<int64_t> versions;
     Value value;

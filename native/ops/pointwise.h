@@ -30,8 +30,8 @@ at::Tensor activation(const Context& ctx, Activation act, const at::Tensor& x);
 // bernoulli_, which it replaces (that op draws element by element from the locked generator: about a tenth of a
 // MiniLM training step). Elsewhere libtorch's dropout.
 at::Tensor dropout(const Context& ctx, const at::Tensor& x, double p);
-// The same noise whatever the context says about training.
-at::Tensor train_dropout(const at::Tensor& x, double p, const at::Generator& generator);
+// The same noise whatever the context says about training (the same bits on every ISA: an integer hash).
+at::Tensor train_dropout(const at::Tensor& x, double p, const at::Generator& generator, kernels::Isa isa);
 
 at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps);
 

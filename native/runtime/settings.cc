@@ -21,6 +21,8 @@ const std::vector<SettingSpec>& specs() {
   static const std::vector<SettingSpec> all = {
       {"linearBackend", "SBERT_NODE_LINEAR_BACKEND", Kind::Choice, 0, 0, {"auto", "blas", "onednn"},
        "how float32 inference runs its products: sbert-node's kernels where they pay and BLAS elsewhere, libtorch's ops only, or oneDNN"},
+      {"kernelIsa", "SBERT_NODE_KERNEL_ISA", Kind::Choice, 0, 0, {"auto", "generic", "avx2", "avx512"},
+       "the instruction set sbert-node's kernels run on: the best this CPU has, or one named (generic: portable C++, for checks)"},
       {"splitBatches", "SBERT_NODE_SPLIT_BATCHES", Kind::Bool, 0, 0, {},
        "an encode batch borrows idle cores for its products over few rows and its attention"},
       {"cpuCacheMb", "SBERT_NODE_CPU_CACHE_MB", Kind::Int, 0, int64_t{1} << 22, {},
@@ -47,7 +49,7 @@ const SettingSpec& spec_of(const std::string& name) {
 SettingValue default_of(const SettingSpec& s) {
   SettingValue v;
   v.kind = s.kind;
-  if (s.name == "linearBackend") v.choice = "auto";
+  if (s.name == "linearBackend" || s.name == "kernelIsa") v.choice = "auto";
   if (s.name == "splitBatches" || s.name == "mallocTuning") v.boolean = true;
   if (s.name == "cpuCacheMb") v.integer = 2048;
   return v;
@@ -124,6 +126,10 @@ void check(const SettingSpec& s, const SettingValue& v) {
     if (s.name == "linearBackend" && v.choice == "onednn" && !at::hasMKLDNN()) {
       fail(ErrorCode::Input, "setting 'linearBackend': this libtorch was built without oneDNN (MKLDNN)");
     }
+    if (s.name == "kernelIsa" && v.choice != "auto" && !kernels::supported(*kernels::parse_isa(v.choice))) {
+      fail(ErrorCode::Input, "setting 'kernelIsa': this CPU cannot run \"" + v.choice + "\" (the best it has is \"" +
+                                 kernels::isa_name(kernels::best_isa()) + "\")");
+    }
   }
 }
 
@@ -174,6 +180,14 @@ void set_linear_backend(ops::LinearBackend backend) {
   set_setting("linearBackend", v);
 }
 
+kernels::Isa kernel_isa() {
+  const std::string name = get_setting("kernelIsa").choice;
+  if (name == "auto") return kernels::best_isa();
+  const kernels::Isa isa = *kernels::parse_isa(name);
+  // An environment default the CPU cannot run falls back to the best it has.
+  return kernels::supported(isa) ? isa : kernels::best_isa();
+}
+
 bool split_batches() { return get_setting("splitBatches").boolean; }
 int64_t cpu_cache_limit_bytes() { return get_setting("cpuCacheMb").integer << 20; }
 bool malloc_tuning() { return get_setting("mallocTuning").boolean; }
@@ -188,7 +202,9 @@ ops::Context call_context(bool train, Team* team) {
   ops::Context ctx;
   ctx.train = train;
   ctx.backend = linear_backend();
-  ctx.own_kernels = ctx.backend == ops::LinearBackend::Auto && kernels::available();
+  ctx.isa = kernel_isa();
+  // The portable path is slower than libtorch's ops: it runs only when asked for by name.
+  ctx.own_kernels = ctx.backend == ops::LinearBackend::Auto && (ctx.isa != kernels::Isa::Generic || get_setting("kernelIsa").choice == "generic");
   ctx.team = team;
   ctx.parts = split_parts();
   return ctx;

@@ -42,6 +42,7 @@ void set_setting(const std::string& name, const SettingValue& value);
 // Typed reads for native code.
 ops::LinearBackend linear_backend();
 void set_linear_backend(ops::LinearBackend backend);
+kernels::Isa kernel_isa();
 bool split_batches();
 int64_t cpu_cache_limit_bytes();
 bool malloc_tuning();

@@ -9,8 +9,8 @@ import { native } from "../../lib/native.js";
 import type { AttentionInput, KernelIsa, TestingKernels } from "../../types/testingKernels.js";
 
 function testingKernels(): TestingKernels {
-  const t = (native() as unknown as { _testingKernels?: TestingKernels })._testingKernels;
-  if (t === undefined) throw new Error("this addon build has no _testingKernels (native/js/addon.cc registers them)");
+  const t = (native()._testing as unknown as { kernels?: TestingKernels }).kernels;
+  if (t === undefined) throw new Error("this addon build has no _testing.kernels (native/js/addon.cc registers them)");
   return t;
 }
 

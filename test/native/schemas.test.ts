@@ -33,9 +33,10 @@ describe("one list per enum: TypeScript agrees with native", () => {
     for (const name of schemas.losses) expect(typeof classes[name], name).toBe("function");
   });
 
-  test("linear backends", () => {
-    const spec = sbert.settings().find((s) => s.name === "linearBackend")!;
-    expect([...sbert.LINEAR_BACKENDS]).toEqual(spec.choices);
+  test("linear backends, kernel instruction sets", () => {
+    const spec = (name: string) => sbert.settings().find((s) => s.name === name)!;
+    expect([...sbert.LINEAR_BACKENDS]).toEqual(spec("linearBackend").choices);
+    expect([...sbert.KERNEL_ISAS]).toEqual(spec("kernelIsa").choices);
   });
 });
 
@@ -64,7 +65,7 @@ describe("process-wide settings", () => {
       // The native side checks too, naming the setting and what it takes.
       expect(() => native().setSetting("cpuCacheMb", "lots")).toThrow(/setting 'cpuCacheMb' takes an integer/);
       expect(() => native().setSetting("linearBackend", "mkl")).toThrow(/setting 'linearBackend' takes one of "auto", "blas", "onednn", got "mkl"/);
-      expect(() => native().setSetting("nope", 1)).toThrow(/unknown setting 'nope' \(settings: linearBackend, splitBatches/);
+      expect(() => native().setSetting("nope", 1)).toThrow(/unknown setting 'nope' \(settings: linearBackend, kernelIsa, splitBatches/);
     } finally {
       sbert.setSplitBatches(before["splitBatches"]!.value as boolean);
       sbert.setCpuCacheLimit(before["cpuCacheMb"]!.value as number);

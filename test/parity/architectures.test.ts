@@ -7,9 +7,10 @@ import { fileURLToPath } from "node:url";
 
 import { beforeAll, describe, expect, test } from "vitest";
 
-import { SentenceTransformer, models } from "../../lib/index.js";
+import { SentenceTransformer, models, setKernelIsa } from "../../lib/index.js";
 import { native } from "../../lib/native.js";
 import type { NativeTokenBatch } from "../../types/native.js";
+import type { KernelIsa, TestingKernels } from "../../types/testingKernels.js";
 import { runPython } from "../helpers/python.js";
 import { makeSentences } from "../helpers/tokenizationFixtures.js";
 import { SENTENCES, maxAbsDiff, tempDir } from "../helpers/tmp.js";
@@ -21,6 +22,16 @@ const CORPUS = [...SENTENCES, ...makeSentences(2000, 99)];
 const LONG = "Un testo più lungo: ".concat("il cane corre nel parco e il gatto guarda dalla finestra ".repeat(8));
 // Plain Italian and English words: tokenized alike by every tokenizer kind here.
 const TEXTS = [...SENTENCES, LONG, "A man plays the guitar.", "la città è piena di gente oggi perché è festa"];
+
+function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i]! * b[i]!;
+    aa += a[i]! * a[i]!;
+    bb += b[i]! * b[i]!;
+  }
+  return ab / Math.sqrt(aa * bb);
+}
 
 interface Built {
   dir: string;
@@ -142,6 +153,39 @@ describe.each(ARCHS)("%s", (arch) => {
     trainer.dispose();
     model.dispose();
   });
+});
+
+// Each kernel instruction set this CPU runs, end to end through the public switch (the portable one everywhere).
+const FEATURES = (native()._testing as unknown as { kernels: TestingKernels }).kernels.features();
+const ISAS: { isa: KernelIsa; missing?: string }[] = [
+  { isa: "generic" },
+  { isa: "avx2", missing: FEATURES.supported.includes("avx2") ? undefined : "host lacks AVX2 + FMA" },
+  { isa: "avx512", missing: FEATURES.supported.includes("avx512") ? undefined : "host lacks AVX-512 F/BW/VL" },
+];
+
+describe.each(ISAS)("kernels on $isa", ({ isa, missing }) => {
+  test.skipIf(missing !== undefined).each(["bert", "mpnet", "xlm-roberta"] as const)(
+    `%s: one text at a time, batches of 3, and int8 agree with sentence-transformers${missing ? ` (skipped: ${missing})` : ""}`,
+    async (arch) => {
+      const ref = reference.get(arch)!;
+      const model = await SentenceTransformer.load(pooled.get(arch)!.dir);
+      setKernelIsa(isa);
+      try {
+        const single: Float32Array[] = [];
+        for (const t of TEXTS) single.push(await model.encode(t));
+        single.forEach((v, i) => expect(maxAbsDiff(v, ref.embeddings[i]!)).toBeLessThan(1e-5));
+        (await model.encode(TEXTS, { batchSize: 3 })).forEach((v, i) => expect(maxAbsDiff(v, ref.embeddings[i]!)).toBeLessThan(1e-5));
+        const int8 = await SentenceTransformer.load(pooled.get(arch)!.dir, { quantize: "int8" });
+        const q: Float32Array[] = [];
+        for (const t of TEXTS.slice(0, 4)) q.push(await int8.encode(t));
+        q.forEach((v, i) => expect(cosine(v, ref.embeddings[i]!)).toBeGreaterThan(0.99));
+        int8.dispose();
+      } finally {
+        setKernelIsa("auto");
+        model.dispose();
+      }
+    },
+  );
 });
 
 describe("bad configs name the file and the field", () => {

@@ -442,13 +442,17 @@ describe("findWeights", () => {
     await expect(findWeights(d)).rejects.toMatchObject({ code: "ERR_FORMAT", message: expect.stringContaining(join(d, s1)) });
   });
 
-  it("finds a zip-format pytorch_model.bin and refuses the legacy pickle format", async () => {
+  it("finds a pytorch_model.bin in the zip or the legacy pickle format, and refuses anything else", async () => {
     let d = await folder();
     await writeFile(join(d, "pytorch_model.bin"), Buffer.from("PK\x03\x04rest", "latin1"));
     expect(await findWeights(d)).toEqual({ format: "pytorch", path: join(d, "pytorch_model.bin") });
 
     d = await folder();
     await writeFile(join(d, "pytorch_model.bin"), Buffer.from([0x80, 0x02, 0x8a, 0x0a]));
+    expect(await findWeights(d)).toEqual({ format: "pytorch", path: join(d, "pytorch_model.bin") });
+
+    d = await folder();
+    await writeFile(join(d, "pytorch_model.bin"), Buffer.from("not a checkpoint"));
     await expect(findWeights(d)).rejects.toMatchObject({ code: "ERR_FORMAT", message: expect.stringContaining("pytorch_model.bin") });
 
     d = await folder();
