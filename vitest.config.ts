@@ -1,8 +1,10 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Packs and installs the package, compiling the addon (minutes): `npm run test:package`, and .ci/run.
+    exclude: [...configDefaults.exclude, "test/package/pack.test.ts"],
     testTimeout: 120_000,
     hookTimeout: 300_000,
     pool: "forks",

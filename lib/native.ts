@@ -10,7 +10,7 @@ const require = createRequire(import.meta.url);
 
 let addon: NativeAddon | undefined;
 
-/** The compiled addon, loaded on first use (build/Release or a prebuild matching this platform). */
+/** The compiled addon (build/Release, built from source on install), loaded on first use. */
 export function native(): NativeAddon {
   if (addon) return addon;
   try {
@@ -21,9 +21,10 @@ export function native(): NativeAddon {
       "ERR_NATIVE",
       `the sbert-node native addon could not be loaded: ${(e as Error).message}\n` +
         "Possible solutions:\n" +
-        "  - build it from source: npm run build:native (in the sbert-node folder)\n" +
-        "  - it needs libtorch: sudo apt-get install libtorch-dev libopenblas0-pthread, or set LIBTORCH=/path/to/libtorch before building\n" +
-        "  - a prebuild for another platform or Node-API version does not load here: rebuild on this machine",
+        "  - build it (npm install does, unless install scripts were skipped or sbert-node's was denied): npm rebuild sbert-node\n" +
+        "    in your project (under --strict-allow-scripts first: npm install-scripts approve sbert-node), npm run build:native in a clone\n" +
+        "  - it needs libtorch: sudo apt-get install libtorch-dev libopenblas0-pthread, pip install torch, or LIBTORCH=/path/to/libtorch\n" +
+        "  - the libtorch it was built against moved or was removed (it is found at the path it had at build time): build it again",
       { op: "native.load", cause: e },
     );
   }

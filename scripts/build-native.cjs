@@ -1,13 +1,24 @@
 #!/usr/bin/env node
-// Builds the addon with cmake-js into build/Release/sbert_node.node. Used by `npm run build:native`, by the
-// package's install step (when no prebuild loads) and by binding.gyp (for prebuildify).
+// Builds the addon with cmake-js into build/Release/sbert_node.node. Used by `npm run build:native` and by the
+// package's install step (the package ships no prebuilt binary: see README, "Using it in your project").
 "use strict";
 const { spawnSync } = require("node:child_process");
+const fs = require("node:fs");
 const path = require("node:path");
 
+const { checkBuildPrerequisites, formatBuildProblem } = require("./build-prerequisites.cjs");
+
 const root = path.resolve(__dirname, "..");
+// Installed as a dependency (node_modules/sbert-node), or this repository.
+const installed = root.split(path.sep).includes("node_modules");
+
+const prerequisites = checkBuildPrerequisites();
+if (prerequisites.blocking) {
+  console.error(`\n${formatBuildProblem(prerequisites, { installed, failed: false })}\n`);
+  process.exit(1);
+}
+
 const cmakeJs = require.resolve("cmake-js/bin/cmake-js");
-const fs = require("node:fs");
 
 // libtorch is chosen when CMake configures; a different LIBTORCH than last time needs a fresh configure.
 const buildDir = path.join(root, "build", "cmake");
@@ -28,10 +39,6 @@ if (r.status === 0) {
   fs.writeFileSync(stamp, wanted);
 }
 if (r.status !== 0) {
-  console.error(
-    "\nsbert-node: building the native addon failed. It needs cmake, a C++17 compiler and libtorch:\n" +
-      "  sudo apt-get install cmake g++ libtorch-dev libopenblas0-pthread\n" +
-      "or set LIBTORCH=/path/to/libtorch (a libtorch download from pytorch.org), then try again.",
-  );
-  process.exit(r.status ?? 1);
+  console.error(`\n${formatBuildProblem(prerequisites, { installed, failed: true })}\n`);
+  process.exit(r.status || 1);
 }

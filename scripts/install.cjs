@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// npm install step: use a prebuild or an existing build when one loads here, otherwise build from source.
+// npm install step: keep an existing build that loads here (npm rebuild of an installed copy), otherwise compile
+// the addon from source against this machine's libtorch.
 "use strict";
 const path = require("node:path");
 
