@@ -201,6 +201,15 @@ export interface NativeTesting {
   ): { loss: number; grads: { name: string; shape: number[]; data: Float32Array }[]; headGrads?: { name: string; shape: number[]; data: Float32Array }[] };
   /** x after training's dropout (each element zeroed with probability p, the rest scaled by 1 / (1 - p)); for checks of the noise */
   dropout(x: NativeTensorData, p: number): NativeTensor;
+  /** how a linear layer's product runs for these facts (ops::choose_linear_path) */
+  chooseLinearPath(query: {
+    inference: boolean;
+    rows: number;
+    precision: "float32" | "int8";
+    backend: "auto" | "blas" | "onednn";
+    ownKernels: boolean;
+    isa: "generic" | "avx2" | "avx512";
+  }): "aten" | "blas" | "panels" | "int8-panels" | "onednn" | "onednn-int8";
   /** libtorch's default CPU generator, which dropout above draws from */
   manualSeed(seed: number): void;
   rngState(): Uint8Array;

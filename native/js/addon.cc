@@ -24,6 +24,7 @@
 #include "js/testing_kernels.h"
 #include "js/trainer_wrap.h"
 #include "losses.h"
+#include "ops/linear.h"
 #include "ops/pointwise.h"
 #include "pooling.h"
 #include "trainer.h"
@@ -240,6 +241,24 @@ Napi::Value Schemas(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// _testing.chooseLinearPath({inference, rows, precision, backend, ownKernels, isa}) -> the path's name: the decision
+// every linear layer's product takes, for its unit test.
+Napi::Value ChooseLinearPath(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto q = arg_object(info, 0, "query");
+    const std::string precision = get_string(q, "precision"), backend = get_string(q, "backend"), isa = get_string(q, "isa");
+    if (precision != "float32" && precision != "int8") fail(ErrorCode::Input, "precision must be \"float32\" or \"int8\"");
+    if (backend != "auto" && backend != "blas" && backend != "onednn") fail(ErrorCode::Input, "backend must be \"auto\", \"blas\" or \"onednn\"");
+    const auto parsed = kernels::parse_isa(isa);
+    if (!parsed) fail(ErrorCode::Input, "isa must be \"generic\", \"avx2\" or \"avx512\"");
+    const ops::LinearQuery query{get_bool(q, "inference"), get_int(q, "rows"),
+                                 precision == "int8" ? ops::Precision::Int8 : ops::Precision::Float32,
+                                 backend == "onednn" ? ops::LinearBackend::OneDnn : backend == "blas" ? ops::LinearBackend::Blas : ops::LinearBackend::Auto,
+                                 get_bool(q, "ownKernels"), *parsed};
+    return Napi::String::New(info.Env(), ops::linear_path_name(ops::choose_linear_path(query)));
+  });
+}
+
 // architectures() -> string[]: the model_types loadTransformer accepts.
 Napi::Value Architectures(const Napi::CallbackInfo& info) {
   auto out = Napi::Array::New(info.Env());
@@ -309,6 +328,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   testing.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
   testing.Set("rngState", Napi::Function::New(env, RngState, "rngState"));
   testing.Set("setRngState", Napi::Function::New(env, SetRngState, "setRngState"));
+  testing.Set("chooseLinearPath", Napi::Function::New(env, ChooseLinearPath, "chooseLinearPath"));
   register_kernel_testing(env, testing);
   exports.Set("_testing", testing);
   exports.Set("loadTransformer", Napi::Function::New(env, LoadTransformer, "loadTransformer"));

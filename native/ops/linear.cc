@@ -13,9 +13,8 @@ namespace sbert::ops {
 
 namespace {
 
-// Below this many rows sbert-node's packed-weight kernel beats OpenBLAS per core (measured side by side on
-// MiniLM and BERT-base shapes: 1.1-1.7x at 8-48 rows, even around 64-96, behind from ~128).
-constexpr int64_t kPanelRows = 64;
+// Below this many rows oneDNN's int8 product costs more than it saves (and sbert-node's int8 kernel takes over).
+constexpr int64_t kInt8Rows = 64;
 
 using Form = PreparedWeights::Form;
 
@@ -163,13 +162,21 @@ const float* data_or_null(const at::Tensor& t) { return t.defined() ? t.data_ptr
 
 }  // namespace
 
+int64_t panel_rows(kernels::Isa isa) {
+  // AVX2: below 64 rows the packed-weight kernel beats OpenBLAS per core (measured side by side on MiniLM and
+  // BERT-base shapes: 1.1-1.7x at 8-48 rows, even around 64-96, behind from ~128).
+  (void)isa;
+  return 64;
+}
+
 LinearPath choose_linear_path(const LinearQuery& q) {
   if (!q.inference) return LinearPath::Aten;
-  if (q.rows < kPanelRows && q.own_kernels) return q.precision == Precision::Int8 ? LinearPath::Int8Panels : LinearPath::Panels;
+  if (q.own_kernels && q.precision == Precision::Int8 && q.rows < kInt8Rows) return LinearPath::Int8Panels;
+  if (q.own_kernels && q.precision == Precision::Float32 && q.rows < panel_rows(q.isa)) return LinearPath::Panels;
   if (q.precision == Precision::Float32) return q.backend == LinearBackend::OneDnn ? LinearPath::OneDnn : LinearPath::Blas;
   // oneDNN's quantized product costs more than it saves on a handful of rows (measured: one short sentence
   // encodes 1.5x slower in int8): without sbert-node's kernels, few rows stay in float32.
-  if (q.rows < kPanelRows) return q.backend == LinearBackend::OneDnn ? LinearPath::OneDnn : LinearPath::Aten;
+  if (q.rows < kInt8Rows) return q.backend == LinearBackend::OneDnn ? LinearPath::OneDnn : LinearPath::Aten;
   return LinearPath::OneDnnInt8;
 }
 
@@ -211,7 +218,7 @@ std::vector<at::Tensor> linear(const Context& ctx, const std::vector<LinearWeigh
   const int64_t in = w0.size(1);
   const bool inference = !ctx.train && !at::GradMode::is_enabled() && x.is_cpu() && x.scalar_type() == at::kFloat && w0.scalar_type() == at::kFloat;
   const int64_t rows = x.numel() / std::max<int64_t>(1, in);
-  const LinearPath path = choose_linear_path({inference, rows, precision, ctx.backend, ctx.own_kernels});
+  const LinearPath path = choose_linear_path({inference, rows, precision, ctx.backend, ctx.own_kernels, ctx.isa});
   std::vector<at::Tensor> outputs;
   if (path == LinearPath::Aten) {
     for (const auto& l : layers) outputs.push_back(at::linear(x, l.weight, l.bias));

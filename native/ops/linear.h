@@ -36,11 +36,14 @@ struct LinearQuery {
   Precision precision;
   LinearBackend backend;
   bool own_kernels;    // the context allows sbert-node's kernels
+  kernels::Isa isa;    // the instruction set they run on
 };
 
 // The one place that decides how a product runs (a pure function: the unit tests call it).
 LinearPath choose_linear_path(const LinearQuery& q);
 const char* linear_path_name(LinearPath path);
+// Below this many rows sbert-node's panel kernel takes a float32 product over from BLAS, on `isa`.
+int64_t panel_rows(kernels::Isa isa);
 
 // A layer's weights in the forms some path runs them in (packed panels, oneDNN's layout, int8), keyed by form (and
 // variant) and by the tensors they were made from, identity and version: made on first use, made again after any of those

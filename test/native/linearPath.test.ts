@@ -1,0 +1,39 @@
+// The one decision of how a linear layer's product runs (native ops::choose_linear_path), as a table.
+import { expect, test } from "vitest";
+
+import { native } from "../../lib/native.js";
+
+type Query = Parameters<ReturnType<typeof native>["_testing"]["chooseLinearPath"]>[0];
+const base: Query = { inference: true, rows: 8, precision: "float32", backend: "auto", ownKernels: true, isa: "avx2" };
+const choose = (q: Partial<Query>) => native()._testing.chooseLinearPath({ ...base, ...q });
+
+test("training and autograd always take libtorch's own op", () => {
+  for (const rows of [1, 63, 64, 4096]) {
+    for (const precision of ["float32", "int8"] as const) expect(choose({ inference: false, rows, precision })).toBe("aten");
+  }
+});
+
+test("float32: few rows on the panel kernel where the context allows it, else BLAS or oneDNN by backend", () => {
+  for (const isa of ["generic", "avx2", "avx512"] as const) {
+    expect(choose({ rows: 1, isa })).toBe("panels");
+    expect(choose({ rows: 63, isa })).toBe("panels");
+    expect(choose({ rows: 64, isa })).toBe("blas");
+    expect(choose({ rows: 1, isa, ownKernels: false })).toBe("blas");
+    expect(choose({ rows: 1, isa, ownKernels: false, backend: "onednn" })).toBe("onednn");
+    expect(choose({ rows: 500, isa, backend: "onednn", ownKernels: false })).toBe("onednn");
+  }
+});
+
+test("int8: few rows on the int8 kernel, else oneDNN's dynamic quantization; without the kernel few rows stay float32", () => {
+  expect(choose({ precision: "int8", rows: 1 })).toBe("int8-panels");
+  expect(choose({ precision: "int8", rows: 63 })).toBe("int8-panels");
+  expect(choose({ precision: "int8", rows: 64 })).toBe("onednn-int8");
+  expect(choose({ precision: "int8", rows: 8, ownKernels: false })).toBe("aten");
+  expect(choose({ precision: "int8", rows: 8, ownKernels: false, backend: "onednn" })).toBe("onednn");
+  expect(choose({ precision: "int8", rows: 200, ownKernels: false, backend: "blas" })).toBe("onednn-int8");
+});
+
+test("bad queries are clear errors", () => {
+  expect(() => choose({ isa: "neon" as "avx2" })).toThrow(/isa must be/);
+  expect(() => choose({ backend: "mkl" as "auto" })).toThrow(/backend must be/);
+});
