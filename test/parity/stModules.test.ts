@@ -1,13 +1,13 @@
 // LayerNorm, Dropout, WeightedLayerPooling, WordEmbeddings + WordWeights, CNN and LSTM against sentence-transformers
 // itself: folders built and saved by sentence-transformers (py/st_modules.py), loaded here, encoded and trained
 // one step; folders saved here, loaded by sentence-transformers.
-import { readFile, writeFile } from "node:fs/promises";
+import { cp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { beforeAll, describe, expect, test } from "vitest";
 
-import { SentenceTransformer, models } from "../../lib/index.js";
+import { DataLoader, InputExample, SentenceTransformer, losses, models } from "../../lib/index.js";
 import { native } from "../../lib/native.js";
 import type { NativeTokenBatch } from "../../types/native.js";
 import { runPython } from "../helpers/python.js";
@@ -312,4 +312,176 @@ describe.each(GRAD_CASES)("%s", (name) => {
     trainer.dispose();
     model.dispose();
   });
+});
+
+describe("saving", () => {
+  test("folders saved here (legacy module types and config keys) load in sentence-transformers, and here, with the same embeddings", async () => {
+    const ours = new Map<CaseName, Float32Array[]>();
+    for (const name of CASES) {
+      const model = await SentenceTransformer.load(folder(name));
+      await model.save(join(root, "saved", name));
+      ours.set(name, await model.encode(all[name].texts));
+      model.dispose();
+    }
+    const wordModules = JSON.parse(await readFile(join(root, "saved", "lstm", "modules.json"), "utf8")) as { path: string; type: string }[];
+    expect(wordModules.map((m) => [m.path, m.type])).toEqual([
+      ["0_WordEmbeddings", "sentence_transformers.models.WordEmbeddings"],
+      ["1_LSTM", "sentence_transformers.models.LSTM"],
+      ["2_Pooling", "sentence_transformers.models.Pooling"],
+    ]);
+    // sentence-transformers wrote the v5.4+ spelling: both are read.
+    const theirs = JSON.parse(await readFile(join(folder("lstm"), "modules.json"), "utf8")) as { type: string }[];
+    expect(theirs[1]!.type).toBe("sentence_transformers.sentence_transformer.modules.lstm.LSTM");
+    const lstmConfig = JSON.parse(await readFile(join(root, "saved", "lstm", "1_LSTM", "lstm_config.json"), "utf8")) as Record<string, unknown>;
+    expect(lstmConfig).toEqual({ word_embedding_dimension: DIM, hidden_dim: 5, num_layers: 2, dropout: 0.25, bidirectional: true });
+
+    const answers = await runPython<Reference[]>(
+      SCRIPT,
+      CASES.map((name) => ({ op: "encode", folder: join(root, "saved", name), texts: all[name].texts, batch_size: all[name].batchSize })),
+    );
+    for (const [i, name] of CASES.entries()) {
+      expectEmbeddings(ours.get(name)!, answers[i]!.embeddings, `${name} saved here, encoded by sentence-transformers`);
+      const again = await SentenceTransformer.load(join(root, "saved", name));
+      expectEmbeddings(await again.encode(all[name].texts), answers[i]!.embeddings, `${name} saved here, loaded here`);
+      again.dispose();
+    }
+  }, 300_000);
+});
+
+describe("WordEmbeddings' tokenizer and text files", () => {
+  test("WhitespaceTokenizer gives sentence-transformers' ids (stop words, punctuation, case, Python's whitespace)", async () => {
+    const model = await SentenceTransformer.load(folder("lstm"));
+    const tokenizer = model.tokenizer as models.WhitespaceTokenizer;
+    expect(tokenizer.doLowerCase).toBe(true);
+    expect(TOKENIZER_TEXTS.map((t) => tokenizer.tokenize(t))).toEqual(pythonTokens);
+    // The default stop words are sentence-transformers' (from_text_file's default tokenizer saved them).
+    const saved = JSON.parse(await readFile(join(folder("wordWeights"), "whitespacetokenizer_config.json"), "utf8")) as { stop_words: string[] };
+    expect([...models.ENGLISH_STOP_WORDS].sort()).toEqual([...saved.stop_words].sort());
+    model.dispose();
+  });
+
+  test("WordEmbeddings.fromTextFile + WordWeights + Pooling built here equal the model sentence-transformers built from the same file", async () => {
+    const embeddings = await models.WordEmbeddings.fromTextFile(vectorsFile);
+    const vocab = embeddings.tokenizer.getVocab();
+    expect(vocab[0]).toBe("PADDING_TOKEN");
+    expect(vocab).not.toContain("broken");
+    const weights = new models.WordWeights({ vocab, wordWeights: WORD_WEIGHTS, unknownWordWeight: UNKNOWN_WEIGHT });
+    const pooling = new models.Pooling(embeddings.getWordEmbeddingDimension(), { poolingMode: ["mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken"] });
+    const model = new SentenceTransformer({ modules: [embeddings, weights, pooling] });
+    expectEmbeddings(await model.encode(WORD_TEXTS_WITH_EMPTY), reference.get("wordWeights")!.embeddings, "built here");
+    await expect(model.encode([["a pair", "of texts"]])).rejects.toMatchObject({ code: "ERR_INPUT", message: expect.stringMatching(/WordEmbeddings tokenizes single texts/) });
+    model.dispose();
+  });
+
+  test("a frozen WordEmbeddings matrix does not learn; the modules after it do", async () => {
+    const model = await SentenceTransformer.load(folder("lstm"));
+    const trainer = native().createTrainer(
+      model.modules.map((m) => m.native),
+      [{ loss: "CosineSimilarityLoss" }],
+      { lr: 1e-3, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: 0, scheduler: "constantlr", warmupSteps: 0, totalSteps: 1, useAmp: false, seed: 0 },
+    );
+    await trainer.step(0, [tokenBatch(model, WORD_S1), tokenBatch(model, WORD_S2)], { data: Float32Array.from(LABELS.slice(0, 4)), shape: [4] });
+    const trained = trainer.state().filter((t) => t.name.startsWith("exp_avg.")).map((t) => t.name.split(".")[1]);
+    expect(new Set(trained)).toEqual(new Set(["1"]));
+    trainer.dispose();
+    model.dispose();
+  });
+});
+
+describe("bad folders give an SbertError naming the file and the field", () => {
+  async function copyOf(name: CaseName, tag: string): Promise<string> {
+    const dir = join(root, "bad", tag);
+    await cp(folder(name), dir, { recursive: true });
+    return dir;
+  }
+  async function edit(file: string, change: (json: any) => void): Promise<void> {
+    const json = JSON.parse(await readFile(file, "utf8"));
+    change(json);
+    await writeFile(file, JSON.stringify(json));
+  }
+
+  test("a module type sbert-node does not have names modules.json and the type", async () => {
+    const dir = await copyOf("cnn", "type");
+    await edit(join(dir, "modules.json"), (m) => (m[1].type = "sentence_transformers.models.BoW"));
+    await expect(SentenceTransformer.load(dir)).rejects.toMatchObject({
+      code: "ERR_CONFIG",
+      message: expect.stringMatching(/modules\.json: module type "sentence_transformers\.models\.BoW" is not supported \(sbert-node has .*WordEmbeddings.*LSTM/),
+    });
+  });
+
+  test("config values and weights that cannot make the module", async () => {
+    const cnn = await copyOf("cnn", "kernel");
+    const cnnPath = (JSON.parse(await readFile(join(cnn, "modules.json"), "utf8")) as { path: string }[])[1]!.path;
+    await edit(join(cnn, cnnPath, "cnn_config.json"), (c) => (c.kernel_sizes = [1, 2]));
+    await expect(SentenceTransformer.load(cnn)).rejects.toMatchObject({
+      code: "ERR_CONFIG",
+      message: expect.stringMatching(/cnn_config\.json: field 'kernel_sizes'.*odd positive integers/),
+    });
+
+    const lstm = await copyOf("lstm", "hidden");
+    await edit(join(lstm, "1_LSTM", "lstm_config.json"), (c) => (c.hidden_dim = 7));
+    await expect(SentenceTransformer.load(lstm)).rejects.toMatchObject({
+      code: "ERR_WEIGHTS",
+      message: expect.stringMatching(/key 'encoder\.\w+' has shape \[20(, \d+)?\] in .*1_LSTM.model\.safetensors but the model expects \[28(, \d+)?\]/),
+    });
+
+    const phrase = await copyOf("lstm", "phrase");
+    await edit(join(phrase, "wordembedding_config.json"), (c) => (c.tokenizer_class = "sentence_transformers.models.tokenizer.PhraseTokenizer.PhraseTokenizer"));
+    await expect(SentenceTransformer.load(phrase)).rejects.toMatchObject({
+      code: "ERR_CONFIG",
+      message: expect.stringMatching(/wordembedding_config\.json: tokenizer_class ".*PhraseTokenizer" is not supported/),
+    });
+
+    const vocab = await copyOf("lstm", "vocab");
+    await edit(join(vocab, "whitespacetokenizer_config.json"), (c) => c.vocab.push("extra1", "extra2"));
+    await expect(SentenceTransformer.load(vocab)).rejects.toMatchObject({
+      code: "ERR_CONFIG",
+      message: expect.stringMatching(/whitespacetokenizer_config\.json: the vocabulary has \d+ words but .*model\.safetensors has \d+ embedding rows/),
+    });
+  });
+});
+
+describe("fit", () => {
+  test("trains a GloVe-style model built here (vectors, word weights, LSTM, LayerNorm, Dropout): the loss falls, every trainable module changes, the saved folder reloads", async () => {
+    const embeddings = await models.WordEmbeddings.fromTextFile(vectorsFile, { updateEmbeddings: true });
+    const vocab = embeddings.tokenizer.getVocab();
+    const lstm = new models.LSTM({ wordEmbeddingDimension: DIM, hiddenDim: 4, numLayers: 2, dropout: 0.1, seed: 3 });
+    const modules = [
+      embeddings,
+      new models.WordWeights({ vocab, wordWeights: WORD_WEIGHTS }),
+      lstm,
+      new models.Pooling(lstm.getWordEmbeddingDimension()),
+      new models.Dropout(0.1),
+      new models.LayerNorm(lstm.getWordEmbeddingDimension()),
+    ];
+    const model = new SentenceTransformer({ modules });
+    const before = modules.map((m) => m.native.stateDict().map((t) => Float32Array.from(t.data)));
+    const examples = WORD_TEXTS.slice(0, 8).map((t, i) => new InputExample({ texts: [t, WORD_TEXTS[(i + 1) % 8]!], label: i % 2 }));
+    const loader = new DataLoader(examples, { batchSize: 4, shuffle: true, seed: 1 });
+    const result = await model.fit({
+      trainObjectives: [[loader, new losses.CosineSimilarityLoss(model)]],
+      epochs: 30,
+      warmupSteps: 0,
+      optimizerParams: { lr: 1e-2 },
+      showProgressBar: false,
+      seed: 2,
+    });
+    const mean = (xs: { loss: number }[]) => xs.reduce((a, x) => a + x.loss, 0) / xs.length;
+    expect(mean(result.log.slice(-10))).toBeLessThan(0.5 * mean(result.log.slice(0, 10)));
+    modules.forEach((m, i) => {
+      const after = m.native.stateDict();
+      after.forEach((t, j) => expect(maxAbsDiff(t.data, before[i]![j]!), `${m.className} ${t.name}`).toBeGreaterThan(1e-4));
+    });
+    const dir = join(root, "fitted");
+    await model.save(dir);
+    const again = await SentenceTransformer.load(dir);
+    expect(again.modules.map((m) => m.className)).toEqual(["WordEmbeddings", "WordWeights", "LSTM", "Pooling", "Dropout", "LayerNorm"]);
+    // WordWeights is rebuilt from its config on load (as in sentence-transformers): compare with it reset alike.
+    const freshWeights = new models.WordWeights({ vocab, wordWeights: WORD_WEIGHTS });
+    const reset = new SentenceTransformer({ modules: [modules[0]!, freshWeights, ...modules.slice(2)] });
+    expectEmbeddings(await again.encode(WORD_TEXTS), Array.from(await reset.encode(WORD_TEXTS), (v) => Array.from(v)), "reloaded");
+    freshWeights.dispose();
+    again.dispose();
+    model.dispose();
+  }, 120_000);
 });
