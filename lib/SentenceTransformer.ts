@@ -296,9 +296,7 @@ export class SentenceTransformer {
 
   /** The first module's tokenizer: a Transformer's Hugging Face tokenizer, or a WordEmbeddings' WhitespaceTokenizer. */
   get tokenizer(): Tokenizer | WhitespaceTokenizer {
-    const input = this.inputModule;
-    if (input instanceof Transformer || input instanceof WordEmbeddings) return input.tokenizer;
-    throw new SbertError("ERR_CONFIG", `the first module (${input.className}) has no tokenizer of its own`, { op: OP_ENCODE });
+    return this.inputModule.tokenizer;
   }
 
   get device(): string {

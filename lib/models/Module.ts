@@ -1,5 +1,6 @@
 import type { NativeModule } from "../../types/native.js";
-import type { EncodedBatch, TextInput } from "../tokenization/Tokenizer.js";
+import type { EncodedBatch, TextInput, Tokenizer } from "../tokenization/Tokenizer.js";
+import type { WhitespaceTokenizer } from "./tokenizer/WhitespaceTokenizer.js";
 
 /**
  * One step of a SentenceTransformer pipeline. Each module runs natively and saves and loads its own folder,
@@ -20,6 +21,8 @@ export interface SentenceModule {
 
 /** The first module of a pipeline, which turns texts into token ids (Transformer, WordEmbeddings). */
 export interface InputModule extends SentenceModule {
+  /** A Transformer's Hugging Face tokenizer, a WordEmbeddings' WhitespaceTokenizer. */
+  readonly tokenizer: Tokenizer | WhitespaceTokenizer;
   /** Texts are cut to this many tokens. */
   maxSeqLength: number;
   /** Tokenizes and pads a batch as encode and fit do. */

@@ -127,6 +127,10 @@ export class WordEmbeddings implements InputModule {
     }
   }
 
+  /**
+   * Texts are cut to this many words. sentence-transformers keeps max_seq_length in the config without applying
+   * it; with the default (1000000) no text is cut either way.
+   */
   get maxSeqLength(): number {
     return this._maxSeqLength;
   }

@@ -2,8 +2,9 @@
 the folders test/parity/stModules.test.ts loads, and sentence-transformers' answers on them.
 
 stdin: a list of jobs, run in turn in one Python process (each start costs seconds); stdout: the list of results.
-  {"op": "build", "dir", "seed", "modules": [module, ...]}: a SentenceTransformer of these modules, random weights
-      where the defaults would hide mistakes (layer weights, norms), saved by sentence-transformers -> {"dir"}.
+  {"op": "build", "dir", "seed", "modules": [module, ...], "safe_serialization"?: bool}: a SentenceTransformer of
+      these modules, random weights where the defaults would hide mistakes (layer weights, norms), saved by
+      sentence-transformers (weights in pytorch_model.bin files with safe_serialization false) -> {"dir"}.
       module: {"type": "transformer", "spec": test/fixtures/hf_model.py's spec (its Transformer is used)}
             | {"type": "word_embeddings", "file": a GloVe-style text file, "update_embeddings"?, "do_lower_case"?}
             | {"type": "word_weights", "weights": {word: weight}, "unknown_word_weight"}
@@ -105,7 +106,7 @@ def build(job):
                 raise SystemExit(f"unknown module type {kind}")
             modules.append(module)
             dim = dimension_of(module) if has_dimension(module) else dim
-        SentenceTransformer(modules=modules, device="cpu").save(job["dir"])
+        SentenceTransformer(modules=modules, device="cpu").save(job["dir"], safe_serialization=job.get("safe_serialization", True))
     return {"dir": job["dir"]}
 
 
