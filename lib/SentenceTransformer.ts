@@ -5,18 +5,26 @@ import type { NativeModule, NativeTensor } from "../types/native.js";
 import { SbertError } from "./errors.js";
 import { readJson, readJsonObject, writeFolderAtomically, writeJson } from "./io/files.js";
 import { modelCard } from "./modelCard.js";
+import { CNN } from "./models/CNN.js";
 import { Dense } from "./models/Dense.js";
-import type { SentenceModule } from "./models/Module.js";
+import { Dropout } from "./models/Dropout.js";
+import { LayerNorm } from "./models/LayerNorm.js";
+import { LSTM } from "./models/LSTM.js";
+import { isInputModule, type InputModule, type SentenceModule } from "./models/Module.js";
 import { Normalize } from "./models/Normalize.js";
 import { Pooling } from "./models/Pooling.js";
 import { Transformer } from "./models/Transformer.js";
+import { WeightedLayerPooling } from "./models/WeightedLayerPooling.js";
+import { WordEmbeddings } from "./models/WordEmbeddings.js";
+import { WordWeights } from "./models/WordWeights.js";
 import { fit, type FitOptions, type FitResult, type TrainingSummary } from "./fit.js";
 import { modelIdFor, pushFolderToHub, resolveModelFolder, type HubOptions, type PushOptions, type PushResult } from "./hub/index.js";
 import { ReadWriteLock } from "./internal/lock.js";
 import { getEncodeConcurrency } from "./backend.js";
 import { callNative, native } from "./native.js";
 import { ProgressBar } from "./progress.js";
-import type { EncodedBatch, TextInput } from "./tokenization/Tokenizer.js";
+import type { EncodedBatch, TextInput, Tokenizer } from "./tokenization/Tokenizer.js";
+import type { WhitespaceTokenizer } from "./models/tokenizer/WhitespaceTokenizer.js";
 import {
   cosSim,
   dotScore,
@@ -122,7 +130,7 @@ function checkModules(modules: unknown): SentenceModule[] {
   if (!Array.isArray(modules) || modules.length === 0) throw new TypeError("SentenceTransformer: modules must be a non-empty array");
   for (const [i, m] of modules.entries()) {
     if (!m || typeof m !== "object" || !("native" in m) || typeof (m as SentenceModule).save !== "function") {
-      throw new TypeError(`SentenceTransformer: modules[${i}] is not a sentence-transformers module (models.Transformer, Pooling, Dense, Normalize)`);
+      throw new TypeError(`SentenceTransformer: modules[${i}] is not a sentence-transformers module (models.Transformer, Pooling, Dense, Normalize, ...)`);
     }
   }
   return modules as SentenceModule[];
@@ -138,11 +146,29 @@ function modulePath(root: string, relative: unknown, file: string): string {
   return join(root, relative);
 }
 
-/** The module class a modules.json `type` names, in either layout (legacy `sentence_transformers.models.X`, v5.4+ paths). */
+/** How each module class a modules.json `type` can name is loaded from its folder. */
+const MODULE_LOADERS: Record<string, (dir: string, device: string) => Promise<SentenceModule>> = {
+  Transformer: (dir, device) => Transformer.load(dir, { device }),
+  Pooling: (dir) => Pooling.load(dir),
+  Dense: (dir, device) => Dense.load(dir, { device }),
+  Normalize: async () => new Normalize(),
+  LayerNorm: (dir, device) => LayerNorm.load(dir, { device }),
+  Dropout: (dir) => Dropout.load(dir),
+  WeightedLayerPooling: (dir, device) => WeightedLayerPooling.load(dir, { device }),
+  WordEmbeddings: (dir, device) => WordEmbeddings.load(dir, { device }),
+  WordWeights: (dir, device) => WordWeights.load(dir, { device }),
+  CNN: (dir, device) => CNN.load(dir, { device }),
+  LSTM: (dir, device) => LSTM.load(dir, { device }),
+};
+
+/**
+ * The module class a modules.json `type` names, in either layout (legacy `sentence_transformers.models.X`,
+ * v5.4+ `sentence_transformers.<package>.modules.<file>.X`).
+ */
 function moduleClassName(type: unknown): string | undefined {
   if (typeof type !== "string" || !type.startsWith("sentence_transformers.")) return undefined;
   const cls = type.slice(type.lastIndexOf(".") + 1);
-  return ["Transformer", "Pooling", "Dense", "Normalize"].includes(cls) ? cls : undefined;
+  return Object.hasOwn(MODULE_LOADERS, cls) ? cls : undefined;
 }
 
 /**
@@ -213,26 +239,15 @@ export class SentenceTransformer {
         for (const entry of sorted) {
           if (typeof entry !== "object" || entry === null) throw new SbertError("ERR_CONFIG", `${modulesFile}: every entry must be an object`, { op: OP_LOAD });
           const dir = modulePath(path, entry.path, modulesFile);
-          switch (moduleClassName(entry.type)) {
-            case "Transformer":
-              modules.push(await Transformer.load(dir, { device }));
-              break;
-            case "Pooling":
-              modules.push(await Pooling.load(dir));
-              break;
-            case "Dense":
-              modules.push(await Dense.load(dir, { device }));
-              break;
-            case "Normalize":
-              modules.push(new Normalize());
-              break;
-            default:
-              throw new SbertError(
-                "ERR_CONFIG",
-                `${modulesFile}: module type ${JSON.stringify(entry.type)} is not supported (sbert-node has Transformer, Pooling, Dense, Normalize)`,
-                { op: OP_LOAD },
-              );
+          const cls = moduleClassName(entry.type);
+          if (cls === undefined) {
+            throw new SbertError(
+              "ERR_CONFIG",
+              `${modulesFile}: module type ${JSON.stringify(entry.type)} is not supported (sbert-node has ${Object.keys(MODULE_LOADERS).join(", ")})`,
+              { op: OP_LOAD },
+            );
           }
+          modules.push(await MODULE_LOADERS[cls]!(dir, device));
         }
       }
       const stFile = join(path, "config_sentence_transformers.json");
@@ -263,22 +278,25 @@ export class SentenceTransformer {
   }
 
   /** The first module, which tokenizes. */
-  private get transformer(): Transformer {
-    const first = this.modules[0];
-    if (!(first instanceof Transformer)) throw new SbertError("ERR_CONFIG", "the first module must be a models.Transformer", { op: OP_ENCODE });
+  private get inputModule(): InputModule {
+    const first = this.modules[0]!;
+    if (!isInputModule(first)) {
+      throw new SbertError("ERR_CONFIG", `the first module must tokenize (models.Transformer or models.WordEmbeddings), not ${first.className}`, { op: OP_ENCODE });
+    }
     return first;
   }
 
   get maxSeqLength(): number {
-    return this.transformer.maxSeqLength;
+    return this.inputModule.maxSeqLength;
   }
 
   set maxSeqLength(value: number) {
-    this.transformer.maxSeqLength = value;
+    this.inputModule.maxSeqLength = value;
   }
 
-  get tokenizer() {
-    return this.transformer.tokenizer;
+  /** The first module's tokenizer: a Transformer's Hugging Face tokenizer, or a WordEmbeddings' WhitespaceTokenizer. */
+  get tokenizer(): Tokenizer | WhitespaceTokenizer {
+    return this.inputModule.tokenizer;
   }
 
   get device(): string {
@@ -289,14 +307,14 @@ export class SentenceTransformer {
   getSentenceEmbeddingDimension(): number | undefined {
     let dim: number | undefined;
     for (const m of this.modules) {
-      if (m instanceof Pooling || m instanceof Dense) dim = m.getSentenceEmbeddingDimension();
+      if (m instanceof Pooling || m instanceof Dense || m instanceof LayerNorm) dim = m.getSentenceEmbeddingDimension();
     }
     return dim !== undefined && this.truncateDim !== undefined ? Math.min(dim, this.truncateDim) : dim;
   }
 
   /** Tokenizes as encode does: truncated to maxSeqLength and padded to the longest text. */
   tokenize(texts: TextInput[]): EncodedBatch {
-    return this.transformer.tokenize(checkInputs(texts));
+    return this.inputModule.tokenize(checkInputs(texts));
   }
 
   private resolvePrompt(prompt: string | undefined, promptName: string | undefined): string | undefined {
@@ -342,10 +360,9 @@ export class SentenceTransformer {
 
     const prompt = this.resolvePrompt(options.prompt, options.promptName);
     const texts = prompt === undefined ? inputs : inputs.map((t) => (typeof t === "string" ? prompt + t : ([prompt + t[0], t[1]] as [string, string])));
-    // As sentence-transformers: the prompt's tokens with [CLS], without the closing [SEP].
-    const promptLength = prompt === undefined ? undefined : this.transformer.tokenize([prompt]).seqLength - 1;
+    const input = this.inputModule;
+    const promptLength = prompt === undefined ? undefined : input.promptLength(prompt);
 
-    const transformer = this.transformer;
     const handles: NativeModule[] = this.modules.map((m) => m.native);
     const order = texts.map((_, i) => i).sort((a, b) => textLength(texts[b]!) - textLength(texts[a]!) || a - b);
     const results: unknown[] = new Array(texts.length);
@@ -386,7 +403,7 @@ export class SentenceTransformer {
     const lane = async (): Promise<void> => {
       while (next < batches.length) {
         const idx = batches[next++]!;
-        const batch = transformer.tokenize(idx.map((i) => texts[i]!));
+        const batch = input.tokenize(idx.map((i) => texts[i]!));
         unpack(idx, batch, await run(batch));
         bar?.tick();
       }

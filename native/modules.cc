@@ -154,7 +154,7 @@ std::vector<std::string> TransformerModule::load_weights(LazyTensors tensors, co
 }
 
 void PoolingModule::forward(const ops::Context& /*ctx*/, Features& f) {
-  f.sentence_embedding = pool(config, f.token_embeddings, f.attention_mask, f.prompt_length);
+  f.sentence_embedding = pool(config, f.token_embeddings, f.attention_mask, f.prompt_length, f.token_weights_sum);
 }
 
 DenseModule::DenseModule(int64_t in_features, int64_t out_features, bool bias, ops::Activation activation_)

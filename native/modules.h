@@ -25,6 +25,8 @@ struct Features {
   at::Tensor token_embeddings;
   std::vector<at::Tensor> all_layer_embeddings;  // the encoder's hidden states, when its config asks for them
   at::Tensor sentence_embedding;
+  // [B]: each text's sum of word weights over its real tokens (WordWeights), which mean pooling divides by
+  at::Tensor token_weights_sum;
   int64_t prompt_length = -1;  // tokens of the prompt (with [CLS]), -1 without a prompt
 };
 

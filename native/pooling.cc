@@ -30,7 +30,8 @@ static at::Tensor exclude_prompt(const at::Tensor& mask, int64_t prompt_length) 
   return mask.masked_fill(in_prompt, 0);
 }
 
-at::Tensor pool(const PoolingConfig& config, const at::Tensor& tokens, const at::Tensor& attention_mask, int64_t prompt_length) {
+at::Tensor pool(const PoolingConfig& config, const at::Tensor& tokens, const at::Tensor& attention_mask, int64_t prompt_length,
+                const at::Tensor& token_weights_sum) {
   if (config.modes.empty()) fail(ErrorCode::Config, "Pooling has no pooling mode");
   at::Tensor mask = attention_mask;
   if (!config.include_prompt && prompt_length > 0) mask = exclude_prompt(mask, prompt_length);
@@ -41,7 +42,7 @@ at::Tensor pool(const PoolingConfig& config, const at::Tensor& tokens, const at:
   auto mean_parts = [&]() {
     if (!mean_sum.defined()) {
       mean_sum = (tokens * float_mask).sum(1);
-      mean_count = float_mask.sum(1).clamp_min(1e-9);
+      mean_count = (token_weights_sum.defined() ? token_weights_sum.unsqueeze(-1) : float_mask.sum(1)).clamp_min(1e-9);
     }
   };
 
@@ -68,7 +69,8 @@ at::Tensor pool(const PoolingConfig& config, const at::Tensor& tokens, const at:
         break;
       case PoolingMode::WeightedMean: {
         auto weights = at::arange(1, tokens.size(1) + 1, tokens.options()).view({1, -1, 1}) * float_mask;
-        parts.push_back((tokens * weights).sum(1) / weights.sum(1).clamp_min(1e-9));
+        auto divisor = token_weights_sum.defined() ? token_weights_sum.unsqueeze(-1) : weights.sum(1);
+        parts.push_back((tokens * weights).sum(1) / divisor.clamp_min(1e-9));
         break;
       }
       case PoolingMode::LastToken: {

@@ -21,7 +21,9 @@ struct PoolingConfig {
 
 // token_embeddings [B, L, H], attention_mask [B, L] (0/1). prompt_length < 0 means no prompt.
 // With include_prompt = false the first prompt_length positions are left out of every mode.
+// token_weights_sum [B], when defined (WordWeights), replaces the token count (mean, mean_sqrt_len_tokens) and the
+// sum of position weights (weightedmean) as the divisor, as sentence-transformers' Pooling does.
 at::Tensor pool(const PoolingConfig& config, const at::Tensor& token_embeddings, const at::Tensor& attention_mask,
-                int64_t prompt_length);
+                int64_t prompt_length, const at::Tensor& token_weights_sum = {});
 
 }  // namespace sbert

@@ -52,7 +52,7 @@ export interface NativeLoadOptions {
 }
 
 export interface NativeModule {
-  readonly kind: "transformer" | "pooling" | "dense" | "normalize";
+  readonly kind: "transformer" | "pooling" | "dense" | "normalize" | NativeStModuleKind;
   readonly device: string;
   readonly disposed: boolean;
   /** float32 copies of the weights under their checkpoint keys */
@@ -251,4 +251,33 @@ export interface NativeAddon {
   setSetting(name: string, value: boolean | number | string): void;
   getNumThreads(): number;
   info(): NativeInfo;
+}
+
+/** The further sentence-transformers modules (native/st_modules.h), by kind, with what each is built from. */
+export interface NativeStModuleConfigs {
+  layer_norm: { dimension: number };
+  dropout: { p: number };
+  weighted_layer_pooling: { numHiddenLayers: number; layerStart: number };
+  word_embeddings: { numEmbeddings: number; dimension: number; updateEmbeddings: boolean };
+  word_weights: { vocabSize: number };
+  cnn: { inDimension: number; outChannels: number; kernelSizes: number[] };
+  lstm: { embeddingDimension: number; hiddenDim: number; numLayers: number; dropout: number; bidirectional: boolean };
+}
+export type NativeStModuleKind = keyof NativeStModuleConfigs;
+
+export interface NativeAddon {
+  /** a new module: its weights the given tensors (every key checked), or with null freshly initialised from the seed */
+  createModule<K extends NativeStModuleKind>(
+    kind: K,
+    config: NativeStModuleConfigs[K],
+    options: NativeLoadOptions,
+    tensors: { name: string; shape: number[]; data: Float32Array }[] | null,
+  ): { module: NativeModule; ignoredKeys: string[] };
+  /** a module with a checkpoint's weights, read off the JS thread */
+  loadModule<K extends NativeStModuleKind>(
+    kind: K,
+    config: NativeStModuleConfigs[K],
+    weights: NonNullable<NativeWeights>,
+    options: NativeLoadOptions,
+  ): Promise<{ module: NativeModule; ignoredKeys: string[] }>;
 }

@@ -1,4 +1,6 @@
 import type { NativeModule } from "../../types/native.js";
+import type { EncodedBatch, TextInput, Tokenizer } from "../tokenization/Tokenizer.js";
+import type { WhitespaceTokenizer } from "./tokenizer/WhitespaceTokenizer.js";
 
 /**
  * One step of a SentenceTransformer pipeline. Each module runs natively and saves and loads its own folder,
@@ -15,6 +17,25 @@ export interface SentenceModule {
   readonly native: NativeModule;
   save(dir: string): Promise<void>;
   dispose(): void;
+}
+
+/** The first module of a pipeline, which turns texts into token ids (Transformer, WordEmbeddings). */
+export interface InputModule extends SentenceModule {
+  /** A Transformer's Hugging Face tokenizer, a WordEmbeddings' WhitespaceTokenizer. */
+  readonly tokenizer: Tokenizer | WhitespaceTokenizer;
+  /** Texts are cut to this many tokens. */
+  maxSeqLength: number;
+  /** Tokenizes and pads a batch as encode and fit do. */
+  tokenize(texts: TextInput[]): EncodedBatch;
+  /**
+   * The tokens a prompt puts at the start of a text, which Pooling with includePrompt false leaves out;
+   * undefined where sentence-transformers does not count them.
+   */
+  promptLength(prompt: string): number | undefined;
+}
+
+export function isInputModule(module: SentenceModule): module is InputModule {
+  return typeof (module as Partial<InputModule>).tokenize === "function" && typeof (module as Partial<InputModule>).promptLength === "function";
 }
 
 export const LEGACY_TYPE_PREFIX = "sentence_transformers.models.";

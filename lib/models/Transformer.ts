@@ -7,7 +7,7 @@ import { ConfigReader, readJsonObject, writeJson } from "../io/files.js";
 import { modelIdFor, resolveModelFolder, type HubOptions } from "../hub/index.js";
 import { callNative, native } from "../native.js";
 import { Tokenizer, type EncodedBatch, type TextInput } from "../tokenization/Tokenizer.js";
-import { assertPositiveInt, LEGACY_TYPE_PREFIX, type SentenceModule } from "./Module.js";
+import { assertPositiveInt, LEGACY_TYPE_PREFIX, type InputModule } from "./Module.js";
 
 export interface TransformerOptions extends HubOptions {
   /** Inputs are truncated to this many tokens. Default: sentence_bert_config.json's, else min(max_position_embeddings, the tokenizer's model_max_length). */
@@ -31,7 +31,7 @@ export function supportedModelTypes(): string[] {
 }
 
 /** The encoder (any supported architecture, see supportedModelTypes) and its tokenizer, producing token embeddings (`models.Transformer`). */
-export class Transformer implements SentenceModule {
+export class Transformer implements InputModule {
   readonly moduleType = `${LEGACY_TYPE_PREFIX}Transformer`;
   readonly className = "Transformer";
   readonly saveInRoot = true;
@@ -141,6 +141,11 @@ export class Transformer implements SentenceModule {
       ? texts.map((t) => (typeof t === "string" ? t.toLowerCase() : ([t[0].toLowerCase(), t[1].toLowerCase()] as [string, string])))
       : texts;
     return this.tokenizer.encodeBatch(inputs, { maxLength: this._maxSeqLength });
+  }
+
+  /** As sentence-transformers counts a prompt: its tokens with the leading special token, without the closing one. */
+  promptLength(prompt: string): number {
+    return this.tokenize([prompt]).seqLength - 1;
   }
 
   getConfigDict(): Record<string, unknown> {

@@ -3,3 +3,13 @@ export { Pooling, POOLING_MODES, type PoolingMode, type PoolingOptions } from ".
 export { Dense, type DenseOptions, type DenseActivation } from "./Dense.js";
 export { Normalize } from "./Normalize.js";
 export type { SentenceModule } from "./Module.js";
+export { LayerNorm, type LayerNormOptions } from "./LayerNorm.js";
+export { Dropout } from "./Dropout.js";
+export { WeightedLayerPooling, type WeightedLayerPoolingOptions } from "./WeightedLayerPooling.js";
+export { WordEmbeddings, type WordEmbeddingsOptions, type FromTextFileOptions } from "./WordEmbeddings.js";
+export { WordWeights, type WordWeightsOptions } from "./WordWeights.js";
+export { CNN, type CNNOptions } from "./CNN.js";
+export { LSTM, type LSTMOptions } from "./LSTM.js";
+export { WhitespaceTokenizer, type WhitespaceTokenizerOptions } from "./tokenizer/WhitespaceTokenizer.js";
+export { ENGLISH_STOP_WORDS } from "./tokenizer/stopWords.js";
+export type { InputModule } from "./Module.js";

@@ -19,6 +19,7 @@
 #include "kernels/kernels.h"
 #include "js/load_worker.h"
 #include "js/module_wrap.h"
+#include "js/st_modules_js.h"
 #include "runtime/settings.h"
 #include "runtime/threading.h"
 #include "js/testing_kernels.h"
@@ -336,6 +337,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("createDense", Napi::Function::New(env, CreateDense, "createDense"));
   exports.Set("createPooling", Napi::Function::New(env, CreatePooling, "createPooling"));
   exports.Set("createNormalize", Napi::Function::New(env, CreateNormalize, "createNormalize"));
+  register_st_modules(env, exports);
   exports.Set("encode", Napi::Function::New(env, Encode, "encode"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("settings", Napi::Function::New(env, Settings, "settings"));

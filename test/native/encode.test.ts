@@ -172,7 +172,7 @@ describe("encode", () => {
     const [full] = await model.encode([long]);
     expect(maxAbsDiff(cut!, full!)).toBeGreaterThan(1e-3);
     // [CLS], the first 6 word pieces, [SEP].
-    const full6 = m.tokenizer.encode(long, { addSpecialTokens: true });
+    const full6 = (m.tokenizer as models.Transformer["tokenizer"]).encode(long, { addSpecialTokens: true });
     expect(Array.from(m.tokenize([long]).inputIds)).toEqual([...full6.slice(0, 7), full6[full6.length - 1]]);
     const [short] = await m.encode(["ciao"]);
     const [shortFull] = await model.encode(["ciao"]);

@@ -1,0 +1,113 @@
+#include "js/st_modules_js.h"
+
+#include <string>
+#include <vector>
+
+#include "js/boundary.h"
+#include "js/load_worker.h"
+#include "js/module_wrap.h"
+#include "js/trainer_wrap.h"
+#include "st_modules.h"
+
+namespace sbert::js {
+namespace {
+
+const char* const kKinds = "layer_norm, dropout, weighted_layer_pooling, word_embeddings, word_weights, cnn, lstm";
+
+Napi::Object arg_object(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (info.Length() <= i || !info[i].IsObject()) fail(ErrorCode::Input, std::string("argument '") + name + "' must be an object");
+  return info[i].As<Napi::Object>();
+}
+
+std::string arg_kind(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) fail(ErrorCode::Input, "argument 'kind' must be a string");
+  return info[0].As<Napi::String>().Utf8Value();
+}
+
+// The module a kind and its config (plain numbers, read by TypeScript from the module's config file) describe.
+ModuleFactory st_module_factory(const std::string& kind, const Napi::Object& c) {
+  if (kind == "layer_norm") {
+    const int64_t dimension = get_int(c, "dimension");
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<LayerNormModule>(dimension); };
+  }
+  if (kind == "dropout") {
+    const double p = get_number(c, "p");
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<DropoutModule>(p); };
+  }
+  if (kind == "weighted_layer_pooling") {
+    const int64_t layers = get_int(c, "numHiddenLayers"), start = get_int(c, "layerStart");
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<WeightedLayerPoolingModule>(layers, start); };
+  }
+  if (kind == "word_embeddings") {
+    const int64_t rows = get_int(c, "numEmbeddings"), dimension = get_int(c, "dimension");
+    const bool update = get_bool(c, "updateEmbeddings");
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<WordEmbeddingsModule>(rows, dimension, update); };
+  }
+  if (kind == "word_weights") {
+    const int64_t vocab = get_int(c, "vocabSize");
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<WordWeightsModule>(vocab); };
+  }
+  if (kind == "cnn") {
+    const int64_t in = get_int(c, "inDimension"), out = get_int(c, "outChannels");
+    const auto kernels = get_int_array(c, "kernelSizes");
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<CnnModule>(in, out, kernels); };
+  }
+  if (kind == "lstm") {
+    const int64_t in = get_int(c, "embeddingDimension"), hidden = get_int(c, "hiddenDim"), layers = get_int(c, "numLayers");
+    const double dropout = get_number(c, "dropout");
+    const bool bidirectional = get_bool(c, "bidirectional");
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<LstmModule>(in, hidden, layers, dropout, bidirectional); };
+  }
+  fail(ErrorCode::Input, "module kind '" + kind + "' is not one of " + kKinds);
+}
+
+// createModule(kind, config, {device, seed}, [{name, shape, data}] | null) -> {module, ignoredKeys}: a new module,
+// its weights the given tensors (every key checked) or else freshly initialised from seed.
+Napi::Value CreateModule(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto factory = st_module_factory(arg_kind(info), arg_object(info, 1, "config"));
+    auto opts = arg_object(info, 2, "options");
+    NamedTensors given;
+    if (info.Length() > 3 && !info[3].IsNull() && !info[3].IsUndefined()) {
+      if (!info[3].IsArray()) fail(ErrorCode::Input, "argument 'tensors' must be an array of {name, shape, data} or null");
+      auto arr = info[3].As<Napi::Array>();
+      for (uint32_t i = 0; i < arr.Length(); ++i) {
+        Napi::Value v = arr.Get(i);
+        if (!v.IsObject()) fail(ErrorCode::Input, "tensors entries must be {name, shape, data}");
+        auto t = v.As<Napi::Object>();
+        given.emplace_back(get_string(t, "name"), read_float_tensor(t, "tensor"));
+      }
+    }
+    const std::string device = get_string(opts, "device");
+    const auto seed = static_cast<uint64_t>(get_int(opts, "seed"));
+    if (given.empty()) return built_module_to_js(info.Env(), build_module(factory, WeightsSpec{}, device, seed));
+    BuiltModule built;
+    built.module = factory();
+    built.module->eval();
+    built.ignored_keys = built.module->load_weights(as_lazy(std::move(given)), "the given weights");
+    built.module->move_to(parse_device(device));
+    return built_module_to_js(info.Env(), built);
+  });
+}
+
+// loadModule(kind, config, weights, {device, seed}) -> Promise<{module, ignoredKeys}>: read off the JS thread.
+Napi::Value LoadModule(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto factory = st_module_factory(arg_kind(info), arg_object(info, 1, "config"));
+    auto weights = read_weights_spec(info.Length() > 2 ? info[2] : info.Env().Undefined());
+    if (!weights.present) fail(ErrorCode::Input, "loadModule needs a weights description");
+    auto opts = arg_object(info, 3, "options");
+    auto* worker = new LoadModuleWorker(info.Env(), factory, std::move(weights), get_string(opts, "device"),
+                                        static_cast<uint64_t>(get_int(opts, "seed")));
+    return worker->QueueAndPromise();
+  });
+}
+
+}  // namespace
+
+void register_st_modules(Napi::Env env, Napi::Object exports) {
+  exports.Set("createModule", Napi::Function::New(env, CreateModule, "createModule"));
+  exports.Set("loadModule", Napi::Function::New(env, LoadModule, "loadModule"));
+}
+
+}  // namespace sbert::js
