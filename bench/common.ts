@@ -10,8 +10,20 @@ export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(BENCH_DIR, "..");
 export const RESULTS_DIR = join(BENCH_DIR, "results");
 export const MODELS_DIR = join(RESULTS_DIR, "models");
-/** Debian's python3 with python3-torch (the same libtorch build as the addon), not whatever is first on PATH. */
-export const PYTHON = process.env.SBERT_BENCH_PYTHON ?? "/usr/bin/python3";
+/**
+ * The Python reference environment made by `node scripts/setup.cjs --bench` (torch, onnx; recorded in
+ * build/python.json), not whatever is first on PATH.
+ */
+export const PYTHON = process.env.SBERT_BENCH_PYTHON ?? referencePython();
+
+function referencePython(): string {
+  const record = join(REPO_ROOT, "build", "python.json");
+  try {
+    return (JSON.parse(readFileSync(record, "utf8")) as { python: string }).python;
+  } catch {
+    throw new Error(`${record} is missing: run \`node scripts/setup.cjs --bench\` (npm run bench does) first`);
+  }
+}
 /** onnxruntime's intraOpNumThreads: one per core of the 2-core machine the targets are set for. */
 export const ORT_THREADS = Number(process.env.SBERT_BENCH_ORT_THREADS ?? 2);
 /**

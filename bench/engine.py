@@ -1,6 +1,6 @@
 """PyTorch eager side of the benchmark: a BERT + mean pooling nn.Module written the way Hugging Face's eager BertModel
 computes (separate Q/K/V linears, matmul-softmax attention with the additive finfo.min mask, erf GELU, dropout in
-training), on the same safetensors as sbert-node, run by Debian's python3-torch (the same libtorch build).
+training), on the same safetensors as sbert-node, run by the reference environment's torch (scripts/python-env.json).
 
 Protocol: one JSON request per stdin line, one JSON reply per stdout line ({"ok": true, "result": ...} or
 {"ok": false, "error": ...}). Token batches arrive already tokenized by sbert-node as
@@ -197,6 +197,12 @@ def cmd_load(req):
     return {"seconds": time.perf_counter() - t0}
 
 
+def legacy_exporter():
+    """torch >= 2.5 takes dynamo=; the TorchScript exporter keeps the graph this benchmark was built on."""
+    import inspect
+    return {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+
+
 def cmd_export(req):
     """torch.onnx.export of the eager module (eval mode) with batch and sequence as dynamic axes."""
     model = MODELS[req["key"]]
@@ -210,7 +216,7 @@ def cmd_export(req):
     with torch.no_grad():
         torch.onnx.export(model, (ids, mask, types), req["path"], input_names=["input_ids", "attention_mask", "token_type_ids"],
                           output_names=["sentence_embedding"], dynamic_axes=dyn, opset_version=req.get("opset", 14),
-                          do_constant_folding=True)
+                          do_constant_folding=True, **legacy_exporter())
     return {"seconds": time.perf_counter() - t0, "opset": req.get("opset", 14)}
 
 
