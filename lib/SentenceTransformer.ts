@@ -507,7 +507,7 @@ export class SentenceTransformer {
       if (options.createModelCard ?? true) {
         await writeFile(join(tmp, "README.md"), modelCard(this, { modelName: options.modelName ?? basename(resolve(path)), datasets: options.trainDatasets }));
       }
-    });
+    }, "SentenceTransformer.save");
   }
 
   /**
