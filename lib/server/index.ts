@@ -131,7 +131,7 @@ export function createServer(model: SentenceTransformer, options: ServerOptions 
   app.removeContentTypeParser("text/plain");
 
   app.addHook("onRequest", async (req) => {
-    if (keyDigest === undefined || req.url.split("?")[0] === "/health") return;
+    if (keyDigest === undefined || req.routeOptions.url === "/health") return;
     const m = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? "");
     if (m === null || !timingSafeEqual(createHash("sha256").update(m[1]!).digest(), keyDigest)) {
       throw new ApiError(401, m === null ? "missing API key: send 'Authorization: Bearer <key>'" : "invalid API key", null, "invalid_api_key", "invalid_request_error", {
