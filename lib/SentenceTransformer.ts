@@ -340,6 +340,9 @@ export class SentenceTransformer {
   encode(sentences: TextInput[], options: EncodeOptions<"float32"> & { outputValue: "token_embeddings" }): Promise<Float32Array[][]>;
   async encode(sentences: string | TextInput[], options: EncodeOptions = {}): Promise<unknown> {
     if (this.disposed) throw new SbertError("ERR_DISPOSED", "the model was disposed", { op: OP_ENCODE });
+    if (typeof options !== "object" || options === null || Array.isArray(options)) {
+      throw new SbertError("ERR_INPUT", `options must be an object (or left out), got ${options === null ? "null" : Array.isArray(options) ? "an array" : typeof options}`, { op: OP_ENCODE });
+    }
     const {
       batchSize = 32,
       showProgressBar = false,
@@ -507,7 +510,7 @@ export class SentenceTransformer {
       if (options.createModelCard ?? true) {
         await writeFile(join(tmp, "README.md"), modelCard(this, { modelName: options.modelName ?? basename(resolve(path)), datasets: options.trainDatasets }));
       }
-    });
+    }, "SentenceTransformer.save");
   }
 
   /**

@@ -141,6 +141,32 @@ function finiteNumber(v: unknown, name: string): number {
   return v;
 }
 
+/** AdamW's hyperparameters, refused where torch.optim.AdamW refuses them (and when not finite). */
+function adamWOptions(options: FitOptions): { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number } {
+  const params: unknown = options.optimizerParams ?? {};
+  const bad = (name: string, what: string, v: unknown, rule: string) =>
+    new SbertError("ERR_INPUT", `${name}: Invalid ${what}: ${Array.isArray(v) ? `[${v.map(String).join(", ")}]` : String(v)} (${rule})`, { op: "fit" });
+  if (typeof params !== "object" || params === null || Array.isArray(params)) throw bad("optimizerParams", "optimizer parameters", params, "must be an object");
+  const p = params as NonNullable<FitOptions["optimizerParams"]>;
+  const atLeast0 = (v: unknown, name: string, what: string): number => {
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw bad(name, what, v, "must be a finite number >= 0");
+    return v;
+  };
+  const betas: unknown = p.betas ?? [0.9, 0.999];
+  if (!Array.isArray(betas) || betas.length !== 2) throw bad("optimizerParams.betas", "betas", betas, "must be a pair [beta1, beta2]");
+  const [beta1, beta2] = betas.map((b: unknown, i) => {
+    if (typeof b !== "number" || !(b >= 0 && b < 1)) throw bad(`optimizerParams.betas[${i}]`, `beta parameter at index ${i}`, b, "must be in [0, 1)");
+    return b;
+  }) as [number, number];
+  return {
+    lr: atLeast0(p.lr ?? 2e-5, "optimizerParams.lr", "learning rate"),
+    beta1,
+    beta2,
+    eps: atLeast0(p.eps ?? 1e-8, "optimizerParams.eps", "epsilon value"),
+    weightDecay: atLeast0(options.weightDecay ?? 0.01, "weightDecay", "weight_decay value"),
+  };
+}
+
 /** Every example of every objective is checked before the first step: text counts and labels. */
 function checkData(model: SentenceTransformer, objectives: [DataLoader, Loss][]): void {
   objectives.forEach(([loader, loss], o) => {
@@ -199,7 +225,7 @@ async function saveCheckpoint(model: SentenceTransformer, trainer: NativeTrainer
     await writeSafetensors(join(tmp, OPTIMIZER_FILE), tensors);
     await writeFile(join(tmp, RNG_FILE), trainer.rngState());
     await writeJson(join(tmp, STATE_FILE), state);
-  });
+  }, "fit");
   if (limit > 0) {
     const all = (await readdir(dir))
       .map((name) => /^checkpoint-(\d+)$/.exec(name))
@@ -282,10 +308,7 @@ export async function fit(model: SentenceTransformer, options: FitOptions): Prom
   const scheduler = (options.scheduler ?? "WarmupLinear").toLowerCase() as SchedulerName;
   if (!SCHEDULERS.includes(scheduler)) throw new RangeError(`fit: scheduler must be one of ConstantLR, WarmupConstant, WarmupLinear, WarmupCosine, WarmupCosineWithHardRestarts, got ${JSON.stringify(options.scheduler)}`);
   const warmupSteps = nonNegativeInt(options.warmupSteps ?? 10000, "warmupSteps");
-  const lr = finiteNumber(options.optimizerParams?.lr ?? 2e-5, "optimizerParams.lr");
-  const [beta1, beta2] = options.optimizerParams?.betas ?? [0.9, 0.999];
-  const eps = finiteNumber(options.optimizerParams?.eps ?? 1e-8, "optimizerParams.eps");
-  const weightDecay = finiteNumber(options.weightDecay ?? 0.01, "weightDecay");
+  const { lr, beta1, beta2, eps, weightDecay } = adamWOptions(options);
   const evaluationSteps = nonNegativeInt(options.evaluationSteps ?? 0, "evaluationSteps");
   const maxGradNorm = finiteNumber(options.maxGradNorm ?? 1, "maxGradNorm");
   const checkpointSaveSteps = nonNegativeInt(options.checkpointSaveSteps ?? 500, "checkpointSaveSteps");

@@ -37,6 +37,11 @@ void assign_parameters(const torch::nn::Module& root, const LazyTensors& tensors
       fail(ErrorCode::Weights, "unexpected key '" + key + "' " + shape_str(tensor.shape) + " in " + source +
                                    ": the model has no such weight");
     }
+    // copy_ would silently turn integers into floats.
+    if (!at::isFloatingType(tensor.dtype)) {
+      fail(ErrorCode::Weights, "key '" + key + "' in " + source + " holds " + c10::toString(tensor.dtype) +
+                                   " values but the model expects floating-point weights");
+    }
     if (!it->second.sizes().equals(tensor.shape)) {
       fail(ErrorCode::Weights, "key '" + key + "' has shape " + shape_str(tensor.shape) + " in " + source +
                                    " but the model expects " + shape_str(it->second.sizes()));
@@ -59,7 +64,7 @@ bool starts_with(const std::string& s, const std::string& prefix) { return s.com
 
 LazyTensors as_lazy(NamedTensors tensors) {
   LazyTensors out;
-  for (auto& [name, t] : tensors) out.push_back({name, t.sizes().vec(), [t]() { return t; }});
+  for (auto& [name, t] : tensors) out.push_back({name, t.sizes().vec(), [t]() { return t; }, t.scalar_type()});
   return out;
 }
 

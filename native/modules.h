@@ -38,6 +38,8 @@ struct LazyTensor {
   std::string name;
   std::vector<int64_t> shape;
   std::function<at::Tensor()> read;
+  // The type `read` returns (floating types come back as float32).
+  at::ScalarType dtype = at::kFloat;
 };
 using LazyTensors = std::vector<LazyTensor>;
 // Tensors already in memory, as lazy ones.

@@ -88,7 +88,8 @@ LazyTensors lazy_tensors(const std::vector<TensorFile>& files) {
     for (const auto& spec : file.tensors) {
       const std::string where = file.path + " tensor '" + spec.name + "'";
       const auto dtype = check_spec(spec, where);
-      out.push_back({spec.name, spec.shape, [in, spec, dtype, where]() { return read_spec(*in, spec, dtype, where); }});
+      out.push_back({spec.name, spec.shape, [in, spec, dtype, where]() { return read_spec(*in, spec, dtype, where); },
+                     at::isFloatingType(dtype) ? at::kFloat : dtype});
     }
   }
   return out;

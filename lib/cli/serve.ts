@@ -7,7 +7,7 @@ import { DEVICE_OPTION, THREADS_OPTION, loadModel, note } from "./common.js";
 
 export const serveSpec: CommandSpec = {
   name: "serve",
-  summary: "Serve a model over HTTP with the OpenAI embeddings API (POST /v1/embeddings, GET /v1/models, GET /health).",
+  summary: "Serve a model over HTTP with the OpenAI embeddings API (POST /v1/embeddings, GET /v1/models, GET /health, GET /metrics).",
   usage: "MODEL [options]",
   description: [
     "Requests: {input: string | string[], model?, encoding_format?: float | base64, dimensions?, user?}.",
@@ -15,6 +15,10 @@ export const serveSpec: CommandSpec = {
     "module, or --normalize). `model` in a request is not checked; responses name the served model.",
     "Concurrent requests are batched together: up to --max-batch-size texts per forward pass, a text",
     "waiting at most --max-wait-ms for others. SIGTERM or Ctrl-C finishes requests in progress, then exits.",
+    "Limits: a text over --max-input-length gets 400; a request that does not fit in --max-queue gets 503",
+    "with Retry-After; a client slower than --headers-timeout / --request-timeout gets 408; a client that",
+    "disconnects has its queued texts dropped. With --api-key (or SBERT_NODE_API_KEY) every route but /health",
+    "needs 'Authorization: Bearer KEY'. /metrics is in the Prometheus text format.",
   ].join("\n"),
   options: {
     port: { type: "string", short: "p", value: "N", help: "Port (default 8080; 0 picks a free one, printed at start)." },
@@ -23,6 +27,11 @@ export const serveSpec: CommandSpec = {
     "max-wait-ms": { type: "string", value: "MS", help: "Longest a text waits for a batch to fill (default 5)." },
     "max-inputs": { type: "string", value: "N", help: "Most inputs per request (default 2048)." },
     "body-limit": { type: "string", value: "SIZE", help: "Largest request body, e.g. 4mb, 512kb (default 4mb)." },
+    "max-input-length": { type: "string", value: "N", help: "Most characters per text (default 100000)." },
+    "max-queue": { type: "string", value: "N", help: "Most texts waiting for a batch (default 8192, at least --max-inputs)." },
+    "headers-timeout": { type: "string", value: "S", help: "Seconds a client has to send the request headers (default 10)." },
+    "request-timeout": { type: "string", value: "S", help: "Seconds a client has to send the whole request (default 60)." },
+    "api-key": { type: "string", value: "KEY", help: "Require 'Authorization: Bearer KEY' (default: $SBERT_NODE_API_KEY, else none)." },
     "model-id": { type: "string", value: "NAME", help: "Model name in responses (default: MODEL as given)." },
     normalize: { type: "boolean", help: "Return unit-length embeddings." },
     "shutdown-timeout": { type: "string", value: "S", help: "Seconds to wait for requests in progress at shutdown (default 30)." },
@@ -49,6 +58,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const bodyLimit = limitRaw === undefined ? 4 * 1024 * 1024 : parseByteSize(limitRaw);
   if (bodyLimit === undefined) throw new UsageError(`--body-limit must be a size like 4mb, 512kb or 1048576, got '${limitRaw}'`, cmd);
   const shutdownTimeout = intFlag(v, "shutdown-timeout", cmd, 0) ?? 30;
+  const maxInputLength = intFlag(v, "max-input-length", cmd) ?? 100_000;
+  const maxQueuedTexts = intFlag(v, "max-queue", cmd) ?? Math.max(8192, maxInputs);
+  if (maxQueuedTexts < maxInputs) throw new UsageError(`--max-queue (${maxQueuedTexts}) must be at least --max-inputs (${maxInputs})`, cmd);
+  const headersTimeout = intFlag(v, "headers-timeout", cmd) ?? 10;
+  const requestTimeout = intFlag(v, "request-timeout", cmd) ?? Math.max(60, headersTimeout);
+  if (requestTimeout < headersTimeout) throw new UsageError(`--request-timeout (${requestTimeout}) must be at least --headers-timeout (${headersTimeout})`, cmd);
+  const apiKey = str(v, "api-key") ?? (process.env["SBERT_NODE_API_KEY"] || undefined);
+  if (apiKey !== undefined && (apiKey.trim() === "" || apiKey !== apiKey.trim())) throw new UsageError("--api-key must be non-empty, without surrounding spaces", cmd);
   const threads = intFlag(v, "threads", cmd);
   const verbose = flag(v, "verbose");
 
@@ -62,6 +79,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
     maxWaitMs,
     maxInputs,
     bodyLimit,
+    maxInputLength,
+    maxQueuedTexts,
+    headersTimeoutMs: headersTimeout * 1000,
+    requestTimeoutMs: requestTimeout * 1000,
+    apiKey,
     normalize: flag(v, "normalize"),
     logger: verbose ? { level: "info" } : false,
   });

@@ -48,40 +48,75 @@ export async function writeJson(path: string, value: unknown, indent = 2): Promi
   await writeFile(path, JSON.stringify(value, null, indent));
 }
 
+/** False only when no process has this id (a process of another user counts as alive). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+/**
+ * Removes what a save of `name` killed mid-way left in `parent`: `.NAME.tmp-PID-*` and `.NAME.old-PID-*` of
+ * processes that no longer run. An `.old-` copy is the previous folder, moved aside just before the new one
+ * took its place: when `name` itself is missing it is moved back.
+ */
+async function removeStale(parent: string, name: string): Promise<void> {
+  const prefix = `.${name}.`;
+  const stale = (await readdir(parent)).filter((e) => {
+    const m = /^(tmp|old)-(\d+)-[0-9a-f]+$/.exec(e.startsWith(prefix) ? e.slice(prefix.length) : "");
+    return m !== null && !processAlive(Number(m[2]));
+  });
+  for (const entry of stale.filter((e) => e.startsWith(`${prefix}old-`))) {
+    if (!(await exists(join(parent, name)))) await rename(join(parent, entry), join(parent, name));
+    else await rm(join(parent, entry), { recursive: true, force: true });
+  }
+  for (const entry of stale.filter((e) => e.startsWith(`${prefix}tmp-`))) await rm(join(parent, entry), { recursive: true, force: true });
+}
+
 /**
  * Builds a folder completely in a temporary sibling, then swaps it into place, so that a crash or an error
  * never leaves a half-written `dir`. Entries of an existing `dir` that the new content does not have are carried
- * over (e.g. an eval/ folder beside a saved model), as saving into a folder would keep them.
+ * over (e.g. an eval/ folder beside a saved model), as saving into a folder would keep them. Any failure removes
+ * the temporary folder; one left by a killed process is removed by the next save to the same place.
  */
-export async function writeFolderAtomically(dir: string, fill: (tmpDir: string) => Promise<void>): Promise<void> {
+export async function writeFolderAtomically(dir: string, fill: (tmpDir: string) => Promise<void>, op = "save"): Promise<void> {
   const parent = dirname(dir);
-  await mkdir(parent, { recursive: true });
-  const tag = randomBytes(6).toString("hex");
-  const tmp = join(parent, `.${basename(dir)}.tmp-${tag}`);
+  const name = basename(dir);
+  const fail = (what: string, e: unknown) =>
+    new SbertError("ERR_INPUT", `cannot save to ${dir}: ${what}`, { op, cause: e });
+  try {
+    await mkdir(parent, { recursive: true });
+  } catch (e) {
+    throw fail(`cannot create its parent folder ${parent} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, e);
+  }
+  await removeStale(parent, name);
+  const current = await stat(dir).catch(() => undefined);
+  if (current !== undefined && !current.isDirectory()) throw fail("it exists and is not a folder", undefined);
+  const tag = `${process.pid}-${randomBytes(6).toString("hex")}`;
+  const tmp = join(parent, `.${name}.tmp-${tag}`);
+  const old = join(parent, `.${name}.old-${tag}`);
   await mkdir(tmp);
+  let moved = false;
   try {
     await fill(tmp);
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  const old = join(parent, `.${basename(dir)}.old-${tag}`);
-  const hadOld = await exists(dir);
-  if (hadOld) {
-    const fresh = new Set(await readdir(tmp));
-    for (const entry of await readdir(dir)) {
-      if (!fresh.has(entry)) await cp(join(dir, entry), join(tmp, entry), { recursive: true });
+    if (current !== undefined) {
+      const fresh = new Set(await readdir(tmp));
+      for (const entry of await readdir(dir)) {
+        if (!fresh.has(entry)) await cp(join(dir, entry), join(tmp, entry), { recursive: true });
+      }
+      await rename(dir, old);
+      moved = true;
     }
-  }
-  if (hadOld) await rename(dir, old);
-  try {
     await rename(tmp, dir);
   } catch (e) {
-    if (hadOld) await rename(old, dir);
+    if (moved) await rename(old, dir);
     await rm(tmp, { recursive: true, force: true });
     throw e;
   }
-  if (hadOld) await rm(old, { recursive: true, force: true });
+  if (moved) await rm(old, { recursive: true, force: true });
 }
 
 /** Field readers for config files: a wrong type is ERR_CONFIG naming the file and field. */

@@ -97,6 +97,15 @@ export class Transformer implements InputModule {
       n.loadTransformer({ config, file: configFile }, weights, { device: options.device ?? "cpu", seed: 0 }),
     );
     try {
+      const rows = module.encoderInfo().vocabSize;
+      if (tokenizer.vocabSize > rows) {
+        // Ids past the embedding matrix would fail (or read out of bounds) at the first text that produces them.
+        throw new SbertError(
+          "ERR_CONFIG",
+          `${tokenizer.file} has ${tokenizer.vocabSize} tokens but the model's word embeddings have ${rows} rows (vocab_size in ${configFile})`,
+          { op: OP_LOAD },
+        );
+      }
       const maxSeqLength =
         options.maxSeqLength ??
         (sbertConfig.has("max_seq_length")

@@ -2,6 +2,8 @@
  * Micro-batching: texts of concurrent requests wait in one queue and are encoded together, up to
  * `maxBatchSize` texts per call, waiting at most `maxWaitMs` (from the oldest queued text) for a batch to
  * fill. A request larger than a batch is spread over several; each request gets its rows back in order.
+ * The queue holds at most `maxQueuedTexts` texts (a request that does not fit is refused with QueueFullError),
+ * and a request whose signal aborts leaves it at once.
  */
 
 export interface BatcherOptions {
@@ -9,6 +11,19 @@ export interface BatcherOptions {
   maxWaitMs: number;
   /** Encode calls allowed to run at once. Default 1: one call already keeps libtorch's threads busy. */
   concurrency?: number;
+  /** Most texts waiting for a batch. Default: no limit. */
+  maxQueuedTexts?: number;
+}
+
+/** The queue cannot take a request now; it may later. */
+export class QueueFullError extends Error {
+  constructor(
+    readonly queued: number,
+    readonly limit: number,
+  ) {
+    super(`the queue holds ${queued} texts; the limit is ${limit}`);
+    this.name = "QueueFullError";
+  }
 }
 
 export interface BatcherStats {
@@ -16,6 +31,10 @@ export interface BatcherStats {
   texts: number;
   batches: number;
   largestBatch: number;
+  /** Texts dropped unencoded because their request was cancelled. */
+  cancelledTexts: number;
+  /** Requests refused because the queue was full. */
+  refusedRequests: number;
   queuedTexts: number;
   runningBatches: number;
 }
@@ -47,7 +66,7 @@ export class MicroBatcher {
   private closed = false;
   private idleWaiters: (() => void)[] = [];
   private readonly concurrency: number;
-  readonly stats = { requests: 0, texts: 0, batches: 0, largestBatch: 0 };
+  readonly stats = { requests: 0, texts: 0, batches: 0, largestBatch: 0, cancelledTexts: 0, refusedRequests: 0 };
 
   constructor(
     private readonly encode: (texts: string[]) => Promise<Float32Array[]>,
@@ -58,12 +77,39 @@ export class MicroBatcher {
     this.concurrency = options.concurrency ?? 1;
   }
 
-  /** The embeddings of `texts`, in order. */
-  submit(texts: string[]): Promise<Float32Array[]> {
+  /** The embeddings of `texts`, in order. When `signal` aborts, texts not yet in a batch are dropped and the promise rejects. */
+  submit(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
     if (this.closed) return Promise.reject(new Error("the batcher is closed"));
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (texts.length === 0) return Promise.resolve([]);
+    const limit = this.options.maxQueuedTexts ?? Infinity;
+    if (this.queued + texts.length > limit) {
+      this.stats.refusedRequests++;
+      return Promise.reject(new QueueFullError(this.queued, limit));
+    }
     return new Promise((resolve, reject) => {
-      this.jobs.push({ texts, results: new Array(texts.length), next: 0, remaining: texts.length, enqueuedAt: Date.now(), done: false, resolve, reject });
+      const onAbort = () => {
+        this.stats.cancelledTexts += this.fail(job, signal!.reason);
+        this.schedule();
+      };
+      const job: Job = {
+        texts,
+        results: new Array(texts.length),
+        next: 0,
+        remaining: texts.length,
+        enqueuedAt: Date.now(),
+        done: false,
+        resolve: (rows) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(rows);
+        },
+        reject: (e) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(e);
+        },
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.jobs.push(job);
       this.queued += texts.length;
       this.stats.requests++;
       this.schedule();
@@ -146,16 +192,16 @@ export class MicroBatcher {
     );
   }
 
-  /** A failed job is rejected once and its texts still queued are dropped. */
-  private fail(job: Job, e: unknown): void {
-    if (job.done) return;
+  /** A failed or cancelled job is rejected once and its texts still queued are dropped; returns how many. */
+  private fail(job: Job, e: unknown): number {
+    if (job.done) return 0;
     job.done = true;
     const at = this.jobs.indexOf(job);
-    if (at !== -1) {
-      this.jobs.splice(at, 1);
-      this.queued -= job.texts.length - job.next;
-    }
+    const dropped = at === -1 ? 0 : job.texts.length - job.next;
+    if (at !== -1) this.jobs.splice(at, 1);
+    this.queued -= dropped;
     job.reject(e);
+    return dropped;
   }
 
   /** Stops taking work; resolves once every queued text has been encoded. */

@@ -1,16 +1,21 @@
 /**
  * An OpenAI-compatible embeddings server for one SentenceTransformer (Fastify): `POST /v1/embeddings`,
- * `GET /v1/models`, `GET /health`. Concurrent requests are micro-batched into shared encode calls, which run
- * on libuv worker threads, so the event loop keeps serving while a batch is encoded.
+ * `GET /v1/models`, `GET /health`, `GET /metrics`. Concurrent requests are micro-batched into shared encode
+ * calls, which run on libuv worker threads, so the event loop keeps serving while a batch is encoded.
+ * Every resource a client can hold is bounded: body size, inputs per request, characters per text, texts
+ * queued, and the time to send headers and body; a client that disconnects takes its queued texts with it.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
+
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from "fastify";
 
 import { Normalize } from "../models/Normalize.js";
 import type { SentenceTransformer } from "../SentenceTransformer.js";
-import { MicroBatcher, type BatcherStats } from "./batcher.js";
+import { MicroBatcher, QueueFullError, type BatcherStats } from "./batcher.js";
+import { ServerMetrics } from "./metrics.js";
 import { ApiError, type EmbeddingsRequest, checkInput, embeddingsBodySchema, float32Base64, schemaError, truncate } from "./openai.js";
 
-export { MicroBatcher, type BatcherOptions, type BatcherStats } from "./batcher.js";
+export { MicroBatcher, QueueFullError, type BatcherOptions, type BatcherStats } from "./batcher.js";
 export { ApiError, type OpenAIErrorBody } from "./openai.js";
 
 export interface ServerOptions {
@@ -27,6 +32,16 @@ export interface ServerOptions {
   maxInputs?: number;
   /** Largest request body in bytes. Default 4 MiB. */
   bodyLimit?: number;
+  /** Longest text, in UTF-16 code units, refused before tokenizing. Default 100,000. */
+  maxInputLength?: number;
+  /** Most texts waiting for a batch; a request that does not fit gets 503 with Retry-After. Default 8192 (at least maxInputs). */
+  maxQueuedTexts?: number;
+  /** Time a client has to send the request headers, in ms. Default 10,000. */
+  headersTimeoutMs?: number;
+  /** Time a client has to send the whole request, headers and body, in ms. Default 60,000 (at least headersTimeoutMs). */
+  requestTimeoutMs?: number;
+  /** When set, every route but /health needs `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
   /** Return unit-length embeddings even if the model has no Normalize module. */
   normalize?: boolean;
   /** Fastify's logger option (false by default). */
@@ -66,10 +81,30 @@ export function createServer(model: SentenceTransformer, options: ServerOptions 
   const maxWaitMs = options.maxWaitMs ?? 5;
   const maxInputs = options.maxInputs ?? 2048;
   const bodyLimit = options.bodyLimit ?? 4 * 1024 * 1024;
-  for (const [name, v, min] of [["maxBatchSize", maxBatchSize, 1], ["maxInputs", maxInputs, 1], ["bodyLimit", bodyLimit, 1], ["port", port, 0]] as const) {
+  const maxInputLength = options.maxInputLength ?? 100_000;
+  const maxQueuedTexts = options.maxQueuedTexts ?? Math.max(8192, maxInputs);
+  const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
+  const requestTimeoutMs = options.requestTimeoutMs ?? Math.max(60_000, headersTimeoutMs);
+  const limits = [
+    ["maxBatchSize", maxBatchSize, 1],
+    ["maxInputs", maxInputs, 1],
+    ["bodyLimit", bodyLimit, 1],
+    ["port", port, 0],
+    ["maxInputLength", maxInputLength, 1],
+    ["maxQueuedTexts", maxQueuedTexts, maxInputs],
+    ["headersTimeoutMs", headersTimeoutMs, 1],
+    ["requestTimeoutMs", requestTimeoutMs, headersTimeoutMs],
+  ] as const;
+  for (const [name, v, min] of limits) {
     if (!Number.isInteger(v) || v < min) throw new RangeError(`createServer: ${name} must be an integer >= ${min}, got ${String(v)}`);
   }
   if (typeof maxWaitMs !== "number" || !(maxWaitMs >= 0)) throw new RangeError(`createServer: maxWaitMs must be >= 0, got ${String(maxWaitMs)}`);
+  const { apiKey } = options;
+  if (apiKey !== undefined && (typeof apiKey !== "string" || apiKey.trim() === "" || apiKey !== apiKey.trim())) {
+    throw new TypeError("createServer: apiKey must be a non-empty string without surrounding spaces");
+  }
+  // Digests have one length, so comparing them takes the same time whatever the key given.
+  const keyDigest = apiKey === undefined ? undefined : createHash("sha256").update(apiKey).digest();
 
   const dimension = model.getSentenceEmbeddingDimension();
   // A model that normalizes keeps doing so after `dimensions` cuts its embeddings short.
@@ -78,18 +113,36 @@ export function createServer(model: SentenceTransformer, options: ServerOptions 
   const countTokens = tokenCounter(model);
   const batcher = new MicroBatcher(
     (texts) => model.encode(texts, { batchSize: maxBatchSize, normalizeEmbeddings: options.normalize === true }),
-    { maxBatchSize, maxWaitMs },
+    { maxBatchSize, maxWaitMs, maxQueuedTexts },
   );
+  const metrics = new ServerMetrics();
   let inFlight = 0;
   let closing = false;
 
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit,
+    requestTimeout: requestTimeoutMs,
+    // Node checks these timeouts every connectionsCheckingInterval ms (30 s by default).
+    http: { headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, Math.ceil(headersTimeoutMs / 4)) },
     // Types are checked, never coerced: 123 is not a string, "3" not a dimension count.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } },
   });
   app.removeContentTypeParser("text/plain");
+
+  app.addHook("onRequest", async (req) => {
+    if (keyDigest === undefined || req.routeOptions.url === "/health") return;
+    const m = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? "");
+    if (m === null || !timingSafeEqual(createHash("sha256").update(m[1]!).digest(), keyDigest)) {
+      throw new ApiError(401, m === null ? "missing API key: send 'Authorization: Bearer <key>'" : "invalid API key", null, "invalid_api_key", "invalid_request_error", {
+        "www-authenticate": "Bearer",
+      });
+    }
+  });
+
+  app.addHook("onResponse", async (req, reply) => {
+    metrics.observe(req.routeOptions.url ?? "unmatched", reply.statusCode, reply.elapsedTime / 1000);
+  });
 
   app.addHook("onSend", async (_req, reply, payload) => {
     // Clients should not reuse a connection to a server that is shutting down.
@@ -116,7 +169,7 @@ export function createServer(model: SentenceTransformer, options: ServerOptions 
       req.log.error(err);
       api = new ApiError(500, `the server failed: ${err.message}`, null, "internal_error");
     }
-    void reply.status(api.status).send(api.body());
+    void reply.status(api.status).headers(api.headers).send(api.body());
   });
 
   app.setNotFoundHandler((req, reply) => {
@@ -126,19 +179,30 @@ export function createServer(model: SentenceTransformer, options: ServerOptions 
 
   app.post("/v1/embeddings", { schema: { body: embeddingsBodySchema } }, async (req, reply) => {
     const body = req.body as EmbeddingsRequest;
-    const texts = checkInput(body.input, maxInputs);
+    const texts = checkInput(body.input, maxInputs, maxInputLength);
     const dims = body.dimensions ?? undefined;
     if (dims !== undefined && dimension !== undefined && dims > dimension) {
       throw new ApiError(400, `'dimensions' must be between 1 and ${dimension} for this model, got ${dims}`, "dimensions", "invalid_value");
     }
     const base64 = body.encoding_format === "base64";
     const tokens = countTokens(texts);
+    // A client that goes away takes its queued texts with it.
+    const gone = new AbortController();
+    const onClose = (): void => {
+      if (!reply.raw.writableFinished) gone.abort(new ApiError(499, "the client closed the connection", null, "client_closed"));
+    };
+    reply.raw.on("close", onClose);
+    if (req.raw.socket.destroyed) onClose();
     inFlight++;
     let rows: Float32Array[];
     try {
-      rows = await batcher.submit(texts);
+      rows = await batcher.submit(texts, gone.signal);
+    } catch (e) {
+      if (!(e instanceof QueueFullError)) throw e;
+      throw new ApiError(503, `the server is busy (${e.queued} texts queued, limit ${e.limit}); retry later`, null, "server_overloaded", "server_error", { "retry-after": "1" });
     } finally {
       inFlight--;
+      reply.raw.off("close", onClose);
     }
     // Serialized in slices that yield to the event loop, so a large response does not hold up other requests.
     const parts: string[] = [];
@@ -160,6 +224,10 @@ export function createServer(model: SentenceTransformer, options: ServerOptions 
     return modelCard();
   });
 
+  app.get("/metrics", async (_req, reply) =>
+    reply.type("text/plain; version=0.0.4; charset=utf-8").send(metrics.render(batcher.snapshot(), inFlight)),
+  );
+
   app.get("/health", async () => ({
     status: "ok",
     model: {
@@ -170,7 +238,7 @@ export function createServer(model: SentenceTransformer, options: ServerOptions 
       normalized: normalizes,
       similarity: model.similarityFnName,
     },
-    batching: { max_batch_size: maxBatchSize, max_wait_ms: maxWaitMs, max_inputs: maxInputs, ...snakeStats() },
+    batching: { max_batch_size: maxBatchSize, max_wait_ms: maxWaitMs, max_inputs: maxInputs, max_queued_texts: maxQueuedTexts, max_input_length: maxInputLength, ...snakeStats() },
   }));
 
   function snakeStats() {
@@ -180,6 +248,8 @@ export function createServer(model: SentenceTransformer, options: ServerOptions 
       texts: s.texts,
       batches: s.batches,
       largest_batch: s.largestBatch,
+      cancelled_texts: s.cancelledTexts,
+      refused_requests: s.refusedRequests,
       queued_texts: s.queuedTexts,
       running_batches: s.runningBatches,
       in_flight_requests: inFlight,

@@ -16,6 +16,8 @@ export class ApiError extends Error {
     readonly param: string | null = null,
     readonly code: string | null = null,
     readonly type = status >= 500 ? "server_error" : "invalid_request_error",
+    /** Response headers that go with the error (e.g. Retry-After). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = "ApiError";
@@ -77,10 +79,17 @@ export function schemaError(errors: readonly AjvError[]): ApiError {
   }
 }
 
-/** The texts of `input`: a non-empty string or a non-empty array of non-empty strings, at most `maxInputs`. */
-export function checkInput(input: unknown, maxInputs: number): string[] {
+/**
+ * The texts of `input`: a non-empty string or a non-empty array of non-empty strings, at most `maxInputs`, none
+ * longer than `maxChars` UTF-16 code units (checked before anything is tokenized).
+ */
+export function checkInput(input: unknown, maxInputs: number, maxChars = Infinity): string[] {
+  const checkLength = (x: string, field: string): void => {
+    if (x.length > maxChars) throw new ApiError(400, `'${field}' has ${x.length} characters; at most ${maxChars} are allowed per text`, field, "input_too_long");
+  };
   if (typeof input === "string") {
     if (input === "") throw new ApiError(400, "'input' must not be an empty string", "input", "invalid_value");
+    checkLength(input, "input");
     return [input];
   }
   if (!Array.isArray(input)) throw new ApiError(400, "'input' must be a string or an array of strings", "input", "invalid_type");
@@ -91,6 +100,7 @@ export function checkInput(input: unknown, maxInputs: number): string[] {
   input.forEach((x, i) => {
     if (typeof x === "string") {
       if (x === "") throw new ApiError(400, `'input[${i}]' must not be an empty string`, `input[${i}]`, "invalid_value");
+      checkLength(x, `input[${i}]`);
       return;
     }
     if (typeof x === "number" || (Array.isArray(x) && x.every((y) => typeof y === "number"))) {

@@ -99,7 +99,8 @@ export class Tokenizer {
   private readonly pipeline: BertPipeline | undefined;
   private readonly tokenIds: Map<string, number>;
   private readonly added: AddedTokenSpec[];
-  private readonly file: string;
+  /** The file the tokenizer was read from ("vocab" when built from a list). */
+  readonly file: string;
   private js: JsTokenizer | undefined;
 
   private constructor(json: Json, config: Json, specialMap: Json | undefined, file: string, modelMaxLength?: number) {
@@ -233,8 +234,10 @@ export class Tokenizer {
       } catch (e) {
         throw new SbertError("ERR_FILE_NOT_FOUND", `cannot read ${vocabPath}: ${(e as Error).message}`, { op: OP_LOAD, cause: e });
       }
+      const vocab = readVocabTxt(text);
+      if (vocab.length === 0) throw new SbertError("ERR_FORMAT", `${vocabPath} is empty: a vocab.txt lists one token per line`, { op: OP_LOAD });
       const opts = bertOptionsFromConfig(config, specialMap, configPath);
-      const json = buildBertTokenizerJson(readVocabTxt(text), opts) as Json;
+      const json = buildBertTokenizerJson(vocab, opts) as Json;
       return new Tokenizer(json, bertTokenizerConfig(opts, config), specialMap, vocabPath);
     }
     throw new SbertError(

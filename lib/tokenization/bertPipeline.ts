@@ -124,9 +124,14 @@ const CACHE_LIMIT = 100_000;
 export class WordPieceModel {
   private readonly cache = new Map<string, readonly number[]>();
   readonly unkId: number | undefined;
+  /** Longest vocabulary entry in UTF-16 units: no longer piece can match, so no longer slice is tried. */
+  private readonly longest: number;
 
   constructor(private readonly cfg: WordPieceConfig) {
     this.unkId = cfg.vocab.get(cfg.unkToken);
+    let longest = 0;
+    for (const t of cfg.vocab.keys()) longest = Math.max(longest, t.length);
+    this.longest = longest;
   }
 
   private unknown(word: string): readonly number[] {
@@ -161,10 +166,13 @@ export class WordPieceModel {
       }
       if (chars > maxInputCharsPerWord) return this.unknown(word);
     }
+    // Matching starts at most `longest` units ahead, so a word costs O(length * longest) whatever
+    // max_input_chars_per_word a file sets, with the same pieces as trying every end.
     const ids: number[] = [];
     let start = 0;
     while (start < word.length) {
-      let end = word.length;
+      let end = Math.min(word.length, start + this.longest);
+      if (end < word.length && isHighSurrogate(word.charCodeAt(end - 1)) && isLowSurrogate(word.charCodeAt(end))) end--;
       let found: number | undefined;
       while (start < end) {
         const piece = start > 0 ? prefix + word.slice(start, end) : word.slice(start, end);
@@ -172,7 +180,7 @@ export class WordPieceModel {
         if (found !== undefined) break;
         // Step back one code point, never into the middle of a surrogate pair.
         const last = word.charCodeAt(end - 1);
-        end -= last >= 0xdc00 && last <= 0xdfff && end - 2 >= start && isHighSurrogate(word.charCodeAt(end - 2)) ? 2 : 1;
+        end -= isLowSurrogate(last) && end - 2 >= start && isHighSurrogate(word.charCodeAt(end - 2)) ? 2 : 1;
       }
       if (found === undefined) return this.unknown(word);
       ids.push(found);
@@ -184,6 +192,10 @@ export class WordPieceModel {
 
 function isHighSurrogate(u: number): boolean {
   return u >= 0xd800 && u <= 0xdbff;
+}
+
+function isLowSurrogate(u: number): boolean {
+  return u >= 0xdc00 && u <= 0xdfff;
 }
 
 export interface AddedTokenSpec {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SentenceTransformer } from "../../lib/index.js";
 import { seededRandom } from "../../lib/internal/random.js";
 import { makeSentenceTransformerFolder } from "../fixtures/sentenceTransformerFolder.js";
-import { type CliProcess, assertBuilt, startCli, within } from "../helpers/cli.js";
+import { type CliProcess, assertBuilt, runCli, startCli, within } from "../helpers/cli.js";
 import { SENTENCES, maxAbsDiff, tempDir } from "../helpers/tmp.js";
 
 let dir: string;
@@ -209,6 +209,38 @@ describe("sbert-node serve", () => {
     const nope = await fetch(`${url}/v2/nothing`);
     expect(nope.status).toBe(404);
     expect(((await nope.json()) as ErrorResponse).error.code).toBe("not_found");
+  });
+});
+
+describe("sbert-node serve limits", () => {
+  test("--api-key (or SBERT_NODE_API_KEY), --max-input-length and --max-queue reach the server; bad combinations are usage errors", async () => {
+    const p = startCli(["serve", dir, "--port", "0", "--max-input-length", "10", "--max-inputs", "8", "--max-queue", "8"], { env: { ...process.env, SBERT_NODE_API_KEY: "k3y" } });
+    try {
+      const base = (await p.waitForStderr(/listening on (http:\/\/127\.0\.0\.1:\d+)/, 60_000))[1]!;
+      const embed = (input: unknown, key?: string) =>
+        fetch(`${base}/v1/embeddings`, { method: "POST", headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) }, body: JSON.stringify({ input }) });
+      expect((await embed("ciao")).status).toBe(401);
+      expect((await embed("ciao", "k3y")).status).toBe(200);
+      const long = await embed("x".repeat(11), "k3y");
+      expect(long.status).toBe(400);
+      expect(((await long.json()) as ErrorResponse).error.code).toBe("input_too_long");
+      const h = (await (await fetch(`${base}/health`)).json()) as { batching: Record<string, number> };
+      expect(h.batching).toMatchObject({ max_inputs: 8, max_queued_texts: 8, max_input_length: 10 });
+      const metrics = await fetch(`${base}/metrics`, { headers: { authorization: "Bearer k3y" } });
+      expect(await metrics.text()).toContain('sbert_http_requests_total{route="/v1/embeddings",status="401"} 1\n');
+      p.kill("SIGTERM");
+      expect((await within(p.exited, 15_000, "server exit")).code).toBe(0);
+    } finally {
+      p.kill("SIGKILL");
+    }
+    for (const [args, message] of [
+      [["--max-inputs", "16", "--max-queue", "8"], /--max-queue \(8\) must be at least --max-inputs \(16\)/],
+      [["--headers-timeout", "20", "--request-timeout", "10"], /--request-timeout \(10\) must be at least --headers-timeout \(20\)/],
+    ] as const) {
+      const r = await runCli(["serve", dir, ...args]);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
   });
 });
 

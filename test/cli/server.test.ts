@@ -1,11 +1,12 @@
 // The server's parts in process: the micro-batcher with a fake encoder, and createServer through Fastify's
 // inject (no sockets).
+import { connect } from "node:net";
 import { join } from "node:path";
 
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 
 import { SentenceTransformer } from "../../lib/index.js";
-import { MicroBatcher, createServer } from "../../lib/server/index.js";
+import { MicroBatcher, QueueFullError, createServer, type EmbeddingServer } from "../../lib/server/index.js";
 import { makeSentenceTransformerFolder } from "../fixtures/sentenceTransformerFolder.js";
 import { SENTENCES, maxAbsDiff, tempDir } from "../helpers/tmp.js";
 
@@ -23,6 +24,28 @@ function fakeEncoder(delayMs = 0, failOn?: string) {
 }
 
 const texts = (from: number, n: number): string[] => Array.from({ length: n }, (_, i) => `t${from + i}`);
+
+/** An encoder that holds every batch until `release()`. */
+function gatedEncoder() {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const batches: string[][] = [];
+  const encode = async (t: string[]): Promise<Float32Array[]> => {
+    batches.push(t);
+    await gate;
+    return t.map((x) => Float32Array.of(Number(x.slice(1))));
+  };
+  return { encode, batches, release };
+}
+
+/** Resolves once `cond()` holds, checking on each turn of the event loop. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 100_000; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  throw new Error(`never happened: ${what}`);
+}
 
 describe("MicroBatcher", () => {
   test("concurrent requests share batches of at most maxBatchSize; each gets its rows in order", async () => {
@@ -63,6 +86,35 @@ describe("MicroBatcher", () => {
     await b.close();
     await expect(b.submit(["t9"])).rejects.toThrow(/closed/);
   });
+
+  test("an aborted request leaves the queue at once; its batch already running is not waited for", async () => {
+    const fake = gatedEncoder();
+    const b = new MicroBatcher(fake.encode, { maxBatchSize: 2, maxWaitMs: 0 });
+    const abort = new AbortController();
+    const cancelled = b.submit(texts(0, 6), abort.signal);
+    const other = b.submit(texts(100, 1));
+    expect(b.snapshot()).toMatchObject({ queuedTexts: 5, runningBatches: 1 });
+    abort.abort(new Error("client gone"));
+    await expect(cancelled).rejects.toThrow("client gone");
+    expect(b.snapshot()).toMatchObject({ queuedTexts: 1, cancelledTexts: 4 });
+    fake.release();
+    expect((await other).map((r) => r[0])).toEqual([100]);
+    expect(fake.batches).toEqual([["t0", "t1"], ["t100"]]);
+    await expect(b.submit(["t1"], AbortSignal.abort(new Error("already")))).rejects.toThrow("already");
+  });
+
+  test("a request that does not fit in maxQueuedTexts is refused; an empty queue takes a full-size request", async () => {
+    const fake = gatedEncoder();
+    const b = new MicroBatcher(fake.encode, { maxBatchSize: 1, maxWaitMs: 0, maxQueuedTexts: 3 });
+    const running = b.submit(texts(0, 1));
+    const queued = b.submit(texts(10, 3));
+    const refused = b.submit(texts(20, 1));
+    await expect(refused).rejects.toBeInstanceOf(QueueFullError);
+    await expect(refused).rejects.toThrow("the queue holds 3 texts; the limit is 3");
+    fake.release();
+    expect((await Promise.all([running, queued])).flat().map((r) => r[0])).toEqual([0, 10, 11, 12]);
+    expect(b.snapshot()).toMatchObject({ requests: 2, refusedRequests: 1, texts: 4 });
+  });
 });
 
 describe("createServer", () => {
@@ -97,5 +149,158 @@ describe("createServer", () => {
   test("options are checked", () => {
     expect(() => createServer(model, { maxBatchSize: 0 })).toThrow(/maxBatchSize must be an integer >= 1/);
     expect(() => createServer(model, { maxWaitMs: -1 })).toThrow(/maxWaitMs must be >= 0/);
+  });
+});
+
+describe("createServer limits", () => {
+  let model: SentenceTransformer;
+  let server: EmbeddingServer | undefined;
+  let url: string;
+  beforeAll(async () => {
+    const dir = join(await tempDir("sbert-server-limits-"), "model");
+    await makeSentenceTransformerFolder(dir, { pooling: { modes: ["mean"] } });
+    model = await SentenceTransformer.load(dir);
+  });
+  afterAll(() => model?.dispose());
+
+  async function start(options: Parameters<typeof createServer>[1]): Promise<EmbeddingServer> {
+    server = createServer(model, { port: 0, ...options });
+    url = await server.listen();
+    return server;
+  }
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+    delete (model as Partial<Record<"encode" | "tokenize", unknown>>).encode;
+    delete (model as Partial<Record<"encode" | "tokenize", unknown>>).tokenize;
+  });
+
+  /** Holds model.encode until `release()`; counts its calls. */
+  function gateModel() {
+    const real = SentenceTransformer.prototype.encode;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    model.encode = (async (...args: Parameters<typeof real>) => {
+      calls++;
+      await gate;
+      return real.apply(model, args);
+    }) as typeof real;
+    return { release, calls: () => calls };
+  }
+
+  const post = (body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal) =>
+    fetch(`${url}/v1/embeddings`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body), signal });
+
+  test("a client that disconnects has its queued texts dropped, not encoded", async () => {
+    const s = await start({ maxBatchSize: 1, maxWaitMs: 0 });
+    const gate = gateModel();
+    const abort = new AbortController();
+    const request = post({ input: SENTENCES.slice(0, 6) }, {}, abort.signal).catch((e: unknown) => e);
+    await until(() => s.stats().runningBatches === 1 && s.stats().queuedTexts === 5, "the first text is being encoded");
+    abort.abort();
+    expect(await request).toBeInstanceOf(Error);
+    await until(() => s.stats().queuedTexts === 0, "the queued texts are dropped");
+    expect(s.stats().cancelledTexts).toBe(5);
+    gate.release();
+    await until(() => s.stats().runningBatches === 0 && s.stats().inFlightRequests === 0, "the running batch ends");
+    expect(gate.calls()).toBe(1);
+    // The server goes on serving.
+    expect((await post({ input: "ciao" })).status).toBe(200);
+  });
+
+  test("a request that does not fit in the queue gets 503 with Retry-After; the queued ones are answered", async () => {
+    const s = await start({ maxBatchSize: 1, maxWaitMs: 0, maxInputs: 4, maxQueuedTexts: 4 });
+    const gate = gateModel();
+    const first = post({ input: "a" });
+    await until(() => s.stats().runningBatches === 1, "the first request is running");
+    const second = post({ input: ["b", "c", "d", "e"] });
+    await until(() => s.stats().queuedTexts === 4, "the queue is full");
+    const refused = await post({ input: "f" });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("1");
+    expect(((await refused.json()) as { error: { code: string; type: string } }).error).toMatchObject({ code: "server_overloaded", type: "server_error" });
+    gate.release();
+    expect([(await first).status, (await second).status]).toEqual([200, 200]);
+    expect(() => createServer(model, { maxInputs: 10, maxQueuedTexts: 9 })).toThrow(/maxQueuedTexts must be an integer >= 10/);
+  });
+
+  test("a text over maxInputLength is refused with 400 naming it, before anything is tokenized", async () => {
+    await start({ maxInputLength: 20 });
+    let tokenized = 0;
+    const real = SentenceTransformer.prototype.tokenize;
+    model.tokenize = ((...args: Parameters<typeof real>) => (tokenized++, real.apply(model, args))) as typeof real;
+    const res = await post({ input: ["short", "x".repeat(21)] });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: Record<string, unknown> }).error).toMatchObject({
+      param: "input[1]",
+      code: "input_too_long",
+      message: "'input[1]' has 21 characters; at most 20 are allowed per text",
+    });
+    expect(tokenized).toBe(0);
+    expect((await post({ input: "x".repeat(20) })).status).toBe(200);
+  });
+
+  test("apiKey: every route but /health needs the bearer key; 401 otherwise", async () => {
+    await start({ apiKey: "s3cret-key" });
+    const missing = await post({ input: "a" });
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get("www-authenticate")).toBe("Bearer");
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe("invalid_api_key");
+    expect((await post({ input: "a" }, { authorization: "Bearer s3cret-kex" })).status).toBe(401);
+    expect((await post({ input: "a" }, { authorization: "Bearer s3cret-key-longer" })).status).toBe(401);
+    expect((await post({ input: "a" }, { authorization: "s3cret-key" })).status).toBe(401);
+    expect((await post({ input: "a" }, { authorization: "Bearer s3cret-key" })).status).toBe(200);
+    expect((await fetch(`${url}/v1/models`)).status).toBe(401);
+    expect((await fetch(`${url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    expect(() => createServer(model, { apiKey: " " })).toThrow(/apiKey must be a non-empty string/);
+  });
+
+  /** Everything the server sends on a raw connection after `request` is written, until it closes the connection. */
+  function rawExchange(request: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const { port } = new URL(url);
+      const socket = connect(Number(port), "127.0.0.1", () => socket.write(request));
+      let data = "";
+      socket.on("data", (d) => (data += d.toString()));
+      socket.on("close", () => resolve(data));
+      socket.on("error", reject);
+    });
+  }
+
+  test("a client that sends its headers or its body too slowly gets 408 and the connection is closed", async () => {
+    await start({ headersTimeoutMs: 100, requestTimeoutMs: 200 });
+    const partialHeaders = await rawExchange("POST /v1/embeddings HTTP/1.1\r\nHost: x\r\n");
+    expect(partialHeaders).toMatch(/^HTTP\/1\.1 408 /);
+    const partialBody = await rawExchange('POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"input":');
+    expect(partialBody).toMatch(/^HTTP\/1\.1 408 /);
+    expect(() => createServer(model, { headersTimeoutMs: 500, requestTimeoutMs: 100 })).toThrow(/requestTimeoutMs must be an integer >= 500/);
+  });
+
+  test("/metrics: Prometheus text with requests by route and status, latency histograms, texts and queue depth", async () => {
+    await start({});
+    await post({ input: SENTENCES.slice(0, 3) });
+    await post({ input: "ciao" });
+    await post({ input: [] });
+    await fetch(`${url}/nowhere`);
+    const res = await fetch(`${url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+    const text = await res.text();
+    for (const line of text.trimEnd().split("\n")) {
+      expect(line).toMatch(/^(# (HELP|TYPE) sbert_\w+ .+|sbert_\w+(\{(\w+="[^"]*",?)+\})? [\d.e+-]+)$/);
+    }
+    expect(text).toContain('sbert_http_requests_total{route="/v1/embeddings",status="200"} 2\n');
+    expect(text).toContain('sbert_http_requests_total{route="/v1/embeddings",status="400"} 1\n');
+    expect(text).toContain('sbert_http_requests_total{route="unmatched",status="404"} 1\n');
+    expect(text).toContain("# TYPE sbert_http_request_duration_seconds histogram\n");
+    expect(text).toContain('sbert_http_request_duration_seconds_bucket{route="/v1/embeddings",le="+Inf"} 3\n');
+    expect(text).toContain('sbert_http_request_duration_seconds_count{route="/v1/embeddings"} 3\n');
+    expect(text).toContain("sbert_texts_total 4\n");
+    expect(text).toContain("sbert_queue_texts 0\n");
+    // Buckets are cumulative.
+    const buckets = [...text.matchAll(/sbert_http_request_duration_seconds_bucket\{route="\/v1\/embeddings",le="[^"]+"\} (\d+)/g)].map((m) => Number(m[1]));
+    expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
   });
 });

@@ -136,6 +136,45 @@ describe("bad model folders give SbertErrors that name the problem", () => {
     expect(await loadError(unknown)).toMatchObject({ code: "ERR_WEIGHTS", message: expect.stringContaining("encoder.layer.7.extra.weight") });
   });
 
+  test("integer tensors where the model has float weights, whatever their shape, name the file and the key", async () => {
+    const i32 = await folder();
+    await editHeader(join(i32, "model.safetensors"), (h) => {
+      h["embeddings.LayerNorm.weight"]!.dtype = "I32";
+    });
+    expect(await loadError(i32)).toMatchObject({
+      code: "ERR_WEIGHTS",
+      message: expect.stringMatching(/key 'embeddings\.LayerNorm\.weight' in .*model\.safetensors holds Int values but the model expects floating-point weights/),
+    });
+    const i64 = await folder();
+    await editHeader(join(i64, "model.safetensors"), (h) => {
+      // The same 256 bytes as 32 int64 values.
+      h["encoder.layer.0.intermediate.dense.bias"]!.dtype = "I64";
+      h["encoder.layer.0.intermediate.dense.bias"]!.shape = [32];
+    });
+    expect(await loadError(i64)).toMatchObject({ code: "ERR_WEIGHTS", message: expect.stringMatching(/'encoder\.layer\.0\.intermediate\.dense\.bias' in .*model\.safetensors holds Long values/) });
+  });
+
+  test("a tokenizer with more tokens than the embedding matrix has rows, and an empty vocab.txt, are refused at load", async () => {
+    const bigger = await folder();
+    await writeFile(join(bigger, "vocab.txt"), (await readFile(join(bigger, "vocab.txt"), "utf8")) + "extra1\nextra2\n");
+    const vocabSize = (JSON.parse(await readFile(join(bigger, "config.json"), "utf8")) as { vocab_size: number }).vocab_size;
+    expect(await loadError(bigger)).toMatchObject({
+      code: "ERR_CONFIG",
+      message: `Transformer.load: ${join(bigger, "vocab.txt")} has ${vocabSize + 2} tokens but the model's word embeddings have ${vocabSize} rows (vocab_size in ${join(bigger, "config.json")})`,
+    });
+    const empty = await folder();
+    await writeFile(join(empty, "vocab.txt"), "");
+    expect(await loadError(empty)).toMatchObject({ code: "ERR_FORMAT", message: expect.stringContaining(`${join(empty, "vocab.txt")} is empty`) });
+  });
+
+  test("encode with options that are not an object is an SbertError", async () => {
+    const model = await SentenceTransformer.load(await folder());
+    for (const [options, what] of [[null, "null"], [[], "an array"], ["fast", "string"]] as const) {
+      await expect(model.encode("ciao", options as never)).rejects.toMatchObject({ name: "SbertError", code: "ERR_INPUT", message: `SentenceTransformer.encode: options must be an object (or left out), got ${what}` });
+    }
+    model.dispose();
+  });
+
   test("a corrupt pytorch_model.bin", async () => {
     const dir = join(root, "bin");
     await makePytorchBinFolder(dir, {});

@@ -276,4 +276,28 @@ describe("fit", () => {
     other.dispose();
     model.dispose();
   });
+
+  test("AdamW options torch refuses are refused before any step, naming the option", async () => {
+    const model = await topicModel({ seed: 6 });
+    const before = weights(model);
+    const loss = new losses.CosineSimilarityLoss(model);
+    const fitWith = (o: { optimizerParams?: unknown; weightDecay?: number }) =>
+      model.fit({ trainObjectives: [[new DataLoader([new InputExample({ texts: ["t0a0 il", "t0b1 la"], label: 1 })]), loss]], showProgressBar: false, ...(o as object) });
+    const cases: [object, RegExp][] = [
+      [{ optimizerParams: { lr: -1e-3 } }, /optimizerParams\.lr: Invalid learning rate: -0\.001/],
+      [{ optimizerParams: { lr: Number.POSITIVE_INFINITY } }, /optimizerParams\.lr: Invalid learning rate: Infinity/],
+      [{ optimizerParams: { eps: -1e-8 } }, /optimizerParams\.eps: Invalid epsilon value/],
+      [{ optimizerParams: { eps: Number.NaN } }, /optimizerParams\.eps: Invalid epsilon value: NaN/],
+      [{ optimizerParams: { betas: [1, 0.999] } }, /optimizerParams\.betas\[0\]: Invalid beta parameter at index 0: 1 /],
+      [{ optimizerParams: { betas: [0.9, -0.1] } }, /optimizerParams\.betas\[1\]: Invalid beta parameter at index 1/],
+      [{ optimizerParams: { betas: [0.9] } }, /optimizerParams\.betas: Invalid betas/],
+      [{ optimizerParams: "fast" }, /optimizerParams: Invalid optimizer parameters/],
+      [{ weightDecay: -0.01 }, /weightDecay: Invalid weight_decay value: -0\.01/],
+    ];
+    for (const [o, message] of cases) await expect(fitWith(o), JSON.stringify(o)).rejects.toMatchObject({ name: "SbertError", code: "ERR_INPUT", message });
+    // Edges torch accepts: lr 0, betas 0, weight decay 0.
+    await expect(fitWith({ optimizerParams: { lr: 0, betas: [0, 0] }, weightDecay: 0 })).resolves.toBeDefined();
+    expect(maxAbsDiffAll(weights(model), before)).toBe(0);
+    model.dispose();
+  });
 });

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -194,6 +195,49 @@ describe("save and load", () => {
     expect(await readFile(join(target, "marker"), "utf8")).toBe("previous");
     expect(await readFile(join(target, "model.safetensors"))).toEqual(before);
     expect((await readdir(root)).filter((f) => f.includes(".tmp-") || f.includes(".old-"))).toEqual([]);
+    model.dispose();
+  });
+
+  test("saving over a file, or under one, is an SbertError naming the path, and leaves nothing behind", async () => {
+    const dir = join(root, "over-file");
+    await mkdir(dir);
+    await makeSentenceTransformerFolder(join(dir, "src"), {});
+    const model = await SentenceTransformer.load(join(dir, "src"));
+    const file = join(dir, "a-file");
+    await writeFile(file, "keep me");
+    await expect(model.save(file)).rejects.toMatchObject({ name: "SbertError", code: "ERR_INPUT", message: `SentenceTransformer.save: cannot save to ${file}: it exists and is not a folder` });
+    await expect(model.save(join(file, "sub"))).rejects.toMatchObject({ name: "SbertError", code: "ERR_INPUT", message: expect.stringMatching(/cannot create its parent folder .*a-file \(E(EXIST|NOTDIR)\)/) });
+    expect(await readFile(file, "utf8")).toBe("keep me");
+    expect((await readdir(dir)).sort()).toEqual(["a-file", "src"]);
+    model.dispose();
+  });
+
+  test("what a killed save left is cleaned up by the next save: temporary folders of dead processes go, a moved-aside folder comes back", async () => {
+    const dir = join(root, "stale");
+    await mkdir(dir);
+    await makeSentenceTransformerFolder(join(dir, "src"), {});
+    const model = await SentenceTransformer.load(join(dir, "src"));
+    const child = spawn(process.execPath, ["-e", ""]);
+    const dead = child.pid!;
+    await new Promise((r) => child.on("exit", r));
+    const fill = async (entry: string) => {
+      await mkdir(join(dir, entry));
+      await writeFile(join(dir, entry, "marker"), entry);
+    };
+    // Killed while writing `out`, and killed between moving `back` aside and moving the new one in.
+    await fill(`.out.tmp-${dead}-0a1b2c`);
+    await fill(`.back.old-${dead}-0a1b2c`);
+    await fill(`.back.tmp-${dead}-0a1b2c`);
+    // A save in progress in a live process is left alone.
+    await fill(`.out.tmp-${process.pid}-3d4e5f`);
+    await model.save(join(dir, "out"));
+    await model.save(join(dir, "back"));
+    expect((await readdir(dir)).sort()).toEqual([`.out.tmp-${process.pid}-3d4e5f`, "back", "out", "src"]);
+    // The previous `back` came back, so its entries are carried over as for any save into an existing folder.
+    expect(await readFile(join(dir, "back", "marker"), "utf8")).toBe(`.back.old-${dead}-0a1b2c`);
+    const back = await SentenceTransformer.load(join(dir, "back"));
+    expect(maxAbsDiffAll(await back.encode(SENTENCES), await model.encode(SENTENCES))).toBe(0);
+    back.dispose();
     model.dispose();
   });
 

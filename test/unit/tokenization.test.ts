@@ -1,9 +1,11 @@
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
+import * as rust from "tokenizers";
 import { beforeAll, describe, expect, test } from "vitest";
 
 import { SbertError } from "../../lib/errors.js";
+import { WordPieceModel } from "../../lib/tokenization/bertPipeline.js";
 import { Tokenizer, longestFirst, type EncodedBatch } from "../../lib/tokenization/Tokenizer.js";
 import { buildBertTokenizerJson, readVocabTxt } from "../../lib/tokenization/wordpiece.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -329,6 +331,37 @@ describe("save and fromFolder", () => {
     const plain = await Tokenizer.fromFolder(await folder({ "tokenizer.json": JSON.stringify(buildBertTokenizerJson(VOCAB)) }));
     expect(plain.encode("Perché", { addSpecialTokens: false })).toEqual([id("perche")]);
     expect(plain.padTokenId).toBe(PAD);
+  });
+});
+
+describe("WordPiece on long words", () => {
+  // A file that lifts the per-word limit: every word is split into pieces, however long.
+  const json = buildBertTokenizerJson(VOCAB) as { model: { max_input_chars_per_word: number } };
+  json.model.max_input_chars_per_word = 1e9;
+  const expected = (n: number) => [CLS, id("a"), ...Array.from({ length: 3 * n - 1 }, (_, i) => id(["##b", "##c", "##a"][i % 3]!)), SEP];
+
+  test("max_input_chars_per_word 1e9: a 1,200-char word gives Rust's ids; a 16,002-char word is split the same way", async () => {
+    const ours = Tokenizer.fromJson(json);
+    const theirs = rust.Tokenizer.fromString(JSON.stringify(json));
+    const e = await theirs.encode("abc".repeat(400));
+    expect(e.getIds()).toEqual(expected(400));
+    expect(ours.encode("abc".repeat(400))).toEqual(expected(400));
+    expect(ours.encode("abc".repeat(5334))).toEqual(expected(5334));
+    // The limit still applies where the file sets one.
+    expect(Tokenizer.fromVocab(VOCAB).encode("abc".repeat(34))).toEqual([CLS, id("[UNK]"), SEP]);
+  });
+
+  test("vocabulary lookups per word grow linearly with its length (at most length x longest entry)", () => {
+    for (const n of [1000, 16000]) {
+      const vocab = new Map(VOCAB.map((t, i) => [t, i]));
+      let lookups = 0;
+      const get = vocab.get.bind(vocab);
+      vocab.get = (k: string) => (lookups++, get(k));
+      const wp = new WordPieceModel({ vocab, unkToken: "[UNK]", continuingSubwordPrefix: "##", maxInputCharsPerWord: 1e9 });
+      lookups = 0;
+      expect(wp.tokenize("ab".repeat(n / 2)).length).toBe(n);
+      expect(lookups).toBeLessThanOrEqual(n * Math.max(...VOCAB.map((t) => t.length)));
+    }
   });
 });
 
