@@ -58,10 +58,16 @@ function systemTorchDirs(env) {
 }
 
 /**
- * Where libtorch comes from, in CMakeLists.txt's order: LIBTORCH, then python3's torch, then the system.
- * `{from}` when found, `{invalid}` when LIBTORCH points at no libtorch, `{}` when none was found.
+ * Where libtorch comes from, in CMakeLists.txt's order: LIBTORCH, then python3's torch, then the system
+ * (LIBTORCH=system: the system's alone). `{from}` when found, `{invalid}` when LIBTORCH points at no libtorch, `{}`
+ * when none was found.
  */
 function findLibtorch(env) {
+  const system = () => systemTorchDirs(env).find((d) => isFile(path.join(d, "TorchConfig.cmake")));
+  if (env.LIBTORCH === "system") {
+    const dir = system();
+    return dir ? { from: `the system (${dir})` } : {};
+  }
   if (env.LIBTORCH) {
     const config = path.join(env.LIBTORCH, "share/cmake/Torch/TorchConfig.cmake");
     return isFile(config) ? { from: `LIBTORCH=${env.LIBTORCH}` } : { invalid: `LIBTORCH=${env.LIBTORCH} holds no share/cmake/Torch/TorchConfig.cmake` };
@@ -72,7 +78,7 @@ function findLibtorch(env) {
     const prefix = (r.stdout || "").trim();
     if (r.status === 0 && prefix && isFile(path.join(prefix, "Torch/TorchConfig.cmake"))) return { from: `the torch of ${python}` };
   }
-  const dir = systemTorchDirs(env).find((d) => isFile(path.join(d, "TorchConfig.cmake")));
+  const dir = system();
   return dir ? { from: `the system (${dir})` } : {};
 }
 
@@ -107,7 +113,8 @@ function checkBuildPrerequisites(env = process.env) {
     missing.push({ what: "libtorch", detail: libtorch.invalid });
     blocking = true;
   } else if (!libtorch.from) {
-    missing.push({ what: "libtorch", detail: "libtorch: LIBTORCH is unset, python3 has no torch, and no system libtorch (TorchConfig.cmake) was found" });
+    const looked = env.LIBTORCH === "system" ? "LIBTORCH=system" : "LIBTORCH is unset, python3 has no torch,";
+    missing.push({ what: "libtorch", detail: `libtorch: ${looked} and no system libtorch (TorchConfig.cmake) was found` });
   }
   return { missing, blocking, libtorch: libtorch.from };
 }

@@ -13,11 +13,12 @@ const root = path.resolve(__dirname, "..");
 const forTests = process.argv.includes("--test") || process.argv.includes("--bench");
 const log = (msg) => console.error(`[setup] ${msg}`);
 
-function run(cmd, args, options = {}) {
+function run(cmd, args, options = {}, hint = undefined) {
   log(`$ ${[cmd, ...args].join(" ")}`);
   const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit", ...options });
   if (r.status !== 0) {
     log(`failed: ${cmd} ${args.join(" ")} (exit ${r.status ?? r.signal})`);
+    if (hint) log(hint);
     process.exit(r.status || 1);
   }
 }
@@ -77,35 +78,34 @@ function dpkgInstalled(pkg) {
   return r.status === 0 && r.stdout.includes("install ok installed");
 }
 
-function libtorchSource() {
-  if (process.env.LIBTORCH) {
-    if (!fs.existsSync(path.join(process.env.LIBTORCH, "share/cmake/Torch/TorchConfig.cmake"))) {
-      log(`LIBTORCH=${process.env.LIBTORCH} holds no share/cmake/Torch/TorchConfig.cmake: point it at an unpacked libtorch folder.`);
+// Which libtorch the addon is built against: LIBTORCH when set (a libtorch folder, or `system` for Debian's
+// libtorch-dev); otherwise the torch wheel of the Python environment made here (scripts/python-env.json's "libtorch":
+// libtorch 2.13 with MKL and oneDNN, ahead of Debian's 1.13 with OpenBLAS in bench/README.md's measurements).
+function libtorchChoice() {
+  const env = process.env.LIBTORCH;
+  if (env === "system") return "system";
+  if (env) {
+    if (!fs.existsSync(path.join(env, "share/cmake/Torch/TorchConfig.cmake"))) {
+      log(`LIBTORCH=${env} holds no share/cmake/Torch/TorchConfig.cmake: point it at an unpacked libtorch folder, or set LIBTORCH=system.`);
       process.exit(1);
     }
     return "LIBTORCH";
   }
-  const py = spawnSync("python3", ["-c", "import torch.utils, os; print(os.path.exists(os.path.join(torch.utils.cmake_prefix_path, 'Torch')))"], {
-    encoding: "utf8",
-  });
-  if (py.status === 0 && py.stdout.trim() === "True") return "python";
-  const configs = ["/usr/lib/x86_64-linux-gnu/cmake/Torch", "/usr/lib/aarch64-linux-gnu/cmake/Torch", "/usr/lib/cmake/Torch", "/usr/local/lib/cmake/Torch"];
-  if (configs.some((d) => fs.existsSync(path.join(d, "TorchConfig.cmake")))) return "system";
-  return undefined;
+  return "wheel";
 }
 
-function systemPackages() {
+function systemPackages(choice) {
   const missing = [];
   if (!succeeds("cmake", ["--version"])) missing.push("cmake");
   if (!succeeds("c++", ["--version"]) && !succeeds("g++", ["--version"])) missing.push("g++");
   if (!succeeds("make", ["--version"])) missing.push("make");
-  const source = libtorchSource();
-  if (source === undefined) missing.push("libtorch-dev", "libopenblas0-pthread");
-  // Debian's default BLAS is the slow reference one; libtorch-dev works with it, but OpenBLAS is many times faster.
-  else if (source === "system" && succeeds("sh", ["-c", "command -v dpkg-query"]) && !dpkgInstalled("libopenblas0-pthread")) {
-    missing.push("libopenblas0-pthread");
+  if (choice === "system") {
+    const configs = ["/usr/lib/x86_64-linux-gnu/cmake/Torch", "/usr/lib/aarch64-linux-gnu/cmake/Torch", "/usr/lib/cmake/Torch", "/usr/local/lib/cmake/Torch"];
+    if (!configs.some((d) => fs.existsSync(path.join(d, "TorchConfig.cmake")))) missing.push("libtorch-dev");
+    // Debian's default BLAS is the slow reference one; libtorch-dev works with it, but OpenBLAS is many times faster.
+    if (succeeds("sh", ["-c", "command -v dpkg-query"]) && !dpkgInstalled("libopenblas0-pthread")) missing.push("libopenblas0-pthread");
   }
-  if (forTests && !succeeds("python3", ["-c", "import venv, ensurepip"])) missing.push("python3-venv");
+  if ((choice === "wheel" || forTests) && !succeeds("python3", ["-c", "import venv, ensurepip"])) missing.push("python3-venv");
   if (missing.length) aptInstall(missing, `missing system packages (${missing.join(", ")})`);
 }
 
@@ -121,7 +121,13 @@ function npmDependencies() {
 function nativeAddon() {
   const built = mtime(path.join(root, "build", "Release", "sbert_node.node"));
   const sources = Math.max(newestUnder(path.join(root, "native"), [".cc", ".h"]), mtime(path.join(root, "CMakeLists.txt")));
-  if (built >= sources) return;
+  let builtWith;
+  try {
+    builtWith = fs.readFileSync(path.join(root, "build", "cmake", ".sbert-libtorch"), "utf8");
+  } catch {
+    builtWith = undefined;
+  }
+  if (built >= sources && builtWith === (process.env.LIBTORCH || "")) return;
   run(process.execPath, [path.join(root, "scripts", "build-native.cjs")]);
 }
 
@@ -148,40 +154,68 @@ function localIndexes() {
   return urls;
 }
 
-function pythonEnvironment() {
-  const record = path.join(root, "build", "python.json");
-  if (process.env.SBERT_TEST_PYTHON) {
-    fs.mkdirSync(path.dirname(record), { recursive: true });
-    fs.writeFileSync(record, JSON.stringify({ python: process.env.SBERT_TEST_PYTHON }) + "\n");
-    return;
-  }
+// One virtual environment, under the user's cache folder, per scripts/python-env.json: its "libtorch" package first
+// (what the addon builds against), the reference packages of tests and benchmarks when `full`. Returns its python.
+function pythonEnvironment(full) {
   const spec = fs.readFileSync(path.join(root, "scripts", "python-env.json"), "utf8");
-  const { packages } = JSON.parse(spec);
+  const { libtorch, packages } = JSON.parse(spec);
   const hash = require("node:crypto").createHash("sha256").update(packages.join("\n")).digest("hex").slice(0, 12);
   const cache = process.env.XDG_CACHE_HOME || path.join(require("node:os").homedir(), ".cache");
   const dir = path.join(cache, "sbert-node", `python-${hash}`);
   const python = path.join(dir, "bin", "python");
-  if (!fs.existsSync(path.join(dir, ".complete"))) {
+  const complete = path.join(dir, ".complete");
+  const torchDone = path.join(dir, ".complete-libtorch");
+  if (fs.existsSync(complete) || (!full && fs.existsSync(torchDone))) return python;
+  if (!fs.existsSync(torchDone)) {
     fs.rmSync(dir, { recursive: true, force: true });
-    log(`making the Python reference environment (${packages.slice(0, 3).join(", ")}, ...) in ${dir}`);
+    log(`making the Python environment (${libtorch}${full ? ", " + packages.slice(1, 3).join(", ") + ", ..." : ""}) in ${dir}`);
     run("python3", ["-m", "venv", dir]);
-    const indexes = localIndexes();
-    const args = ["-m", "pip", "install", "--disable-pip-version-check", "--no-input"];
-    const local = indexes.filter(([kind]) => kind !== "find-links");
-    if (local.length > 0) {
-      args.push("--index-url", local[0][1]);
-      for (const [, url] of local.slice(1)) args.push("--extra-index-url", url);
-    }
-    for (const [kind, url] of indexes) if (kind === "find-links") args.push("--find-links", url);
-    run(python, [...args, ...packages]);
-    fs.writeFileSync(path.join(dir, ".complete"), spec);
   }
+  const indexes = localIndexes();
+  const args = ["-m", "pip", "install", "--disable-pip-version-check", "--no-input"];
+  const local = indexes.filter(([kind]) => kind !== "find-links");
+  if (local.length > 0) {
+    args.push("--index-url", local[0][1]);
+    for (const [, url] of local.slice(1)) args.push("--extra-index-url", url);
+  } else {
+    // torch's CPU wheels (PyPI's Linux wheel pulls in CUDA libraries); everything else still comes from PyPI.
+    args.push("--extra-index-url", "https://download.pytorch.org/whl/cpu");
+  }
+  for (const [kind, url] of indexes) if (kind === "find-links") args.push("--find-links", url);
+  if (!fs.existsSync(torchDone)) {
+    run(python, [...args, libtorch], {}, "Without a torch wheel, LIBTORCH=system builds against Debian's libtorch-dev, or LIBTORCH=/path/to/libtorch against a download.");
+    fs.writeFileSync(torchDone, libtorch);
+  }
+  if (full) {
+    run(python, [...args, ...packages]);
+    fs.writeFileSync(complete, spec);
+  }
+  return python;
+}
+
+// The libtorch folder inside the environment's torch wheel.
+function wheelLibtorch(python) {
+  const r = spawnSync(python, ["-c", "import os, torch; print(os.path.dirname(torch.__file__))"], { encoding: "utf8" });
+  const dir = (r.stdout || "").trim();
+  if (r.status !== 0 || !fs.existsSync(path.join(dir, "share/cmake/Torch/TorchConfig.cmake"))) {
+    log(`the torch of ${python} holds no libtorch (share/cmake/Torch/TorchConfig.cmake); set LIBTORCH=system to use Debian's.`);
+    process.exit(1);
+  }
+  return dir;
+}
+
+function recordPython(python) {
+  const record = path.join(root, "build", "python.json");
   fs.mkdirSync(path.dirname(record), { recursive: true });
   fs.writeFileSync(record, JSON.stringify({ python }) + "\n");
 }
 
-systemPackages();
+const choice = libtorchChoice();
+systemPackages(choice);
 npmDependencies();
+let python;
+if (choice === "wheel" || (forTests && !process.env.SBERT_TEST_PYTHON)) python = pythonEnvironment(forTests);
+if (choice === "wheel") process.env.LIBTORCH = wheelLibtorch(python);
 nativeAddon();
 typescript();
-if (forTests) pythonEnvironment();
+if (forTests) recordPython(process.env.SBERT_TEST_PYTHON || python);

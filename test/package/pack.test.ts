@@ -2,7 +2,7 @@
 // where it has them), its install step approved as npm 11 asks and run (it compiles the addon against this
 // machine's libtorch), then a plain ESM script imports "sbert-node" and encodes.
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,11 +15,16 @@ import { maxAbsDiff, tempDir } from "../helpers/tmp.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
-/** A user's shell: this suite's Node first on PATH, none of the npm_* variables of an enclosing `npm run`. */
+/**
+ * A user's shell: this suite's Node first on PATH, none of the npm_* variables of an enclosing `npm run`, and
+ * LIBTORCH naming the libtorch this repository's addon was built against (as a user with a libtorch download sets it).
+ */
 function userEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.toLowerCase().startsWith("npm_")) env[k] = v;
   env.PATH = `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ""}`;
+  const builtWith = join(root, "build", "cmake", ".sbert-libtorch");
+  if (existsSync(builtWith) && readFileSync(builtWith, "utf8") !== "") env.LIBTORCH = readFileSync(builtWith, "utf8");
   return env;
 }
 
