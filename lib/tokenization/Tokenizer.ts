@@ -6,6 +6,8 @@ import { Tokenizer as JsTokenizer } from "@huggingface/tokenizers";
 import { SbertError } from "../errors.js";
 import { readJsonObject } from "../io/files.js";
 import { type AddedTokenSpec, type BertNormalizerConfig, BertPipeline, WordPieceModel } from "./bertPipeline.js";
+import { UnsupportedComponent } from "./normalizers.js";
+import { ModelPipeline } from "./pipeline.js";
 import { type SpecialTokensTemplate, type TemplatePiece, parsePostProcessor } from "./postProcessor.js";
 import { type BertTokenizerOptions, buildBertTokenizerJson, readVocabTxt, resolveBertOptions } from "./wordpiece.js";
 
@@ -97,6 +99,10 @@ export class Tokenizer {
   private readonly specialMap: Json | undefined;
   private readonly template: SpecialTokensTemplate;
   private readonly pipeline: BertPipeline | undefined;
+  /** Unigram and BPE tokenizers (XLM-RoBERTa, RoBERTa, ...) */
+  private readonly modelPipeline: ModelPipeline | undefined;
+  /** why neither pipeline runs this tokenizer.json (then @huggingface/tokenizers does) */
+  private unsupported: UnsupportedComponent | undefined;
   private readonly tokenIds: Map<string, number>;
   private readonly added: AddedTokenSpec[];
   private readonly file: string;
@@ -167,9 +173,15 @@ export class Tokenizer {
       });
       this.pipeline = new BertPipeline(normCfg, wp, added);
     } else {
-      // Other tokenizers (BPE, Unigram, ...) run in @huggingface/tokenizers; building it now surfaces
-      // unsupported components at load time.
-      this.jsTokenizer();
+      try {
+        this.modelPipeline = ModelPipeline.fromJson(this.json, modelVocab, added);
+      } catch (e) {
+        if (!(e instanceof UnsupportedComponent)) throw e;
+        // Components not implemented here run in @huggingface/tokenizers (which differs from Rust on some
+        // inputs); building it now surfaces what neither can run at load time.
+        this.unsupported = e;
+        this.jsTokenizer();
+      }
     }
 
     this.doLowerCase = isRecord(normalizer) && bertNormalizer ? normalizer["lowercase"] !== false : typeof config["do_lower_case"] === "boolean" ? config["do_lower_case"] : undefined;
@@ -205,7 +217,8 @@ export class Tokenizer {
       try {
         this.js = new JsTokenizer(json, this.config);
       } catch (e) {
-        throw new SbertError("ERR_FORMAT", `${this.file}: unsupported tokenizer: ${(e as Error).message}`, { op: OP_LOAD, cause: e });
+        const why = this.unsupported !== undefined ? `field ${this.unsupported.message}; ` : "";
+        throw new SbertError("ERR_FORMAT", `${this.file}: unsupported tokenizer: ${why}@huggingface/tokenizers: ${(e as Error).message}`, { op: OP_LOAD, cause: e });
       }
     }
     return this.js;
@@ -265,6 +278,13 @@ export class Tokenizer {
   /** The ids of a text without special tokens; with `limit`, tokenization may stop early (see BertPipeline.encode). */
   private ids(text: string, limit?: number): number[] {
     if (this.pipeline !== undefined) return this.pipeline.encode(text, limit);
+    if (this.modelPipeline !== undefined) {
+      try {
+        return this.modelPipeline.encode(text, limit);
+      } catch (e) {
+        throw new SbertError("ERR_INPUT", `cannot tokenize ${JSON.stringify(text.slice(0, 50))}: ${(e as Error).message}`, { op: "Tokenizer.encode", cause: e });
+      }
+    }
     const ids = this.jsTokenizer().encode(text, { add_special_tokens: false }).ids;
     for (const id of ids) {
       if (id === undefined) throw new SbertError("ERR_INPUT", `cannot tokenize ${JSON.stringify(text.slice(0, 50))}: a token has no id and there is no unk token`, { op: "Tokenizer.encode" });

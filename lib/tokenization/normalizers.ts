@@ -1,0 +1,151 @@
+/**
+ * tokenizer.json normalizers other than BERT's, as functions on strings, with the semantics of Hugging Face's
+ * Rust `tokenizers`: Sequence, Precompiled, Replace, Strip, Prepend, Lowercase, NFC/NFD/NFKC/NFKD and
+ * BertNormalizer. Offsets are not tracked (nothing here reports them).
+ */
+import { type BertNormalizerConfig, bertNormalize } from "./bertPipeline.js";
+import { PrecompiledCharsmap } from "./precompiled.js";
+import { SPLIT_WHITESPACE, charFlags, pushLowercase } from "./unicode.js";
+
+export type NormalizeFn = (s: string) => string;
+
+/** A tokenizer.json component this module does not implement; `field` is its JSON path. */
+export class UnsupportedComponent extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isSpace(cp: number): boolean {
+  return (charFlags(cp) & SPLIT_WHITESPACE) !== 0;
+}
+
+/** Strip: removes Rust's char::is_whitespace characters from either end. */
+function strip(left: boolean, right: boolean): NormalizeFn {
+  return (s) => {
+    let start = 0;
+    let end = s.length;
+    if (left) {
+      while (start < end) {
+        const cp = s.codePointAt(start)!;
+        if (!isSpace(cp)) break;
+        start += cp > 0xffff ? 2 : 1;
+      }
+    }
+    if (right) {
+      while (end > start) {
+        const cp = s.codePointAt(end - 1)!;
+        if (!isSpace(cp)) break;
+        end -= 1;
+      }
+    }
+    return start === 0 && end === s.length ? s : s.slice(start, end);
+  };
+}
+
+/** Lowercase: Rust's char::to_lowercase, character by character. */
+function lowercase(s: string): string {
+  let ascii = true;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) ascii = false;
+  if (ascii) return s.toLowerCase();
+  const out: number[] = [];
+  for (const ch of s) {
+    const cp = ch.codePointAt(0)!;
+    if (cp < 0x80) out.push(cp >= 0x41 && cp <= 0x5a ? cp + 32 : cp);
+    else pushLowercase(cp, out);
+  }
+  let r = "";
+  for (let i = 0; i < out.length; i += 4096) r += String.fromCodePoint(...out.slice(i, i + 4096));
+  return r;
+}
+
+function replace(n: Record<string, unknown>, field: string): NormalizeFn {
+  const pattern = n["pattern"];
+  const content = n["content"];
+  if (typeof content !== "string") throw new UnsupportedComponent(`${field}.content`, "must be a string");
+  if (isRecord(pattern) && typeof pattern["String"] === "string") {
+    const from = pattern["String"];
+    if (from === "") return (s) => s;
+    return (s) => s.split(from).join(content);
+  }
+  if (isRecord(pattern) && typeof pattern["Regex"] === "string") {
+    let re: RegExp;
+    try {
+      re = new RegExp(pattern["Regex"], "gu");
+    } catch (e) {
+      throw new UnsupportedComponent(`${field}.pattern.Regex`, `${JSON.stringify(pattern["Regex"])} is not a pattern this runtime reads: ${(e as Error).message}`);
+    }
+    // The replacement is literal text in Rust: no "$1" expansion.
+    return (s) => s.replace(re, () => content);
+  }
+  throw new UnsupportedComponent(`${field}.pattern`, 'must be {"String": ...} or {"Regex": ...}');
+}
+
+function base64Bytes(s: string): Uint8Array {
+  return new Uint8Array(Buffer.from(s, "base64"));
+}
+
+/** A normalizer function for `n` (the JSON at `field`), or null for none. */
+export function buildNormalizer(n: unknown, field = "normalizer"): NormalizeFn | null {
+  if (n === null || n === undefined) return null;
+  if (!isRecord(n)) throw new UnsupportedComponent(field, "must be an object or null");
+  switch (n["type"]) {
+    case "Sequence": {
+      const list = n["normalizers"];
+      if (!Array.isArray(list)) throw new UnsupportedComponent(`${field}.normalizers`, "must be a list");
+      const fns = list.map((x, i) => buildNormalizer(x, `${field}.normalizers[${i}]`)).filter((f): f is NormalizeFn => f !== null);
+      return (s) => {
+        for (const f of fns) s = f(s);
+        return s;
+      };
+    }
+    case "Precompiled": {
+      const blob = n["precompiled_charsmap"];
+      if (blob === null || blob === undefined || blob === "") return null;
+      if (typeof blob !== "string") throw new UnsupportedComponent(`${field}.precompiled_charsmap`, "must be a base64 string");
+      let map: PrecompiledCharsmap;
+      try {
+        map = new PrecompiledCharsmap(base64Bytes(blob));
+      } catch (e) {
+        throw new UnsupportedComponent(`${field}.precompiled_charsmap`, (e as Error).message);
+      }
+      return (s) => map.normalize(s);
+    }
+    case "Replace":
+      return replace(n, field);
+    case "Strip":
+      return strip(n["strip_left"] !== false, n["strip_right"] !== false);
+    case "Prepend": {
+      const p = n["prepend"];
+      if (typeof p !== "string") throw new UnsupportedComponent(`${field}.prepend`, "must be a string");
+      return (s) => (s.length === 0 ? s : p + s);
+    }
+    case "Lowercase":
+      return lowercase;
+    case "NFC":
+    case "NFD":
+    case "NFKC":
+    case "NFKD": {
+      const form = n["type"];
+      return (s) => s.normalize(form);
+    }
+    case "BertNormalizer": {
+      const cfg: BertNormalizerConfig = {
+        cleanText: n["clean_text"] !== false,
+        handleChineseChars: n["handle_chinese_chars"] !== false,
+        stripAccents: typeof n["strip_accents"] === "boolean" ? n["strip_accents"] : null,
+        lowercase: n["lowercase"] !== false,
+      };
+      return (s) => bertNormalize(s, cfg);
+    }
+    default:
+      throw new UnsupportedComponent(`${field}.type`, `normalizer ${JSON.stringify(n["type"])} is not supported`);
+  }
+}
