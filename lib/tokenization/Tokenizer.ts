@@ -9,6 +9,7 @@ import { type AddedTokenSpec, type BertNormalizerConfig, BertPipeline, WordPiece
 import { UnsupportedComponent } from "./normalizers.js";
 import { ModelPipeline } from "./pipeline.js";
 import { type SpecialTokensTemplate, type TemplatePiece, parsePostProcessor } from "./postProcessor.js";
+import { readSentencePieceModel, xlmRobertaTokenizerJson } from "./sentencepieceModel.js";
 import { type BertTokenizerOptions, buildBertTokenizerJson, readVocabTxt, resolveBertOptions } from "./wordpiece.js";
 
 /** A single text, or a pair tokenized as sentence A / sentence B. */
@@ -226,7 +227,8 @@ export class Tokenizer {
 
   /**
    * Loads tokenizer.json (with tokenizer_config.json and special_tokens_map.json when present), or else
-   * vocab.txt + tokenizer_config.json as a BERT WordPiece tokenizer, the way BertTokenizerFast converts them.
+   * sentencepiece.bpe.model as XLM-RoBERTa's tokenizer, the way transformers' XLMRobertaTokenizer converts it,
+   * or else vocab.txt + tokenizer_config.json as a BERT WordPiece tokenizer, the way BertTokenizerFast does.
    */
   static async fromFolder(dir: string): Promise<Tokenizer> {
     if (typeof dir !== "string" || dir === "") throw new TypeError("Tokenizer.fromFolder: dir must be a non-empty string");
@@ -239,6 +241,8 @@ export class Tokenizer {
       const json = await readJsonObject(jsonPath, { op: OP_LOAD });
       return new Tokenizer(json, config, specialMap, jsonPath);
     }
+    const spmPath = join(dir, "sentencepiece.bpe.model");
+    if (await isFile(spmPath)) return Tokenizer.fromSentencePiece(spmPath, config, specialMap, configPath);
     if (await isFile(vocabPath)) {
       let text: string;
       try {
@@ -252,9 +256,52 @@ export class Tokenizer {
     }
     throw new SbertError(
       "ERR_FILE_NOT_FOUND",
-      `${dir} has no tokenizer: looked for tokenizer.json, and for vocab.txt (with tokenizer_config.json)`,
+      `${dir} has no tokenizer: looked for tokenizer.json, sentencepiece.bpe.model, and vocab.txt (with tokenizer_config.json)`,
       { op: OP_LOAD },
     );
+  }
+
+  private static async fromSentencePiece(spmPath: string, config: Json, specialMap: Json | undefined, configPath: string): Promise<Tokenizer> {
+    const cls = config["tokenizer_class"];
+    if (cls !== undefined && cls !== "XLMRobertaTokenizer" && cls !== "XLMRobertaTokenizerFast") {
+      throw new SbertError("ERR_CONFIG", `${configPath}: field 'tokenizer_class' ${JSON.stringify(cls)} is not supported with sentencepiece.bpe.model alone (XLMRobertaTokenizer is; a tokenizer.json would be read as it is)`, { op: OP_LOAD });
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readFile(spmPath));
+    } catch (e) {
+      throw new SbertError("ERR_FILE_NOT_FOUND", `cannot read ${spmPath}: ${(e as Error).message}`, { op: OP_LOAD, cause: e });
+    }
+    let model;
+    try {
+      model = readSentencePieceModel(bytes);
+    } catch (e) {
+      throw new SbertError("ERR_FORMAT", `${spmPath}: ${(e as Error).message}`, { op: OP_LOAD, cause: e });
+    }
+    if (model.modelType !== 1) {
+      throw new SbertError("ERR_FORMAT", `${spmPath}: field 'trainer_spec.model_type' is ${model.modelType}; only unigram (1) models are supported`, { op: OP_LOAD });
+    }
+    const token = (key: string, fallback: string) => tokenContent(config[key]) ?? tokenContent(specialMap?.[key]) ?? fallback;
+    const specials = {
+      bos: token("bos_token", "<s>"),
+      pad: token("pad_token", "<pad>"),
+      eos: token("eos_token", "</s>"),
+      unk: token("unk_token", "<unk>"),
+      mask: token("mask_token", "<mask>"),
+      addPrefixSpace: config["add_prefix_space"] !== false,
+    };
+    const full: Json = {
+      bos_token: specials.bos,
+      cls_token: token("cls_token", "<s>"),
+      eos_token: specials.eos,
+      mask_token: specials.mask,
+      pad_token: specials.pad,
+      sep_token: token("sep_token", "</s>"),
+      unk_token: specials.unk,
+      tokenizer_class: "XLMRobertaTokenizer",
+      ...config,
+    };
+    return new Tokenizer(xlmRobertaTokenizerJson(model, specials), full, specialMap, spmPath);
   }
 
   /** A BERT WordPiece tokenizer from a vocabulary (token i has id i), as from vocab.txt + tokenizer_config.json. */

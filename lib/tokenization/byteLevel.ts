@@ -2,14 +2,22 @@
  * The ByteLevel pre-tokenizer (GPT-2 / RoBERTa) with the semantics of Hugging Face's Rust `tokenizers`: the
  * GPT-2 split pattern, then each piece's UTF-8 bytes mapped to printable characters (bytes_to_unicode).
  *
- * Rust runs the pattern in Oniguruma, whose \s is Unicode White_Space; JavaScript's \s also matches U+FEFF,
- * so the class is spelled out.
+ * Rust runs the pattern in Oniguruma, whose Unicode tables are older than Node's ICU (and whose \s leaves out
+ * U+FEFF, which JavaScript's matches), so its classes are spelled out from tables measured on the Rust package.
  */
-const S = "\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
-const PATTERN = new RegExp(
-  `'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^${S}\\p{L}\\p{N}]+|[${S}]+(?![^${S}])|[${S}]+`,
-  "gu",
-);
+import { LETTER_RANGES, NUMBER_RANGES, SPACE_RANGES } from "./byteLevelTables.js";
+
+function charClass(ranges: readonly number[]): string {
+  const hex = (cp: number) => `\\u{${cp.toString(16)}}`;
+  let out = "";
+  for (let i = 0; i < ranges.length; i += 2) out += ranges[i] === ranges[i + 1] ? hex(ranges[i]!) : `${hex(ranges[i]!)}-${hex(ranges[i + 1]!)}`;
+  return out;
+}
+
+const L = charClass(LETTER_RANGES);
+const N = charClass(NUMBER_RANGES);
+const S = charClass(SPACE_RANGES);
+const PATTERN = new RegExp(`'s|'t|'re|'ve|'m|'ll|'d| ?[${L}]+| ?[${N}]+| ?[^${S}${L}${N}]+|[${S}]+(?![^${S}])|[${S}]+`, "gu");
 
 /** GPT-2's byte -> character table: printable Latin-1 bytes stand for themselves, the others from U+0100 on. */
 export const BYTE_TO_CHAR: readonly string[] = (() => {
@@ -46,20 +54,20 @@ export interface ByteLevelConfig {
   useRegex: boolean;
 }
 
-export function byteLevel(cfg: ByteLevelConfig): (s: string, atStart: boolean, word: (w: string) => boolean) => boolean {
-  return (s, _atStart, word) => {
+export function byteLevel(cfg: ByteLevelConfig): (s: string, atStart: boolean, word: (w: string, atStart: boolean) => boolean) => boolean {
+  return (s, atStart, word) => {
     if (s.length === 0) return true;
     if (cfg.addPrefixSpace && !s.startsWith(" ")) s = " " + s;
-    if (!cfg.useRegex) return word(byteLevelChars(s));
+    if (!cfg.useRegex) return word(byteLevelChars(s), atStart);
     // The pattern covers every character; text between matches would still be a piece of its own (Isolated).
     const re = PATTERN;
     re.lastIndex = 0;
     let last = 0;
     for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-      if (m.index > last && !word(byteLevelChars(s.slice(last, m.index)))) return false;
+      if (m.index > last && !word(byteLevelChars(s.slice(last, m.index)), atStart && last === 0)) return false;
+      if (!word(byteLevelChars(m[0]), atStart && m.index === 0)) return false;
       last = m.index + m[0].length;
-      if (!word(byteLevelChars(m[0]))) return false;
     }
-    return last < s.length ? word(byteLevelChars(s.slice(last))) : true;
+    return last < s.length ? word(byteLevelChars(s.slice(last)), atStart && last === 0) : true;
   };
 }

@@ -8,9 +8,37 @@ import { byteLevel } from "./byteLevel.js";
 import { metaspace, type PrependScheme } from "./metaspace.js";
 import { type NormalizeFn, UnsupportedComponent, buildNormalizer } from "./normalizers.js";
 import { UnigramModel } from "./unigram.js";
+import { SPLIT_WHITESPACE, charFlags } from "./unicode.js";
 
-/** Splits a piece of normalized text into words; `atStart`: the piece begins the input. False: stopped. */
-export type PreTokenizeFn = (s: string, atStart: boolean, word: (w: string) => boolean) => boolean;
+/**
+ * Splits a piece of normalized text into words; `atStart`: the piece begins the input (and so does a word
+ * that begins it). Returns false when `word` asked to stop.
+ */
+export type PreTokenizeFn = (s: string, atStart: boolean, word: (w: string, atStart: boolean) => boolean) => boolean;
+
+/** WhitespaceSplit: words between runs of Rust's char::is_whitespace characters, which are dropped. */
+const whitespaceSplit: PreTokenizeFn = (s, atStart, word) => {
+  let start = -1;
+  for (let i = 0; i < s.length; i++) {
+    const u = s.charCodeAt(i);
+    // No whitespace character is outside the BMP.
+    const space = (charFlags(u) & SPLIT_WHITESPACE) !== 0 && !(u >= 0xd800 && u <= 0xdfff);
+    if (space) {
+      if (start >= 0 && !word(s.slice(start, i), atStart && start === 0)) return false;
+      start = -1;
+    } else if (start < 0) {
+      start = i;
+    }
+  }
+  return start < 0 || word(s.slice(start), atStart && start === 0);
+};
+
+function sequence(fns: PreTokenizeFn[]): PreTokenizeFn {
+  return (s, atStart, word) => {
+    const run = (k: number, t: string, a: boolean): boolean => (k === fns.length ? word(t, a) : fns[k]!(t, a, (w, wa) => run(k + 1, w, wa)));
+    return run(0, s, atStart);
+  };
+}
 
 interface WordModel {
   tokenize(word: string, out: number[]): void;
@@ -29,9 +57,16 @@ function bool(v: unknown, field: string, fallback: boolean): boolean {
 }
 
 function buildPreTokenizer(p: unknown, field = "pre_tokenizer"): PreTokenizeFn {
-  if (p === null || p === undefined) return (s, _atStart, word) => s.length === 0 || word(s);
+  if (p === null || p === undefined) return (s, atStart, word) => s.length === 0 || word(s, atStart);
   if (!isRecord(p)) throw new UnsupportedComponent(field, "must be an object or null");
   switch (p["type"]) {
+    case "Sequence": {
+      const list = p["pretokenizers"];
+      if (!Array.isArray(list)) throw new UnsupportedComponent(`${field}.pretokenizers`, "must be a list");
+      return sequence(list.map((x, i) => buildPreTokenizer(x, `${field}.pretokenizers[${i}]`)));
+    }
+    case "WhitespaceSplit":
+      return whitespaceSplit;
     case "Metaspace": {
       const replacement = p["replacement"];
       if (typeof replacement !== "string" || [...replacement].length !== 1) throw new UnsupportedComponent(`${field}.replacement`, "must be one character");

@@ -2,13 +2,18 @@
 // Python libraries (test/fixtures/hf_model.py), against Hugging Face's Rust `tokenizers` reading the same
 // tokenizer.json: ids with and without special tokens, truncated (longest_first) and padded batches of texts and
 // pairs, attention masks and token types must all be identical.
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import * as rust from "tokenizers";
 import { beforeAll, describe, expect, test } from "vitest";
 
+import { byteLevel } from "../../lib/tokenization/byteLevel.js";
+import { PrecompiledCharsmap } from "../../lib/tokenization/precompiled.js";
 import { Tokenizer, type TextInput } from "../../lib/tokenization/Tokenizer.js";
+import { probeByteLevelClasses, renderByteLevelTables } from "../helpers/byteLevelUnicode.js";
 import { runPython } from "../helpers/python.js";
 import { SENTENCES as ITALIAN, tempDir } from "../helpers/tmp.js";
 import { EDGE_TEXTS, longTexts, makePairs, makeSentences, makeWorldSentences, rustEncode } from "../helpers/tokenizationFixtures.js";
@@ -93,5 +98,176 @@ describe.each(KINDS)("%s tokenizer.json", (kind) => {
     }
     theirs.disableTruncation();
     expect(bad, `${bad} rows differ, first:\n${first}`).toBe(0);
+  });
+});
+
+type Json = Record<string, any>;
+
+/** Ours and Rust's tokenizer from the same tokenizer.json text, compared on every text. */
+async function sameIds(json: Json, texts: string[], config: Json = { pad_token: "<pad>" }): Promise<void> {
+  const text = JSON.stringify(json);
+  const ours = Tokenizer.fromJson(JSON.parse(text) as object, config);
+  const theirs = rust.Tokenizer.fromString(text);
+  theirs.disablePadding();
+  theirs.disableTruncation();
+  for (const t of texts) {
+    const want = (await theirs.encode(t, null, { addSpecialTokens: false })).getIds();
+    expect(ours.encode(t, { addSpecialTokens: false }), show(t)).toEqual(want);
+  }
+}
+
+describe("tokenizer.json variants", () => {
+  const texts = [...WORLD.slice(0, 150), ...EDGE_TEXTS, " <mask> x", "a<mask>b", "x  <mask>  y", "<s>città</s>", "la città  è bella", "CITTÀ", "Città! e Ｃｉｔｔà!  x", "Citta\u0300!", "qzx bene, qzx", "to qzx.", "aqzx qzxqzx qzx"];
+  let xlmr: Json;
+  let roberta: Json;
+  beforeAll(async () => {
+    xlmr = JSON.parse(await readFile(join(dirs["xlm-roberta"], "tokenizer.json"), "utf8")) as Json;
+    roberta = JSON.parse(await readFile(join(dirs.roberta, "tokenizer.json"), "utf8")) as Json;
+  });
+
+  test("XLM-R's own added tokens: <mask> with lstrip, a normalized added word, rstrip", async () => {
+    const j = structuredClone(xlmr);
+    const mask = j.added_tokens.find((t: Json) => t.content === "<mask>");
+    mask.lstrip = true;
+    const next = Math.max(...j.added_tokens.map((t: Json) => t.id as number)) + 1;
+    // Rust gives an added token that the model's vocabulary has the model's id, whatever the file says: these are new.
+    j.added_tokens.push({ id: next, content: "Ｃｉｔｔà!", single_word: false, lstrip: false, rstrip: true, normalized: true, special: false });
+    j.added_tokens.push({ id: next + 1, content: "qzx", single_word: true, lstrip: false, rstrip: false, normalized: false, special: false });
+    await sameIds(j, texts);
+  });
+
+  test.each([
+    ["first", true],
+    ["never", true],
+    ["always", false],
+    ["first", false],
+  ])("Metaspace prepend_scheme %s, split %s", async (scheme, split) => {
+    const j = structuredClone(xlmr);
+    j.pre_tokenizer.prepend_scheme = scheme;
+    j.pre_tokenizer.split = split;
+    await sameIds(j, texts);
+  });
+
+  test("Unigram with byte fallback, and without an unk token on text it covers", async () => {
+    const j = structuredClone(xlmr);
+    j.model.byte_fallback = true;
+    for (let b = 0; b < 256; b++) j.model.vocab.push([`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`, -20]);
+    await sameIds(j, texts);
+    const k = structuredClone(xlmr);
+    k.model.unk_id = null;
+    await sameIds(k, ["la città", "ciao mare", ""]);
+    expect(() => Tokenizer.fromJson(k, { pad_token: "<pad>" }).encode("\u{10ffff}")).toThrow(/unk_id/);
+  });
+
+  test("ByteLevel with add_prefix_space, a normalizer sequence in front", async () => {
+    const j = structuredClone(roberta);
+    j.pre_tokenizer.add_prefix_space = true;
+    j.normalizer = { type: "Sequence", normalizers: [{ type: "NFKC" }, { type: "Replace", pattern: { String: "``" }, content: '"' }, { type: "Strip", strip_left: true, strip_right: true }] };
+    await sameIds(j, texts);
+  });
+
+  test("BPE options: unk token (fused or not), continuing-subword prefix, end-of-word suffix, byte fallback", async () => {
+    const words = makeSentences(400, 3).join(" ").split(/\s+/);
+    const chars = [...new Set([...words.join("")])].filter((c) => !"zqkwxy".includes(c.toLowerCase()));
+    for (const opts of [
+      { unkToken: "<unk>", fuseUnk: false },
+      { unkToken: "<unk>", fuseUnk: true },
+      { unkToken: "<unk>", fuseUnk: true, continuingSubwordPrefix: "##", endOfWordSuffix: "</w>" },
+      { byteFallback: true, unkToken: "<unk>" },
+    ]) {
+      const vocab: Record<string, number> = { "<unk>": 0 };
+      const add = (t: string) => {
+        if (!(t in vocab)) vocab[t] = Object.keys(vocab).length;
+      };
+      const pre = opts.continuingSubwordPrefix ?? "";
+      const suf = opts.endOfWordSuffix ?? "";
+      for (const c of chars) {
+        add(c);
+        add(pre + c);
+        add(c + suf);
+        add(pre + c + suf);
+      }
+      if (opts.byteFallback) for (let b = 0; b < 256; b += 3) add(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
+      const merges: [string, string][] = [];
+      for (const w of ["ci", "ao", "the", "gatto", "città", "mente"]) {
+        let cur = w[0]!;
+        for (let i = 1; i < w.length; i++) {
+          const right = pre + w[i]! + (i === w.length - 1 ? suf : "");
+          if (!(cur in vocab) || !(right in vocab)) break;
+          merges.push([cur, right]);
+          cur = cur + w[i]! + (i === w.length - 1 ? suf : "");
+          add(cur);
+        }
+      }
+      const r = new rust.Tokenizer(rust.BPE.init(vocab, merges, opts));
+      r.setPreTokenizer(rust.whitespaceSplitPreTokenizer());
+      const file = join(await tempDir("sbert-bpe-"), "tokenizer.json");
+      r.save(file);
+      const j = JSON.parse(await readFile(file, "utf8")) as Json;
+      // One word per input: the model alone.
+      j.pre_tokenizer = null;
+      await sameIds(j, [...new Set(texts.join(" ").split(/\s+/))].filter((w) => w !== "").slice(0, 600), { pad_token: "<unk>" });
+    }
+  });
+
+  test("a component neither pipeline knows is an SbertError naming the file and the field", () => {
+    const j = structuredClone(xlmr);
+    j.normalizer = { type: "Frobnicate" };
+    expect(() => Tokenizer.fromJson(j, { pad_token: "<pad>" })).toThrow(/tokenizer\.json: .*normalizer\.type/);
+  });
+});
+
+describe("components against Rust, every code point", () => {
+  const chunks: string[][] = [];
+  beforeAll(() => {
+    let cur: string[] = [];
+    for (let cp = 0; cp <= 0x10ffff; cp++) {
+      if (cp >= 0xd800 && cp <= 0xdfff) continue;
+      cur.push(String.fromCodePoint(cp));
+      if (cur.length === 2000) {
+        chunks.push(cur);
+        cur = [];
+      }
+    }
+    chunks.push(cur);
+  });
+
+  test("Precompiled (the trained model's nmt_nfkc charsmap), each character alone and after a letter", async () => {
+    const j = JSON.parse(await readFile(join(dirs["xlm-roberta"], "tokenizer.json"), "utf8")) as Json;
+    const blob = Buffer.from(j.normalizer.normalizers[0].precompiled_charsmap as string, "base64");
+    const ours = new PrecompiledCharsmap(new Uint8Array(blob));
+    const theirs = rust.precompiled([...blob]);
+    for (const c of chunks) {
+      for (const s of [c.map((x) => ` ${x} `).join(""), c.map((x) => `a${x}`).join("")]) {
+        const a = ours.normalize(s);
+        const b = theirs.normalizeString(s);
+        if (a !== b) {
+          const i = [...a].findIndex((ch, k) => ch !== [...b][k]);
+          expect([...a].slice(Math.max(0, i - 5), i + 5).join("")).toBe([...b].slice(Math.max(0, i - 5), i + 5).join(""));
+        }
+      }
+    }
+  });
+
+  test("the committed ByteLevel character classes are what Rust's pattern matches", () => {
+    const committed = readFileSync(new URL("../../lib/tokenization/byteLevelTables.ts", import.meta.url), "utf8");
+    expect(renderByteLevelTables(probeByteLevelClasses())).toBe(committed);
+  });
+
+  test("ByteLevel pieces", () => {
+    const ours = byteLevel({ addPrefixSpace: false, useRegex: true });
+    const theirs = rust.byteLevelPreTokenizer(false, true);
+    for (const c of chunks) {
+      // (The classes themselves are checked above; this is the pattern around them.)
+      for (const wrap of [(x: string) => ` ${x}${x}y1`, (x: string) => `'${x}'s  !`]) {
+        const s = c.map(wrap).join("");
+        const mine: string[] = [];
+        ours(s, true, (w) => {
+          mine.push(w);
+          return true;
+        });
+        expect(mine).toEqual(theirs.preTokenizeString(s).map((p) => p[0]));
+      }
+    }
   });
 });
