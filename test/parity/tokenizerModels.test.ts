@@ -3,7 +3,7 @@
 // tokenizer.json: ids with and without special tokens, truncated (longest_first) and padded batches of texts and
 // pairs, attention masks and token types must all be identical.
 import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -19,6 +19,7 @@ import { SENTENCES as ITALIAN, tempDir } from "../helpers/tmp.js";
 import { EDGE_TEXTS, longTexts, makePairs, makeSentences, makeWorldSentences, rustEncode } from "../helpers/tokenizationFixtures.js";
 
 const BUILD = fileURLToPath(new URL("../fixtures/hf_model.py", import.meta.url));
+const SPM = fileURLToPath(new URL("../fixtures/spm_tokenizer.py", import.meta.url));
 const KINDS = ["xlm-roberta", "roberta", "mpnet"] as const;
 type Kind = (typeof KINDS)[number];
 
@@ -269,5 +270,60 @@ describe("components against Rust, every code point", () => {
         expect(mine).toEqual(theirs.preTokenizeString(s).map((p) => p[0]));
       }
     }
+  });
+});
+
+describe("a folder with only sentencepiece.bpe.model (XLM-RoBERTa as transformers converts it)", () => {
+  let spmDir: string;
+  let convertedDir: string;
+  let ours: Tokenizer;
+  let theirs: rust.Tokenizer;
+  beforeAll(async () => {
+    const root = await tempDir("sbert-tok-spm-");
+    // Two user-defined pieces: transformers makes them added tokens.
+    const r = await runPython<{ spm: string; converted: string }>(SPM, { dir: root, corpus: CORPUS, vocab_size: 1000, user_defined: ["<ud1>", "città"] });
+    spmDir = r.spm;
+    convertedDir = r.converted;
+    ours = await Tokenizer.fromFolder(spmDir);
+    theirs = await rust.Tokenizer.fromFile(join(convertedDir, "tokenizer.json"));
+    theirs.disablePadding();
+    theirs.disableTruncation();
+  }, 300_000);
+
+  test("the tokenizer built from the model file is the one transformers writes", async () => {
+    const converted = JSON.parse(await readFile(join(convertedDir, "tokenizer.json"), "utf8")) as Json;
+    const dir = await tempDir("sbert-tok-spm-saved-");
+    await ours.save(dir);
+    const mine = JSON.parse(await readFile(join(dir, "tokenizer.json"), "utf8")) as Json;
+    for (const key of ["added_tokens", "normalizer", "pre_tokenizer", "post_processor", "decoder", "model"]) expect(mine[key], key).toEqual(converted[key]);
+    expect(ours.padTokenId).toBe(1);
+  });
+
+  test("ids, truncated and padded batches equal Rust's on the converted tokenizer.json", async () => {
+    const texts = [...TEXTS, ...LONG, "la città <ud1> e<ud1>x città", " <s> a </s> <mask>"];
+    for (const t of texts) expect(ours.encode(t), show(t)).toEqual((await theirs.encode(t)).getIds());
+    const inputs: TextInput[] = [...TEXTS.slice(0, 200), ...PAIRS, [LONG[0]!, LONG[1]!]];
+    for (const maxLength of [7, 64]) {
+      const b = ours.encodeBatch(inputs, { maxLength });
+      const rows = await Promise.all(inputs.map((x) => rustEncode(theirs, x, maxLength)));
+      rows.forEach((r, i) => {
+        const sl = (a: Int32Array) => Array.from(a.subarray(i * b.seqLength, i * b.seqLength + r.ids.length));
+        expect(sl(b.inputIds), show(inputs[i]!)).toEqual(r.ids);
+        expect(sl(b.attentionMask)).toEqual(r.mask);
+        expect(sl(b.tokenTypeIds)).toEqual(r.types);
+      });
+      theirs.disableTruncation();
+    }
+  });
+
+  test("a file that is not a SentencePiece model, or another tokenizer_class, is an SbertError naming the file", async () => {
+    const dir = await tempDir("sbert-tok-spm-bad-");
+    await mkdir(join(dir, "a"));
+    await writeFile(join(dir, "a", "sentencepiece.bpe.model"), Buffer.from([0x0a, 0xff, 0xff, 0x03]));
+    await expect(Tokenizer.fromFolder(join(dir, "a"))).rejects.toThrow(/sentencepiece\.bpe\.model: /);
+    await mkdir(join(dir, "b"));
+    await writeFile(join(dir, "b", "sentencepiece.bpe.model"), await readFile(join(spmDir, "sentencepiece.bpe.model")));
+    await writeFile(join(dir, "b", "tokenizer_config.json"), JSON.stringify({ tokenizer_class: "CamembertTokenizer" }));
+    await expect(Tokenizer.fromFolder(join(dir, "b"))).rejects.toThrow(/tokenizer_config\.json: field 'tokenizer_class'/);
   });
 });
