@@ -17,6 +17,7 @@ export interface BpeConfig {
 }
 
 const CACHE_LIMIT = 50_000;
+const utf8 = new TextEncoder();
 /** Words longer than this (code units) are not cached. */
 const CACHE_WORD = 256;
 
@@ -86,7 +87,7 @@ export class BpeModel {
         continue;
       }
       if (this.cfg.byteFallback) {
-        const bytes = [...new TextEncoder().encode(s)].map((b) => vocab.get(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`));
+        const bytes = [...utf8.encode(s)].map((b) => vocab.get(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`));
         if (bytes.every((b) => b !== undefined)) {
           for (const b of bytes) out.push(b!);
           continue;

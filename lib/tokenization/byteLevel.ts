@@ -5,7 +5,7 @@
  * Rust runs the pattern in Oniguruma, whose Unicode tables are older than Node's ICU (and whose \s leaves out
  * U+FEFF, which JavaScript's matches), so its classes are spelled out from tables measured on the Rust package.
  */
-import { LETTER_RANGES, NUMBER_RANGES, SPACE_RANGES } from "./byteLevelTables.js";
+import { LETTER_RANGES, NUMBER_RANGES, SPACE_RANGES } from "./rustClassTables.js";
 
 function charClass(ranges: readonly number[]): string {
   const hex = (cp: number) => `\\u{${cp.toString(16)}}`;

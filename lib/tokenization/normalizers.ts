@@ -1,10 +1,11 @@
 /**
- * tokenizer.json normalizers other than BERT's, as functions on strings, with the semantics of Hugging Face's
- * Rust `tokenizers`: Sequence, Precompiled, Replace, Strip, Prepend, Lowercase, NFC/NFD/NFKC/NFKD and
- * BertNormalizer. Offsets are not tracked (nothing here reports them).
+ * tokenizer.json normalizers as functions on strings, with the semantics of Hugging Face's Rust `tokenizers`:
+ * Sequence, Precompiled, Replace, Strip, StripAccents, Prepend, Lowercase, NFC/NFD/NFKC/NFKD and BertNormalizer.
+ * Offsets are not tracked (nothing here reports them).
  */
 import { type BertNormalizerConfig, bertNormalize } from "./bertPipeline.js";
 import { PrecompiledCharsmap } from "./precompiled.js";
+import { COMBINING_MARK_RANGES } from "./rustClassTables.js";
 import { SPLIT_WHITESPACE, charFlags, pushLowercase } from "./unicode.js";
 
 export type NormalizeFn = (s: string) => string;
@@ -48,6 +49,36 @@ function strip(left: boolean, right: boolean): NormalizeFn {
     }
     return start === 0 && end === s.length ? s : s.slice(start, end);
   };
+}
+
+const combiningBmp = new Uint8Array(0x10000);
+const combiningAstral: number[] = [];
+for (let i = 0; i < COMBINING_MARK_RANGES.length; i += 2) {
+  const [a, b] = [COMBINING_MARK_RANGES[i]!, COMBINING_MARK_RANGES[i + 1]!];
+  if (b < 0x10000) combiningBmp.fill(1, a, b + 1);
+  else combiningAstral.push(a, b);
+}
+
+function isCombiningMark(cp: number): boolean {
+  if (cp < 0x10000) return combiningBmp[cp] === 1;
+  for (let i = 0; i < combiningAstral.length; i += 2) if (cp >= combiningAstral[i]! && cp <= combiningAstral[i + 1]!) return true;
+  return false;
+}
+
+/** StripAccents: drops combining marks (Mn, Mc, Me in Rust's tables) wherever they are. */
+function stripAccents(s: string): string {
+  let out = "";
+  let from = 0;
+  for (let i = 0; i < s.length; i++) {
+    const cp = s.codePointAt(i)!;
+    const width = cp > 0xffff ? 2 : 1;
+    if (isCombiningMark(cp)) {
+      out += s.slice(from, i);
+      from = i + width;
+    }
+    i += width - 1;
+  }
+  return from === 0 ? s : out + s.slice(from);
 }
 
 /** Lowercase: Rust's char::to_lowercase, character by character. */
@@ -129,6 +160,8 @@ export function buildNormalizer(n: unknown, field = "normalizer"): NormalizeFn |
     }
     case "Lowercase":
       return lowercase;
+    case "StripAccents":
+      return stripAccents;
     case "NFC":
     case "NFD":
     case "NFKC":

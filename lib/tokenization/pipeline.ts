@@ -1,8 +1,9 @@
 /**
- * Text -> ids (no special tokens) for tokenizer.json files with a Unigram or BPE model: added tokens, normalizer,
- * pre-tokenizer and model in the order and with the semantics of Hugging Face's Rust `tokenizers`.
+ * Text -> ids (no special tokens) for tokenizer.json files with a Unigram, BPE or WordPiece model (BERT's own
+ * combination runs in BertPipeline): added tokens, normalizer, pre-tokenizer and model in the order and with the
+ * semantics of Hugging Face's Rust `tokenizers`.
  */
-import { AddedTokenMatcher, type AddedTokenSpec } from "./bertPipeline.js";
+import { AddedTokenMatcher, type AddedTokenSpec, WordPieceModel, bertPreTokenize } from "./bertPipeline.js";
 import { BpeModel } from "./bpe.js";
 import { byteLevel } from "./byteLevel.js";
 import { metaspace, type PrependScheme } from "./metaspace.js";
@@ -67,6 +68,12 @@ function buildPreTokenizer(p: unknown, field = "pre_tokenizer"): PreTokenizeFn {
     }
     case "WhitespaceSplit":
       return whitespaceSplit;
+    case "BertPreTokenizer":
+      return (s, atStart, word) => {
+        let going = true;
+        bertPreTokenize(s, (start, end) => (going = word(s.slice(start, end), atStart && start === 0)));
+        return going;
+      };
     case "Metaspace": {
       const replacement = p["replacement"];
       if (typeof replacement !== "string" || [...replacement].length !== 1) throw new UnsupportedComponent(`${field}.replacement`, "must be one character");
@@ -134,6 +141,21 @@ function buildModel(m: Json, vocab: Map<string, number>): WordModel {
       } catch (e) {
         throw new UnsupportedComponent("model.merges", (e as Error).message);
       }
+    }
+    case "WordPiece": {
+      const max = m["max_input_chars_per_word"];
+      const wp = new WordPieceModel({
+        vocab,
+        unkToken: str("unk_token") ?? "[UNK]",
+        continuingSubwordPrefix: str("continuing_subword_prefix") ?? "##",
+        maxInputCharsPerWord: Number.isInteger(max) ? (max as number) : 100,
+      });
+      return {
+        tokenize(word, out) {
+          const ids = wp.tokenize(word);
+          for (let k = 0; k < ids.length; k++) out.push(ids[k]!);
+        },
+      };
     }
     default:
       throw new UnsupportedComponent("model.type", `model ${JSON.stringify(m["type"])} is not supported here`);

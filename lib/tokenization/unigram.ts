@@ -6,6 +6,7 @@
 import { PrefixTrie } from "./prefixTrie.js";
 
 const UNK_PENALTY = 10;
+const utf8 = new TextEncoder();
 
 export interface UnigramConfig {
   /** [piece, score], the id is the position */
@@ -115,7 +116,7 @@ export class UnigramModel {
 
   private pushBytes(text: string, out: number[]): boolean {
     const ids: number[] = [];
-    for (const b of new TextEncoder().encode(text)) {
+    for (const b of utf8.encode(text)) {
       const id = this.ids.get(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
       if (id === undefined) return false;
       ids.push(id);

@@ -11,9 +11,10 @@ import * as rust from "tokenizers";
 import { beforeAll, describe, expect, test } from "vitest";
 
 import { byteLevel } from "../../lib/tokenization/byteLevel.js";
+import { buildNormalizer } from "../../lib/tokenization/normalizers.js";
 import { PrecompiledCharsmap } from "../../lib/tokenization/precompiled.js";
 import { Tokenizer, type TextInput } from "../../lib/tokenization/Tokenizer.js";
-import { probeByteLevelClasses, renderByteLevelTables } from "../helpers/byteLevelUnicode.js";
+import { probeRustClasses, renderRustClassTables } from "../helpers/rustClasses.js";
 import { runPython } from "../helpers/python.js";
 import { SENTENCES as ITALIAN, tempDir } from "../helpers/tmp.js";
 import { EDGE_TEXTS, longTexts, makePairs, makeSentences, makeWorldSentences, rustEncode } from "../helpers/tokenizationFixtures.js";
@@ -211,6 +212,15 @@ describe("tokenizer.json variants", () => {
     }
   });
 
+  test("WordPiece behind other normalizers: NFD + Lowercase + StripAccents, NFKC; BertPreTokenizer", async () => {
+    const mpnet = JSON.parse(await readFile(join(dirs.mpnet, "tokenizer.json"), "utf8")) as Json;
+    const j = structuredClone(mpnet);
+    j.normalizer = { type: "Sequence", normalizers: [{ type: "NFD" }, { type: "Lowercase" }, { type: "StripAccents" }] };
+    await sameIds(j, texts);
+    j.normalizer = { type: "NFKC" };
+    await sameIds(j, texts);
+  });
+
   test("a component neither pipeline knows is an SbertError naming the file and the field", () => {
     const j = structuredClone(xlmr);
     j.normalizer = { type: "Frobnicate" };
@@ -250,9 +260,18 @@ describe("components against Rust, every code point", () => {
     }
   });
 
-  test("the committed ByteLevel character classes are what Rust's pattern matches", () => {
-    const committed = readFileSync(new URL("../../lib/tokenization/byteLevelTables.ts", import.meta.url), "utf8");
-    expect(renderByteLevelTables(probeByteLevelClasses())).toBe(committed);
+  test("the committed character classes (ByteLevel pattern, StripAccents) are what Rust's components use", () => {
+    const committed = readFileSync(new URL("../../lib/tokenization/rustClassTables.ts", import.meta.url), "utf8");
+    expect(renderRustClassTables(probeRustClasses())).toBe(committed);
+  });
+
+  test("StripAccents", () => {
+    const ours = buildNormalizer({ type: "StripAccents" })!;
+    const theirs = rust.stripAccentsNormalizer();
+    for (const c of chunks) {
+      const s = c.map((x) => `a${x}`).join("");
+      expect(ours(s) === theirs.normalizeString(s)).toBe(true);
+    }
   });
 
   test("ByteLevel pieces", () => {
