@@ -121,8 +121,7 @@ export class Tokenizer {
     this.template = parsePostProcessor(this.json["post_processor"], file, OP_LOAD);
 
     const model = this.json["model"] as Json;
-    const added = readAddedTokens(this.json["added_tokens"], fail);
-    this.added = added;
+    const listed = readAddedTokens(this.json["added_tokens"], fail);
     const modelVocab = new Map<string, number>();
     let maxId = -1;
     if (isRecord(model["vocab"])) {
@@ -140,6 +139,8 @@ export class Tokenizer {
     } else {
       fail("model.vocab is missing");
     }
+    const added = assignAddedTokenIds(listed, modelVocab, Array.isArray(model["vocab"]) ? model["vocab"].length : modelVocab.size);
+    this.added = added;
     // Added tokens take precedence over the model's vocabulary, as in Rust's AddedVocabulary.
     this.tokenIds = new Map(modelVocab);
     for (const t of added) {
@@ -550,6 +551,27 @@ function readAddedTokens(v: unknown, fail: (msg: string) => never): AddedTokenSp
       special,
     };
   });
+}
+
+/**
+ * The ids Rust's `tokenizers` gives the added tokens of a tokenizer.json, which it does not take from the file:
+ * in list order, a token already known (added before, or in the model's vocabulary) keeps that id, and a new
+ * one gets the next id from the model's vocabulary size on. Files written by the libraries agree with this.
+ */
+function assignAddedTokenIds(listed: AddedTokenSpec[], modelVocab: Map<string, number>, modelSize: number): AddedTokenSpec[] {
+  const byContent = new Map<string, number>();
+  let next = modelSize;
+  const out: AddedTokenSpec[] = [];
+  for (const t of listed) {
+    if (t.content === "") continue;
+    let id = byContent.get(t.content) ?? modelVocab.get(t.content);
+    if (id === undefined) id = next++;
+    byContent.set(t.content, id);
+    const at = out.findIndex((o) => o.content === t.content);
+    if (at >= 0) out[at] = { ...t, id };
+    else out.push({ ...t, id });
+  }
+  return out;
 }
 
 /**

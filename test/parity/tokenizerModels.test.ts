@@ -136,6 +136,10 @@ describe("tokenizer.json variants", () => {
     j.added_tokens.push({ id: next, content: "Ｃｉｔｔà!", single_word: false, lstrip: false, rstrip: true, normalized: true, special: false });
     j.added_tokens.push({ id: next + 1, content: "qzx", single_word: true, lstrip: false, rstrip: false, normalized: false, special: false });
     await sameIds(j, texts);
+    // A file whose ids disagree (a token the model has under another id, a gap): Rust's ids, not the file's.
+    j.added_tokens.push({ id: 7, content: "città", single_word: false, lstrip: false, rstrip: false, normalized: true, special: false });
+    j.added_tokens.push({ id: next + 40, content: "zzw", single_word: false, lstrip: false, rstrip: false, normalized: false, special: false });
+    await sameIds(j, [...texts, "zzw città zzw"]);
   });
 
   test.each([
