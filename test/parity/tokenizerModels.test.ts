@@ -264,6 +264,25 @@ describe("components against Rust, every code point", () => {
     }
   });
 
+  test("Precompiled on grapheme clusters: every code point after characters the charsmap maps or that join clusters", async () => {
+    // Rust looks up clusters of under 6 bytes whole, so a cluster boundary that ICU drew elsewhere would show here.
+    const j = JSON.parse(await readFile(join(dirs["xlm-roberta"], "tokenizer.json"), "utf8")) as Json;
+    const blob = Buffer.from(j.normalizer.normalizers[0].precompiled_charsmap as string, "base64");
+    const ours = new PrecompiledCharsmap(new Uint8Array(blob));
+    const theirs = rust.precompiled([...blob]);
+    for (const base of ["Ａ", "ｶ", "\u1100", "\u{1f1ee}", "e", "\r", "\u200d", "\u0958\u094d"]) {
+      for (const c of chunks) {
+        const s = c.map((x) => ` ${base}${x} `).join("");
+        const a = ours.normalize(s);
+        const b = theirs.normalizeString(s);
+        if (a !== b) {
+          const i = [...a].findIndex((ch, k) => ch !== [...b][k]);
+          expect([...a].slice(Math.max(0, i - 5), i + 5).join(""), JSON.stringify(base)).toBe([...b].slice(Math.max(0, i - 5), i + 5).join(""));
+        }
+      }
+    }
+  });
+
   test("the committed character classes (ByteLevel pattern, StripAccents) are what Rust's components use", () => {
     const committed = readFileSync(new URL("../../lib/tokenization/rustClassTables.ts", import.meta.url), "utf8");
     expect(renderRustClassTables(probeRustClasses())).toBe(committed);
