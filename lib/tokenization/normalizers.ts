@@ -5,7 +5,7 @@
  */
 import { type BertNormalizerConfig, bertNormalize } from "./bertPipeline.js";
 import { PrecompiledCharsmap } from "./precompiled.js";
-import { COMBINING_MARK_RANGES } from "./rustClassTables.js";
+import { COMBINING_MARK_RANGES, NORMALIZATION_NEWER_RANGES } from "./rustClassTables.js";
 import { SPLIT_WHITESPACE, charFlags, pushLowercase } from "./unicode.js";
 
 export type NormalizeFn = (s: string) => string;
@@ -79,6 +79,30 @@ function stripAccents(s: string): string {
     i += width - 1;
   }
   return from === 0 ? s : out + s.slice(from);
+}
+
+function rangeClass(ranges: readonly number[]): string {
+  let out = "";
+  for (let i = 0; i < ranges.length; i += 2) out += `\\u{${ranges[i]!.toString(16)}}-\\u{${ranges[i + 1]!.toString(16)}}`;
+  return out;
+}
+
+/** Characters Rust's normalization tables predate: to Rust they are starters without mappings. */
+const NEWER = new RegExp(`[${rangeClass(NORMALIZATION_NEWER_RANGES)}]`, "u");
+const NEWER_SPLIT = new RegExp(`([${rangeClass(NORMALIZATION_NEWER_RANGES)}])`, "u");
+
+/**
+ * NFC/NFD/NFKC/NFKD as Rust computes them: characters newer than its tables stay as they are and, being
+ * starters that compose with nothing there, split the text into runs normalized on their own.
+ */
+function unicodeForm(form: "NFC" | "NFD" | "NFKC" | "NFKD"): NormalizeFn {
+  return (s) => {
+    if (!NEWER.test(s)) return s.normalize(form);
+    return s
+      .split(NEWER_SPLIT)
+      .map((part, i) => (i % 2 === 1 ? part : part.normalize(form)))
+      .join("");
+  };
 }
 
 /** Lowercase: Rust's char::to_lowercase, character by character. */
@@ -165,10 +189,8 @@ export function buildNormalizer(n: unknown, field = "normalizer"): NormalizeFn |
     case "NFC":
     case "NFD":
     case "NFKC":
-    case "NFKD": {
-      const form = n["type"];
-      return (s) => s.normalize(form);
-    }
+    case "NFKD":
+      return unicodeForm(n["type"]);
     case "BertNormalizer": {
       const cfg: BertNormalizerConfig = {
         cleanText: n["clean_text"] !== false,

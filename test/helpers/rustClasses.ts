@@ -24,6 +24,43 @@ export interface RustClasses {
   space: number[];
   /** removed by StripAccents */
   combiningMark: number[];
+  /** characters Rust's NFC/NFD/NFKC/NFKD treat otherwise than Node's ICU (assigned after Rust's tables) */
+  normalizationNewer: number[];
+}
+
+const NORMALIZATION_CONTEXTS = [(c: string) => `a${c}`, (c: string) => `a\u0301${c}`, (c: string) => `a${c}\u0316`, (c: string) => `${c}\u0301`];
+
+/** Code points on which some Rust normalization form disagrees with String.prototype.normalize in some context. */
+function normalizationNewer(): number[] {
+  const forms = [
+    ["NFC", rust.nfcNormalizer()],
+    ["NFD", rust.nfdNormalizer()],
+    ["NFKC", rust.nfkcNormalizer()],
+    ["NFKD", rust.nfkdNormalizer()],
+  ] as const;
+  const out = new Set<number>();
+  for (const [form, n] of forms) {
+    for (const wrap of NORMALIZATION_CONTEXTS) {
+      let batch: number[] = [];
+      const flush = () => {
+        const s = batch.map((cp) => `${wrap(String.fromCodePoint(cp))}|`).join("");
+        if (s.normalize(form) !== n.normalizeString(s)) {
+          for (const cp of batch) {
+            const t = wrap(String.fromCodePoint(cp));
+            if (t.normalize(form) !== n.normalizeString(t)) out.add(cp);
+          }
+        }
+        batch = [];
+      };
+      for (let cp = 0; cp <= 0x10ffff; cp++) {
+        if ((cp >= 0xd800 && cp <= 0xdfff) || cp === 0x7c) continue;
+        batch.push(cp);
+        if (batch.length === BATCH) flush();
+      }
+      flush();
+    }
+  }
+  return [...out].sort((a, b) => a - b);
 }
 
 const BATCH = 4096;
@@ -86,7 +123,7 @@ export function probeRustClasses(): RustClasses {
     if (!letter.has(cp) && !number.has(cp) && !other.has(cp)) space.push(cp);
   }
   const sorted = (s: Set<number>) => [...s].sort((a, b) => a - b);
-  return { letter: sorted(letter), number: sorted(number), space, combiningMark: combiningMarks() };
+  return { letter: sorted(letter), number: sorted(number), space, combiningMark: combiningMarks(), normalizationNewer: normalizationNewer() };
 }
 
 function fmt(name: string, doc: string, values: number[]): string {
@@ -105,6 +142,7 @@ export function renderRustClassTables(c: RustClasses): string {
     fmt("NUMBER_RANGES", "\\p{N} in the ByteLevel pattern", toRanges(c.number)),
     fmt("SPACE_RANGES", "\\s in the ByteLevel pattern", toRanges(c.space)),
     fmt("COMBINING_MARK_RANGES", "Removed by StripAccents (Mn, Mc, Me)", toRanges(c.combiningMark)),
+    fmt("NORMALIZATION_NEWER_RANGES", "Left alone by Rust's NFC/NFD/NFKC/NFKD (newer than its tables), not by Node's ICU", toRanges(c.normalizationNewer)),
   ].join("\n");
 }
 

@@ -283,7 +283,7 @@ describe("components against Rust, every code point", () => {
     }
   });
 
-  test("the committed character classes (ByteLevel pattern, StripAccents) are what Rust's components use", () => {
+  test("the committed character classes (ByteLevel pattern, StripAccents, normalization forms) are what Rust's components use", () => {
     const committed = readFileSync(new URL("../../lib/tokenization/rustClassTables.ts", import.meta.url), "utf8");
     expect(renderRustClassTables(probeRustClasses())).toBe(committed);
   });
@@ -294,6 +294,21 @@ describe("components against Rust, every code point", () => {
     for (const c of chunks) {
       const s = c.map((x) => `a${x}`).join("");
       expect(ours(s) === theirs.normalizeString(s)).toBe(true);
+    }
+  });
+
+  test.each(["NFC", "NFD", "NFKC", "NFKD"])("%s", (form) => {
+    const ours = buildNormalizer({ type: form })!;
+    const theirs = { NFC: rust.nfcNormalizer, NFD: rust.nfdNormalizer, NFKC: rust.nfkcNormalizer, NFKD: rust.nfkdNormalizer }[form as "NFC"]();
+    for (const c of chunks) {
+      for (const s of [c.map((x) => `a${x}`).join(""), c.map((x) => `a\u0301${x}\u0316`).join("")]) {
+        const a = ours(s);
+        const b = theirs.normalizeString(s);
+        if (a !== b) {
+          const i = [...a].findIndex((ch, k) => ch !== [...b][k]);
+          expect([...a].slice(Math.max(0, i - 5), i + 5).join("")).toBe([...b].slice(Math.max(0, i - 5), i + 5).join(""));
+        }
+      }
     }
   });
 
