@@ -6,10 +6,10 @@ import { Tokenizer as JsTokenizer } from "@huggingface/tokenizers";
 import { SbertError } from "../errors.js";
 import { readJsonObject } from "../io/files.js";
 import { type AddedTokenSpec, type BertNormalizerConfig, BertPipeline, WordPieceModel } from "./bertPipeline.js";
-import { UnsupportedComponent } from "./normalizers.js";
 import { ModelPipeline } from "./pipeline.js";
 import { type SpecialTokensTemplate, type TemplatePiece, parsePostProcessor } from "./postProcessor.js";
-import { readSentencePieceModel, xlmRobertaTokenizerJson } from "./sentencepieceModel.js";
+import { type SentencePieceModel, readSentencePieceModel, xlmRobertaTokenizerJson } from "./sentencepieceModel.js";
+import { UnsupportedComponent } from "./unsupported.js";
 import { type BertTokenizerOptions, buildBertTokenizerJson, readVocabTxt, resolveBertOptions } from "./wordpiece.js";
 
 /** A single text, or a pair tokenized as sentence A / sentence B. */
@@ -100,7 +100,7 @@ export class Tokenizer {
   private readonly specialMap: Json | undefined;
   private readonly template: SpecialTokensTemplate;
   private readonly pipeline: BertPipeline | undefined;
-  /** Unigram and BPE tokenizers (XLM-RoBERTa, RoBERTa, ...) */
+  /** Unigram, BPE and other WordPiece tokenizers (XLM-RoBERTa, RoBERTa, ...) */
   private readonly modelPipeline: ModelPipeline | undefined;
   /** why neither pipeline runs this tokenizer.json (then @huggingface/tokenizers does) */
   private unsupported: UnsupportedComponent | undefined;
@@ -264,7 +264,7 @@ export class Tokenizer {
 
   private static async fromSentencePiece(spmPath: string, config: Json, specialMap: Json | undefined, configPath: string): Promise<Tokenizer> {
     const cls = config["tokenizer_class"];
-    if (cls !== undefined && cls !== "XLMRobertaTokenizer" && cls !== "XLMRobertaTokenizerFast") {
+    if (cls !== undefined && cls !== null && cls !== "XLMRobertaTokenizer" && cls !== "XLMRobertaTokenizerFast") {
       throw new SbertError("ERR_CONFIG", `${configPath}: field 'tokenizer_class' ${JSON.stringify(cls)} is not supported with sentencepiece.bpe.model alone (XLMRobertaTokenizer is; a tokenizer.json would be read as it is)`, { op: OP_LOAD });
     }
     let bytes: Uint8Array;
@@ -273,7 +273,7 @@ export class Tokenizer {
     } catch (e) {
       throw new SbertError("ERR_FILE_NOT_FOUND", `cannot read ${spmPath}: ${(e as Error).message}`, { op: OP_LOAD, cause: e });
     }
-    let model;
+    let model: SentencePieceModel;
     try {
       model = readSentencePieceModel(bytes);
     } catch (e) {

@@ -7,18 +7,9 @@ import { type BertNormalizerConfig, bertNormalize } from "./bertPipeline.js";
 import { PrecompiledCharsmap } from "./precompiled.js";
 import { COMBINING_MARK_RANGES, NORMALIZATION_NEWER_RANGES } from "./rustClassTables.js";
 import { SPLIT_WHITESPACE, charFlags, pushLowercase } from "./unicode.js";
+import { UnsupportedComponent } from "./unsupported.js";
 
 export type NormalizeFn = (s: string) => string;
-
-/** A tokenizer.json component this module does not implement; `field` is its JSON path. */
-export class UnsupportedComponent extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${field}: ${message}`);
-  }
-}
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);

@@ -7,9 +7,10 @@ import { AddedTokenMatcher, type AddedTokenSpec, WordPieceModel, bertPreTokenize
 import { BpeModel } from "./bpe.js";
 import { byteLevel } from "./byteLevel.js";
 import { metaspace, type PrependScheme } from "./metaspace.js";
-import { type NormalizeFn, UnsupportedComponent, buildNormalizer } from "./normalizers.js";
+import { type NormalizeFn, buildNormalizer } from "./normalizers.js";
 import { UnigramModel } from "./unigram.js";
 import { SPLIT_WHITESPACE, charFlags } from "./unicode.js";
+import { UnsupportedComponent } from "./unsupported.js";
 
 /**
  * Splits a piece of normalized text into words; `atStart`: the piece begins the input (and so does a word
