@@ -6,6 +6,7 @@ import { Tokenizer as JsTokenizer } from "@huggingface/tokenizers";
 import { SbertError } from "../errors.js";
 import { readJsonObject } from "../io/files.js";
 import { type AddedTokenSpec, type BertNormalizerConfig, BertPipeline, WordPieceModel } from "./bertPipeline.js";
+import { buildDecoder, cleanUpTokenization } from "./decoders.js";
 import { ModelPipeline } from "./pipeline.js";
 import { type SpecialTokensTemplate, type TemplatePiece, parsePostProcessor } from "./postProcessor.js";
 import { type SentencePieceModel, readSentencePieceModel, xlmRobertaTokenizerJson } from "./sentencepieceModel.js";
@@ -108,6 +109,10 @@ export class Tokenizer {
   private readonly added: AddedTokenSpec[];
   private readonly file: string;
   private js: JsTokenizer | undefined;
+  /** tokens -> text; null: a decoder not implemented here (@huggingface/tokenizers decodes) */
+  private decoder: ((tokens: string[]) => string) | null | undefined;
+  /** model vocabulary by id */
+  private modelTokens: string[] | undefined;
 
   private constructor(json: Json, config: Json, specialMap: Json | undefined, file: string, modelMaxLength?: number) {
     this.file = file;
@@ -434,15 +439,54 @@ export class Tokenizer {
     return out;
   }
 
-  /** Text of a list of ids (WordPiece "##" pieces joined), optionally without the special tokens. */
+  /**
+   * Text of a list of ids as transformers decodes it: Rust's decode (tokens through the tokenizer.json decoder),
+   * then clean_up_tokenization when tokenizer_config.json asks for it (never for BPE models), optionally without
+   * the special tokens.
+   */
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
     if (!Array.isArray(ids)) throw new TypeError("Tokenizer.decode: ids must be an array of integers");
     ids.forEach((id, i) => {
       if (!Number.isInteger(id) || id < 0) throw new TypeError(`Tokenizer.decode: ids[${i}] must be a non-negative integer, got ${String(id)}`);
     });
     if (ids.length === 0) return "";
+    const own = this.decodeOwn(ids, opts?.skipSpecialTokens === true);
+    if (own !== undefined) return own;
     const js = this.jsTokenizer();
     return js.decode(ids, { skip_special_tokens: opts?.skipSpecialTokens === true });
+  }
+
+  /** Rust's decode with the decoders implemented here; undefined when the decoder is not one of them. */
+  private decodeOwn(ids: number[], skipSpecial: boolean): string | undefined {
+    if (this.decoder === undefined) {
+      try {
+        this.decoder = buildDecoder(this.json["decoder"]);
+      } catch (e) {
+        if (!(e instanceof UnsupportedComponent)) throw e;
+        this.decoder = null;
+      }
+    }
+    if (this.decoder === null) return undefined;
+    if (this.modelTokens === undefined) {
+      const model = this.json["model"] as Json;
+      const tokens: string[] = [];
+      if (Array.isArray(model["vocab"])) model["vocab"].forEach((e: unknown, i: number) => (tokens[i] = Array.isArray(e) ? String(e[0]) : ""));
+      else if (isRecord(model["vocab"])) for (const [t, id] of Object.entries(model["vocab"])) tokens[id as number] = t;
+      this.modelTokens = tokens;
+    }
+    const byId = new Map(this.added.map((t) => [t.id, t.content]));
+    const special = new Set(this.added.filter((t) => t.special).map((t) => t.content));
+    const tokens: string[] = [];
+    for (const id of ids) {
+      const t = byId.get(id) ?? this.modelTokens[id];
+      if (t !== undefined && !(skipSpecial && special.has(t))) tokens.push(t);
+    }
+    let text = this.decoder(tokens);
+    const model = this.json["model"] as Json;
+    if (this.config["clean_up_tokenization_spaces"] === true && (model["type"] !== "BPE" || this.config["clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output"] === true)) {
+      text = cleanUpTokenization(text);
+    }
+    return text;
   }
 
   /** The id of a token string (added tokens first), or undefined. */

@@ -8,7 +8,7 @@
  * grapheme is replaced whole); otherwise, or when nothing matches, it looks up each character on its own.
  */
 const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export class PrecompiledCharsmap {
   private readonly trie: Uint32Array;

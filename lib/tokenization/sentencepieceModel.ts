@@ -20,7 +20,7 @@ export interface SentencePieceModel {
   precompiledCharsmap: Uint8Array;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Protobuf wire format over a byte range: fields as (number, wire type, value or byte range). */
 class Reader {

@@ -65,6 +65,14 @@ describe.each(KINDS)("%s tokenizer.json", (kind) => {
     expect(bad.length, `${bad.length} of ${TEXTS.length + LONG.length} texts differ:\n${bad.slice(0, 5).join("\n")}`).toBe(0);
   });
 
+  test("decode equals Rust's decode (what transformers 5 returns without clean_up_tokenization_spaces)", async () => {
+    for (const t of TEXTS) {
+      const ids = ours.encode(t);
+      expect(ours.decode(ids), show(t)).toBe(await theirs.decode(ids, false));
+      expect(ours.decode(ids, { skipSpecialTokens: true }), show(t)).toBe(await theirs.decode(ids, true));
+    }
+  });
+
   test("truncated and padded batches of texts and pairs (longest_first), masks and token types", async () => {
     const inputs: TextInput[] = [];
     TEXTS.forEach((t, i) => {
