@@ -364,9 +364,13 @@ describe("a folder with only sentencepiece.bpe.model (XLM-RoBERTa as transformer
     expect(ours.padTokenId).toBe(1);
   });
 
-  test("ids, truncated and padded batches equal Rust's on the converted tokenizer.json", async () => {
+  test("ids, decoded texts, truncated and padded batches equal Rust's on the converted tokenizer.json", async () => {
     const texts = [...TEXTS, ...LONG, "la città <ud1> e<ud1>x città", " <s> a </s> <mask>"];
-    for (const t of texts) expect(ours.encode(t), show(t)).toEqual((await theirs.encode(t)).getIds());
+    for (const t of texts) {
+      const ids = (await theirs.encode(t)).getIds();
+      expect(ours.encode(t), show(t)).toEqual(ids);
+      expect(ours.decode(ids), show(t)).toBe(await theirs.decode(ids, false));
+    }
     const inputs: TextInput[] = [...TEXTS.slice(0, 200), ...PAIRS, [LONG[0]!, LONG[1]!]];
     for (const maxLength of [7, 64]) {
       const b = ours.encodeBatch(inputs, { maxLength });
