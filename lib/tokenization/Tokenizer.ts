@@ -6,7 +6,11 @@ import { Tokenizer as JsTokenizer } from "@huggingface/tokenizers";
 import { SbertError } from "../errors.js";
 import { readJsonObject } from "../io/files.js";
 import { type AddedTokenSpec, type BertNormalizerConfig, BertPipeline, WordPieceModel } from "./bertPipeline.js";
+import { buildDecoder, cleanUpTokenization } from "./decoders.js";
+import { ModelPipeline } from "./pipeline.js";
 import { type SpecialTokensTemplate, type TemplatePiece, parsePostProcessor } from "./postProcessor.js";
+import { type SentencePieceModel, readSentencePieceModel, xlmRobertaTokenizerJson } from "./sentencepieceModel.js";
+import { UnsupportedComponent } from "./unsupported.js";
 import { type BertTokenizerOptions, buildBertTokenizerJson, readVocabTxt, resolveBertOptions } from "./wordpiece.js";
 
 /** A single text, or a pair tokenized as sentence A / sentence B. */
@@ -97,11 +101,19 @@ export class Tokenizer {
   private readonly specialMap: Json | undefined;
   private readonly template: SpecialTokensTemplate;
   private readonly pipeline: BertPipeline | undefined;
+  /** Unigram, BPE and other WordPiece tokenizers (XLM-RoBERTa, RoBERTa, ...) */
+  private readonly modelPipeline: ModelPipeline | undefined;
+  /** why neither pipeline runs this tokenizer.json (then @huggingface/tokenizers does) */
+  private unsupported: UnsupportedComponent | undefined;
   private readonly tokenIds: Map<string, number>;
   private readonly added: AddedTokenSpec[];
   /** The file the tokenizer was read from ("vocab" when built from a list). */
   readonly file: string;
   private js: JsTokenizer | undefined;
+  /** tokens -> text; null: a decoder not implemented here (@huggingface/tokenizers decodes) */
+  private decoder: ((tokens: string[]) => string) | null | undefined;
+  /** model vocabulary by id */
+  private modelTokens: string[] | undefined;
 
   private constructor(json: Json, config: Json, specialMap: Json | undefined, file: string, modelMaxLength?: number) {
     this.file = file;
@@ -115,8 +127,7 @@ export class Tokenizer {
     this.template = parsePostProcessor(this.json["post_processor"], file, OP_LOAD);
 
     const model = this.json["model"] as Json;
-    const added = readAddedTokens(this.json["added_tokens"], fail);
-    this.added = added;
+    const listed = readAddedTokens(this.json["added_tokens"], fail);
     const modelVocab = new Map<string, number>();
     let maxId = -1;
     if (isRecord(model["vocab"])) {
@@ -134,6 +145,8 @@ export class Tokenizer {
     } else {
       fail("model.vocab is missing");
     }
+    const added = assignAddedTokenIds(listed, modelVocab, Array.isArray(model["vocab"]) ? model["vocab"].length : modelVocab.size);
+    this.added = added;
     // Added tokens take precedence over the model's vocabulary, as in Rust's AddedVocabulary.
     this.tokenIds = new Map(modelVocab);
     for (const t of added) {
@@ -168,9 +181,15 @@ export class Tokenizer {
       });
       this.pipeline = new BertPipeline(normCfg, wp, added);
     } else {
-      // Other tokenizers (BPE, Unigram, ...) run in @huggingface/tokenizers; building it now surfaces
-      // unsupported components at load time.
-      this.jsTokenizer();
+      try {
+        this.modelPipeline = ModelPipeline.fromJson(this.json, modelVocab, added);
+      } catch (e) {
+        if (!(e instanceof UnsupportedComponent)) throw e;
+        // Components not implemented here run in @huggingface/tokenizers (which differs from Rust on some
+        // inputs); building it now surfaces what neither can run at load time.
+        this.unsupported = e;
+        this.jsTokenizer();
+      }
     }
 
     this.doLowerCase = isRecord(normalizer) && bertNormalizer ? normalizer["lowercase"] !== false : typeof config["do_lower_case"] === "boolean" ? config["do_lower_case"] : undefined;
@@ -206,7 +225,8 @@ export class Tokenizer {
       try {
         this.js = new JsTokenizer(json, this.config);
       } catch (e) {
-        throw new SbertError("ERR_FORMAT", `${this.file}: unsupported tokenizer: ${(e as Error).message}`, { op: OP_LOAD, cause: e });
+        const why = this.unsupported !== undefined ? `field ${this.unsupported.message}; ` : "";
+        throw new SbertError("ERR_FORMAT", `${this.file}: unsupported tokenizer: ${why}@huggingface/tokenizers: ${(e as Error).message}`, { op: OP_LOAD, cause: e });
       }
     }
     return this.js;
@@ -214,7 +234,8 @@ export class Tokenizer {
 
   /**
    * Loads tokenizer.json (with tokenizer_config.json and special_tokens_map.json when present), or else
-   * vocab.txt + tokenizer_config.json as a BERT WordPiece tokenizer, the way BertTokenizerFast converts them.
+   * sentencepiece.bpe.model as XLM-RoBERTa's tokenizer, the way transformers' XLMRobertaTokenizer converts it,
+   * or else vocab.txt + tokenizer_config.json as a BERT WordPiece tokenizer, the way BertTokenizerFast does.
    */
   static async fromFolder(dir: string): Promise<Tokenizer> {
     if (typeof dir !== "string" || dir === "") throw new TypeError("Tokenizer.fromFolder: dir must be a non-empty string");
@@ -227,6 +248,8 @@ export class Tokenizer {
       const json = await readJsonObject(jsonPath, { op: OP_LOAD });
       return new Tokenizer(json, config, specialMap, jsonPath);
     }
+    const spmPath = join(dir, "sentencepiece.bpe.model");
+    if (await isFile(spmPath)) return Tokenizer.fromSentencePiece(spmPath, config, specialMap, configPath);
     if (await isFile(vocabPath)) {
       let text: string;
       try {
@@ -242,9 +265,52 @@ export class Tokenizer {
     }
     throw new SbertError(
       "ERR_FILE_NOT_FOUND",
-      `${dir} has no tokenizer: looked for tokenizer.json, and for vocab.txt (with tokenizer_config.json)`,
+      `${dir} has no tokenizer: looked for tokenizer.json, sentencepiece.bpe.model, and vocab.txt (with tokenizer_config.json)`,
       { op: OP_LOAD },
     );
+  }
+
+  private static async fromSentencePiece(spmPath: string, config: Json, specialMap: Json | undefined, configPath: string): Promise<Tokenizer> {
+    const cls = config["tokenizer_class"];
+    if (cls !== undefined && cls !== null && cls !== "XLMRobertaTokenizer" && cls !== "XLMRobertaTokenizerFast") {
+      throw new SbertError("ERR_CONFIG", `${configPath}: field 'tokenizer_class' ${JSON.stringify(cls)} is not supported with sentencepiece.bpe.model alone (XLMRobertaTokenizer is; a tokenizer.json would be read as it is)`, { op: OP_LOAD });
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readFile(spmPath));
+    } catch (e) {
+      throw new SbertError("ERR_FILE_NOT_FOUND", `cannot read ${spmPath}: ${(e as Error).message}`, { op: OP_LOAD, cause: e });
+    }
+    let model: SentencePieceModel;
+    try {
+      model = readSentencePieceModel(bytes);
+    } catch (e) {
+      throw new SbertError("ERR_FORMAT", `${spmPath}: ${(e as Error).message}`, { op: OP_LOAD, cause: e });
+    }
+    if (model.modelType !== 1) {
+      throw new SbertError("ERR_FORMAT", `${spmPath}: field 'trainer_spec.model_type' is ${model.modelType}; only unigram (1) models are supported`, { op: OP_LOAD });
+    }
+    const token = (key: string, fallback: string) => tokenContent(config[key]) ?? tokenContent(specialMap?.[key]) ?? fallback;
+    const specials = {
+      bos: token("bos_token", "<s>"),
+      pad: token("pad_token", "<pad>"),
+      eos: token("eos_token", "</s>"),
+      unk: token("unk_token", "<unk>"),
+      mask: token("mask_token", "<mask>"),
+      addPrefixSpace: config["add_prefix_space"] !== false,
+    };
+    const full: Json = {
+      bos_token: specials.bos,
+      cls_token: token("cls_token", "<s>"),
+      eos_token: specials.eos,
+      mask_token: specials.mask,
+      pad_token: specials.pad,
+      sep_token: token("sep_token", "</s>"),
+      unk_token: specials.unk,
+      tokenizer_class: "XLMRobertaTokenizer",
+      ...config,
+    };
+    return new Tokenizer(xlmRobertaTokenizerJson(model, specials), full, specialMap, spmPath);
   }
 
   /** A BERT WordPiece tokenizer from a vocabulary (token i has id i), as from vocab.txt + tokenizer_config.json. */
@@ -268,6 +334,13 @@ export class Tokenizer {
   /** The ids of a text without special tokens; with `limit`, tokenization may stop early (see BertPipeline.encode). */
   private ids(text: string, limit?: number): number[] {
     if (this.pipeline !== undefined) return this.pipeline.encode(text, limit);
+    if (this.modelPipeline !== undefined) {
+      try {
+        return this.modelPipeline.encode(text, limit);
+      } catch (e) {
+        throw new SbertError("ERR_INPUT", `cannot tokenize ${JSON.stringify(text.slice(0, 50))}: ${(e as Error).message}`, { op: "Tokenizer.encode", cause: e });
+      }
+    }
     const ids = this.jsTokenizer().encode(text, { add_special_tokens: false }).ids;
     for (const id of ids) {
       if (id === undefined) throw new SbertError("ERR_INPUT", `cannot tokenize ${JSON.stringify(text.slice(0, 50))}: a token has no id and there is no unk token`, { op: "Tokenizer.encode" });
@@ -369,15 +442,54 @@ export class Tokenizer {
     return out;
   }
 
-  /** Text of a list of ids (WordPiece "##" pieces joined), optionally without the special tokens. */
+  /**
+   * Text of a list of ids as transformers decodes it: Rust's decode (tokens through the tokenizer.json decoder),
+   * then clean_up_tokenization when tokenizer_config.json asks for it (never for BPE models), optionally without
+   * the special tokens.
+   */
   decode(ids: number[], opts: { skipSpecialTokens?: boolean } = {}): string {
     if (!Array.isArray(ids)) throw new TypeError("Tokenizer.decode: ids must be an array of integers");
     ids.forEach((id, i) => {
       if (!Number.isInteger(id) || id < 0) throw new TypeError(`Tokenizer.decode: ids[${i}] must be a non-negative integer, got ${String(id)}`);
     });
     if (ids.length === 0) return "";
+    const own = this.decodeOwn(ids, opts?.skipSpecialTokens === true);
+    if (own !== undefined) return own;
     const js = this.jsTokenizer();
     return js.decode(ids, { skip_special_tokens: opts?.skipSpecialTokens === true });
+  }
+
+  /** Rust's decode with the decoders implemented here; undefined when the decoder is not one of them. */
+  private decodeOwn(ids: number[], skipSpecial: boolean): string | undefined {
+    if (this.decoder === undefined) {
+      try {
+        this.decoder = buildDecoder(this.json["decoder"]);
+      } catch (e) {
+        if (!(e instanceof UnsupportedComponent)) throw e;
+        this.decoder = null;
+      }
+    }
+    if (this.decoder === null) return undefined;
+    if (this.modelTokens === undefined) {
+      const model = this.json["model"] as Json;
+      const tokens: string[] = [];
+      if (Array.isArray(model["vocab"])) model["vocab"].forEach((e: unknown, i: number) => (tokens[i] = Array.isArray(e) ? String(e[0]) : ""));
+      else if (isRecord(model["vocab"])) for (const [t, id] of Object.entries(model["vocab"])) tokens[id as number] = t;
+      this.modelTokens = tokens;
+    }
+    const byId = new Map(this.added.map((t) => [t.id, t.content]));
+    const special = new Set(this.added.filter((t) => t.special).map((t) => t.content));
+    const tokens: string[] = [];
+    for (const id of ids) {
+      const t = byId.get(id) ?? this.modelTokens[id];
+      if (t !== undefined && !(skipSpecial && special.has(t))) tokens.push(t);
+    }
+    let text = this.decoder(tokens);
+    const model = this.json["model"] as Json;
+    if (this.config["clean_up_tokenization_spaces"] === true && (model["type"] !== "BPE" || this.config["clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output"] === true)) {
+      text = cleanUpTokenization(text);
+    }
+    return text;
   }
 
   /** The id of a token string (added tokens first), or undefined. */
@@ -486,6 +598,27 @@ function readAddedTokens(v: unknown, fail: (msg: string) => never): AddedTokenSp
       special,
     };
   });
+}
+
+/**
+ * The ids Rust's `tokenizers` gives the added tokens of a tokenizer.json, which it does not take from the file:
+ * in list order, a token already known (added before, or in the model's vocabulary) keeps that id, and a new
+ * one gets the next id from the model's vocabulary size on. Files written by the libraries agree with this.
+ */
+function assignAddedTokenIds(listed: AddedTokenSpec[], modelVocab: Map<string, number>, modelSize: number): AddedTokenSpec[] {
+  const byContent = new Map<string, number>();
+  let next = modelSize;
+  const out: AddedTokenSpec[] = [];
+  for (const t of listed) {
+    if (t.content === "") continue;
+    let id = byContent.get(t.content) ?? modelVocab.get(t.content);
+    if (id === undefined) id = next++;
+    byContent.set(t.content, id);
+    const at = out.findIndex((o) => o.content === t.content);
+    if (at >= 0) out[at] = { ...t, id };
+    else out.push({ ...t, id });
+  }
+  return out;
 }
 
 /**

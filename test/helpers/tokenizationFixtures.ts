@@ -166,3 +166,31 @@ export async function rustEncode(tok: rust.Tokenizer, input: TextInput, maxLengt
   const e = typeof input === "string" ? await tok.encode(input) : await tok.encode(input[0], input[1]);
   return { ids: e.getIds(), mask: e.getAttentionMask(), types: e.getTypeIds() };
 }
+
+/** Scripts, spacing and marks that SentencePiece and byte-level tokenizers treat in their own ways. */
+const PIECES_WORLD = [
+  "Perché", "università", "è", "È", "però", "ﬁ", "Ｆｕｌｌ", "ｶﾀｶﾅ", "①②", "½", "™", "…", "``quoted''", "„Anführung“", "‹›",
+  "नमस्ते", "हिन्दी", "क्षत्रिय", "مرحبا", "العربية", "שלום", "ภาษาไทย", "ສະບາຍ", "ᄀᄁ각", "한국어", "日本語の文章", "中文字符",
+  "𠀀𠀁", "㐀", "👩🏽‍💻", "🏳️‍🌈", "1️⃣", "🇮🇹🇫🇷", "😀😀", "❤️", "e\u0301\u0302", "a\u0308\u0308", "Ａ\u0301", "\u0301x", "o\u20dd",
+  "\u00a0", "\u2002", "\u2009", "\u3000", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u0085", "\u2028", "\u000b", "\f",
+  "   ", "\t\t", "\r\n", "\n\n", " \u00a0 ", "x\u0000y", "\u001f", "\ufffd", "\ue000", "Ǆ", "ǅ", "ǈ", "ß", "ẞ", "İ", "ı", "Ω", "Å", "Å",
+  "l'acqua", "dell'anno", "it's", "we'll", "I'M", "DON'T", "'s", "3.14", "١٢٣", "๑๒๓", "Ⅻ", "²³", "x²", "$100", "#hashtag", "@nome",
+  "<s>", "</s>", "<mask>", "<unk>", "<pad>", "▁", "▁▁x", "Ġ", "ĠĠ",
+];
+
+/** Sentences mixing the generated Italian/English words with many scripts, emoji sequences, odd whitespace and combining marks. */
+export function makeWorldSentences(n: number, seed = 17): string[] {
+  const r = rng(seed);
+  const base = makeSentences(n, seed + 1);
+  return base.map((s) => {
+    const words = s.split(" ");
+    const extra = 1 + Math.floor(r() * 6);
+    for (let k = 0; k < extra; k++) {
+      const at = Math.floor(r() * (words.length + 1));
+      const sep = r();
+      const piece = PIECES_WORLD[Math.floor(r() * PIECES_WORLD.length)]!;
+      words.splice(at, 0, sep < 0.7 ? piece : sep < 0.85 ? ` ${piece}` : `${piece}  `);
+    }
+    return words.join(r() < 0.9 ? " " : "  ");
+  });
+}

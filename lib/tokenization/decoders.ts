@@ -1,0 +1,107 @@
+/**
+ * tokenizer.json decoders (tokens -> text) with the semantics of Hugging Face's Rust `tokenizers`: Metaspace,
+ * ByteLevel, WordPiece, Fuse and Sequence of these. Others are UnsupportedComponent.
+ */
+import { BYTE_TO_CHAR } from "./byteLevel.js";
+import { UnsupportedComponent } from "./unsupported.js";
+
+/** One step of a decoder chain: tokens in, tokens out; the result is their concatenation. */
+export type DecodeChainFn = (tokens: string[]) => string[];
+
+const CHAR_TO_BYTE = new Map<string, number>(BYTE_TO_CHAR.map((c, b) => [c, b]));
+const utf8 = new TextEncoder();
+// ignoreBOM: a leading U+FEFF is text here, not a byte order mark to drop.
+const lossy = new TextDecoder("utf-8", { ignoreBOM: true });
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** WordPiece's clean-up of spaces before punctuation and contractions. */
+function cleanup(s: string): string {
+  return s
+    .replaceAll(" .", ".")
+    .replaceAll(" ?", "?")
+    .replaceAll(" !", "!")
+    .replaceAll(" ,", ",")
+    .replaceAll(" ' ", "'")
+    .replaceAll(" n't", "n't")
+    .replaceAll(" 'm", "'m")
+    .replaceAll(" do not", " don't")
+    .replaceAll(" 's", "'s")
+    .replaceAll(" 've", "'ve")
+    .replaceAll(" 're", "'re");
+}
+
+function chain(d: unknown, field: string): DecodeChainFn {
+  if (!isRecord(d)) throw new UnsupportedComponent(field, "must be an object or null");
+  switch (d["type"]) {
+    case "Metaspace": {
+      const rep = d["replacement"];
+      if (typeof rep !== "string" || [...rep].length !== 1) throw new UnsupportedComponent(`${field}.replacement`, "must be one character");
+      const never = d["prepend_scheme"] === "never" || (d["prepend_scheme"] === undefined && d["add_prefix_space"] === false);
+      // Every replacement character of the first token is dropped unless the scheme is "never".
+      return (tokens) => tokens.map((t, i) => t.split(rep).join(i === 0 && !never ? "" : " "));
+    }
+    case "ByteLevel":
+      return (tokens) => {
+        const bytes: number[] = [];
+        for (const t of tokens) {
+          const mine: number[] = [];
+          let ok = true;
+          for (const c of t) {
+            const b = CHAR_TO_BYTE.get(c);
+            if (b === undefined) {
+              ok = false;
+              break;
+            }
+            mine.push(b);
+          }
+          // A token with characters outside the byte alphabet (an added token) stands for its own UTF-8.
+          for (const b of ok ? mine : utf8.encode(t)) bytes.push(b);
+        }
+        return [lossy.decode(new Uint8Array(bytes))];
+      };
+    case "WordPiece": {
+      const prefix = typeof d["prefix"] === "string" ? d["prefix"] : "##";
+      const clean = d["cleanup"] !== false;
+      return (tokens) =>
+        tokens.map((t, i) => {
+          if (i !== 0) t = t.startsWith(prefix) ? t.slice(prefix.length) : ` ${t}`;
+          return clean ? cleanup(t) : t;
+        });
+    }
+    case "Fuse":
+      return (tokens) => [tokens.join("")];
+    case "Sequence": {
+      const list = d["decoders"];
+      if (!Array.isArray(list)) throw new UnsupportedComponent(`${field}.decoders`, "must be a list");
+      const fns = list.map((x, i) => chain(x, `${field}.decoders[${i}]`));
+      return (tokens) => fns.reduce((t, f) => f(t), tokens);
+    }
+    default:
+      throw new UnsupportedComponent(`${field}.type`, `decoder ${JSON.stringify(d["type"])} is not supported`);
+  }
+}
+
+/** The decoder of a tokenizer.json: tokens -> text. Without one, Rust joins the tokens with spaces. */
+export function buildDecoder(d: unknown, field = "decoder"): (tokens: string[]) => string {
+  if (d === null || d === undefined) return (tokens) => tokens.join(" ");
+  const f = chain(d, field);
+  return (tokens) => f(tokens).join("");
+}
+
+/** transformers' clean_up_tokenization (applied when tokenizer_config.json's clean_up_tokenization_spaces is true). */
+export function cleanUpTokenization(s: string): string {
+  return s
+    .replaceAll(" .", ".")
+    .replaceAll(" ?", "?")
+    .replaceAll(" !", "!")
+    .replaceAll(" ,", ",")
+    .replaceAll(" ' ", "'")
+    .replaceAll(" n't", "n't")
+    .replaceAll(" 'm", "'m")
+    .replaceAll(" 's", "'s")
+    .replaceAll(" 've", "'ve")
+    .replaceAll(" 're", "'re");
+}
