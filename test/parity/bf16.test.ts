@@ -17,9 +17,10 @@ const HAS_BF16 = /avx512_bf16: yes|amx_bf16: yes/.test(backendInfo().cpuFeatures
 const CORPUS = [...SENTENCES, ...makeSentences(2000, 99)];
 const TEXTS = [...SENTENCES, ...makeSentences(40, 7)];
 const ARCHS = ["bert", "mpnet"] as const;
-// Measured on AMD EPYC (Zen 5, AVX512_BF16): the lowest cosine to float32 over these texts is 0.99996 (BERT) and
-// 0.99996 (MPNet); the bound leaves a wide margin for other CPUs' oneDNN kernels (sum orders).
-const MIN_COSINE = 0.999;
+// Measured on an AMD EPYC (Zen 5, AVX512_BF16) with libtorch 1.13: the lowest cosine to float32 over these texts
+// is 0.99997 for both (mean 0.99999); the bound allows ~16x that distance, for other CPUs' and libtorch versions'
+// bf16 kernels (other sum orders and blockings).
+const MIN_COSINE = 0.9995;
 
 const dirs = new Map<string, string>();
 beforeAll(async () => {
