@@ -247,6 +247,30 @@ export function markdown(r: BenchResults): string {
       ),
     );
     lines.push("");
+    const bf16 = r.int8.filter((q) => q.bf16);
+    if (bf16.length) {
+      lines.push("bf16 inference (opt-in: `model.quantize(\"bf16\")`, on CPUs with AVX512_BF16 or AMX-BF16): bf16 weights and linear-layer inputs, float32 sums and outputs, the rest of the model in float32; against sbert-node in float32 on the same texts.");
+      lines.push("");
+      lines.push(
+        table(
+          ["Model", "Workload", "sbert-node bf16", "sbert-node float32", "ratio", "p50 ms (bf16 / float32)", "cosine to float32 (mean / min)"],
+          bf16.flatMap((q) =>
+            q.workloads
+              .filter((w) => w.bf16 && w.float32)
+              .map((w) => [
+                label(q.model),
+                w.label,
+                fmt(w.bf16!.perSecond),
+                fmt(w.float32!.perSecond),
+                fmtRatio(ratio(w.bf16!.perSecond, w.float32!.perSecond)),
+                w.bf16!.p50Ms !== undefined ? `${fmt(w.bf16!.p50Ms, 2)} / ${fmt(w.float32!.p50Ms, 2)}` : "",
+                `${q.bf16!.meanCosine.toFixed(6)} / ${q.bf16!.minCosine.toFixed(6)}`,
+              ]),
+          ),
+        ),
+      );
+      lines.push("");
+    }
   }
 
   if (r.train?.length) {

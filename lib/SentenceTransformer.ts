@@ -21,7 +21,7 @@ import { fit, type FitOptions, type FitResult, type TrainingSummary } from "./fi
 import { modelIdFor, pushFolderToHub, resolveModelFolder, type HubOptions, type PushOptions, type PushResult } from "./hub/index.js";
 import { ReadWriteLock } from "./internal/lock.js";
 import { getEncodeConcurrency } from "./backend.js";
-import { callNative, native } from "./native.js";
+import { callNative, callNativeSync, native } from "./native.js";
 import { ProgressBar } from "./progress.js";
 import type { EncodedBatch, TextInput, Tokenizer } from "./tokenization/Tokenizer.js";
 import type { WhitespaceTokenizer } from "./models/tokenizer/WhitespaceTokenizer.js";
@@ -72,8 +72,8 @@ export interface SentenceTransformerOptions {
 
 export interface LoadOptions extends HubOptions {
   device?: string;
-  /** Inference weights: "float32" (default) or "int8" (dynamically quantized linear layers; see quantize()). */
-  quantize?: "float32" | "int8";
+  /** Inference precision of the linear layers: "float32" (default), "int8" or "bf16" (see quantize()). */
+  quantize?: LinearPrecision;
   truncateDim?: number;
   prompts?: Record<string, string>;
   defaultPromptName?: string;
@@ -90,6 +90,9 @@ export interface SaveOptions {
 }
 
 const PRECISIONS: readonly Precision[] = ["float32", "int8", "uint8", "binary", "ubinary"];
+/** What quantize() takes (checked against the native side's list in the tests). */
+export const LINEAR_PRECISIONS = ["float32", "int8", "bf16"] as const;
+export type LinearPrecision = (typeof LINEAR_PRECISIONS)[number];
 /** What encode can return (checked against the native side's list in the tests). */
 export const OUTPUT_VALUES = ["sentence_embedding", "token_embeddings"] as const;
 const SIMILARITY_FNS: readonly SimilarityFnName[] = ["cosine", "dot", "euclidean", "manhattan"];
@@ -434,12 +437,19 @@ export class SentenceTransformer {
    * Sets how encode runs the linear layers: "int8" quantizes their weights per output channel and their inputs
    * per batch (oneDNN; faster on CPUs with VNNI) or, under 64 tokens in a batch on CPUs with AVX2, per token
    * (sbert-node's int8 kernel; short requests 1.3-1.9x faster than float32 in the benchmark). Embeddings are
-   * close to but not equal to float32. "float32" goes back. Training always runs in float32, and int8 weights
-   * are re-derived after every weight change.
+   * close to but not equal to float32. "bf16" rounds the weights and the layers' inputs to bfloat16 and multiplies
+   * them with float32 sums (oneDNN's bf16 product); it needs a CPU with AVX512_BF16 or AMX-BF16 and is refused
+   * elsewhere (an SbertError with code ERR_DEVICE). Attention, norms and pooling stay float32. "float32" goes back.
+   * Training always runs in float32, and int8 and bf16 weights are re-derived after every weight change.
    */
-  quantize(precision: "float32" | "int8"): void {
-    if (precision !== "float32" && precision !== "int8") throw new RangeError(`quantize: precision must be "float32" or "int8", got ${JSON.stringify(precision)}`);
-    for (const m of this.modules) m.native.setPrecision(precision);
+  quantize(precision: LinearPrecision): void {
+    if (!LINEAR_PRECISIONS.includes(precision)) {
+      throw new RangeError(`quantize: precision must be ${LINEAR_PRECISIONS.map((p) => JSON.stringify(p)).join(", ")}, got ${JSON.stringify(precision)}`);
+    }
+    // The CPU check comes first, in the first module: a refused precision changes nothing.
+    callNativeSync("SentenceTransformer.quantize", () => {
+      for (const m of this.modules) m.native.setPrecision(precision);
+    });
   }
 
   /** Runs `fn` while no encode batch is using the weights (training steps). @internal */

@@ -1,5 +1,5 @@
-export { SentenceTransformer } from "./SentenceTransformer.js";
-export type { EncodeOptions, EmbeddingOf, LoadOptions, Precision, SaveOptions, SentenceTransformerOptions, SimilarityFnName } from "./SentenceTransformer.js";
+export { SentenceTransformer, LINEAR_PRECISIONS } from "./SentenceTransformer.js";
+export type { EncodeOptions, EmbeddingOf, LinearPrecision, LoadOptions, Precision, SaveOptions, SentenceTransformerOptions, SimilarityFnName } from "./SentenceTransformer.js";
 export * as models from "./models/index.js";
 export * as losses from "./losses/index.js";
 export * as evaluation from "./evaluation/index.js";

@@ -61,7 +61,7 @@ export interface NativeModule {
   /** replaces the weights from a checkpoint (all keys checked first); resolves to the keys not used */
   loadWeights(weights: NonNullable<NativeWeights>): Promise<string[]>;
   /** inference precision of the module's linear layers */
-  setPrecision(precision: "float32" | "int8"): void;
+  setPrecision(precision: "float32" | "int8" | "bf16"): void;
   /** transformer modules only: the architecture's facts */
   encoderInfo(): NativeEncoderInfo;
   /** moves the weights to another device (synchronous) */
@@ -205,11 +205,13 @@ export interface NativeTesting {
   chooseLinearPath(query: {
     inference: boolean;
     rows: number;
-    precision: "float32" | "int8";
+    precision: "float32" | "int8" | "bf16";
     backend: "auto" | "blas" | "onednn";
     ownKernels: boolean;
     isa: "generic" | "avx2" | "avx512";
-  }): "aten" | "blas" | "panels" | "int8-panels" | "onednn" | "onednn-int8";
+  }): "aten" | "blas" | "panels" | "int8-panels" | "onednn" | "onednn-int8" | "bf16";
+  /** the check setPrecision makes, on the CPU features given instead of this CPU's: throws where they cannot run `precision` */
+  checkPrecision(precision: "float32" | "int8" | "bf16", cpu: { avx512Bf16: boolean; amxBf16: boolean }): void;
   /** libtorch's default CPU generator, which dropout above draws from */
   manualSeed(seed: number): void;
   rngState(): Uint8Array;
@@ -243,7 +245,7 @@ export interface NativeAddon {
   /** the model_types loadTransformer accepts */
   architectures(): string[];
   /** the names native code accepts where TypeScript keeps a typed list too */
-  schemas(): { poolingModes: string[]; schedulers: string[]; activations: string[]; outputValues: string[]; losses: string[]; modelTypes: string[] };
+  schemas(): { poolingModes: string[]; schedulers: string[]; activations: string[]; outputValues: string[]; losses: string[]; modelTypes: string[]; linearPrecisions: string[] };
   /** every process-wide setting: its spec (the one authority on what it takes), value and where that came from */
   settings(): NativeSetting[];
   getSetting(name: string): boolean | number | string;

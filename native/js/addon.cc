@@ -227,7 +227,7 @@ Napi::Array string_array(Napi::Env env, const std::vector<std::string>& values) 
 }
 
 // The names native code accepts, where TypeScript keeps its own typed list too (a test checks they agree):
-// schemas() -> {poolingModes, schedulers, activations, outputValues, losses, modelTypes}.
+// schemas() -> {poolingModes, schedulers, activations, outputValues, losses, modelTypes, linearPrecisions}.
 Napi::Value Schemas(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto out = Napi::Object::New(env);
@@ -239,6 +239,7 @@ Napi::Value Schemas(const Napi::CallbackInfo& info) {
   std::vector<std::string> types;
   for (const auto& a : architectures()) types.push_back(a.model_type);
   out.Set("modelTypes", string_array(env, types));
+  out.Set("linearPrecisions", string_array(env, ops::precision_names()));
   return out;
 }
 
@@ -248,15 +249,28 @@ Napi::Value ChooseLinearPath(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     auto q = arg_object(info, 0, "query");
     const std::string precision = get_string(q, "precision"), backend = get_string(q, "backend"), isa = get_string(q, "isa");
-    if (precision != "float32" && precision != "int8") fail(ErrorCode::Input, "precision must be \"float32\" or \"int8\"");
+    const auto parsed_precision = ops::parse_precision(precision);
+    if (!parsed_precision) fail(ErrorCode::Input, "precision must be \"float32\", \"int8\" or \"bf16\"");
     if (backend != "auto" && backend != "blas" && backend != "onednn") fail(ErrorCode::Input, "backend must be \"auto\", \"blas\" or \"onednn\"");
     const auto parsed = kernels::parse_isa(isa);
     if (!parsed) fail(ErrorCode::Input, "isa must be \"generic\", \"avx2\" or \"avx512\"");
     const ops::LinearQuery query{get_bool(q, "inference"), get_int(q, "rows"),
-                                 precision == "int8" ? ops::Precision::Int8 : ops::Precision::Float32,
+                                 *parsed_precision,
                                  backend == "onednn" ? ops::LinearBackend::OneDnn : backend == "blas" ? ops::LinearBackend::Blas : ops::LinearBackend::Auto,
                                  get_bool(q, "ownKernels"), *parsed};
     return Napi::String::New(info.Env(), ops::linear_path_name(ops::choose_linear_path(query)));
+  });
+}
+
+// _testing.checkPrecision(precision, {avx512Bf16, amxBf16}): the check quantize() makes on this CPU's features, on
+// the features given, so that a CPU without bf16 can be pretended.
+Napi::Value CheckPrecision(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    const auto precision = ops::parse_precision(info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "");
+    if (!precision) fail(ErrorCode::Input, "precision must be \"float32\", \"int8\" or \"bf16\"");
+    auto cpu = arg_object(info, 1, "cpu");
+    ops::check_precision(*precision, {get_bool(cpu, "avx512Bf16"), get_bool(cpu, "amxBf16")}, "quantize");
+    return info.Env().Undefined();
   });
 }
 
@@ -287,7 +301,9 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   out.Set("kernelIsa", kernels::isa_name(kernel_isa()));
   out.Set("cpuFeatures", std::string("avx2+fma: ") + (kernels::supported(kernels::Isa::Avx2) ? "yes" : "no") +
                              ", avx512 (f, bw, vl): " + (kernels::supported(kernels::Isa::Avx512) ? "yes" : "no") +
-                             ", avx512_vnni: " + (kernels::has_vnni() ? "yes" : "no") + ", avx512_bf16: " + (kernels::has_avx512_bf16() ? "yes" : "no"));
+                             ", avx512_vnni: " + (kernels::has_vnni() ? "yes" : "no") +
+                             ", avx512_bf16: " + (kernels::has_avx512_bf16() ? "yes" : "no") +
+                             ", amx_bf16: " + (kernels::has_amx_bf16() ? "yes" : "no"));
   out.Set("numThreads", at::get_num_threads());
   const auto cache = cpu_cache_stats();
   auto cache_js = Napi::Object::New(env);
@@ -330,6 +346,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   testing.Set("rngState", Napi::Function::New(env, RngState, "rngState"));
   testing.Set("setRngState", Napi::Function::New(env, SetRngState, "setRngState"));
   testing.Set("chooseLinearPath", Napi::Function::New(env, ChooseLinearPath, "chooseLinearPath"));
+  testing.Set("checkPrecision", Napi::Function::New(env, CheckPrecision, "checkPrecision"));
   register_kernel_testing(env, testing);
   exports.Set("_testing", testing);
   exports.Set("loadTransformer", Napi::Function::New(env, LoadTransformer, "loadTransformer"));

@@ -128,9 +128,10 @@ Napi::Value ModuleWrap::LoadWeights(const Napi::CallbackInfo& info) {
 
 Napi::Value ModuleWrap::SetPrecision(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
-    const std::string p = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-    if (p != "float32" && p != "int8") fail(ErrorCode::Input, "setPrecision expects \"float32\" or \"int8\"");
-    From(Value())->set_precision(p == "int8" ? ops::Precision::Int8 : ops::Precision::Float32);
+    const auto p = ops::parse_precision(info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "");
+    if (!p) fail(ErrorCode::Input, "setPrecision expects \"float32\", \"int8\" or \"bf16\"");
+    ops::check_precision(*p, ops::cpu_features(), "quantize");
+    From(Value())->set_precision(*p);
     return info.Env().Undefined();
   });
 }

@@ -15,7 +15,7 @@ namespace {
 
 struct Features {
   Isa best = Isa::Generic;
-  bool vnni = false, avx512_bf16 = false;
+  bool vnni = false, avx512_bf16 = false, amx_bf16 = false;
 };
 
 #ifdef SBERT_KERNELS_X86
@@ -45,6 +45,8 @@ Features detect() {
   if (!(avx512f && avx512bw && avx512vl && zmm_state)) return f;
   f.best = Isa::Avx512;
   f.vnni = c & (1u << 11);
+  // AMX: BF16 and TILE, and the OS saving the tile state (XTILECFG, XTILEDATA).
+  f.amx_bf16 = (d & (1u << 22)) && (d & (1u << 24)) && (xcr & 0x60000) == 0x60000;
   const unsigned leaf7_subleaves = a;
   if (leaf7_subleaves >= 1) {
     __cpuid_count(7, 1, a, b, c, d);
@@ -91,6 +93,7 @@ Isa best_isa() { return features().best; }
 bool supported(Isa isa) { return static_cast<int>(isa) <= static_cast<int>(best_isa()); }
 bool has_vnni() { return features().vnni; }
 bool has_avx512_bf16() { return features().avx512_bf16; }
+bool has_amx_bf16() { return features().amx_bf16; }
 
 const char* isa_name(Isa isa) {
   switch (isa) {

@@ -39,9 +39,11 @@ enum class Isa { Generic, Avx2, Avx512 };
 // The best path this CPU (and its operating system, for the AVX and AVX-512 register state) runs, read once.
 Isa best_isa();
 bool supported(Isa isa);
-// AVX-512 VNNI (vpdpbusd: Avx512's int8 products use it; without it they run Avx2's) and AVX-512 BF16.
+// AVX-512 VNNI (vpdpbusd: Avx512's int8 products use it; without it they run Avx2's), AVX-512 BF16 and AMX-BF16
+// (either lets oneDNN multiply bf16 natively: bf16 inference needs one).
 bool has_vnni();
 bool has_avx512_bf16();
+bool has_amx_bf16();
 // "generic", "avx2", "avx512"; parse_isa gives nullopt for anything else.
 const char* isa_name(Isa isa);
 std::optional<Isa> parse_isa(std::string_view name);

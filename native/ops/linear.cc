@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "errors.h"
 #include "kernels/kernels.h"
 
 namespace sbert::ops {
@@ -131,6 +132,10 @@ PreparedWeights::Value prepare(Form form, const std::vector<LinearWeights>& laye
     case Form::OneDnn:
       v.data = stacked_weight(layers).contiguous().to_mkldnn();
       break;
+    case Form::Bf16:
+      // The bias stays float32: it joins the float32 output.
+      v.data = stacked_weight(layers).to(at::kBFloat16).contiguous();
+      break;
   }
   return v;
 }
@@ -158,9 +163,46 @@ at::Tensor multiply_int8_panels(const Context& ctx, const at::Tensor& x2, const 
   return y;
 }
 
+// y = x2 · wᵀ + bias for x2 [rows, in] float32 and w [out, in] bf16: x2 rounded to bf16 once, each column block
+// one libtorch bf16 product (oneDNN, float32 sums; its output comes back as bf16), widened to float32, then the
+// float32 bias added.
+at::Tensor multiply_bf16(const Context& ctx, const at::Tensor& x2, const at::Tensor& w, const at::Tensor& bias) {
+  const int64_t rows = x2.size(0), in = x2.size(1), out = w.size(0);
+  const auto xb = x2.to(at::kBFloat16);
+  auto y = at::empty({rows, out}, x2.options());
+  over_column_blocks(ctx, rows, in, out, [&](int64_t begin, int64_t end) {
+    auto part = y.narrow(1, begin, end - begin);
+    part.copy_(at::mm(xb, w.narrow(0, begin, end - begin).t()));
+    if (bias.defined()) part.add_(bias.narrow(0, begin, end - begin));
+  });
+  return y;
+}
+
 const float* data_or_null(const at::Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
 
 }  // namespace
+
+const std::vector<std::string>& precision_names() {
+  static const std::vector<std::string> names{"float32", "int8", "bf16"};
+  return names;
+}
+
+std::optional<Precision> parse_precision(const std::string& name) {
+  const auto& names = precision_names();
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return static_cast<Precision>(i);
+  }
+  return std::nullopt;
+}
+
+CpuFeatures cpu_features() { return {kernels::has_avx512_bf16(), kernels::has_amx_bf16()}; }
+
+void check_precision(Precision precision, const CpuFeatures& cpu, const std::string& option) {
+  if (precision == Precision::Bf16 && !cpu.avx512_bf16 && !cpu.amx_bf16) {
+    fail(ErrorCode::Device, option + " \"bf16\" needs a CPU with the avx512_bf16 (or amx_bf16) feature, which this CPU lacks; "
+                                     "use \"float32\" or \"int8\"");
+  }
+}
 
 int64_t panel_rows(kernels::Isa isa) {
   // AVX2: below 64 rows the packed-weight kernel beats OpenBLAS per core (measured side by side on MiniLM and
@@ -171,6 +213,8 @@ int64_t panel_rows(kernels::Isa isa) {
 
 LinearPath choose_linear_path(const LinearQuery& q) {
   if (!q.inference) return LinearPath::Aten;
+  // Whatever the rows: the float32 kernels would give float32 results, not the bf16 ones asked for.
+  if (q.precision == Precision::Bf16) return LinearPath::Bf16;
   if (q.own_kernels && q.precision == Precision::Int8 && q.rows < kInt8Rows) return LinearPath::Int8Panels;
   if (q.own_kernels && q.precision == Precision::Float32 && q.rows < panel_rows(q.isa)) return LinearPath::Panels;
   if (q.precision == Precision::Float32) return q.backend == LinearBackend::OneDnn ? LinearPath::OneDnn : LinearPath::Blas;
@@ -188,6 +232,7 @@ const char* linear_path_name(LinearPath path) {
     case LinearPath::Int8Panels: return "int8-panels";
     case LinearPath::OneDnn: return "onednn";
     case LinearPath::OneDnnInt8: return "onednn-int8";
+    case LinearPath::Bf16: return "bf16";
   }
   return "?";
 }
@@ -266,6 +311,11 @@ std::vector<at::Tensor> linear(const Context& ctx, const std::vector<LinearWeigh
       torch::jit::Stack stack{x2.contiguous(), p.packed, false};
       quantized_op("quantized::linear_dynamic").callBoxed(&stack);
       y = stack.at(0).toTensor();
+      break;
+    }
+    case LinearPath::Bf16: {
+      const auto p = get(Form::Bf16);
+      y = multiply_bf16(ctx, x2, p.data, bias_of(p));
       break;
     }
     case LinearPath::Aten: break;

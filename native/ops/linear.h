@@ -9,15 +9,32 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "ops/context.h"
 
 namespace sbert::ops {
 
-// Inference precision of a linear layer: float32, or int8 weights (per-channel symmetric scales) with dynamically
-// quantized activations (oneDNN's per-batch scales, or over few rows sbert-node's kernel with one scale per row).
-enum class Precision { Float32, Int8 };
+// Inference precision of a linear layer: float32; int8 weights (per-channel symmetric scales) with dynamically
+// quantized activations (oneDNN's per-batch scales, or over few rows sbert-node's kernel with one scale per row);
+// or bf16 weights and inputs, multiplied with float32 sums (oneDNN's bf16 GEMM), the output float32.
+enum class Precision { Float32, Int8, Bf16 };
+
+// The names TypeScript spells them with ("float32", "int8", "bf16"), in enum order; parse gives nullopt for others.
+const std::vector<std::string>& precision_names();
+std::optional<Precision> parse_precision(const std::string& name);
+
+// The CPU features a precision may need.
+struct CpuFeatures {
+  bool avx512_bf16 = false;
+  bool amx_bf16 = false;
+};
+CpuFeatures cpu_features();  // this CPU's
+// Throws (an Input error naming `option` and the missing feature) where `cpu` cannot run `precision` natively:
+// bf16 needs AVX512_BF16 or AMX-BF16, without which oneDNN emulates bf16 products more slowly than float32 runs.
+void check_precision(Precision precision, const CpuFeatures& cpu, const std::string& option);
 
 // How one product runs.
 enum class LinearPath {
@@ -27,6 +44,7 @@ enum class LinearPath {
   Int8Panels,  // int8 on sbert-node's kernel
   OneDnn,      // float32 through oneDNN
   OneDnnInt8,  // int8 through oneDNN's dynamic quantization
+  Bf16,        // bf16 weights and inputs through libtorch's bf16 product (oneDNN), float32 output
 };
 
 // What choose_linear_path decides from: nothing else about a product matters.
@@ -50,9 +68,9 @@ int64_t panel_rows(kernels::Isa isa);
 // tensors is written in place or replaced. Forms made from an older version are dropped when it is noticed.
 class PreparedWeights {
  public:
-  enum class Form { Panels, Int8Panels, OneDnn, OneDnnInt8 };
+  enum class Form { Panels, Int8Panels, OneDnn, OneDnnInt8, Bf16 };
   struct Value {
-    at::Tensor data;     // panels, int8 panels or the oneDNN weight
+    at::Tensor data;     // panels, int8 panels, the oneDNN weight or the bf16 weight
     at::Tensor scales;   // int8 panels: float32 scale per output column
     at::Tensor bias;     // several layers: their biases side by side
     c10::IValue packed;  // oneDNN int8: the prepacked weight

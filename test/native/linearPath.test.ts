@@ -9,7 +9,7 @@ const choose = (q: Partial<Query>) => native()._testing.chooseLinearPath({ ...ba
 
 test("training and autograd always take libtorch's own op", () => {
   for (const rows of [1, 63, 64, 4096]) {
-    for (const precision of ["float32", "int8"] as const) expect(choose({ inference: false, rows, precision })).toBe("aten");
+    for (const precision of ["float32", "int8", "bf16"] as const) expect(choose({ inference: false, rows, precision })).toBe("aten");
   }
 });
 
@@ -33,7 +33,18 @@ test("int8: few rows on the int8 kernel, else oneDNN's dynamic quantization; wit
   expect(choose({ precision: "int8", rows: 200, ownKernels: false, backend: "blas" })).toBe("onednn-int8");
 });
 
+test("bf16: libtorch's bf16 product over any rows, whatever the backend and kernels", () => {
+  for (const rows of [1, 8, 63, 64, 500]) {
+    for (const backend of ["auto", "blas", "onednn"] as const) {
+      for (const ownKernels of [true, false]) {
+        for (const isa of ["generic", "avx2", "avx512"] as const) expect(choose({ precision: "bf16", rows, backend, ownKernels, isa })).toBe("bf16");
+      }
+    }
+  }
+});
+
 test("bad queries are clear errors", () => {
+  expect(() => choose({ precision: "fp16" as "bf16" })).toThrow(/precision must be "float32", "int8" or "bf16"/);
   expect(() => choose({ isa: "neon" as "avx2" })).toThrow(/isa must be/);
   expect(() => choose({ backend: "mkl" as "auto" })).toThrow(/backend must be/);
 });

@@ -33,6 +33,10 @@ describe("one list per enum: TypeScript agrees with native", () => {
     for (const name of schemas.losses) expect(typeof classes[name], name).toBe("function");
   });
 
+  test("linear precisions (quantize)", () => {
+    expect([...sbert.LINEAR_PRECISIONS]).toEqual(schemas.linearPrecisions);
+  });
+
   test("linear backends, kernel instruction sets", () => {
     const spec = (name: string) => sbert.settings().find((s) => s.name === name)!;
     expect([...sbert.LINEAR_BACKENDS]).toEqual(spec("linearBackend").choices);
