@@ -240,7 +240,8 @@ export async function ensureModel(spec: ModelSpec, vocab: BenchVocab, corpus: st
   if (spec.arch !== "bert" && recipe) return ensureHfModel(spec, recipe, corpus);
   const dir = join(MODELS_DIR, spec.name);
   const stampFile = join(dir, "bench-recipe.json");
-  const stamp = JSON.stringify({ RECIPE_VERSION, spec, vocabSize: vocab.tokens.length });
+  // Without `arch` (always "bert" here), the stamp reads as before the field existed: folders already written stay.
+  const stamp = JSON.stringify({ RECIPE_VERSION, spec: { ...spec, arch: undefined }, vocabSize: vocab.tokens.length });
   const onnxPath = join(MODELS_DIR, `${spec.name}.onnx`);
   const cached = (await exists(stampFile)) && (await readFile(stampFile, "utf8")) === stamp;
   if (!cached) {
