@@ -8,6 +8,8 @@
  */
 import { readFileSync } from "node:fs";
 
+import type { ModelName } from "./common.js";
+
 const entryMs = performance.now();
 
 function memMiB(): { rss: number; hwm: number } {
@@ -29,7 +31,7 @@ async function ttfe(dir: string, threads: number, sentence: string): Promise<voi
   model.dispose();
 }
 
-async function rss(name: "minilm" | "base", threads: number): Promise<void> {
+async function rss(name: ModelName, threads: number): Promise<void> {
   const lib = await import("../lib/index.js");
   const { buildVocab, MODEL_SPECS } = await import("./models.js");
   const { makeDocuments } = await import("./corpus.js");
@@ -54,5 +56,5 @@ async function rss(name: "minilm" | "base", threads: number): Promise<void> {
 
 const [mode, a, b, c] = process.argv.slice(2);
 if (mode === "ttfe") await ttfe(a!, Number(b), c!);
-else if (mode === "rss") await rss(a as "minilm" | "base", Number(b));
+else if (mode === "rss") await rss(a as ModelName, Number(b));
 else throw new Error(`child.ts: unknown mode ${mode}`);

@@ -34,7 +34,13 @@ export const ORT_THREADS = Number(process.env.SBERT_BENCH_ORT_THREADS ?? 2);
  */
 export const DEFAULT_TORCH_THREADS = 1;
 
-export type ModelName = "minilm" | "base";
+export const MODEL_NAMES = ["minilm", "base", "xlmr", "mpnet"] as const;
+export type ModelName = (typeof MODEL_NAMES)[number];
+/**
+ * Shapes a run measures unless `--models` names others: MiniLM and BERT-base keep a full run near 8 minutes on 2
+ * cores; the XLM-R-base and MPNet-base shapes cost about a BERT-base each and run when asked for.
+ */
+export const DEFAULT_MODELS: ModelName[] = ["minilm", "base"];
 export const GROUPS = ["encode", "int8", "train", "tokenize", "eventloop", "memory", "startup", "gemm"] as const;
 export type Group = (typeof GROUPS)[number];
 
@@ -66,22 +72,24 @@ export function parseArgs(argv: string[]): BenchOptions {
       for (const n of names) if (!GROUPS.includes(n as Group)) throw new Error(`--only: unknown group '${n}' (groups: ${GROUPS.join(", ")})`);
       only = names as Group[];
     } else if (a.startsWith("--models")) {
-      const names = value().split(",").map((s) => s.trim()).filter(Boolean);
-      for (const n of names) if (n !== "minilm" && n !== "base") throw new Error(`--models: unknown model '${n}' (minilm, base)`);
+      const given = value().split(",").map((s) => s.trim()).filter(Boolean);
+      const names = given.includes("all") ? [...MODEL_NAMES] : given;
+      for (const n of names) if (!MODEL_NAMES.includes(n as ModelName)) throw new Error(`--models: unknown model '${n}' (${MODEL_NAMES.join(", ")}, all)`);
       models = names as ModelName[];
     } else if (a.startsWith("--torch-threads")) {
       torchThreads = Number(value());
       if (!Number.isInteger(torchThreads) || torchThreads < 1) throw new Error("--torch-threads needs a positive integer");
     } else if (a === "--help" || a === "-h") {
       console.log(
-        "usage: tsx bench/run.ts [--only encode,train,...] [--quick] [--models minilm,base] [--torch-threads N]\n" +
-          `groups: ${GROUPS.join(", ")}\n--quick: smaller inputs and time budgets, MiniLM only unless --models says otherwise\n` +
+        "usage: tsx bench/run.ts [--only encode,train,...] [--quick] [--models minilm,base,xlmr,mpnet|all] [--torch-threads N]\n" +
+          `groups: ${GROUPS.join(", ")}\n--models: model shapes (default ${DEFAULT_MODELS.join(",")})\n` +
+          `--quick: smaller inputs and time budgets, MiniLM only unless --models says otherwise\n` +
           `--torch-threads: intra-op threads of sbert-node and PyTorch eager (default ${DEFAULT_TORCH_THREADS}); onnxruntime gets ${ORT_THREADS}`,
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
-  return { only, quick, models: models ?? (quick ? ["minilm"] : ["minilm", "base"]), torchThreads };
+  return { only, quick, models: models ?? (quick ? ["minilm"] : DEFAULT_MODELS), torchThreads };
 }
 
 // ---------------------------------------------------------------- token batches

@@ -34,6 +34,11 @@ export function strata(texts: string[], size: number, count: number): string[] {
   return out;
 }
 
+/** How engine.py builds the eager model of `name` ("bert": its own module; "hf": transformers' AutoModel). */
+export function engineKind(name: ModelName): "bert" | "hf" {
+  return MODEL_SPECS[name].arch === "bert" ? "bert" : "hf";
+}
+
 export class BenchContext {
   readonly vocab: BenchVocab;
   readonly sentences: string[];
@@ -56,7 +61,7 @@ export class BenchContext {
   async folder(name: ModelName): Promise<BenchModel> {
     let m = this.folders.get(name);
     if (!m) {
-      m = await ensureModel(MODEL_SPECS[name], this.vocab);
+      m = await ensureModel(MODEL_SPECS[name], this.vocab, [...this.sentences, ...this.documents]);
       this.folders.set(name, m);
     }
     return m;
@@ -81,11 +86,14 @@ export class BenchContext {
     return this.py;
   }
 
-  /** Python with the eager model of `name` loaded under the key `name`. */
+  /**
+   * Python with the eager model of `name` loaded under the key `name`: engine.py's hand-written BERT for the BERT
+   * shapes, the transformers model itself (eager attention) for the others.
+   */
   async pythonModel(name: ModelName): Promise<PythonEngine> {
     const py = await this.python();
     if (!this.pyLoaded.has(name)) {
-      await py.call("load", { key: name, folder: (await this.folder(name)).dir });
+      await py.call("load", { key: name, folder: (await this.folder(name)).dir, kind: engineKind(name) });
       this.pyLoaded.add(name);
     }
     return py;
@@ -121,7 +129,8 @@ export class BenchContext {
    */
   workloads(name: ModelName): Workload[] {
     const q = this.opts.quick;
-    const base = name === "base";
+    // The 12-layer shapes (BERT-base, XLM-R-base, MPNet-base) take fewer texts.
+    const base = MODEL_SPECS[name].layers > 6;
     const plan: TimingPlan = { budgetS: q ? 0.6 : 2.0, minPasses: 1, maxPasses: 50, minItems: 4 };
     const s = this.sentences;
     const nB1 = q ? 16 : base ? 16 : 48;

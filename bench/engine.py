@@ -1,6 +1,8 @@
 """PyTorch eager side of the benchmark: a BERT + mean pooling nn.Module written the way Hugging Face's eager BertModel
 computes (separate Q/K/V linears, matmul-softmax attention with the additive finfo.min mask, erf GELU, dropout in
 training), on the same safetensors as sbert-node, run by the reference environment's torch (scripts/python-env.json).
+Other architectures (load kind "hf": XLM-RoBERTa, MPNet) run as the transformers model itself with eager attention,
+plus the same mean pooling.
 
 Protocol: one JSON request per stdin line, one JSON reply per stdout line ({"ok": true, "result": ...} or
 {"ok": false, "error": ...}). Token batches arrive already tokenized by sbert-node as
@@ -136,7 +138,26 @@ class SentenceBert(nn.Module):
         return (tok * m).sum(1) / torch.clamp(m.sum(1), min=1e-9)
 
 
-def build(folder):
+class HfMeanPooling(nn.Module):
+    """A transformers AutoModel (attn_implementation="eager", no pooler) + mean pooling. Its forward takes the same
+    (input_ids, attention_mask, token_type_ids) as SentenceBert and ignores the types: XLM-R has one token type and
+    MPNet none, and the ONNX export has no such input."""
+
+    def __init__(self, folder):
+        super().__init__()
+        import transformers
+
+        self.model = transformers.AutoModel.from_pretrained(folder, attn_implementation="eager", add_pooling_layer=False)
+
+    def forward(self, ids, mask, types=None):
+        tok = self.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        m = mask.unsqueeze(-1).to(tok.dtype)
+        return (tok * m).sum(1) / torch.clamp(m.sum(1), min=1e-9)
+
+
+def build(folder, kind="bert"):
+    if kind == "hf":
+        return HfMeanPooling(folder).eval()
     with open(os.path.join(folder, "config.json")) as f:
         cfg = json.load(f)
     model = SentenceBert(cfg)
@@ -193,7 +214,7 @@ def cmd_info(req):
 
 def cmd_load(req):
     t0 = time.perf_counter()
-    MODELS[req["key"]] = build(req["folder"])
+    MODELS[req["key"]] = build(req["folder"], req.get("kind", "bert"))
     return {"seconds": time.perf_counter() - t0}
 
 
@@ -204,19 +225,21 @@ def legacy_exporter():
 
 
 def cmd_export(req):
-    """torch.onnx.export of the eager module (eval mode) with batch and sequence as dynamic axes."""
+    """torch.onnx.export of the eager module (eval mode) with batch and sequence as dynamic axes. The transformers
+    models ("hf") take input_ids and attention_mask only."""
     model = MODELS[req["key"]]
     ids = torch.randint(5, 1000, (2, 16))
     mask = torch.ones_like(ids)
     mask[1, 12:] = 0
     types = torch.zeros_like(ids)
-    dyn = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
-           "token_type_ids": {0: "batch", 1: "sequence"}, "sentence_embedding": {0: "batch"}}
+    names = ["input_ids", "attention_mask"] if isinstance(model, HfMeanPooling) else ["input_ids", "attention_mask", "token_type_ids"]
+    args = (ids, mask, types)[: len(names)]
+    dyn = {n: {0: "batch", 1: "sequence"} for n in names}
+    dyn["sentence_embedding"] = {0: "batch"}
     t0 = time.perf_counter()
     with torch.no_grad():
-        torch.onnx.export(model, (ids, mask, types), req["path"], input_names=["input_ids", "attention_mask", "token_type_ids"],
-                          output_names=["sentence_embedding"], dynamic_axes=dyn, opset_version=req.get("opset", 14),
-                          do_constant_folding=True, **legacy_exporter())
+        torch.onnx.export(model, args, req["path"], input_names=names, output_names=["sentence_embedding"], dynamic_axes=dyn,
+                          opset_version=req.get("opset", 14), do_constant_folding=True, **legacy_exporter())
     return {"seconds": time.perf_counter() - t0, "opset": req.get("opset", 14)}
 
 
@@ -270,7 +293,7 @@ def cmd_train(req):
     schedule with warmup 0. Timed: optimizer creation + the steps; with "warmup", one step on a separate optimizer
     warms up first (the model is rebuilt from the folder on every call, untimed)."""
     torch.set_num_threads(THREADS[0])
-    model = build(req["folder"]).train()
+    model = build(req["folder"], req.get("kind", "bert")).train()
     loss_name = req["loss"]
     scale = req.get("scale", 20.0)
 

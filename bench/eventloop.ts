@@ -37,7 +37,7 @@ export async function runEventLoop(ctx: BenchContext): Promise<LagResult[]> {
   const model = await ctx.sbert(name);
   const out: LagResult[] = [];
   const sentences = ctx.sentences.slice(0, ctx.opts.quick ? 256 : 1024);
-  const docs = ctx.documents.slice(0, ctx.opts.quick ? 8 : name === "base" ? 8 : 24);
+  const docs = ctx.documents.slice(0, ctx.opts.quick ? 8 : name !== "minilm" ? 8 : 24);
   await model.encode(sentences.slice(0, 32), { batchSize: 32 });
   for (const [label, texts, batchSize] of [
     [`${sentences.length} sentences, batch 32`, sentences, 32],

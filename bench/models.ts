@@ -1,20 +1,28 @@
 /**
- * The benchmark's models: MiniLM-L6 and BERT-base shapes with seeded random weights and a 30522-token WordPiece
- * vocabulary, written as sentence-transformers folders (Transformer + mean Pooling). Folders are cached under
+ * The benchmark's models, as sentence-transformers folders (Transformer + mean Pooling) with seeded random weights:
+ * MiniLM-L6 and BERT-base shapes with a 30522-token WordPiece vocabulary, written here; XLM-RoBERTa-base and
+ * MPNet-base shapes, built by Hugging Face transformers itself (test/fixtures/hf_model.py) with a tokenizer trained
+ * on the benchmark corpus and the embedding matrix at the real vocabulary size. Folders are cached under
  * bench/results/models and rebuilt when their recipe changes.
  */
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { writeSafetensors, type TensorToWrite } from "../lib/io/safetensors.js";
 import { pyJsonDumps } from "../test/fixtures/pyjson.js";
 import { gaussian, TINY_VOCAB, tinyBertConfig } from "../test/fixtures/tinyBert.js";
-import { log, MODELS_DIR, type ModelName } from "./common.js";
+import { log, MODELS_DIR, PYTHON, REPO_ROOT, type ModelName } from "./common.js";
 import { seededRandom as mulberry32 } from "../lib/internal/random.js";
+
+/** Hugging Face model_type: "bert" folders are written here, the others built by transformers. */
+export type Arch = "bert" | "xlm-roberta" | "mpnet";
 
 export interface ModelSpec {
   name: ModelName;
   label: string;
+  arch: Arch;
   layers: number;
   hidden: number;
   heads: number;
@@ -24,12 +32,32 @@ export interface ModelSpec {
 }
 
 export const MODEL_SPECS: Record<ModelName, ModelSpec> = {
-  minilm: { name: "minilm", label: "MiniLM-L6 (6×384)", layers: 6, hidden: 384, heads: 12, intermediate: 1536, maxPosition: 512, seed: 6 },
-  base: { name: "base", label: "BERT-base (12×768)", layers: 12, hidden: 768, heads: 12, intermediate: 3072, maxPosition: 512, seed: 12 },
+  minilm: { name: "minilm", label: "MiniLM-L6 (6×384)", arch: "bert", layers: 6, hidden: 384, heads: 12, intermediate: 1536, maxPosition: 512, seed: 6 },
+  base: { name: "base", label: "BERT-base (12×768)", arch: "bert", layers: 12, hidden: 768, heads: 12, intermediate: 3072, maxPosition: 512, seed: 12 },
+  xlmr: { name: "xlmr", label: "XLM-R-base (12×768)", arch: "xlm-roberta", layers: 12, hidden: 768, heads: 12, intermediate: 3072, maxPosition: 514, seed: 13 },
+  mpnet: { name: "mpnet", label: "MPNet-base (12×768)", arch: "mpnet", layers: 12, hidden: 768, heads: 12, intermediate: 3072, maxPosition: 514, seed: 14 },
 };
 
 export const VOCAB_SIZE = 30522;
 const RECIPE_VERSION = 1;
+
+/**
+ * What transformers builds for the non-BERT shapes, on top of the spec's sizes: the real models' vocabulary and
+ * config (xlm-roberta-base: 250002 entries, one token type, padding index 1; mpnet-base: 30527 entries, 32
+ * relative-position buckets). The tokenizer is trained on the benchmark corpus with at most `tokenizerVocab`
+ * entries; ids past it are never looked up, but the embedding matrix has the real size.
+ */
+interface HfRecipe {
+  config: Record<string, number>;
+  tokenizerVocab: number;
+  initStd: number;
+}
+
+const HF_RECIPES: Partial<Record<ModelName, HfRecipe>> = {
+  xlmr: { config: { vocab_size: 250002, type_vocab_size: 1, layer_norm_eps: 1e-5 }, tokenizerVocab: 30000, initStd: 0.02 },
+  mpnet: { config: { vocab_size: 30527, relative_attention_num_buckets: 32, layer_norm_eps: 1e-5 }, tokenizerVocab: 30000, initStd: 0.02 },
+};
+const HF_BUILDER = join(REPO_ROOT, "test", "fixtures", "hf_model.py");
 
 // ---------------------------------------------------------------- vocabulary
 
@@ -147,11 +175,73 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** Writes (or reuses) the sentence-transformers folder of `spec`. */
-export async function ensureModel(spec: ModelSpec, vocab: BenchVocab): Promise<BenchModel> {
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** Runs hf_model.py on one spec (JSON on stdin), in the benchmark's Python environment. */
+function runBuilder(input: unknown): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, [HF_BUILDER], { stdio: ["pipe", "ignore", "pipe"], cwd: REPO_ROOT });
+    let stderr = "";
+    child.stderr.on("data", (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${HF_BUILDER} exited with ${code}:\n${stderr}`))));
+    child.stdin.end(JSON.stringify(input));
+  });
+}
+
+/**
+ * The folder of a transformers-built shape: `corpus` trains its tokenizer. The stamp covers the recipe, the
+ * builder's source and the corpus, so changing any of them rebuilds the folder.
+ */
+async function ensureHfModel(spec: ModelSpec, recipe: HfRecipe, corpus: string[]): Promise<BenchModel> {
   const dir = join(MODELS_DIR, spec.name);
   const stampFile = join(dir, "bench-recipe.json");
-  const stamp = JSON.stringify({ RECIPE_VERSION, spec, vocabSize: vocab.tokens.length });
+  const onnxPath = join(MODELS_DIR, `${spec.name}.onnx`);
+  const stamp = JSON.stringify({ spec, recipe, builder: sha256(await readFile(HF_BUILDER, "utf8")), corpus: sha256(corpus.join("\n")) });
+  const cached = (await exists(stampFile)) && (await readFile(stampFile, "utf8")) === stamp;
+  if (!cached) {
+    const t0 = performance.now();
+    await rm(dir, { recursive: true, force: true });
+    await rm(onnxPath, { force: true });
+    const config = {
+      hidden_size: spec.hidden,
+      num_hidden_layers: spec.layers,
+      num_attention_heads: spec.heads,
+      intermediate_size: spec.intermediate,
+      max_position_embeddings: spec.maxPosition,
+      ...recipe.config,
+    };
+    await runBuilder({
+      dir,
+      arch: spec.arch,
+      seed: spec.seed,
+      corpus,
+      vocab_size: recipe.tokenizerVocab,
+      config,
+      init_std: recipe.initStd,
+      pooling: ["mean"],
+      max_seq_length: 512,
+    });
+    await writeFile(stampFile, stamp);
+    log(`built ${spec.label} with transformers into ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  const weightsBytes = (await stat(join(dir, "model.safetensors"))).size;
+  return { spec, dir, onnxPath, weightsBytes };
+}
+
+/**
+ * Writes (or reuses) the sentence-transformers folder of `spec`. `corpus` (the benchmark's texts) trains the
+ * tokenizer of the transformers-built shapes.
+ */
+export async function ensureModel(spec: ModelSpec, vocab: BenchVocab, corpus: string[]): Promise<BenchModel> {
+  const recipe = HF_RECIPES[spec.name];
+  if (spec.arch !== "bert" && recipe) return ensureHfModel(spec, recipe, corpus);
+  const dir = join(MODELS_DIR, spec.name);
+  const stampFile = join(dir, "bench-recipe.json");
+  // Without `arch` (always "bert" here), the stamp reads as before the field existed: folders already written stay.
+  const stamp = JSON.stringify({ RECIPE_VERSION, spec: { ...spec, arch: undefined }, vocabSize: vocab.tokens.length });
   const onnxPath = join(MODELS_DIR, `${spec.name}.onnx`);
   const cached = (await exists(stampFile)) && (await readFile(stampFile, "utf8")) === stamp;
   if (!cached) {

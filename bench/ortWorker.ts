@@ -13,10 +13,12 @@ type Request =
 
 const sessions = new Map<string, ort.InferenceSession>();
 
-function feeds(b: PlainBatch): Record<string, ort.Tensor> {
+/** The inputs the graph takes (the XLM-R and MPNet exports have no token_type_ids). */
+function feeds(session: ort.InferenceSession, b: PlainBatch): Record<string, ort.Tensor> {
   const dims = [b.B, b.L];
   const t = (v: number[]) => new ort.Tensor("int64", BigInt64Array.from(v, (x) => BigInt(x)), dims);
-  return { input_ids: t(b.ids), attention_mask: t(b.mask), token_type_ids: t(b.types) };
+  const all: Record<string, number[]> = { input_ids: b.ids, attention_mask: b.mask, token_type_ids: b.types };
+  return Object.fromEntries(session.inputNames.map((n) => [n, t(all[n]!)]));
 }
 
 async function run(session: ort.InferenceSession, f: Record<string, ort.Tensor>): Promise<ort.Tensor> {
@@ -42,7 +44,7 @@ async function handle(req: Request): Promise<unknown> {
       const session = sessions.get(req.key)!;
       const out: number[][][] = [];
       for (const b of req.batches) {
-        const t = await run(session, feeds(b));
+        const t = await run(session, feeds(session, b));
         const dim = t.dims[1]!;
         const data = t.data as Float32Array;
         out.push(Array.from({ length: b.B }, (_, i) => Array.from(data.subarray(i * dim, (i + 1) * dim))));
@@ -52,8 +54,8 @@ async function handle(req: Request): Promise<unknown> {
     case "time": {
       const session = sessions.get(req.key)!;
       // Inputs are built before timing, as the Python engine builds its tensors before timing.
-      const all = req.batches.map(feeds);
-      const warm = req.warmup.map(feeds);
+      const all = req.batches.map((b) => feeds(session, b));
+      const warm = req.warmup.map((b) => feeds(session, b));
       return timePasses(
         async () => {
           for (const f of warm) await run(session, f);

@@ -1,5 +1,5 @@
 /**
- * `npm run bench` / `tsx bench/run.ts [--only encode,train,...] [--quick] [--models minilm,base]`: runs sbert-node
+ * `npm run bench` / `tsx bench/run.ts [--only encode,train,...] [--quick] [--models minilm,base,xlmr,mpnet]`: runs sbert-node
  * and its references on the same weights and inputs, prints the report and writes it to bench/results/.
  *
  * Groups run in this order, each with fixed time or step budgets (see context.ts workloads, train.ts configs);

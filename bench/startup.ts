@@ -37,7 +37,7 @@ export async function runStartup(ctx: BenchContext): Promise<StartupResult[]> {
       await runChild<TtfeChild>(["ttfe", dir, String(ctx.opts.torchThreads), sentence]);
       warmed = true;
     }
-    const runs = ctx.opts.quick ? 1 : name === "base" ? 2 : 3;
+    const runs = ctx.opts.quick ? 1 : name !== "minilm" ? 2 : 3;
     const results: { value: TtfeChild; wallMs: number }[] = [];
     for (let i = 0; i < runs; i++) results.push(await runChild<TtfeChild>(["ttfe", dir, String(ctx.opts.torchThreads), sentence]));
     const med = (f: (r: { value: TtfeChild; wallMs: number }) => number) => median(results.map(f));

@@ -6,7 +6,7 @@
  */
 import { DataLoader, InputExample, losses, SentenceTransformer } from "../lib/index.js";
 import { fmt, fmtRatio, log, ratio, type ModelName, type PlainBatch } from "./common.js";
-import type { BenchContext } from "./context.js";
+import { engineKind, type BenchContext } from "./context.js";
 import { makePairs } from "./corpus.js";
 import { MODEL_SPECS } from "./models.js";
 
@@ -47,7 +47,7 @@ export function trainConfigs(ctx: BenchContext): TrainConfig[] {
       out.push({ model, loss: "CosineSimilarityLoss", batchSize: 16, steps: q ? 2 : 4, rounds });
       out.push({ model, loss: "MultipleNegativesRankingLoss", batchSize: 64, steps: q ? 1 : 2, rounds });
     } else {
-      // A BERT-base step takes seconds on two cores: the pair loss only, one round, to stay within the time budget.
+      // A 12-layer step takes seconds on two cores: the pair loss only, one round, to stay within the time budget.
       out.push({ model, loss: "CosineSimilarityLoss", batchSize: 16, steps: 2, rounds: 1 });
     }
   }
@@ -120,6 +120,7 @@ export async function runTrain(ctx: BenchContext): Promise<TrainResult[]> {
         }
         const t = await py.call<{ seconds: number; cpuUserS: number; cpuSysS: number; minorFaults: number }>("train", {
           folder: folder.dir,
+          kind: engineKind(cfg.model),
           loss: cfg.loss,
           scale: 20,
           lr: 2e-5,
