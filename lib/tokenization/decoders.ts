@@ -17,20 +17,9 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** WordPiece's clean-up of spaces before punctuation and contractions. */
+/** WordPiece's clean-up of spaces before punctuation and contractions: transformers' one, and "do not". */
 function cleanup(s: string): string {
-  return s
-    .replaceAll(" .", ".")
-    .replaceAll(" ?", "?")
-    .replaceAll(" !", "!")
-    .replaceAll(" ,", ",")
-    .replaceAll(" ' ", "'")
-    .replaceAll(" n't", "n't")
-    .replaceAll(" 'm", "'m")
-    .replaceAll(" do not", " don't")
-    .replaceAll(" 's", "'s")
-    .replaceAll(" 've", "'ve")
-    .replaceAll(" 're", "'re");
+  return cleanUpTokenization(s).replaceAll(" do not", " don't");
 }
 
 function chain(d: unknown, field: string): DecodeChainFn {
