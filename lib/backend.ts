@@ -58,7 +58,8 @@ function checkInt(op: string, value: number, min: number, max: number): void {
  * - "auto": on CPUs with sbert-node's kernels, linear layers over few rows (under 64 tokens in a batch),
  *   attention, GELU and the residual LayerNorm run on those kernels, with weights packed once per layer (one more
  *   copy of those layers' weights, made the first time they run over few rows); larger linear layers on
- *   libtorch's BLAS.
+ *   libtorch's BLAS, or on oneDNN where the kernels run AVX-512 (its JIT products use AVX-512 there, the BLAS
+ *   libtorch ships with did not).
  * - "blas": libtorch's ops only.
  * - "onednn": linear layers through oneDNN, the rest as "blas".
  * Embeddings agree to ~1e-6 between them; the benchmark (`npm run bench`) measures the speed.

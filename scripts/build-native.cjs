@@ -30,7 +30,9 @@ try {
 } catch {
   previous = undefined;
 }
-const command = previous !== undefined && previous !== wanted ? "rebuild" : "compile";
+// A configured build without its stamp (a rebuild interrupted before it wrote one) may hold another libtorch.
+const configured = fs.existsSync(path.join(buildDir, "CMakeCache.txt"));
+const command = configured && previous !== wanted ? "rebuild" : "compile";
 const args = [cmakeJs, command, "--out", path.join("build", "cmake"), "--CDCMAKE_BUILD_TYPE=Release"];
 if (process.env.SBERT_NODE_PARALLEL) args.push("--parallel", process.env.SBERT_NODE_PARALLEL);
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" });

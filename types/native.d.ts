@@ -209,6 +209,8 @@ export interface NativeTesting {
     backend: "auto" | "blas" | "onednn";
     ownKernels: boolean;
     isa: "generic" | "avx2" | "avx512";
+    /** libtorch's oneDNN multiplies plain float32 weights (libtorch >= 2.0 built with oneDNN) */
+    onednnPlain: boolean;
   }): "aten" | "blas" | "panels" | "int8-panels" | "onednn" | "onednn-int8" | "bf16";
   /** the check setPrecision makes, on the CPU features given instead of this CPU's: throws where they cannot run `precision` */
   checkPrecision(precision: "float32" | "int8" | "bf16", cpu: { avx512Bf16: boolean; amxBf16: boolean }): void;

@@ -243,7 +243,7 @@ Napi::Value Schemas(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// _testing.chooseLinearPath({inference, rows, precision, backend, ownKernels, isa}) -> the path's name: the decision
+// _testing.chooseLinearPath({inference, rows, precision, backend, ownKernels, isa, onednnPlain}) -> the path's name: the decision
 // every linear layer's product takes, for its unit test.
 Napi::Value ChooseLinearPath(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
@@ -257,7 +257,7 @@ Napi::Value ChooseLinearPath(const Napi::CallbackInfo& info) {
     const ops::LinearQuery query{get_bool(q, "inference"), get_int(q, "rows"),
                                  *parsed_precision,
                                  backend == "onednn" ? ops::LinearBackend::OneDnn : backend == "blas" ? ops::LinearBackend::Blas : ops::LinearBackend::Auto,
-                                 get_bool(q, "ownKernels"), *parsed};
+                                 get_bool(q, "ownKernels"), *parsed, get_bool(q, "onednnPlain")};
     return Napi::String::New(info.Env(), ops::linear_path_name(ops::choose_linear_path(query)));
   });
 }

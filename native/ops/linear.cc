@@ -5,6 +5,7 @@
 #include <c10/core/GradMode.h>
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 
 #include "errors.h"
@@ -52,6 +53,26 @@ void blas_columns_into(const Context& ctx, at::Tensor y, const at::Tensor& x2, c
 }
 
 c10::OperatorHandle quantized_op(const char* name) { return c10::Dispatcher::singleton().findSchemaOrThrow(name, ""); }
+
+// libtorch >= 2.0 registers mkldnn::_linear_pointwise, oneDNN's product on plain float32 tensors: no oneDNN copy of
+// the weights to prepare and keep, no conversion of the activations in and out. 1.13 lacks it.
+const std::optional<c10::OperatorHandle>& onednn_plain_op() {
+  static const std::optional<c10::OperatorHandle> op = [] {
+    auto found = c10::Dispatcher::singleton().findOp({"mkldnn::_linear_pointwise", ""});
+    // A private op: taken only with the arguments it is called with here (X, W, B, attr, scalars, algorithm).
+    if (!found || !found->hasSchema() || found->schema().arguments().size() != 6 || found->schema().returns().size() != 1) return std::optional<c10::OperatorHandle>();
+    return std::optional<c10::OperatorHandle>(*found);
+  }();
+  return op;
+}
+
+// y = x2 · weightᵀ + bias through oneDNN on plain tensors (x2 [rows, in] contiguous).
+at::Tensor onednn_plain_linear(const at::Tensor& x2, const at::Tensor& weight, const at::Tensor& bias) {
+  torch::jit::Stack stack{x2, weight.contiguous(), bias.defined() ? c10::IValue(bias) : c10::IValue(), std::string("none"),
+                          c10::List<c10::optional<at::Scalar>>(), std::string("")};
+  onednn_plain_op()->callBoxed(&stack);
+  return stack.at(0).toTensor();
+}
 
 std::vector<at::Tensor> sources_of(const std::vector<LinearWeights>& layers) {
   std::vector<at::Tensor> sources;
@@ -217,7 +238,14 @@ LinearPath choose_linear_path(const LinearQuery& q) {
   if (q.precision == Precision::Bf16) return LinearPath::Bf16;
   if (q.own_kernels && q.precision == Precision::Int8 && q.rows < kInt8Rows) return LinearPath::Int8Panels;
   if (q.own_kernels && q.precision == Precision::Float32 && q.rows < panel_rows(q.isa)) return LinearPath::Panels;
-  if (q.precision == Precision::Float32) return q.backend == LinearBackend::OneDnn ? LinearPath::OneDnn : LinearPath::Blas;
+  if (q.precision == Precision::Float32) {
+    if (q.backend == LinearBackend::OneDnn) return LinearPath::OneDnn;
+    // Where the CPU has AVX-512, oneDNN's JIT products use it while libtorch's BLAS (OpenBLAS in Debian's build, MKL
+    // in the wheel's) ran AVX2 code: measured on an AVX-512 EPYC (Zen 5), 2.1x MKL's rate on the encoders' shapes
+    // at 64-2048 rows. Only where oneDNN takes the plain weights: a oneDNN copy of them would cost as much memory as
+    // the encoder's linear layers. AVX2 hosts keep BLAS, the faster one where it was measured.
+    return q.backend == LinearBackend::Auto && q.isa == kernels::Isa::Avx512 && q.onednn_plain ? LinearPath::OneDnn : LinearPath::Blas;
+  }
   // oneDNN's quantized product costs more than it saves on a handful of rows (measured: one short sentence
   // encodes 1.5x slower in int8): without sbert-node's kernels, few rows stay in float32.
   if (q.rows < kInt8Rows) return q.backend == LinearBackend::OneDnn ? LinearPath::OneDnn : LinearPath::Aten;
@@ -263,10 +291,21 @@ std::vector<at::Tensor> linear(const Context& ctx, const std::vector<LinearWeigh
   const int64_t in = w0.size(1);
   const bool inference = !ctx.train && !at::GradMode::is_enabled() && x.is_cpu() && x.scalar_type() == at::kFloat && w0.scalar_type() == at::kFloat;
   const int64_t rows = x.numel() / std::max<int64_t>(1, in);
-  const LinearPath path = choose_linear_path({inference, rows, precision, ctx.backend, ctx.own_kernels, ctx.isa});
+  const bool onednn_plain = at::hasMKLDNN() && onednn_plain_op().has_value();
+  const LinearPath path = choose_linear_path({inference, rows, precision, ctx.backend, ctx.own_kernels, ctx.isa, onednn_plain});
   std::vector<at::Tensor> outputs;
   if (path == LinearPath::Aten) {
     for (const auto& l : layers) outputs.push_back(at::linear(x, l.weight, l.bias));
+    return outputs;
+  }
+  if (path == LinearPath::OneDnn && onednn_plain) {
+    // One product per layer on the model's own weights: stacking them would be a copy to keep.
+    const auto x2 = x.reshape({-1, in}).contiguous();
+    auto sizes = x.sizes().vec();
+    for (const auto& l : layers) {
+      sizes.back() = l.weight.size(0);
+      outputs.push_back(onednn_plain_linear(x2, l.weight, l.bias).view(sizes));
+    }
     return outputs;
   }
   int64_t out = 0;

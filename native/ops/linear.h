@@ -55,6 +55,7 @@ struct LinearQuery {
   LinearBackend backend;
   bool own_kernels;    // the context allows sbert-node's kernels
   kernels::Isa isa;    // the instruction set they run on
+  bool onednn_plain;   // libtorch's oneDNN multiplies plain float32 weights (no copy of them to prepare)
 };
 
 // The one place that decides how a product runs (a pure function: the unit tests call it).

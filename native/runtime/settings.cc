@@ -20,7 +20,7 @@ using Kind = SettingSpec::Kind;
 const std::vector<SettingSpec>& specs() {
   static const std::vector<SettingSpec> all = {
       {"linearBackend", "SBERT_NODE_LINEAR_BACKEND", Kind::Choice, 0, 0, {"auto", "blas", "onednn"},
-       "how float32 inference runs its products: sbert-node's kernels where they pay and BLAS elsewhere, libtorch's ops only, or oneDNN"},
+       "how float32 inference runs its products: sbert-node's kernels where they pay and BLAS (oneDNN on AVX-512) elsewhere, libtorch's ops only, or oneDNN"},
       {"kernelIsa", "SBERT_NODE_KERNEL_ISA", Kind::Choice, 0, 0, {"auto", "generic", "avx2", "avx512"},
        "the instruction set sbert-node's kernels run on: the best this CPU has, or one named (generic: portable C++, for checks)"},
       {"splitBatches", "SBERT_NODE_SPLIT_BATCHES", Kind::Bool, 0, 0, {},

@@ -4,7 +4,7 @@ import { expect, test } from "vitest";
 import { native } from "../../lib/native.js";
 
 type Query = Parameters<ReturnType<typeof native>["_testing"]["chooseLinearPath"]>[0];
-const base: Query = { inference: true, rows: 8, precision: "float32", backend: "auto", ownKernels: true, isa: "avx2" };
+const base: Query = { inference: true, rows: 8, precision: "float32", backend: "auto", ownKernels: true, isa: "avx2", onednnPlain: true };
 const choose = (q: Partial<Query>) => native()._testing.chooseLinearPath({ ...base, ...q });
 
 test("training and autograd always take libtorch's own op", () => {
@@ -13,12 +13,17 @@ test("training and autograd always take libtorch's own op", () => {
   }
 });
 
-test("float32: few rows on the panel kernel where the context allows it, else BLAS or oneDNN by backend", () => {
+test("float32: few rows on the panel kernel where the context allows it, else BLAS or oneDNN by backend and ISA", () => {
   for (const isa of ["generic", "avx2", "avx512"] as const) {
     expect(choose({ rows: 1, isa })).toBe("panels");
     expect(choose({ rows: 63, isa })).toBe("panels");
-    expect(choose({ rows: 64, isa })).toBe("blas");
-    expect(choose({ rows: 1, isa, ownKernels: false })).toBe("blas");
+    // "auto" takes oneDNN's AVX-512 products where the context runs AVX-512 and oneDNN takes the plain weights
+    expect(choose({ rows: 64, isa })).toBe(isa === "avx512" ? "onednn" : "blas");
+    expect(choose({ rows: 4096, isa })).toBe(isa === "avx512" ? "onednn" : "blas");
+    expect(choose({ rows: 64, isa, onednnPlain: false })).toBe("blas");
+    expect(choose({ rows: 64, isa, backend: "blas", ownKernels: false })).toBe("blas");
+    expect(choose({ rows: 1, isa, ownKernels: false })).toBe(isa === "avx512" ? "onednn" : "blas");
+    expect(choose({ rows: 1, isa, ownKernels: false, backend: "blas" })).toBe("blas");
     expect(choose({ rows: 1, isa, ownKernels: false, backend: "onednn" })).toBe("onednn");
     expect(choose({ rows: 500, isa, backend: "onednn", ownKernels: false })).toBe("onednn");
   }
