@@ -1,12 +1,12 @@
 /**
- * `npm run bench` / `tsx bench/run.ts [--only encode,train,...] [--quick] [--models minilm,base,xlmr,mpnet]`: runs sbert-node
+ * `npm run bench` / `tsx bench/run.ts [--only encode,serve,...] [--quick] [--models minilm,base,xlmr,mpnet]`: runs sbert-node
  * and its references on the same weights and inputs, prints the report and writes it to bench/results/.
  *
  * Groups run in this order, each with fixed time or step budgets (see context.ts workloads, train.ts configs);
  * a group that fails is recorded and the others still run.
  */
 import { backendInfo, getNumThreads } from "../lib/index.js";
-import { cpuSnapshot, GROUPS, loadAverage, log, parseArgs, ORT_THREADS, type Group } from "./common.js";
+import { cpuDescription, cpuSnapshot, float32Peak, GROUPS, loadAverage, log, parseArgs, ORT_THREADS, type Group } from "./common.js";
 import { BenchContext } from "./context.js";
 import { runEncode } from "./encode.js";
 import { runEventLoop } from "./eventloop.js";
@@ -14,6 +14,7 @@ import { runGemm } from "./gemm.js";
 import { runInt8 } from "./int8.js";
 import { runMemory } from "./memory.js";
 import { machine, writeReport, type BenchResults } from "./report.js";
+import { runServe } from "./serve.js";
 import { runStartup } from "./startup.js";
 import { runTokenize } from "./tokenize.js";
 import { runTrain } from "./train.js";
@@ -22,11 +23,13 @@ const opts = parseArgs(process.argv.slice(2));
 const started = performance.now();
 const cpuStart = cpuSnapshot();
 const defaultThreads = getNumThreads();
+const cpu = cpuDescription();
 const results: BenchResults = {
   startedAt: new Date().toISOString(),
   options: opts,
   seconds: 0,
   environment: { ...machine(), loadStart: loadAverage(), node: process.version, sbertDefaultThreads: defaultThreads },
+  host: { cpu, peak: float32Peak(cpu, backendInfo().kernelIsa) },
   errors: [],
 };
 const ctx = new BenchContext(opts);
@@ -39,6 +42,7 @@ const runners: Record<Group, () => Promise<void>> = {
   eventloop: async () => void (results.eventloop = await runEventLoop(ctx)),
   memory: async () => void (results.memory = await runMemory(ctx)),
   startup: async () => void (results.startup = await runStartup(ctx)),
+  serve: async () => void (results.serve = await runServe(ctx)),
   gemm: async () => void (results.gemm = await runGemm(ctx)),
 };
 
