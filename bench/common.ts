@@ -285,16 +285,16 @@ function clockGhz(cpu: CpuDescription): { ghz: number; why: string } {
   }
   const mhz = Math.max(...cpu.mhz);
   return Number.isFinite(mhz) && mhz > 0
-    ? { ghz: mhz / 1000, why: `"cpu MHz" in /proc/cpuinfo, highest of ${cpu.mhz.length} (no cpufreq in sysfs; a VM shows its nominal clock)` }
+    ? { ghz: mhz / 1000, why: `"cpu MHz" in /proc/cpuinfo, highest of ${cpu.mhz.length} (no cpufreq in sysfs; in a VM often the nominal clock)` }
     : { ghz: NaN, why: "no clock in sysfs or /proc/cpuinfo" };
 }
 
 export function float32Peak(cpu: CpuDescription, kernelIsa: string): Float32Peak {
   const avx512 = cpu.flags.includes("avx512f");
   const fma = cpu.flags.includes("fma");
-  const isa = avx512 ? "avx512f" : fma ? "avx2/fma" : "no FMA flag (SSE-width multiply and add counted as one FMA)";
+  const isa = avx512 ? "avx512f" : fma ? "avx2/fma" : "no FMA flag, SSE width";
   const lanes = avx512 ? 16 : fma ? 8 : 4;
-  const f = fmaPerCycle(cpu, avx512);
+  const f = avx512 || fma ? fmaPerCycle(cpu, avx512) : { n: 1, why: "no FMA: a multiply and an add per cycle counted as one FMA" };
   const clock = clockGhz(cpu);
   const logical = availableParallelism();
   const cores = Math.max(1, Math.floor(logical / cpu.threadsPerCore));

@@ -156,7 +156,7 @@ export function markdown(r: BenchResults): string {
   lines.push(`Run took **${r.seconds.toFixed(0)} s** (${r.options.quick ? "--quick" : "full"}; groups: ${r.options.only.join(", ")}; models: ${r.options.models.join(", ")}).`);
   lines.push("");
   lines.push(`- Machine: ${env["cpu"]}, ${env["cores"]} cores, ${env["memoryGiB"]} GiB; load average ${env["loadStart"]} at start, ${env["loadEnd"]} at end`);
-  lines.push(`- Versions: Node ${env["node"]}, libtorch ${env["libtorch"]} (addon) / torch ${env["torch"]} (Python), onnxruntime-node ${env["onnxruntime"]}`);
+  lines.push(`- Versions: Node ${env["node"]}, libtorch ${env["libtorch"]} (addon) / torch ${env["torch"]} (Python), onnxruntime-node ${env["onnxruntime"]}, sentence-transformers ${env["sentenceTransformers"] ?? "–"}`);
   lines.push(`- Threads: ${env["threads"]}`);
   lines.push(`- Other processes on the machine used ${env["otherCpu"]} during the run; hypervisor steal ${env["steal"]}`);
   if ((env["otherShare"] as unknown as number) > 0.1) {
@@ -311,6 +311,10 @@ export function markdown(r: BenchResults): string {
         ),
       );
       lines.push("");
+      if (heavy.some((w) => ENGINES.some((x) => peakShare(r, w, x) > 1))) {
+        lines.push("**A rate above is over the assumed peak: one of its factors (FMA per cycle, clock) is too low for this host.**");
+        lines.push("");
+      }
     }
   }
 

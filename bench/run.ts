@@ -63,11 +63,15 @@ try {
   const info = backendInfo();
   const py = ctx.engineInfo["python"] as { torch?: string; threads?: number; defaultThreads?: number } | undefined;
   const ortInfo = ctx.engineInfo["onnxruntime"] as { version?: string } | undefined;
+  const stInfo = Object.entries(ctx.engineInfo).find(([k]) => k.startsWith("sentence-transformers."))?.[1] as
+    | { version?: string; transformers?: string }
+    | undefined;
   Object.assign(results.environment, {
     loadEnd: loadAverage(),
     libtorch: info.torchVersion,
     torch: py?.torch ?? "–",
     onnxruntime: ortInfo?.version ?? "–",
+    sentenceTransformers: stInfo ? `${stInfo.version} (transformers ${stInfo.transformers})` : "–",
     threads:
       `sbert-node setNumThreads(${opts.torchThreads}) (its default here: ${defaultThreads}); ` +
       `torch.set_num_threads(${py?.threads ?? opts.torchThreads}) (default here: ${py?.defaultThreads ?? "–"}); ` +
