@@ -49,7 +49,7 @@ export interface BenchOptions {
   only: Group[];
   quick: boolean;
   models: ModelName[];
-  /** Intra-op threads for sbert-node (setNumThreads) and PyTorch eager (torch.set_num_threads). */
+  /** Intra-op threads for sbert-node (setNumThreads; `serve --threads`), PyTorch eager and sentence-transformers (torch.set_num_threads). */
   torchThreads: number;
 }
 
@@ -88,7 +88,8 @@ export function parseArgs(argv: string[]): BenchOptions {
           "  serve: sbert-node serve (MiniLM) under 1, 8 and 64 HTTP clients against in-process encode\n" +
           `--models: model shapes (default ${DEFAULT_MODELS.join(",")})\n` +
           `--quick: smaller inputs and time budgets, MiniLM only unless --models says otherwise\n` +
-          `--torch-threads: intra-op threads of sbert-node and PyTorch eager (default ${DEFAULT_TORCH_THREADS}); onnxruntime gets ${ORT_THREADS}`,
+          `--torch-threads: intra-op threads of sbert-node (in process and its server), PyTorch eager and sentence-transformers ` +
+          `(default ${DEFAULT_TORCH_THREADS}); onnxruntime gets ${ORT_THREADS}`,
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);

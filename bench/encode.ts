@@ -189,7 +189,7 @@ export async function runEncode(ctx: BenchContext): Promise<EncodeResults> {
     log(
       `  max |Δ| sbert–torch ${agree.sbertVsTorch.toExponential(2)}, ort–torch ${agree.ortVsTorch.toExponential(2)}, ` +
         `sbert–ort ${agree.sbertVsOrt.toExponential(2)}, sentence-transformers–sbert ${agree.stVsSbert.toExponential(2)} ` +
-        `(lowest cosine ${agree.stMinCosine.toFixed(6)}) (values up to ${agree.maxAbsValue.toFixed(2)})`,
+        `(lowest cosine ${agree.stMinCosine.toFixed(6)}); values up to ${agree.maxAbsValue.toFixed(2)}`,
     );
     const model = await ctx.sbert(name);
     const py = await ctx.pythonModel(name);

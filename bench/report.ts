@@ -224,7 +224,7 @@ export function markdown(r: BenchResults): string {
         fmtRatio(ratio(e.sbert?.perSecond, e.torch?.perSecond)),
         fmtRatio(ratio(e.sbert?.perSecond, e.ort?.perSecond)),
         fmtRatio(ratio(e.sbert?.perSecond, e.st?.perSecond)),
-        pct(e.st?.tokenizeShare ?? NaN, 0),
+        pct(e.st?.tokenizeShare ?? NaN),
         w.workload === "b1" ? ENGINES.map((x) => fmt(e[x]?.p50Ms, 2)).join(" / ") : "",
         g ? ENGINES.map((x) => frac(e[x]?.perSecond)).join(" / ") : "",
         fmt(w.paddedTokens / w.realTokens, 2),

@@ -74,7 +74,7 @@ try {
     sentenceTransformers: stInfo ? `${stInfo.version} (transformers ${stInfo.transformers})` : "–",
     threads:
       `sbert-node setNumThreads(${opts.torchThreads}) (its default here: ${defaultThreads}); ` +
-      `torch.set_num_threads(${py?.threads ?? opts.torchThreads}) (default here: ${py?.defaultThreads ?? "–"}); ` +
+      `torch.set_num_threads(${py?.threads ?? opts.torchThreads}) for PyTorch eager and sentence-transformers (default here: ${py?.defaultThreads ?? "–"}); ` +
       `ORT intraOpNumThreads ${ORT_THREADS}, interOpNumThreads 1, sequential, graph optimization "all"; ` +
       `addon's libtorch BLAS_INFO=${/BLAS_INFO=(\w+)/.exec(info.config)?.[1] ?? "?"} (Debian's "generic" is OpenBLAS, with its own thread pool: ` +
       `OPENBLAS_NUM_THREADS=${process.env.OPENBLAS_NUM_THREADS ?? "unset → one per core"})`,
