@@ -3,6 +3,7 @@
  * and the shape of a token batch as it is passed between engines.
  */
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -41,14 +42,14 @@ export type ModelName = (typeof MODEL_NAMES)[number];
  * cores; the XLM-R-base and MPNet-base shapes cost about a BERT-base each and run when asked for.
  */
 export const DEFAULT_MODELS: ModelName[] = ["minilm", "base"];
-export const GROUPS = ["encode", "int8", "train", "tokenize", "eventloop", "memory", "startup", "gemm"] as const;
+export const GROUPS = ["encode", "int8", "train", "tokenize", "eventloop", "memory", "startup", "serve", "gemm"] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface BenchOptions {
   only: Group[];
   quick: boolean;
   models: ModelName[];
-  /** Intra-op threads for sbert-node (setNumThreads) and PyTorch eager (torch.set_num_threads). */
+  /** Intra-op threads for sbert-node (setNumThreads; `serve --threads`), PyTorch eager and sentence-transformers (torch.set_num_threads). */
   torchThreads: number;
 }
 
@@ -82,9 +83,13 @@ export function parseArgs(argv: string[]): BenchOptions {
     } else if (a === "--help" || a === "-h") {
       console.log(
         "usage: tsx bench/run.ts [--only encode,train,...] [--quick] [--models minilm,base,xlmr,mpnet|all] [--torch-threads N]\n" +
-          `groups: ${GROUPS.join(", ")}\n--models: model shapes (default ${DEFAULT_MODELS.join(",")})\n` +
+          `groups: ${GROUPS.join(", ")} (all by default)\n` +
+          "  encode: sbert-node against PyTorch eager, onnxruntime-node and sentence-transformers' model.encode\n" +
+          "  serve: sbert-node serve (MiniLM) under 1, 8 and 64 HTTP clients against in-process encode\n" +
+          `--models: model shapes (default ${DEFAULT_MODELS.join(",")})\n` +
           `--quick: smaller inputs and time budgets, MiniLM only unless --models says otherwise\n` +
-          `--torch-threads: intra-op threads of sbert-node and PyTorch eager (default ${DEFAULT_TORCH_THREADS}); onnxruntime gets ${ORT_THREADS}`,
+          `--torch-threads: intra-op threads of sbert-node (in process and its server), PyTorch eager and sentence-transformers ` +
+          `(default ${DEFAULT_TORCH_THREADS}); onnxruntime gets ${ORT_THREADS}`,
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
@@ -136,6 +141,8 @@ export interface Timing {
   cpuSysS: number;
   /** Minor page faults of the engine's process in the timed part (fresh pages the kernel had to zero-fill). */
   minorFaults: number;
+  /** Seconds per text of the engine's tokenization alone, where it measures that apart (sentence-transformers). */
+  tokenizeSecondsPerItem?: number;
 }
 
 /** `pass(itemMs, stop)`: a pass timing items one by one pushes each item's milliseconds and may return once `stop()`. */
@@ -187,6 +194,147 @@ export function loadAverage(): number {
   } catch {
     return NaN;
   }
+}
+
+/** What /proc/cpuinfo says about the CPU (the first processor's entry), and its float32 FMA-relevant ISA flags. */
+export interface CpuDescription {
+  model: string;
+  /** avx2, fma, avx512*, amx*, avx_vnni*: the flags that decide which kernels a library can run. */
+  flags: string[];
+  vendor: string;
+  family: number;
+  modelNumber: number;
+  /** "cpu MHz" of every processor (the clock the kernel last saw; a VM often shows the nominal one). */
+  mhz: number[];
+  /** Logical CPUs per physical core ("siblings" / "cpu cores"), 1 when the file does not say. */
+  threadsPerCore: number;
+}
+
+export function cpuDescription(): CpuDescription {
+  let info: string;
+  try {
+    info = readFileSync("/proc/cpuinfo", "utf8");
+  } catch {
+    return { model: "unknown (no /proc/cpuinfo)", flags: [], vendor: "unknown", family: NaN, modelNumber: NaN, mhz: [], threadsPerCore: 1 };
+  }
+  const field = (name: string) => new RegExp(`^${name}\\s*:\\s*(.*)$`, "m").exec(info)?.[1]?.trim();
+  const all = (field("flags") ?? "").split(/\s+/);
+  const wanted = /^(avx2|fma|avx512.*|amx.*|avx_vnni.*)$/;
+  const siblings = Number(field("siblings"));
+  const cores = Number(field("cpu cores"));
+  return {
+    model: field("model name") ?? "unknown",
+    flags: all.filter((f) => wanted.test(f)).sort(),
+    vendor: field("vendor_id") ?? "unknown",
+    family: Number(field("cpu family")),
+    modelNumber: Number(field("model")),
+    mhz: [...info.matchAll(/^cpu MHz\s*:\s*([\d.]+)/gm)].map((m) => Number(m[1])),
+    threadsPerCore: siblings > 0 && cores > 0 ? Math.max(1, Math.round(siblings / cores)) : 1,
+  };
+}
+
+/**
+ * The float32 peak the report measures engines against: lanes × 2 FLOP per FMA × FMA issues per cycle × clock ×
+ * physical cores, each factor with where it came from. `kernelIsa` is the set sbert-node's own kernels run on
+ * (backendInfo().kernelIsa); the peak is the CPU's, whatever the addon picks.
+ */
+export interface Float32Peak {
+  gflops: number;
+  /** The widest float32 FMA instruction set the CPU reports, and its float32 lanes. */
+  isa: string;
+  lanes: number;
+  kernelIsa: string;
+  fmaPerCycle: number;
+  fmaWhy: string;
+  ghz: number;
+  clockWhy: string;
+  cores: number;
+  coresWhy: string;
+}
+
+/**
+ * Vector FMA instructions a core issues per cycle at the widest width, by microarchitecture family. A documented
+ * assumption (vendors' optimization manuals, Agner Fog's and chipsandcheese's tables), not a measurement; the
+ * addon has no FMA micro-benchmark to check it with.
+ */
+function fmaPerCycle(cpu: CpuDescription, avx512: boolean): { n: number; why: string } {
+  const fam = `family ${cpu.family} (0x${cpu.family.toString(16)}), model ${cpu.modelNumber}`;
+  if (cpu.vendor === "AuthenticAMD") {
+    if (cpu.family === 0x1a) return { n: 2, why: `AMD Zen 5 (${fam}): two 512-bit FMA pipes (server and desktop parts; mobile ones have half)` };
+    if (cpu.family === 0x19 && avx512) return { n: 1, why: `AMD Zen 4 (${fam}): two 256-bit FMA pipes, one 512-bit FMA per cycle` };
+    if (cpu.family === 0x19) return { n: 2, why: `AMD Zen 3 (${fam}): two 256-bit FMA pipes` };
+    if (cpu.family === 0x17 && cpu.modelNumber >= 0x30) return { n: 2, why: `AMD Zen 2 (${fam}): two 256-bit FMA pipes` };
+    if (cpu.family === 0x17) return { n: 1, why: `AMD Zen / Zen+ (${fam}): two 128-bit FMA pipes, one 256-bit FMA per cycle` };
+  }
+  if (cpu.vendor === "GenuineIntel" && cpu.family === 6) {
+    if (avx512 && /Xeon/i.test(cpu.model) && !/Bronze|Silver/i.test(cpu.model)) {
+      return { n: 2, why: `Intel Xeon with AVX-512 (${fam}): two 512-bit FMA ports (Skylake-SP Bronze/Silver and some Gold 5xxx have one)` };
+    }
+    if (avx512) return { n: 1, why: `Intel with AVX-512 outside Xeon Gold/Platinum (${fam}): one 512-bit FMA port assumed (Skylake-X Core i9 has two)` };
+    return { n: 2, why: `Intel Haswell or later core (${fam}): two 256-bit FMA ports` };
+  }
+  return { n: 1, why: `${cpu.vendor} ${fam}: not in the table, one FMA per cycle assumed` };
+}
+
+/** The clock: the highest frequency cpufreq allows (max boost), else the highest "cpu MHz" in /proc/cpuinfo. */
+function clockGhz(cpu: CpuDescription): { ghz: number; why: string } {
+  try {
+    const khz = Number(readFileSync("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq", "utf8").trim());
+    if (khz > 0) return { ghz: khz / 1e6, why: "cpuinfo_max_freq in /sys/devices/system/cpu/cpu0/cpufreq (max boost)" };
+  } catch {
+    // no cpufreq (typical in VMs): fall back to /proc/cpuinfo
+  }
+  const mhz = Math.max(...cpu.mhz);
+  return Number.isFinite(mhz) && mhz > 0
+    ? { ghz: mhz / 1000, why: `"cpu MHz" in /proc/cpuinfo, highest of ${cpu.mhz.length} (no cpufreq in sysfs; in a VM often the nominal clock)` }
+    : { ghz: NaN, why: "no clock in sysfs or /proc/cpuinfo" };
+}
+
+export function float32Peak(cpu: CpuDescription, kernelIsa: string): Float32Peak {
+  const avx512 = cpu.flags.includes("avx512f");
+  const fma = cpu.flags.includes("fma");
+  const isa = avx512 ? "avx512f" : fma ? "avx2/fma" : "no FMA flag, SSE width";
+  const lanes = avx512 ? 16 : fma ? 8 : 4;
+  const f = avx512 || fma ? fmaPerCycle(cpu, avx512) : { n: 1, why: "no FMA: a multiply and an add per cycle counted as one FMA" };
+  const clock = clockGhz(cpu);
+  const logical = availableParallelism();
+  const cores = Math.max(1, Math.floor(logical / cpu.threadsPerCore));
+  return {
+    gflops: lanes * 2 * f.n * clock.ghz * cores,
+    isa,
+    lanes,
+    kernelIsa,
+    fmaPerCycle: f.n,
+    fmaWhy: f.why,
+    ghz: clock.ghz,
+    clockWhy: clock.why,
+    cores,
+    coresWhy: `${logical} logical CPUs this process may use (os.availableParallelism), ${cpu.threadsPerCore} per core ("siblings" / "cpu cores")`,
+  };
+}
+
+// ---------------------------------------------------------------- vectors
+
+/** Largest |a[i][d] − b[i][d]| over rows of the same lengths. */
+export function maxAbsDiff(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
+  let m = 0;
+  a.forEach((row, i) => {
+    const other = b[i]!;
+    for (let d = 0; d < row.length; d++) m = Math.max(m, Math.abs(row[d]! - other[d]!));
+  });
+  return m;
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return dot / Math.sqrt(na * nb);
 }
 
 // ---------------------------------------------------------------- formatting

@@ -46,6 +46,7 @@ export class BenchContext {
   private readonly folders = new Map<ModelName, BenchModel>();
   private readonly loaded = new Map<ModelName, SentenceTransformer>();
   private readonly pyLoaded = new Set<ModelName>();
+  private readonly stLoaded = new Set<ModelName>();
   private readonly ortLoaded = new Set<ModelName>();
   private py: PythonEngine | undefined;
   private ortEngine: OrtEngine | undefined;
@@ -97,6 +98,17 @@ export class BenchContext {
       this.pyLoaded.add(name);
     }
     return py;
+  }
+
+  /** Python with sentence-transformers' SentenceTransformer of `name` loaded under the key `st:<name>`. */
+  async stModel(name: ModelName): Promise<{ py: PythonEngine; key: string }> {
+    const py = await this.python();
+    const key = `st:${name}`;
+    if (!this.stLoaded.has(name)) {
+      this.engineInfo[`sentence-transformers.${name}`] = await py.call("st_load", { key, folder: (await this.folder(name)).dir });
+      this.stLoaded.add(name);
+    }
+    return { py, key };
   }
 
   /** onnxruntime-node with the ONNX export of `name` (exported from the eager module on first use). */

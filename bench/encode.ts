@@ -1,14 +1,17 @@
 /**
  * Encode throughput (measurements 1–4): sbert-node `model.encode` (strings in, tokenization included) against
- * PyTorch eager and onnxruntime-node on the token batches sbert-node builds, after checking that the three agree.
+ * PyTorch eager and onnxruntime-node on the token batches sbert-node builds, and against sentence-transformers'
+ * own `model.encode` on the same strings (its tokenization included, as sbert-node's), after checking that all
+ * four agree.
  */
 import { setNumThreads } from "../lib/index.js";
-import { batchTokens, fmt, fmtRatio, log, median, percentile, ratio, timePasses, type ModelName, type PlainBatch, type Timing, type TimingPlan } from "./common.js";
+import { batchTokens, cosine, fmt, fmtRatio, log, maxAbsDiff, median, percentile, ratio, timePasses, type ModelName, type PlainBatch, type Timing, type TimingPlan } from "./common.js";
 import type { BenchContext, Workload } from "./context.js";
 import { encodeBatches } from "./engines.js";
 import { MODEL_SPECS, sequenceFlops, batchFlops } from "./models.js";
 
-export type Engine = "sbert" | "torch" | "ort";
+/** "st": sentence-transformers' model.encode in Python, from the strings. */
+export type Engine = "sbert" | "torch" | "ort" | "st";
 
 export interface EngineRun {
   /** The best round's throughput (texts per second). */
@@ -24,6 +27,8 @@ export interface EngineRun {
   sysShare: number;
   /** Minor page faults per text (4 KiB pages the kernel zero-filled), in the best round. */
   faultsPerItem: number;
+  /** Share of the time per text that the engine's tokenization alone takes, where it measures it (sentence-transformers). */
+  tokenizeShare?: number;
 }
 
 export interface WorkloadResult {
@@ -50,6 +55,9 @@ export interface AgreementResult {
   sbertVsTorch: number;
   ortVsTorch: number;
   sbertVsOrt: number;
+  /** sentence-transformers' model.encode on the same strings against sbert-node's: max abs difference, lowest cosine. */
+  stVsSbert: number;
+  stMinCosine: number;
   maxAbsValue: number;
 }
 
@@ -74,6 +82,7 @@ export function toRun(t: Timing, perItem: boolean): EngineRun {
     r.p50Ms = median(t.itemMs);
     r.p90Ms = percentile(t.itemMs, 90);
   }
+  if (t.tokenizeSecondsPerItem !== undefined) r.tokenizeShare = t.tokenizeSecondsPerItem / (t.seconds / t.items);
   return r;
 }
 
@@ -103,24 +112,19 @@ export async function roundRobin<E extends string>(
   return best;
 }
 
-function maxDiff(a: ArrayLike<number>[], b: ArrayLike<number>[]): number {
-  let m = 0;
-  a.forEach((row, i) => {
-    const other = b[i]!;
-    for (let d = 0; d < row.length; d++) m = Math.max(m, Math.abs(row[d]! - other[d]!));
-  });
-  return m;
-}
-
 async function agreement(ctx: BenchContext, name: ModelName): Promise<AgreementResult> {
   const model = await ctx.sbert(name);
   const py = await ctx.pythonModel(name);
   const ort = await ctx.ortModel(name);
+  const st = await ctx.stModel(name);
   const sentences = ctx.sentences.slice(0, 64);
   const documents = ctx.documents.slice(0, 2);
   const sbertRows: Float32Array[] = [];
   const torchRows: number[][] = [];
   const ortRows: number[][] = [];
+  // Both from strings, in the texts' order.
+  const stRows: number[][] = [];
+  const sbertInOrder: Float32Array[] = [];
   for (const [texts, bs] of [
     [sentences, 32],
     [documents, 8],
@@ -129,6 +133,9 @@ async function agreement(ctx: BenchContext, name: ModelName): Promise<AgreementR
     const ours = await model.encode(texts, { batchSize: bs });
     const t = await py.call<{ embeddings: number[][][] }>("embed", { key: name, batches });
     const o = await ort.call<{ embeddings: number[][][] }>("embed", { key: name, batches });
+    const s = await st.py.call<{ embeddings: number[][] }>("st_embed", { key: st.key, texts, batchSize: bs });
+    stRows.push(...s.embeddings);
+    sbertInOrder.push(...ours);
     indices.forEach((idx, b) =>
       idx.forEach((orig, row) => {
         sbertRows.push(ours[orig]!);
@@ -142,9 +149,11 @@ async function agreement(ctx: BenchContext, name: ModelName): Promise<AgreementR
     model: name,
     sentences: sentences.length,
     documents: documents.length,
-    sbertVsTorch: maxDiff(sbertRows, torchRows),
-    ortVsTorch: maxDiff(ortRows, torchRows),
-    sbertVsOrt: maxDiff(sbertRows, ortRows),
+    sbertVsTorch: maxAbsDiff(sbertRows, torchRows),
+    ortVsTorch: maxAbsDiff(ortRows, torchRows),
+    sbertVsOrt: maxAbsDiff(sbertRows, ortRows),
+    stVsSbert: maxAbsDiff(stRows, sbertInOrder),
+    stMinCosine: Math.min(...stRows.map((row, i) => cosine(row, sbertInOrder[i]!))),
     maxAbsValue,
   };
 }
@@ -179,11 +188,13 @@ export async function runEncode(ctx: BenchContext): Promise<EncodeResults> {
     results.agreement.push(agree);
     log(
       `  max |Δ| sbert–torch ${agree.sbertVsTorch.toExponential(2)}, ort–torch ${agree.ortVsTorch.toExponential(2)}, ` +
-        `sbert–ort ${agree.sbertVsOrt.toExponential(2)} (values up to ${agree.maxAbsValue.toFixed(2)})`,
+        `sbert–ort ${agree.sbertVsOrt.toExponential(2)}, sentence-transformers–sbert ${agree.stVsSbert.toExponential(2)} ` +
+        `(lowest cosine ${agree.stMinCosine.toFixed(6)}); values up to ${agree.maxAbsValue.toFixed(2)}`,
     );
     const model = await ctx.sbert(name);
     const py = await ctx.pythonModel(name);
     const ort = await ctx.ortModel(name);
+    const st = await ctx.stModel(name);
     for (const w of ctx.workloads(name)) {
       const { batches } = encodeBatches(model, w.texts, w.batchSize);
       const warm: PlainBatch[] = encodeBatches(model, w.warmTexts, w.batchSize).batches;
@@ -222,6 +233,7 @@ export async function runEncode(ctx: BenchContext): Promise<EncodeResults> {
           ["sbert", (p) => timeSbert(ctx, name, w, p)],
           ["torch", (p) => py.time(name, batches, warm, p, w.perItem)],
           ["ort", (p) => ort.time(name, batches, warm, p, w.perItem)],
+          ["st", (p) => st.py.stTime(st.key, w.texts, w.warmTexts, w.batchSize, p, w.perItem)],
         ],
         w,
         rounds,
@@ -251,9 +263,10 @@ export async function runEncode(ctx: BenchContext): Promise<EncodeResults> {
       const e = res.engines;
       const unit = w.id === "long8" ? "docs/s" : "sent/s";
       log(
-        `  ${w.label}: sbert ${fmt(e.sbert!.perSecond)} ${unit}, torch ${fmt(e.torch!.perSecond)}, ort ${fmt(e.ort!.perSecond)}` +
-          ` → ${fmtRatio(ratio(e.sbert!.perSecond, e.torch!.perSecond))} torch, ${fmtRatio(ratio(e.sbert!.perSecond, e.ort!.perSecond))} ort` +
-          (w.perItem ? `; p50 latency ${fmt(e.sbert!.p50Ms, 2)} / ${fmt(e.torch!.p50Ms, 2)} / ${fmt(e.ort!.p50Ms, 2)} ms` : "") +
+        `  ${w.label}: sbert ${fmt(e.sbert!.perSecond)} ${unit}, torch ${fmt(e.torch!.perSecond)}, ort ${fmt(e.ort!.perSecond)}, st ${fmt(e.st!.perSecond)}` +
+          ` → ${fmtRatio(ratio(e.sbert!.perSecond, e.torch!.perSecond))} torch, ${fmtRatio(ratio(e.sbert!.perSecond, e.ort!.perSecond))} ort, ` +
+          `${fmtRatio(ratio(e.sbert!.perSecond, e.st!.perSecond))} st (its tokenization ${fmt(100 * (e.st!.tokenizeShare ?? NaN))}% of its time)` +
+          (w.perItem ? `; p50 latency ${fmt(e.sbert!.p50Ms, 2)} / ${fmt(e.torch!.p50Ms, 2)} / ${fmt(e.ort!.p50Ms, 2)} / ${fmt(e.st!.p50Ms, 2)} ms` : "") +
           (res.otherThreads
             ? `; with ${res.otherThreads.threads} threads: sbert ${fmt(res.otherThreads.sbert?.perSecond)}, torch ${fmt(res.otherThreads.torch?.perSecond)}`
             : ""),

@@ -8,7 +8,8 @@ Protocol: one JSON request per stdin line, one JSON reply per stdout line ({"ok"
 {"ok": false, "error": ...}). Token batches arrive already tokenized by sbert-node as
 {"ids": flat, "mask": flat, "types": flat, "B": n, "L": n}, so tokenization is not part of what is timed here.
 
-Commands (HANDLERS): info, load, export, embed, time, train, gemm.
+Commands (HANDLERS): info, load, export, embed, time, train, gemm; and st_load, st_embed, st_time, which run
+sentence-transformers' SentenceTransformer on the same folders from strings (its own tokenization), as an anchor.
 """
 import json
 import math
@@ -375,8 +376,76 @@ def cmd_gemm(req):
     return {"results": out}
 
 
+# ---------------------------------------------------------------- sentence-transformers
+
+ST_MODELS = {}
+
+
+def cmd_st_load(req):
+    """sentence-transformers' own SentenceTransformer on the same folder: the library sbert-node replaces, as a user
+    runs it (its tokenizer, its Transformer module with transformers' default attention, its pooling)."""
+    import sentence_transformers
+    import transformers
+
+    t0 = time.perf_counter()
+    model = sentence_transformers.SentenceTransformer(req["folder"], device="cpu")
+    model.eval()
+    ST_MODELS[req["key"]] = model
+    inner = getattr(model[0], "auto_model", None) or getattr(model[0], "model", None)
+    attention = getattr(getattr(inner, "config", None), "_attn_implementation", None)
+    return {"seconds": time.perf_counter() - t0, "version": sentence_transformers.__version__,
+            "transformers": transformers.__version__, "attention": attention}
+
+
+def st_encode(model, texts, batch_size):
+    return model.encode(texts, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
+
+
+def cmd_st_embed(req):
+    """Embeddings of `texts` in their order, from model.encode at `batchSize`."""
+    return {"embeddings": st_encode(ST_MODELS[req["key"]], req["texts"], req["batchSize"]).tolist()}
+
+
+def cmd_st_time(req):
+    """model.encode timing, strings in (its tokenization inside the time, as sbert-node's): every pass encodes all
+    `texts` at `batchSize`; `perItem` encodes them one by one and records each call (batch-1 latency). Then, untimed
+    by the rule, one pass of its tokenization alone on the batches encode forms (its length order, model.preprocess),
+    reported per text so the caller can give its share of encode time."""
+    model = ST_MODELS[req["key"]]
+    texts = req["texts"]
+    batch_size = req["batchSize"]
+    per_item = req.get("perItem", False)
+    torch.set_num_threads(req.get("threads") or THREADS[0])
+
+    def warmup():
+        st_encode(model, req["warmTexts"], batch_size)
+
+    def run_pass(item_ms, stop):
+        if not per_item:
+            st_encode(model, texts, batch_size)
+            return
+        for t in texts:
+            s = time.perf_counter()
+            model.encode(t, convert_to_numpy=True, show_progress_bar=False)
+            item_ms.append((time.perf_counter() - s) * 1000)
+            if stop():
+                return
+
+    try:
+        result = time_passes(warmup, run_pass, req["plan"], len(texts))
+        ordered = sorted(texts, key=len, reverse=True)  # encode's order for strings: longest (in characters) first
+        step = 1 if per_item else batch_size
+        t0 = time.perf_counter()
+        for i in range(0, len(ordered), step):
+            model.preprocess(ordered[i : i + step])
+        result["tokenizeSecondsPerItem"] = (time.perf_counter() - t0) / len(texts)
+        return result
+    finally:
+        torch.set_num_threads(THREADS[0])
+
+
 HANDLERS = {"info": cmd_info, "load": cmd_load, "export": cmd_export, "embed": cmd_embed, "time": cmd_time,
-            "train": cmd_train, "gemm": cmd_gemm}
+            "train": cmd_train, "gemm": cmd_gemm, "st_load": cmd_st_load, "st_embed": cmd_st_embed, "st_time": cmd_st_time}
 
 
 def main():

@@ -1,7 +1,8 @@
 /**
- * Clients for the two reference engines, each in its own process: Python PyTorch eager (bench/engine.py, JSON
+ * Clients for the reference engines, each in its own process: Python PyTorch eager (bench/engine.py, JSON
  * lines over stdio) and onnxruntime-node (bench/ortWorker.ts, IPC). Both receive the token batches sbert-node
- * built, so every engine computes exactly the same padded batches.
+ * built, so every engine computes exactly the same padded batches. The Python process also runs
+ * sentence-transformers' own model.encode, which takes the strings and tokenizes them itself.
  */
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -47,6 +48,14 @@ export class PythonEngine {
   /** `threads`: torch.set_num_threads for this call only (default: the engines' count). */
   time(key: string, batches: PlainBatch[], warmup: PlainBatch[], plan: TimingPlan, perItem = false, threads?: number): Promise<Timing> {
     return this.call<Timing>("time", { key, batches, warmup, plan, perItem, threads });
+  }
+
+  /**
+   * sentence-transformers' model.encode on the strings (its tokenization included) under the same timing rule;
+   * the model must have been loaded with "st_load" under `key`.
+   */
+  stTime(key: string, texts: string[], warmTexts: string[], batchSize: number, plan: TimingPlan, perItem = false): Promise<Timing> {
+    return this.call<Timing>("st_time", { key, texts, warmTexts, batchSize, plan, perItem });
   }
 
   /** Resolves once the process has exited (so its CPU time is counted as this process's children's). */

@@ -8,7 +8,7 @@
 import { fmt, log, type ModelName } from "./common.js";
 import type { BenchContext } from "./context.js";
 import { encodeBatches } from "./engines.js";
-import { MODEL_SPECS, type ModelSpec } from "./models.js";
+import { batchFlops, MODEL_SPECS, type ModelSpec } from "./models.js";
 
 interface Shape {
   kind: "linear" | "bmm";
@@ -76,7 +76,7 @@ export async function runGemm(ctx: BenchContext): Promise<RooflineResult[]> {
         const tokens = b.B * b.L;
         const f = { hh: 2 * tokens * H * H, hi: 2 * tokens * H * I, ih: 2 * tokens * I * H, qk: 2 * b.B * heads * b.L * b.L * d, pv: 2 * b.B * heads * b.L * b.L * d };
         seconds += layers * (4 * (f.hh / hh!) + f.hi / hi! + f.ih / ih! + f.qk / qk! + f.pv / pv!);
-        flops += layers * (4 * f.hh + f.hi + f.ih + f.qk + f.pv);
+        flops += batchFlops(spec, b.B, b.L);
       }
       const r: RooflineResult = {
         model: name,

@@ -5,7 +5,7 @@
  * (`model.quantize("bf16")`) too, against sbert-node's own float32 on the same workloads.
  */
 import { backendInfo } from "../lib/index.js";
-import { fmt, fmtRatio, log, ratio, type ModelName } from "./common.js";
+import { cosine, fmt, fmtRatio, log, ratio, type ModelName } from "./common.js";
 import type { BenchContext } from "./context.js";
 import { encodeBatches } from "./engines.js";
 import { roundRobin, timeSbert, type EngineRun } from "./encode.js";
@@ -25,18 +25,6 @@ export interface Int8Result extends Agreement {
 }
 
 type Engine = "int8" | "ort" | "float32" | "bf16";
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 function agreement(quantized: Float32Array[], float: Float32Array[]): Agreement {
   const cos = quantized.map((e, i) => cosine(e, float[i]!));

@@ -13,11 +13,11 @@
  * sentence and head). Each measurement is the fastest 2 ms burst of calls within its time (other work on a shared
  * machine only slows bursts down); the load average is printed before and after.
  */
-import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 
 import { native } from "../lib/native.js";
 import type { KernelBenchmarkInput, KernelIsa, TestingKernels } from "../types/testingKernels.js";
+import { cpuDescription } from "./common.js";
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -32,18 +32,6 @@ const K = (native()._testing as unknown as { kernels?: TestingKernels }).kernels
 if (!K) throw new Error("this addon build has no _testing.kernels (native/js/addon.cc registers them)");
 const features = K.features();
 const paths = features.supported.filter((isa) => isa !== "generic");
-
-function cpuDescription(): { model: string; flags: string[] } {
-  try {
-    const info = readFileSync("/proc/cpuinfo", "utf8");
-    const model = /^model name\s*:\s*(.*)$/m.exec(info)?.[1] ?? "unknown";
-    const all = (/^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? "").split(/\s+/);
-    const wanted = /^(avx2|fma|avx512.*|amx.*|avx_vnni.*)$/;
-    return { model, flags: all.filter((f) => wanted.test(f)).sort() };
-  } catch {
-    return { model: "unknown (no /proc/cpuinfo)", flags: [] };
-  }
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

@@ -6,13 +6,14 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 
-import { fmt, fmtRatio, ratio, RESULTS_DIR, type BenchOptions, type ModelName } from "./common.js";
-import type { EncodeResults, WorkloadResult } from "./encode.js";
+import { fmt, fmtRatio, ratio, RESULTS_DIR, type BenchOptions, type CpuDescription, type Float32Peak, type ModelName } from "./common.js";
+import type { Engine, EncodeResults, WorkloadResult } from "./encode.js";
 import type { Int8Result } from "./int8.js";
 import type { LagResult } from "./eventloop.js";
 import type { RooflineResult } from "./gemm.js";
 import type { MemoryResult } from "./memory.js";
 import { MODEL_SPECS } from "./models.js";
+import type { ServeResult } from "./serve.js";
 import type { StartupResult } from "./startup.js";
 import type { TokenizeResult } from "./tokenize.js";
 import type { TrainResult } from "./train.js";
@@ -22,6 +23,8 @@ export interface BenchResults {
   options: BenchOptions;
   seconds: number;
   environment: Record<string, unknown>;
+  /** The CPU and the float32 peak the report measures engines against. */
+  host: { cpu: CpuDescription; peak: Float32Peak };
   encode?: EncodeResults;
   int8?: Int8Result[];
   train?: TrainResult[];
@@ -29,6 +32,7 @@ export interface BenchResults {
   eventloop?: LagResult[];
   memory?: MemoryResult[];
   startup?: StartupResult[];
+  serve?: ServeResult[];
   gemm?: RooflineResult[];
   errors: { group: string; error: string }[];
 }
@@ -54,6 +58,25 @@ function tokenizeShare(r: BenchResults, t: TokenizeResult, which: "cold" | "warm
   return s ? tok / (s.seconds / s.passes) : NaN;
 }
 
+/**
+ * Matmul FLOPs an engine computes in one pass: sbert-node the real tokens only, the others the padded batches
+ * (sentence-transformers pads its own length-sorted batches of the same size, which match these but for ties).
+ */
+function executedFlops(w: WorkloadResult, e: Engine): number {
+  return e === "sbert" ? w.usefulFlops : w.paddedFlops;
+}
+
+/** An engine's matmul GFLOP/s on a workload over the host's float32 peak. */
+function peakShare(r: BenchResults, w: WorkloadResult, e: Engine): number {
+  const run = w.engines[e];
+  return run ? ((executedFlops(w, e) / w.items) * run.perSecond) / 1e9 / r.host.peak.gflops : NaN;
+}
+
+/** Workloads whose time is mostly large matrix products (batch 1 is bound by reading the weights). */
+const GEMM_HEAVY: WorkloadResult["workload"][] = ["b32", "b128", "long8"];
+const ENGINES: Engine[] = ["sbert", "torch", "ort", "st"];
+const ENGINE_LABEL: Record<Engine, string> = { sbert: "sbert-node", torch: "PyTorch eager", ort: "ORT", st: "ST" };
+
 function roofline(r: BenchResults, m: ModelName, id: WorkloadResult["workload"]): RooflineResult | undefined {
   return r.gemm?.find((g) => g.model === m && g.workload === id);
 }
@@ -75,6 +98,8 @@ export function targets(r: BenchResults): Target[] {
       const o = b1.engines.ort?.p50Ms ?? NaN;
       out.push({ target: `${label(m)}: batch 1 latency (p50) ≤ ORT's`, measured: `${fmt(s, 2)} ms vs ${fmt(o, 2)} ms`, pass: Number.isFinite(s / o) ? s <= o : undefined });
     }
+    const b128 = workload(r, m, "b128");
+    if (b128) check(`${label(m)}: encode batch 128 matmuls ≥ 80% of the host's float32 peak`, peakShare(r, b128, "sbert"), 0.8, true, (v) => pct(v, 0));
   }
   for (const q of r.int8 ?? []) {
     const b32 = q.workloads.find((w) => w.workload === "b32");
@@ -88,6 +113,12 @@ export function targets(r: BenchResults): Target[] {
     if (t.workload !== "b32") continue;
     check(`${label(t.model)}: tokenization ≤ 10% of encode time (batch 32, cold tokenizer)`, tokenizeShare(r, t), 0.1, false, (v) => pct(v, 2));
   }
+  for (const sv of r.serve ?? []) {
+    const at64 = sv.levels.find((l) => l.clients === 64);
+    if (at64) {
+      check(`${label(sv.model)}: HTTP server within 10% of in-process throughput at 64 clients`, ratio(at64.server.textsPerSecond, at64.inProcess.textsPerSecond), 0.9, true, fmtRatio);
+    }
+  }
   if (r.eventloop?.length) {
     const worst = Math.max(...r.eventloop.map((l) => l.p99Ms));
     check("event-loop lag p99 ≤ 20 ms during encode (worst workload)", worst, 20, false, (v) => `${fmt(v, 2)} ms`);
@@ -96,6 +127,17 @@ export function targets(r: BenchResults): Target[] {
     check(`${label(mem.model)}: peak RSS (above the process before loading) ≤ 1.3× (weights + one batch's activations)`, mem.ratio, 1.3, false, (v) => `${v.toFixed(2)}×`);
   }
   return out;
+}
+
+function hostLines({ cpu, peak: p }: BenchResults["host"]): string[] {
+  const kernelLanes: Record<string, number> = { avx512: 16, avx2: 8 };
+  const narrower = (kernelLanes[p.kernelIsa] ?? 1) < p.lanes ? `, ${kernelLanes[p.kernelIsa] ?? "scalar"} lanes: narrower than the peak assumes` : "";
+  return [
+    `- Host: ${cpu.model} (${cpu.vendor}, family ${cpu.family}, model ${cpu.modelNumber}); ISA flags: ${cpu.flags.join(" ") || "none of avx2, fma, avx512*, amx*, avx_vnni*"}`,
+    `- float32 peak assumed: **${fmt(p.gflops, 0)} GFLOP/s** = ${p.lanes} lanes (${p.isa}: the widest float32 FMA set the CPU reports) × 2 FLOP per FMA ` +
+      `× ${p.fmaPerCycle} FMA per cycle (${p.fmaWhy}; an assumption by family, not measured) × ${fmt(p.ghz, 2)} GHz (${p.clockWhy}) × ${p.cores} cores (${p.coresWhy}). ` +
+      `sbert-node's own kernels run ${p.kernelIsa} here (backendInfo().kernelIsa${narrower}).`,
+  ];
 }
 
 /** A Markdown table: the first `left` columns are labels (left-aligned), the rest numbers. */
@@ -109,10 +151,12 @@ export function markdown(r: BenchResults): string {
   const lines: string[] = [];
   lines.push(`# sbert-node benchmark, ${r.startedAt}`);
   lines.push("");
+  lines.push(...hostLines(r.host));
+  lines.push("");
   lines.push(`Run took **${r.seconds.toFixed(0)} s** (${r.options.quick ? "--quick" : "full"}; groups: ${r.options.only.join(", ")}; models: ${r.options.models.join(", ")}).`);
   lines.push("");
   lines.push(`- Machine: ${env["cpu"]}, ${env["cores"]} cores, ${env["memoryGiB"]} GiB; load average ${env["loadStart"]} at start, ${env["loadEnd"]} at end`);
-  lines.push(`- Versions: Node ${env["node"]}, libtorch ${env["libtorch"]} (addon) / torch ${env["torch"]} (Python), onnxruntime-node ${env["onnxruntime"]}`);
+  lines.push(`- Versions: Node ${env["node"]}, libtorch ${env["libtorch"]} (addon) / torch ${env["torch"]} (Python), onnxruntime-node ${env["onnxruntime"]}, sentence-transformers ${env["sentenceTransformers"] ?? "–"}`);
   lines.push(`- Threads: ${env["threads"]}`);
   lines.push(`- Other processes on the machine used ${env["otherCpu"]} during the run; hypervisor steal ${env["steal"]}`);
   if ((env["otherShare"] as unknown as number) > 0.1) {
@@ -135,18 +179,32 @@ export function markdown(r: BenchResults): string {
   if (r.encode) {
     lines.push("## Encode");
     lines.push("");
-    lines.push("Outputs on the same token ids before timing (64 sentences at batch 32, 2 documents):");
+    lines.push(
+      "Outputs before timing (64 sentences at batch 32, 2 documents): on the same token ids for sbert-node, PyTorch eager and ORT; " +
+        "sentence-transformers (ST) from the same strings, through its own tokenizer:",
+    );
     lines.push("");
     lines.push(
       table(
-        ["Model", "max abs diff sbert–torch", "ORT–torch", "sbert–ORT", "largest value"],
-        r.encode.agreement.map((a) => [label(a.model), a.sbertVsTorch.toExponential(1), a.ortVsTorch.toExponential(1), a.sbertVsOrt.toExponential(1), a.maxAbsValue.toFixed(2)]),
+        ["Model", "max abs diff sbert–torch", "ORT–torch", "sbert–ORT", "ST–sbert", "ST–sbert lowest cosine", "largest value"],
+        r.encode.agreement.map((a) => [
+          label(a.model),
+          a.sbertVsTorch.toExponential(1),
+          a.ortVsTorch.toExponential(1),
+          a.sbertVsOrt.toExponential(1),
+          a.stVsSbert.toExponential(1),
+          a.stMinCosine.toFixed(6),
+          a.maxAbsValue.toFixed(2),
+        ]),
         1,
       ),
     );
     lines.push("");
     lines.push(
       "Throughput in texts/s (higher is better); ratios are sbert-node over the reference. " +
+        "sbert-node and sentence-transformers (ST, Python, `model.encode(texts, batch_size=B)`, same intra-op threads as PyTorch eager) take the strings " +
+        "and tokenize inside their time; PyTorch eager and ORT get sbert-node's token batches. \"ST tokenize\" is the share of ST's time per text that " +
+        "its tokenization alone takes (`model.preprocess` on the batches encode forms, one pass after the timed ones). " +
         "GEMM % is the share of the matmul-only bound (GEMM section: the matmuls of the padded batches) each engine reaches; " +
         "sbert-node computes the real tokens only (padded/real tokens), PyTorch eager and ORT the padded batches.",
     );
@@ -162,10 +220,13 @@ export function markdown(r: BenchResults): string {
         fmt(e.sbert?.perSecond),
         fmt(e.torch?.perSecond),
         fmt(e.ort?.perSecond),
+        fmt(e.st?.perSecond),
         fmtRatio(ratio(e.sbert?.perSecond, e.torch?.perSecond)),
         fmtRatio(ratio(e.sbert?.perSecond, e.ort?.perSecond)),
-        w.workload === "b1" ? `${fmt(e.sbert?.p50Ms, 2)} / ${fmt(e.torch?.p50Ms, 2)} / ${fmt(e.ort?.p50Ms, 2)}` : "",
-        g ? `${frac(e.sbert?.perSecond)} / ${frac(e.torch?.perSecond)} / ${frac(e.ort?.perSecond)}` : "",
+        fmtRatio(ratio(e.sbert?.perSecond, e.st?.perSecond)),
+        pct(e.st?.tokenizeShare ?? NaN),
+        w.workload === "b1" ? ENGINES.map((x) => fmt(e[x]?.p50Ms, 2)).join(" / ") : "",
+        g ? ENGINES.map((x) => frac(e[x]?.perSecond)).join(" / ") : "",
         fmt(w.paddedTokens / w.realTokens, 2),
         w.otherThreads
           ? `${fmt(w.otherThreads.sbert?.perSecond)} / ${fmt(w.otherThreads.torch?.perSecond)}` +
@@ -181,10 +242,13 @@ export function markdown(r: BenchResults): string {
           "sbert-node",
           "PyTorch eager",
           "ORT",
+          "ST",
           "vs torch",
           "vs ORT",
-          "p50 ms (sbert/torch/ORT)",
-          "GEMM % (sbert/torch/ORT)",
+          "vs ST",
+          "ST tokenize",
+          "p50 ms (sbert/torch/ORT/ST)",
+          "GEMM % (sbert/torch/ORT/ST)",
           "padded/real tokens",
           `${otherThreads} threads: sbert / torch`,
         ],
@@ -202,7 +266,7 @@ export function markdown(r: BenchResults): string {
       e ? `${fmt(e.cores, 2)} (${fmt(100 * e.sysShare, 0)}%, ${fmt(e.faultsPerItem, 0)})` : "–";
     lines.push(
       table(
-        ["Model", "Workload", "mean tokens", "GFLOP per text", "sbert GFLOP/s", "torch GFLOP/s", "ORT GFLOP/s", "cores busy (sys %, faults/text): sbert", "torch", "ORT"],
+        ["Model", "Workload", "mean tokens", "GFLOP per text", "sbert GFLOP/s", "torch GFLOP/s", "ORT GFLOP/s", "ST GFLOP/s", "cores busy (sys %, faults/text): sbert", "torch", "ORT", "ST"],
         r.encode.workloads.map((w) => {
           const per = w.usefulFlops / w.items;
           const g = (x?: number) => fmt(x ? (x * per) / 1e9 : undefined);
@@ -215,14 +279,43 @@ export function markdown(r: BenchResults): string {
             g(e.sbert?.perSecond),
             g(e.torch?.perSecond),
             g(e.ort?.perSecond),
+            g(e.st?.perSecond),
             cores(e.sbert),
             cores(e.torch),
             cores(e.ort),
+            cores(e.st),
           ];
         }),
       ),
     );
     lines.push("");
+    const heavy = r.encode.workloads.filter((w) => GEMM_HEAVY.includes(w.workload));
+    if (heavy.length) {
+      lines.push(
+        `Matmul rate against the host's float32 peak (${fmt(r.host.peak.gflops, 0)} GFLOP/s, top of the report), on the workloads that are mostly large products: ` +
+          "the matmul FLOPs each engine computes (sbert-node the real tokens, the others the padded batches) per second, and that over the peak.",
+      );
+      lines.push("");
+      lines.push(
+        table(
+          ["Model", "Workload", "GFLOP per text (real / padded)", ...ENGINES.map((x) => `${ENGINE_LABEL[x]} GFLOP/s (% of peak)`)],
+          heavy.map((w) => [
+            label(w.model),
+            w.label,
+            `${fmt(w.usefulFlops / w.items / 1e9, 2)} / ${fmt(w.paddedFlops / w.items / 1e9, 2)}`,
+            ...ENGINES.map((x) => {
+              const share = peakShare(r, w, x);
+              return Number.isFinite(share) ? `${fmt(share * r.host.peak.gflops)} (${pct(share, 0)})` : "–";
+            }),
+          ]),
+        ),
+      );
+      lines.push("");
+      if (heavy.some((w) => ENGINES.some((x) => peakShare(r, w, x) > 1))) {
+        lines.push("**A rate above is over the assumed peak: one of its factors (FMA per cycle, clock) is too low for this host.**");
+        lines.push("");
+      }
+    }
   }
 
   if (r.int8?.length) {
@@ -373,6 +466,38 @@ export function markdown(r: BenchResults): string {
       table(
         ["Model", "runs", "wall ms", "node + tsx ms", "import ms", "load ms", "first encode ms"],
         r.startup.map((x) => [label(x.model), String(x.runs), fmt(x.wallMs, 0), fmt(x.nodeStartMs, 0), fmt(x.importMs, 0), fmt(x.loadMs, 0), fmt(x.firstEncodeMs, 0)]),
+        1,
+      ),
+    );
+    lines.push("");
+  }
+
+  for (const sv of r.serve ?? []) {
+    lines.push(`## HTTP serving (\`sbert-node serve\`, ${label(sv.model)})`);
+    lines.push("");
+    lines.push(
+      `The server in its own process on 127.0.0.1 (--max-batch-size ${sv.maxBatchSize}, --max-wait-ms ${sv.maxWaitMs}), ` +
+        `clients in the benchmark process (node:http, keep-alive, base64 embeddings), each sending requests of ${sv.textsPerRequest[0]}–${sv.textsPerRequest[1]} ` +
+        "sentences back to back. In process: `model.encode` on the same requests, as many at a time as there are clients, their texts in order " +
+        `in calls of at most ${sv.maxBatchSize} (what the micro-batcher forms when that many requests are queued), one call at a time; a request's ` +
+        "latency there is until the call holding its last text returns. The server's clients share the CPU with it. " +
+        `Its embeddings of ${sv.agreement.requests} requests against in-process encode: max abs diff ${sv.agreement.maxAbsDiff.toExponential(1)}.`,
+    );
+    lines.push("");
+    lines.push(
+      table(
+        ["Clients", "server req/s", "server texts/s", "server p50 / p99 ms", "texts per forward pass", "in-process req/s", "in-process texts/s", "in-process p50 / p99 ms", "server / in-process (texts/s)"],
+        sv.levels.map((l) => [
+          String(l.clients),
+          fmt(l.server.requestsPerSecond),
+          fmt(l.server.textsPerSecond),
+          `${fmt(l.server.p50Ms, 2)} / ${fmt(l.server.p99Ms, 2)}`,
+          fmt(l.serverTextsPerBatch),
+          fmt(l.inProcess.requestsPerSecond),
+          fmt(l.inProcess.textsPerSecond),
+          `${fmt(l.inProcess.p50Ms, 2)} / ${fmt(l.inProcess.p99Ms, 2)}`,
+          fmtRatio(ratio(l.server.textsPerSecond, l.inProcess.textsPerSecond)),
+        ]),
         1,
       ),
     );

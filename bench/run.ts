@@ -1,12 +1,12 @@
 /**
- * `npm run bench` / `tsx bench/run.ts [--only encode,train,...] [--quick] [--models minilm,base,xlmr,mpnet]`: runs sbert-node
+ * `npm run bench` / `tsx bench/run.ts [--only encode,serve,...] [--quick] [--models minilm,base,xlmr,mpnet]`: runs sbert-node
  * and its references on the same weights and inputs, prints the report and writes it to bench/results/.
  *
  * Groups run in this order, each with fixed time or step budgets (see context.ts workloads, train.ts configs);
  * a group that fails is recorded and the others still run.
  */
 import { backendInfo, getNumThreads } from "../lib/index.js";
-import { cpuSnapshot, GROUPS, loadAverage, log, parseArgs, ORT_THREADS, type Group } from "./common.js";
+import { cpuDescription, cpuSnapshot, float32Peak, GROUPS, loadAverage, log, parseArgs, ORT_THREADS, type Group } from "./common.js";
 import { BenchContext } from "./context.js";
 import { runEncode } from "./encode.js";
 import { runEventLoop } from "./eventloop.js";
@@ -14,6 +14,7 @@ import { runGemm } from "./gemm.js";
 import { runInt8 } from "./int8.js";
 import { runMemory } from "./memory.js";
 import { machine, writeReport, type BenchResults } from "./report.js";
+import { runServe } from "./serve.js";
 import { runStartup } from "./startup.js";
 import { runTokenize } from "./tokenize.js";
 import { runTrain } from "./train.js";
@@ -22,11 +23,13 @@ const opts = parseArgs(process.argv.slice(2));
 const started = performance.now();
 const cpuStart = cpuSnapshot();
 const defaultThreads = getNumThreads();
+const cpu = cpuDescription();
 const results: BenchResults = {
   startedAt: new Date().toISOString(),
   options: opts,
   seconds: 0,
   environment: { ...machine(), loadStart: loadAverage(), node: process.version, sbertDefaultThreads: defaultThreads },
+  host: { cpu, peak: float32Peak(cpu, backendInfo().kernelIsa) },
   errors: [],
 };
 const ctx = new BenchContext(opts);
@@ -39,6 +42,7 @@ const runners: Record<Group, () => Promise<void>> = {
   eventloop: async () => void (results.eventloop = await runEventLoop(ctx)),
   memory: async () => void (results.memory = await runMemory(ctx)),
   startup: async () => void (results.startup = await runStartup(ctx)),
+  serve: async () => void (results.serve = await runServe(ctx)),
   gemm: async () => void (results.gemm = await runGemm(ctx)),
 };
 
@@ -59,14 +63,18 @@ try {
   const info = backendInfo();
   const py = ctx.engineInfo["python"] as { torch?: string; threads?: number; defaultThreads?: number } | undefined;
   const ortInfo = ctx.engineInfo["onnxruntime"] as { version?: string } | undefined;
+  const stInfo = Object.entries(ctx.engineInfo).find(([k]) => k.startsWith("sentence-transformers."))?.[1] as
+    | { version?: string; transformers?: string }
+    | undefined;
   Object.assign(results.environment, {
     loadEnd: loadAverage(),
     libtorch: info.torchVersion,
     torch: py?.torch ?? "–",
     onnxruntime: ortInfo?.version ?? "–",
+    sentenceTransformers: stInfo ? `${stInfo.version} (transformers ${stInfo.transformers})` : "–",
     threads:
       `sbert-node setNumThreads(${opts.torchThreads}) (its default here: ${defaultThreads}); ` +
-      `torch.set_num_threads(${py?.threads ?? opts.torchThreads}) (default here: ${py?.defaultThreads ?? "–"}); ` +
+      `torch.set_num_threads(${py?.threads ?? opts.torchThreads}) for PyTorch eager and sentence-transformers (default here: ${py?.defaultThreads ?? "–"}); ` +
       `ORT intraOpNumThreads ${ORT_THREADS}, interOpNumThreads 1, sequential, graph optimization "all"; ` +
       `addon's libtorch BLAS_INFO=${/BLAS_INFO=(\w+)/.exec(info.config)?.[1] ?? "?"} (Debian's "generic" is OpenBLAS, with its own thread pool: ` +
       `OPENBLAS_NUM_THREADS=${process.env.OPENBLAS_NUM_THREADS ?? "unset → one per core"})`,
