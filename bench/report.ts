@@ -505,7 +505,7 @@ export function markdown(r: BenchResults): string {
   }
 
   if (r.gemm?.length) {
-    lines.push("## GEMM roofline (PyTorch in Python on the same libtorch + OpenBLAS, standing in for the addon)");
+    lines.push("## GEMM roofline (PyTorch in Python on the same libtorch and its BLAS, standing in for the addon)");
     lines.push("");
     const threads = [...new Set(r.gemm.flatMap((g) => g.rates.map((x) => x.threads)))];
     const names = [...new Set(r.gemm.flatMap((g) => g.rates.map((x) => x.name)))];
