@@ -1,0 +1,71 @@
+"""sentence-transformers' own SentenceTransformerTrainer as the oracle for sbert-node's (test/parity/trainer.test.ts).
+
+stdin: {"mode": "schedule" | "train",
+        "folder": a model folder SentenceTransformer loads (a plain BERT folder: Transformer + mean pooling),
+        "datasets": {name: {column: [values]}} (one entry: a single Dataset, more: a DatasetDict),
+        "losses": {name: {"loss": "CoSENTLoss" | "MultipleNegativesRankingLoss" | "CosineSimilarityLoss"}}
+                  (one entry named "*": one loss for every dataset),
+        "args": SentenceTransformerTrainingArguments keyword arguments (Python names),
+        "epochs": schedule mode: how many epochs of batches to list}
+stdout:
+  schedule: {"epochs": [[[dataset index, [row indices in that dataset]], ...] per epoch], "length": len(dataloader)}
+            read from the trainer's own train DataLoader (accelerate-prepared, set_epoch per epoch, as train() does)
+  train:    {"log_history": trainer.state.log_history, "weights": {key: flat list}} after trainer.train(), the
+            weights being model[0]'s state dict (the checkpoint keys)
+"""
+import json
+import os
+import sys
+import tempfile
+import warnings
+
+warnings.filterwarnings("ignore")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch  # noqa: E402
+from datasets import Dataset, DatasetDict  # noqa: E402
+from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments  # noqa: E402
+from sentence_transformers.sentence_transformer import losses  # noqa: E402
+
+
+def main():
+    req = json.load(sys.stdin)
+    model = SentenceTransformer(req["folder"], device="cpu")
+    model.train()
+    names = list(req["datasets"].keys())
+    data = {n: Dataset.from_dict(cols) for n, cols in req["datasets"].items()}
+    train_dataset = data[names[0]] if len(names) == 1 else DatasetDict(data)
+
+    def make_loss(spec):
+        return getattr(losses, spec["loss"])(model)
+
+    if "*" in req["losses"]:
+        loss = make_loss(req["losses"]["*"])
+    else:
+        loss = {n: make_loss(s) for n, s in req["losses"].items()}
+
+    with tempfile.TemporaryDirectory() as out:
+        args = SentenceTransformerTrainingArguments(output_dir=out, report_to="none", use_cpu=True, disable_tqdm=True, **req["args"])
+        trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_dataset, loss=loss)
+        if req["mode"] == "schedule":
+            loader = trainer.get_train_dataloader()
+            sizes = [len(data[n]) for n in names]
+            offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+            epochs = []
+            for epoch in range(req["epochs"]):
+                loader.set_epoch(epoch)
+                batches = []
+                for batch in loader.batch_sampler:
+                    d = max(i for i in range(len(offsets)) if batch[0] >= offsets[i])
+                    batches.append([d, [int(i) - offsets[d] for i in batch]])
+                epochs.append(batches)
+            json.dump({"epochs": epochs, "length": len(loader)}, sys.stdout)
+            return
+        trainer.train()
+        weights = {k: v.detach().to(torch.float64).flatten().tolist() for k, v in model[0].auto_model.state_dict().items() if v.is_floating_point()}
+        json.dump({"log_history": trainer.state.log_history, "weights": weights}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
