@@ -321,7 +321,7 @@ export class SentenceTransformer {
   }
 
   /** The number of tokens `prompt` takes at the start of a text (for pooling that leaves prompts out). @internal */
-  promptLength(prompt: string): number {
+  promptLength(prompt: string): number | undefined {
     return this.inputModule.promptLength(prompt);
   }
 

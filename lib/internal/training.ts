@@ -22,7 +22,8 @@ export function tokenizeColumns(model: SentenceTransformer, columns: string[][],
   return columns.map((texts, c) => {
     const prompt = prompts[c];
     if (prompt === undefined || prompt === "") return model.tokenize(texts);
-    return { ...model.tokenize(texts.map((t) => prompt + t)), promptLength: model.promptLength(prompt) };
+    const promptLength = model.promptLength(prompt);
+    return { ...model.tokenize(texts.map((t) => prompt + t)), ...(promptLength !== undefined && { promptLength }) };
   });
 }
 

@@ -37,7 +37,7 @@ function weights(model: SentenceTransformer): Float32Array[] {
   return model.modules[0]!.native.stateDict().map((t) => t.data);
 }
 
-async function trained(init: SentenceTransformerTrainingArgumentsInit, data: Dataset = sts, makeLoss = (m: SentenceTransformer) => new losses.CosineSimilarityLoss(m)) {
+async function trained(init: SentenceTransformerTrainingArgumentsInit, data: Dataset = sts, makeLoss: (m: SentenceTransformer) => losses.Loss = (m) => new losses.CosineSimilarityLoss(m)) {
   const model = await topicModel({ seed: 3, dropout: 0 });
   const trainer = new SentenceTransformerTrainer({ model, args: { outputDir: out(), learningRate: 2e-3, saveStrategy: "no", ...init }, trainDataset: data, loss: makeLoss(model) });
   const result = await trainer.train();
