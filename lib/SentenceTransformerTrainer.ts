@@ -598,7 +598,7 @@ export class SentenceTransformerTrainer {
     this.#native = native;
     this.#inTrain = true;
     this.#control = new TrainerControl();
-    const bar = new ProgressBar({ total: maxSteps, label: "Training" });
+    const bar = args.disableTqdm ? undefined : new ProgressBar({ total: maxSteps, label: "Training" });
     try {
       this.state = this.#freshState();
       let epochsTrained = 0;
@@ -624,7 +624,7 @@ export class SentenceTransformerTrainer {
       this.#trLoss = 0;
       this.#totalLoss = 0;
       this.#lastLoggedStep = this.state.global_step;
-      bar.tick(this.state.global_step);
+      bar?.tick(this.state.global_step);
       await this.#call("onTrainBegin");
       if (args.evalOnStart) await this.#evaluateDuringTraining();
 
@@ -663,7 +663,7 @@ export class SentenceTransformerTrainer {
               lr = result.lr;
               this.state.global_step++;
               this.state.epoch = epoch + (step + 1) / stepsInEpoch;
-              bar.tick(1, `loss=${loss.toFixed(4)}`);
+              bar?.tick(1, `loss=${loss.toFixed(4)}`);
               this.#onStepEndFlow();
               await this.#call("onStepEnd");
               await this.#maybeLogSaveEvaluate(native, gradNorm, lr);
@@ -678,7 +678,7 @@ export class SentenceTransformerTrainer {
         await this.#maybeLogSaveEvaluate(native, gradNorm, lr);
         if (this.#control.shouldTrainingStop) break;
       }
-      bar.stop();
+      bar?.stop();
 
       // Trainer._finalize_training
       this.#totalLoss += this.#trLoss;
@@ -694,7 +694,7 @@ export class SentenceTransformerTrainer {
       await this.#call("onTrainEnd");
       return { globalStep: this.state.global_step, trainingLoss, metrics };
     } finally {
-      bar.stop();
+      bar?.stop();
       this.#inTrain = false;
       this.#native = undefined;
       this.#keepHeads(native);

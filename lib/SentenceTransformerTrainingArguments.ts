@@ -85,6 +85,8 @@ export interface SentenceTransformerTrainingArgumentsInit {
   multiDatasetBatchSampler?: MultiDatasetBatchSamplerName;
   /** Text put before each column's values in training and evaluation batches. */
   prompts?: TrainingPrompts;
+  /** No progress bar. Default false. */
+  disableTqdm?: boolean;
   /** Integrations: "none" (default), "all" or "jsonl". The JSONL log (outputDir/trainer_log.jsonl) is always written. */
   reportTo?: string | string[];
 }
@@ -245,6 +247,7 @@ const SPECS: Record<keyof SentenceTransformerTrainingArgumentsInit, Spec> = {
       return v;
     },
   },
+  disableTqdm: { python: "disable_tqdm", default: false, check: check.bool },
   reportTo: {
     python: "report_to",
     default: "none",

@@ -39,7 +39,7 @@ function weights(model: SentenceTransformer): Float32Array[] {
 
 async function trained(init: SentenceTransformerTrainingArgumentsInit, data: Dataset = sts, makeLoss: (m: SentenceTransformer) => losses.Loss = (m) => new losses.CosineSimilarityLoss(m)) {
   const model = await topicModel({ seed: 3, dropout: 0 });
-  const trainer = new SentenceTransformerTrainer({ model, args: { outputDir: out(), learningRate: 2e-3, saveStrategy: "no", ...init }, trainDataset: data, loss: makeLoss(model) });
+  const trainer = new SentenceTransformerTrainer({ model, args: { outputDir: out(), learningRate: 2e-3, saveStrategy: "no", disableTqdm: true, ...init }, trainDataset: data, loss: makeLoss(model) });
   const result = await trainer.train();
   return { model, trainer, result };
 }

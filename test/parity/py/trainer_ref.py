@@ -13,6 +13,7 @@ stdout:
   train:    {"log_history": trainer.state.log_history, "weights": {key: flat list}} after trainer.train(), the
             weights being model[0]'s state dict (the checkpoint keys)
 """
+import contextlib
 import json
 import os
 import sys
@@ -31,6 +32,14 @@ from sentence_transformers.sentence_transformer import losses  # noqa: E402
 
 def main():
     req = json.load(sys.stdin)
+    out = sys.stdout
+    # transformers prints each log entry (PrinterCallback, with tqdm off): stdout carries only the answer.
+    with contextlib.redirect_stdout(sys.stderr):
+        answer = run(req)
+    json.dump(answer, out)
+
+
+def run(req):
     model = SentenceTransformer(req["folder"], device="cpu")
     model.train()
     names = list(req["datasets"].keys())
@@ -45,8 +54,8 @@ def main():
     else:
         loss = {n: make_loss(s) for n, s in req["losses"].items()}
 
-    with tempfile.TemporaryDirectory() as out:
-        args = SentenceTransformerTrainingArguments(output_dir=out, report_to="none", use_cpu=True, disable_tqdm=True, **req["args"])
+    with tempfile.TemporaryDirectory() as output_dir:
+        args = SentenceTransformerTrainingArguments(output_dir=output_dir, report_to="none", use_cpu=True, disable_tqdm=True, **req["args"])
         trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=train_dataset, loss=loss)
         if req["mode"] == "schedule":
             loader = trainer.get_train_dataloader()
@@ -60,11 +69,10 @@ def main():
                     d = max(i for i in range(len(offsets)) if batch[0] >= offsets[i])
                     batches.append([d, [int(i) - offsets[d] for i in batch]])
                 epochs.append(batches)
-            json.dump({"epochs": epochs, "length": len(loader)}, sys.stdout)
-            return
+            return {"epochs": epochs, "length": len(loader)}
         trainer.train()
         weights = {k: v.detach().to(torch.float64).flatten().tolist() for k, v in model[0].auto_model.state_dict().items() if v.is_floating_point()}
-        json.dump({"log_history": trainer.state.log_history, "weights": weights}, sys.stdout)
+        return {"log_history": trainer.state.log_history, "weights": weights}
 
 
 if __name__ == "__main__":
