@@ -238,80 +238,69 @@ export class GroupByLabelBatchSampler implements RowBatchSampler {
   }
 }
 
-/** Batches of several datasets, as indices into their concatenation (torch's ConcatDataset). */
-export interface MultiDatasetBatchSampler extends Iterable<number[]> {
-  epoch: number;
-  readonly length: number;
-  /** Where each dataset's rows start in the concatenation. */
-  readonly offsets: readonly number[];
-}
-
-function offsetsOf(samplers: readonly { numRows: number }[]): number[] {
-  const out = [0];
-  for (const s of samplers) out.push(out[out.length - 1]! + s.numRows);
-  return out;
-}
-
 interface SubSampler {
   sampler: RowBatchSampler;
   numRows: number;
 }
 
-/** MultiDatasetBatchSamplers.ROUND_ROBIN: Python's RoundRobinBatchSampler. */
-export class RoundRobinBatchSampler implements MultiDatasetBatchSampler {
+/**
+ * Batches of several datasets, as indices into their concatenation (torch's ConcatDataset); Python's
+ * MultiDatasetDefaultBatchSampler. The generator, shared with the datasets' samplers, is reseeded with
+ * seed + epoch when an epoch starts.
+ */
+export abstract class MultiDatasetBatchSampler implements Iterable<number[]> {
   epoch = 0;
-  readonly offsets: number[];
+  /** Where each dataset's rows start in the concatenation. */
+  readonly offsets: readonly number[];
 
   constructor(
-    private readonly samplers: readonly SubSampler[],
-    private readonly generator: TorchGenerator,
-    private readonly seed: number,
+    protected readonly samplers: readonly SubSampler[],
+    protected readonly generator: TorchGenerator,
+    protected readonly seed: number,
   ) {
-    this.offsets = offsetsOf(samplers);
+    const offsets = [0];
+    for (const s of samplers) offsets.push(offsets[offsets.length - 1]! + s.numRows);
+    this.offsets = offsets;
   }
 
+  abstract readonly length: number;
+
+  /** The datasets' batches in this sampler's order (dataset index, row batch). */
+  protected abstract order(iterators: Iterator<number[]>[]): Generator<[number, number[]]>;
+
+  *[Symbol.iterator](): Iterator<number[]> {
+    this.generator.manualSeed(this.seed + this.epoch);
+    for (const [d, batch] of this.order(this.samplers.map((s) => s.sampler[Symbol.iterator]()))) yield batch.map((i) => i + this.offsets[d]!);
+  }
+}
+
+/** MultiDatasetBatchSamplers.ROUND_ROBIN: Python's RoundRobinBatchSampler. */
+export class RoundRobinBatchSampler extends MultiDatasetBatchSampler {
   get length(): number {
     return Math.min(...this.samplers.map((s) => s.sampler.length)) * this.samplers.length;
   }
 
-  *[Symbol.iterator](): Iterator<number[]> {
-    this.generator.manualSeed(this.seed + this.epoch);
-    const iterators = this.samplers.map((s) => s.sampler[Symbol.iterator]());
+  protected *order(iterators: Iterator<number[]>[]): Generator<[number, number[]]> {
     for (let d = 0; ; d = (d + 1) % iterators.length) {
       const r = iterators[d]!.next();
       if (r.done) return;
-      yield r.value.map((i) => i + this.offsets[d]!);
+      yield [d, r.value];
     }
   }
 }
 
 /** MultiDatasetBatchSamplers.PROPORTIONAL: Python's ProportionalBatchSampler. */
-export class ProportionalBatchSampler implements MultiDatasetBatchSampler {
-  epoch = 0;
-  readonly offsets: number[];
-
-  constructor(
-    private readonly samplers: readonly SubSampler[],
-    private readonly generator: TorchGenerator,
-    private readonly seed: number,
-  ) {
-    this.offsets = offsetsOf(samplers);
-  }
-
+export class ProportionalBatchSampler extends MultiDatasetBatchSampler {
   get length(): number {
     return this.samplers.reduce((acc, s) => acc + s.sampler.length, 0);
   }
 
-  *[Symbol.iterator](): Iterator<number[]> {
-    this.generator.manualSeed(this.seed + this.epoch);
+  protected *order(iterators: Iterator<number[]>[]): Generator<[number, number[]]> {
     const datasetIndices = this.samplers.flatMap((s, d) => Array.from({ length: s.sampler.length }, () => d));
-    const iterators = this.samplers.map((s) => s.sampler[Symbol.iterator]());
     // SubsetRandomSampler: the whole order is drawn before the first batch.
-    const order = this.generator.randperm(datasetIndices.length).map((i) => datasetIndices[i]!);
-    for (const d of order) {
+    for (const d of this.generator.randperm(datasetIndices.length).map((i) => datasetIndices[i]!)) {
       const r = iterators[d]!.next();
-      if (r.done) continue;
-      yield r.value.map((i) => i + this.offsets[d]!);
+      if (!r.done) yield [d, r.value];
     }
   }
 }
@@ -381,7 +370,7 @@ export class BatchSchedule {
   epoch(epoch: number): ScheduledBatch[] {
     this.#top.epoch = epoch;
     const out: ScheduledBatch[] = [];
-    const offsets = this.#multi ? (this.#top as MultiDatasetBatchSampler).offsets : [0];
+    const offsets = this.#top instanceof MultiDatasetBatchSampler ? this.#top.offsets : [0];
     for (const batch of this.#top) {
       let d = 0;
       while (d + 1 < offsets.length - 1 && batch[0]! >= offsets[d + 1]!) d++;

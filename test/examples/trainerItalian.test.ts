@@ -1,32 +1,14 @@
 // examples/trainer-italian.ts run as the README tells users to (`npx tsx …`), offline on a tiny generated BERT and
 // the bundled Italian STS set: it trains, evaluates, keeps two checkpoints and the best, and saves the best model.
-import { spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
-import { delimiter, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
 import { expect, test } from "vitest";
 
 import { SentenceTransformer } from "../../lib/index.js";
 import { makeTinyBert } from "../fixtures/tinyBert.js";
+import { npx } from "../helpers/npx.js";
 import { maxAbsDiffAll, tempDir } from "../helpers/tmp.js";
-
-const root = fileURLToPath(new URL("../..", import.meta.url));
-
-function npx(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("npx", args, {
-      cwd: root,
-      env: { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ""}`, npm_config_offline: "true" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (b) => (out += b));
-    child.stderr.on("data", (b) => (out += b));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out }));
-  });
-}
 
 test("npx tsx examples/trainer-italian.ts trains with SentenceTransformerTrainer and saves the best model", async () => {
   const dir = await tempDir();
