@@ -220,6 +220,11 @@ export class SentenceTransformerTrainer {
       this.evaluator = evaluator;
     }
 
+    // The native autocast is bf16 on CPU and fp16 on CUDA: fp16 asked for on CPU would silently be bf16.
+    const device = model.modules[0]?.native.device ?? "cpu";
+    if (this.args.fp16 && !device.startsWith("cuda")) {
+      throw new SbertError("ERR_DEVICE", `args.fp16 needs a CUDA device (the model is on ${device}); on CPU, mixed precision is bf16: set bf16 instead`, { op: OP });
+    }
     this.trainDataset = options.trainDataset;
     this.evalDataset = options.evalDataset;
     if (this.evalDataset === undefined && this.evaluator === undefined && this.args.evalStrategy !== "no") {

@@ -377,6 +377,7 @@ describe("batch samplers and several datasets", () => {
 test("arguments given as an object are checked as SentenceTransformerTrainingArguments", async () => {
   const model = await topicModel({ seed: 3 });
   expect(() => new SentenceTransformerTrainer({ model, args: { learning_rate: 1 } as never, trainDataset: sts })).toThrow(/unknown argument 'learning_rate'/);
+  expect(() => new SentenceTransformerTrainer({ model, args: { fp16: true }, trainDataset: sts })).toThrow(/fp16 needs a CUDA device \(the model is on cpu\)/);
   const args = new SentenceTransformerTrainingArguments({ outputDir: out() });
   expect(new SentenceTransformerTrainer({ model, args, trainDataset: sts }).args).toBe(args);
   model.dispose();

@@ -60,11 +60,12 @@ function stsData(n: number, seed: number): Columns {
 
 /** sbert-node's args → Python's keyword arguments. */
 function pyArgs(args: SentenceTransformerTrainingArgumentsInit): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(args).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]));
+  return Object.fromEntries(Object.entries(args).filter(([, v]) => v !== undefined).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]));
 }
 
 interface Case {
   datasets: Record<string, Columns>;
+  evalDatasets?: Record<string, Columns>;
   losses: Record<string, LossName>;
   args: SentenceTransformerTrainingArgumentsInit;
 }
@@ -78,6 +79,7 @@ async function ourTrainer(model: SentenceTransformer, c: Case): Promise<Sentence
     model,
     args: { outputDir: join(root, "out"), saveStrategy: "no", disableTqdm: true, ...c.args },
     trainDataset: names.length === 1 ? data[names[0]!]! : data,
+    ...(c.evalDatasets && { evalDataset: Dataset.fromColumns(Object.values(c.evalDatasets)[0]!) }),
     loss,
   });
 }
@@ -88,7 +90,8 @@ function request(mode: "schedule" | "train", c: Case, extra: object = {}) {
     folder,
     datasets: c.datasets,
     losses: Object.fromEntries(Object.entries(c.losses).map(([n, l]) => [n, { loss: l }])),
-    args: pyArgs({ saveStrategy: "no", ...c.args }),
+    ...(c.evalDatasets && { eval_datasets: c.evalDatasets }),
+    args: pyArgs({ saveStrategy: "no", ...c.args, outputDir: undefined }),
     ...extra,
   };
 }
@@ -156,6 +159,7 @@ describe("batch schedules against sentence-transformers' samplers", () => {
 interface PyTrain {
   log_history: Record<string, number>[];
   weights: Record<string, number[]>;
+  states: Record<string, Record<string, unknown>>;
 }
 
 async function expectTrainingParity(name: string, c: Case): Promise<void> {
@@ -233,6 +237,57 @@ describe("training against sentence-transformers' SentenceTransformerTrainer", (
       args: { ...common, warmupSteps: 0.2, maxSteps: 5, batchSampler: "no_duplicates" },
     });
   });
+});
+
+test("evaluation and checkpoints: eval_loss at every evaluation, and trainer_state.json as transformers writes it", async () => {
+  const c: Case = {
+    datasets: { sts: stsData(12, 4) },
+    evalDatasets: { sts: stsData(10, 9) },
+    losses: { "*": "CoSENTLoss" },
+    args: {
+      outputDir: join(root, "checkpoints"),
+      perDeviceTrainBatchSize: 4,
+      perDeviceEvalBatchSize: 4,
+      learningRate: 1e-3,
+      adamEpsilon: 1e-5,
+      maxSteps: 4,
+      loggingSteps: 1,
+      evalStrategy: "steps",
+      evalSteps: 2,
+      saveStrategy: "steps",
+      saveSteps: 2,
+      metricForBestModel: "eval_loss",
+    },
+  };
+  const model = await SentenceTransformer.load(folder);
+  const trainer = await ourTrainer(model, c);
+  await trainer.train();
+  const py = await runPython<PyTrain>(TRAINER_REF, request("train", c));
+  const evals = (h: Record<string, number>[]) => h.filter((e) => "eval_loss" in e);
+  const ours = evals(trainer.state.log_history);
+  const theirs = evals(py.log_history);
+  expect(ours.map((e) => e["step"])).toEqual([2, 4]);
+  expect(theirs.map((e) => e["step"])).toEqual([2, 4]);
+  const evalDiff = Math.max(...ours.map((e, i) => Math.abs(e["eval_loss"]! - theirs[i]!["eval_loss"]!)));
+  observed.push(`eval_loss (CoSENTLoss, eval batches of 4): ${ours.map((e) => e["eval_loss"]!.toFixed(6)).join(", ")}; differences ${evalDiff.toExponential(2)}`);
+  expect(evalDiff).toBeLessThanOrEqual(TOL);
+
+  expect(Object.keys(py.states).sort()).toEqual(["checkpoint-2", "checkpoint-4"]);
+  for (const [name, theirState] of Object.entries(py.states)) {
+    const ourState = JSON.parse(await readFile(join(root, "checkpoints", name, "trainer_state.json"), "utf8")) as Record<string, unknown>;
+    expect(Object.keys(ourState), name).toEqual(Object.keys(theirState));
+    for (const key of ["global_step", "max_steps", "logging_steps", "eval_steps", "save_steps", "train_batch_size", "num_train_epochs", "best_global_step", "stateful_callbacks", "total_flos"]) {
+      expect(ourState[key], `${name} ${key}`).toEqual(theirState[key]);
+    }
+    expect(ourState["epoch"]).toBeCloseTo(theirState["epoch"] as number, 12);
+    expect(ourState["best_metric"]).toBeCloseTo(theirState["best_metric"] as number, 5);
+    expect((ourState["best_model_checkpoint"] as string).split("/").at(-1)).toBe((theirState["best_model_checkpoint"] as string).split("/").at(-1));
+    const ourLog = ourState["log_history"] as Record<string, number>[];
+    const theirLog = theirState["log_history"] as Record<string, number>[];
+    expect(ourLog.map((e) => Object.keys(e))).toEqual(theirLog.map((e) => Object.keys(e)));
+    expect(ourLog.map((e) => e["step"])).toEqual(theirLog.map((e) => e["step"]));
+  }
+  model.dispose();
 });
 
 describe("record", () => {
