@@ -374,6 +374,35 @@ describe("batch samplers and several datasets", () => {
   });
 });
 
+describe("losses with state of their own", () => {
+  test("CachedMultipleNegativesRankingLoss with gradient accumulation gives the weights of the plain loss", async () => {
+    const data = Dataset.fromColumns({ anchor: pairs.s1, positive: pairs.s2 });
+    const args = { maxSteps: 3, perDeviceTrainBatchSize: 8, gradientAccumulationSteps: 2, adamEpsilon: 1e-5 };
+    const plain = await trained(args, data, (m) => new losses.MultipleNegativesRankingLoss(m));
+    const cached = await trained(args, data, (m) => new losses.CachedMultipleNegativesRankingLoss(m, { miniBatchSize: 3 }));
+    expect(maxAbsDiffAll(weights(cached.model), weights(plain.model))).toBeLessThan(1e-5);
+    const moved = await topicModel({ seed: 3, dropout: 0 });
+    expect(maxAbsDiffAll(weights(moved), weights(plain.model))).toBeGreaterThan(1e-4);
+    for (const m of [plain.model, cached.model, moved]) m.dispose();
+  });
+
+  test("SoftmaxLoss: the trained classifier stays with the trainer, so evaluate() after training scores as the last evaluation did", async () => {
+    const model = await topicModel({ seed: 3, dropout: 0 });
+    const classes = (s: number[]) => s.map((x) => Math.round(x * 3) % 3);
+    const trainer = new SentenceTransformerTrainer({
+      model,
+      args: { outputDir: out(), maxSteps: 4, perDeviceTrainBatchSize: 8, learningRate: 5e-3, evalStrategy: "steps", evalSteps: 4, saveStrategy: "no", disableTqdm: true },
+      trainDataset: Dataset.fromColumns({ a: pairs.s1, b: pairs.s2, label: classes(pairs.scores) }),
+      evalDataset: Dataset.fromColumns({ a: held.s1, b: held.s2, label: classes(held.scores) }),
+      loss: new losses.SoftmaxLoss(model, { numLabels: 3 }),
+    });
+    await trainer.train();
+    const during = trainer.state.log_history.find((h) => "eval_loss" in h)!["eval_loss"];
+    expect((await trainer.evaluate())["eval_loss"]).toBe(during);
+    model.dispose();
+  });
+});
+
 test("arguments given as an object are checked as SentenceTransformerTrainingArguments", async () => {
   const model = await topicModel({ seed: 3 });
   expect(() => new SentenceTransformerTrainer({ model, args: { learning_rate: 1 } as never, trainDataset: sts })).toThrow(/unknown argument 'learning_rate'/);
