@@ -246,6 +246,25 @@ describe("evaluation, checkpoints and the best model", () => {
     for (const m of [best, last, model]) m.dispose();
   });
 
+  test("a dict of evaluation datasets: a loss for each, the evaluator once (with the first) under eval_", async () => {
+    const model = await topicModel({ seed: 3, dropout: 0 });
+    const trainer = new SentenceTransformerTrainer({
+      model,
+      args: { outputDir: out(), maxSteps: 2, perDeviceTrainBatchSize: 8, evalStrategy: "steps", evalSteps: 2, saveStrategy: "no", disableTqdm: true },
+      trainDataset: sts,
+      evalDataset: { first: evalSts, second: evalSts.select([0, 1, 2, 3]) },
+      loss: new losses.CosineSimilarityLoss(model),
+      evaluator: scripted([0.5, 0.6, 0.7]),
+    });
+    await trainer.train();
+    const logged = trainer.state.log_history.filter((h) => Object.keys(h).some((k) => k.startsWith("eval_")));
+    expect(logged.map((h) => Object.keys(h).filter((k) => k.endsWith("loss") || k.endsWith("score")).sort())).toEqual([["eval_first_loss", "eval_score"], ["eval_second_loss"]]);
+    // Outside training, the evaluator runs for each, under that dataset's prefix.
+    const metrics = await trainer.evaluate();
+    expect(Object.keys(metrics).filter((k) => k.endsWith("loss") || k.endsWith("score")).sort()).toEqual(["eval_first_loss", "eval_first_score", "eval_second_loss", "eval_second_score"]);
+    model.dispose();
+  });
+
   test('saveStrategy "best" saves only when the metric improves', async () => {
     const model = await topicModel({ seed: 3, dropout: 0 });
     const outputDir = out();

@@ -237,6 +237,14 @@ describe("training against sentence-transformers' SentenceTransformerTrainer", (
       args: { ...common, warmupSteps: 0.2, maxSteps: 5, batchSampler: "no_duplicates" },
     });
   });
+
+  test("prompts per column go before the texts as Python's data collator puts them", async () => {
+    await expectTrainingParity("CoSENTLoss with prompts", {
+      datasets: { sts: stsData(12, 5) },
+      losses: { "*": "CoSENTLoss" },
+      args: { ...common, gradientAccumulationSteps: 1, maxSteps: 3, prompts: { sentence1: "query: ", sentence2: "document: " } },
+    });
+  });
 });
 
 test("evaluation and checkpoints: eval_loss at every evaluation, and trainer_state.json as transformers writes it", async () => {
