@@ -209,8 +209,8 @@ export class SentenceTransformerTrainer {
     }
     this.model = model;
     this.args = options.args instanceof SentenceTransformerTrainingArguments ? options.args : new SentenceTransformerTrainingArguments(options.args ?? {});
-    this.callbacks = [...(options.callbacks ?? [])];
     if (!Array.isArray(options.callbacks ?? [])) throw new TypeError(`${OP}: callbacks must be a list`);
+    this.callbacks = [...(options.callbacks ?? [])];
 
     const evaluator = options.evaluator;
     if (Array.isArray(evaluator)) {
@@ -631,7 +631,7 @@ export class SentenceTransformerTrainer {
       this.#lastLoggedStep = this.state.global_step;
       bar?.tick(this.state.global_step);
       await this.#call("onTrainBegin");
-      if (args.evalOnStart) await this.#evaluateDuringTraining();
+      if (args.evalOnStart) await this.evaluate();
 
       let gradNorm: number | undefined;
       let lr: number | undefined;
@@ -731,10 +731,6 @@ export class SentenceTransformerTrainer {
     if (a.saveStrategy === "epoch") this.#control.shouldSave = true;
   }
 
-  async #evaluateDuringTraining(): Promise<Record<string, number>> {
-    return this.evaluate();
-  }
-
   /** Trainer._maybe_log_save_evaluate. */
   async #maybeLogSaveEvaluate(native: NativeTrainer, gradNorm: number | undefined, lr: number | undefined): Promise<void> {
     const c = this.#control;
@@ -748,7 +744,7 @@ export class SentenceTransformerTrainer {
       await this.#log(logs);
     }
     if (c.shouldEvaluate) {
-      const metrics = await this.#evaluateDuringTraining();
+      const metrics = await this.evaluate();
       const isNewBest = this.#isNewBest(metrics);
       if (this.args.saveStrategy === "best") c.shouldSave = isNewBest;
     }
