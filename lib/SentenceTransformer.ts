@@ -320,6 +320,11 @@ export class SentenceTransformer {
     return this.inputModule.tokenize(checkInputs(texts));
   }
 
+  /** The number of tokens `prompt` takes at the start of a text (for pooling that leaves prompts out). @internal */
+  promptLength(prompt: string): number | undefined {
+    return this.inputModule.promptLength(prompt);
+  }
+
   private resolvePrompt(prompt: string | undefined, promptName: string | undefined): string | undefined {
     if (prompt !== undefined) {
       if (typeof prompt !== "string") throw new TypeError("encode: prompt must be a string");

@@ -4,19 +4,18 @@
  * runs every `evaluationSteps` and at each epoch's end, and the best model is saved to `outputPath`.
  * Checkpoints hold the model, the optimizer, the data position and the RNG, so a resumed run continues exactly.
  */
-import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 
-import type { NativeTensorData, NativeTokenBatch, NativeTrainer } from "../types/native.js";
+import type { NativeTrainer } from "../types/native.js";
 import type { DataLoader } from "./DataLoader.js";
 import { SbertError } from "./errors.js";
 import type { InputExample } from "./InputExample.js";
-import { weightsForNative } from "./io/checkpoint.js";
-import { exists, readJson, readJsonObject, writeFolderAtomically, writeJson } from "./io/files.js";
-import { readSafetensorsHeader, writeSafetensors } from "./io/safetensors.js";
+import { readJsonObject, writeFolderAtomically, writeJson } from "./io/files.js";
 import { randomSeed } from "./internal/random.js";
+import { checkpointSteps, labelTensor, latestCheckpoint, loadModelWeights, loadOptimizerState, saveOptimizerState, tokenizeColumns } from "./internal/training.js";
 import type { Loss } from "./losses/Loss.js";
-import { callNative, callNativeSync, native } from "./native.js";
+import { callNative, callNativeSync } from "./native.js";
 import { ProgressBar } from "./progress.js";
 import type { SentenceTransformer } from "./SentenceTransformer.js";
 
@@ -105,8 +104,6 @@ export interface FitResult {
 
 export const SCHEDULERS: readonly SchedulerName[] = ["constantlr", "warmupconstant", "warmuplinear", "warmupcosine", "warmupcosinewithhardrestarts"];
 const STATE_FILE = "trainer_state.json";
-const OPTIMIZER_FILE = "optimizer.safetensors";
-const RNG_FILE = "rng_state.bin";
 
 interface LoaderPosition {
   pass: number;
@@ -191,47 +188,14 @@ function checkData(model: SentenceTransformer, objectives: [DataLoader, Loss][])
   });
 }
 
-function labelsOf(loss: Loss, batch: InputExample[]): NativeTensorData | null {
-  if (loss.labelKind === "none") return null;
-  if (loss.labelKind === "embedding") {
-    const dim = batch[0]!.label as ArrayLike<number>;
-    const data = new Float32Array(batch.length * dim.length);
-    batch.forEach((ex, i) => data.set(ex.label as ArrayLike<number>, i * dim.length));
-    return { data, shape: [batch.length, dim.length] };
-  }
-  return { data: Float32Array.from(batch, (ex) => ex.label as number), shape: [batch.length] };
-}
-
-function tokenizeColumns(model: SentenceTransformer, batch: InputExample[]): NativeTokenBatch[] {
-  const columns: NativeTokenBatch[] = [];
-  for (let c = 0; c < batch[0]!.texts.length; c++) columns.push(model.tokenize(batch.map((ex) => ex.texts[c]!)));
-  return columns;
-}
-
-async function latestCheckpoint(dir: string): Promise<string | undefined> {
-  if (!(await exists(dir))) return undefined;
-  const steps = (await readdir(dir))
-    .map((name) => /^checkpoint-(\d+)$/.exec(name))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => Number(m[1]))
-    .sort((a, b) => a - b);
-  return steps.length ? join(dir, `checkpoint-${steps[steps.length - 1]}`) : undefined;
-}
-
 async function saveCheckpoint(model: SentenceTransformer, trainer: NativeTrainer, dir: string, state: TrainerState, limit: number): Promise<void> {
   await writeFolderAtomically(join(dir, `checkpoint-${state.global_step}`), async (tmp) => {
     await model.save(tmp, { createModelCard: false });
-    const tensors = trainer.state().map((t) => ({ name: t.name, dtype: "F32" as const, shape: t.shape, data: t.data }));
-    await writeSafetensors(join(tmp, OPTIMIZER_FILE), tensors);
-    await writeFile(join(tmp, RNG_FILE), trainer.rngState());
+    await saveOptimizerState(tmp, trainer);
     await writeJson(join(tmp, STATE_FILE), state);
   }, "fit");
   if (limit > 0) {
-    const all = (await readdir(dir))
-      .map((name) => /^checkpoint-(\d+)$/.exec(name))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => Number(m[1]))
-      .sort((a, b) => a - b);
+    const all = await checkpointSteps(dir);
     for (const step of all.slice(0, Math.max(0, all.length - limit))) await rm(join(dir, `checkpoint-${step}`), { recursive: true, force: true });
   }
 }
@@ -240,29 +204,8 @@ async function saveCheckpoint(model: SentenceTransformer, trainer: NativeTrainer
 async function loadCheckpoint(model: SentenceTransformer, trainer: NativeTrainer, dir: string): Promise<TrainerState> {
   const op = "fit.resumeFromCheckpoint";
   const state = (await readJsonObject(join(dir, STATE_FILE), { op })) as unknown as TrainerState;
-  const modulesFile = join(dir, "modules.json");
-  const list = (await readJson(modulesFile, { op })) as { idx: number; path: string }[];
-  if (!Array.isArray(list) || list.length !== model.modules.length) {
-    throw new SbertError("ERR_CONFIG", `${modulesFile}: the checkpoint's modules do not match the model's ${model.modules.length}`, { op });
-  }
-  for (const entry of list) {
-    const module = model.modules[entry.idx];
-    if (!module) throw new SbertError("ERR_CONFIG", `${modulesFile}: no module ${entry.idx} in the model`, { op });
-    if (module.native.parameterCount() === 0) continue;
-    const weights = await weightsForNative(join(dir, entry.path));
-    await callNative(op, () => module.native.loadWeights(weights));
-  }
-  const optimizerFile = join(dir, OPTIMIZER_FILE);
-  const header = await readSafetensorsHeader(optimizerFile);
-  const raw = await readFile(optimizerFile);
-  const tensors = header.entries.map((e) => ({
-    name: e.name,
-    shape: e.shape,
-    data: new Float32Array(raw.buffer.slice(raw.byteOffset + e.begin, raw.byteOffset + e.end)),
-  }));
-  callNativeSync(op, () => trainer.loadState(tensors, state.optimizer_steps));
-  const rng = await readFile(join(dir, RNG_FILE));
-  callNativeSync(op, () => trainer.setRngState(new Uint8Array(rng.buffer, rng.byteOffset, rng.byteLength)));
+  await loadModelWeights(model, dir, op);
+  await loadOptimizerState(trainer, dir, state.optimizer_steps, op);
   return state;
 }
 
@@ -420,8 +363,8 @@ export async function fit(model: SentenceTransformer, options: FitOptions): Prom
         for (let o = 0; o < objectives.length; o++) {
           const batch = nextBatch(o);
           const loss = objectives[o]![1];
-          const columns = tokenizeColumns(model, batch);
-          const labels = labelsOf(loss, batch);
+          const columns = tokenizeColumns(model, batch[0]!.texts.map((_, c) => batch.map((ex) => ex.texts[c]!)));
+          const labels = labelTensor(loss, batch.map((ex) => ex.label));
           const result = await model.exclusive(() => callNative("fit.step", () => trainer.step(o, columns, labels)));
           const entry = { step: result.step, epoch: epoch + (s + 1) / stepsPerEpoch, loss: result.loss, lr: result.lr };
           log.push(entry);

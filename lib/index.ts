@@ -10,6 +10,25 @@ export * as hub from "./hub/index.js";
 export { InputExample, type InputExampleInit } from "./InputExample.js";
 export { DataLoader, type DataLoaderOptions } from "./DataLoader.js";
 export type { FitOptions, FitResult, FitEvaluator, TrainingLogEntry, EvaluationLogEntry } from "./fit.js";
+export {
+  SentenceTransformerTrainer,
+  TrainerControl,
+  type SentenceTransformerTrainerOptions,
+  type TrainerCallback,
+  type TrainerCallbackEvent,
+  type TrainerState,
+  type TrainOptions,
+  type TrainOutput,
+} from "./SentenceTransformerTrainer.js";
+export {
+  SentenceTransformerTrainingArguments,
+  type SentenceTransformerTrainingArgumentsInit,
+  type IntervalStrategy,
+  type SaveStrategy,
+  type LrSchedulerType,
+  type TrainingPrompts,
+} from "./SentenceTransformerTrainingArguments.js";
+export { BatchSamplers, MultiDatasetBatchSamplers, type BatchSamplerName, type MultiDatasetBatchSamplerName } from "./sampler.js";
 export * as util from "./util/index.js";
 export { SbertError, type SbertErrorCode } from "./errors.js";
 export { Tokenizer, type EncodedBatch, type TextInput } from "./tokenization/Tokenizer.js";

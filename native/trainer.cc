@@ -119,7 +119,8 @@ at::Tensor Trainer::embed(const ops::Context& ctx, TokenBatch& column, int64_t r
 // The gradient cache: embed every column in mini-batches without a graph, take the loss's gradient with respect
 // to the embeddings, then embed each mini-batch again with a graph (replaying its dropout) and push that
 // gradient through it. Same gradients as the plain loss, with a mini-batch's activations in memory.
-at::Tensor Trainer::cached_step(const ops::Context& ctx, const Objective& objective, std::vector<TokenBatch>& columns, const at::Tensor& labels) {
+at::Tensor Trainer::cached_step(const ops::Context& ctx, const Objective& objective, std::vector<TokenBatch>& columns, const at::Tensor& labels,
+                                double scale) {
   const int64_t mb = objective.loss.mini_batch_size;
   auto& gen = generator_;
   std::vector<at::Tensor> reps;
@@ -142,7 +143,7 @@ at::Tensor Trainer::cached_step(const ops::Context& ctx, const Objective& object
     after_first_pass = gen.get_state();
   }
   auto loss = compute_loss(objective.loss, reps, labels, objective.head.get());
-  loss.backward();
+  (scale == 1.0 ? loss : loss * scale).backward();
   for (size_t c = 0; c < columns.size(); ++c) {
     const auto grad = reps[c].grad();
     if (!grad.defined()) continue;  // a column the loss does not use
@@ -164,7 +165,8 @@ at::Tensor Trainer::cached_step(const ops::Context& ctx, const Objective& object
   return loss.detach();
 }
 
-bool Trainer::clip_gradients() {
+bool Trainer::clip_gradients(double& norm) {
+  norm = 0;
   std::vector<at::Tensor> norms;
   for (auto& p : params_) {
     if (p.tensor.grad().defined()) norms.push_back(p.tensor.grad().norm(2));
@@ -172,7 +174,8 @@ bool Trainer::clip_gradients() {
   if (norms.empty()) return true;
   // torch.nn.utils.clip_grad_norm_: the norm of the per-tensor norms, scale = max / (norm + 1e-6) capped at 1.
   auto total = at::stack(norms).norm(2);
-  if (!std::isfinite(total.item<double>())) return false;
+  norm = total.item<double>();
+  if (!std::isfinite(norm)) return false;
   if (config_.max_grad_norm <= 0) return true;
   auto scale = (config_.max_grad_norm / (total + 1e-6)).clamp_max(1.0);
   for (auto& p : params_) {
@@ -261,42 +264,84 @@ void Trainer::adamw(double lr, kernels::Isa isa) {
   }
 }
 
-Trainer::StepResult Trainer::step(size_t objective_index, std::vector<TokenBatch>& columns, const at::Tensor& labels) {
-  std::lock_guard<std::mutex> lock(mutex_);
+void Trainer::refuse(const std::string& why) {
+  // Nothing of a refused step stays behind in the gradients: the next batch starts from none.
+  for (auto& p : params_) p.tensor.mutable_grad().reset();
+  pending_ = 0;
+  fail(ErrorCode::Native, why + "; the step was not applied");
+}
+
+double Trainer::accumulate_locked(size_t objective_index, std::vector<TokenBatch>& columns, const at::Tensor& labels, double scale) {
   if (objective_index >= objectives_.size()) fail(ErrorCode::Input, "objective index out of range");
+  if (!(scale > 0) || !std::isfinite(scale)) fail(ErrorCode::Input, "the loss scale must be a positive finite number");
   const Objective& objective = objectives_[objective_index];
   const at::Device device = modules_.front()->device();
   const at::Tensor labels_on_device = labels.defined() ? labels.to(device) : labels;
 
   ops::Context ctx = call_context(/*train=*/true, nullptr);
   ctx.generator = generator_;
-  for (auto& p : params_) p.tensor.mutable_grad().reset();
 
   at::Tensor loss;
   if (objective.loss.cached()) {
-    loss = cached_step(ctx, objective, columns, labels_on_device);
+    loss = cached_step(ctx, objective, columns, labels_on_device, scale);
   } else {
     std::vector<at::Tensor> embeddings;
     for (auto& c : columns) embeddings.push_back(embed(ctx, c));
     loss = compute_loss(objective.loss, embeddings, labels_on_device, objective.head.get());
-    loss.backward();
+    (scale == 1.0 ? loss : loss * scale).backward();
   }
   const double loss_value = loss.item<double>();
   // A step that would leave a weight NaN or infinite is not applied, and leaves nothing in the next step's gradients.
-  auto refuse = [&](const std::string& why) {
-    for (auto& p : params_) p.tensor.mutable_grad().reset();
-    fail(ErrorCode::Native, why + "; the step was not applied");
-  };
   if (!std::isfinite(loss_value)) refuse("the loss is not finite (" + std::to_string(loss_value) + ")");
+  ++pending_;
+  return loss_value;
+}
+
+Trainer::StepResult Trainer::optimizer_step_locked() {
+  if (pending_ == 0) fail(ErrorCode::Input, "an optimizer step needs at least one accumulated batch");
   const double lr = lr_at(step_count_);
-  if (!clip_gradients()) refuse("the gradients are not finite");
+  double grad_norm = 0;
+  if (!clip_gradients(grad_norm)) refuse("the gradients are not finite");
   // With eps > 0 and finite gradients every update is finite (its denominator is at least eps); with eps = 0 a
   // weight whose gradient has been 0 so far would divide 0 by 0, so that case checks the whole update first.
-  if (config_.eps > 0) adamw(lr, ctx.isa);
+  if (config_.eps > 0) adamw(lr, kernel_isa());
   else if (!adamw_checked(lr)) refuse("the AdamW update is not finite (eps is 0 and a weight's gradients have all been 0, giving 0 / 0)");
   for (auto& p : params_) p.tensor.mutable_grad().reset();
+  pending_ = 0;
   ++step_count_;
-  return {loss_value, lr, step_count_};
+  return {0.0, lr, step_count_, grad_norm};
+}
+
+Trainer::StepResult Trainer::step(size_t objective_index, std::vector<TokenBatch>& columns, const at::Tensor& labels) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& p : params_) p.tensor.mutable_grad().reset();
+  pending_ = 0;
+  const double loss = accumulate_locked(objective_index, columns, labels, 1.0);
+  StepResult r = optimizer_step_locked();
+  r.loss = loss;
+  return r;
+}
+
+double Trainer::accumulate(size_t objective_index, std::vector<TokenBatch>& columns, const at::Tensor& labels, double scale) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return accumulate_locked(objective_index, columns, labels, scale);
+}
+
+double Trainer::eval_loss(size_t objective_index, std::vector<TokenBatch>& columns, const at::Tensor& labels) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (objective_index >= objectives_.size()) fail(ErrorCode::Input, "objective index out of range");
+  const Objective& objective = objectives_[objective_index];
+  const at::Device device = modules_.front()->device();
+  c10::NoGradGuard no_grad;
+  ops::Context ctx = call_context(/*train=*/false, nullptr);
+  std::vector<at::Tensor> embeddings;
+  for (auto& c : columns) embeddings.push_back(embed(ctx, c));
+  return compute_loss(objective.loss, embeddings, labels.defined() ? labels.to(device) : labels, objective.head.get()).item<double>();
+}
+
+Trainer::StepResult Trainer::optimizer_step() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return optimizer_step_locked();
 }
 
 NamedTensors Trainer::state() const {

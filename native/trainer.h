@@ -45,10 +45,21 @@ class Trainer {
   struct StepResult {
     double loss;
     double lr;
-    int64_t step;  // steps taken after this one
+    int64_t step;       // steps taken after this one
+    double grad_norm;   // the gradients' total norm before clipping
   };
-  // labels: float [B] or [B, D], or undefined. Serialised: one step at a time per trainer.
+  // labels: float [B] or [B, D], or undefined. Serialised: one call at a time per trainer.
+  // One batch, one update: accumulate (with any gradients left over cleared first), then optimizer_step.
   StepResult step(size_t objective, std::vector<TokenBatch>& columns, const at::Tensor& labels);
+  // Forward and backward of one batch: its gradients, times `scale`, are added to those accumulated since the last
+  // optimizer step (gradient accumulation: scale 1/n over n batches, as transformers' Trainer scales the loss).
+  // Returns the batch's loss, unscaled. A loss that is not finite discards every accumulated gradient.
+  double accumulate(size_t objective, std::vector<TokenBatch>& columns, const at::Tensor& labels, double scale);
+  // Clipping, AdamW at the schedule's learning rate and the step count over the accumulated gradients, which are
+  // then cleared. `loss` of the result is 0: the batches' losses came from accumulate.
+  StepResult optimizer_step();
+  // The loss of one batch in inference mode (no dropout, no gradients): evaluation loss.
+  double eval_loss(size_t objective, std::vector<TokenBatch>& columns, const at::Tensor& labels);
 
   double lr_at(int64_t step) const;
   int64_t step_count() const { return step_count_; }
@@ -68,9 +79,13 @@ class Trainer {
     int64_t steps = 0;  // updates applied to this parameter (its AdamW "step")
   };
   at::Tensor embed(const ops::Context& ctx, TokenBatch& column, int64_t row = 0, int64_t count = -1);
-  at::Tensor cached_step(const ops::Context& ctx, const Objective& objective, std::vector<TokenBatch>& columns, const at::Tensor& labels);
-  // Clips to max_grad_norm (when > 0); false when the gradients' norm is not finite.
-  bool clip_gradients();
+  at::Tensor cached_step(const ops::Context& ctx, const Objective& objective, std::vector<TokenBatch>& columns, const at::Tensor& labels,
+                         double scale);
+  double accumulate_locked(size_t objective, std::vector<TokenBatch>& columns, const at::Tensor& labels, double scale);
+  StepResult optimizer_step_locked();
+  [[noreturn]] void refuse(const std::string& why);
+  // Clips to max_grad_norm (when > 0); false when the gradients' norm is not finite. `norm`: the norm before.
+  bool clip_gradients(double& norm);
   void adamw(double lr, kernels::Isa isa);
   // The update applied only if every updated weight is finite; false (nothing changed) otherwise.
   bool adamw_checked(double lr);
@@ -80,6 +95,7 @@ class Trainer {
   OptimizerConfig config_;
   std::vector<Param> params_;
   int64_t step_count_ = 0;
+  int64_t pending_ = 0;  // batches accumulated since the last optimizer step
   at::Generator generator_;
   std::mutex mutex_;
 };

@@ -177,9 +177,28 @@ export interface NativeTensorData {
   shape: number[];
 }
 
+export interface NativeStepResult {
+  loss: number;
+  /** the learning rate of this step */
+  lr: number;
+  /** optimizer steps taken, this one included */
+  step: number;
+  /** the gradients' total norm before clipping */
+  gradNorm: number;
+}
+
 export interface NativeTrainer {
   /** One optimizer step on one batch: `columns` holds one token batch per text column. */
-  step(objective: number, columns: NativeTokenBatch[], labels: NativeTensorData | null): Promise<{ loss: number; lr: number; step: number }>;
+  step(objective: number, columns: NativeTokenBatch[], labels: NativeTensorData | null): Promise<NativeStepResult>;
+  /**
+   * Forward and backward of one batch, its gradients times `scale` added to those accumulated since the last
+   * optimizer step (no update); resolves to the batch's unscaled loss. A loss that is not finite discards them all.
+   */
+  accumulate(objective: number, columns: NativeTokenBatch[], labels: NativeTensorData | null, scale: number): Promise<{ loss: number }>;
+  /** Clipping, AdamW and the schedule over the accumulated gradients, then cleared (`loss` is 0 here). */
+  optimizerStep(): Promise<NativeStepResult>;
+  /** The loss of one batch in inference mode (no dropout, no gradients). */
+  evalLoss(objective: number, columns: NativeTokenBatch[], labels: NativeTensorData | null): Promise<number>;
   readonly stepCount: number;
   lrAt(step: number): number;
   /** AdamW moments (`exp_avg.<i>.<key>`, `exp_avg_sq.<i>.<key>`) and loss heads (`head<j>.<key>`) */

@@ -19,6 +19,21 @@ namespace sbert::js {
 
 namespace {
 
+Napi::Object step_result_to_js(Napi::Env env, const Trainer::StepResult& r) {
+  auto out = Napi::Object::New(env);
+  out.Set("loss", r.loss);
+  out.Set("lr", r.lr);
+  out.Set("step", static_cast<double>(r.step));
+  out.Set("gradNorm", r.grad_norm);
+  return out;
+}
+
+// step(objective, columns, labels) and accumulate(objective, columns, labels, scale) read the same arguments.
+struct BatchArgs {
+  size_t objective;
+  std::vector<TokenBatch> columns;
+  at::Tensor labels;
+};
 class TrainStepWorker : public PromiseWorker {
  public:
   TrainStepWorker(Napi::Env env, std::shared_ptr<Trainer> trainer, size_t objective, std::vector<TokenBatch> columns, at::Tensor labels)
@@ -30,11 +45,30 @@ class TrainStepWorker : public PromiseWorker {
     TrainScope gate;
     result_ = trainer_->step(objective_, columns_, labels_);
   }
+  Napi::Value Result(Napi::Env env) override { return step_result_to_js(env, result_); }
+
+ private:
+  std::shared_ptr<Trainer> trainer_;
+  size_t objective_;
+  std::vector<TokenBatch> columns_;
+  at::Tensor labels_;
+  Trainer::StepResult result_{};
+};
+
+class AccumulateWorker : public PromiseWorker {
+ public:
+  AccumulateWorker(Napi::Env env, std::shared_ptr<Trainer> trainer, size_t objective, std::vector<TokenBatch> columns, at::Tensor labels, double scale)
+      : PromiseWorker(env), trainer_(std::move(trainer)), objective_(objective), columns_(std::move(columns)), labels_(std::move(labels)), scale_(scale) {}
+
+ protected:
+  void Run() override {
+    at::init_num_threads();
+    TrainScope gate;
+    loss_ = trainer_->accumulate(objective_, columns_, labels_, scale_);
+  }
   Napi::Value Result(Napi::Env env) override {
     auto out = Napi::Object::New(env);
-    out.Set("loss", result_.loss);
-    out.Set("lr", result_.lr);
-    out.Set("step", static_cast<double>(result_.step));
+    out.Set("loss", loss_);
     return out;
   }
 
@@ -43,6 +77,45 @@ class TrainStepWorker : public PromiseWorker {
   size_t objective_;
   std::vector<TokenBatch> columns_;
   at::Tensor labels_;
+  double scale_;
+  double loss_ = 0;
+};
+
+class EvalLossWorker : public PromiseWorker {
+ public:
+  EvalLossWorker(Napi::Env env, std::shared_ptr<Trainer> trainer, size_t objective, std::vector<TokenBatch> columns, at::Tensor labels)
+      : PromiseWorker(env), trainer_(std::move(trainer)), objective_(objective), columns_(std::move(columns)), labels_(std::move(labels)) {}
+
+ protected:
+  void Run() override {
+    at::init_num_threads();
+    TrainScope gate;
+    loss_ = trainer_->eval_loss(objective_, columns_, labels_);
+  }
+  Napi::Value Result(Napi::Env env) override { return Napi::Number::New(env, loss_); }
+
+ private:
+  std::shared_ptr<Trainer> trainer_;
+  size_t objective_;
+  std::vector<TokenBatch> columns_;
+  at::Tensor labels_;
+  double loss_ = 0;
+};
+
+class OptimizerStepWorker : public PromiseWorker {
+ public:
+  OptimizerStepWorker(Napi::Env env, std::shared_ptr<Trainer> trainer) : PromiseWorker(env), trainer_(std::move(trainer)) {}
+
+ protected:
+  void Run() override {
+    at::init_num_threads();
+    TrainScope gate;
+    result_ = trainer_->optimizer_step();
+  }
+  Napi::Value Result(Napi::Env env) override { return step_result_to_js(env, result_); }
+
+ private:
+  std::shared_ptr<Trainer> trainer_;
   Trainer::StepResult result_{};
 };
 
@@ -126,6 +199,9 @@ Napi::Function TrainerWrap::Define(Napi::Env env) {
   return DefineClass(env, "NativeTrainer",
                      {
                          InstanceMethod<&TrainerWrap::Step>("step"),
+                         InstanceMethod<&TrainerWrap::Accumulate>("accumulate"),
+                         InstanceMethod<&TrainerWrap::OptimizerStep>("optimizerStep"),
+                         InstanceMethod<&TrainerWrap::EvalLoss>("evalLoss"),
                          InstanceAccessor<&TrainerWrap::StepCount>("stepCount"),
                          InstanceMethod<&TrainerWrap::LrAt>("lrAt"),
                          InstanceMethod<&TrainerWrap::State>("state"),
@@ -148,21 +224,52 @@ std::shared_ptr<Trainer> TrainerWrap::get() const {
   return trainer_;
 }
 
+namespace {
+
+BatchArgs read_batch_args(const Napi::CallbackInfo& info, const char* usage) {
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsArray()) fail(ErrorCode::Input, usage);
+  const int64_t objective = info[0].As<Napi::Number>().Int64Value();
+  if (objective < 0) fail(ErrorCode::Input, "objective must be >= 0");
+  auto arr = info[1].As<Napi::Array>();
+  std::vector<TokenBatch> columns;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Value v = arr.Get(i);
+    if (!v.IsObject()) fail(ErrorCode::Input, "each column must be a token batch");
+    columns.push_back(read_token_batch(v.As<Napi::Object>()));
+  }
+  return {static_cast<size_t>(objective), std::move(columns), read_labels(info[2])};
+}
+
+}  // namespace
+
 Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
-    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsArray()) fail(ErrorCode::Input, "step(objective, columns, labels)");
-    const int64_t objective = info[0].As<Napi::Number>().Int64Value();
-    if (objective < 0) fail(ErrorCode::Input, "objective must be >= 0");
-    auto arr = info[1].As<Napi::Array>();
-    std::vector<TokenBatch> columns;
-    for (uint32_t i = 0; i < arr.Length(); ++i) {
-      Napi::Value v = arr.Get(i);
-      if (!v.IsObject()) fail(ErrorCode::Input, "each column must be a token batch");
-      columns.push_back(read_token_batch(v.As<Napi::Object>()));
-    }
-    auto* worker = new TrainStepWorker(info.Env(), get(), static_cast<size_t>(objective), std::move(columns), read_labels(info[2]));
+    BatchArgs a = read_batch_args(info, "step(objective, columns, labels)");
+    auto* worker = new TrainStepWorker(info.Env(), get(), a.objective, std::move(a.columns), std::move(a.labels));
     return worker->QueueAndPromise();
   });
+}
+
+Napi::Value TrainerWrap::Accumulate(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    const char* usage = "accumulate(objective, columns, labels, scale)";
+    BatchArgs a = read_batch_args(info, usage);
+    if (info.Length() < 4 || !info[3].IsNumber()) fail(ErrorCode::Input, usage);
+    auto* worker = new AccumulateWorker(info.Env(), get(), a.objective, std::move(a.columns), std::move(a.labels), info[3].As<Napi::Number>().DoubleValue());
+    return worker->QueueAndPromise();
+  });
+}
+
+Napi::Value TrainerWrap::EvalLoss(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    BatchArgs a = read_batch_args(info, "evalLoss(objective, columns, labels)");
+    auto* worker = new EvalLossWorker(info.Env(), get(), a.objective, std::move(a.columns), std::move(a.labels));
+    return worker->QueueAndPromise();
+  });
+}
+
+Napi::Value TrainerWrap::OptimizerStep(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value { return (new OptimizerStepWorker(info.Env(), get()))->QueueAndPromise(); });
 }
 
 Napi::Value TrainerWrap::StepCount(const Napi::CallbackInfo& info) {

@@ -1,4 +1,5 @@
-// TrainerWrap: the JS handle of a native Trainer. step() is one AsyncWorker per batch.
+// TrainerWrap: the JS handle of a native Trainer. step() and accumulate() are one AsyncWorker per batch,
+// optimizerStep() one per update.
 #pragma once
 
 #include <napi.h>
@@ -17,6 +18,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
  private:
   std::shared_ptr<Trainer> get() const;
   Napi::Value Step(const Napi::CallbackInfo& info);
+  Napi::Value Accumulate(const Napi::CallbackInfo& info);
+  Napi::Value OptimizerStep(const Napi::CallbackInfo& info);
+  Napi::Value EvalLoss(const Napi::CallbackInfo& info);
   Napi::Value StepCount(const Napi::CallbackInfo& info);
   Napi::Value LrAt(const Napi::CallbackInfo& info);
   Napi::Value State(const Napi::CallbackInfo& info);

@@ -11,6 +11,7 @@ import * as losses from "../../lib/losses/index.js";
 import { DENSE_ACTIVATIONS } from "../../lib/models/Dense.js";
 import { native } from "../../lib/native.js";
 import { OUTPUT_VALUES } from "../../lib/SentenceTransformer.js";
+import { LR_SCHEDULERS } from "../../lib/SentenceTransformerTrainingArguments.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -22,6 +23,10 @@ describe("one list per enum: TypeScript agrees with native", () => {
     expect([...SCHEDULERS]).toEqual(schemas.schedulers);
     expect([...OUTPUT_VALUES]).toEqual(schemas.outputValues);
     expect(sbert.models.supportedModelTypes()).toEqual(schemas.modelTypes);
+  });
+
+  test("every transformers scheduler name the trainer takes maps to a native schedule", () => {
+    for (const native of Object.values(LR_SCHEDULERS)) expect(schemas.schedulers).toContain(native);
   });
 
   test("every Dense activation is one native code runs", () => {

@@ -1,0 +1,350 @@
+/**
+ * SentenceTransformerTrainingArguments: the options of SentenceTransformerTrainer, named as sentence-transformers'
+ * and transformers' TrainingArguments in camelCase, with their defaults (transformers 5, sentence-transformers 6)
+ * and their checks. One table below is the schema: names, Python names, defaults and value checks; the class
+ * resolves what depends on other options (evalSteps from loggingSteps, the best-model metric) as
+ * TrainingArguments.__post_init__ does.
+ */
+import { SCHEDULERS, type SchedulerName } from "./fit.js";
+import { BatchSamplers, MultiDatasetBatchSamplers, type BatchSamplerName, type MultiDatasetBatchSamplerName } from "./sampler.js";
+
+export type IntervalStrategy = "no" | "steps" | "epoch";
+export type SaveStrategy = IntervalStrategy | "best";
+/** transformers' scheduler names the native trainer runs. */
+export type LrSchedulerType = "linear" | "cosine" | "cosine_with_restarts" | "constant" | "constant_with_warmup";
+/** A prompt for every column; per column name; or per dataset name (then a string or per column name). */
+export type TrainingPrompts = string | Record<string, string | Record<string, string>>;
+
+/** The options, all optional; see the README for what each does. */
+export interface SentenceTransformerTrainingArgumentsInit {
+  /** Where checkpoints (checkpoint-N/), the evaluators' CSVs (eval/) and the JSONL log go. Default "trainer_output". */
+  outputDir?: string;
+  /** Default 3; a fraction runs part of the last epoch. */
+  numTrainEpochs?: number;
+  /** > 0: this many optimizer steps, overriding numTrainEpochs. Default -1. */
+  maxSteps?: number;
+  /** Default 8. */
+  perDeviceTrainBatchSize?: number;
+  /** Default 8. */
+  perDeviceEvalBatchSize?: number;
+  /** Batches whose gradients add up to one optimizer step (each loss scaled by 1 / count). Default 1. */
+  gradientAccumulationSteps?: number;
+  /** AdamW's learning rate. Default 5e-5. */
+  learningRate?: number;
+  /** AdamW's decoupled weight decay (never on biases and LayerNorm weights). Default 0. */
+  weightDecay?: number;
+  adamBeta1?: number;
+  adamBeta2?: number;
+  adamEpsilon?: number;
+  /** Gradient clipping by total norm; <= 0 turns it off. Default 1. */
+  maxGradNorm?: number;
+  /** An integer: warmup steps; a fraction in [0, 1): that share of all steps (rounded up). Default 0. */
+  warmupSteps?: number;
+  /** The older spelling of a warmup fraction; used when warmupSteps is 0. */
+  warmupRatio?: number;
+  /** Default "linear". */
+  lrSchedulerType?: LrSchedulerType;
+  /** bf16 autocast of the forward pass (CPU, or CUDA). */
+  bf16?: boolean;
+  /** fp16 autocast of the forward pass; CUDA only. */
+  fp16?: boolean;
+  /** Default "no". */
+  evalStrategy?: IntervalStrategy;
+  /** Default: loggingSteps. A fraction in (0, 1) is that share of all steps. */
+  evalSteps?: number;
+  /** Steps (or epochs, with evalStrategy "epoch") before the first evaluation. Default 0. */
+  evalDelay?: number;
+  /** Evaluate before the first step. Default false. */
+  evalOnStart?: boolean;
+  /** Default "steps". "best": whenever the best metric improves. */
+  saveStrategy?: SaveStrategy;
+  /** Default 500. A fraction in (0, 1) is that share of all steps. */
+  saveSteps?: number;
+  /** Keep at most this many checkpoints: the oldest go first, the best and the latest stay. */
+  saveTotalLimit?: number;
+  /** Checkpoints hold only the model (no optimizer, scheduler or RNG state: they cannot be resumed). */
+  saveOnlyModel?: boolean;
+  /** Load the best checkpoint's weights when training ends. Default false. */
+  loadBestModelAtEnd?: boolean;
+  /** With or without "eval_"; default "loss" when loadBestModelAtEnd. */
+  metricForBestModel?: string;
+  /** Default: false for metrics ending in "loss", true otherwise. */
+  greaterIsBetter?: boolean;
+  /** Default "steps". */
+  loggingStrategy?: IntervalStrategy;
+  /** Default 500. A fraction in (0, 1) is that share of all steps. */
+  loggingSteps?: number;
+  loggingFirstStep?: boolean;
+  /** Seeds the data order and dropout. Default 42. */
+  seed?: number;
+  /** Leave out every dataset's last, smaller batch. Default false. */
+  dataloaderDropLast?: boolean;
+  /** Default BatchSamplers.BATCH_SAMPLER. */
+  batchSampler?: BatchSamplerName;
+  /** Default MultiDatasetBatchSamplers.PROPORTIONAL. */
+  multiDatasetBatchSampler?: MultiDatasetBatchSamplerName;
+  /** Text put before each column's values in training and evaluation batches. */
+  prompts?: TrainingPrompts;
+  /** No progress bar. Default false. */
+  disableTqdm?: boolean;
+  /** Integrations: "none" (default), "all" or "jsonl". The JSONL log (outputDir/trainer_log.jsonl) is always written. */
+  reportTo?: string | string[];
+}
+
+type Resolved = Required<Omit<SentenceTransformerTrainingArgumentsInit, "evalSteps" | "saveTotalLimit" | "metricForBestModel" | "greaterIsBetter" | "warmupRatio" | "prompts" | "reportTo">> & {
+  evalSteps: number | undefined;
+  saveTotalLimit: number | undefined;
+  metricForBestModel: string | undefined;
+  greaterIsBetter: boolean | undefined;
+  warmupRatio: number | undefined;
+  prompts: TrainingPrompts | undefined;
+  reportTo: string[];
+};
+
+const OP = "SentenceTransformerTrainingArguments";
+
+/** transformers' scheduler names → the native trainer's (sentence-transformers' fit names). */
+export const LR_SCHEDULERS: Readonly<Record<LrSchedulerType, SchedulerName>> = {
+  linear: "warmuplinear",
+  cosine: "warmupcosine",
+  cosine_with_restarts: "warmupcosinewithhardrestarts",
+  constant: "constantlr",
+  constant_with_warmup: "warmupconstant",
+};
+const UNSUPPORTED_SCHEDULERS = ["polynomial", "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "cosine_warmup_with_min_lr", "warmup_stable_decay", "greedy"];
+const REPORT_TO = ["none", "all", "jsonl"];
+
+const bad = (name: string, what: string, v: unknown) => new RangeError(`${OP}: ${name} must be ${what}, got ${typeof v === "string" ? JSON.stringify(v) : String(v)}`);
+
+const check = {
+  number: (name: string, v: unknown, min: number, what: string, { above = false, below = Infinity } = {}): number => {
+    if (typeof v !== "number" || !Number.isFinite(v) || (above ? v <= min : v < min) || v >= below) throw bad(name, what, v);
+    return v;
+  },
+  int: (name: string, v: unknown, min: number): number => {
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) throw bad(name, min === 1 ? "a positive integer" : `an integer >= ${min}`, v);
+    return v;
+  },
+  bool: (name: string, v: unknown): boolean => {
+    if (typeof v !== "boolean") throw new TypeError(`${OP}: ${name} must be a boolean, got ${typeof v}`);
+    return v;
+  },
+  oneOf: <T extends string>(name: string, v: unknown, allowed: readonly T[]): T => {
+    if (typeof v !== "string" || !allowed.includes(v as T)) throw bad(name, `one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`, v);
+    return v as T;
+  },
+  /** An interval in steps: an integer >= 1, or a fraction in (0, 1) of all steps. */
+  steps: (name: string, v: unknown): number => {
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0 || (v > 1 && !Number.isInteger(v))) {
+      throw bad(name, "an integer >= 1 or a fraction in (0, 1) of all steps", v);
+    }
+    return v;
+  },
+};
+
+interface Spec {
+  python: string;
+  default: unknown;
+  check: (name: string, v: unknown) => unknown;
+}
+
+/** The schema: camelCase name → Python name, default, check. */
+const SPECS: Record<keyof SentenceTransformerTrainingArgumentsInit, Spec> = {
+  outputDir: {
+    python: "output_dir",
+    default: "trainer_output",
+    check: (n, v) => {
+      if (typeof v !== "string" || v === "") throw new TypeError(`${OP}: ${n} must be a non-empty string`);
+      return v;
+    },
+  },
+  numTrainEpochs: { python: "num_train_epochs", default: 3, check: (n, v) => check.number(n, v, 0, "a number > 0", { above: true }) },
+  maxSteps: {
+    python: "max_steps",
+    default: -1,
+    check: (n, v) => {
+      if (v === -1) return v;
+      return check.int(n, v, 1);
+    },
+  },
+  perDeviceTrainBatchSize: { python: "per_device_train_batch_size", default: 8, check: (n, v) => check.int(n, v, 1) },
+  perDeviceEvalBatchSize: { python: "per_device_eval_batch_size", default: 8, check: (n, v) => check.int(n, v, 1) },
+  gradientAccumulationSteps: { python: "gradient_accumulation_steps", default: 1, check: (n, v) => check.int(n, v, 1) },
+  // torch.optim.AdamW's own checks.
+  learningRate: { python: "learning_rate", default: 5e-5, check: (n, v) => check.number(n, v, 0, "a finite number >= 0") },
+  weightDecay: { python: "weight_decay", default: 0, check: (n, v) => check.number(n, v, 0, "a finite number >= 0") },
+  adamBeta1: { python: "adam_beta1", default: 0.9, check: (n, v) => check.number(n, v, 0, "in [0, 1)", { below: 1 }) },
+  adamBeta2: { python: "adam_beta2", default: 0.999, check: (n, v) => check.number(n, v, 0, "in [0, 1)", { below: 1 }) },
+  adamEpsilon: { python: "adam_epsilon", default: 1e-8, check: (n, v) => check.number(n, v, 0, "a finite number >= 0") },
+  maxGradNorm: { python: "max_grad_norm", default: 1, check: (n, v) => check.number(n, v, -Infinity, "a finite number (<= 0: no clipping)") },
+  warmupSteps: {
+    python: "warmup_steps",
+    default: 0,
+    check: (n, v) => {
+      if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || (v >= 1 && !Number.isInteger(v))) {
+        throw bad(n, "an integer number of steps or a fraction in [0, 1) of all steps", v);
+      }
+      return v;
+    },
+  },
+  warmupRatio: { python: "warmup_ratio", default: undefined, check: (n, v) => check.number(n, v, 0, "a fraction in [0, 1)", { below: 1 }) },
+  lrSchedulerType: {
+    python: "lr_scheduler_type",
+    default: "linear",
+    check: (n, v) => {
+      if (typeof v === "string" && UNSUPPORTED_SCHEDULERS.includes(v)) {
+        throw new RangeError(`${OP}: ${n} "${v}" is a transformers scheduler sbert-node does not run; use one of ${Object.keys(LR_SCHEDULERS).join(", ")}`);
+      }
+      return check.oneOf(n, v, Object.keys(LR_SCHEDULERS) as LrSchedulerType[]);
+    },
+  },
+  bf16: { python: "bf16", default: false, check: check.bool },
+  fp16: { python: "fp16", default: false, check: check.bool },
+  evalStrategy: { python: "eval_strategy", default: "no", check: (n, v) => check.oneOf(n, v, ["no", "steps", "epoch"] as const) },
+  evalSteps: { python: "eval_steps", default: undefined, check: check.steps },
+  evalDelay: { python: "eval_delay", default: 0, check: (n, v) => check.number(n, v, 0, "a number >= 0") },
+  evalOnStart: { python: "eval_on_start", default: false, check: check.bool },
+  saveStrategy: { python: "save_strategy", default: "steps", check: (n, v) => check.oneOf(n, v, ["no", "steps", "epoch", "best"] as const) },
+  saveSteps: { python: "save_steps", default: 500, check: check.steps },
+  saveTotalLimit: { python: "save_total_limit", default: undefined, check: (n, v) => check.int(n, v, 0) },
+  saveOnlyModel: { python: "save_only_model", default: false, check: check.bool },
+  loadBestModelAtEnd: { python: "load_best_model_at_end", default: false, check: check.bool },
+  metricForBestModel: {
+    python: "metric_for_best_model",
+    default: undefined,
+    check: (n, v) => {
+      if (typeof v !== "string" || v === "") throw new TypeError(`${OP}: ${n} must be a metric name`);
+      return v;
+    },
+  },
+  greaterIsBetter: { python: "greater_is_better", default: undefined, check: check.bool },
+  loggingStrategy: { python: "logging_strategy", default: "steps", check: (n, v) => check.oneOf(n, v, ["no", "steps", "epoch"] as const) },
+  loggingSteps: { python: "logging_steps", default: 500, check: check.steps },
+  loggingFirstStep: { python: "logging_first_step", default: false, check: check.bool },
+  seed: { python: "seed", default: 42, check: (n, v) => check.int(n, v, 0) },
+  dataloaderDropLast: { python: "dataloader_drop_last", default: false, check: check.bool },
+  batchSampler: { python: "batch_sampler", default: BatchSamplers.BATCH_SAMPLER, check: (n, v) => check.oneOf(n, v, Object.values(BatchSamplers)) },
+  multiDatasetBatchSampler: {
+    python: "multi_dataset_batch_sampler",
+    default: MultiDatasetBatchSamplers.PROPORTIONAL,
+    check: (n, v) => check.oneOf(n, v, Object.values(MultiDatasetBatchSamplers)),
+  },
+  prompts: {
+    python: "prompts",
+    default: undefined,
+    check: (n, v) => {
+      if (typeof v === "string") return v;
+      const isMap = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+      if (!isMap(v)) throw new TypeError(`${OP}: ${n} must be a string or an object of strings (or of objects of strings)`);
+      const values = Object.values(v);
+      const nested = values.length > 0 && isMap(values[0]);
+      for (const [key, value] of Object.entries(v)) {
+        const ok = nested ? isMap(value) && Object.values(value).every((p) => typeof p === "string") : typeof value === "string";
+        if (!ok) {
+          throw new TypeError(`${OP}: ${n}.${key} must be ${nested ? "an object of column name → prompt, as the other entries" : "a string, as the other entries"}`);
+        }
+      }
+      return v;
+    },
+  },
+  disableTqdm: { python: "disable_tqdm", default: false, check: check.bool },
+  reportTo: {
+    python: "report_to",
+    default: "none",
+    check: (n, v) => {
+      const list = typeof v === "string" ? [v] : v;
+      if (!Array.isArray(list)) throw new TypeError(`${OP}: ${n} must be a string or a list of strings`);
+      for (const r of list) {
+        if (!REPORT_TO.includes(r as string)) {
+          throw new RangeError(`${OP}: ${n} ${JSON.stringify(r)} is not an integration sbert-node has (${REPORT_TO.join(", ")}); the JSONL log is always written`);
+        }
+      }
+      return list.includes("none") ? [] : list.includes("all") ? ["jsonl"] : [...new Set(list as string[])];
+    },
+  },
+};
+
+const CAMEL = Object.keys(SPECS) as (keyof SentenceTransformerTrainingArgumentsInit)[];
+
+export interface SentenceTransformerTrainingArguments extends Readonly<Resolved> {}
+
+/** Training options, checked and resolved; see SentenceTransformerTrainingArgumentsInit. */
+export class SentenceTransformerTrainingArguments {
+  constructor(init: SentenceTransformerTrainingArgumentsInit = {}) {
+    if (typeof init !== "object" || init === null || Array.isArray(init)) throw new TypeError(`${OP}: expected an object of options`);
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(init)) {
+      if (!(key in SPECS)) {
+        const byPython = CAMEL.find((c) => SPECS[c].python === key);
+        throw new TypeError(`${OP}: unknown argument '${key}'${byPython ? ` (sbert-node spells it '${byPython}')` : ""}`);
+      }
+    }
+    for (const name of CAMEL) {
+      const v = (init as Record<string, unknown>)[name];
+      out[name] = v === undefined ? SPECS[name].default : SPECS[name].check(name, v);
+    }
+    // reportTo's default goes through its check too (to the list form).
+    if (init.reportTo === undefined) out["reportTo"] = [];
+    const a = out as Resolved;
+    // transformers 5 reads a warmup fraction from warmupSteps; warmupRatio fills it when warmupSteps is 0.
+    if (a.warmupRatio !== undefined && a.warmupSteps === 0) a.warmupSteps = a.warmupRatio;
+    if (a.evalStrategy === "steps" && a.evalSteps === undefined) a.evalSteps = a.loggingSteps;
+    if (a.saveStrategy === "best" && a.metricForBestModel === undefined) {
+      throw new RangeError(`${OP}: saveStrategy "best" needs metricForBestModel`);
+    }
+    if (a.loadBestModelAtEnd && a.metricForBestModel === undefined) a.metricForBestModel = "loss";
+    if (a.greaterIsBetter === undefined && a.metricForBestModel !== undefined) a.greaterIsBetter = !a.metricForBestModel.endsWith("loss");
+    if (a.loadBestModelAtEnd && a.saveStrategy !== "best") {
+      if (a.evalStrategy !== a.saveStrategy) {
+        throw new RangeError(`${OP}: loadBestModelAtEnd needs evalStrategy and saveStrategy to match (or saveStrategy "best"), got evalStrategy "${a.evalStrategy}" and saveStrategy "${a.saveStrategy}"`);
+      }
+      if (a.evalStrategy === "steps") {
+        const e = a.evalSteps!;
+        const s = a.saveSteps;
+        const ratio = (x: number) => x < 1;
+        if (ratio(e) !== ratio(s)) {
+          throw new RangeError(`${OP}: loadBestModelAtEnd needs saveSteps to be a multiple of evalSteps, which cannot be guaranteed when one is a fraction (saveSteps ${s}, evalSteps ${e})`);
+        }
+        if (Math.round(s * 1e6) % Math.round(e * 1e6) !== 0) {
+          throw new RangeError(`${OP}: loadBestModelAtEnd needs saveSteps to be a multiple of evalSteps, got saveSteps ${s} and evalSteps ${e}`);
+        }
+      }
+    }
+    if (a.bf16 && a.fp16) throw new RangeError(`${OP}: at most one of bf16 and fp16 can be true`);
+    Object.assign(this, a);
+    Object.freeze(this);
+  }
+
+  /** The native trainer's scheduler for lrSchedulerType. */
+  get scheduler(): SchedulerName {
+    const s = LR_SCHEDULERS[this.lrSchedulerType];
+    if (!SCHEDULERS.includes(s)) throw new RangeError(`${OP}: no native scheduler for ${this.lrSchedulerType}`);
+    return s;
+  }
+
+  /** Warmup steps for a run of `totalSteps` (transformers' get_warmup_steps: a fraction is rounded up). */
+  warmupStepsFor(totalSteps: number): number {
+    return this.warmupSteps >= 1 ? Math.trunc(this.warmupSteps) : Math.ceil(totalSteps * this.warmupSteps);
+  }
+
+  /** The arguments under their Python names (training_args.json, model cards). */
+  toDict(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const name of CAMEL) {
+      const v = (this as unknown as Record<string, unknown>)[name];
+      out[SPECS[name].python] = v === undefined ? null : v;
+    }
+    return out;
+  }
+
+  /** The arguments that differ from the defaults, by camelCase name. */
+  nonDefaults(): Record<string, unknown> {
+    const defaults = new SentenceTransformerTrainingArguments({ outputDir: this.outputDir }) as unknown as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const name of CAMEL) {
+      const v = (this as unknown as Record<string, unknown>)[name];
+      if (JSON.stringify(v) !== JSON.stringify(defaults[name])) out[name] = v;
+    }
+    return out;
+  }
+}
