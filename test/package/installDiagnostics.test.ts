@@ -1,7 +1,7 @@
 // The install step's build (scripts/build-native.cjs) names what is missing and how to get it, before any
 // compiling, when cmake, a compiler or libtorch is not there. Runs on a copy of the package's build files so the
 // repository's own build folder is never touched.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { copyFile, mkdir, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 
 import { expect, test } from "vitest";
 
+import { runProcess } from "../helpers/run.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -45,14 +46,7 @@ async function toolsOnly(tools: string[]): Promise<string> {
 }
 
 function install(dir: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(dir, "scripts", "install.cjs")], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (b) => (out += b));
-    child.stderr.on("data", (b) => (out += b));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out }));
-  });
+  return runProcess(process.execPath, [join(dir, "scripts", "install.cjs")], { cwd: dir, env });
 }
 
 test("without cmake, a compiler or make, the install step names each and the commands that install them", async () => {

@@ -1,7 +1,6 @@
 // The npm package as a user gets it: `npm pack`, installed into an empty project (dependencies from npm's cache
 // where it has them), its install step approved as npm 11 asks and run (it compiles the addon against this
 // machine's libtorch), then a plain ESM script imports "sbert-node" and encodes.
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
@@ -10,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { expect, test } from "vitest";
 
 import { SentenceTransformer } from "../../lib/index.js";
+import { runProcess } from "../helpers/run.js";
 import { makeTinyBert } from "../fixtures/tinyBert.js";
 import { maxAbsDiff, tempDir } from "../helpers/tmp.js";
 
@@ -29,18 +29,7 @@ function userEnv(): NodeJS.ProcessEnv {
 }
 
 function run(cmd: string, args: string[], cwd: string): Promise<{ code: number | null; stdout: string; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, env: userEnv(), stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let out = "";
-    child.stdout.on("data", (b) => {
-      stdout += b;
-      out += b;
-    });
-    child.stderr.on("data", (b) => (out += b));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, out }));
-  });
+  return runProcess(cmd, args, { cwd, env: userEnv() });
 }
 
 test("npm pack, npm install into an empty project, import { SentenceTransformer } from \"sbert-node\" encodes", async () => {
