@@ -1,38 +1,14 @@
 // The seed notebook's example, run exactly as the README tells users to (`npx ts-node …`, `npx tsx …`),
 // end to end offline on a tiny generated BERT and the bundled Italian STS set.
-import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { delimiter, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
 import { expect, test } from "vitest";
 
 import { SentenceTransformer, models } from "../../lib/index.js";
 import { makeTinyBert } from "../fixtures/tinyBert.js";
+import { npx } from "../helpers/cli.js";
 import { maxAbsDiff, tempDir } from "../helpers/tmp.js";
-
-const root = fileURLToPath(new URL("../..", import.meta.url));
-
-function npx(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("npx", args, {
-      cwd: root,
-      env: {
-        ...process.env,
-        // The Node running this suite runs the example too (npx and its node come first on PATH).
-        PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ""}`,
-        // A runner missing from node_modules fails here instead of being downloaded.
-        npm_config_offline: "true",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (b) => (out += b));
-    child.stderr.on("data", (b) => (out += b));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out }));
-  });
-}
 
 test.each(["ts-node", "tsx"])("npx %s examples/finetune-italian.ts trains, keeps the best model and encodes with it", async (runner) => {
   const dir = await tempDir();

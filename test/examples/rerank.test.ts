@@ -1,33 +1,15 @@
 // examples/rerank.ts run as the README tells users to (`npx tsx …`), offline on a tiny generated bi-encoder and
 // cross-encoder: its "after" list is CrossEncoder.rank's order of the bi-encoder's candidates.
-import { spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
-import { delimiter, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
 import { expect, test } from "vitest";
 
 import { CrossEncoder, SentenceTransformer, util } from "../../lib/index.js";
 import { makeCrossEncoderFolder } from "../fixtures/crossEncoderFolder.js";
 import { makeSentenceTransformerFolder } from "../fixtures/sentenceTransformerFolder.js";
+import { ROOT, npx } from "../helpers/cli.js";
 import { tempDir } from "../helpers/tmp.js";
-
-const root = fileURLToPath(new URL("../..", import.meta.url));
-
-function npx(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("npx", args, {
-      cwd: root,
-      env: { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ""}`, npm_config_offline: "true" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (b) => (out += b));
-    child.stderr.on("data", (b) => (out += b));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out }));
-  });
-}
 
 test("npx tsx examples/rerank.ts retrieves with the bi-encoder and prints the cross-encoder's order", async () => {
   const dir = await tempDir();
@@ -38,7 +20,7 @@ test("npx tsx examples/rerank.ts retrieves with the bi-encoder and prints the cr
   expect(code, out).toBe(0);
 
   // The same steps in process.
-  const data = await readFile(join(root, "examples", "data", "stsb-it-mini", "test.jsonl"), "utf8");
+  const data = await readFile(join(ROOT, "examples", "data", "stsb-it-mini", "test.jsonl"), "utf8");
   const corpus = [...new Set(data.split("\n").filter((l) => l.trim()).flatMap((l) => Object.values(JSON.parse(l) as Record<string, unknown>).filter((v): v is string => typeof v === "string")))];
   const bi = await SentenceTransformer.load(join(dir, "bi"));
   const ce = await CrossEncoder.load(join(dir, "ce"));

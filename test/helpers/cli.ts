@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { delimiter, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { afterAll } from "vitest";
@@ -191,4 +191,24 @@ export function parseNpy(buf: Buffer): { descr: string; shape: number[]; data: F
   const copy = new Uint8Array(body).buffer;
   const data = descr === "<f4" ? new Float32Array(copy) : descr === "|i1" ? new Int8Array(copy) : new Uint8Array(copy);
   return { descr, shape, data };
+}
+
+/**
+ * Runs `npx ARGS` in the repository, as a user runs an example (`npx tsx examples/…`): with the Node that runs this
+ * suite first on PATH, and offline (a runner missing from node_modules fails here instead of being downloaded).
+ * Resolves to the exit code and stdout and stderr together.
+ */
+export function npx(args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("npx", args, {
+      cwd: ROOT,
+      env: { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ""}`, npm_config_offline: "true" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout!.on("data", (b) => (out += b));
+    child.stderr!.on("data", (b) => (out += b));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, out }));
+  });
 }

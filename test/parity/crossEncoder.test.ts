@@ -1,6 +1,6 @@
 // CrossEncoder against sentence-transformers 6 itself: small random-init *ForSequenceClassification models of every
 // supported architecture built by transformers (test/fixtures/cross_encoder_model.py), in both folder layouts,
-// scored by CrossEncoder(path).predict / rank (py/cross_encoder_oracle.py) and by sbert-node on the same pairs.
+// scored by CrossEncoder(path).predict / rank (py/st_oracle.py) and by sbert-node on the same pairs.
 import { cp, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,7 +15,7 @@ import { makeSentences } from "../helpers/tokenizationFixtures.js";
 import { SENTENCES, maxAbsDiff, tempDir } from "../helpers/tmp.js";
 
 const BUILD = fileURLToPath(new URL("../fixtures/cross_encoder_model.py", import.meta.url));
-const ORACLE = fileURLToPath(new URL("py/cross_encoder_oracle.py", import.meta.url));
+const ORACLE = fileURLToPath(new URL("py/st_oracle.py", import.meta.url));
 const CORPUS = [...SENTENCES, ...makeSentences(2000, 99)];
 const LONG = "Un testo più lungo: ".concat("il cane corre nel parco e il gatto guarda dalla finestra ".repeat(8));
 const QUERY = "Chi gioca con il cane nel parco?";
@@ -50,9 +50,9 @@ function spec(dir: string, arch: Arch, kind: Kind): Record<string, unknown> {
   return { ...base, num_labels: 1, layout: "st6", activation_fn: TANH };
 }
 
-function oracleJob(folder: string, kind: Kind | "saved"): Record<string, unknown> {
-  if (kind === "hf3") return { folder, pairs: PAIRS, batch_size: 4 };
-  return { folder, pairs: PAIRS, batch_size: 4, rank: { query: QUERY, documents: DOCUMENTS, return_documents: true } };
+function oracleJob(folder: string, kind: Kind): Record<string, unknown> {
+  if (kind === "hf3") return { folder, cross_encoder: true, pairs: PAIRS, batch_size: 4 };
+  return { folder, cross_encoder: true, pairs: PAIRS, batch_size: 4, rank: { query: QUERY, documents: DOCUMENTS, return_documents: true } };
 }
 
 const flat = (x: number[] | number[][]): number[] => (x as (number | number[])[]).flatMap((v) => v);
@@ -70,7 +70,7 @@ beforeAll(async () => {
   );
   keys.forEach(([arch, kind], i) => built.set(`${arch}/${kind}`, folders[i]!));
   const jobs = keys.map(([arch, kind]) => oracleJob(built.get(`${arch}/${kind}`)!.dir, kind));
-  const softmaxJobs = ARCHS.map((arch) => ({ folder: built.get(`${arch}/hf3`)!.dir, pairs: PAIRS, batch_size: 4, apply_softmax: true }));
+  const softmaxJobs = ARCHS.map((arch) => ({ folder: built.get(`${arch}/hf3`)!.dir, cross_encoder: true, pairs: PAIRS, batch_size: 4, apply_softmax: true }));
   const all = await runPython<Answer[]>(ORACLE, [...jobs, ...softmaxJobs]);
   keys.forEach(([arch, kind], i) => answers.set(`${arch}/${kind}`, all[i]!));
   ARCHS.forEach((arch, i) => softmax.set(arch, all[keys.length + i]!));
