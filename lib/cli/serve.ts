@@ -9,8 +9,7 @@ import { DEVICE_OPTION, THREADS_OPTION, loadServedModel, note } from "./common.j
 
 export const serveSpec: CommandSpec = {
   name: "serve",
-  summary:
-    "Serve embedding models and rerankers over HTTP (POST /v1/embeddings, /v1/rerank, TEI's /embed, /rerank, /info; GET /v1/models, /health, /metrics).",
+  summary: "Serve embedding models and rerankers over HTTP (OpenAI embeddings, Cohere/Jina rerank, TEI routes).",
   usage: "[MODEL] [--model NAME=PATH ...] [options]",
   description: [
     "MODEL (served as --model-id) and each --model NAME=PATH is a folder or Hub id: a cross-encoder",
