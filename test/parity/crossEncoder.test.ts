@@ -16,6 +16,7 @@ import { SENTENCES, maxAbsDiff, tempDir } from "../helpers/tmp.js";
 
 const BUILD = fileURLToPath(new URL("../fixtures/cross_encoder_model.py", import.meta.url));
 const ORACLE = fileURLToPath(new URL("py/st_oracle.py", import.meta.url));
+const TO_BIN = fileURLToPath(new URL("../fixtures/to_pytorch_bin.py", import.meta.url));
 const CORPUS = [...SENTENCES, ...makeSentences(2000, 99)];
 const LONG = "Un testo più lungo: ".concat("il cane corre nel parco e il gatto guarda dalla finestra ".repeat(8));
 const QUERY = "Chi gioca con il cane nel parco?";
@@ -157,6 +158,21 @@ describe.each(ARCHS)("%s", (arch) => {
       again.dispose();
       model.dispose();
     }
+  });
+});
+
+describe("weights in pytorch_model.bin", () => {
+  test.each([
+    ["torch's zip format", "roberta", { legacy: false }],
+    ["torch < 1.6's format, every tensor a view into one storage", "bert", { legacy: true, views: true }],
+  ] as const)("%s (%s): the head's tensors are read where the checkpoint keeps them", async (_, arch, format) => {
+    const dir = join(root, "bin", arch);
+    await cp(built.get(`${arch}/hf1`)!.dir, dir, { recursive: true });
+    await runPython(TO_BIN, { folder: dir, delete_safetensors: true, ...format });
+    expect(await readdir(dir)).not.toContain("model.safetensors");
+    const model = await CrossEncoder.load(dir);
+    expect(maxAbsDiff((await model.predict(PAIRS)) as number[], answers.get(`${arch}/hf1`)!.scores as number[])).toBeLessThan(1e-5);
+    model.dispose();
   });
 });
 
