@@ -24,7 +24,7 @@ const robertaLike = (modelClass: string, prefix: string): ClassificationHead => 
   out: { key: "classifier.out_proj" },
 });
 
-/** Keyed by model_type; a unit test checks that every architecture the addon runs has one. */
+/** Keyed by model_type; test/native/schemas.test.ts checks that every architecture the addon runs has one. */
 export const CLASSIFICATION_HEADS: Readonly<Record<string, ClassificationHead>> = {
   bert: { modelClass: "BertForSequenceClassification", prefix: "bert", dense: { key: "bert.pooler.dense", activation: "tanh" }, out: { key: "classifier" } },
   roberta: robertaLike("RobertaForSequenceClassification", "roberta"),
