@@ -1,8 +1,9 @@
-import { join } from "node:path";
+import { writeFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 
 import type { NativeTensorSpec, NativeWeights } from "../../types/native.js";
 import { SbertError } from "../errors.js";
-import { modelIdFor, resolveModelFolder, type HubOptions } from "../hub/index.js";
+import { modelIdFor, pushSavedFolder, resolveModelFolder, type HubOptions, type PushOptions, type PushResult } from "../hub/index.js";
 import { weightsForNative } from "../io/checkpoint.js";
 import { readJson, readJsonObject, writeFolderAtomically, writeJson } from "../io/files.js";
 import { writeSafetensors } from "../io/safetensors.js";
@@ -13,6 +14,7 @@ import { callNative } from "../native.js";
 import { SentenceTransformer, type LinearPrecision } from "../SentenceTransformer.js";
 import type { Tokenizer } from "../tokenization/Tokenizer.js";
 import { CLASSIFICATION_HEADS, type ClassificationHead } from "./heads.js";
+import { crossEncoderModelCard } from "./modelCard.js";
 
 /** Activations predict can put on the logits, by their short names. */
 export const CROSS_ENCODER_ACTIVATIONS = ["sigmoid", "identity", "tanh", "relu", "silu"] as const;
@@ -375,10 +377,10 @@ export class CrossEncoder {
   /**
    * Saves a Hugging Face `*ForSequenceClassification` folder that sentence-transformers' `CrossEncoder(path)` (and
    * transformers' AutoModelForSequenceClassification) loads unchanged: config.json (with the activation under
-   * `sentence_transformers`), model.safetensors with Hugging Face's keys, the tokenizer files. Built aside and
-   * swapped in whole.
+   * `sentence_transformers`), model.safetensors with Hugging Face's keys, the tokenizer files and a README.md model
+   * card. Built aside and swapped in whole.
    */
-  async save(path: string): Promise<void> {
+  async save(path: string, options: { modelName?: string; createModelCard?: boolean } = {}): Promise<void> {
     if (typeof path !== "string" || path === "") throw new TypeError("CrossEncoder.save: path must be a non-empty string");
     if (this.disposed) throw new SbertError("ERR_DISPOSED", "the model was disposed", { op: "CrossEncoder.save" });
     const info = this.transformer.encoderInfo;
@@ -404,9 +406,19 @@ export class CrossEncoder {
         });
         await writeSafetensors(join(tmp, "model.safetensors"), tensors, { format: "pt" });
         await this.transformer.tokenizer.save(tmp, { modelMaxLength: this.maxLength });
+        if (options.createModelCard ?? true) {
+          await writeFile(join(tmp, "README.md"), crossEncoderModelCard(this, { modelName: options.modelName ?? basename(resolve(path)) }));
+        }
       },
       "CrossEncoder.save",
     );
+  }
+
+  /** Saves the model (with its card) and uploads it to the Hugging Face Hub as one commit, creating the repo if needed. */
+  async pushToHub(repoId: string, options: PushOptions & { modelName?: string; createModelCard?: boolean } = {}): Promise<PushResult> {
+    if (typeof repoId !== "string" || repoId === "") throw new TypeError("CrossEncoder.pushToHub: repoId must be a non-empty string");
+    const { modelName = repoId, createModelCard } = options;
+    return pushSavedFolder((folder) => this.save(folder, { modelName, createModelCard }), repoId, options);
   }
 
   /** Frees the native weights. Calls already running finish first. */
