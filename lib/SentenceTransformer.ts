@@ -18,7 +18,7 @@ import { WeightedLayerPooling } from "./models/WeightedLayerPooling.js";
 import { WordEmbeddings } from "./models/WordEmbeddings.js";
 import { WordWeights } from "./models/WordWeights.js";
 import { fit, type FitOptions, type FitResult, type TrainingSummary } from "./fit.js";
-import { modelIdFor, pushFolderToHub, resolveModelFolder, type HubOptions, type PushOptions, type PushResult } from "./hub/index.js";
+import { modelIdFor, pushSavedFolder, resolveModelFolder, type HubOptions, type PushOptions, type PushResult } from "./hub/index.js";
 import { ReadWriteLock } from "./internal/lock.js";
 import { getEncodeConcurrency } from "./backend.js";
 import { callNative, callNativeSync, native } from "./native.js";
@@ -534,16 +534,8 @@ export class SentenceTransformer {
    */
   async pushToHub(repoId: string, options: PushOptions & SaveOptions & { trainDatasets?: string[]; replaceModelCard?: boolean } = {}): Promise<PushResult> {
     if (typeof repoId !== "string" || repoId === "") throw new TypeError("pushToHub: repoId must be a non-empty string");
-    const { mkdtemp, rm } = await import("node:fs/promises");
-    const { tmpdir } = await import("node:os");
-    const dir = await mkdtemp(join(tmpdir(), "sbert-push-"));
-    try {
-      const folder = join(dir, "model");
-      await this.save(folder, { modelName: options.modelName ?? repoId, createModelCard: options.createModelCard, trainDatasets: options.trainDatasets });
-      return await pushFolderToHub(folder, repoId, options);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const { modelName = repoId, createModelCard, trainDatasets } = options;
+    return pushSavedFolder((folder) => this.save(folder, { modelName, createModelCard, trainDatasets }), repoId, options);
   }
 
   /** Frees the native weights. Calls already running finish first (they hold their own reference). */

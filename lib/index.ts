@@ -1,5 +1,7 @@
 export { SentenceTransformer, LINEAR_PRECISIONS } from "./SentenceTransformer.js";
 export type { EncodeOptions, EmbeddingOf, LinearPrecision, LoadOptions, Precision, SaveOptions, SentenceTransformerOptions, SimilarityFnName } from "./SentenceTransformer.js";
+export { CrossEncoder, CROSS_ENCODER_ACTIVATIONS } from "./crossEncoder/CrossEncoder.js";
+export type { CrossEncoderActivation, CrossEncoderLoadOptions, CrossEncoderPair, PredictOptions, RankOptions, RankResult } from "./crossEncoder/CrossEncoder.js";
 export * as models from "./models/index.js";
 export * as losses from "./losses/index.js";
 export * as evaluation from "./evaluation/index.js";

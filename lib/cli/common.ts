@@ -4,6 +4,8 @@ import { resolve } from "node:path";
 import type { Writable } from "node:stream";
 
 import { setNumThreads } from "../backend.js";
+import { CrossEncoder, isCrossEncoderFolder } from "../crossEncoder/CrossEncoder.js";
+import { resolveModelFolder } from "../hub/index.js";
 import { SentenceTransformer } from "../SentenceTransformer.js";
 import type { OptionDef } from "./args.js";
 
@@ -28,6 +30,16 @@ export async function localOrId(pathOrId: string, base = process.cwd()): Promise
 export async function loadModel(pathOrId: string, options: { device?: string; threads?: number } = {}): Promise<SentenceTransformer> {
   if (options.threads !== undefined) setNumThreads(options.threads);
   return SentenceTransformer.load(await localOrId(pathOrId), { ...(options.device !== undefined && { device: options.device }) });
+}
+
+/**
+ * A model to serve: a cross-encoder (see isCrossEncoderFolder) or a SentenceTransformer. A Hub id is downloaded
+ * first to tell which.
+ */
+export async function loadServedModel(pathOrId: string, options: { device?: string } = {}): Promise<SentenceTransformer | CrossEncoder> {
+  const device = options.device !== undefined ? { device: options.device } : {};
+  const folder = await resolveModelFolder(await localOrId(pathOrId));
+  return (await isCrossEncoderFolder(folder)) ? CrossEncoder.load(folder, device) : SentenceTransformer.load(folder, device);
 }
 
 /** Writes `data`, waiting for the stream to drain when its buffer is full. */

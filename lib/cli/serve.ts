@@ -1,18 +1,28 @@
 /**
- * `sbert-node serve MODEL`: the OpenAI-compatible embeddings server. SIGTERM/SIGINT stop accepting
- * connections, let requests in progress finish, dispose the model and exit 0.
+ * `sbert-node serve MODEL` or `--model NAME=PATH ...`: the embeddings and reranking server. SIGTERM/SIGINT stop
+ * accepting connections, let requests in progress finish, dispose the models and exit 0.
  */
 import { type CommandSpec, UsageError, flag, intFlag, parseByteSize, parseCommand, positionals, str } from "./args.js";
-import { DEVICE_OPTION, THREADS_OPTION, loadModel, note } from "./common.js";
+import { setNumThreads } from "../backend.js";
+import type { ServedModel } from "../server/index.js";
+import { DEVICE_OPTION, THREADS_OPTION, loadServedModel, note } from "./common.js";
 
 export const serveSpec: CommandSpec = {
   name: "serve",
-  summary: "Serve a model over HTTP with the OpenAI embeddings API (POST /v1/embeddings, GET /v1/models, GET /health, GET /metrics).",
-  usage: "MODEL [options]",
+  summary: "Serve embedding models and rerankers over HTTP (OpenAI embeddings, Cohere/Jina rerank, TEI routes).",
+  usage: "[MODEL] [--model NAME=PATH ...] [options]",
   description: [
-    "Requests: {input: string | string[], model?, encoding_format?: float | base64, dimensions?, user?}.",
+    "MODEL (served as --model-id) and each --model NAME=PATH is a folder or Hub id: a cross-encoder",
+    "(config_sentence_transformers.json model_type CrossEncoder, or a *ForSequenceClassification folder) is",
+    "served as a reranker, anything else as an embedding model. A request's `model` picks among the models of",
+    "the kind its route needs; without it, or when the server has one model of that kind, the first answers.",
+    "Embeddings: {input: string | string[], model?, encoding_format?: float | base64, dimensions?, user?}.",
     "`dimensions` keeps the first N values and re-normalizes them when the model normalizes (a Normalize",
-    "module, or --normalize). `model` in a request is not checked; responses name the served model.",
+    "module, or --normalize). Rerank (Cohere/Jina): {query, documents: (string | {text})[], model?, top_n?,",
+    "return_documents?} -> {model, results: [{index, relevance_score, document?: {text}}]}, best first, scores",
+    "after the model's activation (sigmoid by default). TEI: /embed {inputs, normalize? (true)} -> number[][];",
+    "/rerank {query, texts, raw_scores?, return_text?} -> [{index, score, text?}]; texts longer than the",
+    "model's max length are truncated (TEI's truncate: true); errors use the OpenAI error body.",
     "Concurrent requests are batched together: up to --max-batch-size texts per forward pass, a text",
     "waiting at most --max-wait-ms for others. SIGTERM or Ctrl-C finishes requests in progress, then exits.",
     "Limits: a text over --max-input-length gets 400; a request that does not fit in --max-queue gets 503",
@@ -32,7 +42,8 @@ export const serveSpec: CommandSpec = {
     "headers-timeout": { type: "string", value: "S", help: "Seconds a client has to send the request headers (default 10)." },
     "request-timeout": { type: "string", value: "S", help: "Seconds a client has to send the whole request (default 60)." },
     "api-key": { type: "string", value: "KEY", help: "Require 'Authorization: Bearer KEY' (default: $SBERT_NODE_API_KEY, else none)." },
-    "model-id": { type: "string", value: "NAME", help: "Model name in responses (default: MODEL as given)." },
+    "model-id": { type: "string", value: "NAME", help: "Name of MODEL in requests and responses (default: MODEL as given)." },
+    model: { type: "string", value: "NAME=PATH", multiple: true, help: "Another model to serve under NAME (repeat for more)." },
     normalize: { type: "boolean", help: "Return unit-length embeddings." },
     "shutdown-timeout": { type: "string", value: "S", help: "Seconds to wait for requests in progress at shutdown (default 30)." },
     device: DEVICE_OPTION,
@@ -40,6 +51,8 @@ export const serveSpec: CommandSpec = {
   },
   examples: [
     "sbert-node serve ./my-model --port 8080",
+    "sbert-node serve --model embed=./bi-encoder --model rerank=./cross-encoder",
+    "curl -s localhost:8080/v1/rerank -H 'content-type: application/json' -d '{\"query\": \"q\", \"documents\": [\"a\", \"b\"]}'",
     "curl -s localhost:8080/v1/embeddings -H 'content-type: application/json' -d '{\"input\": [\"hello\", \"world\"]}'",
   ],
 };
@@ -47,8 +60,18 @@ export const serveSpec: CommandSpec = {
 export async function serveCommand(argv: string[]): Promise<number> {
   const cmd = "serve";
   const parsed = parseCommand(serveSpec, argv);
-  const [modelName] = positionals(parsed, ["MODEL"], cmd);
+  const [positional] = positionals(parsed, ["MODEL"], cmd, 1);
   const v = parsed.values;
+  const specs: [string, string][] = positional === undefined ? [] : [[str(v, "model-id") ?? positional, positional]];
+  for (const raw of (v["model"] as string[] | undefined) ?? []) {
+    const eq = raw.indexOf("=");
+    if (eq <= 0 || eq === raw.length - 1) throw new UsageError(`--model must be NAME=PATH, got '${raw}'`, cmd);
+    specs.push([raw.slice(0, eq), raw.slice(eq + 1)]);
+  }
+  if (specs.length === 0) throw new UsageError("missing MODEL (or --model NAME=PATH)", cmd);
+  const names = specs.map(([name]) => name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice !== undefined) throw new UsageError(`the model name '${twice}' is given twice`, cmd);
   const port = intFlag(v, "port", cmd, 0, 65535) ?? 8080;
   const host = str(v, "host") ?? "127.0.0.1";
   const maxBatchSize = intFlag(v, "max-batch-size", cmd) ?? 64;
@@ -69,10 +92,17 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const threads = intFlag(v, "threads", cmd);
   const verbose = flag(v, "verbose");
 
-  const model = await loadModel(modelName!, { device: str(v, "device"), threads });
+  if (threads !== undefined) setNumThreads(threads);
+  const models: Record<string, ServedModel> = {};
+  const disposeAll = (): void => Object.values(models).forEach((m) => m.dispose());
+  try {
+    for (const [name, path] of specs) models[name] = await loadServedModel(path, { device: str(v, "device") });
+  } catch (e) {
+    disposeAll();
+    throw e;
+  }
   const { createServer } = await import("../server/index.js");
-  const server = createServer(model, {
-    modelId: str(v, "model-id") ?? modelName!,
+  const server = createServer(models, {
     host,
     port,
     maxBatchSize,
@@ -91,10 +121,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
   try {
     address = await server.listen();
   } catch (e) {
-    model.dispose();
+    disposeAll();
     throw e;
   }
-  note(`sbert-node serve: listening on ${address} (model ${modelName}, dim ${model.getSentenceEmbeddingDimension()}, ${model.device}, batches of ${maxBatchSize})`);
+  const described = Object.entries(models).map(([name, m]) =>
+    "numLabels" in m ? `reranker ${name}, ${m.numLabels} label${m.numLabels === 1 ? "" : "s"}, ${m.device}` : `model ${name}, dim ${m.getSentenceEmbeddingDimension()}, ${m.device}`,
+  );
+  note(`sbert-node serve: listening on ${address} (${described.join("; ")}, batches of ${maxBatchSize})`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -114,7 +147,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       server
         .close()
         .then(() => {
-          model.dispose();
+          disposeAll();
           note("sbert-node serve: stopped");
           resolve(0);
         })

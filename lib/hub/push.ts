@@ -3,7 +3,8 @@
  * which files go through LFS, uploads those (xet or plain LFS, whichever the Hub offers), then commits.
  */
 import { openAsBlob } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { createBranch, createRepo, HubApiError, uploadFiles, whoAmI } from "@huggingface/hub";
@@ -143,4 +144,16 @@ export async function pushFolderToHub(folder: string, repoId: string, opts: Push
   }
   if (!out) throw new SbertError("ERR_FORMAT", `the Hub answered no commit for ${fullId}`, { op: OP });
   return { commitUrl: out.commit.url, commitOid: out.commit.oid, ...(out.pullRequestUrl && { pullRequestUrl: out.pullRequestUrl }) };
+}
+
+/** Saves a model into a temporary folder with `save`, pushes that folder (see pushFolderToHub) and removes it. */
+export async function pushSavedFolder(save: (folder: string) => Promise<void>, repoId: string, opts: PushOptions = {}): Promise<PushResult> {
+  const dir = await mkdtemp(join(tmpdir(), "sbert-push-"));
+  try {
+    const folder = join(dir, "model");
+    await save(folder);
+    return await pushFolderToHub(folder, repoId, opts);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * Micro-batching: texts of concurrent requests wait in one queue and are encoded together, up to
+ * Micro-batching: texts (or text pairs: any item type) of concurrent requests wait in one queue and are encoded together, up to
  * `maxBatchSize` texts per call, waiting at most `maxWaitMs` (from the oldest queued text) for a batch to
  * fill. A request larger than a batch is spread over several; each request gets its rows back in order.
  * The queue holds at most `maxQueuedTexts` texts (a request that does not fit is refused with QueueFullError),
@@ -39,8 +39,8 @@ export interface BatcherStats {
   runningBatches: number;
 }
 
-interface Job {
-  texts: string[];
+interface Job<T> {
+  texts: T[];
   results: Float32Array[];
   /** Next text to hand to a batch. */
   next: number;
@@ -52,14 +52,14 @@ interface Job {
   reject(e: unknown): void;
 }
 
-interface Part {
-  job: Job;
+interface Part<T> {
+  job: Job<T>;
   start: number;
   count: number;
 }
 
-export class MicroBatcher {
-  private readonly jobs: Job[] = [];
+export class MicroBatcher<T = string> {
+  private readonly jobs: Job<T>[] = [];
   private queued = 0;
   private running = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -69,7 +69,7 @@ export class MicroBatcher {
   readonly stats = { requests: 0, texts: 0, batches: 0, largestBatch: 0, cancelledTexts: 0, refusedRequests: 0 };
 
   constructor(
-    private readonly encode: (texts: string[]) => Promise<Float32Array[]>,
+    private readonly encode: (texts: T[]) => Promise<Float32Array[]>,
     private readonly options: BatcherOptions,
   ) {
     if (!Number.isInteger(options.maxBatchSize) || options.maxBatchSize < 1) throw new RangeError(`maxBatchSize must be a positive integer, got ${options.maxBatchSize}`);
@@ -78,7 +78,7 @@ export class MicroBatcher {
   }
 
   /** The embeddings of `texts`, in order. When `signal` aborts, texts not yet in a batch are dropped and the promise rejects. */
-  submit(texts: string[], signal?: AbortSignal): Promise<Float32Array[]> {
+  submit(texts: T[], signal?: AbortSignal): Promise<Float32Array[]> {
     if (this.closed) return Promise.reject(new Error("the batcher is closed"));
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (texts.length === 0) return Promise.resolve([]);
@@ -92,7 +92,7 @@ export class MicroBatcher {
         this.stats.cancelledTexts += this.fail(job, signal!.reason);
         this.schedule();
       };
-      const job: Job = {
+      const job: Job<T> = {
         texts,
         results: new Array(texts.length),
         next: 0,
@@ -145,8 +145,8 @@ export class MicroBatcher {
   }
 
   private runBatch(): void {
-    const parts: Part[] = [];
-    const texts: string[] = [];
+    const parts: Part<T>[] = [];
+    const texts: T[] = [];
     while (texts.length < this.options.maxBatchSize && this.jobs.length > 0) {
       const job = this.jobs[0]!;
       const count = Math.min(job.texts.length - job.next, this.options.maxBatchSize - texts.length);
@@ -193,7 +193,7 @@ export class MicroBatcher {
   }
 
   /** A failed or cancelled job is rejected once and its texts still queued are dropped; returns how many. */
-  private fail(job: Job, e: unknown): number {
+  private fail(job: Job<T>, e: unknown): number {
     if (job.done) return 0;
     job.done = true;
     const at = this.jobs.indexOf(job);

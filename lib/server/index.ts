@@ -1,25 +1,45 @@
 /**
- * An OpenAI-compatible embeddings server for one SentenceTransformer (Fastify): `POST /v1/embeddings`,
- * `GET /v1/models`, `GET /health`, `GET /metrics`. Concurrent requests are micro-batched into shared encode
- * calls, which run on libuv worker threads, so the event loop keeps serving while a batch is encoded.
- * Every resource a client can hold is bounded: body size, inputs per request, characters per text, texts
- * queued, and the time to send headers and body; a client that disconnects takes its queued texts with it.
+ * An embeddings and reranking server for one or more models (Fastify): OpenAI's `POST /v1/embeddings` and
+ * `GET /v1/models`, the Cohere / Jina `POST /v1/rerank`, Hugging Face text-embeddings-inference's `POST /embed`,
+ * `POST /rerank` and `GET /info`, and `GET /health`, `GET /metrics`. Each model has its own queue, in which
+ * concurrent requests are micro-batched into shared native calls that run on libuv worker threads, so the event
+ * loop keeps serving while a batch runs. Every resource a client can hold is bounded: body size, inputs per
+ * request, characters per text, texts queued, and the time to send headers and body; a client that disconnects
+ * takes its queued texts with it.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from "fastify";
 
+import { CrossEncoder, type CrossEncoderPair } from "../crossEncoder/CrossEncoder.js";
 import { Normalize } from "../models/Normalize.js";
-import type { SentenceTransformer } from "../SentenceTransformer.js";
+import { Pooling } from "../models/Pooling.js";
+import { SentenceTransformer } from "../SentenceTransformer.js";
+import { VERSION } from "../version.js";
 import { MicroBatcher, QueueFullError, type BatcherStats } from "./batcher.js";
 import { ServerMetrics } from "./metrics.js";
-import { ApiError, type EmbeddingsRequest, checkInput, embeddingsBodySchema, float32Base64, schemaError, truncate } from "./openai.js";
+import { ApiError, type EmbeddingsRequest, checkInput, embeddingsBodySchema, float32Base64, schemaError, truncate, unitLength } from "./openai.js";
+import {
+  type RerankRequest,
+  type TeiEmbedRequest,
+  type TeiRerankRequest,
+  checkDocuments,
+  checkQuery,
+  checkTexts,
+  ranking,
+  rerankBodySchema,
+  teiEmbedBodySchema,
+  teiRerankBodySchema,
+} from "./rerank.js";
 
 export { MicroBatcher, QueueFullError, type BatcherOptions, type BatcherStats } from "./batcher.js";
 export { ApiError, type OpenAIErrorBody } from "./openai.js";
 
+/** What the server runs: embedding models (SentenceTransformer) and rerankers (CrossEncoder). */
+export type ServedModel = SentenceTransformer | CrossEncoder;
+
 export interface ServerOptions {
-  /** The model name reported in responses and /v1/models. Default "sentence-transformer". */
+  /** The name of a single model, reported in responses and /v1/models. Default "sentence-transformer" ("cross-encoder" for a CrossEncoder). */
   modelId?: string;
   host?: string;
   /** 0 picks a free port. Default 8080. */
@@ -42,7 +62,7 @@ export interface ServerOptions {
   requestTimeoutMs?: number;
   /** When set, every route but /health needs `Authorization: Bearer <apiKey>`. */
   apiKey?: string;
-  /** Return unit-length embeddings even if the model has no Normalize module. */
+  /** Return unit-length embeddings from /v1/embeddings even if the model has no Normalize module. */
   normalize?: boolean;
   /** Fastify's logger option (false by default). */
   logger?: FastifyServerOptions["logger"];
@@ -73,8 +93,60 @@ function tokenCounter(model: SentenceTransformer): (texts: string[]) => number {
   };
 }
 
-export function createServer(model: SentenceTransformer, options: ServerOptions = {}): EmbeddingServer {
-  const modelId = options.modelId ?? "sentence-transformer";
+interface Embedder {
+  kind: "embedding";
+  id: string;
+  model: SentenceTransformer;
+  batcher: MicroBatcher<string>;
+  dimension: number | undefined;
+  normalizes: boolean;
+  countTokens: (texts: string[]) => number;
+}
+
+interface Reranker {
+  kind: "reranker";
+  id: string;
+  model: CrossEncoder;
+  batcher: MicroBatcher<CrossEncoderPair>;
+}
+
+type Served = Embedder | Reranker;
+
+const KIND_NAMES = { embedding: "an embedding model (SentenceTransformer)", reranker: "a reranker (CrossEncoder)" } as const;
+
+/** Batching counters of several queues, as one. */
+function combined(stats: BatcherStats[]): BatcherStats {
+  const sum = (key: keyof BatcherStats) => stats.reduce((n, s) => n + s[key], 0);
+  return {
+    requests: sum("requests"),
+    texts: sum("texts"),
+    batches: sum("batches"),
+    largestBatch: Math.max(0, ...stats.map((s) => s.largestBatch)),
+    cancelledTexts: sum("cancelledTexts"),
+    refusedRequests: sum("refusedRequests"),
+    queuedTexts: sum("queuedTexts"),
+    runningBatches: sum("runningBatches"),
+  };
+}
+
+/**
+ * Serves one model (its name `options.modelId`) or several, by name (`{ "embed": st, "rerank": ce }`). A request's
+ * `model` picks among the models of the kind its route needs; without one (or, when the server has a single model
+ * of that kind, with any name) the first of that kind answers. TEI's routes, which name no model, use the first
+ * model of their kind, and /info describes the first model.
+ */
+export function createServer(models: ServedModel | Record<string, ServedModel>, options: ServerOptions = {}): EmbeddingServer {
+  const named: [string, ServedModel][] =
+    models instanceof SentenceTransformer || models instanceof CrossEncoder
+      ? [[options.modelId ?? (models instanceof CrossEncoder ? "cross-encoder" : "sentence-transformer"), models]]
+      : typeof models === "object" && models !== null
+        ? Object.entries(models)
+        : [];
+  if (named.length === 0) throw new TypeError("createServer: give a SentenceTransformer, a CrossEncoder, or an object of them by name");
+  for (const [id, m] of named) {
+    if (!(m instanceof SentenceTransformer || m instanceof CrossEncoder)) throw new TypeError(`createServer: model '${id}' is not a SentenceTransformer or a CrossEncoder`);
+    if (id === "") throw new TypeError("createServer: model names must not be empty");
+  }
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? 8080;
   const maxBatchSize = options.maxBatchSize ?? 64;
@@ -106,15 +178,44 @@ export function createServer(model: SentenceTransformer, options: ServerOptions 
   // Digests have one length, so comparing them takes the same time whatever the key given.
   const keyDigest = apiKey === undefined ? undefined : createHash("sha256").update(apiKey).digest();
 
-  const dimension = model.getSentenceEmbeddingDimension();
-  // A model that normalizes keeps doing so after `dimensions` cuts its embeddings short.
-  const normalizes = options.normalize === true || model.modules.some((m) => m instanceof Normalize);
   const created = Math.floor(Date.now() / 1000);
-  const countTokens = tokenCounter(model);
-  const batcher = new MicroBatcher(
-    (texts) => model.encode(texts, { batchSize: maxBatchSize, normalizeEmbeddings: options.normalize === true }),
-    { maxBatchSize, maxWaitMs, maxQueuedTexts },
-  );
+  const batching = { maxBatchSize, maxWaitMs, maxQueuedTexts };
+  const served: Served[] = named.map(([id, model]): Served => {
+    if (model instanceof CrossEncoder) {
+      // Logits are queued; each request puts its own activation on them.
+      return { kind: "reranker", id, model, batcher: new MicroBatcher<CrossEncoderPair>((pairs) => model.predictLogits(pairs, { batchSize: maxBatchSize }), batching) };
+    }
+    return {
+      kind: "embedding",
+      id,
+      model,
+      batcher: new MicroBatcher<string>((texts) => model.encode(texts, { batchSize: maxBatchSize, normalizeEmbeddings: options.normalize === true }), batching),
+      dimension: model.getSentenceEmbeddingDimension(),
+      // A model that normalizes keeps doing so after `dimensions` cuts its embeddings short.
+      normalizes: options.normalize === true || model.modules.some((m) => m instanceof Normalize),
+      countTokens: tokenCounter(model),
+    };
+  });
+  const snapshot = (): BatcherStats => combined(served.map((m) => m.batcher.snapshot()));
+
+  /** The model of `kind` that a request's `model` names, else the first of that kind (see createServer). */
+  function pick(kind: "embedding", requested: string | null | undefined): Embedder;
+  function pick(kind: "reranker", requested: string | null | undefined): Reranker;
+  function pick(kind: Served["kind"], requested: string | null | undefined): Served {
+    const candidates = served.filter((m) => m.kind === kind);
+    if (candidates.length === 0) {
+      throw new ApiError(400, `this server has no ${kind === "embedding" ? "embedding model" : "reranker"} (it serves ${served.map((m) => `'${m.id}'`).join(", ")})`, "model", "model_not_found");
+    }
+    if (requested === undefined || requested === null) return candidates[0]!;
+    const found = served.find((m) => m.id === requested);
+    if (found !== undefined && found.kind !== kind) {
+      throw new ApiError(400, `'${requested}' is ${KIND_NAMES[found.kind]}; this route needs ${KIND_NAMES[kind]}`, "model", "invalid_model");
+    }
+    if (found !== undefined) return found;
+    if (candidates.length === 1) return candidates[0]!;
+    throw new ApiError(404, `the model '${requested}' does not exist; this server has ${candidates.map((m) => `'${m.id}'`).join(", ")}`, "model", "model_not_found");
+  }
+
   const metrics = new ServerMetrics();
   let inFlight = 0;
   let closing = false;
@@ -177,16 +278,11 @@ export function createServer(model: SentenceTransformer, options: ServerOptions 
     void reply.status(404).send(api.body());
   });
 
-  app.post("/v1/embeddings", { schema: { body: embeddingsBodySchema } }, async (req, reply) => {
-    const body = req.body as EmbeddingsRequest;
-    const texts = checkInput(body.input, maxInputs, maxInputLength);
-    const dims = body.dimensions ?? undefined;
-    if (dims !== undefined && dimension !== undefined && dims > dimension) {
-      throw new ApiError(400, `'dimensions' must be between 1 and ${dimension} for this model, got ${dims}`, "dimensions", "invalid_value");
-    }
-    const base64 = body.encoding_format === "base64";
-    const tokens = countTokens(texts);
-    // A client that goes away takes its queued texts with it.
+  /**
+   * Queues `items` on `batcher` for this request: a client that goes away takes its queued items with it, and a
+   * full queue is a 503 with Retry-After.
+   */
+  async function submit<T>(batcher: MicroBatcher<T>, items: T[], req: FastifyRequest, reply: FastifyReply): Promise<Float32Array[]> {
     const gone = new AbortController();
     const onClose = (): void => {
       if (!reply.raw.writableFinished) gone.abort(new ApiError(499, "the client closed the connection", null, "client_closed"));
@@ -194,9 +290,8 @@ export function createServer(model: SentenceTransformer, options: ServerOptions 
     reply.raw.on("close", onClose);
     if (req.raw.socket.destroyed) onClose();
     inFlight++;
-    let rows: Float32Array[];
     try {
-      rows = await batcher.submit(texts, gone.signal);
+      return await batcher.submit(items, gone.signal);
     } catch (e) {
       if (!(e instanceof QueueFullError)) throw e;
       throw new ApiError(503, `the server is busy (${e.queued} texts queued, limit ${e.limit}); retry later`, null, "server_overloaded", "server_error", { "retry-after": "1" });
@@ -204,6 +299,19 @@ export function createServer(model: SentenceTransformer, options: ServerOptions 
       inFlight--;
       reply.raw.off("close", onClose);
     }
+  }
+
+  app.post("/v1/embeddings", { schema: { body: embeddingsBodySchema } }, async (req, reply) => {
+    const body = req.body as EmbeddingsRequest;
+    const texts = checkInput(body.input, maxInputs, maxInputLength);
+    const { id: modelId, batcher, dimension, normalizes, countTokens } = pick("embedding", body.model);
+    const dims = body.dimensions ?? undefined;
+    if (dims !== undefined && dimension !== undefined && dims > dimension) {
+      throw new ApiError(400, `'dimensions' must be between 1 and ${dimension} for this model, got ${dims}`, "dimensions", "invalid_value");
+    }
+    const base64 = body.encoding_format === "base64";
+    const tokens = countTokens(texts);
+    const rows = await submit(batcher, texts, req, reply);
     // Serialized in slices that yield to the event loop, so a large response does not hold up other requests.
     const parts: string[] = [];
     for (let index = 0; index < rows.length; index++) {
@@ -216,33 +324,103 @@ export function createServer(model: SentenceTransformer, options: ServerOptions 
     return reply.type("application/json; charset=utf-8").send(json);
   });
 
-  const modelCard = () => ({ id: modelId, object: "model", created, owned_by: "sbert-node" });
-  app.get("/v1/models", async () => ({ object: "list", data: [modelCard()] }));
-  app.get("/v1/models/*", async (req) => {
-    const id = (req.params as Record<string, string>)["*"];
-    if (id !== modelId) throw new ApiError(404, `the model '${id}' does not exist; this server has '${modelId}'`, "model", "model_not_found");
-    return modelCard();
+  /** A query's pairs with `documents` (named `field` in messages), through the queue of a one-label reranker: their logits. */
+  async function rerankLogits(body: { query: string; documents: unknown[]; model?: string | null }, field: string, req: FastifyRequest, reply: FastifyReply) {
+    const query = checkQuery(body.query, maxInputLength);
+    const texts = checkDocuments(body.documents, field, maxInputs, maxInputLength);
+    const { id, model, batcher } = pick("reranker", body.model);
+    if (model.numLabels !== 1) throw new ApiError(400, `'${id}' gives ${model.numLabels} scores per pair; reranking needs a model with one`, "model", "invalid_model");
+    const logits = await submit(batcher, texts.map((t): CrossEncoderPair => [query, t]), req, reply);
+    return { id, model, texts, logits };
+  }
+
+  /** The Cohere / Jina rerank API: documents scored against the query (the model's activation), best first. */
+  app.post("/v1/rerank", { schema: { body: rerankBodySchema } }, async (req, reply) => {
+    const body = req.body as RerankRequest;
+    const { id, model, texts, logits } = await rerankLogits(body, "documents", req, reply);
+    const scores = model.activate(logits).map((r) => r[0]!);
+    const results = ranking(scores, body.top_n ?? undefined).map((index) => ({
+      index,
+      relevance_score: scores[index]!,
+      ...(body.return_documents ? { document: { text: texts[index]! } } : {}),
+    }));
+    return { model: id, results };
   });
 
-  app.get("/metrics", async (_req, reply) =>
-    reply.type("text/plain; version=0.0.4; charset=utf-8").send(metrics.render(batcher.snapshot(), inFlight)),
-  );
+  /** text-embeddings-inference's rerank: `raw_scores` gives the logits, otherwise the model's activation (sigmoid by default). */
+  app.post("/rerank", { schema: { body: teiRerankBodySchema } }, async (req, reply) => {
+    const body = req.body as TeiRerankRequest;
+    const { model, texts, logits } = await rerankLogits({ query: body.query, documents: body.texts }, "texts", req, reply);
+    const scores = model.activate(logits, body.raw_scores ? { activationFn: "identity" } : {}).map((r) => r[0]!);
+    return ranking(scores).map((index) => ({ index, score: scores[index]!, ...(body.return_text ? { text: texts[index]! } : {}) }));
+  });
 
+  /** text-embeddings-inference's embed: unit-length embeddings unless `normalize` is false. */
+  app.post("/embed", { schema: { body: teiEmbedBodySchema } }, async (req, reply) => {
+    const body = req.body as TeiEmbedRequest;
+    const texts = checkTexts(body.inputs, "inputs", maxInputs, maxInputLength);
+    const { batcher } = pick("embedding", undefined);
+    const rows = await submit(batcher, texts, req, reply);
+    const normalize = body.normalize ?? true;
+    return rows.map((v) => Array.from(normalize ? unitLength(v) : v));
+  });
+
+  app.get("/info", async () => {
+    const first = served[0]!;
+    const common = {
+      model_id: first.id,
+      model_sha: null,
+      model_dtype: "float32",
+      max_input_length: first.kind === "embedding" ? first.model.maxSeqLength : first.model.maxLength,
+      max_client_batch_size: maxInputs,
+      max_batch_requests: maxBatchSize,
+      auto_truncate: true,
+      version: VERSION,
+      sha: null,
+      docker_label: null,
+    };
+    if (first.kind === "reranker") {
+      const id2label = (first.model.config["id2label"] as Record<string, string> | undefined) ?? Object.fromEntries(Array.from({ length: first.model.numLabels }, (_, i) => [String(i), `LABEL_${i}`]));
+      const label2id = Object.fromEntries(Object.entries(id2label).map(([i, l]) => [l, Number(i)]));
+      return { ...common, model_type: { reranker: { id2label, label2id } } };
+    }
+    const pooling = first.model.modules.find((m): m is Pooling => m instanceof Pooling)?.poolingModes[0];
+    return { ...common, model_type: { embedding: { pooling: pooling === "lasttoken" ? "last_token" : pooling ?? null } } };
+  });
+
+  const modelCard = (id: string) => ({ id, object: "model", created, owned_by: "sbert-node" });
+  app.get("/v1/models", async () => ({ object: "list", data: served.map((m) => modelCard(m.id)) }));
+  app.get("/v1/models/*", async (req) => {
+    const id = (req.params as Record<string, string>)["*"];
+    if (!served.some((m) => m.id === id)) {
+      throw new ApiError(404, `the model '${id}' does not exist; this server has ${served.map((m) => `'${m.id}'`).join(", ")}`, "model", "model_not_found");
+    }
+    return modelCard(id);
+  });
+
+  app.get("/metrics", async (_req, reply) => reply.type("text/plain; version=0.0.4; charset=utf-8").send(metrics.render(snapshot(), inFlight)));
+
+  const describe = (m: Served) =>
+    m.kind === "embedding"
+      ? {
+          id: m.id,
+          kind: m.kind,
+          embedding_dimension: m.dimension ?? null,
+          max_seq_length: m.model.maxSeqLength,
+          device: m.model.device,
+          normalized: m.normalizes,
+          similarity: m.model.similarityFnName,
+        }
+      : { id: m.id, kind: m.kind, num_labels: m.model.numLabels, max_seq_length: m.model.maxLength, device: m.model.device, activation_fn: m.model.activationFn };
   app.get("/health", async () => ({
     status: "ok",
-    model: {
-      id: modelId,
-      embedding_dimension: dimension ?? null,
-      max_seq_length: model.maxSeqLength,
-      device: model.device,
-      normalized: normalizes,
-      similarity: model.similarityFnName,
-    },
+    model: describe(served[0]!),
+    models: served.map(describe),
     batching: { max_batch_size: maxBatchSize, max_wait_ms: maxWaitMs, max_inputs: maxInputs, max_queued_texts: maxQueuedTexts, max_input_length: maxInputLength, ...snakeStats() },
   }));
 
   function snakeStats() {
-    const s = batcher.snapshot();
+    const s = snapshot();
     return {
       requests: s.requests,
       texts: s.texts,
@@ -266,10 +444,10 @@ export function createServer(model: SentenceTransformer, options: ServerOptions 
       closed ??= (async () => {
         closing = true;
         await app.close();
-        await batcher.close();
+        await Promise.all(served.map((m) => m.batcher.close()));
       })();
       return closed;
     },
-    stats: () => ({ ...batcher.snapshot(), inFlightRequests: inFlight }),
+    stats: () => ({ ...snapshot(), inFlightRequests: inFlight }),
   };
 }

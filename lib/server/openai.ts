@@ -69,7 +69,7 @@ export function schemaError(errors: readonly AjvError[]): ApiError {
       return new ApiError(400, `'${field}' must be one of: ${(e.params["allowedValues"] as unknown[]).filter((v) => v !== null).join(", ")}`, field, "invalid_value");
     case "type": {
       const types = String(e.params["type"]).split(",").filter((t) => t !== "null");
-      const what = field === "input" ? "a string or an array of strings" : types.map((t) => (t === "integer" ? "an integer" : `a ${t}`)).join(" or ");
+      const what = field === "input" ? "a string or an array of strings" : types.map((t) => `${/^[aeiou]/.test(t) ? "an" : "a"} ${t}`).join(" or ");
       return new ApiError(400, `'${field}' must be ${what}`, field, "invalid_type");
     }
     case "minimum":
@@ -125,13 +125,15 @@ export function float32Base64(values: Float32Array): string {
 export function truncate(v: Float32Array, dims: number | undefined, normalize: boolean): Float32Array {
   if (dims === undefined || dims >= v.length) return v;
   const out = v.slice(0, dims);
-  if (normalize) {
-    let sum = 0;
-    for (const x of out) sum += x * x;
-    const norm = Math.sqrt(sum);
-    // As torch's F.normalize: a zero vector stays zero.
-    const scale = 1 / Math.max(norm, 1e-12);
-    for (let i = 0; i < out.length; i++) out[i]! *= scale;
-  }
+  return normalize ? unitLength(out, out) : out;
+}
+
+/** `v` scaled to unit length, into `out` (a new array unless given). */
+export function unitLength(v: Float32Array, out = new Float32Array(v.length)): Float32Array {
+  let sum = 0;
+  for (const x of v) sum += x * x;
+  // As torch's F.normalize: a zero vector stays zero.
+  const scale = 1 / Math.max(Math.sqrt(sum), 1e-12);
+  for (let i = 0; i < v.length; i++) out[i] = v[i]! * scale;
   return out;
 }

@@ -80,7 +80,7 @@ describe("help and usage", () => {
     train: ["--device", "--threads", "--output-path", "--dry-run", "outputPath", "warmupRatio", "labelScale", "checkpointPath"],
     evaluate: ["--dataset", "--split", "--sentences1-column", "--sentences2-column", "--score-column", "--score-scale", "--batch-size", "--device"],
     info: ["--json", "--device", "--threads"],
-    serve: ["--port", "--host", "--max-batch-size", "--max-wait-ms", "--max-inputs", "--body-limit", "--device", "--threads"],
+    serve: ["--port", "--host", "--max-batch-size", "--max-wait-ms", "--max-inputs", "--body-limit", "--model", "--model-id", "--device", "--threads"],
   };
 
   test.each(Object.keys(OPTIONS))("%s --help exits 0 and lists the command's options", async (cmd) => {
@@ -100,7 +100,7 @@ describe("help and usage", () => {
     for (const cmd of Object.keys(OPTIONS)) expect(top.out).toMatch(new RegExp(`^  ${cmd} `, "m"));
     const help = await runCli(["help", "serve"]);
     expect(help.code).toBe(0);
-    expect(help.out).toMatch(/^Usage: sbert-node serve MODEL/);
+    expect(help.out).toMatch(/^Usage: sbert-node serve \[MODEL\] \[--model NAME=PATH \.\.\.\]/);
     const version = await runCli(["--version"]);
     expect(version.out.trim()).toMatch(/^\d+\.\d+\.\d+/);
     const none = await runCli([]);

@@ -2,8 +2,9 @@ import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 
-import { SentenceTransformer } from "../../lib/index.js";
+import { CrossEncoder, SentenceTransformer } from "../../lib/index.js";
 import { seededRandom } from "../../lib/internal/random.js";
+import { makeCrossEncoderFolder } from "../fixtures/crossEncoderFolder.js";
 import { makeSentenceTransformerFolder } from "../fixtures/sentenceTransformerFolder.js";
 import { type CliProcess, assertBuilt, runCli, startCli, within } from "../helpers/cli.js";
 import { SENTENCES, maxAbsDiff, tempDir } from "../helpers/tmp.js";
@@ -289,6 +290,48 @@ describe("sbert-node serve shutdown", () => {
       results[3]!.body.data.forEach((d, k) => expect(maxAbsDiff(d.embedding as number[], expectedRows[k]!)).toBeLessThanOrEqual(1e-5));
     } finally {
       p.kill("SIGKILL");
+    }
+  });
+});
+
+describe("sbert-node serve --model NAME=PATH", () => {
+  test("serves an embedding model and a cross-encoder (detected from its folder) side by side; bad --model values are usage errors", async () => {
+    const ceDir = join(await tempDir("sbert-cli-serve-ce-"), "ce");
+    await makeCrossEncoderFolder(ceDir, { bert: { seed: 9 } });
+    const reranker = await CrossEncoder.load(ceDir);
+    const p = startCli(["serve", "--model", `embed=${dir}`, "--model", `rerank=${ceDir}`, "--port", "0"]);
+    try {
+      const m = await p.waitForStderr(/listening on (http:\/\/127\.0\.0\.1:\d+) \(model embed, dim 24, cpu; reranker rerank, 1 label, cpu, batches of 64\)/, 60_000);
+      const base = m[1]!;
+      const res = await fetch(`${base}/v1/rerank`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "rerank", query: "il gatto", documents: POOL.slice(0, 6), top_n: 4 }),
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { model: string; results: { index: number; relevance_score: number }[] };
+      const ranked = await reranker.rank("il gatto", POOL.slice(0, 6), { topK: 4 });
+      expect(body.model).toBe("rerank");
+      expect(body.results.map((r) => r.index)).toEqual(ranked.map((r) => r.corpusId));
+      body.results.forEach((r, i) => expect(Math.abs(r.relevance_score - ranked[i]!.score)).toBeLessThanOrEqual(1e-6));
+      const embedded = (await (
+        await fetch(`${base}/v1/embeddings`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "embed", input: POOL[0] }) })
+      ).json()) as EmbeddingsResponse;
+      expect(maxAbsDiff(embedded.data[0]!.embedding as number[], expected.get(POOL[0]!)!)).toBeLessThanOrEqual(1e-5);
+      p.kill("SIGTERM");
+      expect((await within(p.exited, 15_000, "server exit")).code).toBe(0);
+    } finally {
+      p.kill("SIGKILL");
+      reranker.dispose();
+    }
+    for (const [args, message] of [
+      [["--model", "nameonly"], /--model must be NAME=PATH, got 'nameonly'/],
+      [["--model", `a=${dir}`, "--model", `a=${ceDir}`], /the model name 'a' is given twice/],
+      [[], /missing MODEL \(or --model NAME=PATH\)/],
+    ] as const) {
+      const r = await runCli(["serve", ...args]);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(message);
     }
   });
 });

@@ -5,8 +5,9 @@ import { join } from "node:path";
 
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 
-import { SentenceTransformer } from "../../lib/index.js";
+import { CrossEncoder, SentenceTransformer } from "../../lib/index.js";
 import { MicroBatcher, QueueFullError, createServer, type EmbeddingServer } from "../../lib/server/index.js";
+import { makeCrossEncoderFolder } from "../fixtures/crossEncoderFolder.js";
 import { makeSentenceTransformerFolder } from "../fixtures/sentenceTransformerFolder.js";
 import { SENTENCES, maxAbsDiff, tempDir } from "../helpers/tmp.js";
 
@@ -302,5 +303,154 @@ describe("createServer limits", () => {
     // Buckets are cumulative.
     const buckets = [...text.matchAll(/sbert_http_request_duration_seconds_bucket\{route="\/v1\/embeddings",le="[^"]+"\} (\d+)/g)].map((m) => Number(m[1]));
     expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+  });
+});
+
+describe("rerank and text-embeddings-inference routes", () => {
+  let embedder: SentenceTransformer;
+  let reranker: CrossEncoder;
+  let labels3: CrossEncoder;
+  let server: EmbeddingServer;
+  const QUERY = "una ragazza e i capelli";
+  beforeAll(async () => {
+    const root = await tempDir("sbert-server-rerank-");
+    await makeSentenceTransformerFolder(join(root, "st"), { pooling: { modes: ["mean"] } });
+    await makeCrossEncoderFolder(join(root, "ce"), { bert: { seed: 7 } });
+    await makeCrossEncoderFolder(join(root, "ce3"), { numLabels: 3 });
+    embedder = await SentenceTransformer.load(join(root, "st"));
+    reranker = await CrossEncoder.load(join(root, "ce"));
+    labels3 = await CrossEncoder.load(join(root, "ce3"));
+    server = createServer({ embed: embedder, rerank: reranker, three: labels3 }, { maxBatchSize: 4, maxWaitMs: 20, maxInputs: 16 });
+  });
+  afterAll(async () => {
+    await server?.close();
+    embedder?.dispose();
+    reranker?.dispose();
+    labels3?.dispose();
+  });
+
+  const inject = async (url: string, payload: unknown) => {
+    const res = await server.app.inject({ method: "POST", url, payload: payload as Record<string, unknown> });
+    return { status: res.statusCode, body: res.json() as Record<string, unknown> & { error: { message: string; param: string | null; code: string } } };
+  };
+
+  test("POST /v1/rerank: Cohere's shape, best first, with CrossEncoder.rank's scores; top_n and documents as {text}", async () => {
+    const ranked = await reranker.rank(QUERY, SENTENCES);
+    expect(new Set(ranked.map((r) => r.score.toFixed(4))).size).toBeGreaterThan(3);
+    const res = await inject("/v1/rerank", { model: "rerank", query: QUERY, documents: SENTENCES, return_documents: true });
+    expect(res.status).toBe(200);
+    const results = res.body["results"] as { index: number; relevance_score: number; document?: { text: string } }[];
+    expect(res.body["model"]).toBe("rerank");
+    expect(results.map((r) => r.index)).toEqual(ranked.map((r) => r.corpusId));
+    results.forEach((r, i) => {
+      expect(Math.abs(r.relevance_score - ranked[i]!.score)).toBeLessThanOrEqual(1e-6);
+      expect(r.document).toEqual({ text: SENTENCES[r.index] });
+    });
+    // Without `model` the first reranker answers; objects with `text` are documents too.
+    const top = await inject("/v1/rerank", { query: QUERY, documents: SENTENCES.map((text) => ({ text })), top_n: 2 });
+    expect(top.body["results"]).toEqual(results.slice(0, 2).map(({ index, relevance_score }) => ({ index, relevance_score })));
+  });
+
+  test("POST /rerank (TEI): raw_scores gives the logits, otherwise sigmoid scores; return_text; same numbers as predict", async () => {
+    const logits = (await reranker.predict(SENTENCES.map((s): [string, string] => [QUERY, s]), { activationFn: "identity" })) as number[];
+    const scores = (await reranker.predict(SENTENCES.map((s): [string, string] => [QUERY, s]))) as number[];
+    const raw = await server.app.inject({ method: "POST", url: "/rerank", payload: { query: QUERY, texts: SENTENCES, raw_scores: true, return_text: true } });
+    expect(raw.statusCode).toBe(200);
+    const rows = raw.json() as { index: number; score: number; text: string }[];
+    expect(rows.length).toBe(SENTENCES.length);
+    for (const r of rows) {
+      expect(Math.abs(r.score - logits[r.index]!)).toBeLessThanOrEqual(1e-6);
+      expect(r.text).toBe(SENTENCES[r.index]);
+    }
+    expect(rows.map((r) => r.score)).toEqual([...rows.map((r) => r.score)].sort((a, b) => b - a));
+    const plain = (await server.app.inject({ method: "POST", url: "/rerank", payload: { query: QUERY, texts: SENTENCES } })).json() as { index: number; score: number }[];
+    for (const r of plain) expect(Math.abs(r.score - scores[r.index]!)).toBeLessThanOrEqual(1e-6);
+    expect(plain.every((r) => !("text" in r))).toBe(true);
+  });
+
+  test("POST /embed (TEI): unit-length rows by default, the model's own with normalize false; GET /info", async () => {
+    const expected = await embedder.encode(SENTENCES);
+    const unit = (await server.app.inject({ method: "POST", url: "/embed", payload: { inputs: SENTENCES } })).json() as number[][];
+    unit.forEach((v, i) => {
+      expect(Math.hypot(...v)).toBeCloseTo(1, 5);
+      const norm = Math.hypot(...expected[i]!);
+      expect(maxAbsDiff(v, expected[i]!.map((x) => x / norm))).toBeLessThanOrEqual(1e-6);
+    });
+    const raw = (await server.app.inject({ method: "POST", url: "/embed", payload: { inputs: SENTENCES[0], normalize: false } })).json() as number[][];
+    expect(raw.length).toBe(1);
+    expect(maxAbsDiff(raw[0]!, expected[0]!)).toBeLessThanOrEqual(1e-6);
+    const info = (await server.app.inject({ method: "GET", url: "/info" })).json() as Record<string, unknown>;
+    expect(info).toMatchObject({ model_id: "embed", model_dtype: "float32", model_type: { embedding: { pooling: "mean" } }, max_client_batch_size: 16 });
+    const only = createServer(reranker);
+    const ceInfo = (await only.app.inject({ method: "GET", url: "/info" })).json() as Record<string, unknown>;
+    expect(ceInfo).toMatchObject({ model_id: "cross-encoder", model_type: { reranker: { id2label: { "0": "LABEL_0" }, label2id: { LABEL_0: 0 } } } });
+    const noEmbedder = (await only.app.inject({ method: "POST", url: "/v1/embeddings", payload: { input: "ciao" } })).json() as { error: { message: string } };
+    expect(noEmbedder.error.message).toMatch(/this server has no embedding model \(it serves 'cross-encoder'\)/);
+    await only.close();
+  });
+
+  test("models are picked by kind and name; /v1/models and /health list them all", async () => {
+    expect((await inject("/v1/embeddings", { input: "ciao", model: "rerank" })).body.error).toMatchObject({
+      param: "model",
+      code: "invalid_model",
+      message: "'rerank' is a reranker (CrossEncoder); this route needs an embedding model (SentenceTransformer)",
+    });
+    expect((await inject("/v1/embeddings", { input: "ciao", model: "whatever" })).status).toBe(200);
+    const three = await inject("/v1/rerank", { model: "three", query: "q", documents: ["a"] });
+    expect(three.status).toBe(400);
+    expect(three.body.error.message).toBe("'three' gives 3 scores per pair; reranking needs a model with one");
+    const unknown = await inject("/v1/rerank", { model: "nope", query: "q", documents: ["a"] });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.message).toBe("the model 'nope' does not exist; this server has 'rerank', 'three'");
+    const list = (await server.app.inject({ method: "GET", url: "/v1/models" })).json() as { data: { id: string }[] };
+    expect(list.data.map((m) => m.id)).toEqual(["embed", "rerank", "three"]);
+    const health = (await server.app.inject({ method: "GET", url: "/health" })).json() as { models: { id: string; kind: string }[] };
+    expect(health.models.map((m) => [m.id, m.kind])).toEqual([
+      ["embed", "embedding"],
+      ["rerank", "reranker"],
+      ["three", "reranker"],
+    ]);
+  });
+
+  test.each([
+    ["/v1/rerank", { documents: ["a"] }, "'query' is required"],
+    ["/v1/rerank", { query: "q" }, "'documents' is required"],
+    ["/v1/rerank", { query: 3, documents: ["a"] }, "'query' must be a string"],
+    ["/v1/rerank", { query: "q", documents: "a" }, "'documents' must be an array"],
+    ["/v1/rerank", { query: "q", documents: [] }, "'documents' must not be an empty array"],
+    ["/v1/rerank", { query: "", documents: ["a"] }, "'query' must not be an empty string"],
+    ["/v1/rerank", { query: "q", documents: ["a", 1] }, "'documents[1]' must be a string (or an object with a string 'text'), got number"],
+    ["/v1/rerank", { query: "q", documents: ["a", ""] }, "'documents[1]' must not be an empty string"],
+    ["/v1/rerank", { query: "q", documents: Array(17).fill("a") }, "'documents' has 17 entries; at most 16 are allowed per request"],
+    ["/v1/rerank", { query: "q", documents: ["a"], top_n: 0 }, "'top_n' must be >= 1"],
+    ["/v1/rerank", { query: "q", documents: ["a"], return_documents: "yes" }, "'return_documents' must be a boolean"],
+    ["/rerank", { query: "q" }, "'texts' is required"],
+    ["/rerank", { query: "q", texts: [null] }, "'texts[0]' must be a string (or an object with a string 'text'), got null"],
+    ["/rerank", { query: "q", texts: ["a"], raw_scores: 1 }, "'raw_scores' must be a boolean"],
+    ["/embed", {}, "'inputs' is required"],
+    ["/embed", { inputs: 5 }, "'inputs' must be a string or an array"],
+    ["/embed", { inputs: ["a", true] }, "'inputs[1]' must be a string, got boolean"],
+    ["/embed", { inputs: "a", normalize: "no" }, "'normalize' must be a boolean"],
+  ])("POST %s %j is a 400: %s", async (url, payload, message) => {
+    const res = await inject(url, payload);
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toBe(message);
+  });
+
+  test("concurrent rerank requests share batches and each gets its own scores", async () => {
+    const before = server.stats();
+    const queries = ["il cane", "la città", "una ragazza", "la chitarra", "ciao"];
+    const documents = SENTENCES.slice(0, 7);
+    const expected = await Promise.all(queries.map((q) => reranker.rank(q, documents)));
+    const answers = await Promise.all(queries.map((query) => inject("/v1/rerank", { model: "rerank", query, documents })));
+    answers.forEach((a, i) => {
+      const results = a.body["results"] as { index: number; relevance_score: number }[];
+      expect(results.map((r) => r.index)).toEqual(expected[i]!.map((r) => r.corpusId));
+      results.forEach((r, j) => expect(Math.abs(r.relevance_score - expected[i]![j]!.score)).toBeLessThanOrEqual(1e-6));
+    });
+    const after = server.stats();
+    expect(after.texts - before.texts).toBe(35);
+    // 35 pairs of 7 each in full batches of 4 (one request alone would take 2 batches, 5 alone 10).
+    expect(after.batches - before.batches).toBe(9);
   });
 });

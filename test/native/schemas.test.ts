@@ -1,10 +1,12 @@
 // The lists TypeScript and the native addon each keep (pooling modes, schedulers, activations, output values,
-// losses, linear backends, model types) agree, and the process-wide settings behave as their specs say.
+// losses, linear backends, model types, cross-encoder heads by model type) agree, and the process-wide settings
+// behave as their specs say.
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 import { describe, expect, test } from "vitest";
 
+import { CLASSIFICATION_HEADS } from "../../lib/crossEncoder/heads.js";
 import * as sbert from "../../lib/index.js";
 import { SCHEDULERS } from "../../lib/fit.js";
 import * as losses from "../../lib/losses/index.js";
@@ -31,6 +33,11 @@ describe("one list per enum: TypeScript agrees with native", () => {
 
   test("every Dense activation is one native code runs", () => {
     for (const short of Object.values(DENSE_ACTIVATIONS)) expect(schemas.activations).toContain(short);
+  });
+
+  test("every architecture native code runs has a CrossEncoder classification head, and no other; each head's activation is a Dense one", () => {
+    expect(Object.keys(CLASSIFICATION_HEADS).sort()).toEqual([...schemas.modelTypes].sort());
+    for (const head of Object.values(CLASSIFICATION_HEADS)) expect(Object.values(DENSE_ACTIVATIONS)).toContain(head.dense.activation);
   });
 
   test("every native loss has a loss class of the same name", () => {

@@ -6,6 +6,11 @@ stdout: {"embeddings": [...]} (per text: a vector, or the token vectors of its r
         also those, as "token_embeddings"), and with "grad":
         {"loss", "grads": {checkpoint key: flat gradient}} of CosineSimilarityLoss over one batch in train mode
         (the folder's dropout set to 0 by the caller), keys as the encoder's checkpoint spells them.
+With "cross_encoder": true the folder is a CrossEncoder:
+stdin: {"folder", "cross_encoder": true, "pairs", "batch_size"?, "apply_softmax"?, "activation_fn"?: torch class path,
+        "rank"?: {"query", "documents", "top_k"?, "return_documents"?}}
+stdout: {"scores": predict's array as a list, "logits": the scores with the identity activation, "num_labels",
+         "max_length", "activation_fn": the model's, as a class path, "rank"?: rank's list}
 A list of such objects runs each in turn and prints the list of results.
 """
 import json
@@ -15,11 +20,32 @@ import warnings
 warnings.filterwarnings("ignore")
 
 import torch
-from sentence_transformers import SentenceTransformer
+from sentence_transformers import CrossEncoder, SentenceTransformer
 from sentence_transformers.sentence_transformer.losses import CosineSimilarityLoss
+from sentence_transformers.util import fullname, import_from_string
+
+
+def cross_encoder(spec):
+    model = CrossEncoder(spec["folder"], device="cpu")
+    kwargs = {"batch_size": spec.get("batch_size", 32), "apply_softmax": spec.get("apply_softmax", False)}
+    if spec.get("activation_fn"):
+        kwargs["activation_fn"] = import_from_string(spec["activation_fn"])()
+    out = {
+        "num_labels": model.num_labels,
+        "max_length": model.max_seq_length,
+        "activation_fn": fullname(model.activation_fn),
+        "scores": model.predict(spec["pairs"], **kwargs).tolist(),
+        "logits": model.predict(spec["pairs"], batch_size=kwargs["batch_size"], activation_fn=torch.nn.Identity()).tolist(),
+    }
+    if "rank" in spec:
+        r = spec["rank"]
+        out["rank"] = model.rank(r["query"], r["documents"], top_k=r.get("top_k"), return_documents=r.get("return_documents", False), batch_size=kwargs["batch_size"])
+    return out
 
 
 def run(spec):
+    if spec.get("cross_encoder"):
+        return cross_encoder(spec)
     model = SentenceTransformer(spec["folder"], device="cpu")
     out = {}
     if "texts" in spec:

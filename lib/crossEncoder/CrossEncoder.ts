@@ -1,0 +1,469 @@
+import { writeFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+
+import type { NativeTensorSpec, NativeWeights } from "../../types/native.js";
+import { SbertError } from "../errors.js";
+import { modelIdFor, pushSavedFolder, resolveModelFolder, type HubOptions, type PushOptions, type PushResult } from "../hub/index.js";
+import { weightsForNative } from "../io/checkpoint.js";
+import { readJson, readJsonObject, writeFolderAtomically, writeJson } from "../io/files.js";
+import { writeSafetensors } from "../io/safetensors.js";
+import { DENSE_ACTIVATIONS, Dense } from "../models/Dense.js";
+import { Pooling } from "../models/Pooling.js";
+import { Transformer } from "../models/Transformer.js";
+import { callNative } from "../native.js";
+import { SentenceTransformer, type LinearPrecision } from "../SentenceTransformer.js";
+import type { Tokenizer } from "../tokenization/Tokenizer.js";
+import { CLASSIFICATION_HEADS, type ClassificationHead } from "./heads.js";
+import { crossEncoderModelCard } from "./modelCard.js";
+
+/** Activations predict can put on the logits, by their short names. */
+export const CROSS_ENCODER_ACTIVATIONS = ["sigmoid", "identity", "tanh", "relu", "silu"] as const;
+export type CrossEncoderActivation = (typeof CROSS_ENCODER_ACTIVATIONS)[number];
+
+const ACTIVATION_FNS: Record<CrossEncoderActivation, (x: number) => number> = {
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  identity: (x) => x,
+  tanh: Math.tanh,
+  relu: (x) => Math.max(0, x),
+  silu: (x) => x / (1 + Math.exp(-x)),
+};
+
+/** The torch class path sentence-transformers writes for each activation (torch.nn.Sigmoid → "torch.nn.modules.activation.Sigmoid"). */
+const TORCH_PATHS = Object.fromEntries(Object.entries(DENSE_ACTIVATIONS).map(([path, short]) => [short, path])) as Record<string, string>;
+
+export interface CrossEncoderLoadOptions extends HubOptions {
+  /** Pairs are truncated (longest_first) to this many tokens. Default: the tokenizer's model_max_length, at most what the positions allow. */
+  maxLength?: number;
+  /** Applied to the logits by predict and rank. Default: the model's (config), else sigmoid for one label and identity for more. */
+  activationFn?: CrossEncoderActivation | string;
+  /** The classifier's label count; it must agree with the checkpoint (Hugging Face refuses a mismatch too). */
+  numLabels?: number;
+  /** "cpu", "cuda" or "cuda:N". Default "cpu". */
+  device?: string;
+  /** Inference precision of the linear layers (see SentenceTransformer.quantize). */
+  quantize?: LinearPrecision;
+}
+
+export type CrossEncoderPair = [string, string];
+
+export interface PredictOptions {
+  /** Pairs per native call. Default 32. */
+  batchSize?: number;
+  /** Overrides the model's activationFn for this call. */
+  activationFn?: CrossEncoderActivation | string;
+  /** Softmax over the labels of each pair, after the activation (sentence-transformers does it whenever asked, one label included). */
+  applySoftmax?: boolean;
+  /** true (default): plain numbers (number[] for one label, number[][] otherwise); false: Float32Arrays (one for all scores with one label, one per pair otherwise). */
+  convertToArray?: boolean;
+  showProgressBar?: boolean;
+}
+
+export interface RankOptions {
+  /** Only the best topK documents. Default all. */
+  topK?: number;
+  /** Include each document's text. */
+  returnDocuments?: boolean;
+  batchSize?: number;
+  activationFn?: CrossEncoderActivation | string;
+  applySoftmax?: boolean;
+  showProgressBar?: boolean;
+}
+
+/** One ranked document: sentence-transformers' `{corpus_id, score, text}`. */
+export interface RankResult {
+  corpusId: number;
+  score: number;
+  text?: string;
+}
+
+const OP_LOAD = "CrossEncoder.load";
+const OP_PREDICT = "CrossEncoder.predict";
+/** The sentence-transformers version whose CrossEncoder layout save writes (a plain *ForSequenceClassification folder). */
+const SAVED_LAYOUT_VERSION = "4.1.0";
+
+function resolveActivation(given: string, where: string, code: "ERR_CONFIG" | null): CrossEncoderActivation {
+  if (typeof given !== "string") throw new TypeError(`${where}: activationFn must be a string (a name or a torch class path), got ${typeof given}`);
+  const short = (CROSS_ENCODER_ACTIVATIONS as readonly string[]).includes(given) ? given : DENSE_ACTIVATIONS[given];
+  if (short !== undefined && (CROSS_ENCODER_ACTIVATIONS as readonly string[]).includes(short)) return short as CrossEncoderActivation;
+  const message = `${where}: activation function ${JSON.stringify(given)} is not one of ${CROSS_ENCODER_ACTIVATIONS.map((a) => `${a} (${TORCH_PATHS[a]})`).join(", ")}`;
+  if (code === null) throw new RangeError(message);
+  throw new SbertError(code, message, { op: OP_LOAD });
+}
+
+/** The label count config.json gives, as transformers reads it: id2label's size, else num_labels, else 2. */
+function configuredLabels(config: Record<string, unknown>, file: string): number {
+  const id2label = config["id2label"];
+  if (id2label !== undefined && id2label !== null) {
+    if (typeof id2label !== "object" || Array.isArray(id2label)) throw new SbertError("ERR_CONFIG", `${file}: 'id2label' must be an object`, { op: OP_LOAD });
+    return Object.keys(id2label).length;
+  }
+  const n = config["num_labels"];
+  if (n === undefined || n === null) return 2;
+  if (typeof n !== "number" || !Number.isInteger(n) || n <= 0) throw new SbertError("ERR_CONFIG", `${file}: 'num_labels' must be a positive integer, got ${JSON.stringify(n)}`, { op: OP_LOAD });
+  return n;
+}
+
+type Located = { path: string; spec: NativeTensorSpec };
+
+/**
+ * One linear layer of the head as a native Dense: its checkpoint keys `${key}.weight` [out, in] and `${key}.bias`
+ * [out] (present: the caller checked), their shapes checked first (an SbertError naming the file and key), then
+ * read under Dense's names.
+ */
+async function loadHeadLayer(
+  tensors: Map<string, Located>,
+  key: string,
+  shape: [number, number],
+  activation: string,
+  head: ClassificationHead,
+  device: string,
+): Promise<Dense> {
+  const pick = (suffix: string, expected: number[]): Located => {
+    const name = `${key}.${suffix}`;
+    const found = tensors.get(name)!;
+    if (found.spec.shape.length !== expected.length || found.spec.shape.some((d, i) => d !== expected[i])) {
+      throw new SbertError(
+        "ERR_WEIGHTS",
+        `key '${name}' has shape [${found.spec.shape.join(", ")}] in ${found.path} but ${head.modelClass}'s head expects [${expected.join(", ")}]`,
+        { op: OP_LOAD },
+      );
+    }
+    return found;
+  };
+  const [out, inFeatures] = shape;
+  const weight = pick("weight", [out, inFeatures]);
+  const bias = pick("bias", [out]);
+  const byFile = new Map<string, NativeTensorSpec[]>();
+  for (const [located, name] of [[weight, "linear.weight"], [bias, "linear.bias"]] as const) {
+    byFile.set(located.path, [...(byFile.get(located.path) ?? []), { ...located.spec, name }]);
+  }
+  const weights: NonNullable<NativeWeights> = { files: [...byFile].map(([path, specs]) => ({ path, tensors: specs })) };
+  const config = { inFeatures, outFeatures: out, bias: true, activation };
+  const { module } = await callNative(OP_LOAD, (n) => n.loadDense(config, weights, { device, seed: 0 }));
+  return new Dense({ inFeatures, outFeatures: out, bias: true, activationFunction: activation }, module);
+}
+
+function checkPair(p: unknown, i: number): CrossEncoderPair {
+  if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== "string" || typeof p[1] !== "string") {
+    throw new SbertError("ERR_INPUT", `pairs[${i}] must be a [string, string] pair, got ${p === null ? "null" : Array.isArray(p) ? `an array of ${p.length}` : typeof p}`, {
+      op: OP_PREDICT,
+    });
+  }
+  return p as CrossEncoderPair;
+}
+
+/**
+ * A cross-encoder (reranker): a Hugging Face `*ForSequenceClassification` model that reads a text pair together
+ * and gives it one score (or one per label), with sentence-transformers' `CrossEncoder` API and folder formats.
+ * Runs the encoder, the first token's embedding and the architecture's head natively, on worker threads.
+ */
+export class CrossEncoder {
+  readonly numLabels: number;
+  /** config.json as read; written back on save. */
+  readonly config: Record<string, unknown>;
+  readonly head: ClassificationHead;
+  /** What predict puts on the logits unless told otherwise. */
+  activationFn: CrossEncoderActivation;
+  /** The Hub id it was downloaded from, if any. */
+  hubId: string | undefined;
+  private readonly transformer: Transformer;
+  private readonly dense: Dense;
+  private readonly out: Dense;
+  // The encoder, the first token and the head as one native pipeline (and encode's batching by length).
+  private readonly pipeline: SentenceTransformer;
+  private disposed = false;
+
+  private constructor(transformer: Transformer, pooling: Pooling, dense: Dense, out: Dense, head: ClassificationHead, activationFn: CrossEncoderActivation) {
+    this.transformer = transformer;
+    this.dense = dense;
+    this.out = out;
+    this.head = head;
+    this.config = transformer.config;
+    this.numLabels = out.outFeatures;
+    this.activationFn = activationFn;
+    this.pipeline = new SentenceTransformer({ modules: [transformer, pooling, dense, out] });
+  }
+
+  /**
+   * Loads a cross-encoder folder or Hub id: a plain Hugging Face `*ForSequenceClassification` folder (what
+   * sentence-transformers before 5.4 saves, and most Hub rerankers), or sentence-transformers 6's modular layout
+   * (modules.json with one Transformer, config_sentence_transformers.json with model_type "CrossEncoder").
+   */
+  static async load(modelNameOrPath: string, options: CrossEncoderLoadOptions = {}): Promise<CrossEncoder> {
+    if (typeof modelNameOrPath !== "string" || modelNameOrPath === "") throw new TypeError("CrossEncoder.load: modelNameOrPath must be a non-empty string");
+    if (typeof options !== "object" || options === null) throw new TypeError("CrossEncoder.load: options must be an object");
+    if (options.numLabels !== undefined && (!Number.isInteger(options.numLabels) || options.numLabels <= 0)) {
+      throw new RangeError(`CrossEncoder.load: numLabels must be a positive integer, got ${String(options.numLabels)}`);
+    }
+    const optionActivation = options.activationFn === undefined ? undefined : resolveActivation(options.activationFn, "CrossEncoder.load", null);
+    const { revision, token, cacheFolder, localFilesOnly, endpoint } = options;
+    const path = await resolveModelFolder(modelNameOrPath, { revision, token, cacheFolder, localFilesOnly, endpoint });
+    const device = options.device ?? "cpu";
+
+    // sentence-transformers reads modules.json only when config_sentence_transformers.json calls the folder a
+    // CrossEncoder; any other folder is loaded as the Hugging Face model at its root.
+    let savedActivation: CrossEncoderActivation | undefined;
+    const modulesFile = join(path, "modules.json");
+    const stFile = join(path, "config_sentence_transformers.json");
+    const entries = await readJson(modulesFile, { optional: true, op: OP_LOAD });
+    const st = entries === undefined ? undefined : await readJsonObject(stFile, { optional: true, op: OP_LOAD });
+    if (entries !== undefined && st?.["model_type"] === "CrossEncoder") {
+      const types = Array.isArray(entries) ? entries.map((e) => (typeof e === "object" && e !== null ? (e as Record<string, unknown>)["type"] : e)) : [];
+      const one = Array.isArray(entries) && entries.length === 1 ? (entries[0] as Record<string, unknown>) : undefined;
+      if (one === undefined || typeof one["type"] !== "string" || !one["type"].endsWith(".Transformer") || one["path"] !== "") {
+        throw new SbertError(
+          "ERR_CONFIG",
+          `${modulesFile}: sbert-node runs cross-encoders made of one sequence-classification Transformer at the folder's root; this one lists ${JSON.stringify(types)}`,
+          { op: OP_LOAD },
+        );
+      }
+      const saved = st["activation_fn"];
+      if (typeof saved === "string" && saved.startsWith("torch.")) savedActivation = resolveActivation(saved, `${stFile}: activation_fn`, "ERR_CONFIG");
+    }
+
+    const configFile = join(path, "config.json");
+    const config = await readJsonObject(configFile, { op: OP_LOAD });
+    const modelType = config["model_type"] ?? "bert";
+    const head = typeof modelType === "string" && Object.hasOwn(CLASSIFICATION_HEADS, modelType) ? CLASSIFICATION_HEADS[modelType]! : undefined;
+    if (head === undefined) {
+      throw new SbertError(
+        "ERR_CONFIG",
+        `${configFile}: model_type ${JSON.stringify(modelType)} has no sequence-classification head in sbert-node (supported: ${Object.keys(CLASSIFICATION_HEADS).join(", ")})`,
+        { op: OP_LOAD },
+      );
+    }
+    const numLabels = configuredLabels(config, configFile);
+    if (options.numLabels !== undefined && options.numLabels !== numLabels) {
+      throw new SbertError("ERR_CONFIG", `numLabels ${options.numLabels} was asked for but ${configFile} gives ${numLabels} labels (id2label / num_labels)`, { op: OP_LOAD });
+    }
+    const activationFn = optionActivation ?? savedActivation ?? configActivation(config, configFile) ?? (numLabels === 1 ? "sigmoid" : "identity");
+
+    const weights = await weightsForNative(path);
+    const tensors = new Map<string, Located>();
+    for (const f of weights.files) for (const t of f.tensors) tensors.set(t.name, { path: f.path, spec: t });
+    const files = weights.files.map((f) => f.path).join(", ");
+    // Every head key is looked for before anything is loaded; shapes are checked once the hidden size is known.
+    for (const key of [head.dense.key, head.out.key]) {
+      for (const name of [`${key}.weight`, `${key}.bias`]) {
+        if (!tensors.has(name)) throw new SbertError("ERR_WEIGHTS", `missing key '${name}' in ${files}: ${head.modelClass}'s classification head needs it`, { op: OP_LOAD });
+      }
+    }
+
+    const loaded: { dispose(): void }[] = [];
+    try {
+      const transformer = await Transformer.load(path, { device, maxSeqLength: options.maxLength });
+      loaded.push(transformer);
+      const hidden = transformer.getWordEmbeddingDimension();
+      const dense = await loadHeadLayer(tensors, head.dense.key, [hidden, hidden], head.dense.activation, head, device);
+      loaded.push(dense);
+      const out = await loadHeadLayer(tensors, head.out.key, [numLabels, hidden], "identity", head, device);
+      loaded.push(out);
+      const pooling = new Pooling(hidden, { poolingMode: "cls" });
+      loaded.push(pooling);
+      const model = new CrossEncoder(transformer, pooling, dense, out, head, activationFn);
+      if (path !== modelNameOrPath) model.hubId = modelIdFor(modelNameOrPath);
+      if (options.quantize !== undefined) model.quantize(options.quantize);
+      return model;
+    } catch (e) {
+      for (const m of loaded) m.dispose();
+      throw e;
+    }
+  }
+
+  /** Pairs are truncated (longest_first) to this many tokens, special tokens included. */
+  get maxLength(): number {
+    return this.transformer.maxSeqLength;
+  }
+
+  set maxLength(value: number) {
+    this.transformer.maxSeqLength = value;
+  }
+
+  get tokenizer(): Tokenizer {
+    return this.transformer.tokenizer;
+  }
+
+  get device(): string {
+    return this.pipeline.device;
+  }
+
+  /**
+   * The classifier's logits, one Float32Array of numLabels values per pair, in order (what predict puts the
+   * activation on). For callers that batch pairs of several requests together, as the server does.
+   */
+  async predictLogits(pairs: CrossEncoderPair[], options: { batchSize?: number; showProgressBar?: boolean } = {}): Promise<Float32Array[]> {
+    if (this.disposed) throw new SbertError("ERR_DISPOSED", "the model was disposed", { op: OP_PREDICT });
+    const { batchSize = 32, showProgressBar = false } = options;
+    if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`predict: batchSize must be a positive integer, got ${String(batchSize)}`);
+    const checked = pairs.map((p, i) => checkPair(p, i));
+    if (checked.length === 0) return [];
+    return this.pipeline.encode(checked, { batchSize, showProgressBar });
+  }
+
+  /** predict's scores from logits: the activation (default the model's), then softmax over each pair's labels when asked. */
+  activate(logits: Float32Array[], options: { activationFn?: CrossEncoderActivation | string; applySoftmax?: boolean } = {}): Float32Array[] {
+    const act = ACTIVATION_FNS[options.activationFn === undefined ? this.activationFn : resolveActivation(options.activationFn, "predict", null)];
+    return logits.map((row) => {
+      const out = new Float32Array(row.length);
+      for (let j = 0; j < row.length; j++) out[j] = act(row[j]!);
+      if (options.applySoftmax) {
+        const max = Math.max(...out);
+        let sum = 0;
+        for (let j = 0; j < out.length; j++) sum += Math.exp(out[j]! - max);
+        for (let j = 0; j < out.length; j++) out[j] = Math.exp(out[j]! - max) / sum;
+      }
+      return out;
+    });
+  }
+
+  /**
+   * Scores text pairs: one [a, b] pair gives its score (one label) or scores; a list of pairs gives one per pair,
+   * in order. Pairs are batched by length and run natively off the event loop.
+   */
+  predict(pair: CrossEncoderPair, options?: PredictOptions & { convertToArray?: true }): Promise<number | number[]>;
+  predict(pairs: CrossEncoderPair[], options?: PredictOptions & { convertToArray?: true }): Promise<number[] | number[][]>;
+  predict(pairs: CrossEncoderPair | CrossEncoderPair[], options: PredictOptions & { convertToArray: false }): Promise<Float32Array | Float32Array[]>;
+  async predict(inputs: CrossEncoderPair | CrossEncoderPair[], options: PredictOptions = {}): Promise<unknown> {
+    if (typeof options !== "object" || options === null || Array.isArray(options)) {
+      throw new SbertError("ERR_INPUT", "options must be an object (or left out)", { op: OP_PREDICT });
+    }
+    if (!Array.isArray(inputs)) throw new SbertError("ERR_INPUT", `pairs must be a [string, string] pair or an array of pairs, got ${inputs === null ? "null" : typeof inputs}`, { op: OP_PREDICT });
+    const single = inputs.length > 0 && !Array.isArray(inputs[0]);
+    const pairs = (single ? [inputs] : inputs) as CrossEncoderPair[];
+    const { activationFn, applySoftmax } = options;
+    // The activation is checked before anything runs.
+    this.activate([], { activationFn });
+    const rows = this.activate(await this.predictLogits(pairs, options), { activationFn, applySoftmax });
+    const flat = this.numLabels === 1;
+    let result: unknown;
+    if (options.convertToArray ?? true) {
+      result = flat ? rows.map((r) => r[0]!) : rows.map((r) => Array.from(r));
+    } else {
+      result = flat ? Float32Array.from(rows, (r) => r[0]!) : rows;
+    }
+    if (!single) return result;
+    return (result as ArrayLike<unknown>)[0];
+  }
+
+  /**
+   * Scores `query` against each document and returns them best first (stable on ties), as sentence-transformers'
+   * `rank`: `{corpusId, score, text?}`. Only for models with one label.
+   */
+  async rank(query: string, documents: string[], options: RankOptions = {}): Promise<RankResult[]> {
+    if (typeof query !== "string") throw new SbertError("ERR_INPUT", "query must be a string", { op: "CrossEncoder.rank" });
+    if (!Array.isArray(documents)) throw new SbertError("ERR_INPUT", "documents must be an array of strings", { op: "CrossEncoder.rank" });
+    documents.forEach((d, i) => {
+      if (typeof d !== "string") throw new SbertError("ERR_INPUT", `documents[${i}] must be a string, got ${d === null ? "null" : typeof d}`, { op: "CrossEncoder.rank" });
+    });
+    const { topK } = options;
+    if (topK !== undefined && (!Number.isInteger(topK) || topK < 0)) throw new RangeError(`rank: topK must be a non-negative integer, got ${String(topK)}`);
+    if (this.numLabels !== 1) {
+      throw new SbertError("ERR_INPUT", `rank() needs a model with one label; this one has ${this.numLabels}: score the pairs with predict() instead`, { op: "CrossEncoder.rank" });
+    }
+    const scores = await this.predict(
+      documents.map((d) => [query, d] as CrossEncoderPair),
+      { batchSize: options.batchSize, activationFn: options.activationFn, applySoftmax: options.applySoftmax, showProgressBar: options.showProgressBar },
+    );
+    const results: RankResult[] = (scores as number[]).map((score, corpusId) => (options.returnDocuments ? { corpusId, score, text: documents[corpusId]! } : { corpusId, score }));
+    results.sort((a, b) => b.score - a.score);
+    return topK === undefined ? results : results.slice(0, topK);
+  }
+
+  /** Linear layers' inference precision (see SentenceTransformer.quantize). */
+  quantize(precision: LinearPrecision): void {
+    this.pipeline.quantize(precision);
+  }
+
+  /**
+   * Saves a Hugging Face `*ForSequenceClassification` folder that sentence-transformers' `CrossEncoder(path)` (and
+   * transformers' AutoModelForSequenceClassification) loads unchanged: config.json (with the activation under
+   * `sentence_transformers`), model.safetensors with Hugging Face's keys, the tokenizer files and a README.md model
+   * card. Built aside and swapped in whole.
+   */
+  async save(path: string, options: { modelName?: string; createModelCard?: boolean } = {}): Promise<void> {
+    if (typeof path !== "string" || path === "") throw new TypeError("CrossEncoder.save: path must be a non-empty string");
+    if (this.disposed) throw new SbertError("ERR_DISPOSED", "the model was disposed", { op: "CrossEncoder.save" });
+    const info = this.transformer.encoderInfo;
+    const named = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const t of this.transformer.native.stateDict()) named.set(`${this.head.prefix}.${t.name}`, t);
+    // The head's layers are the authority for their keys (BERT's pooler is also kept by the encoder, unused).
+    for (const [layer, key] of [
+      [this.dense, this.head.dense.key],
+      [this.out, this.head.out.key],
+    ] as const) {
+      for (const t of layer.native.stateDict()) named.set(`${key}.${t.name.replace(/^linear\./, "")}`, t);
+    }
+    const tensors = [...named].map(([name, t]) => ({ name, dtype: "F32" as const, shape: t.shape, data: t.data }));
+    await writeFolderAtomically(
+      path,
+      async (tmp) => {
+        await writeJson(join(tmp, "config.json"), {
+          ...this.config,
+          architectures: [this.head.modelClass],
+          model_type: info.modelType,
+          torch_dtype: "float32",
+          sentence_transformers: { activation_fn: TORCH_PATHS[this.activationFn], version: SAVED_LAYOUT_VERSION },
+        });
+        await writeSafetensors(join(tmp, "model.safetensors"), tensors, { format: "pt" });
+        await this.transformer.tokenizer.save(tmp, { modelMaxLength: this.maxLength });
+        if (options.createModelCard ?? true) {
+          await writeFile(join(tmp, "README.md"), crossEncoderModelCard(this, { modelName: options.modelName ?? basename(resolve(path)) }));
+        }
+      },
+      "CrossEncoder.save",
+    );
+  }
+
+  /** Saves the model (with its card) and uploads it to the Hugging Face Hub as one commit, creating the repo if needed. */
+  async pushToHub(repoId: string, options: PushOptions & { modelName?: string; createModelCard?: boolean } = {}): Promise<PushResult> {
+    if (typeof repoId !== "string" || repoId === "") throw new TypeError("CrossEncoder.pushToHub: repoId must be a non-empty string");
+    const { modelName = repoId, createModelCard } = options;
+    return pushSavedFolder((folder) => this.save(folder, { modelName, createModelCard }), repoId, options);
+  }
+
+  /** Frees the native weights. Calls already running finish first. */
+  dispose(): void {
+    this.disposed = true;
+    this.pipeline.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.dispose();
+  }
+
+  toString(): string {
+    return `CrossEncoder(${this.head.modelClass}, num_labels=${this.numLabels}, max_length=${this.maxLength}, activation_fn=${TORCH_PATHS[this.activationFn]})`;
+  }
+}
+
+/** config.json's activation: `sentence_transformers.activation_fn` (v4+), else `sbert_ce_default_activation_function` (before v4). */
+function configActivation(config: Record<string, unknown>, file: string): CrossEncoderActivation | undefined {
+  const block = config["sentence_transformers"];
+  let path: unknown;
+  let field = "sentence_transformers.activation_fn";
+  if (typeof block === "object" && block !== null && "activation_fn" in block) {
+    path = (block as Record<string, unknown>)["activation_fn"];
+  } else {
+    path = config["sbert_ce_default_activation_function"];
+    field = "sbert_ce_default_activation_function";
+  }
+  if (path === undefined || path === null) return undefined;
+  if (typeof path !== "string") throw new SbertError("ERR_CONFIG", `${file}: '${field}' must be a string`, { op: OP_LOAD });
+  // sentence-transformers imports only torch classes unless trust_remote_code; others fall back to the default.
+  if (!path.startsWith("torch.")) return undefined;
+  return resolveActivation(path, `${file}: ${field}`, "ERR_CONFIG");
+}
+
+/**
+ * Whether a model folder holds a cross-encoder: config_sentence_transformers.json says model_type "CrossEncoder",
+ * or, without modules.json, config.json's architectures name a `*ForSequenceClassification` model.
+ */
+export async function isCrossEncoderFolder(dir: string): Promise<boolean> {
+  const op = "isCrossEncoderFolder";
+  const st = await readJsonObject(join(dir, "config_sentence_transformers.json"), { optional: true, op });
+  if (st?.["model_type"] === "CrossEncoder") return true;
+  if ((await readJson(join(dir, "modules.json"), { optional: true, op })) !== undefined) return false;
+  const config = await readJsonObject(join(dir, "config.json"), { optional: true, op });
+  const architectures = config?.["architectures"];
+  return Array.isArray(architectures) && architectures.some((a) => typeof a === "string" && a.endsWith("ForSequenceClassification"));
+}
