@@ -112,7 +112,8 @@ describe("steps", () => {
     // Each batch holds 8 rows of `twice`; both together are all 16 = eight twice, whatever the order.
     const firstTwo = accumulated.trainer.trainBatches(0).slice(0, 2);
     expect(firstTwo.flatMap((b) => b.rows).map((r) => r % 8).sort((x, y) => x - y)).toEqual([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7]);
-    expect(maxAbsDiffAll(weights(accumulated.model), weights(single.model))).toBeLessThan(1e-6);
+    // Summation order differs between the two (1.2e-6 measured on libtorch 1.13); a missing 1/count scale gives 3.4e-4.
+    expect(maxAbsDiffAll(weights(accumulated.model), weights(single.model))).toBeLessThan(1e-5);
     for (const r of [accumulated, single]) r.model.dispose();
   });
 });
