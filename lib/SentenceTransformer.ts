@@ -396,10 +396,12 @@ export class SentenceTransformer {
         const [, seq, hidden] = out.shape as [number, number, number];
         idx.forEach((orig, row) => {
           const mask = batch.attentionMask.subarray(row * seq, (row + 1) * seq);
-          let last = seq - 1;
+          // The attended span: padding left out on either side (left-padding tokenizers put it first).
+          let first = 0, last = seq - 1;
           while (last > 0 && mask[last] === 0) last--;
+          while (first < last && mask[first] === 0) first++;
           const tokens: Float32Array[] = [];
-          for (let t = 0; t <= last; t++) tokens.push(out.data.slice((row * seq + t) * hidden, (row * seq + t + 1) * hidden));
+          for (let t = first; t <= last; t++) tokens.push(out.data.slice((row * seq + t) * hidden, (row * seq + t + 1) * hidden));
           results[orig] = tokens;
         });
       } else {

@@ -52,12 +52,17 @@ export interface MultiplyPanelsInt8Input extends ColumnRange {
   bias?: Float32Array | null;
 }
 
-/** q, k and v of a token side by side ([rows, 3 heads headDim]); padded or packed (starts and lengths). */
+/** q, k and v of a token side by side ([rows, (heads + 2 kvHeads) headDim]); padded or packed (starts and lengths). */
 export interface AttentionInput {
   batch: number;
   seqLen: number;
   heads: number;
   headDim: number;
+  /** Key/value heads (grouped-query attention; must divide heads). Default: heads. */
+  kvHeads?: number;
+  /** Query i attends key j only where i - windowLeft <= j <= i + windowRight; -1 or absent: no bound. */
+  windowLeft?: number;
+  windowRight?: number;
   qkv: Float32Array;
   /** [batch, seqLen], additive; padded batches only. */
   mask?: Float32Array | null;

@@ -37,3 +37,10 @@ export const CLASSIFICATION_HEADS: Readonly<Record<string, ClassificationHead>> 
     out: { key: "classifier" },
   },
 };
+
+/**
+ * Architectures the addon runs as encoders but not as cross-encoders: decoders' `*ForSequenceClassification` score the
+ * last token that is not the pad token by id (not by attention mask), which their tokenizers also append as end of
+ * text. Listed so that the schema test tells a missing head from one left out on purpose.
+ */
+export const WITHOUT_CLASSIFICATION_HEAD: readonly string[] = ["qwen3"];

@@ -152,9 +152,10 @@ export class Transformer implements InputModule {
     return this.tokenizer.encodeBatch(inputs, { maxLength: this._maxSeqLength });
   }
 
-  /** As sentence-transformers counts a prompt: its tokens with the leading special token, without the closing one. */
+  /** As sentence-transformers counts a prompt: its tokens with any leading special token, without a closing special one. */
   promptLength(prompt: string): number {
-    return this.tokenize([prompt]).seqLength - 1;
+    const { inputIds, seqLength } = this.tokenize([prompt]);
+    return seqLength > 0 && this.tokenizer.isSpecialId(inputIds[seqLength - 1]!) ? seqLength - 1 : seqLength;
   }
 
   getConfigDict(): Record<string, unknown> {

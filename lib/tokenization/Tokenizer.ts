@@ -95,6 +95,8 @@ export class Tokenizer {
   /** tokenizer_config.json model_max_length when it is a real length (Hugging Face writes 1e30 for "none"). */
   readonly modelMaxLength: number | undefined;
   readonly doLowerCase: boolean | undefined;
+  /** Where padding goes (tokenizer_config.json padding_side; decoder embedders pad on the left). */
+  readonly paddingSide: "left" | "right";
 
   private readonly json: Json;
   private readonly config: Json;
@@ -195,6 +197,11 @@ export class Tokenizer {
     this.doLowerCase = isRecord(normalizer) && bertNormalizer ? normalizer["lowercase"] !== false : typeof config["do_lower_case"] === "boolean" ? config["do_lower_case"] : undefined;
     this.modelMaxLength = modelMaxLength ?? saneMaxLength(config["model_max_length"] ?? config["max_len"]);
     this.padTokenId = this.resolvePadId();
+    const side = config["padding_side"] ?? "right";
+    if (side !== "left" && side !== "right") {
+      throw new SbertError("ERR_CONFIG", `tokenizer_config.json of ${file}: field 'padding_side' must be "left" or "right", got ${JSON.stringify(side)}`, { op: OP_LOAD });
+    }
+    this.paddingSide = side;
   }
 
   private specialToken(key: string): string | undefined {
@@ -424,9 +431,24 @@ export class Tokenizer {
           }
         }
       }
-      attentionMask.fill(1, i * seqLength, pos);
+      const row = i * seqLength, length = pos - row;
+      if (this.paddingSide === "left" && length < seqLength) {
+        const shift = seqLength - length;
+        inputIds.copyWithin(row + shift, row, pos);
+        tokenTypeIds.copyWithin(row + shift, row, pos);
+        inputIds.fill(this.padTokenId, row, row + shift);
+        tokenTypeIds.fill(0, row, row + shift);
+        attentionMask.fill(1, row + shift, row + seqLength);
+      } else {
+        attentionMask.fill(1, row, pos);
+      }
     }
     return { inputIds, attentionMask, tokenTypeIds, batchSize: n, seqLength };
+  }
+
+  /** Whether `id` is one of the special tokens (added tokens marked special: [CLS], </s>, <|endoftext|>, ...). */
+  isSpecialId(id: number): boolean {
+    return this.added.some((t) => t.id === id && t.special);
   }
 
   /** The ids of one text, with the special tokens unless `addSpecialTokens` is false; no truncation. */

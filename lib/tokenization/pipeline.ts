@@ -7,6 +7,7 @@ import { AddedTokenMatcher, type AddedTokenSpec, WordPieceModel, bertPreTokenize
 import { BpeModel } from "./bpe.js";
 import { byteLevel } from "./byteLevel.js";
 import { metaspace, type PrependScheme } from "./metaspace.js";
+import { split, translatePattern } from "./split.js";
 import { type NormalizeFn, buildNormalizer } from "./normalizers.js";
 import { UnigramModel } from "./unigram.js";
 import { SPLIT_WHITESPACE, charFlags } from "./unicode.js";
@@ -85,6 +86,17 @@ function buildPreTokenizer(p: unknown, field = "pre_tokenizer"): PreTokenizeFn {
         scheme = "never";
       }
       return metaspace({ replacement, prependScheme: scheme, split: bool(p["split"], `${field}.split`, true) });
+    }
+    case "Split": {
+      const pattern = p["pattern"];
+      const behavior = p["behavior"];
+      if (p["invert"] === true) throw new UnsupportedComponent(`${field}.invert`, "true is not supported");
+      if (behavior !== "Isolated" && behavior !== "Removed") throw new UnsupportedComponent(`${field}.behavior`, `${JSON.stringify(behavior)} is not supported (Isolated, Removed)`);
+      if (isRecord(pattern) && typeof pattern["Regex"] === "string") return split(translatePattern(pattern["Regex"], `${field}.pattern`), behavior);
+      if (isRecord(pattern) && typeof pattern["String"] === "string") {
+        return split(new RegExp(pattern["String"].replace(/[\\^$.*+?()[\]{}|/]/g, "\\$&"), "gu"), behavior);
+      }
+      throw new UnsupportedComponent(`${field}.pattern`, 'must be {"Regex": ...} or {"String": ...}');
     }
     case "ByteLevel":
       return byteLevel({ addPrefixSpace: bool(p["add_prefix_space"], `${field}.add_prefix_space`, true), useRegex: bool(p["use_regex"], `${field}.use_regex`, true) });

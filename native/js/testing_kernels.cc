@@ -226,8 +226,9 @@ Napi::Value AddLayerNorm(const Napi::CallbackInfo& info) {
   });
 }
 
-// The attention inputs: qkv [rows, 3 H] (q, k, v of a token side by side), padded (rows = batch x seqLen, mask
-// [batch, seqLen] optional) or packed (starts and lengths [batch]); relBias [heads, 2 seqLen - 1] optional;
+// The attention inputs: qkv [rows, H + 2 KV] (q, k, v of a token side by side; KV = kvHeads x headDim, kvHeads
+// optional, default heads), padded (rows = batch x seqLen, mask [batch, seqLen] optional) or packed (starts and
+// lengths [batch]); relBias [heads, 2 seqLen - 1] optional; windowLeft, windowRight optional (-1: no bound);
 // items [begin, end) of batch x heads.
 struct AttentionInput {
   kernels::AttentionShape shape{};
@@ -244,8 +245,12 @@ AttentionInput read_attention(const Napi::Object& o) {
   s.seq_len = read_int(o, "seqLen", 1, 1 << 14);
   s.heads = read_int(o, "heads", 1, 1 << 10);
   s.head_dim = read_int(o, "headDim", 1, 1 << 12);
+  s.kv_heads = read_int(o, "kvHeads", 1, s.heads, s.heads);
+  if (s.heads % s.kv_heads != 0) bad("kvHeads", "must divide heads");
+  s.window_left = read_int(o, "windowLeft", -1, 1 << 14, -1);
+  s.window_right = read_int(o, "windowRight", -1, 1 << 14, -1);
   const int64_t width = s.heads * s.head_dim;
-  s.row_stride = 3 * width;
+  s.row_stride = width + 2 * s.kv_heads * s.head_dim;
   s.out_stride = width;
   check_elements("batch", s.batch, s.seq_len);
   check_elements("heads", s.batch * s.seq_len, s.row_stride);
@@ -282,7 +287,8 @@ Napi::Value Attention(const Napi::CallbackInfo& info) {
     const AttentionInput in = read_attention(o);
     const int64_t width = in.shape.out_stride;
     auto out = nan_array(info.Env(), in.rows * width);
-    kernels::attention(isa, in.qkv, in.qkv + width, in.qkv + 2 * width, in.mask, out.Data(), in.shape, in.begin, in.end);
+    const int64_t kv_width = in.shape.kv_heads * in.shape.head_dim;
+    kernels::attention(isa, in.qkv, in.qkv + width, in.qkv + width + kv_width, in.mask, out.Data(), in.shape, in.begin, in.end);
     return out;
   });
 }
@@ -302,8 +308,18 @@ Napi::Value AttentionReference(const Napi::CallbackInfo& info) {
       const int64_t n = s.lengths ? s.lengths[b] : L, start = s.starts ? s.starts[b] : b * L;
       if (n <= 0) continue;
       auto tokens = qkv.narrow(0, start, n);
-      auto q = tokens.narrow(1, h * d, d), k = tokens.narrow(1, width + h * d, d), v = tokens.narrow(1, 2 * width + h * d, d);
+      const int64_t kv = h / (s.heads / s.kv_heads), kv_width = s.kv_heads * d;
+      auto q = tokens.narrow(1, h * d, d), k = tokens.narrow(1, width + kv * d, d), v = tokens.narrow(1, width + kv_width + kv * d, d);
       auto scores = q.matmul(k.t()) / std::sqrt(static_cast<double>(d));
+      {
+        // The band as a -inf mask: j - i outside [-windowLeft, windowRight].
+        auto positions = at::arange(n, at::kLong);
+        auto offset = positions.unsqueeze(0) - positions.unsqueeze(1);  // [i, j] -> j - i
+        auto outside = at::zeros({n, n}, at::kBool);
+        if (s.window_left >= 0) outside = outside.logical_or(offset < -s.window_left);
+        if (s.window_right >= 0) outside = outside.logical_or(offset > s.window_right);
+        scores = scores.masked_fill(outside, -std::numeric_limits<double>::infinity());
+      }
       if (rel_bias.defined()) {
         auto positions = at::arange(n, at::kLong);
         auto index = positions.unsqueeze(0) - positions.unsqueeze(1) + (L - 1);  // [i, j] -> j - i + L - 1

@@ -461,21 +461,24 @@ SBERT_AVX512 void attention(const float* q, const float* k, const float* v, cons
     if (n <= 0) continue;
     const int64_t start = s.starts ? s.starts[b] : b * L;
     const int64_t cols = (n + kPanel - 1) / kPanel * kPanel;
-    const int64_t offset = start * s.row_stride + h * d;
+    const int64_t offset = start * s.row_stride + h * d, kv_offset = start * s.row_stride + kv_head_of(s, h) * d;
     if (mask_of != b) {
       if (mask && !s.lengths) std::memcpy(mask_row.data(), mask + b * L, n * sizeof(float));
       else std::fill(mask_row.begin(), mask_row.begin() + n, 0.f);
       std::fill(mask_row.begin() + n, mask_row.begin() + cols, -std::numeric_limits<float>::infinity());
       mask_of = b;
     }
-    pack_panels(k + offset, n, d, s.row_stride, 1, key_panels.data());
-    pack_panels(v + offset, d, n, 1, s.row_stride, value_panels.data());
+    pack_panels(k + kv_offset, n, d, s.row_stride, 1, key_panels.data());
+    pack_panels(v + kv_offset, d, n, 1, s.row_stride, value_panels.data());
     const float* bias = s.rel_bias ? s.rel_bias + h * (2 * L - 1) + L - 1 : nullptr;
     for (int64_t i0 = 0; i0 < n; i0 += query_rows) {
       const int64_t rows = std::min(query_rows, n - i0);
       multiply_panels(q + offset + i0 * s.row_stride, s.row_stride, rows, d, key_panels.data(), cols, nullptr, scores.data(), cols, 0, cols);
       for (int64_t i = 0; i < rows; ++i) {
         float* row = scores.data() + i * cols;
+        const KeyRange band = band_keys(s, i0 + i, n);
+        std::fill(row, row + band.first, -std::numeric_limits<float>::infinity());
+        std::fill(row + band.last, row + n, -std::numeric_limits<float>::infinity());
         if (bias) softmax_row<true>(row, mask_row.data(), bias - (i0 + i), n, cols, sqrt_d);
         else softmax_row<false>(row, mask_row.data(), nullptr, n, cols, sqrt_d);
       }

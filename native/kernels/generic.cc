@@ -144,11 +144,17 @@ void attention(const float* q, const float* k, const float* v, const float* mask
     const int64_t start = s.starts ? s.starts[b] : b * L;
     const float* mask_row = mask != nullptr && s.lengths == nullptr ? mask + b * L : nullptr;
     const float* bias = s.rel_bias != nullptr ? s.rel_bias + h * (2 * L - 1) + L - 1 : nullptr;  // bias[j - i]
+    const int64_t kv = kv_head_of(s, h);
     for (int64_t i = 0; i < n; ++i) {
       const float* qi = q + (start + i) * s.row_stride + h * d;
       float top = -std::numeric_limits<float>::max();
+      const KeyRange band = band_keys(s, i, n);
       for (int64_t j = 0; j < n; ++j) {
-        const float* kj = k + (start + j) * s.row_stride + h * d;
+        if (j < band.first || j >= band.last) {
+          scores[j] = -std::numeric_limits<float>::infinity();
+          continue;
+        }
+        const float* kj = k + (start + j) * s.row_stride + kv * d;
         float dot = 0.f;
         for (int64_t t = 0; t < d; ++t) dot = madd(qi[t], kj[t], dot);
         float x = dot / sqrt_d;
@@ -162,7 +168,7 @@ void attention(const float* q, const float* k, const float* v, const float* mask
       const float inv = 1.f / total;
       std::fill(context.begin(), context.end(), 0.f);
       for (int64_t j = 0; j < n; ++j) {
-        const float* vj = v + (start + j) * s.row_stride + h * d;
+        const float* vj = v + (start + j) * s.row_stride + kv * d;
         const float weight = scores[j] * inv;
         for (int64_t t = 0; t < d; ++t) context[t] = madd(weight, vj[t], context[t]);
       }

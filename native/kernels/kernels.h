@@ -97,12 +97,29 @@ void add_layer_norm(Isa isa, float* x, const float* residual, const float* gamma
 // A relative position bias (MPNet), optional: rel_bias [heads][2 seq_len - 1], and the score of query i and key
 // j (positions within the sentence: row offsets from its start when packed, indices in the padded row else)
 // becomes q_i · k_j / sqrt(d) + rel_bias[h (2 seq_len - 1) + j - i + seq_len - 1] + mask[b, j], in that order.
+// Grouped-query attention: with kv_heads > 0, k and v hold kv_heads heads (heads a multiple of it) and query head h
+// reads key and value head h / (heads / kv_heads); 0: as many as the queries. A band (causal and sliding-window
+// attention): query i attends key j only where i - window_left <= j <= i + window_right (positions as for
+// rel_bias); a negative bound is no bound. Keys outside weigh exactly 0; the query's own key is always inside.
 struct AttentionShape {
   int64_t batch, seq_len, heads, head_dim, row_stride, out_stride;
   const int64_t* starts = nullptr;
   const int64_t* lengths = nullptr;
   const float* rel_bias = nullptr;
+  int64_t kv_heads = 0;
+  int64_t window_left = -1, window_right = -1;
 };
+
+// The band's keys of query i among a sentence's n: [first, last).
+struct KeyRange {
+  int64_t first, last;
+};
+inline KeyRange band_keys(const AttentionShape& s, int64_t i, int64_t n) {
+  const int64_t first = s.window_left < 0 ? 0 : (i - s.window_left > 0 ? i - s.window_left : 0);
+  const int64_t last = s.window_right < 0 ? n : (i + s.window_right + 1 < n ? i + s.window_right + 1 : n);
+  return {first, last};
+}
+inline int64_t kv_head_of(const AttentionShape& s, int64_t h) { return s.kv_heads > 0 ? h / (s.heads / s.kv_heads) : h; }
 void attention(Isa isa, const float* q, const float* k, const float* v, const float* mask, float* out, const AttentionShape& shape,
                int64_t begin, int64_t end);
 

@@ -58,7 +58,7 @@ BertSelfAttention::BertSelfAttention(const Config& c)
 
 at::Tensor BertSelfAttention::forward(const ops::Context& ctx, const at::Tensor& hidden, const ops::Tokens& tokens) {
   const auto qkv = nn::linear_group(ctx, {query.get(), key.get(), value.get()}, hidden, qkv_prepared_);
-  return ops::attention(ctx, qkv[0], qkv[1], qkv[2], tokens, heads, at::Tensor(), dropout);
+  return ops::attention(ctx, qkv[0], qkv[1], qkv[2], tokens, {.heads = heads, .dropout_p = dropout});
 }
 
 BertSelfOutput::BertSelfOutput(int64_t in, int64_t out, double eps, double dropout_) : dropout(dropout_) {

@@ -38,7 +38,26 @@ const Json* ConfigReader::find(const std::string& field) const {
 bool ConfigReader::has(const std::string& field) const { return find(field) != nullptr; }
 
 void ConfigReader::fail(const std::string& field, const std::string& message) const {
-  sbert::fail(ErrorCode::Config, file_ + ": field '" + field + "' " + message);
+  sbert::fail(ErrorCode::Config, file_ + ": field '" + prefix_ + field + "' " + message);
+}
+
+std::vector<std::string> ConfigReader::strings(const std::string& field) const {
+  const Json* v = find(field);
+  std::vector<std::string> out;
+  if (v == nullptr) return out;
+  if (v->kind != Json::Kind::Array) fail(field, "must be an array of strings, got " + describe(v));
+  for (const auto& item : v->items) {
+    if (item.kind != Json::Kind::String) fail(field, "must be an array of strings, got an item " + describe(&item));
+    out.push_back(item.string);
+  }
+  return out;
+}
+
+ConfigReader ConfigReader::object(const std::string& field) const {
+  const Json* v = find(field);
+  if (v == nullptr) return ConfigReader(Json{Json::Kind::Object}, file_, prefix_ + field + ".");
+  if (v->kind != Json::Kind::Object) fail(field, "must be an object, got " + describe(v));
+  return ConfigReader(*v, file_, prefix_ + field + ".");
 }
 
 int64_t ConfigReader::integer(const std::string& field) const {

@@ -22,7 +22,7 @@ struct Json {
 
 class ConfigReader {
  public:
-  ConfigReader(Json json, std::string file) : json_(std::move(json)), file_(std::move(file)) {}
+  ConfigReader(Json json, std::string file, std::string prefix = "") : json_(std::move(json)), file_(std::move(file)), prefix_(std::move(prefix)) {}
 
   // Present and not null.
   bool has(const std::string& field) const;
@@ -36,6 +36,10 @@ class ConfigReader {
   std::string string(const std::string& field) const;
   std::string string(const std::string& field, const std::string& fallback) const;
   bool boolean(const std::string& field, bool fallback) const;
+  // An array of strings (empty when absent).
+  std::vector<std::string> strings(const std::string& field) const;
+  // A nested object's reader (its errors name "field.key"); absent or null: an empty object.
+  ConfigReader object(const std::string& field) const;
 
   // A Config error: "<file>: field '<field>' <message>".
   [[noreturn]] void fail(const std::string& field, const std::string& message) const;
@@ -46,6 +50,7 @@ class ConfigReader {
   const Json* find(const std::string& field) const;
   Json json_;
   std::string file_;
+  std::string prefix_;  // a nested object's field and a dot
 };
 
 }  // namespace sbert

@@ -78,7 +78,7 @@ class MultiHeadSelfAttention : public torch::nn::Module {
   }
   at::Tensor forward(const ops::Context& ctx, const at::Tensor& hidden, const ops::Tokens& tokens) {
     const auto qkv = nn::linear_group(ctx, {q_lin.get(), k_lin.get(), v_lin.get()}, hidden, qkv_prepared_);
-    return out_lin->forward(ctx, ops::attention(ctx, qkv[0], qkv[1], qkv[2], tokens, heads, at::Tensor(), dropout));
+    return out_lin->forward(ctx, ops::attention(ctx, qkv[0], qkv[1], qkv[2], tokens, {.heads = heads, .dropout_p = dropout}));
   }
   std::shared_ptr<nn::Linear> q_lin, k_lin, v_lin, out_lin;
   int64_t heads;

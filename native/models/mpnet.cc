@@ -75,7 +75,7 @@ class MPNetSelfAttention : public torch::nn::Module {
   }
   at::Tensor forward(const ops::Context& ctx, const at::Tensor& hidden, const ops::Tokens& tokens, const at::Tensor& position_bias) {
     const auto qkv = nn::linear_group(ctx, {q.get(), k.get(), v.get()}, hidden, qkv_prepared_);
-    return o->forward(ctx, ops::attention(ctx, qkv[0], qkv[1], qkv[2], tokens, heads, position_bias, dropout));
+    return o->forward(ctx, ops::attention(ctx, qkv[0], qkv[1], qkv[2], tokens, {.heads = heads, .rel_bias = position_bias, .dropout_p = dropout}));
   }
   std::shared_ptr<nn::Linear> q, k, v, o;
   int64_t heads;

@@ -12,10 +12,11 @@ Architecture roberta_architecture();
 Architecture xlm_roberta_architecture();
 Architecture distilbert_architecture();
 Architecture mpnet_architecture();
+Architecture qwen3_architecture();
 
 const std::vector<Architecture>& architectures() {
   static const std::vector<Architecture> all = {bert_architecture(), roberta_architecture(), xlm_roberta_architecture(), distilbert_architecture(),
-                                                mpnet_architecture()};
+                                                mpnet_architecture(), qwen3_architecture()};
   return all;
 }
 

@@ -51,11 +51,19 @@ at::Tensor LayerNorm::forward(const ops::Context& ctx, const at::Tensor& x, cons
   return ops::residual_layer_norm(ctx, x, residual, weight, bias, eps, dropout_p);
 }
 
+RMSNorm::RMSNorm(int64_t dim, double eps_, bool unit_offset_) : eps(eps_), unit_offset(unit_offset_) {
+  weight = register_parameter("weight", unit_offset ? at::zeros({dim}) : at::ones({dim}));
+}
+
+at::Tensor RMSNorm::forward(const at::Tensor& x) const { return ops::rms_norm(x, weight, eps, unit_offset); }
+
 Embedding::Embedding(int64_t num, int64_t dim, std::optional<int64_t> padding_idx_) : padding_idx(padding_idx_) {
   weight = register_parameter("weight", at::empty({num, dim}));
 }
 
-at::Tensor Embedding::forward(const at::Tensor& ids) const { return at::embedding(weight, ids); }
+// As torch.nn.Embedding: the padding row gets no gradient (decoders whose pad token is also their end-of-text
+// token read it at real positions).
+at::Tensor Embedding::forward(const at::Tensor& ids) const { return at::embedding(weight, ids, padding_idx.value_or(-1)); }
 
 void init_normal(torch::nn::Module& root, double std, uint64_t seed) {
   c10::NoGradGuard no_grad;
@@ -70,7 +78,9 @@ void init_normal(torch::nn::Module& root, double std, uint64_t seed) {
       if (e->padding_idx && *e->padding_idx >= 0 && *e->padding_idx < e->weight.size(0)) e->weight[*e->padding_idx].zero_();
     } else if (auto* n = dynamic_cast<LayerNorm*>(m.get())) {
       n->weight.fill_(1.0);
-      n->bias.zero_();
+      if (n->bias.defined()) n->bias.zero_();
+    } else if (auto* r = dynamic_cast<RMSNorm*>(m.get())) {
+      r->weight.fill_(r->unit_offset ? 0.0 : 1.0);
     }
   }
 }

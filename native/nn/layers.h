@@ -46,6 +46,16 @@ class LayerNorm : public torch::nn::Module {
   double eps;
 };
 
+class RMSNorm : public torch::nn::Module {
+ public:
+  // unit_offset: the weight is stored as an offset from one (Gemma), and initialised to zero.
+  RMSNorm(int64_t dim, double eps, bool unit_offset = false);
+  at::Tensor forward(const at::Tensor& x) const;
+  at::Tensor weight;
+  double eps;
+  bool unit_offset;
+};
+
 class Embedding : public torch::nn::Module {
  public:
   // padding_idx: the row initialised to zero (as torch.nn.Embedding's padding_idx), if any.
@@ -56,7 +66,8 @@ class Embedding : public torch::nn::Module {
 };
 
 // Hugging Face's initialisation of a model, by layer type: linear and embedding weights normal(0, std), biases
-// zero, embedding padding rows zero, LayerNorm weight one and bias zero.
+// zero, embedding padding rows zero, LayerNorm weight one and bias zero, RMSNorm weight one (zero with a unit
+// offset).
 void init_normal(torch::nn::Module& root, double std, uint64_t seed);
 
 // Inference precision of every linear layer under root.

@@ -115,9 +115,13 @@ PreparedWeights::Value prepare(Form form, const std::vector<LinearWeights>& laye
       const int64_t in = layers[0].weight.size(1);
       int64_t stride_k = 0, out = 0;
       std::vector<at::Tensor> keep;
+      // One layout for all: column-major, as layers hold their weights, where every layer has as many outputs
+      // (a row's elements are then `out` apart in each); row-major copies for layers of different widths (GQA's
+      // Q beside its narrower K and V).
+      bool same_width = true;
+      for (const auto& l : layers) same_width = same_width && l.weight.size(0) == layers[0].weight.size(0);
       for (const auto& l : layers) {
-        // One layout for all (column-major unless a caller replaced the tensor).
-        keep.push_back(l.weight.detach().t().contiguous().t());
+        keep.push_back(same_width ? l.weight.detach().t().contiguous().t() : l.weight.detach().contiguous());
         const auto& w = keep.back();
         stride_k = w.stride(1);
         for (int64_t i = 0; i < w.size(0); ++i) rows.push_back(w.data_ptr<float>() + i * w.stride(0));

@@ -91,6 +91,12 @@ at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight, const at::T
   return at::layer_norm(x, {weight.size(0)}, weight, bias, eps);
 }
 
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, bool unit_offset) {
+  auto h = x.to(at::kFloat);
+  h = h * at::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return unit_offset ? h * (weight.to(at::kFloat) + 1.0) : weight * h;
+}
+
 at::Tensor residual_layer_norm(const Context& ctx, const at::Tensor& x, const at::Tensor& residual, const at::Tensor& weight,
                                const at::Tensor& bias, double eps, double dropout_p) {
   const int64_t width = x.size(-1);

@@ -35,6 +35,10 @@ at::Tensor train_dropout(const at::Tensor& x, double p, const at::Generator& gen
 
 at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps);
 
+// RMSNorm over the last dimension, in float32 as Hugging Face computes it: x / sqrt(mean(x²) + eps), times weight
+// (Llama, Qwen), or times 1 + weight with unit_offset (Gemma, whose weights are stored as offsets from one).
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps, bool unit_offset);
+
 // LayerNorm(dropout(x) + residual). At inference, the add and the norm in one pass per row on sbert-node's
 // kernel, in place in x, rows split over the call's parts.
 at::Tensor residual_layer_norm(const Context& ctx, const at::Tensor& x, const at::Tensor& residual, const at::Tensor& weight,

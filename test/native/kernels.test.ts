@@ -462,6 +462,26 @@ function attentionCases(): AttentionCase[] {
       cases.push({ name: `packed L=${L} heads=${heads} d=${headDim}`, input: packed });
       cases.push({ name: `packed L=${L} heads=${heads} d=${headDim} + rel_bias`, input: { ...packed, relBias: uniform(heads * (2 * L - 1), seed++, -2, 2) } });
     }
+    // Grouped-query heads and bands (causal, causal sliding window, two-sided local window), padded and packed.
+    for (const [kvHeads, windowLeft, windowRight] of [
+      [2, -1, 0],
+      [1, 5, 0],
+      [4, 8, 8],
+      [2, -1, -1],
+    ] as const) {
+      const heads = 4, headDim = 16, batch = 2;
+      const band = { kvHeads, windowLeft, windowRight };
+      const stride = (heads + 2 * kvHeads) * headDim;
+      // The second sentence left-padded, masked as Hugging Face masks: with the lowest float, so a padded query that
+      // a causal band leaves only padded keys averages them in float32 as in float64.
+      const mask = new Float32Array(batch * L).map((_, i) => (i >= L && i - L < Math.floor(L / 3) ? -3.4028234663852886e38 : 0));
+      const name = `L=${L} heads=${heads}/${kvHeads} window ${windowLeft},${windowRight}`;
+      cases.push({ name: `padded ${name}`, input: { batch, seqLen: L, heads, headDim, qkv: uniform(batch * L * stride, seed++, -1.5, 1.5), mask, ...band } });
+      const lengths = [Math.floor(L / 2) + 1, L, 1];
+      const starts = [L + 1, 0, L];
+      const rows = L + 1 + lengths[0]!;
+      cases.push({ name: `packed ${name}`, input: { batch: 3, seqLen: L, heads, headDim, qkv: uniform(rows * stride, seed++, -1.5, 1.5), starts, lengths, rows, ...band } });
+    }
   }
   return cases;
 }
@@ -474,6 +494,29 @@ describe("attention", () => {
   test("generic: against libtorch's matmul and softmax in float64 (mask, packed sentences, relative position bias)", () => {
     for (const { name, input } of ATTENTION) {
       expectClose(K.attention({ isa: "generic", ...input }), K.attentionReference(input), () => ATTENTION_TOL, name);
+    }
+  });
+
+  test("a band hides exactly the keys outside it: a causal query's output ignores later keys; shared key heads are read by their query group", () => {
+    const { input } = ATTENTION.find((c) => c.name === "packed L=17 heads=4/2 window -1,0")!;
+    const full = K.attentionReference({ ...input, windowLeft: -1, windowRight: -1 });
+    const causal = K.attention({ isa: "generic", ...input });
+    expect(Math.max(...causal.map((v, i) => Math.abs(v - full[i]!)))).toBeGreaterThan(0.05);
+    // Changing a later token's key and value leaves an earlier query's output as it was.
+    const qkv = Float32Array.from(input.qkv);
+    const stride = (input.heads + 2 * input.kvHeads!) * input.headDim;
+    const last = input.starts![1]! + input.lengths![1]! - 1;  // sentence 1's last row
+    for (let c = input.heads * input.headDim; c < stride; c++) qkv[last * stride + c] = 7;
+    const changed = K.attention({ isa: "generic", ...input, qkv });
+    const width = input.heads * input.headDim;
+    for (let c = 0; c < width; c++) expect(changed[(last - 1) * width + c]).toBe(causal[(last - 1) * width + c]);
+    expect(changed[last * width]).not.toBe(causal[last * width]);
+    // Key heads shared: with kvHeads 2 of 4, giving the queries of heads 0 and 1 the same values gives the same output.
+    const shared = Float32Array.from(input.qkv);
+    for (let r = 0; r < input.rows!; r++) for (let c = 0; c < input.headDim; c++) shared[r * stride + input.headDim + c] = shared[r * stride + c]!;
+    const out = K.attention({ isa: "generic", ...input, qkv: shared });
+    for (let r = 0; r < input.rows!; r++) {
+      for (let c = 0; c < input.headDim; c++) expect(out[r * width + input.headDim + c]).toBe(out[r * width + c]);
     }
   });
 

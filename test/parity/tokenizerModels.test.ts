@@ -21,7 +21,7 @@ import { EDGE_TEXTS, longTexts, makePairs, makeSentences, makeWorldSentences, ru
 
 const BUILD = fileURLToPath(new URL("../fixtures/hf_model.py", import.meta.url));
 const SPM = fileURLToPath(new URL("../fixtures/spm_tokenizer.py", import.meta.url));
-const KINDS = ["xlm-roberta", "roberta", "mpnet"] as const;
+const KINDS = ["xlm-roberta", "roberta", "mpnet", "qwen3"] as const;
 type Kind = (typeof KINDS)[number];
 
 const WORLD = makeWorldSentences(300);
@@ -89,10 +89,13 @@ describe.each(KINDS)("%s tokenizer.json", (kind) => {
         const rows = await Promise.all(chunk.map((x) => rustEncode(theirs, x, maxLength)));
         const seq = Math.max(0, ...rows.map((r) => r.ids.length));
         rows.forEach((r, i) => {
-          const pad = b.seqLength - r.ids.length;
-          const want = [...r.ids, ...Array<number>(Math.max(0, pad)).fill(ours.padTokenId)];
-          const wantMask = [...r.mask, ...Array<number>(Math.max(0, pad)).fill(0)];
-          const wantTypes = [...r.types, ...Array<number>(Math.max(0, pad)).fill(0)];
+          const pad = Math.max(0, b.seqLength - r.ids.length);
+          // Padding on the side tokenizer_config.json names (qwen3's: the left).
+          const padded = (row: number[], value: number) =>
+            ours.paddingSide === "left" ? [...Array<number>(pad).fill(value), ...row] : [...row, ...Array<number>(pad).fill(value)];
+          const want = padded(r.ids, ours.padTokenId);
+          const wantMask = padded(r.mask, 0);
+          const wantTypes = padded(r.types, 0);
           const sl = (a: Int32Array) => Array.from(a.subarray(i * b.seqLength, (i + 1) * b.seqLength));
           const same =
             b.seqLength === seq &&
@@ -171,6 +174,20 @@ describe("tokenizer.json variants", () => {
     k.model.unk_id = null;
     await sameIds(k, ["la città", "ciao mare", ""]);
     expect(() => Tokenizer.fromJson(k, { pad_token: "<pad>" }).encode("\u{10ffff}")).toThrow(/unk_id/);
+  });
+
+  test("Split: a literal String pattern, Removed and Isolated, before ByteLevel", async () => {
+    for (const behavior of ["Removed", "Isolated"]) {
+      const j = structuredClone(roberta);
+      j.pre_tokenizer = {
+        type: "Sequence",
+        pretokenizers: [
+          { type: "Split", pattern: { String: "è" }, behavior, invert: false },
+          { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: true },
+        ],
+      };
+      await sameIds(j, texts);
+    }
   });
 
   test("ByteLevel with add_prefix_space, a normalizer sequence in front", async () => {

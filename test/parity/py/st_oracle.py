@@ -1,7 +1,7 @@
 """sentence-transformers itself on a model folder: the anchor the architecture parity tests compare against.
 
 stdin: {"folder", "texts", "batch_size"?, "output_value"?: "sentence_embedding" | "token_embeddings", "token_embeddings"?: bool,
-        "grad"?: {"sentences1", "sentences2", "labels"}}
+        "prompt_name"?: str, "grad"?: {"sentences1", "sentences2", "labels"}}
 stdout: {"embeddings": [...]} (per text: a vector, or the token vectors of its real tokens; with "token_embeddings"
         also those, as "token_embeddings"), and with "grad":
         {"loss", "grads": {checkpoint key: flat gradient}} of CosineSimilarityLoss over one batch in train mode
@@ -50,7 +50,8 @@ def run(spec):
     out = {}
     if "texts" in spec:
         output_value = spec.get("output_value", "sentence_embedding")
-        emb = model.encode(spec["texts"], batch_size=spec.get("batch_size", 8), output_value=output_value, convert_to_numpy=False)
+        kwargs = {"prompt_name": spec["prompt_name"]} if spec.get("prompt_name") else {}
+        emb = model.encode(spec["texts"], batch_size=spec.get("batch_size", 8), output_value=output_value, convert_to_numpy=False, **kwargs)
         out["embeddings"] = [e.float().tolist() for e in emb]
         if spec.get("token_embeddings"):
             tokens = model.encode(spec["texts"], batch_size=spec.get("batch_size", 8), output_value="token_embeddings", convert_to_numpy=False)
