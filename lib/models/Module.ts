@@ -19,19 +19,22 @@ export interface SentenceModule {
   dispose(): void;
 }
 
-/** The first module of a pipeline, which turns texts into token ids (Transformer, WordEmbeddings). */
+/** The first module of a pipeline, which turns texts into token ids (Transformer, WordEmbeddings, StaticEmbedding, Router). */
 export interface InputModule extends SentenceModule {
   /** A Transformer's Hugging Face tokenizer, a WordEmbeddings' WhitespaceTokenizer. */
   readonly tokenizer: Tokenizer | WhitespaceTokenizer;
   /** Texts are cut to this many tokens. */
   maxSeqLength: number;
-  /** Tokenizes and pads a batch as encode and fit do. */
-  tokenize(texts: TextInput[]): EncodedBatch;
+  /**
+   * Tokenizes and pads a batch as encode and fit do. `task` ("query", "document", ...) matters to a Router, whose
+   * batch then names the route it takes; other modules ignore it.
+   */
+  tokenize(texts: TextInput[], options?: { task?: string }): EncodedBatch & { route?: string };
   /**
    * The tokens a prompt puts at the start of a text, which Pooling with includePrompt false leaves out;
    * undefined where sentence-transformers does not count them.
    */
-  promptLength(prompt: string): number | undefined;
+  promptLength(prompt: string, options?: { task?: string }): number | undefined;
 }
 
 export function isInputModule(module: SentenceModule): module is InputModule {
