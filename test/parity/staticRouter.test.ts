@@ -116,7 +116,7 @@ beforeAll(async () => {
   GRADS.forEach((_, i) => gradRef.push(results[builds + ENCODES.length + i] as GradReference));
 }, 600_000);
 
-function expectEmbeddings(ours: Float32Array[], ref: number[][], what: string, tol = 1e-6): void {
+function expectEmbeddings(ours: ArrayLike<number>[], ref: number[][], what: string, tol = 1e-6): void {
   expect(ours.length).toBe(ref.length);
   ours.forEach((v, i) => expect(maxAbsDiff(v, ref[i]!), `${what} text ${i}`).toBeLessThanOrEqual(tol));
 }
