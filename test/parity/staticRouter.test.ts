@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 
 import { beforeAll, describe, expect, test } from "vitest";
 
-import { Dataset, SentenceTransformer, SentenceTransformerTrainer, Tokenizer, losses, models } from "../../lib/index.js";
+import { DataLoader, Dataset, InputExample, SentenceTransformer, SentenceTransformerTrainer, Tokenizer, losses, models } from "../../lib/index.js";
 import { native } from "../../lib/native.js";
 import type { NativeLossSpec, NativeTokenBatch } from "../../types/native.js";
 import { runPython } from "../helpers/python.js";
@@ -324,7 +324,7 @@ describe("SentenceTransformerTrainer", () => {
     model.dispose();
   }, 120_000);
 
-  test("a Router model without routerMapping is refused, as sentence-transformers' trainer refuses it", async () => {
+  test("a Router model without routerMapping (or in fit, which has none) is refused, as sentence-transformers refuses it", async () => {
     const model = await SentenceTransformer.load(folder("router"));
     expect(
       () =>
@@ -335,6 +335,9 @@ describe("SentenceTransformerTrainer", () => {
           loss: new losses.MultipleNegativesRankingLoss(model),
         }),
     ).toThrow(/the model has a Router but args\.routerMapping is empty/);
+    await expect(model.fit({ trainObjectives: [[new DataLoader([new InputExample({ texts: ["a", "b"] })]), new losses.MultipleNegativesRankingLoss(model)]] })).rejects.toThrow(
+      /fit: the model has a Router/,
+    );
     expect(() => new models.Router({ subModules: { query: [] } })).toThrow(/subModules\.query must be a non-empty list/);
     model.dispose();
   });
