@@ -375,6 +375,19 @@ describe("bad folders give an SbertError naming the file and the field", () => {
     }
   });
 
+  test("a tokenizer.json without a pad token loads (a StaticEmbedding never pads)", async () => {
+    const dir = await copyOf("static", "no-pad");
+    await edit(join(dir, "tokenizer.json"), (t) => {
+      t.added_tokens = t.added_tokens.filter((a: { content: string }) => a.content !== "[PAD]");
+      t.model.vocab["[NOPAD]"] = t.model.vocab["[PAD]"];
+      delete t.model.vocab["[PAD]"];
+    });
+    await expect(Tokenizer.fromFolder(dir)).rejects.toMatchObject({ message: expect.stringMatching(/no pad token/) });
+    const model = await SentenceTransformer.load(dir);
+    expectEmbeddings(await model.encode(TEXTS), encodeRef[0]!, "without a pad token");
+    model.dispose();
+  });
+
   test("a StaticEmbedding folder without tokenizer.json or without embedding.weight", async () => {
     const noTokenizer = await copyOf("static", "no-tokenizer");
     await rm(join(noTokenizer, "tokenizer.json"));
