@@ -49,3 +49,42 @@ export function assertPositiveInt(value: unknown, name: string): asserts value i
     throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
   }
 }
+
+/** An embedding matrix as the modules that look rows up take it: a list of rows, or row-major values with their shape. */
+export type EmbeddingWeights = ArrayLike<number>[] | { data: Float32Array; shape: [number, number] };
+
+/** The matrix as one row-major Float32Array, its rows checked to have one width; `where` starts the messages. */
+export function embeddingMatrix(weights: EmbeddingWeights, where: string): { data: Float32Array; shape: [number, number] } {
+  if (Array.isArray(weights)) {
+    if (weights.length === 0) throw new RangeError(`${where}: embeddingWeights has no rows`);
+    const dim = weights[0]!.length;
+    assertPositiveInt(dim, `${where}: the embedding dimension`);
+    const data = new Float32Array(weights.length * dim);
+    weights.forEach((row, i) => {
+      if (row.length !== dim) throw new RangeError(`${where}: embeddingWeights row ${i} has ${row.length} values, row 0 has ${dim}`);
+      data.set(row, i * dim);
+    });
+    return { data, shape: [weights.length, dim] };
+  }
+  const w = weights as { data: Float32Array; shape: [number, number] };
+  if (typeof w !== "object" || w === null || !(w.data instanceof Float32Array) || !Array.isArray(w.shape) || w.shape.length !== 2) {
+    throw new TypeError(`${where}: embeddingWeights must be a list of rows or {data: Float32Array, shape: [rows, dimension]}`);
+  }
+  assertPositiveInt(w.shape[0], `${where}: embeddingWeights rows`);
+  assertPositiveInt(w.shape[1], `${where}: embeddingWeights dimension`);
+  if (w.data.length !== w.shape[0] * w.shape[1]) throw new RangeError(`${where}: embeddingWeights holds ${w.data.length} values, not ${w.shape[0]} x ${w.shape[1]}`);
+  return { data: w.data, shape: [w.shape[0], w.shape[1]] };
+}
+
+/** Token ids of each text padded with 0 to the longest (at least one position); the mask marks the real ones. */
+export function paddedBatch(rows: number[][]): EncodedBatch {
+  const seqLength = rows.reduce((m, r) => Math.max(m, r.length), 1);
+  const batchSize = rows.length;
+  const inputIds = new Int32Array(batchSize * seqLength);
+  const attentionMask = new Int32Array(batchSize * seqLength);
+  rows.forEach((ids, b) => {
+    inputIds.set(ids, b * seqLength);
+    attentionMask.fill(1, b * seqLength, b * seqLength + ids.length);
+  });
+  return { inputIds, attentionMask, tokenTypeIds: new Int32Array(batchSize * seqLength), batchSize, seqLength };
+}

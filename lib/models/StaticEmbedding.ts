@@ -8,13 +8,13 @@ import { saveWeights, weightsForNative } from "../io/checkpoint.js";
 import { readJsonObject } from "../io/files.js";
 import { callNative, callNativeSync } from "../native.js";
 import { Tokenizer, type EncodedBatch, type TextInput } from "../tokenization/Tokenizer.js";
-import { assertPositiveInt, LEGACY_TYPE_PREFIX, type InputModule } from "./Module.js";
+import { assertPositiveInt, embeddingMatrix, LEGACY_TYPE_PREFIX, paddedBatch, type EmbeddingWeights, type InputModule } from "./Module.js";
 
 export interface StaticEmbeddingOptions {
   /** The Hugging Face tokenizer whose token ids index the rows (a tokenizer.json tokenizer). */
   tokenizer: Tokenizer;
   /** Row i for token id i: a list of rows, or one row-major Float32Array with its shape. */
-  embeddingWeights?: ArrayLike<number>[] | { data: Float32Array; shape: [number, number] };
+  embeddingWeights?: EmbeddingWeights;
   /** Without embeddingWeights: the width of a fresh matrix of tokenizer.vocabSize rows, drawn from normal(0, 1). */
   embeddingDim?: number;
   /** Seeds the fresh matrix as torch.manual_seed(seed) does for nn.EmbeddingBag. Default 0. */
@@ -74,27 +74,6 @@ function tokenizerFromJson(json: Record<string, unknown>, file: string): Tokeniz
   }
 }
 
-function matrixOf(weights: NonNullable<StaticEmbeddingOptions["embeddingWeights"]>): { data: Float32Array; shape: [number, number] } {
-  if (Array.isArray(weights)) {
-    if (weights.length === 0) throw new RangeError("StaticEmbedding: embeddingWeights has no rows");
-    const dim = weights[0]!.length;
-    assertPositiveInt(dim, "StaticEmbedding: the embedding dimension");
-    const data = new Float32Array(weights.length * dim);
-    weights.forEach((row, i) => {
-      if (row.length !== dim) throw new RangeError(`StaticEmbedding: embeddingWeights row ${i} has ${row.length} values, row 0 has ${dim}`);
-      data.set(row, i * dim);
-    });
-    return { data, shape: [weights.length, dim] };
-  }
-  const w = weights as { data: Float32Array; shape: [number, number] };
-  if (typeof w !== "object" || w === null || !(w.data instanceof Float32Array) || !Array.isArray(w.shape) || w.shape.length !== 2) {
-    throw new TypeError("StaticEmbedding: embeddingWeights must be a list of rows or {data: Float32Array, shape: [rows, dimension]}");
-  }
-  assertPositiveInt(w.shape[0], "StaticEmbedding: embeddingWeights rows");
-  assertPositiveInt(w.shape[1], "StaticEmbedding: embeddingWeights dimension");
-  if (w.data.length !== w.shape[0] * w.shape[1]) throw new RangeError(`StaticEmbedding: embeddingWeights holds ${w.data.length} values, not ${w.shape[0]} x ${w.shape[1]}`);
-  return { data: w.data, shape: [w.shape[0], w.shape[1]] };
-}
 
 /**
  * A static embedding model (`models.StaticEmbedding`, as in model2vec and static-retrieval models): each text's
@@ -130,7 +109,7 @@ export class StaticEmbedding implements InputModule {
     this.truncation = undefined;
     const device = o.device ?? "cpu";
     if (o.embeddingWeights !== undefined) {
-      const { data, shape } = matrixOf(o.embeddingWeights);
+      const { data, shape } = embeddingMatrix(o.embeddingWeights, "StaticEmbedding");
       [this.numEmbeddings, this.embeddingDim] = shape;
       this.native = callNativeSync(
         "StaticEmbedding",
@@ -180,15 +159,7 @@ export class StaticEmbedding implements InputModule {
       }
       return this.ids(t);
     });
-    const seqLength = rows.reduce((m, r) => Math.max(m, r.length), 1);
-    const batchSize = rows.length;
-    const inputIds = new Int32Array(batchSize * seqLength);
-    const attentionMask = new Int32Array(batchSize * seqLength);
-    rows.forEach((ids, b) => {
-      inputIds.set(ids, b * seqLength);
-      attentionMask.fill(1, b * seqLength, b * seqLength + ids.length);
-    });
-    return { inputIds, attentionMask, tokenTypeIds: new Int32Array(batchSize * seqLength), batchSize, seqLength };
+    return paddedBatch(rows);
   }
 
   /** A prompt's tokens are averaged in like the text's (there is no Pooling to leave them out). */

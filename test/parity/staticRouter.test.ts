@@ -13,7 +13,7 @@ import { native } from "../../lib/native.js";
 import type { NativeLossSpec, NativeTokenBatch } from "../../types/native.js";
 import { runPython } from "../helpers/python.js";
 import { makeSentences } from "../helpers/tokenizationFixtures.js";
-import { SENTENCES, maxAbsDiff, tempDir } from "../helpers/tmp.js";
+import { SENTENCES, editJson, maxAbsDiff, tempDir } from "../helpers/tmp.js";
 
 const SCRIPT = fileURLToPath(new URL("../fixtures/static_router.py", import.meta.url));
 const CORPUS = [...SENTENCES, ...makeSentences(1500, 7)];
@@ -349,11 +349,6 @@ describe("bad folders give an SbertError naming the file and the field", () => {
     await cp(folder(name), dir, { recursive: true });
     return dir;
   }
-  async function edit(file: string, change: (json: any) => void): Promise<void> {
-    const json = JSON.parse(await readFile(file, "utf8"));
-    change(json);
-    await writeFile(file, JSON.stringify(json));
-  }
 
   test("router_config.json missing, or with fields that cannot make the Router", async () => {
     const missing = await copyOf("router", "missing");
@@ -370,14 +365,14 @@ describe("bad folders give an SbertError naming the file and the field", () => {
     ];
     for (const [tag, change, message] of cases) {
       const dir = await copyOf("router", tag);
-      await edit(join(dir, "router_config.json"), change);
+      await editJson(join(dir, "router_config.json"), change);
       await expect(SentenceTransformer.load(dir), tag).rejects.toMatchObject({ code: "ERR_CONFIG", message: expect.stringMatching(message) });
     }
   });
 
   test("a tokenizer.json without a pad token loads (a StaticEmbedding never pads)", async () => {
     const dir = await copyOf("static", "no-pad");
-    await edit(join(dir, "tokenizer.json"), (t) => {
+    await editJson(join(dir, "tokenizer.json"), (t) => {
       t.added_tokens = t.added_tokens.filter((a: { content: string }) => a.content !== "[PAD]");
       t.model.vocab["[NOPAD]"] = t.model.vocab["[PAD]"];
       delete t.model.vocab["[PAD]"];
@@ -394,14 +389,14 @@ describe("bad folders give an SbertError naming the file and the field", () => {
     await expect(SentenceTransformer.load(noTokenizer)).rejects.toMatchObject({ message: expect.stringMatching(/no-tokenizer.tokenizer\.json/) });
 
     const truncation = await copyOf("static", "truncation");
-    await edit(join(truncation, "tokenizer.json"), (t) => (t.truncation = { max_length: -1 }));
+    await editJson(join(truncation, "tokenizer.json"), (t) => (t.truncation = { max_length: -1 }));
     await expect(SentenceTransformer.load(truncation)).rejects.toMatchObject({ code: "ERR_CONFIG", message: expect.stringMatching(/tokenizer\.json: field 'truncation\.max_length' must be a non-negative integer/) });
 
     // A legacy folder (module in 0_StaticEmbedding/) whose weights lack the key.
     const legacy = await copyOf("static", "legacy");
     await mkdir(join(legacy, "0_StaticEmbedding"));
     for (const f of ["tokenizer.json", "model.safetensors"]) await rename(join(legacy, f), join(legacy, "0_StaticEmbedding", f));
-    await edit(join(legacy, "modules.json"), (m) => Object.assign(m[0], { path: "0_StaticEmbedding", type: "sentence_transformers.models.StaticEmbedding" }));
+    await editJson(join(legacy, "modules.json"), (m) => Object.assign(m[0], { path: "0_StaticEmbedding", type: "sentence_transformers.models.StaticEmbedding" }));
     const ok = await SentenceTransformer.load(legacy);
     expectEmbeddings(await ok.encode(TEXTS), encodeRef[0]!, "legacy layout");
     ok.dispose();
