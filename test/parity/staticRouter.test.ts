@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 
 import { beforeAll, describe, expect, test } from "vitest";
 
-import { DataLoader, Dataset, InputExample, SentenceTransformer, SentenceTransformerTrainer, Tokenizer, losses, models } from "../../lib/index.js";
+import { DataLoader, Dataset, InputExample, SentenceTransformer, evaluation, SentenceTransformerTrainer, Tokenizer, losses, models } from "../../lib/index.js";
 import { native } from "../../lib/native.js";
 import type { NativeLossSpec, NativeTokenBatch } from "../../types/native.js";
 import { runPython } from "../helpers/python.js";
@@ -339,6 +339,22 @@ describe("SentenceTransformerTrainer", () => {
       /fit: the model has a Router/,
     );
     expect(() => new models.Router({ subModules: { query: [] } })).toThrow(/subModules\.query must be a non-empty list/);
+    model.dispose();
+  });
+});
+
+describe("InformationRetrievalEvaluator", () => {
+  test("embeds queries with encodeQuery and the corpus with encodeDocument: a Router model's metrics are sentence-transformers'", async () => {
+    const queries = Object.fromEntries(QUESTIONS.map((q, i) => [`q${i}`, q]));
+    // No text twice: equal scores would leave the ranking to tie-breaking.
+    const corpus = Object.fromEntries([...new Set([...ANSWERS, ...SENTENCES])].map((d, i) => [`d${i}`, d]));
+    const relevant = Object.fromEntries(QUESTIONS.map((_, i) => [`q${i}`, [`d${i}`]]));
+    const [answer] = await runPython<{ metrics: Record<string, number> }[]>(SCRIPT, [{ op: "ir", folder: folder("router"), queries, corpus, relevant }]);
+    const model = await SentenceTransformer.load(folder("router"));
+    const ours = await new evaluation.InformationRetrievalEvaluator(queries, corpus, relevant, { name: "ir" }).evaluate(model);
+    const keys = Object.keys(answer!.metrics);
+    expect(keys).toContain("ir_cosine_ndcg@10");
+    for (const key of keys) expect(Math.abs(ours[key]! - answer!.metrics[key]!), key).toBeLessThan(1e-6);
     model.dispose();
   });
 });
