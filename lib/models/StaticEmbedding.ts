@@ -23,6 +23,7 @@ export interface StaticEmbeddingOptions {
 }
 
 const WEIGHT_KEY = "embedding.weight";
+const MODEL2VEC_KEY = "embeddings";
 const TOKENIZER_FILE = "tokenizer.json";
 const OP_LOAD = "StaticEmbedding.load";
 
@@ -189,20 +190,23 @@ export class StaticEmbedding implements InputModule {
     }
   }
 
-  /** Reads a StaticEmbedding folder: tokenizer.json and the weights (`embedding.weight`). */
+  /** Reads a StaticEmbedding folder (or a model2vec one): tokenizer.json and the weights (`embedding.weight`). */
   static async load(dir: string, options: { device?: string } = {}): Promise<StaticEmbedding> {
     const file = join(dir, TOKENIZER_FILE);
     const json = await readJsonObject(file, { op: OP_LOAD });
     const tokenizer = tokenizerFromJson(json, file);
     const truncation = readTruncation(json, file);
     const weights = await weightsForNative(dir);
-    const spec = weights.files.flatMap((f) => f.tensors.map((t) => ({ file: f.path, ...t }))).find((t) => t.name === WEIGHT_KEY);
-    if (!spec || spec.shape.length !== 2) {
-      throw new SbertError("ERR_WEIGHTS", `${weights.files.map((f) => f.path).join(", ")}: needs a 2-d '${WEIGHT_KEY}'`, { op: OP_LOAD });
+    // As sentence-transformers: `embedding.weight`, else model2vec's `embeddings`; any other tensor is not read.
+    const all = weights.files.flatMap((f) => f.tensors.map((t) => ({ path: f.path, tensor: t })));
+    const found = all.find((t) => t.tensor.name === WEIGHT_KEY) ?? all.find((t) => t.tensor.name === MODEL2VEC_KEY);
+    if (!found || found.tensor.shape.length !== 2) {
+      throw new SbertError("ERR_WEIGHTS", `${weights.files.map((f) => f.path).join(", ")}: needs a 2-d '${WEIGHT_KEY}' (or model2vec's '${MODEL2VEC_KEY}')`, { op: OP_LOAD });
     }
-    const shape = spec.shape as [number, number];
+    const shape = found.tensor.shape as [number, number];
+    const only = { files: [{ path: found.path, tensors: [{ ...found.tensor, name: WEIGHT_KEY }] }] };
     const { module } = await callNative(OP_LOAD, (n) =>
-      n.loadModule("static_embedding", { numEmbeddings: shape[0], dimension: shape[1] }, weights, { device: options.device ?? "cpu", seed: 0 }),
+      n.loadModule("static_embedding", { numEmbeddings: shape[0], dimension: shape[1] }, only, { device: options.device ?? "cpu", seed: 0 }),
     );
     return new StaticEmbedding({ tokenizer, shape, truncation }, module);
   }

@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { DataLoader, Dataset, InputExample, SentenceTransformer, evaluation, SentenceTransformerTrainer, Tokenizer, losses, models } from "../../lib/index.js";
 import { native } from "../../lib/native.js";
 import type { NativeLossSpec, NativeTokenBatch } from "../../types/native.js";
+import { writeSafetensors } from "../../lib/io/safetensors.js";
 import { runPython } from "../helpers/python.js";
 import { makeSentences } from "../helpers/tokenizationFixtures.js";
 import { SENTENCES, editJson, maxAbsDiff, tempDir } from "../helpers/tmp.js";
@@ -192,6 +193,25 @@ describe("StaticEmbedding built here", () => {
     await expect(model.encode([["a pair", "of texts"]])).rejects.toMatchObject({ code: "ERR_INPUT", message: expect.stringMatching(/StaticEmbedding embeds single texts/) });
     expect(() => (model.maxSeqLength = 5)).toThrow(/StaticEmbedding has no maxSeqLength/);
     expect(() => new models.StaticEmbedding({ tokenizer })).toThrow(/give embeddingWeights or embeddingDim/);
+    model.dispose();
+  });
+});
+
+describe("model2vec weights", () => {
+  test("a folder whose safetensors holds model2vec's 'embeddings' (and a tensor StaticEmbedding does not read) loads as in sentence-transformers", async () => {
+    const dir = join(root, "model2vec");
+    await cp(folder("static"), dir, { recursive: true });
+    const loaded = await SentenceTransformer.load(folder("static"));
+    const [w] = loaded.modules[0]!.native.stateDict();
+    loaded.dispose();
+    await writeSafetensors(join(dir, "model.safetensors"), [
+      { name: "embeddings", dtype: "F32", shape: w!.shape, data: w!.data },
+      { name: "weights", dtype: "F32", shape: [w!.shape[0]!], data: new Float32Array(w!.shape[0]!).fill(2) },
+    ]);
+    const [answer] = await runPython<{ embeddings: number[][] }[]>(SCRIPT, [encodeJob(dir, ENCODES[0]!)]);
+    expectEmbeddings(answer!.embeddings, encodeRef[0]!, "model2vec keys, in sentence-transformers");
+    const model = await SentenceTransformer.load(dir);
+    expectEmbeddings(await model.encode(TEXTS), encodeRef[0]!, "model2vec keys, here");
     model.dispose();
   });
 });
@@ -419,6 +439,6 @@ describe("bad folders give an SbertError naming the file and the field", () => {
     const raw = await readFile(join(legacy, "0_StaticEmbedding", "model.safetensors"));
     const renamed = Buffer.from(raw.toString("latin1").replace("embedding.weight", "embedding.wxight"), "latin1");
     await writeFile(join(legacy, "0_StaticEmbedding", "model.safetensors"), renamed);
-    await expect(SentenceTransformer.load(legacy)).rejects.toMatchObject({ code: "ERR_WEIGHTS", message: expect.stringMatching(/model\.safetensors: needs a 2-d 'embedding\.weight'/) });
+    await expect(SentenceTransformer.load(legacy)).rejects.toMatchObject({ code: "ERR_WEIGHTS", message: expect.stringMatching(/model\.safetensors: needs a 2-d 'embedding\.weight' \(or model2vec's 'embeddings'\)/) });
   });
 });
