@@ -49,6 +49,18 @@ const FOLDERS = {
       },
     ],
   },
+  // A light query encoder beside a BERT document encoder (dropout off: the gradients are compared).
+  routerMixed: {
+    modules: [
+      {
+        type: "router",
+        routes: {
+          query: [staticSpec(32, 8)],
+          document: [{ type: "encoder", spec: { arch: "bert", seed: 5, corpus: CORPUS, vocab_size: 300, max_seq_length: 24, config: { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 } } }],
+        },
+      },
+    ],
+  },
 } as const;
 type FolderName = keyof typeof FOLDERS;
 const STATIC_FOLDERS: FolderName[] = ["static", "staticNorm", "staticLeft"];
@@ -69,7 +81,11 @@ const ENCODES: EncodeJob[] = [
   { folder: "routerMapped", call: "encode" },
   // Neither a mapping's task nor a route's name: the (any task, text) mapping takes it.
   { folder: "routerMapped", call: "encode", task: "other" },
+  { folder: "routerMixed", call: "encode_query" },
+  { folder: "routerMixed", call: "encode_document" },
 ];
+/** The BERT route's float sums differ from PyTorch's in order (the suite's Transformer tolerance). */
+const tolerance = (e: { folder: FolderName; call: string }) => (e.folder === "routerMixed" && e.call !== "encode_query" ? 1e-5 : 1e-6);
 
 interface GradJob {
   name: string;
@@ -82,6 +98,7 @@ const GRADS: GradJob[] = [
   { name: "static Matryoshka(MNRL)", folder: "static", matryoshkaDims: [16, 8, 4] },
   { name: "router MNRL, question → query, answer → document", folder: "router", routerMapping: { question: "query", answer: "document" } },
   { name: "router Matryoshka(MNRL), both columns → query", folder: "router", routerMapping: { question: "query", answer: "query" }, matryoshkaDims: [16, 4] },
+  { name: "router of StaticEmbedding and BERT, question → query, answer → document", folder: "routerMixed", routerMapping: { question: "query", answer: "document" } },
 ];
 
 interface GradReference {
@@ -131,11 +148,11 @@ function ourEncode(model: SentenceTransformer, e: EncodeJob, batchSize: number):
 const label = (e: EncodeJob) => `${e.folder} ${e.call}${e.task !== undefined ? ` task=${e.task}` : ""}`;
 
 describe("folders sentence-transformers saved", () => {
-  test.each(ENCODES.map((e, i) => [label(e), i] as const))("%s equals sentence-transformers within 1e-6", async (_, i) => {
+  test.each(ENCODES.map((e, i) => [label(e), i] as const))("%s equals sentence-transformers (within 1e-6; a BERT route 1e-5)", async (_, i) => {
     const e = ENCODES[i]!;
     const model = await SentenceTransformer.load(folder(e.folder));
     // Another batch size than the reference's: results do not depend on the batch.
-    expectEmbeddings(await ourEncode(model, e, 3), encodeRef[i]!, label(e));
+    expectEmbeddings(await ourEncode(model, e, 3), encodeRef[i]!, label(e), tolerance(e));
     model.dispose();
   });
 
@@ -217,7 +234,7 @@ describe("model2vec weights", () => {
 });
 
 describe("saved here, loaded by sentence-transformers", () => {
-  test.each([...STATIC_FOLDERS, "router", "routerMapped"] as FolderName[])("%s: the same embeddings in Python and after reloading here", async (name) => {
+  test.each([...STATIC_FOLDERS, "router", "routerMapped", "routerMixed"] as FolderName[])("%s: the same embeddings in Python and after reloading here", async (name) => {
     const model = await SentenceTransformer.load(folder(name));
     const dir = join(root, "saved", name);
     await model.save(dir);
@@ -225,8 +242,8 @@ describe("saved here, loaded by sentence-transformers", () => {
     const answers = await runPython<{ embeddings: number[][] }[]>(SCRIPT, jobs.map(([e]) => encodeJob(dir, e)));
     const again = await SentenceTransformer.load(dir);
     for (const [k, [e, i]] of jobs.entries()) {
-      expectEmbeddings(answers[k]!.embeddings, encodeRef[i]!, `${label(e)}: saved here, encoded by sentence-transformers`);
-      expectEmbeddings(await ourEncode(again, e, 8), encodeRef[i]!, `${label(e)}: saved here, loaded here`);
+      expectEmbeddings(answers[k]!.embeddings, encodeRef[i]!, `${label(e)}: saved here, encoded by sentence-transformers`, tolerance(e));
+      expectEmbeddings(await ourEncode(again, e, 8), encodeRef[i]!, `${label(e)}: saved here, loaded here`, tolerance(e));
     }
     again.dispose();
     model.dispose();
@@ -276,14 +293,16 @@ describe("one training step equals sentence-transformers' (loss and every gradie
     const columns = [QUESTIONS, ANSWERS].map((texts, c) => model.tokenize(texts, { task: g.routerMapping?.[c === 0 ? "question" : "answer"] }));
     const ours = await ourGrads(model, loss.nativeSpec(), columns);
     expect(Math.abs(ours.loss - ref.loss)).toBeLessThan(1e-5);
-    expect([...ours.grads.keys()].sort()).toEqual(Object.keys(ref.grads).sort());
-    for (const [key, grad] of Object.entries(ref.grads)) expect(maxAbsDiff(ours.grads.get(key)!, grad), key).toBeLessThan(1e-5);
+    // Python's Transformer holds the BertModel as `model`; here the encoder is registered as `bert`.
+    const refGrads = Object.fromEntries(Object.entries(ref.grads).map(([k, v]) => [k.replace(/^(0\.sub_modules\.\w+\.0)\.model\./, "$1.bert."), v]));
+    expect([...ours.grads.keys()].sort()).toEqual(Object.keys(refGrads).sort());
+    for (const [key, grad] of Object.entries(refGrads)) expect(maxAbsDiff(ours.grads.get(key)!, grad), key).toBeLessThan(1e-5);
     // The routes the columns took learn; a route no column took gets no gradient (in neither).
     if (g.routerMapping) {
       const used = new Set(Object.values(g.routerMapping));
       for (const route of ["query", "document"]) {
-        const grad = ours.grads.get(`0.sub_modules.${route}.0.embedding.weight`);
-        expect(grad !== undefined && grad.some((x) => x !== 0), route).toBe(used.has(route));
+        const learns = [...ours.grads].some(([key, grad]) => key.startsWith(`0.sub_modules.${route}.`) && grad.some((x) => x !== 0));
+        expect(learns, route).toBe(used.has(route));
       }
     }
     model.dispose();
