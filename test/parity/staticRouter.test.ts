@@ -342,6 +342,33 @@ describe("SentenceTransformerTrainer", () => {
     model.dispose();
   }, 60_000);
 
+  test("a Router model resumed from a checkpoint ends with the weights of an uninterrupted run, bit for bit", async () => {
+    const run = async (outputDir: string, resumeFromCheckpoint?: string) => {
+      const model = await SentenceTransformer.load(folder("router"));
+      const trainer = new SentenceTransformerTrainer({
+        model,
+        args: {
+          outputDir, saveStrategy: "steps", saveSteps: 1, maxSteps: 3, perDeviceTrainBatchSize: 2, learningRate: 1e-2, disableTqdm: true,
+          routerMapping: { question: "query", answer: "document" },
+        },
+        trainDataset: Dataset.fromColumns({ question: QUESTIONS, answer: ANSWERS }),
+        loss: new losses.MultipleNegativesRankingLoss(model),
+      });
+      await trainer.train(resumeFromCheckpoint === undefined ? {} : { resumeFromCheckpoint });
+      const router = model.modules[0] as models.Router;
+      const weights = ["query", "document"].map((r) => Float32Array.from(router.subModules[r]![0]!.native.stateDict()[0]!.data));
+      model.dispose();
+      return weights;
+    };
+    const whole = await run(join(root, "resume-whole"));
+    const resumed = await run(join(root, "resume-again"), join(root, "resume-whole", "checkpoint-1"));
+    const fresh = await SentenceTransformer.load(folder("router"));
+    const start = (fresh.modules[0] as models.Router).subModules["query"]![0]!.native.stateDict()[0]!.data;
+    fresh.dispose();
+    expect(maxAbsDiff(whole[0]!, start)).toBeGreaterThan(1e-3);
+    whole.forEach((w, i) => expect(maxAbsDiff(resumed[i]!, w)).toBe(0));
+  }, 120_000);
+
   test("trains a StaticEmbedding with MatryoshkaLoss(MNRL): the loss falls and the saved model loads in sentence-transformers", async () => {
     const model = await SentenceTransformer.load(folder("static"));
     const pairs = makeSentences(64, 3);
