@@ -390,6 +390,23 @@ describe("SentenceTransformerTrainer", () => {
     model.dispose();
   }, 120_000);
 
+  test("fit trains a StaticEmbedding built from a tokenizer and a dimension (MNRL): the loss falls, the matrix changes", async () => {
+    const tokenizer = await Tokenizer.fromFolder(folder("static"));
+    const module = new models.StaticEmbedding({ tokenizer, embeddingDim: 8, seed: 11 });
+    const model = new SentenceTransformer({ modules: [module] });
+    const before = Float32Array.from(module.native.stateDict()[0]!.data);
+    const pairs = makeSentences(32, 9);
+    const examples = pairs.slice(0, 16).map((t, i) => new InputExample({ texts: [t, pairs[16 + i]!] }));
+    const result = await model.fit({
+      trainObjectives: [[new DataLoader(examples, { batchSize: 8, shuffle: true, seed: 1 }), new losses.MultipleNegativesRankingLoss(model)]],
+      epochs: 10, warmupSteps: 0, optimizerParams: { lr: 5e-2 }, showProgressBar: false,
+    });
+    const mean = (xs: { loss: number }[]) => xs.reduce((a, x) => a + x.loss, 0) / xs.length;
+    expect(mean(result.log.slice(-4))).toBeLessThan(0.5 * mean(result.log.slice(0, 4)));
+    expect(maxAbsDiff(module.native.stateDict()[0]!.data, before)).toBeGreaterThan(1e-2);
+    model.dispose();
+  }, 60_000);
+
   test("a Router model without routerMapping (or in fit, which has none) is refused, as sentence-transformers refuses it", async () => {
     const model = await SentenceTransformer.load(folder("router"));
     expect(
