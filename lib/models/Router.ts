@@ -42,7 +42,8 @@ const OP_LOAD = "Router.load";
 /** sbert-node's inputs are texts, as sentence-transformers infers for a batch of strings. */
 const TEXT: Modality = "text";
 
-const modalityKey = (m: Modality | null): string | null => (m === null ? null : Array.isArray(m) ? [...m].sort().join("\u0000") : m);
+// A tuple of modalities never equals a single one, as in Python (("text",) is not "text").
+const modalityKey = (m: Modality | null): string | null => (m === null ? null : Array.isArray(m) ? `(${[...m].sort().join("\u0000")})` : m);
 
 function pyStr(s: string): string {
   const quote = s.includes("'") && !s.includes('"') ? '"' : "'";
