@@ -5,18 +5,14 @@ import type { NativeModule, NativeTensor } from "../types/native.js";
 import { SbertError } from "./errors.js";
 import { readJson, readJsonObject, writeFolderAtomically, writeJson } from "./io/files.js";
 import { modelCard } from "./modelCard.js";
-import { CNN } from "./models/CNN.js";
 import { Dense } from "./models/Dense.js";
-import { Dropout } from "./models/Dropout.js";
 import { LayerNorm } from "./models/LayerNorm.js";
-import { LSTM } from "./models/LSTM.js";
+import { MODULE_LOADERS, moduleClassName } from "./models/loaders.js";
 import { isInputModule, type InputModule, type SentenceModule } from "./models/Module.js";
-import { Normalize } from "./models/Normalize.js";
 import { Pooling } from "./models/Pooling.js";
+import { Router } from "./models/Router.js";
+import { StaticEmbedding } from "./models/StaticEmbedding.js";
 import { Transformer } from "./models/Transformer.js";
-import { WeightedLayerPooling } from "./models/WeightedLayerPooling.js";
-import { WordEmbeddings } from "./models/WordEmbeddings.js";
-import { WordWeights } from "./models/WordWeights.js";
 import { fit, type FitOptions, type FitResult, type TrainingSummary } from "./fit.js";
 import { modelIdFor, pushSavedFolder, resolveModelFolder, type HubOptions, type PushOptions, type PushResult } from "./hub/index.js";
 import { ReadWriteLock } from "./internal/lock.js";
@@ -58,6 +54,11 @@ export interface EncodeOptions<P extends Precision = Precision> {
   prompt?: string;
   /** A key of the model's prompts. */
   promptName?: string;
+  /**
+   * The task the texts are for ("query", "document", ...): a Router sends them down that task's route. Models
+   * without a Router ignore it, as sentence-transformers does.
+   */
+  task?: string;
 }
 
 export interface SentenceTransformerOptions {
@@ -147,31 +148,6 @@ function modulePath(root: string, relative: unknown, file: string): string {
     throw new SbertError("ERR_CONFIG", `${file}: module path '${relative}' points outside the model folder`, { op: OP_LOAD });
   }
   return join(root, relative);
-}
-
-/** How each module class a modules.json `type` can name is loaded from its folder. */
-const MODULE_LOADERS: Record<string, (dir: string, device: string) => Promise<SentenceModule>> = {
-  Transformer: (dir, device) => Transformer.load(dir, { device }),
-  Pooling: (dir) => Pooling.load(dir),
-  Dense: (dir, device) => Dense.load(dir, { device }),
-  Normalize: async () => new Normalize(),
-  LayerNorm: (dir, device) => LayerNorm.load(dir, { device }),
-  Dropout: (dir) => Dropout.load(dir),
-  WeightedLayerPooling: (dir, device) => WeightedLayerPooling.load(dir, { device }),
-  WordEmbeddings: (dir, device) => WordEmbeddings.load(dir, { device }),
-  WordWeights: (dir, device) => WordWeights.load(dir, { device }),
-  CNN: (dir, device) => CNN.load(dir, { device }),
-  LSTM: (dir, device) => LSTM.load(dir, { device }),
-};
-
-/**
- * The module class a modules.json `type` names, in either layout (legacy `sentence_transformers.models.X`,
- * v5.4+ `sentence_transformers.<package>.modules.<file>.X`).
- */
-function moduleClassName(type: unknown): string | undefined {
-  if (typeof type !== "string" || !type.startsWith("sentence_transformers.")) return undefined;
-  const cls = type.slice(type.lastIndexOf(".") + 1);
-  return Object.hasOwn(MODULE_LOADERS, cls) ? cls : undefined;
 }
 
 /**
@@ -284,7 +260,7 @@ export class SentenceTransformer {
   private get inputModule(): InputModule {
     const first = this.modules[0]!;
     if (!isInputModule(first)) {
-      throw new SbertError("ERR_CONFIG", `the first module must tokenize (models.Transformer or models.WordEmbeddings), not ${first.className}`, { op: OP_ENCODE });
+      throw new SbertError("ERR_CONFIG", `the first module must tokenize (models.Transformer, StaticEmbedding, WordEmbeddings or Router), not ${first.className}`, { op: OP_ENCODE });
     }
     return first;
   }
@@ -310,19 +286,24 @@ export class SentenceTransformer {
   getSentenceEmbeddingDimension(): number | undefined {
     let dim: number | undefined;
     for (const m of this.modules) {
-      if (m instanceof Pooling || m instanceof Dense || m instanceof LayerNorm) dim = m.getSentenceEmbeddingDimension();
+      if (m instanceof Pooling || m instanceof Dense || m instanceof LayerNorm || m instanceof StaticEmbedding || m instanceof Router) {
+        dim = m.getSentenceEmbeddingDimension() ?? dim;
+      }
     }
     return dim !== undefined && this.truncateDim !== undefined ? Math.min(dim, this.truncateDim) : dim;
   }
 
-  /** Tokenizes as encode does: truncated to maxSeqLength and padded to the longest text. */
-  tokenize(texts: TextInput[]): EncodedBatch {
-    return this.inputModule.tokenize(checkInputs(texts));
+  /**
+   * Tokenizes as encode does: truncated to maxSeqLength and padded to the longest text. With a Router, `task` picks
+   * the route (and the batch names it).
+   */
+  tokenize(texts: TextInput[], options: { task?: string } = {}): EncodedBatch & { route?: string } {
+    return this.inputModule.tokenize(checkInputs(texts), options);
   }
 
   /** The number of tokens `prompt` takes at the start of a text (for pooling that leaves prompts out). @internal */
-  promptLength(prompt: string): number | undefined {
-    return this.inputModule.promptLength(prompt);
+  promptLength(prompt: string, options: { task?: string } = {}): number | undefined {
+    return this.inputModule.promptLength(prompt, options);
   }
 
   private resolvePrompt(prompt: string | undefined, promptName: string | undefined): string | undefined {
@@ -372,7 +353,9 @@ export class SentenceTransformer {
     const prompt = this.resolvePrompt(options.prompt, options.promptName);
     const texts = prompt === undefined ? inputs : inputs.map((t) => (typeof t === "string" ? prompt + t : ([prompt + t[0], t[1]] as [string, string])));
     const input = this.inputModule;
-    const promptLength = prompt === undefined ? undefined : input.promptLength(prompt);
+    const task = options.task;
+    if (task !== undefined && typeof task !== "string") throw new TypeError(`encode: task must be a string, got ${typeof task}`);
+    const promptLength = prompt === undefined ? undefined : input.promptLength(prompt, { task });
 
     const handles: NativeModule[] = this.modules.map((m) => m.native);
     const order = texts.map((_, i) => i).sort((a, b) => textLength(texts[b]!) - textLength(texts[a]!) || a - b);
@@ -416,7 +399,7 @@ export class SentenceTransformer {
     const lane = async (): Promise<void> => {
       while (next < batches.length) {
         const idx = batches[next++]!;
-        const batch = input.tokenize(idx.map((i) => texts[i]!));
+        const batch = input.tokenize(idx.map((i) => texts[i]!), { task });
         unpack(idx, batch, await run(batch));
         bar?.tick();
       }
@@ -429,6 +412,30 @@ export class SentenceTransformer {
       final = quantizeEmbeddings(results as Float32Array[], precision) as unknown[];
     }
     return single ? final[0] : final;
+  }
+
+  /**
+   * Embeds queries, as sentence-transformers' `encode_query`: the prompt named "query" when the model has one (and
+   * no prompt or promptName is given), and the task "query", which a Router routes by.
+   */
+  encodeQuery<P extends Precision = "float32">(sentences: string, options?: EncodeOptions<P> & { outputValue?: "sentence_embedding" }): Promise<EmbeddingOf<P>>;
+  encodeQuery<P extends Precision = "float32">(sentences: TextInput[], options?: EncodeOptions<P> & { outputValue?: "sentence_embedding" }): Promise<EmbeddingOf<P>[]>;
+  encodeQuery(sentences: string | TextInput[], options: EncodeOptions = {}): Promise<unknown> {
+    const o = { ...(options ?? {}) };
+    if (o.promptName === undefined && o.prompt === undefined && "query" in this.prompts) o.promptName = "query";
+    return this.encode(sentences as TextInput[], { ...o, task: "query" } as EncodeOptions & { outputValue?: "sentence_embedding" });
+  }
+
+  /**
+   * Embeds documents, as sentence-transformers' `encode_document`: the first of the prompts named "document",
+   * "passage", "corpus" that the model has (when no prompt or promptName is given), and the task "document".
+   */
+  encodeDocument<P extends Precision = "float32">(sentences: string, options?: EncodeOptions<P> & { outputValue?: "sentence_embedding" }): Promise<EmbeddingOf<P>>;
+  encodeDocument<P extends Precision = "float32">(sentences: TextInput[], options?: EncodeOptions<P> & { outputValue?: "sentence_embedding" }): Promise<EmbeddingOf<P>[]>;
+  encodeDocument(sentences: string | TextInput[], options: EncodeOptions = {}): Promise<unknown> {
+    const o = { ...(options ?? {}) };
+    if (o.promptName === undefined && o.prompt === undefined) o.promptName = ["document", "passage", "corpus"].find((p) => p in this.prompts);
+    return this.encode(sentences as TextInput[], { ...o, task: "document" } as EncodeOptions & { outputValue?: "sentence_embedding" });
   }
 
   /**

@@ -20,11 +20,12 @@ import { exists, readJsonObject, writeFolderAtomically } from "./io/files.js";
 import { checkpointSteps, labelTensor, latestCheckpoint, loadModelWeights, loadOptimizerState, saveOptimizerState, tokenizeColumns } from "./internal/training.js";
 import type { Label, Loss } from "./losses/Loss.js";
 import { CoSENTLoss } from "./losses/similarity.js";
+import { Router } from "./models/Router.js";
 import { callNative, callNativeSync } from "./native.js";
 import { ProgressBar } from "./progress.js";
 import { BatchSchedule, LABEL_COLUMNS, type ScheduledBatch } from "./sampler.js";
 import type { SentenceTransformer } from "./SentenceTransformer.js";
-import { SentenceTransformerTrainingArguments, type SentenceTransformerTrainingArgumentsInit, type TrainingPrompts } from "./SentenceTransformerTrainingArguments.js";
+import { SentenceTransformerTrainingArguments, type RouterMapping, type SentenceTransformerTrainingArgumentsInit, type TrainingPrompts } from "./SentenceTransformerTrainingArguments.js";
 
 const OP = "SentenceTransformerTrainer";
 export const TRAINER_STATE_NAME = "trainer_state.json";
@@ -137,6 +138,8 @@ interface Prepared {
   loss: Loss;
   objective: number;
   prompts: (string | undefined)[];
+  /** The Router task of each input column (args.routerMapping). */
+  tasks: (string | undefined)[];
 }
 
 function isDatasetDict(v: unknown): v is Record<string, Dataset> {
@@ -165,6 +168,17 @@ function speedMetrics(split: string, start: number, numSamples: number, numSteps
   out[`${split}_samples_per_second`] = round(numSamples / runtime, 3);
   out[`${split}_steps_per_second`] = round(numSteps / runtime, 3);
   return out;
+}
+
+/** The Router task of each input column, as the data collator resolves args.routerMapping for a batch. */
+function columnTasks(mapping: RouterMapping, datasetName: string | undefined, columns: string[]): (string | undefined)[] {
+  const values = Object.values(mapping);
+  if (values.length === 0) return [];
+  if (typeof values[0] === "object") {
+    const perDataset = datasetName === undefined ? undefined : (mapping as Record<string, Record<string, string>>)[datasetName];
+    return perDataset === undefined ? [] : columns.map((c) => perDataset[c]);
+  }
+  return columns.map((c) => (mapping as Record<string, string>)[c]);
 }
 
 /** The prompt of each input column, as the data collator resolves args.prompts for a batch. */
@@ -224,6 +238,11 @@ export class SentenceTransformerTrainer {
     const device = model.modules[0]?.native.device ?? "cpu";
     if (this.args.fp16 && !device.startsWith("cuda")) {
       throw new SbertError("ERR_DEVICE", `args.fp16 needs a CUDA device (the model is on ${device}); on CPU, mixed precision is bf16: set bf16 instead`, { op: OP });
+    }
+    if (model.modules.some((m) => m instanceof Router) && Object.keys(this.args.routerMapping).length === 0) {
+      throw new RangeError(
+        `${OP}: the model has a Router but args.routerMapping is empty: map each dataset column to the task of its route, e.g. {question: "query", answer: "document"}`,
+      );
     }
     this.trainDataset = options.trainDataset;
     this.evalDataset = options.evalDataset;
@@ -309,13 +328,14 @@ export class SentenceTransformerTrainer {
         loss,
         objective: this.#losses.indexOf(loss),
         prompts: columnPrompts(prompts, name, inputColumns),
+        tasks: columnTasks(this.args.routerMapping, name, inputColumns),
       };
     });
   }
 
   #inputs(p: Prepared, rows: number[]) {
     const batch = rows.map((i) => p.rows[i]!);
-    const columns = tokenizeColumns(this.model, p.inputColumns.map((c) => batch.map((r) => r[c] as string)), p.prompts);
+    const columns = tokenizeColumns(this.model, p.inputColumns.map((c) => batch.map((r) => r[c] as string)), p.prompts, p.tasks);
     const labels = p.labelColumn === undefined ? null : labelTensor(p.loss, batch.map((r) => r[p.labelColumn!] as Label));
     return { columns, labels: p.loss.labelKind === "none" ? null : labels };
   }

@@ -14,6 +14,8 @@ export type SaveStrategy = IntervalStrategy | "best";
 export type LrSchedulerType = "linear" | "cosine" | "cosine_with_restarts" | "constant" | "constant_with_warmup";
 /** A prompt for every column; per column name; or per dataset name (then a string or per column name). */
 export type TrainingPrompts = string | Record<string, string | Record<string, string>>;
+/** Column name → Router task ("query", "document"), or dataset name → such a mapping. */
+export type RouterMapping = Record<string, string> | Record<string, Record<string, string>>;
 
 /** The options, all optional; see the README for what each does. */
 export interface SentenceTransformerTrainingArgumentsInit {
@@ -85,6 +87,11 @@ export interface SentenceTransformerTrainingArgumentsInit {
   multiDatasetBatchSampler?: MultiDatasetBatchSamplerName;
   /** Text put before each column's values in training and evaluation batches. */
   prompts?: TrainingPrompts;
+  /**
+   * The task each column's texts are for, which a Router model routes by: `{question: "query", answer: "document"}`,
+   * or per dataset name. Columns left out take the Router's default route. Default {}.
+   */
+  routerMapping?: RouterMapping;
   /** No progress bar. Default false. */
   disableTqdm?: boolean;
   /** Integrations: "none" (default), "all" or "jsonl". The JSONL log (outputDir/trainer_log.jsonl) is always written. */
@@ -243,6 +250,21 @@ const SPECS: Record<keyof SentenceTransformerTrainingArgumentsInit, Spec> = {
         if (!ok) {
           throw new TypeError(`${OP}: ${n}.${key} must be ${nested ? "an object of column name → prompt, as the other entries" : "a string, as the other entries"}`);
         }
+      }
+      return v;
+    },
+  },
+  routerMapping: {
+    python: "router_mapping",
+    default: {},
+    check: (n, v) => {
+      const isMap = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+      if (!isMap(v)) throw new TypeError(`${OP}: ${n} must be an object of column name → task (or dataset name → such an object)`);
+      const values = Object.values(v);
+      const nested = values.length > 0 && isMap(values[0]);
+      for (const [key, value] of Object.entries(v)) {
+        const ok = nested ? isMap(value) && Object.values(value).every((t) => typeof t === "string") : typeof value === "string";
+        if (!ok) throw new TypeError(`${OP}: ${n}.${key} must be ${nested ? "an object of column name → task, as the other entries" : "a task name (string), as the other entries"}`);
       }
       return v;
     },

@@ -15,6 +15,7 @@ import { readJsonObject, writeFolderAtomically, writeJson } from "./io/files.js"
 import { randomSeed } from "./internal/random.js";
 import { checkpointSteps, labelTensor, latestCheckpoint, loadModelWeights, loadOptimizerState, saveOptimizerState, tokenizeColumns } from "./internal/training.js";
 import type { Loss } from "./losses/Loss.js";
+import { Router } from "./models/Router.js";
 import { callNative, callNativeSync } from "./native.js";
 import { ProgressBar } from "./progress.js";
 import type { SentenceTransformer } from "./SentenceTransformer.js";
@@ -247,6 +248,10 @@ export async function fit(model: SentenceTransformer, options: FitOptions): Prom
       throw new TypeError(`fit: trainObjectives[${i}] must be a [DataLoader, loss] pair`);
     }
   });
+  // sentence-transformers' fit builds a trainer without router_mapping, which refuses a Router model.
+  if (model.modules.some((m) => m instanceof Router)) {
+    throw new RangeError("fit: the model has a Router, whose columns need a task each: train it with SentenceTransformerTrainer and args.routerMapping");
+  }
   const epochs = positiveInt(options.epochs ?? 1, "epochs");
   const scheduler = (options.scheduler ?? "WarmupLinear").toLowerCase() as SchedulerName;
   if (!SCHEDULERS.includes(scheduler)) throw new RangeError(`fit: scheduler must be one of ConstantLR, WarmupConstant, WarmupLinear, WarmupCosine, WarmupCosineWithHardRestarts, got ${JSON.stringify(options.scheduler)}`);

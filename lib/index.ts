@@ -29,6 +29,7 @@ export {
   type SaveStrategy,
   type LrSchedulerType,
   type TrainingPrompts,
+  type RouterMapping,
 } from "./SentenceTransformerTrainingArguments.js";
 export { BatchSamplers, MultiDatasetBatchSamplers, type BatchSamplerName, type MultiDatasetBatchSamplerName } from "./sampler.js";
 export * as util from "./util/index.js";

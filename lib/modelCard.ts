@@ -22,7 +22,8 @@ export interface ModelCardOptions {
 const y = (s: string): string => JSON.stringify(s);
 
 function cell(v: unknown): string {
-  const text = typeof v === "string" ? v : typeof v === "number" ? formatNumber(v) : JSON.stringify(v);
+  // A loss without labels (MultipleNegativesRankingLoss) leaves the label cell empty.
+  const text = typeof v === "string" ? v : typeof v === "number" ? formatNumber(v) : (JSON.stringify(v) ?? "");
   return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
 

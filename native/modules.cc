@@ -97,6 +97,7 @@ Features to_features(TokenBatch& b, const at::Device& device, int64_t row, int64
   f.attention_mask = as_tensor(b.attention_mask);
   f.token_type_ids = as_tensor(b.token_type_ids);
   f.prompt_length = b.prompt_length;
+  f.route = b.route;
   return f;
 }
 

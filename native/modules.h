@@ -28,6 +28,7 @@ struct Features {
   // [B]: each text's sum of word weights over its real tokens (WordWeights), which mean pooling divides by
   at::Tensor token_weights_sum;
   int64_t prompt_length = -1;  // tokens of the prompt (with [CLS]), -1 without a prompt
+  std::string route;  // the Router route the batch takes (resolved from its task by TypeScript); empty: the default
 };
 
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
@@ -51,6 +52,7 @@ struct TokenBatch {
   int64_t batch_size = 0;
   int64_t seq_length = 0;
   int64_t prompt_length = -1;
+  std::string route;
 };
 
 // The batch (or rows [row, row + count) of it) as int64 tensors on `device`, in a Features record.
@@ -69,7 +71,8 @@ class SentenceModule : public torch::nn::Module {
   virtual void init_weights(uint64_t /*seed*/) {}
   // Inference precision of the module's linear layers (no-op for modules without any).
   virtual void set_precision(ops::Precision /*precision*/) {}
-  void move_to(const at::Device& device);
+  // Virtual for modules that hold other modules (Router), which move them along.
+  virtual void move_to(const at::Device& device);
   const at::Device& device() const { return device_; }
 
  protected:

@@ -258,4 +258,67 @@ void LstmModule::init_weights(uint64_t seed) {
   encoder->reset_uniform(gen);
 }
 
+StaticEmbeddingModule::StaticEmbeddingModule(int64_t num_embeddings, int64_t dimension) {
+  check_positive(num_embeddings, "StaticEmbedding rows");
+  check_positive(dimension, "StaticEmbedding dimension");
+  check_elements(static_cast<double>(num_embeddings) * static_cast<double>(dimension), "StaticEmbedding");
+  embedding = register_module("embedding", std::make_shared<nn::Embedding>(num_embeddings, dimension));
+}
+
+void StaticEmbeddingModule::init_weights(uint64_t seed) {
+  c10::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  embedding->weight.copy_(at::empty(embedding->weight.sizes()).normal_(0.0, 1.0, gen));
+}
+
+void StaticEmbeddingModule::forward(const ops::Context& /*ctx*/, Features& f) {
+  // The padded batch back to EmbeddingBag's flat ids and per-text offsets, so the sums run in its order.
+  auto mask = f.attention_mask.to(at::kBool);
+  auto ids = f.input_ids.masked_select(mask);
+  check_ids(ids, embedding->weight.size(0), "StaticEmbedding");
+  auto lengths = mask.sum(1);
+  auto offsets = (lengths.cumsum(0) - lengths).to(at::kLong);
+  f.all_layer_embeddings.clear();
+  f.token_embeddings = at::Tensor();
+  f.sentence_embedding = std::get<0>(at::embedding_bag(embedding->weight, ids, offsets, /*scale_grad_by_freq=*/false, /*mode=mean*/ 1,
+                                                       /*sparse=*/false, /*per_sample_weights=*/c10::nullopt, /*include_last_offset=*/false));
+}
+
+RouterModule::RouterModule(std::vector<std::pair<std::string, ModuleList>> routes_, std::string default_route_)
+    : routes(std::move(routes_)), default_route(std::move(default_route_)) {
+  if (routes.empty()) fail(ErrorCode::Config, "Router needs at least one route");
+  auto sub_modules = register_module("sub_modules", std::make_shared<torch::nn::Module>());
+  bool default_found = default_route.empty();
+  for (const auto& [name, modules] : routes) {
+    if (modules.empty()) fail(ErrorCode::Config, "Router route '" + name + "' has no modules");
+    default_found = default_found || name == default_route;
+    auto list = sub_modules->register_module(name, std::make_shared<torch::nn::Module>());
+    for (size_t i = 0; i < modules.size(); ++i) list->register_module(std::to_string(i), modules[i]);
+  }
+  if (!default_found) fail(ErrorCode::Config, "Router default route '" + default_route + "' is not one of its routes");
+  device_ = routes.front().second.front()->device();
+}
+
+void RouterModule::forward(const ops::Context& ctx, Features& f) {
+  const std::string& route = f.route.empty() ? default_route : f.route;
+  if (route.empty()) fail(ErrorCode::Input, "Router: the batch names no route (task) and the Router has no default route");
+  for (const auto& [name, modules] : routes) {
+    if (name == route) return run_pipeline(ctx, modules, f);
+  }
+  fail(ErrorCode::Input, "Router has no route '" + route + "'");
+}
+
+void RouterModule::set_precision(ops::Precision precision) {
+  for (auto& route : routes) {
+    for (auto& m : route.second) m->set_precision(precision);
+  }
+}
+
+void RouterModule::move_to(const at::Device& device) {
+  for (auto& route : routes) {
+    for (auto& m : route.second) m->move_to(device);
+  }
+  device_ = device;
+}
+
 }  // namespace sbert

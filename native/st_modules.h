@@ -121,4 +121,33 @@ class LstmModule : public SentenceModule {
   std::shared_ptr<Lstm> encoder;
 };
 
+// sentence_embedding <- the mean of each text's token vectors over its real tokens (torch.nn.EmbeddingBag in mean
+// mode, on the ids the attention mask keeps, one bag per text); a text without tokens gets zeros. Key
+// embedding.weight, which always learns.
+class StaticEmbeddingModule : public SentenceModule {
+ public:
+  StaticEmbeddingModule(int64_t num_embeddings, int64_t dimension);
+  const char* kind() const override { return "static_embedding"; }
+  void forward(const ops::Context& ctx, Features& features) override;
+  // torch.nn.EmbeddingBag's initialisation: normal(0, 1), drawn from a CPU generator seeded with `seed` (what
+  // torch.manual_seed(seed) followed by constructing the EmbeddingBag draws).
+  void init_weights(uint64_t seed) override;
+  std::shared_ptr<nn::Embedding> embedding;
+};
+
+// Sends each batch through one of several module lists, chosen by the batch's route (Features::route, else the
+// default route), as sentence-transformers' Router does with the task its preprocessing resolved. The lists are
+// registered as sub_modules.<route>.<i>, the keys Python's Router gives their weights; the modules themselves are
+// shared with their own handles, which save and load them.
+class RouterModule : public SentenceModule {
+ public:
+  RouterModule(std::vector<std::pair<std::string, ModuleList>> routes, std::string default_route);
+  const char* kind() const override { return "router"; }
+  void forward(const ops::Context& ctx, Features& features) override;
+  void set_precision(ops::Precision precision) override;
+  void move_to(const at::Device& device) override;
+  const std::vector<std::pair<std::string, ModuleList>> routes;
+  const std::string default_route;  // empty: a batch without a route is refused
+};
+
 }  // namespace sbert

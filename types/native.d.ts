@@ -52,7 +52,7 @@ export interface NativeLoadOptions {
 }
 
 export interface NativeModule {
-  readonly kind: "transformer" | "pooling" | "dense" | "normalize" | NativeStModuleKind;
+  readonly kind: "transformer" | "pooling" | "dense" | "normalize" | "router" | NativeStModuleKind;
   readonly device: string;
   readonly disposed: boolean;
   /** float32 copies of the weights under their checkpoint keys */
@@ -76,6 +76,8 @@ export interface NativeTokenBatch {
   batchSize: number;
   seqLength: number;
   promptLength?: number;
+  /** the Router route the batch takes; left out: the Router's default route */
+  route?: string;
 }
 
 export interface NativeTensor {
@@ -285,6 +287,7 @@ export interface NativeStModuleConfigs {
   word_weights: { vocabSize: number };
   cnn: { inDimension: number; outChannels: number; kernelSizes: number[] };
   lstm: { embeddingDimension: number; hiddenDim: number; numLayers: number; dropout: number; bidirectional: boolean };
+  static_embedding: { numEmbeddings: number; dimension: number };
 }
 export type NativeStModuleKind = keyof NativeStModuleConfigs;
 
@@ -303,4 +306,6 @@ export interface NativeAddon {
     weights: NonNullable<NativeWeights>,
     options: NativeLoadOptions,
   ): Promise<{ module: NativeModule; ignoredKeys: string[] }>;
+  /** a Router over existing module handles (shared, not copied); defaultRoute "" for none */
+  createRouter(routes: { name: string; modules: NativeModule[] }[], defaultRoute: string): NativeModule;
 }

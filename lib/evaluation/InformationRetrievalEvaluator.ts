@@ -242,13 +242,14 @@ export class InformationRetrievalEvaluator extends SentenceEvaluator {
     const scoreFunctions = this.scoreFunctions ?? { [fallback!]: toSimilarityFn(fallback!) };
     const maxK = Math.max(...this.mrrAtK, ...this.ndcgAtK, ...this.accuracyAtK, ...this.precisionRecallAtK, ...this.mapAtK);
     const embedOptions = { batchSize: this.batchSize, showProgressBar: this.showProgressBar, truncateDim: this.truncateDim };
-    const queryEmbeddings = await embed(model, this.queries, embedOptions, op);
+    // Queries and corpus as sentence-transformers embeds them: encode_query and encode_document.
+    const queryEmbeddings = await embed(model, this.queries, { ...embedOptions, task: "query" }, op);
 
     const heaps: Record<string, TopK[]> = {};
     for (const name of Object.keys(scoreFunctions)) heaps[name] = queryEmbeddings.map(() => new TopK(maxK));
 
     for (let start = 0; start < this.corpus.length; start += this.corpusChunkSize) {
-      const chunk = await embed(model, this.corpus.slice(start, start + this.corpusChunkSize), embedOptions, op);
+      const chunk = await embed(model, this.corpus.slice(start, start + this.corpusChunkSize), { ...embedOptions, task: "document" }, op);
       for (const [name, fn] of Object.entries(scoreFunctions)) {
         forEachScoreRow(
           fn,

@@ -17,6 +17,9 @@ export interface EvaluatedModel {
    * can also return quantized arrays, be passed; evaluators check at run time that they got Float32Arrays.)
    */
   encode(sentences: string[], opts?: EvaluationEncodeOptions): Promise<Array<Float32Array | Int8Array | Uint8Array>>;
+  /** Queries' and documents' encode (a SentenceTransformer's: their prompts, a Router's routes); encode stands in. */
+  encodeQuery?(sentences: string[], opts?: EvaluationEncodeOptions): Promise<Array<Float32Array | Int8Array | Uint8Array>>;
+  encodeDocument?(sentences: string[], opts?: EvaluationEncodeOptions): Promise<Array<Float32Array | Int8Array | Uint8Array>>;
   /** The model's similarity, used when an evaluator is not told which similarities to report. Default "cosine". */
   readonly similarityFnName?: string | null;
 }
@@ -108,11 +111,14 @@ export interface EmbedOptions {
   batchSize: number;
   showProgressBar: boolean;
   truncateDim?: number | undefined;
+  /** Encode as queries or documents (encodeQuery / encodeDocument where the model has them), as Python's evaluators do. */
+  task?: "query" | "document";
 }
 
 /** Encodes `texts` and checks the model returned one Float32Array each, truncated to `truncateDim` if set. */
 export async function embed(model: EvaluatedModel, texts: string[], options: EmbedOptions, op: string): Promise<Float32Array[]> {
-  const embeddings = await model.encode(texts, { batchSize: options.batchSize, showProgressBar: options.showProgressBar });
+  const encode = (options.task === "query" ? model.encodeQuery : options.task === "document" ? model.encodeDocument : undefined) ?? model.encode;
+  const embeddings = await encode.call(model, texts, { batchSize: options.batchSize, showProgressBar: options.showProgressBar });
   if (!Array.isArray(embeddings) || embeddings.length !== texts.length) {
     throw new TypeError(`${op}: model.encode returned ${Array.isArray(embeddings) ? embeddings.length : "no"} embeddings for ${texts.length} sentences`);
   }

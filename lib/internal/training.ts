@@ -11,19 +11,24 @@ import { weightsForNative } from "../io/checkpoint.js";
 import { exists, readJson } from "../io/files.js";
 import { readSafetensorsHeader, writeSafetensors } from "../io/safetensors.js";
 import type { Label, Loss } from "../losses/Loss.js";
+import { Router } from "../models/Router.js";
 import { callNative, callNativeSync } from "../native.js";
 import type { SentenceTransformer } from "../SentenceTransformer.js";
 
 export const OPTIMIZER_FILE = "optimizer.safetensors";
 export const RNG_FILE = "rng_state.bin";
 
-/** One token batch per text column (`prompts[c]`, when given, goes before column c's texts). */
-export function tokenizeColumns(model: SentenceTransformer, columns: string[][], prompts: (string | undefined)[] = []): NativeTokenBatch[] {
+/**
+ * One token batch per text column (`prompts[c]`, when given, goes before column c's texts; `tasks[c]` is the task a
+ * Router routes column c by).
+ */
+export function tokenizeColumns(model: SentenceTransformer, columns: string[][], prompts: (string | undefined)[] = [], tasks: (string | undefined)[] = []): NativeTokenBatch[] {
   return columns.map((texts, c) => {
     const prompt = prompts[c];
-    if (prompt === undefined || prompt === "") return model.tokenize(texts);
-    const promptLength = model.promptLength(prompt);
-    return { ...model.tokenize(texts.map((t) => prompt + t)), ...(promptLength !== undefined && { promptLength }) };
+    const task = tasks[c];
+    if (prompt === undefined || prompt === "") return model.tokenize(texts, { task });
+    const promptLength = model.promptLength(prompt, { task });
+    return { ...model.tokenize(texts.map((t) => prompt + t), { task }), ...(promptLength !== undefined && { promptLength }) };
   });
 }
 
@@ -73,6 +78,10 @@ export async function loadModelWeights(model: SentenceTransformer, dir: string, 
   for (const entry of list) {
     const module = model.modules[entry.idx];
     if (!module) throw new SbertError("ERR_CONFIG", `${modulesFile}: no module ${entry.idx} in the model`, { op });
+    if (module instanceof Router) {
+      await module.reloadWeights(join(dir, entry.path), op);
+      continue;
+    }
     if (module.native.parameterCount() === 0) continue;
     const weights = await weightsForNative(join(dir, entry.path));
     await callNative(op, () => module.native.loadWeights(weights));

@@ -9,13 +9,13 @@ import { saveWeights, weightsForNative } from "../io/checkpoint.js";
 import { ConfigReader, readJsonObject, writeJson } from "../io/files.js";
 import { callNative, callNativeSync } from "../native.js";
 import type { EncodedBatch, TextInput } from "../tokenization/Tokenizer.js";
-import { assertPositiveInt, LEGACY_TYPE_PREFIX, type InputModule } from "./Module.js";
+import { assertPositiveInt, embeddingMatrix, LEGACY_TYPE_PREFIX, paddedBatch, type EmbeddingWeights, type InputModule } from "./Module.js";
 import { WhitespaceTokenizer } from "./tokenizer/WhitespaceTokenizer.js";
 
 export interface WordEmbeddingsOptions {
   tokenizer: WhitespaceTokenizer;
   /** The matrix, row i for token id i: a list of rows, or one row-major Float32Array with its shape. */
-  embeddingWeights: ArrayLike<number>[] | { data: Float32Array; shape: [number, number] };
+  embeddingWeights: EmbeddingWeights;
   /** Train the matrix too. Default false. */
   updateEmbeddings?: boolean;
   /** Texts are cut to this many words. Default 1000000. */
@@ -50,27 +50,6 @@ function parseFloatPy(text: string): number | undefined {
   return special[1] === "-" ? -Infinity : Infinity;
 }
 
-function matrixOf(weights: WordEmbeddingsOptions["embeddingWeights"]): { data: Float32Array; shape: [number, number] } {
-  if (Array.isArray(weights)) {
-    if (weights.length === 0) throw new RangeError("WordEmbeddings: embeddingWeights has no rows");
-    const dim = weights[0]!.length;
-    assertPositiveInt(dim, "WordEmbeddings: the embedding dimension");
-    const data = new Float32Array(weights.length * dim);
-    weights.forEach((row, i) => {
-      if (row.length !== dim) throw new RangeError(`WordEmbeddings: embeddingWeights row ${i} has ${row.length} values, row 0 has ${dim}`);
-      data.set(row, i * dim);
-    });
-    return { data, shape: [weights.length, dim] };
-  }
-  const w = weights as { data: Float32Array; shape: [number, number] };
-  if (typeof w !== "object" || w === null || !(w.data instanceof Float32Array) || !Array.isArray(w.shape) || w.shape.length !== 2) {
-    throw new TypeError("WordEmbeddings: embeddingWeights must be a list of rows or {data: Float32Array, shape: [rows, dimension]}");
-  }
-  assertPositiveInt(w.shape[0], "WordEmbeddings: embeddingWeights rows");
-  assertPositiveInt(w.shape[1], "WordEmbeddings: embeddingWeights dimension");
-  if (w.data.length !== w.shape[0] * w.shape[1]) throw new RangeError(`WordEmbeddings: embeddingWeights holds ${w.data.length} values, not ${w.shape[0]} x ${w.shape[1]}`);
-  return { data: w.data, shape: [w.shape[0], w.shape[1]] };
-}
 
 /**
  * Word vectors looked up by the module's own WhitespaceTokenizer (GloVe-style models): `models.WordEmbeddings`.
@@ -105,7 +84,7 @@ export class WordEmbeddings implements InputModule {
       [this.numEmbeddings, this.embeddingDimension] = (options as { shape: [number, number] }).shape;
       this.native = native;
     } else {
-      const { data, shape } = matrixOf((options as WordEmbeddingsOptions).embeddingWeights);
+      const { data, shape } = embeddingMatrix((options as WordEmbeddingsOptions).embeddingWeights, "WordEmbeddings");
       [this.numEmbeddings, this.embeddingDimension] = shape;
       WordEmbeddings.checkVocab(this.tokenizer, this.numEmbeddings, "WordEmbeddings");
       this.native = callNativeSync(
@@ -152,15 +131,7 @@ export class WordEmbeddings implements InputModule {
       }
       return this.tokenizer.tokenize(t).slice(0, this._maxSeqLength);
     });
-    const seqLength = rows.reduce((m, r) => Math.max(m, r.length), 1);
-    const batchSize = rows.length;
-    const inputIds = new Int32Array(batchSize * seqLength);
-    const attentionMask = new Int32Array(batchSize * seqLength);
-    rows.forEach((ids, b) => {
-      inputIds.set(ids, b * seqLength);
-      attentionMask.fill(1, b * seqLength, b * seqLength + ids.length);
-    });
-    return { inputIds, attentionMask, tokenTypeIds: new Int32Array(batchSize * seqLength), batchSize, seqLength };
+    return paddedBatch(rows);
   }
 
   /** sentence-transformers does not count a prompt's words (Pooling's includePrompt has no effect). */

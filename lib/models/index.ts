@@ -10,6 +10,8 @@ export { WordEmbeddings, type WordEmbeddingsOptions, type FromTextFileOptions } 
 export { WordWeights, type WordWeightsOptions } from "./WordWeights.js";
 export { CNN, type CNNOptions } from "./CNN.js";
 export { LSTM, type LSTMOptions } from "./LSTM.js";
+export { StaticEmbedding, type StaticEmbeddingOptions } from "./StaticEmbedding.js";
+export { Router, type RouterOptions, type RouteMapping, type Modality, type TaskOptions } from "./Router.js";
 export { WhitespaceTokenizer, type WhitespaceTokenizerOptions } from "./tokenizer/WhitespaceTokenizer.js";
 export { ENGLISH_STOP_WORDS } from "./tokenizer/stopWords.js";
 export type { InputModule } from "./Module.js";

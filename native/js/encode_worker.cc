@@ -18,6 +18,7 @@ TokenBatch read_token_batch(const Napi::Object& obj) {
   b.batch_size = get_int(obj, "batchSize");
   b.seq_length = get_int(obj, "seqLength");
   if (obj.Has("promptLength") && obj.Get("promptLength").IsNumber()) b.prompt_length = get_int(obj, "promptLength");
+  if (obj.Has("route") && !obj.Get("route").IsUndefined()) b.route = get_string(obj, "route");
   const auto expected = static_cast<size_t>(b.batch_size * b.seq_length);
   if (b.batch_size <= 0 || b.seq_length <= 0) fail(ErrorCode::Input, "batchSize and seqLength must be positive");
   if (b.input_ids.size() != expected || b.attention_mask.size() != expected || b.token_type_ids.size() != expected) {

@@ -12,7 +12,7 @@
 namespace sbert::js {
 namespace {
 
-const char* const kKinds = "layer_norm, dropout, weighted_layer_pooling, word_embeddings, word_weights, cnn, lstm";
+const char* const kKinds = "layer_norm, dropout, weighted_layer_pooling, word_embeddings, word_weights, cnn, lstm, static_embedding";
 
 Napi::Object arg_object(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (info.Length() <= i || !info[i].IsObject()) fail(ErrorCode::Input, std::string("argument '") + name + "' must be an object");
@@ -57,6 +57,10 @@ ModuleFactory st_module_factory(const std::string& kind, const Napi::Object& c) 
     const double dropout = get_number(c, "dropout");
     const bool bidirectional = get_bool(c, "bidirectional");
     return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<LstmModule>(in, hidden, layers, dropout, bidirectional); };
+  }
+  if (kind == "static_embedding") {
+    const int64_t rows = get_int(c, "numEmbeddings"), dimension = get_int(c, "dimension");
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<StaticEmbeddingModule>(rows, dimension); };
   }
   fail(ErrorCode::Input, "module kind '" + kind + "' is not one of " + kKinds);
 }
@@ -103,11 +107,33 @@ Napi::Value LoadModule(const Napi::CallbackInfo& info) {
   });
 }
 
+// createRouter([{name, modules}], defaultRoute) -> module: a Router over existing module handles, which it shares.
+Napi::Value CreateRouter(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsArray()) fail(ErrorCode::Input, "argument 'routes' must be an array of {name, modules}");
+    auto arr = info[0].As<Napi::Array>();
+    std::vector<std::pair<std::string, ModuleList>> routes;
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Value v = arr.Get(i);
+      if (!v.IsObject()) fail(ErrorCode::Input, "routes entries must be {name, modules}");
+      auto r = v.As<Napi::Object>();
+      Napi::Value list = r.Get("modules");
+      if (!list.IsArray()) fail(ErrorCode::Input, "routes[" + std::to_string(i) + "].modules must be an array of native module handles");
+      ModuleList modules;
+      for (uint32_t k = 0; k < list.As<Napi::Array>().Length(); ++k) modules.push_back(ModuleWrap::From(list.As<Napi::Array>().Get(k)));
+      routes.emplace_back(get_string(r, "name"), std::move(modules));
+    }
+    if (info.Length() < 2 || !info[1].IsString()) fail(ErrorCode::Input, "argument 'defaultRoute' must be a string (\"\" for none)");
+    return ModuleWrap::Create(info.Env(), std::make_shared<RouterModule>(std::move(routes), info[1].As<Napi::String>().Utf8Value()));
+  });
+}
+
 }  // namespace
 
 void register_st_modules(Napi::Env env, Napi::Object exports) {
   exports.Set("createModule", Napi::Function::New(env, CreateModule, "createModule"));
   exports.Set("loadModule", Napi::Function::New(env, LoadModule, "loadModule"));
+  exports.Set("createRouter", Napi::Function::New(env, CreateRouter, "createRouter"));
 }
 
 }  // namespace sbert::js

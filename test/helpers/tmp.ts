@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -11,6 +11,13 @@ export async function tempDir(prefix = "sbert-test-"): Promise<string> {
     await rm(dir, { recursive: true, force: true });
   });
   return dir;
+}
+
+/** Rewrites a JSON file through `change` (the bad-folder tests' edits). */
+export async function editJson(file: string, change: (json: any) => void): Promise<void> {
+  const json = JSON.parse(await readFile(file, "utf8"));
+  change(json);
+  await writeFile(file, JSON.stringify(json));
 }
 
 /** Largest absolute difference between two equally long vectors. */

@@ -12,7 +12,7 @@ import { native } from "../../lib/native.js";
 import type { NativeTokenBatch } from "../../types/native.js";
 import { runPython } from "../helpers/python.js";
 import { makeSentences } from "../helpers/tokenizationFixtures.js";
-import { SENTENCES, maxAbsDiff, tempDir } from "../helpers/tmp.js";
+import { SENTENCES, editJson, maxAbsDiff, tempDir } from "../helpers/tmp.js";
 
 const SCRIPT = fileURLToPath(new URL("py/st_modules.py", import.meta.url));
 const CORPUS = [...SENTENCES, ...makeSentences(2000, 99)];
@@ -407,15 +407,10 @@ describe("bad folders give an SbertError naming the file and the field", () => {
     await cp(folder(name), dir, { recursive: true });
     return dir;
   }
-  async function edit(file: string, change: (json: any) => void): Promise<void> {
-    const json = JSON.parse(await readFile(file, "utf8"));
-    change(json);
-    await writeFile(file, JSON.stringify(json));
-  }
 
   test("a module type sbert-node does not have names modules.json and the type", async () => {
     const dir = await copyOf("cnn", "type");
-    await edit(join(dir, "modules.json"), (m) => (m[1].type = "sentence_transformers.models.BoW"));
+    await editJson(join(dir, "modules.json"), (m) => (m[1].type = "sentence_transformers.models.BoW"));
     await expect(SentenceTransformer.load(dir)).rejects.toMatchObject({
       code: "ERR_CONFIG",
       message: expect.stringMatching(/modules\.json: module type "sentence_transformers\.models\.BoW" is not supported \(sbert-node has .*WordEmbeddings.*LSTM/),
@@ -425,28 +420,28 @@ describe("bad folders give an SbertError naming the file and the field", () => {
   test("config values and weights that cannot make the module", async () => {
     const cnn = await copyOf("cnn", "kernel");
     const cnnPath = (JSON.parse(await readFile(join(cnn, "modules.json"), "utf8")) as { path: string }[])[1]!.path;
-    await edit(join(cnn, cnnPath, "cnn_config.json"), (c) => (c.kernel_sizes = [1, 2]));
+    await editJson(join(cnn, cnnPath, "cnn_config.json"), (c) => (c.kernel_sizes = [1, 2]));
     await expect(SentenceTransformer.load(cnn)).rejects.toMatchObject({
       code: "ERR_CONFIG",
       message: expect.stringMatching(/cnn_config\.json: field 'kernel_sizes'.*odd positive integers/),
     });
 
     const lstm = await copyOf("lstm", "hidden");
-    await edit(join(lstm, "1_LSTM", "lstm_config.json"), (c) => (c.hidden_dim = 7));
+    await editJson(join(lstm, "1_LSTM", "lstm_config.json"), (c) => (c.hidden_dim = 7));
     await expect(SentenceTransformer.load(lstm)).rejects.toMatchObject({
       code: "ERR_WEIGHTS",
       message: expect.stringMatching(/key 'encoder\.\w+' has shape \[20(, \d+)?\] in .*1_LSTM.model\.safetensors but the model expects \[28(, \d+)?\]/),
     });
 
     const phrase = await copyOf("lstm", "phrase");
-    await edit(join(phrase, "wordembedding_config.json"), (c) => (c.tokenizer_class = "sentence_transformers.models.tokenizer.PhraseTokenizer.PhraseTokenizer"));
+    await editJson(join(phrase, "wordembedding_config.json"), (c) => (c.tokenizer_class = "sentence_transformers.models.tokenizer.PhraseTokenizer.PhraseTokenizer"));
     await expect(SentenceTransformer.load(phrase)).rejects.toMatchObject({
       code: "ERR_CONFIG",
       message: expect.stringMatching(/wordembedding_config\.json: tokenizer_class ".*PhraseTokenizer" is not supported/),
     });
 
     const vocab = await copyOf("lstm", "vocab");
-    await edit(join(vocab, "whitespacetokenizer_config.json"), (c) => c.vocab.push("extra1", "extra2"));
+    await editJson(join(vocab, "whitespacetokenizer_config.json"), (c) => c.vocab.push("extra1", "extra2"));
     await expect(SentenceTransformer.load(vocab)).rejects.toMatchObject({
       code: "ERR_CONFIG",
       message: expect.stringMatching(/whitespacetokenizer_config\.json: the vocabulary has \d+ words but .*model\.safetensors has \d+ embedding rows/),

@@ -1,0 +1,43 @@
+import { CNN } from "./CNN.js";
+import { Dense } from "./Dense.js";
+import { Dropout } from "./Dropout.js";
+import { LayerNorm } from "./LayerNorm.js";
+import { LSTM } from "./LSTM.js";
+import type { SentenceModule } from "./Module.js";
+import { Normalize } from "./Normalize.js";
+import { Pooling } from "./Pooling.js";
+import { Router } from "./Router.js";
+import { StaticEmbedding } from "./StaticEmbedding.js";
+import { Transformer } from "./Transformer.js";
+import { WeightedLayerPooling } from "./WeightedLayerPooling.js";
+import { WordEmbeddings } from "./WordEmbeddings.js";
+import { WordWeights } from "./WordWeights.js";
+
+/** How each module class a modules.json (or router_config.json) `type` can name is loaded from its folder. */
+export const MODULE_LOADERS: Record<string, (dir: string, device: string) => Promise<SentenceModule>> = {
+  Transformer: (dir, device) => Transformer.load(dir, { device }),
+  Pooling: (dir) => Pooling.load(dir),
+  Dense: (dir, device) => Dense.load(dir, { device }),
+  Normalize: async () => new Normalize(),
+  LayerNorm: (dir, device) => LayerNorm.load(dir, { device }),
+  Dropout: (dir) => Dropout.load(dir),
+  WeightedLayerPooling: (dir, device) => WeightedLayerPooling.load(dir, { device }),
+  WordEmbeddings: (dir, device) => WordEmbeddings.load(dir, { device }),
+  WordWeights: (dir, device) => WordWeights.load(dir, { device }),
+  CNN: (dir, device) => CNN.load(dir, { device }),
+  LSTM: (dir, device) => LSTM.load(dir, { device }),
+  StaticEmbedding: (dir, device) => StaticEmbedding.load(dir, { device }),
+  Router: (dir, device) => Router.load(dir, { device }),
+  // sentence-transformers' older name for Router (it reads router_config.json or, before v5, config.json).
+  Asym: (dir, device) => Router.load(dir, { device }),
+};
+
+/**
+ * The module class a `type` names, in either layout (legacy `sentence_transformers.models.X`, v5.4+
+ * `sentence_transformers.<package>.modules.<file>.X`); undefined when sbert-node has no such module.
+ */
+export function moduleClassName(type: unknown): string | undefined {
+  if (typeof type !== "string" || !type.startsWith("sentence_transformers.")) return undefined;
+  const cls = type.slice(type.lastIndexOf(".") + 1);
+  return Object.hasOwn(MODULE_LOADERS, cls) ? cls : undefined;
+}
