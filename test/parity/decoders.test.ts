@@ -98,6 +98,20 @@ describe("qwen3 embedder", () => {
     model.dispose();
   }, 120_000);
 
+  test("bf16 and fp16 checkpoints load as stored and run in float32: equal to transformers computing in float32 on the same weights", async () => {
+    const built = await runPython<Built[]>(BUILD, [
+      { arch: "qwen3", seed: 13, corpus: CORPUS, vocab_size: 800, pooling: ["lasttoken"], dtype: "bfloat16", dir: join(root, "bf16") },
+      { arch: "gemma3_text", seed: 13, corpus: CORPUS, vocab_size: 800, pooling: ["mean"], dtype: "float16", dir: join(root, "fp16") },
+    ]);
+    for (const { dir } of built) {
+      const ref = await reference(dir, { float32: true });
+      const model = await SentenceTransformer.load(dir);
+      const ours = await model.encode(TEXTS, { batchSize: 4 });
+      ours.forEach((v, i) => expect(maxAbsDiff(v, ref[i]!)).toBeLessThan(1e-5));
+      model.dispose();
+    }
+  }, 180_000);
+
   test("a bad rope or head setting names the field", async () => {
     const dir = join(root, "bad");
     await cp(plain, dir, { recursive: true });
