@@ -3,10 +3,11 @@
  *
  *   child.ts ttfe <modelDir> <threads> <sentence>   time to first embedding, with its parts
  *   child.ts rss <modelName> <threads>              peak RSS while encoding the longest documents at batch 8
+ *   child.ts long <modelDir> <threads> <tokens> <reps> <textFile>   one long document: times and peak RSS
  *
  * Prints one JSON line. Heavy imports are dynamic so what happens before them is only Node and the tsx loader.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 
 import type { ModelName } from "./common.js";
 
@@ -54,7 +55,30 @@ async function rss(name: ModelName, threads: number): Promise<void> {
   model.dispose();
 }
 
-const [mode, a, b, c] = process.argv.slice(2);
+/** One document truncated to `tokens` tokens, encoded `reps` times after a warm-up: times and peak RSS. */
+async function long(dir: string, threads: number, tokens: number, reps: number, textFile: string): Promise<void> {
+  const lib = await import("../lib/index.js");
+  lib.setNumThreads(threads);
+  const text = readFileSync(textFile, "utf8");
+  const model = await lib.SentenceTransformer.load(dir);
+  model.maxSeqLength = tokens;
+  await model.encode("warm");
+  // The peak from here on: Linux resets VmHWM to the current RSS on "5" written to clear_refs.
+  writeFileSync("/proc/self/clear_refs", "5");
+  const baseline = memMiB();
+  const ran = model.tokenize([text]).seqLength;
+  const ms: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await model.encode(text);
+    ms.push(performance.now() - t0);
+  }
+  console.log(JSON.stringify({ ms, tokens: ran, baselineMiB: baseline.rss, peakMiB: memMiB().hwm }));
+  model.dispose();
+}
+
+const [mode, a, b, c, d, e] = process.argv.slice(2);
 if (mode === "ttfe") await ttfe(a!, Number(b), c!);
 else if (mode === "rss") await rss(a as ModelName, Number(b));
+else if (mode === "long") await long(a!, Number(b), Number(c), Number(d), e!);
 else throw new Error(`child.ts: unknown mode ${mode}`);

@@ -11,6 +11,7 @@ import type { Engine, EncodeResults, WorkloadResult } from "./encode.js";
 import type { Int8Result } from "./int8.js";
 import type { LagResult } from "./eventloop.js";
 import type { RooflineResult } from "./gemm.js";
+import type { LongResult } from "./long.js";
 import type { MemoryResult } from "./memory.js";
 import { MODEL_SPECS } from "./models.js";
 import type { ServeResult } from "./serve.js";
@@ -31,6 +32,7 @@ export interface BenchResults {
   tokenize?: TokenizeResult[];
   eventloop?: LagResult[];
   memory?: MemoryResult[];
+  long?: LongResult[];
   startup?: StartupResult[];
   serve?: ServeResult[];
   gemm?: RooflineResult[];
@@ -452,6 +454,28 @@ export function markdown(r: BenchResults): string {
           `${fmt(x.activationsMiB)} (8×${x.seqLength})`,
           `${x.ratio.toFixed(2)}×`,
           `${x.ratioWholeProcess.toFixed(2)}×`,
+        ]),
+        1,
+      ),
+    );
+    lines.push("");
+  }
+
+  if (r.long?.length) {
+    lines.push(`## Long documents (Qwen3 shape 4×512, GQA 8/2 heads, causal; one document per encode, fresh process per length; reference: ${r.long[0]!.referenceLabel})`);
+    lines.push("");
+    lines.push(
+      table(
+        ["Tokens", "sbert-node ms", "tokens/s", "reference ms", "tokens/s", "sbert-node / reference", "peak +MiB sbert-node", "peak +MiB reference"],
+        r.long.map((x) => [
+          String(x.tokens),
+          fmt(x.sbertMs, 0),
+          fmt((x.tokens * 1000) / x.sbertMs, 0),
+          fmt(x.referenceMs, 0),
+          fmt((x.tokens * 1000) / x.referenceMs, 0),
+          `${x.ratio.toFixed(2)}×`,
+          fmt(x.sbertPeakMiB),
+          fmt(x.referencePeakMiB),
         ]),
         1,
       ),

@@ -12,6 +12,7 @@ import { runEncode } from "./encode.js";
 import { runEventLoop } from "./eventloop.js";
 import { runGemm } from "./gemm.js";
 import { runInt8 } from "./int8.js";
+import { runLong } from "./long.js";
 import { runMemory } from "./memory.js";
 import { machine, writeReport, type BenchResults } from "./report.js";
 import { runServe } from "./serve.js";
@@ -41,6 +42,7 @@ const runners: Record<Group, () => Promise<void>> = {
   tokenize: async () => void (results.tokenize = await runTokenize(ctx)),
   eventloop: async () => void (results.eventloop = await runEventLoop(ctx)),
   memory: async () => void (results.memory = await runMemory(ctx)),
+  long: async () => void (results.long = await runLong(ctx)),
   startup: async () => void (results.startup = await runStartup(ctx)),
   serve: async () => void (results.serve = await runServe(ctx)),
   gemm: async () => void (results.gemm = await runGemm(ctx)),

@@ -233,10 +233,12 @@ SBERT_AVX2 void micro_int8_rows(int rows, const int16_t* p, int64_t ldp, const i
 
 }  // namespace
 
-SBERT_AVX2 void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels, int64_t n, const float* bias, float* c,
-                                int64_t ldc, int64_t col_begin, int64_t col_end) {
+// multiply_panels over panels `panel_stride` floats apart (k * kPanel when packed for this k; more when the product
+// reads rows [r, r + k) of panels packed for more, as attention does with a band of keys), `total` bytes from
+// `panels` readable (what prefetching may reach).
+SBERT_AVX2 static void multiply_panels_strided(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels, int64_t panel_stride,
+                                               int64_t total, const float* bias, float* c, int64_t ldc, int64_t col_begin, int64_t col_end) {
   alignas(32) float bias_tail[kPanel];
-  const int64_t total = panel_floats(n, k) * static_cast<int64_t>(sizeof(float));
   const bool stream = total > kStreamBytes;
   for (int64_t m0 = 0; m0 < m; m0 += kBlockRows) {
     const int64_t rows = std::min(kBlockRows, m - m0);
@@ -247,7 +249,7 @@ SBERT_AVX2 void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t 
       const int64_t cols = std::min(kPanel, col_end - col);
       for (int64_t k0 = 0; k0 < k; k0 += kBlockK) {
         const int64_t kc = std::min(kBlockK, k - k0);
-        const float* panel = panels + col / kPanel * k * kPanel + k0 * kPanel;
+        const float* panel = panels + col / kPanel * panel_stride + k0 * kPanel;
         const float* b = bias != nullptr && k0 == 0 ? panel_wide(bias + col, cols, bias_tail) : nullptr;
         // The calls prefetch the block kPrefetchAhead further on (kBlockK lines of 16 floats).
         const int64_t ahead = (panel - panels + kPrefetchAhead * kBlockK * kPanel) * static_cast<int64_t>(sizeof(float));
@@ -261,6 +263,11 @@ SBERT_AVX2 void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t 
       }
     }
   }
+}
+
+SBERT_AVX2 void multiply_panels(const float* a, int64_t lda, int64_t m, int64_t k, const float* panels, int64_t n, const float* bias, float* c,
+                                int64_t ldc, int64_t col_begin, int64_t col_end) {
+  multiply_panels_strided(a, lda, m, k, panels, k * kPanel, panel_floats(n, k) * static_cast<int64_t>(sizeof(float)), bias, c, ldc, col_begin, col_end);
 }
 
 SBERT_AVX2 void gelu_inplace(float* x, int64_t n) {
@@ -408,18 +415,26 @@ SBERT_AVX2 void attention(const float* q, const float* k, const float* v, const 
     pack_panels(v + kv_offset, d, n, 1, s.row_stride, value_panels.data());
     // bias[j - i] is the relative position bias of query i and key j (kernels.h).
     const float* bias = s.rel_bias ? s.rel_bias + h * (2 * L - 1) + L - 1 : nullptr;
+    const int64_t value_bytes = panel_floats(d, n) * static_cast<int64_t>(sizeof(float));
     for (int64_t i0 = 0; i0 < n; i0 += query_rows) {
       const int64_t rows = std::min(query_rows, n - i0);
-      multiply_panels(q + offset + i0 * s.row_stride, s.row_stride, rows, d, key_panels.data(), cols, nullptr, scores.data(), cols, 0, cols);
+      // The keys some query of the block attends (the band's bounds grow with the query), in whole panels: only
+      // those are scored and weighed, so a causal band costs about half and a sliding window a strip.
+      const int64_t c0 = band_keys(s, i0, n).first / kPanel * kPanel;
+      const int64_t c1 = std::min(cols, (band_keys(s, i0 + rows - 1, n).last + kPanel - 1) / kPanel * kPanel);
+      multiply_panels(q + offset + i0 * s.row_stride, s.row_stride, rows, d, key_panels.data(), cols, nullptr, scores.data(), cols, c0, c1);
       for (int64_t i = 0; i < rows; ++i) {
         float* row = scores.data() + i * cols;
         const KeyRange band = band_keys(s, i0 + i, n);
-        std::fill(row, row + band.first, -std::numeric_limits<float>::infinity());
-        std::fill(row + band.last, row + n, -std::numeric_limits<float>::infinity());
-        if (bias) softmax_row<true>(row, mask_row.data(), bias - (i0 + i), n, cols, sqrt_d);
-        else softmax_row<false>(row, mask_row.data(), nullptr, n, cols, sqrt_d);
+        std::fill(row + c0, row + band.first, -std::numeric_limits<float>::infinity());
+        std::fill(row + band.last, row + std::min(n, c1), -std::numeric_limits<float>::infinity());
+        if (bias) softmax_row<true>(row + c0, mask_row.data() + c0, bias - (i0 + i) + c0, n - c0, c1 - c0, sqrt_d);
+        else softmax_row<false>(row + c0, mask_row.data() + c0, nullptr, n - c0, c1 - c0, sqrt_d);
       }
-      multiply_panels(scores.data(), cols, rows, n, value_panels.data(), d, nullptr, out + (start + i0) * s.out_stride + h * d, s.out_stride, 0, d);
+      // Values of keys [c0, min(n, c1)): rows c0 on of each [d, n] panel.
+      multiply_panels_strided(scores.data() + c0, cols, rows, std::min(n, c1) - c0, value_panels.data() + c0 * kPanel, n * kPanel,
+                              value_bytes - c0 * kPanel * static_cast<int64_t>(sizeof(float)), nullptr, out + (start + i0) * s.out_stride + h * d,
+                              s.out_stride, 0, d);
     }
   }
 }
