@@ -1,4 +1,4 @@
-// bf16 inference (quantize("bf16")) against float32 on small random-init models of two architectures built by
+// bf16 inference (quantize("bf16")) against float32 on small random-init models of four architectures built by
 // transformers (test/fixtures/hf_model.py): every text's embedding close in direction, over one text at a time
 // (few rows) and over batches, and float32 again bit for bit after switching back. Skipped where the CPU has
 // neither AVX512_BF16 nor AMX-BF16 (test/native/bf16.test.ts checks the refusal there).
@@ -16,7 +16,7 @@ const BUILD = fileURLToPath(new URL("../fixtures/hf_model.py", import.meta.url))
 const HAS_BF16 = /avx512_bf16: yes|amx_bf16: yes/.test(backendInfo().cpuFeatures);
 const CORPUS = [...SENTENCES, ...makeSentences(2000, 99)];
 const TEXTS = [...SENTENCES, ...makeSentences(40, 7)];
-const ARCHS = ["bert", "mpnet"] as const;
+const ARCHS = ["bert", "mpnet", "qwen3", "gemma3_text"] as const;
 // Measured on an AMD EPYC (Zen 5, AVX512_BF16) with libtorch 1.13: the lowest cosine to float32 over these texts
 // is 0.99997 for both (mean 0.99999); the bound allows ~16x that distance, for other CPUs' and libtorch versions'
 // bf16 kernels (other sum orders and blockings).
