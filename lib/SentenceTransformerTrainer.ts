@@ -378,6 +378,7 @@ export class SentenceTransformerTrainer {
           warmupSteps,
           totalSteps,
           useAmp: a.bf16 || a.fp16,
+          gradientCheckpointing: a.gradientCheckpointing,
           seed: a.seed,
         },
       ),

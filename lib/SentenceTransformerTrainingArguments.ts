@@ -50,6 +50,11 @@ export interface SentenceTransformerTrainingArgumentsInit {
   bf16?: boolean;
   /** fp16 autocast of the forward pass; CUDA only. */
   fp16?: boolean;
+  /**
+   * Each encoder layer keeps only its input for backward and runs again there (about a third more compute, the
+   * activations of one layer instead of all). Default false. Not with bf16/fp16.
+   */
+  gradientCheckpointing?: boolean;
   /** Default "no". */
   evalStrategy?: IntervalStrategy;
   /** Default: loggingSteps. A fraction in (0, 1) is that share of all steps. */
@@ -207,6 +212,7 @@ const SPECS: Record<keyof SentenceTransformerTrainingArgumentsInit, Spec> = {
   },
   bf16: { python: "bf16", default: false, check: check.bool },
   fp16: { python: "fp16", default: false, check: check.bool },
+  gradientCheckpointing: { python: "gradient_checkpointing", default: false, check: check.bool },
   evalStrategy: { python: "eval_strategy", default: "no", check: (n, v) => check.oneOf(n, v, ["no", "steps", "epoch"] as const) },
   evalSteps: { python: "eval_steps", default: undefined, check: check.steps },
   evalDelay: { python: "eval_delay", default: 0, check: (n, v) => check.number(n, v, 0, "a number >= 0") },
@@ -333,6 +339,8 @@ export class SentenceTransformerTrainingArguments {
       }
     }
     if (a.bf16 && a.fp16) throw new RangeError(`${OP}: at most one of bf16 and fp16 can be true`);
+    // The recomputation in backward would run outside the forward pass's autocast.
+    if (a.gradientCheckpointing && (a.bf16 || a.fp16)) throw new RangeError(`${OP}: gradientCheckpointing cannot be combined with bf16 or fp16`);
     Object.assign(this, a);
     Object.freeze(this);
   }

@@ -280,6 +280,7 @@ double Trainer::accumulate_locked(size_t objective_index, std::vector<TokenBatch
 
   ops::Context ctx = call_context(/*train=*/true, nullptr);
   ctx.generator = generator_;
+  ctx.checkpoint = config_.gradient_checkpointing;
 
   at::Tensor loss;
   if (objective.loss.cached()) {

@@ -24,6 +24,7 @@ struct OptimizerConfig {
   int64_t warmup_steps = 0;
   int64_t total_steps = 0;
   bool use_amp = false;  // bf16 autocast on CPU, fp16 on CUDA
+  bool gradient_checkpointing = false;  // layers recompute their activations in backward (ops/checkpoint.h)
 };
 
 // The factor of the base learning rate at `step` (0-based optimizer steps taken so far), as transformers'

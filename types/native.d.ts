@@ -170,6 +170,8 @@ export interface NativeOptimizerConfig {
   warmupSteps: number;
   totalSteps: number;
   useAmp: boolean;
+  /** Layers recompute their activations in backward instead of keeping them (default false). */
+  gradientCheckpointing?: boolean;
   /** seeds the trainer's own generator (training's dropout draws from it) */
   seed: number;
 }

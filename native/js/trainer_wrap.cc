@@ -345,6 +345,7 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
     config.warmup_steps = get_int(c, "warmupSteps");
     config.total_steps = get_int(c, "totalSteps");
     config.use_amp = get_bool(c, "useAmp");
+    config.gradient_checkpointing = c.Has("gradientCheckpointing") && get_bool(c, "gradientCheckpointing");
     auto trainer = std::make_shared<Trainer>(std::move(modules), std::move(objectives), config, static_cast<uint64_t>(get_int(c, "seed")));
     auto holder = Napi::External<std::shared_ptr<Trainer>>::New(info.Env(), &trainer);
     return AddonData::Get(info.Env()).trainer_constructor.New({holder});

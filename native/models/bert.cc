@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 
 #include "ops/attention.h"
+#include "ops/checkpoint.h"
 
 namespace sbert::bert {
 
@@ -106,7 +107,8 @@ BertEncoder::BertEncoder(const Config& c) {
 at::Tensor BertEncoder::forward(const ops::Context& ctx, at::Tensor hidden, const ops::Tokens& tokens, std::vector<at::Tensor>* states) {
   for (auto& l : layers) {
     if (states) states->push_back(tokens.restore(hidden));
-    hidden = l->forward(ctx, hidden, tokens);
+    // Captured by value: a checkpointed layer runs again in backward, after this call has returned.
+    hidden = ops::checkpoint(ctx, hidden, [l, tokens](const ops::Context& c, const at::Tensor& h) { return l->forward(c, h, tokens); });
   }
   if (states) states->push_back(tokens.restore(hidden));
   return hidden;

@@ -8,6 +8,7 @@
 #include "models/encoder.h"
 #include "nn/layers.h"
 #include "ops/attention.h"
+#include "ops/checkpoint.h"
 #include "ops/packing.h"
 #include "ops/pointwise.h"
 
@@ -128,7 +129,7 @@ class Transformer : public torch::nn::Module {
   at::Tensor forward(const ops::Context& ctx, at::Tensor hidden, const ops::Tokens& tokens, std::vector<at::Tensor>* states) {
     for (auto& l : layers) {
       if (states) states->push_back(tokens.restore(hidden));
-      hidden = l->forward(ctx, hidden, tokens);
+      hidden = ops::checkpoint(ctx, hidden, [l, tokens](const ops::Context& c, const at::Tensor& h) { return l->forward(c, h, tokens); });
     }
     if (states) states->push_back(tokens.restore(hidden));
     return hidden;

@@ -11,6 +11,7 @@
 #include "models/encoder.h"
 #include "nn/layers.h"
 #include "ops/attention.h"
+#include "ops/checkpoint.h"
 #include "ops/packing.h"
 #include "ops/pointwise.h"
 #include "ops/rotary.h"
@@ -198,7 +199,8 @@ class Gemma3TextModel : public Encoder {
     auto hidden = embed_tokens->forward(tokens.take(in.input_ids)) * static_cast<float>(std::sqrt(static_cast<double>(config.hidden_size)));
     for (auto& layer : layers) {
       if (states) states->push_back(tokens.restore(hidden));
-      hidden = layer->forward(ctx, hidden, tokens, layer->type == LayerType::Full ? full : local);
+      const auto& rotary = layer->type == LayerType::Full ? full : local;
+      hidden = ops::checkpoint(ctx, hidden, [layer, tokens, rotary](const ops::Context& c, const at::Tensor& h) { return layer->forward(c, h, tokens, rotary); });
     }
     hidden = norm->forward(hidden);
     if (states) states->push_back(tokens.restore(hidden));

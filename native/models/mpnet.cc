@@ -10,6 +10,7 @@
 #include "models/encoder.h"
 #include "nn/layers.h"
 #include "ops/attention.h"
+#include "ops/checkpoint.h"
 #include "ops/packing.h"
 #include "ops/pointwise.h"
 
@@ -143,10 +144,19 @@ class MPNetEncoder : public torch::nn::Module {
     // One bias per head and distance j - i in [-(L-1), L-1]: [heads, 2L - 1].
     const int64_t L = tokens.seq_len();
     auto distances = at::arange(-(L - 1), L, at::TensorOptions().dtype(at::kLong).device(relative_attention_bias->weight.device()));
-    auto position_bias = relative_attention_bias->forward(relative_position_bucket(distances)).t();
+    const auto buckets = relative_position_bucket(distances);
+    const auto position_bias = relative_attention_bias->forward(buckets).t();
+    const auto bias_table = relative_attention_bias;
     for (auto& l : layers) {
       if (states) states->push_back(tokens.restore(hidden));
-      hidden = l->forward(ctx, hidden, tokens, position_bias);
+      if (!ctx.checkpoint) {
+        hidden = l->forward(ctx, hidden, tokens, position_bias);
+        continue;
+      }
+      // A checkpointed layer looks its bias up again, from the table (a parameter), when backward runs it again.
+      hidden = ops::checkpoint(ctx, hidden, [l, tokens, bias_table, buckets](const ops::Context& c, const at::Tensor& h) {
+        return l->forward(c, h, tokens, bias_table->forward(buckets).t());
+      });
     }
     if (states) states->push_back(tokens.restore(hidden));
     return hidden;

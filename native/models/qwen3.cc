@@ -7,6 +7,7 @@
 #include "models/encoder.h"
 #include "nn/layers.h"
 #include "ops/attention.h"
+#include "ops/checkpoint.h"
 #include "ops/packing.h"
 #include "ops/pointwise.h"
 #include "ops/rotary.h"
@@ -165,7 +166,7 @@ class Qwen3Model : public Encoder {
     auto hidden = embed_tokens->forward(tokens.take(in.input_ids));
     for (auto& layer : layers) {
       if (states) states->push_back(tokens.restore(hidden));
-      hidden = layer->forward(ctx, hidden, tokens, rotary);
+      hidden = ops::checkpoint(ctx, hidden, [layer, tokens, rotary](const ops::Context& c, const at::Tensor& h) { return layer->forward(c, h, tokens, rotary); });
     }
     hidden = norm->forward(hidden);
     if (states) states->push_back(tokens.restore(hidden));

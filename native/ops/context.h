@@ -37,6 +37,8 @@ struct Context {
   int parts = 1;
   // Where dropout draws its noise; undefined: libtorch's default CPU generator.
   at::Generator generator;
+  // Training: layers run checkpointed (ops/checkpoint.h), their activations recomputed in backward.
+  bool checkpoint = false;
 
   // Runs fn(part, parts) for every part in [0, parts): part 0 on the calling thread, the others on the team's
   // helpers where lent, else on the calling thread. Rethrows the first exception.
