@@ -182,7 +182,7 @@ function checkPair(p: unknown, i: number): CrossEncoderPair {
 /**
  * A cross-encoder (reranker): a Hugging Face `*ForSequenceClassification` model that reads a text pair together
  * and gives it one score (or one per label), with sentence-transformers' `CrossEncoder` API and folder formats.
- * Runs the encoder, the first token's embedding and the architecture's head natively, on worker threads.
+ * Runs the encoder, the pooled token embeddings and the architecture's head natively, on worker threads.
  */
 export class CrossEncoder {
   readonly numLabels: number;
