@@ -60,9 +60,10 @@ struct Config {
     out.half_window = c.size("local_attention", int64_t{1} << 24, 128) / 2;
 
     // transformers 5 writes rope_parameters per layer type; 4.x global_rope_theta and local_rope_theta (null: the
-    // global one) and rope_scaling for both.
+    // global one) and rope_scaling ({rope_type} or older {type}) for both.
     const ConfigReader rope = c.object("rope_parameters");
-    const std::string scaling = c.object("rope_scaling").string("rope_type", "default");
+    const ConfigReader rope_scaling = c.object("rope_scaling");
+    const std::string scaling = rope_scaling.string("rope_type", rope_scaling.string("type", "default"));
     if (scaling != "default") c.fail("rope_scaling.rope_type", "'" + scaling + "' is not supported (only \"default\")");
     const double global = c.number("global_rope_theta", 160000.0);
     const bool local_named = c.json().fields.count("local_rope_theta") > 0;

@@ -79,6 +79,7 @@ describe("modernbert config.json", () => {
     const yarn = { full_attention: { rope_type: "default", rope_theta: 160000.0 }, sliding_attention: { rope_type: "yarn", rope_theta: 10000.0, factor: 2.0 } };
     await refused({ rope_parameters: yarn }, /config: field 'rope_parameters\.sliding_attention\.rope_type' 'yarn' is not supported \(only "default"\)/);
     await refused({ rope_scaling: { rope_type: "linear", factor: 2.0 } }, /field 'rope_scaling\.rope_type' 'linear' is not supported/);
+    await refused({ rope_scaling: { type: "dynamic", factor: 2.0 } }, /field 'rope_scaling\.rope_type' 'dynamic' is not supported/);
     await refused({ layer_types: ["full_attention"] }, /field 'layer_types' has 1 entries for 3 layers/);
     await refused({ layer_types: ["full_attention", "chunked_attention", "full_attention"] }, /field 'layer_types' has 'chunked_attention'/);
     await refused({ hidden_activation: "gelu_python" }, /field 'hidden_activation' must be one of/);
