@@ -91,4 +91,4 @@ export const CLASSIFICATION_HEADS: Readonly<Record<string, ClassificationHead>> 
  * last token that is not the pad token by id (not by attention mask), which their tokenizers also append as end of
  * text. Listed so that the schema test tells a missing head from one left out on purpose.
  */
-export const WITHOUT_CLASSIFICATION_HEAD: readonly string[] = ["qwen3"];
+export const WITHOUT_CLASSIFICATION_HEAD: readonly string[] = ["qwen3", "gemma3_text"];

@@ -1,8 +1,9 @@
 /**
  * tokenizer.json decoders (tokens -> text) with the semantics of Hugging Face's Rust `tokenizers`: Metaspace,
- * ByteLevel, WordPiece, Fuse and Sequence of these. Others are UnsupportedComponent.
+ * ByteLevel, WordPiece, Fuse, Replace, ByteFallback, Strip and Sequence of these. Others are UnsupportedComponent.
  */
 import { BYTE_TO_CHAR } from "./byteLevel.js";
+import { translatePattern } from "./split.js";
 import { UnsupportedComponent } from "./unsupported.js";
 
 /** One step of a decoder chain: tokens in, tokens out; the result is their concatenation. */
@@ -12,6 +13,7 @@ const CHAR_TO_BYTE = new Map<string, number>(BYTE_TO_CHAR.map((c, b) => [c, b]))
 const utf8 = new TextEncoder();
 // ignoreBOM: a leading U+FEFF is text here, not a byte order mark to drop.
 const lossy = new TextDecoder("utf-8", { ignoreBOM: true });
+const strict = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true });
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -62,6 +64,63 @@ function chain(d: unknown, field: string): DecodeChainFn {
     }
     case "Fuse":
       return (tokens) => [tokens.join("")];
+    case "Replace": {
+      const pattern = d["pattern"];
+      const content = d["content"];
+      if (typeof content !== "string") throw new UnsupportedComponent(`${field}.content`, "must be a string");
+      if (isRecord(pattern) && typeof pattern["String"] === "string") {
+        const from = pattern["String"];
+        return (tokens) => tokens.map((t) => (from === "" ? t : t.split(from).join(content)));
+      }
+      if (isRecord(pattern) && typeof pattern["Regex"] === "string") {
+        const re = translatePattern(pattern["Regex"], `${field}.pattern`);
+        return (tokens) => tokens.map((t) => t.replace(re, () => content));
+      }
+      throw new UnsupportedComponent(`${field}.pattern`, 'must be {"String": ...} or {"Regex": ...}');
+    }
+    case "ByteFallback":
+      // Runs of <0xXX> tokens become the text their bytes spell; bytes that are not valid UTF-8 become one U+FFFD each.
+      return (tokens) => {
+        const out: string[] = [];
+        let bytes: number[] = [];
+        const flush = () => {
+          if (bytes.length === 0) return;
+          try {
+            out.push(strict.decode(new Uint8Array(bytes)));
+          } catch {
+            for (let i = 0; i < bytes.length; i++) out.push("\uFFFD");
+          }
+          bytes = [];
+        };
+        for (const t of tokens) {
+          const m = /^<0x([0-9A-F]{2})>$/.exec(t);
+          if (m) bytes.push(parseInt(m[1]!, 16));
+          else {
+            flush();
+            out.push(t);
+          }
+        }
+        flush();
+        return out;
+      };
+    case "Strip": {
+      const content = d["content"];
+      const start = d["start"] ?? 0;
+      const stop = d["stop"] ?? 0;
+      if (typeof content !== "string" || [...content].length !== 1) throw new UnsupportedComponent(`${field}.content`, "must be one character");
+      if (!Number.isInteger(start) || !Number.isInteger(stop) || (start as number) < 0 || (stop as number) < 0) {
+        throw new UnsupportedComponent(`${field}.start`, "start and stop must be non-negative integers");
+      }
+      // Up to `start` leading and `stop` trailing copies of the character, from every token.
+      return (tokens) =>
+        tokens.map((t) => {
+          const chars = [...t];
+          let a = 0, b = chars.length;
+          while (a < b && a < (start as number) && chars[a] === content) a++;
+          while (b > a && chars.length - b < (stop as number) && chars[b - 1] === content) b--;
+          return chars.slice(a, b).join("");
+        });
+    }
     case "Sequence": {
       const list = d["decoders"];
       if (!Array.isArray(list)) throw new UnsupportedComponent(`${field}.decoders`, "must be a list");

@@ -21,7 +21,7 @@ import { EDGE_TEXTS, longTexts, makePairs, makeSentences, makeWorldSentences, ru
 
 const BUILD = fileURLToPath(new URL("../fixtures/hf_model.py", import.meta.url));
 const SPM = fileURLToPath(new URL("../fixtures/spm_tokenizer.py", import.meta.url));
-const KINDS = ["xlm-roberta", "roberta", "mpnet", "qwen3", "modernbert"] as const;
+const KINDS = ["xlm-roberta", "roberta", "mpnet", "qwen3", "gemma3_text", "modernbert"] as const;
 type Kind = (typeof KINDS)[number];
 
 const WORLD = makeWorldSentences(300);
@@ -73,7 +73,9 @@ describe.each(KINDS)("%s tokenizer.json", (kind) => {
     }
   });
 
-  test("truncated and padded batches of texts and pairs (longest_first), masks and token types", async () => {
+  // Rust's tokenizers (the npm binding) aborts the whole process truncating some pairs to 5 tokens with Gemma's
+  // layout (no pre-tokenizer: a text is one word); the truncation code here is the same for every kind.
+  test.skipIf(kind === "gemma3_text")("truncated and padded batches of texts and pairs (longest_first), masks and token types", async () => {
     const inputs: TextInput[] = [];
     TEXTS.forEach((t, i) => {
       inputs.push(t);
@@ -174,6 +176,32 @@ describe("tokenizer.json variants", () => {
     k.model.unk_id = null;
     await sameIds(k, ["la città", "ciao mare", ""]);
     expect(() => Tokenizer.fromJson(k, { pad_token: "<pad>" }).encode("\u{10ffff}")).toThrow(/unk_id/);
+  });
+
+  test("Llama/Gemma decoders: Replace, ByteFallback (valid and invalid UTF-8 runs), Fuse, Strip — equal to Rust's decode", async () => {
+    const j = JSON.parse(await readFile(join(dirs["gemma3_text"], "tokenizer.json"), "utf8")) as Json;
+    const vocab = j.model.vocab as Record<string, number>;
+    let next = Math.max(...Object.values(vocab), ...j.added_tokens.map((t: Json) => t.id as number)) + 1;
+    const byte = (b: number) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`;
+    for (let b = 0; b < 256; b++) vocab[byte(b)] = next++;
+    j.decoder = {
+      type: "Sequence",
+      decoders: [
+        { type: "Replace", pattern: { String: "\u2581" }, content: " " },
+        { type: "ByteFallback" },
+        { type: "Fuse" },
+        { type: "Strip", content: " ", start: 1, stop: 0 },
+      ],
+    };
+    const text = JSON.stringify(j);
+    const ours = Tokenizer.fromJson(JSON.parse(text) as object, { pad_token: "<pad>" });
+    const theirs = rust.Tokenizer.fromString(text);
+    const words = ours.encode(" la città è bella", { addSpecialTokens: false });
+    const euro = [0xe2, 0x82, 0xac].map((b) => vocab[byte(b)]!);
+    for (const ids of [words, [...euro, ...words], [...words, euro[0]!, ...words], [euro[1]!, euro[0]!], [...words, ...euro, ...euro, ...words], ours.encode("ciao")]) {
+      expect(ours.decode(ids), JSON.stringify(ids)).toBe(await theirs.decode(ids, false));
+      expect(ours.decode(ids, { skipSpecialTokens: true })).toBe(await theirs.decode(ids, true));
+    }
   });
 
   test("Split: a literal String pattern, Removed and Isolated, before ByteLevel", async () => {

@@ -1,7 +1,7 @@
 """sentence-transformers itself on a model folder: the anchor the architecture parity tests compare against.
 
 stdin: {"folder", "texts", "batch_size"?, "output_value"?: "sentence_embedding" | "token_embeddings", "token_embeddings"?: bool,
-        "prompt_name"?: str, "grad"?: {"sentences1", "sentences2", "labels"}}
+        "prompt_name"?: str, "float32"?: bool (compute in float32 whatever the stored dtype), "grad"?: {"sentences1", "sentences2", "labels"}}
 stdout: {"embeddings": [...]} (per text: a vector, or the token vectors of its real tokens; with "token_embeddings"
         also those, as "token_embeddings"), and with "grad":
         {"loss", "grads": {checkpoint key: flat gradient}} of CosineSimilarityLoss over one batch in train mode
@@ -46,7 +46,9 @@ def cross_encoder(spec):
 def run(spec):
     if spec.get("cross_encoder"):
         return cross_encoder(spec)
-    model = SentenceTransformer(spec["folder"], device="cpu")
+    # "float32": compute in float32 whatever dtype the weights are stored in.
+    kwargs = {"model_kwargs": {"dtype": torch.float32}} if spec.get("float32") else {}
+    model = SentenceTransformer(spec["folder"], device="cpu", **kwargs)
     out = {}
     if "texts" in spec:
         output_value = spec.get("output_value", "sentence_embedding")
