@@ -48,10 +48,11 @@ const at::Tensor& need(const at::Tensor& t, const char* module, const char* feat
 
 }  // namespace
 
-LayerNormModule::LayerNormModule(int64_t dimension) {
+LayerNormModule::LayerNormModule(int64_t dimension, double eps, bool bias) {
   check_positive(dimension, "LayerNorm dimension");
   check_elements(2.0 * static_cast<double>(dimension), "LayerNorm");
-  norm = register_module("norm", std::make_shared<nn::LayerNorm>(dimension, 1e-5));
+  if (!(eps > 0.0)) fail(ErrorCode::Config, "LayerNorm eps must be positive, got " + std::to_string(eps));
+  norm = register_module("norm", std::make_shared<nn::LayerNorm>(dimension, eps, bias));
 }
 
 void LayerNormModule::forward(const ops::Context& /*ctx*/, Features& f) {
@@ -61,7 +62,7 @@ void LayerNormModule::forward(const ops::Context& /*ctx*/, Features& f) {
 void LayerNormModule::init_weights(uint64_t /*seed*/) {
   c10::NoGradGuard no_grad;
   norm->weight.fill_(1.0);
-  norm->bias.zero_();
+  if (norm->bias.defined()) norm->bias.zero_();
 }
 
 DropoutModule::DropoutModule(double p_) : p(p_) {

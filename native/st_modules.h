@@ -13,10 +13,11 @@
 
 namespace sbert {
 
-// sentence_embedding <- LayerNorm(sentence_embedding), torch.nn.LayerNorm's eps. Keys norm.weight, norm.bias.
+// sentence_embedding <- LayerNorm(sentence_embedding). Keys norm.weight, norm.bias (without bias: norm.weight only,
+// as a classification head's norm in ModernBERT). sentence-transformers' LayerNorm module: torch's eps 1e-5, a bias.
 class LayerNormModule : public SentenceModule {
  public:
-  explicit LayerNormModule(int64_t dimension);
+  LayerNormModule(int64_t dimension, double eps, bool bias);
   const char* kind() const override { return "layer_norm"; }
   void forward(const ops::Context& ctx, Features& features) override;
   void init_weights(uint64_t seed) override;

@@ -282,7 +282,7 @@ export interface NativeAddon {
 
 /** The further sentence-transformers modules (native/st_modules.h), by kind, with what each is built from. */
 export interface NativeStModuleConfigs {
-  layer_norm: { dimension: number };
+  layer_norm: { dimension: number; eps: number; bias: boolean };
   dropout: { p: number };
   weighted_layer_pooling: { numHiddenLayers: number; layerStart: number };
   word_embeddings: { numEmbeddings: number; dimension: number; updateEmbeddings: boolean };

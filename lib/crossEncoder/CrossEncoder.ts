@@ -5,9 +5,10 @@ import type { NativeTensorSpec, NativeWeights } from "../../types/native.js";
 import { SbertError } from "../errors.js";
 import { modelIdFor, pushSavedFolder, resolveModelFolder, type HubOptions, type PushOptions, type PushResult } from "../hub/index.js";
 import { weightsForNative } from "../io/checkpoint.js";
-import { readJson, readJsonObject, writeFolderAtomically, writeJson } from "../io/files.js";
+import { ConfigReader, readJson, readJsonObject, writeFolderAtomically, writeJsonWithFloats } from "../io/files.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { DENSE_ACTIVATIONS, Dense } from "../models/Dense.js";
+import { LayerNorm } from "../models/LayerNorm.js";
 import { Pooling } from "../models/Pooling.js";
 import { Transformer } from "../models/Transformer.js";
 import { callNative } from "../native.js";
@@ -105,19 +106,14 @@ function configuredLabels(config: Record<string, unknown>, file: string): number
 
 type Located = { path: string; spec: NativeTensorSpec };
 
-/**
- * One linear layer of the head as a native Dense: its checkpoint keys `${key}.weight` [out, in] and `${key}.bias`
- * [out] (present: the caller checked), their shapes checked first (an SbertError naming the file and key), then
- * read under Dense's names.
- */
-async function loadHeadLayer(
+// The head's tensors `${key}.${suffix}` (present: the caller checked), each shape checked first (an SbertError naming
+// the file and key), as native weights under the module's own names.
+function headWeights(
   tensors: Map<string, Located>,
   key: string,
-  shape: [number, number],
-  activation: string,
+  parts: { suffix: string; shape: number[]; name: string }[],
   head: ClassificationHead,
-  device: string,
-): Promise<Dense> {
+): NonNullable<NativeWeights> {
   const pick = (suffix: string, expected: number[]): Located => {
     const name = `${key}.${suffix}`;
     const found = tensors.get(name)!;
@@ -130,17 +126,48 @@ async function loadHeadLayer(
     }
     return found;
   };
-  const [out, inFeatures] = shape;
-  const weight = pick("weight", [out, inFeatures]);
-  const bias = pick("bias", [out]);
   const byFile = new Map<string, NativeTensorSpec[]>();
-  for (const [located, name] of [[weight, "linear.weight"], [bias, "linear.bias"]] as const) {
+  for (const { suffix, shape, name } of parts) {
+    const located = pick(suffix, shape);
     byFile.set(located.path, [...(byFile.get(located.path) ?? []), { ...located.spec, name }]);
   }
-  const weights: NonNullable<NativeWeights> = { files: [...byFile].map(([path, specs]) => ({ path, tensors: specs })) };
-  const config = { inFeatures, outFeatures: out, bias: true, activation };
+  return { files: [...byFile].map(([path, specs]) => ({ path, tensors: specs })) };
+}
+
+/** One linear layer of the head as a native Dense: `${key}.weight` [out, in] and, with a bias, `${key}.bias` [out]. */
+async function loadHeadLayer(
+  tensors: Map<string, Located>,
+  key: string,
+  shape: [number, number],
+  activation: string,
+  bias: boolean,
+  head: ClassificationHead,
+  device: string,
+): Promise<Dense> {
+  const [out, inFeatures] = shape;
+  const parts = [{ suffix: "weight", shape: [out, inFeatures], name: "linear.weight" }];
+  if (bias) parts.push({ suffix: "bias", shape: [out], name: "linear.bias" });
+  const weights = headWeights(tensors, key, parts, head);
+  const config = { inFeatures, outFeatures: out, bias, activation };
   const { module } = await callNative(OP_LOAD, (n) => n.loadDense(config, weights, { device, seed: 0 }));
-  return new Dense({ inFeatures, outFeatures: out, bias: true, activationFunction: activation }, module);
+  return new Dense({ inFeatures, outFeatures: out, bias, activationFunction: activation }, module);
+}
+
+/** The head's LayerNorm as a native LayerNorm module: `${key}.weight` [hidden] and, with a bias, `${key}.bias`. */
+async function loadHeadNorm(tensors: Map<string, Located>, norm: NonNullable<ClassificationHead["norm"]>, hidden: number, head: ClassificationHead, device: string): Promise<LayerNorm> {
+  const parts = [{ suffix: "weight", shape: [hidden], name: "norm.weight" }];
+  if (norm.bias) parts.push({ suffix: "bias", shape: [hidden], name: "norm.bias" });
+  const weights = headWeights(tensors, norm.key, parts, head);
+  const { module } = await callNative(OP_LOAD, (n) => n.loadModule("layer_norm", { dimension: hidden, eps: norm.eps, bias: norm.bias }, weights, { device, seed: 0 }));
+  return new LayerNorm(hidden, { device }, module);
+}
+
+/** The checkpoint keys a head reads. */
+function headKeys(head: ClassificationHead): string[] {
+  const keys = [`${head.dense.key}.weight`, `${head.out.key}.weight`, `${head.out.key}.bias`];
+  if (head.dense.bias) keys.push(`${head.dense.key}.bias`);
+  if (head.norm) keys.push(`${head.norm.key}.weight`, ...(head.norm.bias ? [`${head.norm.key}.bias`] : []));
+  return keys;
 }
 
 function checkPair(p: unknown, i: number): CrossEncoderPair {
@@ -155,7 +182,7 @@ function checkPair(p: unknown, i: number): CrossEncoderPair {
 /**
  * A cross-encoder (reranker): a Hugging Face `*ForSequenceClassification` model that reads a text pair together
  * and gives it one score (or one per label), with sentence-transformers' `CrossEncoder` API and folder formats.
- * Runs the encoder, the first token's embedding and the architecture's head natively, on worker threads.
+ * Runs the encoder, the pooled token embeddings and the architecture's head natively, on worker threads.
  */
 export class CrossEncoder {
   readonly numLabels: number;
@@ -168,20 +195,30 @@ export class CrossEncoder {
   hubId: string | undefined;
   private readonly transformer: Transformer;
   private readonly dense: Dense;
+  private readonly norm: LayerNorm | undefined;
   private readonly out: Dense;
-  // The encoder, the first token and the head as one native pipeline (and encode's batching by length).
+  // The encoder, the pooled token and the head as one native pipeline (and encode's batching by length).
   private readonly pipeline: SentenceTransformer;
   private disposed = false;
 
-  private constructor(transformer: Transformer, pooling: Pooling, dense: Dense, out: Dense, head: ClassificationHead, activationFn: CrossEncoderActivation) {
+  private constructor(
+    transformer: Transformer,
+    pooling: Pooling,
+    dense: Dense,
+    norm: LayerNorm | undefined,
+    out: Dense,
+    head: ClassificationHead,
+    activationFn: CrossEncoderActivation,
+  ) {
     this.transformer = transformer;
     this.dense = dense;
+    this.norm = norm;
     this.out = out;
     this.head = head;
     this.config = transformer.config;
     this.numLabels = out.outFeatures;
     this.activationFn = activationFn;
-    this.pipeline = new SentenceTransformer({ modules: [transformer, pooling, dense, out] });
+    this.pipeline = new SentenceTransformer({ modules: [transformer, pooling, dense, ...(norm ? [norm] : []), out] });
   }
 
   /**
@@ -224,14 +261,15 @@ export class CrossEncoder {
     const configFile = join(path, "config.json");
     const config = await readJsonObject(configFile, { op: OP_LOAD });
     const modelType = config["model_type"] ?? "bert";
-    const head = typeof modelType === "string" && Object.hasOwn(CLASSIFICATION_HEADS, modelType) ? CLASSIFICATION_HEADS[modelType]! : undefined;
-    if (head === undefined) {
+    const entry = typeof modelType === "string" && Object.hasOwn(CLASSIFICATION_HEADS, modelType) ? CLASSIFICATION_HEADS[modelType]! : undefined;
+    if (entry === undefined) {
       throw new SbertError(
         "ERR_CONFIG",
         `${configFile}: model_type ${JSON.stringify(modelType)} has no sequence-classification head in sbert-node (supported: ${Object.keys(CLASSIFICATION_HEADS).join(", ")})`,
         { op: OP_LOAD },
       );
     }
+    const head = entry.configure ? entry.configure(new ConfigReader(config, configFile, OP_LOAD)) : entry;
     const numLabels = configuredLabels(config, configFile);
     if (options.numLabels !== undefined && options.numLabels !== numLabels) {
       throw new SbertError("ERR_CONFIG", `numLabels ${options.numLabels} was asked for but ${configFile} gives ${numLabels} labels (id2label / num_labels)`, { op: OP_LOAD });
@@ -243,10 +281,8 @@ export class CrossEncoder {
     for (const f of weights.files) for (const t of f.tensors) tensors.set(t.name, { path: f.path, spec: t });
     const files = weights.files.map((f) => f.path).join(", ");
     // Every head key is looked for before anything is loaded; shapes are checked once the hidden size is known.
-    for (const key of [head.dense.key, head.out.key]) {
-      for (const name of [`${key}.weight`, `${key}.bias`]) {
-        if (!tensors.has(name)) throw new SbertError("ERR_WEIGHTS", `missing key '${name}' in ${files}: ${head.modelClass}'s classification head needs it`, { op: OP_LOAD });
-      }
+    for (const name of headKeys(head)) {
+      if (!tensors.has(name)) throw new SbertError("ERR_WEIGHTS", `missing key '${name}' in ${files}: ${head.modelClass}'s classification head needs it`, { op: OP_LOAD });
     }
 
     const loaded: { dispose(): void }[] = [];
@@ -254,13 +290,15 @@ export class CrossEncoder {
       const transformer = await Transformer.load(path, { device, maxSeqLength: options.maxLength });
       loaded.push(transformer);
       const hidden = transformer.getWordEmbeddingDimension();
-      const dense = await loadHeadLayer(tensors, head.dense.key, [hidden, hidden], head.dense.activation, head, device);
+      const dense = await loadHeadLayer(tensors, head.dense.key, [hidden, hidden], head.dense.activation, head.dense.bias, head, device);
       loaded.push(dense);
-      const out = await loadHeadLayer(tensors, head.out.key, [numLabels, hidden], "identity", head, device);
+      const norm = head.norm ? await loadHeadNorm(tensors, head.norm, hidden, head, device) : undefined;
+      if (norm) loaded.push(norm);
+      const out = await loadHeadLayer(tensors, head.out.key, [numLabels, hidden], "identity", true, head, device);
       loaded.push(out);
-      const pooling = new Pooling(hidden, { poolingMode: "cls" });
+      const pooling = new Pooling(hidden, { poolingMode: head.pooling });
       loaded.push(pooling);
-      const model = new CrossEncoder(transformer, pooling, dense, out, head, activationFn);
+      const model = new CrossEncoder(transformer, pooling, dense, norm, out, head, activationFn);
       if (path !== modelNameOrPath) model.hubId = modelIdFor(modelNameOrPath);
       if (options.quantize !== undefined) model.quantize(options.quantize);
       return model;
@@ -393,17 +431,24 @@ export class CrossEncoder {
     ] as const) {
       for (const t of layer.native.stateDict()) named.set(`${key}.${t.name.replace(/^linear\./, "")}`, t);
     }
+    if (this.norm && this.head.norm) {
+      for (const t of this.norm.native.stateDict()) named.set(`${this.head.norm.key}.${t.name.replace(/^norm\./, "")}`, t);
+    }
     const tensors = [...named].map(([name, t]) => ({ name, dtype: "F32" as const, shape: t.shape, data: t.data }));
     await writeFolderAtomically(
       path,
       async (tmp) => {
-        await writeJson(join(tmp, "config.json"), {
-          ...this.config,
-          architectures: [this.head.modelClass],
-          model_type: info.modelType,
-          torch_dtype: "float32",
-          sentence_transformers: { activation_fn: TORCH_PATHS[this.activationFn], version: SAVED_LAYOUT_VERSION },
-        });
+        await writeJsonWithFloats(
+          join(tmp, "config.json"),
+          {
+            ...this.config,
+            architectures: [this.head.modelClass],
+            model_type: info.modelType,
+            torch_dtype: "float32",
+            sentence_transformers: { activation_fn: TORCH_PATHS[this.activationFn], version: SAVED_LAYOUT_VERSION },
+          },
+          this.transformer.configFloats,
+        );
         await writeSafetensors(join(tmp, "model.safetensors"), tensors, { format: "pt" });
         await this.transformer.tokenizer.save(tmp, { modelMaxLength: this.maxLength });
         if (options.createModelCard ?? true) {

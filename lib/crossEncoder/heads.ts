@@ -1,9 +1,12 @@
 /**
  * The classification heads of Hugging Face's `*ForSequenceClassification` models, by config.json's model_type: where
- * each keeps its encoder (the base model prefix) and the two linear layers it puts on the first token's embedding.
- * Every one of them is first token → dense → activation → out (dropout aside, which inference skips), so the
- * native Pooling ("cls") and Dense modules run them; this table only names their checkpoint keys.
+ * each keeps its encoder (the base model prefix) and the layers it puts on the first token's embedding (or the
+ * tokens' mean). Every one of them is pooled token → dense → activation → (LayerNorm) → out (dropout aside, which
+ * inference skips), so the native Pooling, Dense and LayerNorm modules run them; this table only names their
+ * checkpoint keys and, where config.json chooses, reads its choices.
  */
+import { SbertError } from "../errors.js";
+import { ConfigReader } from "../io/files.js";
 import type { DenseActivation } from "../models/Dense.js";
 
 export interface ClassificationHead {
@@ -11,31 +14,76 @@ export interface ClassificationHead {
   modelClass: string;
   /** Hugging Face's base_model_prefix: the encoder's keys are `${prefix}.…` */
   prefix: string;
+  /** What the head reads: the first token's embedding, or the mean of the tokens' (attention mask). */
+  pooling: "cls" | "mean";
   /** The hidden → hidden layer and its activation (BertPooler, RobertaClassificationHead.dense, pre_classifier). */
-  dense: { key: string; activation: DenseActivation };
+  dense: { key: string; activation: DenseActivation; bias: boolean };
+  /** A LayerNorm after the activation (ModernBertPredictionHead.norm), if the head has one. */
+  norm?: { key: string; eps: number; bias: boolean };
   /** The hidden → num_labels layer. */
   out: { key: string };
+  /** For heads whose shape config.json chooses: the head it describes (an ERR_CONFIG naming the field otherwise). */
+  configure?: (config: ConfigReader) => ClassificationHead;
 }
 
 const robertaLike = (modelClass: string, prefix: string): ClassificationHead => ({
   modelClass,
   prefix,
-  dense: { key: "classifier.dense", activation: "tanh" },
+  pooling: "cls",
+  dense: { key: "classifier.dense", activation: "tanh", bias: true },
   out: { key: "classifier.out_proj" },
 });
 
+// transformers' ACT2FN names of the activations a Dense runs.
+const HF_ACTIVATIONS: Readonly<Record<string, DenseActivation>> = { gelu: "gelu", relu: "relu", silu: "silu", swish: "silu", tanh: "tanh", sigmoid: "sigmoid", linear: "identity" };
+
+// ModernBertForSequenceClassification: classifier_pooling, then ModernBertPredictionHead (dense without bias unless
+// classifier_bias, classifier_activation, a LayerNorm as the encoder's norms), then the classifier.
+const MODERNBERT: ClassificationHead = {
+  modelClass: "ModernBertForSequenceClassification",
+  prefix: "model",
+  pooling: "cls",
+  dense: { key: "head.dense", activation: "gelu", bias: false },
+  norm: { key: "head.norm", eps: 1e-5, bias: false },
+  out: { key: "classifier" },
+  configure: (c) => {
+    const pooling = c.string("classifier_pooling", "cls");
+    if (pooling !== "cls" && pooling !== "mean") throw new SbertError("ERR_CONFIG", `${c.file}: field 'classifier_pooling' must be "cls" or "mean", got ${JSON.stringify(pooling)}`, { op: c.op });
+    const act = c.string("classifier_activation", "gelu");
+    const activation = Object.hasOwn(HF_ACTIVATIONS, act) ? HF_ACTIVATIONS[act]! : undefined;
+    if (activation === undefined) {
+      throw new SbertError("ERR_CONFIG", `${c.file}: field 'classifier_activation' must be one of ${Object.keys(HF_ACTIVATIONS).join(", ")}, got ${JSON.stringify(act)}`, { op: c.op });
+    }
+    return {
+      ...MODERNBERT,
+      pooling,
+      dense: { key: "head.dense", activation, bias: c.bool("classifier_bias", false) },
+      norm: { key: "head.norm", eps: c.number("norm_eps", 1e-5), bias: c.bool("norm_bias", false) },
+      configure: undefined,
+    };
+  },
+};
+
 /** Keyed by model_type; test/native/schemas.test.ts checks that every architecture the addon runs has one. */
 export const CLASSIFICATION_HEADS: Readonly<Record<string, ClassificationHead>> = {
-  bert: { modelClass: "BertForSequenceClassification", prefix: "bert", dense: { key: "bert.pooler.dense", activation: "tanh" }, out: { key: "classifier" } },
+  bert: {
+    modelClass: "BertForSequenceClassification",
+    prefix: "bert",
+    pooling: "cls",
+    dense: { key: "bert.pooler.dense", activation: "tanh", bias: true },
+    out: { key: "classifier" },
+  },
   roberta: robertaLike("RobertaForSequenceClassification", "roberta"),
   "xlm-roberta": robertaLike("XLMRobertaForSequenceClassification", "roberta"),
   mpnet: robertaLike("MPNetForSequenceClassification", "mpnet"),
   distilbert: {
     modelClass: "DistilBertForSequenceClassification",
     prefix: "distilbert",
-    dense: { key: "pre_classifier", activation: "relu" },
+    pooling: "cls",
+    dense: { key: "pre_classifier", activation: "relu", bias: true },
     out: { key: "classifier" },
   },
+  modernbert: MODERNBERT,
 };
 
 /**

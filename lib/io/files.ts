@@ -48,6 +48,49 @@ export async function writeJson(path: string, value: unknown, indent = 2): Promi
   await writeFile(path, JSON.stringify(value, null, indent));
 }
 
+/**
+ * The top-level keys of JSON object text whose values are numbers written as floats (`2.0`, `1e-05`). Python's json
+ * keeps a float a float and transformers 5's configs refuse an int where they declare a float
+ * (ModernBertConfig's initializer_cutoff_factor); JSON.parse keeps no such difference, so a saver asks the text.
+ */
+export function floatKeys(text: string): string[] {
+  const keys: string[] = [];
+  const number = /-?\d+(\.\d+)?([eE][+-]?\d+)?/y;
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "{" || c === "[") depth++;
+    else if (c === "}" || c === "]") depth--;
+    else if (c === '"') {
+      let end = i + 1;
+      while (end < text.length && text[end] !== '"') end += text[end] === "\\" ? 2 : 1;
+      let j = end + 1;
+      while (/\s/.test(text[j] ?? "")) j++;
+      if (depth === 1 && text[j] === ":") {
+        j++;
+        while (/\s/.test(text[j] ?? "")) j++;
+        number.lastIndex = j;
+        const m = number.exec(text);
+        if (m && (m[1] !== undefined || m[2] !== undefined)) keys.push(JSON.parse(text.slice(i, end + 1)) as string);
+      }
+      i = end;
+    }
+  }
+  return keys;
+}
+
+/** writeJson, with the top-level `floats` that hold whole numbers written as Python writes floats (`2.0`). */
+export async function writeJsonWithFloats(path: string, value: Record<string, unknown>, floats: Iterable<string>): Promise<void> {
+  let text = JSON.stringify(value, null, 2);
+  for (const key of floats) {
+    const v = value[key];
+    if (typeof v !== "number" || !Number.isInteger(v)) continue;
+    const line = new RegExp(`^(  ${JSON.stringify(key).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: -?\\d+)(,?)$`, "m");
+    text = text.replace(line, "$1.0$2");
+  }
+  await writeFile(path, text);
+}
+
 /** False only when no process has this id (a process of another user counts as alive). */
 function processAlive(pid: number): boolean {
   try {

@@ -6,6 +6,9 @@ import { ConfigReader, readJsonObject, writeJson } from "../io/files.js";
 import { callNative, callNativeSync } from "../native.js";
 import { assertPositiveInt, LEGACY_TYPE_PREFIX, type SentenceModule } from "./Module.js";
 
+// torch.nn.LayerNorm(dimension)'s, which sentence-transformers' LayerNorm module is.
+const TORCH_LAYER_NORM = { eps: 1e-5, bias: true };
+
 export interface LayerNormOptions {
   device?: string;
 }
@@ -25,7 +28,7 @@ export class LayerNorm implements SentenceModule {
     assertPositiveInt(dimension, "LayerNorm: dimension");
     this.dimension = dimension;
     this.native =
-      native ?? callNativeSync("LayerNorm", (n) => n.createModule("layer_norm", { dimension }, { device: options.device ?? "cpu", seed: 0 }, null).module);
+      native ?? callNativeSync("LayerNorm", (n) => n.createModule("layer_norm", { dimension, ...TORCH_LAYER_NORM }, { device: options.device ?? "cpu", seed: 0 }, null).module);
   }
 
   getSentenceEmbeddingDimension(): number {
@@ -46,7 +49,7 @@ export class LayerNorm implements SentenceModule {
     const file = join(dir, "config.json");
     const dimension = new ConfigReader(await readJsonObject(file, { op: "LayerNorm.load" }), file, "LayerNorm.load").int("dimension");
     const weights = await weightsForNative(dir);
-    const { module } = await callNative("LayerNorm.load", (n) => n.loadModule("layer_norm", { dimension }, weights, { device: options.device ?? "cpu", seed: 0 }));
+    const { module } = await callNative("LayerNorm.load", (n) => n.loadModule("layer_norm", { dimension, ...TORCH_LAYER_NORM }, weights, { device: options.device ?? "cpu", seed: 0 }));
     return new LayerNorm(dimension, options, module);
   }
 

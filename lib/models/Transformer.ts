@@ -1,9 +1,10 @@
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import type { NativeEncoderInfo, NativeModule } from "../../types/native.js";
 import { SbertError } from "../errors.js";
 import { saveWeights, weightsForNative } from "../io/checkpoint.js";
-import { ConfigReader, readJsonObject, writeJson } from "../io/files.js";
+import { ConfigReader, floatKeys, readJsonObject, writeJson, writeJsonWithFloats } from "../io/files.js";
 import { modelIdFor, resolveModelFolder, type HubOptions } from "../hub/index.js";
 import { callNative, native } from "../native.js";
 import { Tokenizer, type EncodedBatch, type TextInput } from "../tokenization/Tokenizer.js";
@@ -37,6 +38,8 @@ export class Transformer implements InputModule {
   readonly saveInRoot = true;
   /** config.json as read; written back on save. */
   readonly config: Record<string, unknown>;
+  /** config.json's keys written as floats, whole numbers included (`2.0`): written so again on save. */
+  configFloats: readonly string[] = [];
   readonly tokenizer: Tokenizer;
   readonly native: NativeModule;
   /** Checkpoint keys that were present but not used (e.g. a masked-LM head). */
@@ -113,6 +116,7 @@ export class Transformer implements InputModule {
           : Math.min(module.encoderInfo().maxTokens, tokenizer.modelMaxLength ?? Infinity));
       const doLowerCase = options.doLowerCase ?? sbertConfig.bool("do_lower_case", false);
       const transformer = new Transformer(config, tokenizer, module, ignoredKeys, maxSeqLength, doLowerCase);
+      transformer.configFloats = floatKeys(await readFile(configFile, "utf8"));
       if (path !== modelNameOrPath) transformer.hubId = modelIdFor(modelNameOrPath);
       return transformer;
     } catch (e) {
@@ -164,12 +168,8 @@ export class Transformer implements InputModule {
 
   /** Writes config.json, model.safetensors, the tokenizer files and sentence_bert_config.json into `dir`. */
   async save(dir: string): Promise<void> {
-    await writeJson(join(dir, "config.json"), {
-      ...this.config,
-      architectures: [this.encoderInfo.modelClass],
-      model_type: this.encoderInfo.modelType,
-      torch_dtype: "float32",
-    });
+    const config = { ...this.config, architectures: [this.encoderInfo.modelClass], model_type: this.encoderInfo.modelType, torch_dtype: "float32" };
+    await writeJsonWithFloats(join(dir, "config.json"), config, this.configFloats);
     await saveWeights(this.native, join(dir, "model.safetensors"));
     await this.tokenizer.save(dir, { modelMaxLength: this._maxSeqLength });
     await writeJson(join(dir, "sentence_bert_config.json"), this.getConfigDict());

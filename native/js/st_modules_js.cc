@@ -28,7 +28,9 @@ std::string arg_kind(const Napi::CallbackInfo& info) {
 ModuleFactory st_module_factory(const std::string& kind, const Napi::Object& c) {
   if (kind == "layer_norm") {
     const int64_t dimension = get_int(c, "dimension");
-    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<LayerNormModule>(dimension); };
+    const double eps = get_number(c, "eps");
+    const bool bias = get_bool(c, "bias");
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<LayerNormModule>(dimension, eps, bias); };
   }
   if (kind == "dropout") {
     const double p = get_number(c, "p");

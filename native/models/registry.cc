@@ -14,10 +14,11 @@ Architecture distilbert_architecture();
 Architecture mpnet_architecture();
 Architecture qwen3_architecture();
 Architecture gemma3_text_architecture();
+Architecture modernbert_architecture();
 
 const std::vector<Architecture>& architectures() {
   static const std::vector<Architecture> all = {bert_architecture(), roberta_architecture(), xlm_roberta_architecture(), distilbert_architecture(),
-                                                mpnet_architecture(), qwen3_architecture(), gemma3_text_architecture()};
+                                                mpnet_architecture(), qwen3_architecture(), gemma3_text_architecture(), modernbert_architecture()};
   return all;
 }
 

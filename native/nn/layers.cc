@@ -40,9 +40,9 @@ std::vector<at::Tensor> linear_group(const ops::Context& ctx, const std::vector<
   return ops::linear(ctx, weights, layers.front()->precision, x, prepared);
 }
 
-LayerNorm::LayerNorm(int64_t dim, double eps_) : eps(eps_) {
+LayerNorm::LayerNorm(int64_t dim, double eps_, bool with_bias) : eps(eps_) {
   weight = register_parameter("weight", at::ones({dim}));
-  bias = register_parameter("bias", at::zeros({dim}));
+  if (with_bias) bias = register_parameter("bias", at::zeros({dim}));
 }
 
 at::Tensor LayerNorm::forward(const at::Tensor& x) const { return ops::layer_norm(x, weight, bias, eps); }

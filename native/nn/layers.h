@@ -37,12 +37,13 @@ std::vector<at::Tensor> linear_group(const ops::Context& ctx, const std::vector<
 
 class LayerNorm : public torch::nn::Module {
  public:
-  LayerNorm(int64_t dim, double eps);
+  // bias false: a scale only, as torch.nn.LayerNorm(bias=False) (ModernBERT).
+  LayerNorm(int64_t dim, double eps, bool bias = true);
   at::Tensor forward(const at::Tensor& x) const;
   // LayerNorm(dropout(x) + residual), the shape of post-norm encoders' sublayer outputs.
   at::Tensor forward(const ops::Context& ctx, const at::Tensor& x, const at::Tensor& residual, double dropout_p) const;
   at::Tensor weight;
-  at::Tensor bias;
+  at::Tensor bias;  // undefined without one
   double eps;
 };
 

@@ -39,7 +39,7 @@ interface Built {
   config: Record<string, unknown>;
 }
 
-const ARCHS = ["bert", "distilbert", "mpnet", "roberta", "xlm-roberta", "qwen3", "gemma3_text"] as const;
+const ARCHS = ["bert", "distilbert", "mpnet", "roberta", "xlm-roberta", "qwen3", "gemma3_text", "modernbert"] as const;
 // Tokenizers that pad on the left (decoder embedders): sentence-transformers' token embeddings of a padded text
 // start with its padding, which sbert-node leaves out.
 const LEFT_PADDED = new Set<string>(["qwen3"]);
@@ -58,6 +58,7 @@ const DROPOUT_FREE: Record<string, Record<string, number>> = {
   distilbert: { dropout: 0, attention_dropout: 0 },
   qwen3: { attention_dropout: 0 },
   gemma3_text: { attention_dropout: 0 },
+  modernbert: { embedding_dropout: 0, attention_dropout: 0, mlp_dropout: 0 },
   default: { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
 };
 const S1 = TEXTS.slice(0, 5);
@@ -200,7 +201,7 @@ const ISAS: { isa: KernelIsa; missing?: string }[] = [
 ];
 
 describe.each(ISAS)("kernels on $isa", ({ isa, missing }) => {
-  test.skipIf(missing !== undefined).each(["bert", "mpnet", "xlm-roberta", "qwen3", "gemma3_text"] as const)(
+  test.skipIf(missing !== undefined).each(["bert", "mpnet", "xlm-roberta", "qwen3", "gemma3_text", "modernbert"] as const)(
     `%s: one text at a time, batches of 3, and int8 agree with sentence-transformers${missing ? ` (skipped: ${missing})` : ""}`,
     async (arch) => {
       const ref = reference.get(arch)!;
@@ -233,7 +234,7 @@ describe("bad configs name the file and the field", () => {
     await writeFile(file, JSON.stringify({ ...config, model_type: "gpt_neo" }));
     await expect(SentenceTransformer.load(dir)).rejects.toMatchObject({
       code: "ERR_CONFIG",
-      message: expect.stringMatching(/config\.json: model_type 'gpt_neo' is not supported \(supported: bert, roberta, xlm-roberta, distilbert, mpnet, qwen3, gemma3_text\)/),
+      message: expect.stringMatching(/config\.json: model_type 'gpt_neo' is not supported \(supported: bert, roberta, xlm-roberta, distilbert, mpnet, qwen3, gemma3_text, modernbert\)/),
     });
     await writeFile(file, JSON.stringify({ ...config, n_layers: "two" }));
     await expect(SentenceTransformer.load(dir)).rejects.toMatchObject({

@@ -24,7 +24,7 @@ const QUERY = "Chi gioca con il cane nel parco?";
 const DOCUMENTS = [...SENTENCES, LONG, "A man plays the guitar.", "la città è piena di gente oggi perché è festa"];
 const PAIRS: CrossEncoderPair[] = [...DOCUMENTS.map((d) => [QUERY, d] as CrossEncoderPair), [LONG, LONG], [LONG, "ciao"], ["ciao", LONG]];
 
-const ARCHS = ["bert", "distilbert", "mpnet", "roberta", "xlm-roberta"] as const;
+const ARCHS = ["bert", "distilbert", "mpnet", "roberta", "xlm-roberta", "modernbert"] as const;
 type Arch = (typeof ARCHS)[number];
 const KINDS = ["hf1", "hf3", "st6"] as const;
 type Kind = (typeof KINDS)[number];
@@ -47,6 +47,11 @@ interface Answer {
 function spec(dir: string, arch: Arch, kind: Kind): Record<string, unknown> {
   const base = { dir, arch, seed: 11, corpus: CORPUS, vocab_size: 1000 };
   if (kind === "hf1") return { ...base, num_labels: 1, layout: "hf" };
+  // ModernBERT's head as config.json may shape it: the tokens' mean, biases everywhere (the encoder's too).
+  if (kind === "hf3" && arch === "modernbert") {
+    const config = { classifier_pooling: "mean", classifier_bias: true, classifier_activation: "silu", norm_bias: true, attention_bias: true, mlp_bias: true };
+    return { ...base, num_labels: 3, layout: "hf", config };
+  }
   if (kind === "hf3") return { ...base, num_labels: 3, layout: "hf" };
   return { ...base, num_labels: 1, layout: "st6", activation_fn: TANH };
 }
@@ -235,7 +240,7 @@ describe("bad folders give an SbertError naming the file and the key or field", 
     await writeFile(configFile, JSON.stringify({ ...config, model_type: "gpt_neo" }));
     await expect(CrossEncoder.load(unknown)).rejects.toMatchObject({
       code: "ERR_CONFIG",
-      message: expect.stringContaining(`${configFile}: model_type "gpt_neo" has no sequence-classification head in sbert-node (supported: bert, roberta, xlm-roberta, mpnet, distilbert)`),
+      message: expect.stringContaining(`${configFile}: model_type "gpt_neo" has no sequence-classification head in sbert-node (supported: bert, roberta, xlm-roberta, mpnet, distilbert, modernbert)`),
     });
     await writeFile(configFile, JSON.stringify({ ...config, sentence_transformers: { activation_fn: "torch.nn.modules.activation.Softplus" } }));
     await expect(CrossEncoder.load(unknown)).rejects.toMatchObject({

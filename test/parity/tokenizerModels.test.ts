@@ -21,7 +21,7 @@ import { EDGE_TEXTS, longTexts, makePairs, makeSentences, makeWorldSentences, ru
 
 const BUILD = fileURLToPath(new URL("../fixtures/hf_model.py", import.meta.url));
 const SPM = fileURLToPath(new URL("../fixtures/spm_tokenizer.py", import.meta.url));
-const KINDS = ["xlm-roberta", "roberta", "mpnet", "qwen3", "gemma3_text"] as const;
+const KINDS = ["xlm-roberta", "roberta", "mpnet", "qwen3", "gemma3_text", "modernbert"] as const;
 type Kind = (typeof KINDS)[number];
 
 const WORLD = makeWorldSentences(300);
