@@ -12,6 +12,7 @@
 #include "models/encoder.h"
 #include "nn/layers.h"
 #include "ops/attention.h"
+#include "ops/checkpoint.h"
 #include "ops/packing.h"
 #include "ops/pointwise.h"
 #include "ops/rotary.h"
@@ -190,7 +191,8 @@ class ModernBertModel : public Encoder {
     auto hidden = embeddings->forward(ctx, tokens.take(in.input_ids));
     for (auto& layer : layers) {
       if (states) states->push_back(tokens.restore(hidden));
-      hidden = layer->forward(ctx, hidden, tokens, layer->local ? local : global);
+      const auto& rotary = layer->local ? local : global;
+      hidden = ops::checkpoint(ctx, hidden, [layer, tokens, rotary](const ops::Context& c, const at::Tensor& h) { return layer->forward(c, h, tokens, rotary); });
     }
     hidden = final_norm->forward(hidden);
     if (states) states->push_back(tokens.restore(hidden));
