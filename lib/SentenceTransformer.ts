@@ -303,7 +303,8 @@ export class SentenceTransformer {
   /** Loads a peft adapter folder (adapter_config.json + adapter_model.safetensors) onto this base model. */
   async loadAdapter(path: string): Promise<void> {
     if (typeof path !== "string" || path === "") throw new TypeError("loadAdapter: path must be a non-empty string");
-    await this.adapterHost("SentenceTransformer.loadAdapter").loadAdapter(path);
+    const host = this.adapterHost("SentenceTransformer.loadAdapter");
+    await this.exclusive(() => host.loadAdapter(path));
   }
 
   /** Writes the adapter alone, as peft's save_pretrained: adapter_config.json and adapter_model.safetensors. */

@@ -224,6 +224,8 @@ std::vector<std::string> TransformerModule::add_adapter(const LoraConfig& config
   }
   auto paths = add_lora(*encoder, config);
   frozen_by_adapter_ = std::move(trainable);
+  adapter_scaling_ = lora_scaling(config);
+  adapter_extras_.clear();
   return paths;
 }
 
@@ -232,20 +234,40 @@ NamedTensors TransformerModule::adapter_state_dict() const {
   for (auto& [key, value] : checkpoint_parameters(*encoder, /*adapter=*/true)) {
     out.emplace_back(key, value.detach().to(at::kCPU, at::kFloat).contiguous().clone());
   }
+  for (auto& [key, t] : adapter_extras_) out.emplace_back(key, t.contiguous().clone());
   return out;
 }
 
 void TransformerModule::load_adapter(LazyTensors tensors, const std::string& source) {
   if (nn::lora_parameters(*encoder).empty()) fail(ErrorCode::Input, "the model has no adapter to load weights into");
   static const std::string peft_prefix = "base_model.model.";
+  LazyTensors weights;
+  NamedTensors extras;
   for (auto& t : tensors) {
     if (starts_with(t.name, peft_prefix)) t.name = t.name.substr(peft_prefix.size());
+    bool kept = false;
+    for (const auto& k : architecture.kept) kept = kept || starts_with(t.name, k);
+    if (kept) extras.emplace_back(t.name, t.read().to(at::kFloat));
+    else weights.push_back(std::move(t));
   }
-  assign_parameters(*encoder, tensors, source, /*adapter=*/true);
+  assign_parameters(*encoder, weights, source, /*adapter=*/true);
+  adapter_extras_ = std::move(extras);
 }
 
 void TransformerModule::merge_adapter() {
   merge_lora(*encoder);
+  for (auto& [key, a] : adapter_extras_) {
+    static const std::string suffix = ".lora_A.weight";
+    if (key.size() <= suffix.size() || key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    const std::string layer = key.substr(0, key.size() - suffix.size());
+    for (auto& [b_key, b] : adapter_extras_) {
+      if (b_key != layer + ".lora_B.weight") continue;
+      for (auto& [w_key, w] : extras_) {
+        if (w_key == layer + ".weight") w = w + at::matmul(b, a) * adapter_scaling_;
+      }
+    }
+  }
+  adapter_extras_.clear();
   for (auto& p : frozen_by_adapter_) p.requires_grad_(true);
   frozen_by_adapter_.clear();
 }

@@ -117,6 +117,10 @@ class TransformerModule : public SentenceModule {
 
  private:
   std::vector<at::Tensor> frozen_by_adapter_;
+  double adapter_scaling_ = 0;
+  // An adapter's weights on layers kept only for saving (peft adapts BERT's pooler.dense when told "dense"):
+  // written back with the adapter, folded into them on merge.
+  NamedTensors adapter_extras_;
 };
 
 class PoolingModule : public SentenceModule {
