@@ -126,7 +126,8 @@ describe.each(ARCHS)("%s", (arch) => {
   test("an adapter added and trained here (fit) changes only the adapter, saves in peft's layout, and loads in Python with the same embeddings", async () => {
     const model = await SentenceTransformer.load(base.get(arch)!);
     const before = model.modules[0]!.native.stateDict();
-    const paths = model.addAdapter({ r: 4, loraAlpha: 16, targetModules: [...CASES[arch].targets], seed: 7 });
+    // With adapter dropout in training (inference, here and in Python, runs without it).
+    const paths = model.addAdapter({ r: 4, loraAlpha: 16, loraDropout: 0.1, targetModules: [...CASES[arch].targets], seed: 7 });
     expect(paths.length).toBe(2 * 2);
     const examples = S1.map((s, i) => new InputExample({ texts: [s, S2[i]!], label: LABELS[i]! }));
     await model.fit({
@@ -173,6 +174,34 @@ describe("memory", () => {
     expect(stateFloats).toBe(2 * adapterFloats);
     expect(stateFloats).toBeLessThan((2 * full) / 20);
     console.log(`qwen3 fixture: optimizer state ${stateFloats} floats with LoRA r=4 on q_proj, v_proj vs ${2 * full} for full fine-tuning`);
+    trainer.dispose();
+    model.dispose();
+  });
+});
+
+describe("addAdapter and mergeAndUnload", () => {
+  test("options are checked first; one adapter at a time; merging folds it in and lets the base train again", async () => {
+    const model = await SentenceTransformer.load(base.get("qwen3")!);
+    expect(() => model.addAdapter({ r: 0, targetModules: ["q_proj"] })).toThrow(RangeError);
+    expect(() => model.addAdapter({ r: 2, targetModules: [] })).toThrow(TypeError);
+    expect(() => model.addAdapter({ r: 2, loraDropout: 1, targetModules: ["q_proj"] })).toThrow(RangeError);
+    expect(() => model.addAdapter({ r: 2, targetModules: ["nope"] })).toThrow(/match no module/);
+    expect(() => model.addAdapter({ r: 2, targetModules: ["input_layernorm"] })).toThrow(/not a linear layer/);
+    // A regular expression over the whole path, as peft takes a string.
+    expect(model.addAdapter({ r: 2, targetModules: "layers\\.0\\.mlp\\.(up|down)_proj" })).toEqual(["layers.0.mlp.up_proj", "layers.0.mlp.down_proj"]);
+    expect(() => model.addAdapter({ r: 2, targetModules: ["q_proj"] })).toThrow(SbertError);
+    expect(model.modules[0]!.native.adapterStateDict().length).toBe(4);
+    model.mergeAndUnload();
+    expect(model.modules[0]!.native.adapterStateDict()).toEqual([]);
+    // After merging, a training step keeps moments for every encoder weight again.
+    const trainer = native().createTrainer(
+      model.modules.map((m) => m.native),
+      [{ loss: "CosineSimilarityLoss" }],
+      { lr: 1e-3, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: 1, scheduler: "constantlr", warmupSteps: 0, totalSteps: 1, useAmp: false, seed: 0 },
+    );
+    await trainer.step(0, [tokenBatch(model, S1), tokenBatch(model, S2)], { data: Float32Array.from(LABELS), shape: [LABELS.length] });
+    const moments = trainer.state().filter((t) => t.name.startsWith("exp_avg."));
+    expect(moments.length).toBe(model.modules[0]!.native.stateDict().length);
     trainer.dispose();
     model.dispose();
   });
