@@ -13,6 +13,7 @@ import { Pooling } from "./models/Pooling.js";
 import { Router } from "./models/Router.js";
 import { StaticEmbedding } from "./models/StaticEmbedding.js";
 import { Transformer } from "./models/Transformer.js";
+import type { LoraConfig } from "./peft/LoraConfig.js";
 import { fit, type FitOptions, type FitResult, type TrainingSummary } from "./fit.js";
 import { modelIdFor, pushSavedFolder, resolveModelFolder, type HubOptions, type PushOptions, type PushResult } from "./hub/index.js";
 import { ReadWriteLock } from "./internal/lock.js";
@@ -283,6 +284,41 @@ export class SentenceTransformer {
   }
 
   /** The size of the embeddings encode returns (after truncateDim). */
+  private adapterHost(op: string): Transformer {
+    if (this.disposed) throw new SbertError("ERR_DISPOSED", "the model was disposed", { op });
+    const first = this.modules[0];
+    if (!(first instanceof Transformer)) throw new SbertError("ERR_INPUT", "adapters need a Transformer as the first module", { op });
+    return first;
+  }
+
+  /**
+   * Adds a LoRA adapter (peft's LoraConfig in camelCase) to the Transformer's linear layers named by
+   * `targetModules`, freezing its own weights: fit and SentenceTransformerTrainer then train the adapter (and
+   * any later module's weights), as sentence-transformers' add_adapter. Returns the adapted layers' paths.
+   */
+  addAdapter(config: LoraConfig): string[] {
+    return this.adapterHost("SentenceTransformer.addAdapter").addAdapter(config);
+  }
+
+  /** Loads a peft adapter folder (adapter_config.json + adapter_model.safetensors) onto this base model. */
+  async loadAdapter(path: string): Promise<void> {
+    if (typeof path !== "string" || path === "") throw new TypeError("loadAdapter: path must be a non-empty string");
+    const host = this.adapterHost("SentenceTransformer.loadAdapter");
+    await this.exclusive(() => host.loadAdapter(path));
+  }
+
+  /** Writes the adapter alone, as peft's save_pretrained: adapter_config.json and adapter_model.safetensors. */
+  async saveAdapter(path: string): Promise<void> {
+    if (typeof path !== "string" || path === "") throw new TypeError("saveAdapter: path must be a non-empty string");
+    const host = this.adapterHost("SentenceTransformer.saveAdapter");
+    await writeFolderAtomically(path, (tmp) => host.saveAdapter(tmp), "SentenceTransformer.saveAdapter");
+  }
+
+  /** Folds the adapter into the Transformer's weights and removes it (peft's merge_and_unload). */
+  mergeAndUnload(): void {
+    this.adapterHost("SentenceTransformer.mergeAndUnload").mergeAndUnload();
+  }
+
   getSentenceEmbeddingDimension(): number | undefined {
     let dim: number | undefined;
     for (const m of this.modules) {

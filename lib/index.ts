@@ -61,3 +61,4 @@ export {
   emptyCache,
 } from "./backend.js";
 export { createServer } from "./server/index.js";
+export type { LoraConfig } from "./peft/LoraConfig.js";

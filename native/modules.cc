@@ -21,13 +21,23 @@ std::string list_keys(const std::vector<std::string>& keys, size_t max_shown = 8
   return out;
 }
 
+// The parameters of root a checkpoint holds: its own weights, or (adapter) those of its LoRA adapter.
+std::vector<std::pair<std::string, at::Tensor>> checkpoint_parameters(const torch::nn::Module& root, bool adapter) {
+  const auto lora = nn::lora_parameters(root);
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (auto& p : root.named_parameters(/*recurse=*/true)) {
+    if ((lora.count(p.key()) != 0) == adapter) out.emplace_back(p.key(), p.value());
+  }
+  return out;
+}
+
 // Copies checkpoint tensors into the parameters of `root` by exact key; every parameter must be covered.
 // All keys and shapes are checked before anything is read or copied, so a bad checkpoint leaves the weights as
 // they were; tensors are then read one at a time.
-void assign_parameters(const torch::nn::Module& root, const LazyTensors& tensors, const std::string& source) {
-  auto params = root.named_parameters(/*recurse=*/true);
+void assign_parameters(const torch::nn::Module& root, const LazyTensors& tensors, const std::string& source, bool adapter = false) {
+  auto params = checkpoint_parameters(root, adapter);
   std::unordered_map<std::string, at::Tensor> by_name;
-  for (auto& p : params) by_name.emplace(p.key(), p.value());
+  for (auto& p : params) by_name.emplace(p.first, p.second);
   std::set<std::string> seen;
   std::vector<std::pair<at::Tensor, const LazyTensor*>> copies;
   for (const auto& tensor : tensors) {
@@ -51,7 +61,7 @@ void assign_parameters(const torch::nn::Module& root, const LazyTensors& tensors
   }
   std::vector<std::string> missing;
   for (auto& p : params) {
-    if (!seen.count(p.key())) missing.push_back(p.key());
+    if (!seen.count(p.first)) missing.push_back(p.first);
   }
   if (!missing.empty()) fail(ErrorCode::Weights, "missing keys in " + source + ": " + list_keys(missing));
   c10::NoGradGuard no_grad;
@@ -75,8 +85,8 @@ std::vector<std::string> SentenceModule::load_weights(LazyTensors tensors, const
 
 NamedTensors SentenceModule::state_dict() const {
   NamedTensors out;
-  for (auto& p : weights_root().named_parameters(true)) {
-    out.emplace_back(p.key(), p.value().detach().to(at::kCPU, at::kFloat).contiguous().clone());
+  for (auto& [key, value] : checkpoint_parameters(weights_root(), /*adapter=*/false)) {
+    out.emplace_back(key, value.detach().to(at::kCPU, at::kFloat).contiguous().clone());
   }
   for (auto& [key, t] : extras_) out.emplace_back(key, t.to(at::kFloat).contiguous().clone());
   return out;
@@ -205,6 +215,61 @@ at::Device parse_device(const std::string& spec) {
     fail(ErrorCode::Device, "device '" + spec + "' was requested but only " + std::to_string(count) + " CUDA device(s) are visible");
   }
   return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+std::vector<std::string> TransformerModule::add_adapter(const LoraConfig& config) {
+  std::vector<at::Tensor> trainable;
+  for (auto& p : encoder->parameters(/*recurse=*/true)) {
+    if (p.requires_grad()) trainable.push_back(p);
+  }
+  auto paths = add_lora(*encoder, config);
+  frozen_by_adapter_ = std::move(trainable);
+  adapter_scaling_ = lora_scaling(config);
+  adapter_extras_.clear();
+  return paths;
+}
+
+NamedTensors TransformerModule::adapter_state_dict() const {
+  NamedTensors out;
+  for (auto& [key, value] : checkpoint_parameters(*encoder, /*adapter=*/true)) {
+    out.emplace_back(key, value.detach().to(at::kCPU, at::kFloat).contiguous().clone());
+  }
+  for (auto& [key, t] : adapter_extras_) out.emplace_back(key, t.contiguous().clone());
+  return out;
+}
+
+void TransformerModule::load_adapter(LazyTensors tensors, const std::string& source) {
+  if (nn::lora_parameters(*encoder).empty()) fail(ErrorCode::Input, "the model has no adapter to load weights into");
+  static const std::string peft_prefix = "base_model.model.";
+  LazyTensors weights;
+  NamedTensors extras;
+  for (auto& t : tensors) {
+    if (starts_with(t.name, peft_prefix)) t.name = t.name.substr(peft_prefix.size());
+    bool kept = false;
+    for (const auto& k : architecture.kept) kept = kept || starts_with(t.name, k);
+    if (kept) extras.emplace_back(t.name, t.read().to(at::kFloat));
+    else weights.push_back(std::move(t));
+  }
+  assign_parameters(*encoder, weights, source, /*adapter=*/true);
+  adapter_extras_ = std::move(extras);
+}
+
+void TransformerModule::merge_adapter() {
+  merge_lora(*encoder);
+  for (auto& [key, a] : adapter_extras_) {
+    static const std::string suffix = ".lora_A.weight";
+    if (key.size() <= suffix.size() || key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    const std::string layer = key.substr(0, key.size() - suffix.size());
+    for (auto& [b_key, b] : adapter_extras_) {
+      if (b_key != layer + ".lora_B.weight") continue;
+      for (auto& [w_key, w] : extras_) {
+        if (w_key == layer + ".weight") w = w + at::matmul(b, a) * adapter_scaling_;
+      }
+    }
+  }
+  adapter_extras_.clear();
+  for (auto& p : frozen_by_adapter_) p.requires_grad_(true);
+  frozen_by_adapter_.clear();
 }
 
 }  // namespace sbert

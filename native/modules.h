@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "lora.h"
 #include "models/encoder.h"
 #include "nn/layers.h"
 #include "ops/context.h"
@@ -98,6 +99,14 @@ class TransformerModule : public SentenceModule {
   std::vector<std::string> load_weights(LazyTensors tensors, const std::string& source) override;
   void init_weights(uint64_t seed) override { encoder->init_weights(seed); }
   void set_precision(ops::Precision precision) override { nn::set_precision(*encoder, precision); }
+  // LoRA (lora.h). add_adapter freezes the encoder's own weights (the adapter alone trains) and returns the
+  // adapted layers' paths; the adapter's weights are keyed `<module path>.lora_A.weight` (peft's keys without
+  // its `base_model.model.` prefix); load_adapter replaces every one of them from a checkpoint (all checked
+  // first); merge_adapter folds the adapter into the base weights, removes it and unfreezes them.
+  std::vector<std::string> add_adapter(const LoraConfig& config);
+  NamedTensors adapter_state_dict() const;
+  void load_adapter(LazyTensors tensors, const std::string& source);
+  void merge_adapter();
   const Architecture& architecture;
   std::shared_ptr<Encoder> encoder;
   // config.json's output_hidden_states: the encoder's hidden states go to all_layer_embeddings too.
@@ -105,6 +114,13 @@ class TransformerModule : public SentenceModule {
 
  protected:
   const torch::nn::Module& weights_root() const override { return *encoder; }
+
+ private:
+  std::vector<at::Tensor> frozen_by_adapter_;
+  double adapter_scaling_ = 0;
+  // An adapter's weights on layers kept only for saving (peft adapts BERT's pooler.dense when told "dense"):
+  // written back with the adapter, folded into them on merge.
+  NamedTensors adapter_extras_;
 };
 
 class PoolingModule : public SentenceModule {

@@ -64,9 +64,29 @@ export interface NativeModule {
   setPrecision(precision: "float32" | "int8" | "bf16"): void;
   /** transformer modules only: the architecture's facts */
   encoderInfo(): NativeEncoderInfo;
+  /** transformer modules only: adds a LoRA adapter (freezing the encoder's own weights); resolves the adapted layers' paths */
+  addAdapter(config: NativeLoraConfig): string[];
+  /** transformer modules only: the adapter's weights, keyed `<module path>.lora_A.weight` */
+  adapterStateDict(): { name: string; shape: number[]; data: Float32Array }[];
+  /** transformer modules only: replaces every adapter weight from a checkpoint (keys with or without `base_model.model.`) */
+  loadAdapter(weights: NonNullable<NativeWeights>): Promise<void>;
+  /** transformer modules only: folds the adapter into the base weights and removes it */
+  mergeAdapter(): void;
   /** moves the weights to another device (synchronous) */
   to(device: string): void;
   dispose(): void;
+}
+
+export interface NativeLoraConfig {
+  r: number;
+  loraAlpha: number;
+  loraDropout: number;
+  useRslora: boolean;
+  /** matched as peft matches a list: the whole module path or its last components; ["all-linear"]: every linear layer */
+  targetModules: string[];
+  /** peft's target_modules given as one string: a regular expression over the whole path ("" when a list is given) */
+  targetRegex: string;
+  seed: number;
 }
 
 export interface NativeTokenBatch {

@@ -1,12 +1,23 @@
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 
 import type { NativeEncoderInfo, NativeModule } from "../../types/native.js";
 import { SbertError } from "../errors.js";
 import { saveWeights, weightsForNative } from "../io/checkpoint.js";
-import { ConfigReader, floatKeys, readJsonObject, writeJson, writeJsonWithFloats } from "../io/files.js";
+import { ConfigReader, exists, floatKeys, readJsonObject, writeJson, writeJsonWithFloats } from "../io/files.js";
+import { readSafetensorsHeader, writeSafetensors } from "../io/safetensors.js";
 import { modelIdFor, resolveModelFolder, type HubOptions } from "../hub/index.js";
-import { callNative, native } from "../native.js";
+import { callNative, callNativeSync, native } from "../native.js";
+import {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_KEY_PREFIX,
+  ADAPTER_WEIGHTS_FILE,
+  checkLoraConfig,
+  readAdapterConfig,
+  toNativeLoraConfig,
+  writeAdapterConfig,
+  type LoraConfig,
+} from "../peft/LoraConfig.js";
 import { Tokenizer, type EncodedBatch, type TextInput } from "../tokenization/Tokenizer.js";
 import { assertPositiveInt, LEGACY_TYPE_PREFIX, type InputModule } from "./Module.js";
 
@@ -48,6 +59,10 @@ export class Transformer implements InputModule {
   readonly encoderInfo: NativeEncoderInfo;
   /** The Hub id it was downloaded from; undefined for a local folder or a new model. */
   hubId: string | undefined;
+  /** Where its base weights came from (a folder, or the Hub id): what a saved adapter names as base_model_name_or_path. */
+  nameOrPath: string | undefined;
+  /** The LoRA adapter it carries (addAdapter, or an adapter folder loaded), if any. */
+  adapterConfig: Required<LoraConfig> | undefined;
   doLowerCase: boolean;
   private _maxSeqLength: number;
 
@@ -90,12 +105,23 @@ export class Transformer implements InputModule {
     if (typeof modelNameOrPath !== "string" || modelNameOrPath === "") throw new TypeError("Transformer.load: modelNameOrPath must be a non-empty string");
     const { revision, token, cacheFolder, localFilesOnly, endpoint } = options;
     const path = await resolveModelFolder(modelNameOrPath, { revision, token, cacheFolder, localFilesOnly, endpoint });
-    const configFile = join(path, "config.json");
+    // A peft adapter folder (as sentence-transformers saves a model with an adapter): adapter_config.json and
+    // adapter_model.safetensors beside the tokenizer, the base model's config and weights where
+    // base_model_name_or_path says.
+    const adapter = !(await exists(join(path, "config.json"))) && (await exists(join(path, ADAPTER_CONFIG_FILE))) ? await readAdapterConfig(path, OP_LOAD) : undefined;
+    let basePath = path;
+    if (adapter) {
+      if (adapter.baseModelNameOrPath === undefined) {
+        throw new SbertError("ERR_CONFIG", `${adapter.file}: field 'base_model_name_or_path' must name the base model (a folder or a Hub id), got nothing`, { op: OP_LOAD });
+      }
+      basePath = await resolveModelFolder(adapter.baseModelNameOrPath, { token, cacheFolder, localFilesOnly, endpoint });
+    }
+    const configFile = join(basePath, "config.json");
     const config = await readJsonObject(configFile, { op: OP_LOAD });
     const sbertConfigFile = join(path, "sentence_bert_config.json");
     const sbertConfig = new ConfigReader((await readJsonObject(sbertConfigFile, { optional: true, op: OP_LOAD })) ?? {}, sbertConfigFile, OP_LOAD);
     const tokenizer = await Tokenizer.fromFolder(path);
-    const weights = await weightsForNative(path);
+    const weights = await weightsForNative(basePath);
     const { module, ignoredKeys } = await callNative(OP_LOAD, (n) =>
       n.loadTransformer({ config, file: configFile }, weights, { device: options.device ?? "cpu", seed: 0 }),
     );
@@ -118,6 +144,20 @@ export class Transformer implements InputModule {
       const transformer = new Transformer(config, tokenizer, module, ignoredKeys, maxSeqLength, doLowerCase);
       transformer.configFloats = floatKeys(await readFile(configFile, "utf8"));
       if (path !== modelNameOrPath) transformer.hubId = modelIdFor(modelNameOrPath);
+      if (adapter) {
+        const base = adapter.baseModelNameOrPath!;
+        transformer.nameOrPath = basePath === base || isAbsolute(base) ? base : resolve(basePath);
+        try {
+          transformer.addAdapter(adapter.config);
+        } catch (e) {
+          // The config is the file's: say which file and field did not fit the model.
+          if (e instanceof SbertError && e.code === "ERR_CONFIG") throw new SbertError("ERR_CONFIG", `${adapter.file}: field 'target_modules': ${e.message.replace(/^[^:]*: /, "")}`, { op: OP_LOAD });
+          throw e;
+        }
+        await transformer.loadAdapterWeights(path);
+      } else {
+        transformer.nameOrPath = path !== modelNameOrPath ? modelIdFor(modelNameOrPath) : resolve(path);
+      }
       return transformer;
     } catch (e) {
       module.dispose();
@@ -166,8 +206,66 @@ export class Transformer implements InputModule {
     return { max_seq_length: this._maxSeqLength, do_lower_case: this.doLowerCase };
   }
 
-  /** Writes config.json, model.safetensors, the tokenizer files and sentence_bert_config.json into `dir`. */
+  /**
+   * Adds a LoRA adapter (peft's LoraConfig) to the encoder's linear layers that `targetModules` names, and freezes
+   * the encoder's own weights: training then updates the adapter alone. Returns the adapted layers' paths.
+   */
+  addAdapter(config: LoraConfig): string[] {
+    const checked = checkLoraConfig(config, "addAdapter");
+    if (this.adapterConfig) throw new SbertError("ERR_INPUT", "the model already has a LoRA adapter (mergeAndUnload() it first)", { op: "Transformer.addAdapter" });
+    const paths = callNativeSync("Transformer.addAdapter", () => this.native.addAdapter(toNativeLoraConfig(checked)));
+    this.adapterConfig = checked;
+    return paths;
+  }
+
+  /** Loads a peft adapter folder (adapter_config.json + adapter_model.safetensors) made for this base model. */
+  async loadAdapter(dir: string): Promise<void> {
+    const { config } = await readAdapterConfig(dir, "Transformer.loadAdapter");
+    this.addAdapter(config);
+    await this.loadAdapterWeights(dir);
+  }
+
+  private async loadAdapterWeights(dir: string): Promise<void> {
+    const header = await readSafetensorsHeader(join(dir, ADAPTER_WEIGHTS_FILE));
+    const tensors = header.entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, begin: e.begin, end: e.end }));
+    await callNative("Transformer.loadAdapter", () => this.native.loadAdapter({ files: [{ path: header.path, tensors }] }));
+  }
+
+  /** Writes the adapter as peft does: adapter_config.json and adapter_model.safetensors (keys `base_model.model.<path>.lora_A.weight`). */
+  async saveAdapter(dir: string): Promise<void> {
+    const config = this.adapterConfig;
+    if (!config) throw new SbertError("ERR_INPUT", "the model has no adapter (addAdapter or loadAdapter first)", { op: "Transformer.saveAdapter" });
+    if (this.nameOrPath === undefined) {
+      throw new SbertError(
+        "ERR_INPUT",
+        "the base model was not loaded from a folder or the Hub, so adapter_config.json could not name it: save the base model and load it again, or mergeAndUnload()",
+        { op: "Transformer.saveAdapter" },
+      );
+    }
+    await writeAdapterConfig(dir, config, this.nameOrPath);
+    const tensors = this.native.adapterStateDict().map((t) => ({ name: ADAPTER_KEY_PREFIX + t.name, dtype: "F32" as const, shape: t.shape, data: t.data }));
+    await writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: "pt" });
+  }
+
+  /** Folds the adapter into the base weights (W += scaling · B·A) and removes it; the weights train again. */
+  mergeAndUnload(): void {
+    if (!this.adapterConfig) throw new SbertError("ERR_INPUT", "the model has no adapter", { op: "Transformer.mergeAndUnload" });
+    callNativeSync("Transformer.mergeAndUnload", () => this.native.mergeAdapter());
+    this.adapterConfig = undefined;
+  }
+
+  /**
+   * Writes config.json, model.safetensors, the tokenizer files and sentence_bert_config.json into `dir`; with an
+   * adapter, as sentence-transformers saves one: adapter_config.json and adapter_model.safetensors in place of
+   * config.json and model.safetensors.
+   */
   async save(dir: string): Promise<void> {
+    if (this.adapterConfig) {
+      await this.saveAdapter(dir);
+      await this.tokenizer.save(dir, { modelMaxLength: this._maxSeqLength });
+      await writeJson(join(dir, "sentence_bert_config.json"), this.getConfigDict());
+      return;
+    }
     const config = { ...this.config, architectures: [this.encoderInfo.modelClass], model_type: this.encoderInfo.modelType, torch_dtype: "float32" };
     await writeJsonWithFloats(join(dir, "config.json"), config, this.configFloats);
     await saveWeights(this.native, join(dir, "model.safetensors"));

@@ -19,6 +19,10 @@ Napi::Function ModuleWrap::Define(Napi::Env env) {
                          InstanceMethod<&ModuleWrap::LoadWeights>("loadWeights"),
                          InstanceMethod<&ModuleWrap::SetPrecision>("setPrecision"),
                          InstanceMethod<&ModuleWrap::EncoderInfo>("encoderInfo"),
+                         InstanceMethod<&ModuleWrap::AddAdapter>("addAdapter"),
+                         InstanceMethod<&ModuleWrap::AdapterStateDict>("adapterStateDict"),
+                         InstanceMethod<&ModuleWrap::LoadAdapter>("loadAdapter"),
+                         InstanceMethod<&ModuleWrap::MergeAdapter>("mergeAdapter"),
                      });
 }
 
@@ -52,6 +56,31 @@ Napi::Value ModuleWrap::Device(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ModuleWrap::Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !module_); }
+
+namespace {
+
+Napi::Array named_tensors_to_js(Napi::Env env, const NamedTensors& tensors) {
+  auto out = Napi::Array::New(env, tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto& [name, t] = tensors[i];
+    auto entry = Napi::Object::New(env);
+    entry.Set("name", name);
+    auto shape = Napi::Array::New(env, t.dim());
+    for (int64_t d = 0; d < t.dim(); ++d) shape.Set(static_cast<uint32_t>(d), Napi::Number::New(env, static_cast<double>(t.size(d))));
+    entry.Set("shape", shape);
+    entry.Set("data", float32_array(env, t.data_ptr<float>(), static_cast<size_t>(t.numel())));
+    out.Set(static_cast<uint32_t>(i), entry);
+  }
+  return out;
+}
+
+TransformerModule& transformer_of(const std::shared_ptr<SentenceModule>& module, const char* method) {
+  auto* transformer = dynamic_cast<TransformerModule*>(module.get());
+  if (transformer == nullptr) fail(ErrorCode::Input, std::string(method) + " is only for transformer modules");
+  return *transformer;
+}
+
+}  // namespace
 
 Napi::Value ModuleWrap::StateDict(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
@@ -152,6 +181,74 @@ Napi::Value ModuleWrap::EncoderInfo(const Napi::CallbackInfo& info) {
     out.Set("layers", static_cast<double>(e.layers));
     out.Set("heads", static_cast<double>(e.heads));
     return out;
+  });
+}
+
+// addAdapter({r, loraAlpha, loraDropout, useRslora, targetModules: string[], targetRegex, seed}) -> the adapted
+// layers' paths. TypeScript has validated the config.
+Napi::Value ModuleWrap::AddAdapter(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsObject()) fail(ErrorCode::Input, "addAdapter expects a config object");
+    const auto c = info[0].As<Napi::Object>();
+    LoraConfig config;
+    config.r = get_int(c, "r");
+    config.lora_alpha = get_number(c, "loraAlpha");
+    config.lora_dropout = get_number(c, "loraDropout");
+    config.use_rslora = get_bool(c, "useRslora");
+    config.target_modules = get_string_array(c, "targetModules");
+    config.target_regex = get_string(c, "targetRegex");
+    config.seed = static_cast<uint64_t>(get_int(c, "seed"));
+    auto module = From(Value());
+    const auto paths = transformer_of(module, "addAdapter()").add_adapter(config);
+    auto out = Napi::Array::New(info.Env(), paths.size());
+    for (size_t i = 0; i < paths.size(); ++i) out.Set(static_cast<uint32_t>(i), paths[i]);
+    return out;
+  });
+}
+
+Napi::Value ModuleWrap::AdapterStateDict(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    return named_tensors_to_js(info.Env(), transformer_of(From(Value()), "adapterStateDict()").adapter_state_dict());
+  });
+}
+
+namespace {
+
+// Replaces a transformer's adapter weights from a checkpoint, off the JS thread.
+class LoadAdapterWorker : public PromiseWorker {
+ public:
+  LoadAdapterWorker(Napi::Env env, std::shared_ptr<SentenceModule> module, WeightsSpec weights)
+      : PromiseWorker(env), module_(std::move(module)), weights_(std::move(weights)) {}
+
+ protected:
+  void Run() override {
+    std::string source;
+    for (const auto& f : weights_.files) source += (source.empty() ? "" : ", ") + f.path;
+    transformer_of(module_, "loadAdapter()").load_adapter(as_lazy(read_tensors(weights_.files)), source);
+  }
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+
+ private:
+  std::shared_ptr<SentenceModule> module_;
+  WeightsSpec weights_;
+};
+
+}  // namespace
+
+Napi::Value ModuleWrap::LoadAdapter(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto weights = read_weights_spec(info.Length() > 0 ? info[0] : info.Env().Undefined());
+    if (!weights.present) fail(ErrorCode::Input, "loadAdapter needs a weights description");
+    auto module = From(Value());
+    transformer_of(module, "loadAdapter()");
+    return (new LoadAdapterWorker(info.Env(), std::move(module), std::move(weights)))->QueueAndPromise();
+  });
+}
+
+Napi::Value ModuleWrap::MergeAdapter(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    transformer_of(From(Value()), "mergeAdapter()").merge_adapter();
+    return info.Env().Undefined();
   });
 }
 

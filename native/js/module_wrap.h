@@ -31,6 +31,10 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
   Napi::Value LoadWeights(const Napi::CallbackInfo& info);
   Napi::Value SetPrecision(const Napi::CallbackInfo& info);
   Napi::Value EncoderInfo(const Napi::CallbackInfo& info);
+  Napi::Value AddAdapter(const Napi::CallbackInfo& info);
+  Napi::Value AdapterStateDict(const Napi::CallbackInfo& info);
+  Napi::Value LoadAdapter(const Napi::CallbackInfo& info);
+  Napi::Value MergeAdapter(const Napi::CallbackInfo& info);
   std::shared_ptr<SentenceModule> module_;
 };
 

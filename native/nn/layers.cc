@@ -9,6 +9,7 @@
 #include <cmath>
 #include <regex>
 
+#include "errors.h"
 #include "ops/pointwise.h"
 
 namespace sbert::nn {
@@ -21,8 +22,41 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias) {
   if (with_bias) bias = register_parameter("bias", at::zeros({out_features}));
 }
 
+LoraFactor::LoraFactor(int64_t in_features, int64_t out_features) {
+  weight = register_parameter("weight", at::zeros({out_features, in_features}));
+}
+
 at::Tensor Linear::forward(const ops::Context& ctx, const at::Tensor& x) const {
-  return ops::linear(ctx, {weights()}, precision, x, prepared).front();
+  auto y = ops::linear(ctx, {weights()}, precision, x, prepared).front();
+  return has_lora() ? ops::add_lora(ctx, y, x, lora()) : y;
+}
+
+void Linear::add_lora(int64_t r, double scaling, double dropout, uint64_t seed) {
+  if (has_lora()) fail(ErrorCode::Input, "the layer already has a LoRA adapter");
+  const auto options = at::TensorOptions().dtype(at::kFloat).device(weight.device());
+  lora_A = register_module("lora_A", std::make_shared<LoraFactor>(weight.size(1), r));
+  lora_B = register_module("lora_B", std::make_shared<LoraFactor>(r, weight.size(0)));
+  c10::NoGradGuard no_grad;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  // kaiming_uniform_(a = sqrt(5)): gain sqrt(2 / (1 + 5)), bound gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in).
+  const double bound = 1.0 / std::sqrt(static_cast<double>(weight.size(1)));
+  lora_A->weight.set_data(at::empty({r, weight.size(1)}).uniform_(-bound, bound, gen).to(options));
+  lora_B->weight.set_data(at::zeros({weight.size(0), r}, options));
+  lora_scaling = scaling;
+  lora_dropout = dropout;
+}
+
+void Linear::merge_lora() {
+  if (!has_lora()) return;
+  {
+    c10::NoGradGuard no_grad;
+    // In place: the weight keeps its layout, and its version bump drops the prepared forms made from it.
+    weight.add_(at::matmul(lora_B->weight, lora_A->weight), lora_scaling);
+  }
+  unregister_module("lora_A");
+  unregister_module("lora_B");
+  lora_A.reset();
+  lora_B.reset();
 }
 
 void Linear::reset_uniform(uint64_t seed) {
@@ -37,7 +71,12 @@ std::vector<at::Tensor> linear_group(const ops::Context& ctx, const std::vector<
                                      const ops::PreparedWeights& prepared) {
   std::vector<ops::LinearWeights> weights;
   for (const auto* l : layers) weights.push_back(l->weights());
-  return ops::linear(ctx, weights, layers.front()->precision, x, prepared);
+  auto out = ops::linear(ctx, weights, layers.front()->precision, x, prepared);
+  // Adapters run beside the fused product, each on its own layer's output.
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (layers[i]->has_lora()) out[i] = ops::add_lora(ctx, out[i], x, layers[i]->lora());
+  }
+  return out;
 }
 
 LayerNorm::LayerNorm(int64_t dim, double eps_, bool with_bias) : eps(eps_) {
@@ -64,6 +103,16 @@ Embedding::Embedding(int64_t num, int64_t dim, std::optional<int64_t> padding_id
 // As torch.nn.Embedding: the padding row gets no gradient (decoders whose pad token is also their end-of-text
 // token read it at real positions).
 at::Tensor Embedding::forward(const at::Tensor& ids) const { return at::embedding(weight, ids, padding_idx.value_or(-1)); }
+
+std::set<std::string> lora_parameters(const torch::nn::Module& root) {
+  std::set<std::string> out;
+  for (const auto& m : root.named_modules("", /*include_self=*/true)) {
+    if (dynamic_cast<const LoraFactor*>(m.value().get()) == nullptr) continue;
+    const std::string prefix = m.key().empty() ? "" : m.key() + ".";
+    for (const auto& p : m.value()->named_parameters(/*recurse=*/false)) out.insert(prefix + p.key());
+  }
+  return out;
+}
 
 void init_normal(torch::nn::Module& root, double std, uint64_t seed) {
   c10::NoGradGuard no_grad;

@@ -16,6 +16,14 @@
 
 namespace sbert::nn {
 
+// One factor of a LoRA update, a bias-free linear layer of its own (peft's lora_A or lora_B) so that its
+// parameter is spelled `<layer>.lora_A.weight` as peft saves it.
+class LoraFactor : public torch::nn::Module {
+ public:
+  LoraFactor(int64_t in_features, int64_t out_features);
+  at::Tensor weight;  // [out, in]
+};
+
 class Linear : public torch::nn::Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true);
@@ -28,6 +36,17 @@ class Linear : public torch::nn::Module {
   ops::Precision precision = ops::Precision::Float32;
   // Its weights in the forms inference runs them in.
   ops::PreparedWeights prepared;
+
+  // peft's LoRA: y = W x + b + lora_B(lora_A(dropout(x))) * scaling, with A [r, in] drawn as torch.nn.Linear's
+  // default (kaiming-uniform, a = sqrt(5)) from `seed` and B [out, r] zero, so the layer starts unchanged.
+  void add_lora(int64_t r, double scaling, double dropout, uint64_t seed);
+  // W += scaling * B A; the adapter is then removed.
+  void merge_lora();
+  bool has_lora() const { return lora_A != nullptr; }
+  ops::LoraWeights lora() const { return {lora_A->weight, lora_B->weight, lora_scaling, lora_dropout}; }
+  std::shared_ptr<LoraFactor> lora_A, lora_B;
+  double lora_scaling = 0;
+  double lora_dropout = 0;
 };
 
 // Several linear layers over the same input (Q, K and V), as if each ran alone; at inference one product over
@@ -65,6 +84,9 @@ class Embedding : public torch::nn::Module {
   at::Tensor weight;
   std::optional<int64_t> padding_idx;
 };
+
+// Whether a parameter of root (named as named_parameters() spells it) belongs to a LoRA adapter.
+std::set<std::string> lora_parameters(const torch::nn::Module& root);
 
 // Hugging Face's initialisation of a model, by layer type: linear and embedding weights normal(0, std), biases
 // zero, embedding padding rows zero, LayerNorm weight one and bias zero, RMSNorm weight one (zero with a unit

@@ -10,6 +10,7 @@
 
 #include "errors.h"
 #include "kernels/kernels.h"
+#include "ops/pointwise.h"
 
 namespace sbert::ops {
 
@@ -377,6 +378,13 @@ std::vector<at::Tensor> linear(const Context& ctx, const std::vector<LinearWeigh
 void over_ranges(const Context& ctx, int64_t count, int64_t elements, const std::function<void(int64_t begin, int64_t end)>& fn) {
   if (ctx.parts < 2 || elements < (int64_t{1} << 14)) return fn(int64_t{0}, count);
   ctx.run_parts([&](int part, int parts) { fn(count * part / parts, count * (part + 1) / parts); });
+}
+
+at::Tensor add_lora(const Context& ctx, const at::Tensor& y, const at::Tensor& x, const LoraWeights& lora) {
+  // Two thin products (through r columns) rather than one merged [out, in] weight: the adapter stays a separate,
+  // trainable low-rank update and costs r * (in + out) multiply-adds a row.
+  const auto h = lora.dropout > 0 ? dropout(ctx, x, lora.dropout) : x;
+  return y + at::linear(at::linear(h, lora.a), lora.b) * lora.scaling;
 }
 
 }  // namespace sbert::ops

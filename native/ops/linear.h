@@ -97,6 +97,17 @@ struct LinearWeights {
   const at::Tensor& bias;    // [out] or undefined
 };
 
+// A LoRA adapter of one layer (peft's lora_A and lora_B weights).
+struct LoraWeights {
+  const at::Tensor& a;  // [r, in]
+  const at::Tensor& b;  // [out, r]
+  double scaling;       // lora_alpha / r, or lora_alpha / sqrt(r) (rsLoRA)
+  double dropout;       // on the adapter's input, in training only
+};
+
+// y + lora_B(lora_A(dropout(x))) * scaling, as peft's LoRA layer adds it to the base layer's output y.
+at::Tensor add_lora(const Context& ctx, const at::Tensor& y, const at::Tensor& x, const LoraWeights& lora);
+
 // The layers' outputs over x ([..., in] -> [..., out_i] each), as if each ran alone. At inference they run as one
 // product over the layers' weights side by side, and the outputs are views into its result.
 std::vector<at::Tensor> linear(const Context& ctx, const std::vector<LinearWeights>& layers, Precision precision, const at::Tensor& x,
