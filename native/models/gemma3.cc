@@ -110,9 +110,9 @@ class Gemma3Attention : public torch::nn::Module {
 
   at::Tensor forward(const ops::Context& ctx, const at::Tensor& hidden, const ops::Tokens& tokens, const ops::RotaryTables& rotary) {
     const auto qkv = nn::linear_group(ctx, {q_proj.get(), k_proj.get(), v_proj.get()}, hidden, qkv_prepared_);
-    auto q = ops::apply_rotary(per_head(*q_norm, qkv[0]), rotary, head_dim);
+    auto q = ops::apply_rotary(q_norm->forward_heads(qkv[0]), rotary, head_dim);
     if (query_scale != 1.0) q = q * query_scale;
-    auto k = ops::apply_rotary(per_head(*k_norm, qkv[1]), rotary, head_dim);
+    auto k = ops::apply_rotary(k_norm->forward_heads(qkv[1]), rotary, head_dim);
     ops::AttentionSpec spec{heads, kv_heads};
     spec.window_left = band_left;
     spec.window_right = band_right;
@@ -128,40 +128,14 @@ class Gemma3Attention : public torch::nn::Module {
   std::shared_ptr<nn::RMSNorm> q_norm, k_norm;
 
  private:
-  at::Tensor per_head(const nn::RMSNorm& norm, const at::Tensor& x) const {
-    auto sizes = x.sizes().vec();
-    sizes.back() = x.size(-1) / head_dim;
-    sizes.push_back(head_dim);
-    return norm.forward(x.reshape(sizes)).reshape(x.sizes());
-  }
   ops::PreparedWeights qkv_prepared_;
-};
-
-class Gemma3MLP : public torch::nn::Module {
- public:
-  explicit Gemma3MLP(const Config& c) : act(c.hidden_activation) {
-    gate_proj = register_module("gate_proj", std::make_shared<nn::Linear>(c.hidden_size, c.intermediate_size, false));
-    up_proj = register_module("up_proj", std::make_shared<nn::Linear>(c.hidden_size, c.intermediate_size, false));
-    down_proj = register_module("down_proj", std::make_shared<nn::Linear>(c.intermediate_size, c.hidden_size, false));
-  }
-
-  at::Tensor forward(const ops::Context& ctx, const at::Tensor& x) {
-    const auto gate_up = nn::linear_group(ctx, {gate_proj.get(), up_proj.get()}, x, gate_up_prepared_);
-    return down_proj->forward(ctx, ops::activation(ctx, act, gate_up[0]) * gate_up[1]);
-  }
-
-  const ops::Activation act;
-  std::shared_ptr<nn::Linear> gate_proj, up_proj, down_proj;
-
- private:
-  ops::PreparedWeights gate_up_prepared_;
 };
 
 class Gemma3DecoderLayer : public torch::nn::Module {
  public:
   Gemma3DecoderLayer(const Config& c, int64_t index) : type(c.layer_types[index]) {
     self_attn = register_module("self_attn", std::make_shared<Gemma3Attention>(c, type));
-    mlp = register_module("mlp", std::make_shared<Gemma3MLP>(c));
+    mlp = register_module("mlp", std::make_shared<nn::GatedMLP>(c.hidden_size, c.intermediate_size, c.hidden_activation));
     auto norm = [&](const char* name) { return register_module(name, std::make_shared<nn::RMSNorm>(c.hidden_size, c.rms_norm_eps, true)); };
     input_layernorm = norm("input_layernorm");
     post_attention_layernorm = norm("post_attention_layernorm");
@@ -176,7 +150,7 @@ class Gemma3DecoderLayer : public torch::nn::Module {
 
   const LayerType type;
   std::shared_ptr<Gemma3Attention> self_attn;
-  std::shared_ptr<Gemma3MLP> mlp;
+  std::shared_ptr<nn::GatedMLP> mlp;
   std::shared_ptr<nn::RMSNorm> input_layernorm, post_attention_layernorm, pre_feedforward_layernorm, post_feedforward_layernorm;
 };
 

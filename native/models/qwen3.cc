@@ -84,8 +84,8 @@ class Qwen3Attention : public torch::nn::Module {
 
   at::Tensor forward(const ops::Context& ctx, const at::Tensor& hidden, const ops::Tokens& tokens, const ops::RotaryTables& rotary) {
     const auto qkv = nn::linear_group(ctx, {q_proj.get(), k_proj.get(), v_proj.get()}, hidden, qkv_prepared_);
-    auto q = ops::apply_rotary(per_head(*q_norm, qkv[0]), rotary, head_dim);
-    auto k = ops::apply_rotary(per_head(*k_norm, qkv[1]), rotary, head_dim);
+    auto q = ops::apply_rotary(q_norm->forward_heads(qkv[0]), rotary, head_dim);
+    auto k = ops::apply_rotary(k_norm->forward_heads(qkv[1]), rotary, head_dim);
     ops::AttentionSpec spec{heads, kv_heads};
     spec.window_left = window > 0 ? window - 1 : -1;
     spec.window_right = 0;  // causal
@@ -99,41 +99,14 @@ class Qwen3Attention : public torch::nn::Module {
   std::shared_ptr<nn::RMSNorm> q_norm, k_norm;
 
  private:
-  // The norm over each head's values.
-  at::Tensor per_head(const nn::RMSNorm& norm, const at::Tensor& x) const {
-    auto sizes = x.sizes().vec();
-    sizes.back() = x.size(-1) / head_dim;
-    sizes.push_back(head_dim);
-    return norm.forward(x.reshape(sizes)).reshape(x.sizes());
-  }
   ops::PreparedWeights qkv_prepared_;
-};
-
-class Qwen3MLP : public torch::nn::Module {
- public:
-  explicit Qwen3MLP(const Config& c) : act(c.hidden_act) {
-    gate_proj = register_module("gate_proj", std::make_shared<nn::Linear>(c.hidden_size, c.intermediate_size, false));
-    up_proj = register_module("up_proj", std::make_shared<nn::Linear>(c.hidden_size, c.intermediate_size, false));
-    down_proj = register_module("down_proj", std::make_shared<nn::Linear>(c.intermediate_size, c.hidden_size, false));
-  }
-
-  at::Tensor forward(const ops::Context& ctx, const at::Tensor& x) {
-    const auto gate_up = nn::linear_group(ctx, {gate_proj.get(), up_proj.get()}, x, gate_up_prepared_);
-    return down_proj->forward(ctx, ops::activation(ctx, act, gate_up[0]) * gate_up[1]);
-  }
-
-  const ops::Activation act;
-  std::shared_ptr<nn::Linear> gate_proj, up_proj, down_proj;
-
- private:
-  ops::PreparedWeights gate_up_prepared_;
 };
 
 class Qwen3DecoderLayer : public torch::nn::Module {
  public:
   Qwen3DecoderLayer(const Config& c, int64_t index) {
     self_attn = register_module("self_attn", std::make_shared<Qwen3Attention>(c, c.sliding_window[index]));
-    mlp = register_module("mlp", std::make_shared<Qwen3MLP>(c));
+    mlp = register_module("mlp", std::make_shared<nn::GatedMLP>(c.hidden_size, c.intermediate_size, c.hidden_act));
     input_layernorm = register_module("input_layernorm", std::make_shared<nn::RMSNorm>(c.hidden_size, c.rms_norm_eps));
     post_attention_layernorm = register_module("post_attention_layernorm", std::make_shared<nn::RMSNorm>(c.hidden_size, c.rms_norm_eps));
   }
@@ -144,7 +117,7 @@ class Qwen3DecoderLayer : public torch::nn::Module {
   }
 
   std::shared_ptr<Qwen3Attention> self_attn;
-  std::shared_ptr<Qwen3MLP> mlp;
+  std::shared_ptr<nn::GatedMLP> mlp;
   std::shared_ptr<nn::RMSNorm> input_layernorm, post_attention_layernorm;
 };
 

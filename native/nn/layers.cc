@@ -96,6 +96,25 @@ RMSNorm::RMSNorm(int64_t dim, double eps_, bool unit_offset_) : eps(eps_), unit_
 
 at::Tensor RMSNorm::forward(const at::Tensor& x) const { return ops::rms_norm(x, weight, eps, unit_offset); }
 
+at::Tensor RMSNorm::forward_heads(const at::Tensor& x) const {
+  const int64_t dim = weight.size(0);
+  auto sizes = x.sizes().vec();
+  sizes.back() = x.size(-1) / dim;
+  sizes.push_back(dim);
+  return forward(x.reshape(sizes)).reshape(x.sizes());
+}
+
+GatedMLP::GatedMLP(int64_t hidden, int64_t intermediate, ops::Activation act_) : act(act_) {
+  gate_proj = register_module("gate_proj", std::make_shared<Linear>(hidden, intermediate, false));
+  up_proj = register_module("up_proj", std::make_shared<Linear>(hidden, intermediate, false));
+  down_proj = register_module("down_proj", std::make_shared<Linear>(intermediate, hidden, false));
+}
+
+at::Tensor GatedMLP::forward(const ops::Context& ctx, const at::Tensor& x) {
+  const auto gate_up = linear_group(ctx, {gate_proj.get(), up_proj.get()}, x, gate_up_prepared_);
+  return down_proj->forward(ctx, ops::activation(ctx, act, gate_up[0]) * gate_up[1]);
+}
+
 Embedding::Embedding(int64_t num, int64_t dim, std::optional<int64_t> padding_idx_) : padding_idx(padding_idx_) {
   weight = register_parameter("weight", at::empty({num, dim}));
 }

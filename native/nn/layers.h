@@ -13,6 +13,7 @@
 
 #include "ops/context.h"
 #include "ops/linear.h"
+#include "ops/pointwise.h"
 
 namespace sbert::nn {
 
@@ -71,9 +72,24 @@ class RMSNorm : public torch::nn::Module {
   // unit_offset: the weight is stored as an offset from one (Gemma), and initialised to zero.
   RMSNorm(int64_t dim, double eps, bool unit_offset = false);
   at::Tensor forward(const at::Tensor& x) const;
+  // x [.., heads * dim]: each head's values normalised on their own (decoders' q_norm / k_norm).
+  at::Tensor forward_heads(const at::Tensor& x) const;
   at::Tensor weight;
   double eps;
   bool unit_offset;
+};
+
+// The gated MLP of decoders (Llama's, Qwen's, Gemma's; Hugging Face's `gate_proj`, `up_proj`, `down_proj`, no
+// biases): down(act(gate(x)) * up(x)), gate and up as one product at inference.
+class GatedMLP : public torch::nn::Module {
+ public:
+  GatedMLP(int64_t hidden, int64_t intermediate, ops::Activation act);
+  at::Tensor forward(const ops::Context& ctx, const at::Tensor& x);
+  const ops::Activation act;
+  std::shared_ptr<Linear> gate_proj, up_proj, down_proj;
+
+ private:
+  ops::PreparedWeights gate_up_prepared_;
 };
 
 class Embedding : public torch::nn::Module {
