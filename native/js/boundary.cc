@@ -1,5 +1,6 @@
 #include "js/boundary.h"
 
+#include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
 #include <cstring>
@@ -171,6 +172,22 @@ Json get_json(const Napi::Object& obj, const char* key) { return json_of(field(o
 Napi::Float32Array float32_array(Napi::Env env, const float* data, size_t count) {
   auto out = Napi::Float32Array::New(env, count);
   if (count) std::memcpy(out.Data(), data, count * sizeof(float));
+  return out;
+}
+
+Napi::Array named_tensors_to_js(Napi::Env env, const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+  auto out = Napi::Array::New(env, tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto& [name, t0] = tensors[i];
+    auto t = t0.to(at::kCPU, at::kFloat).contiguous();
+    auto entry = Napi::Object::New(env);
+    entry.Set("name", name);
+    auto shape = Napi::Array::New(env, t.dim());
+    for (int64_t d = 0; d < t.dim(); ++d) shape.Set(static_cast<uint32_t>(d), Napi::Number::New(env, static_cast<double>(t.size(d))));
+    entry.Set("shape", shape);
+    entry.Set("data", float32_array(env, t.data_ptr<float>(), static_cast<size_t>(t.numel())));
+    out.Set(static_cast<uint32_t>(i), entry);
+  }
   return out;
 }
 

@@ -2,11 +2,13 @@
 // and small readers for the option objects TypeScript has already validated.
 #pragma once
 
+#include <ATen/core/Tensor.h>
 #include <napi.h>
 
 #include <cstdint>
 #include <exception>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "errors.h"
@@ -74,5 +76,7 @@ std::vector<int32_t> get_int32s(const Napi::Object& obj, const char* key);
 
 // A Float32Array that owns a copy of `count` floats.
 Napi::Float32Array float32_array(Napi::Env env, const float* data, size_t count);
+// Named tensors as [{name, shape, data: Float32Array}], each copied to the CPU as float32.
+Napi::Array named_tensors_to_js(Napi::Env env, const std::vector<std::pair<std::string, at::Tensor>>& tensors);
 
 }  // namespace sbert::js

@@ -59,21 +59,6 @@ Napi::Value ModuleWrap::Disposed(const Napi::CallbackInfo& info) { return Napi::
 
 namespace {
 
-Napi::Array named_tensors_to_js(Napi::Env env, const NamedTensors& tensors) {
-  auto out = Napi::Array::New(env, tensors.size());
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const auto& [name, t] = tensors[i];
-    auto entry = Napi::Object::New(env);
-    entry.Set("name", name);
-    auto shape = Napi::Array::New(env, t.dim());
-    for (int64_t d = 0; d < t.dim(); ++d) shape.Set(static_cast<uint32_t>(d), Napi::Number::New(env, static_cast<double>(t.size(d))));
-    entry.Set("shape", shape);
-    entry.Set("data", float32_array(env, t.data_ptr<float>(), static_cast<size_t>(t.numel())));
-    out.Set(static_cast<uint32_t>(i), entry);
-  }
-  return out;
-}
-
 TransformerModule& transformer_of(const std::shared_ptr<SentenceModule>& module, const char* method) {
   auto* transformer = dynamic_cast<TransformerModule*>(module.get());
   if (transformer == nullptr) fail(ErrorCode::Input, std::string(method) + " is only for transformer modules");
@@ -83,22 +68,7 @@ TransformerModule& transformer_of(const std::shared_ptr<SentenceModule>& module,
 }  // namespace
 
 Napi::Value ModuleWrap::StateDict(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&]() -> Napi::Value {
-    Napi::Env env = info.Env();
-    auto tensors = From(Value())->state_dict();
-    auto out = Napi::Array::New(env, tensors.size());
-    for (size_t i = 0; i < tensors.size(); ++i) {
-      const auto& [name, t] = tensors[i];
-      auto entry = Napi::Object::New(env);
-      entry.Set("name", name);
-      auto shape = Napi::Array::New(env, t.dim());
-      for (int64_t d = 0; d < t.dim(); ++d) shape.Set(static_cast<uint32_t>(d), Napi::Number::New(env, static_cast<double>(t.size(d))));
-      entry.Set("shape", shape);
-      entry.Set("data", float32_array(env, t.data_ptr<float>(), static_cast<size_t>(t.numel())));
-      out.Set(static_cast<uint32_t>(i), entry);
-    }
-    return out;
-  });
+  return guarded(info.Env(), [&]() -> Napi::Value { return named_tensors_to_js(info.Env(), From(Value())->state_dict()); });
 }
 
 Napi::Value ModuleWrap::ParameterCount(const Napi::CallbackInfo& info) {

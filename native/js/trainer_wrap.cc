@@ -149,22 +149,6 @@ at::Tensor read_float_tensor(const Napi::Object& obj, const char* what) {
   return t;
 }
 
-Napi::Array named_tensors_to_js(Napi::Env env, const NamedTensors& tensors) {
-  auto out = Napi::Array::New(env, tensors.size());
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const auto& [name, t0] = tensors[i];
-    auto t = t0.to(at::kCPU, at::kFloat).contiguous();
-    auto entry = Napi::Object::New(env);
-    entry.Set("name", name);
-    auto shape = Napi::Array::New(env, t.dim());
-    for (int64_t d = 0; d < t.dim(); ++d) shape.Set(static_cast<uint32_t>(d), Napi::Number::New(env, static_cast<double>(t.size(d))));
-    entry.Set("shape", shape);
-    entry.Set("data", float32_array(env, t.data_ptr<float>(), static_cast<size_t>(t.numel())));
-    out.Set(static_cast<uint32_t>(i), entry);
-  }
-  return out;
-}
-
 LossSpec read_loss_spec(const Napi::Object& o) {
   LossSpec s = LossSpec::parse(get_string(o, "loss"));
   if (o.Has("scale")) s.scale = get_number(o, "scale");

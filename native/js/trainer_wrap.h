@@ -36,7 +36,6 @@ LossSpec read_loss_spec(const Napi::Object& obj);
 // A float32 tensor from {data: Float32Array, shape}.
 at::Tensor read_float_tensor(const Napi::Object& obj, const char* what);
 // [{name, shape, data}] for named tensors (copies).
-Napi::Array named_tensors_to_js(Napi::Env env, const NamedTensors& tensors);
 
 // createTrainer(modules, objectives, optimizer) -> TrainerWrap
 Napi::Value CreateTrainer(const Napi::CallbackInfo& info);
