@@ -7,7 +7,8 @@
  */
 import { LETTER_RANGES, NUMBER_RANGES, SPACE_RANGES } from "./rustClassTables.js";
 
-function charClass(ranges: readonly number[]): string {
+/** A regular-expression class body (no brackets) of the code point ranges [lo, hi, lo, hi, ...]. */
+export function charClass(ranges: readonly number[]): string {
   const hex = (cp: number) => `\\u{${cp.toString(16)}}`;
   let out = "";
   for (let i = 0; i < ranges.length; i += 2) out += ranges[i] === ranges[i + 1] ? hex(ranges[i]!) : `${hex(ranges[i]!)}-${hex(ranges[i + 1]!)}`;

@@ -4,15 +4,9 @@
  * here to JavaScript's syntax, with \p{L}, \p{N} and \s spelled out from the tables measured on Rust (see
  * byteLevel.ts), and Oniguruma's scoped case-insensitive groups `(?i:...)` expanded letter by letter.
  */
+import { charClass } from "./byteLevel.js";
 import { LETTER_RANGES, NUMBER_RANGES, SPACE_RANGES } from "./rustClassTables.js";
 import { UnsupportedComponent } from "./unsupported.js";
-
-function charClass(ranges: readonly number[]): string {
-  const hex = (cp: number) => `\\u{${cp.toString(16)}}`;
-  let out = "";
-  for (let i = 0; i < ranges.length; i += 2) out += ranges[i] === ranges[i + 1] ? hex(ranges[i]!) : `${hex(ranges[i]!)}-${hex(ranges[i + 1]!)}`;
-  return out;
-}
 
 const CLASSES: Record<string, string> = { "p{L}": charClass(LETTER_RANGES), "p{N}": charClass(NUMBER_RANGES), s: charClass(SPACE_RANGES) };
 
