@@ -2,6 +2,7 @@
  * Shared pieces of the benchmark: options, the timing loop every engine follows, statistics, process memory,
  * and the shape of a token batch as it is passed between engines.
  */
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -16,6 +17,27 @@ export const MODELS_DIR = join(RESULTS_DIR, "models");
  * build/python.json), not whatever is first on PATH.
  */
 export const PYTHON = process.env.SBERT_BENCH_PYTHON ?? referencePython();
+
+/** Runs a Python script of the reference environment with `input` as JSON on stdin; resolves to its JSON stdout. */
+export function runPythonScript<T>(script: string, input: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, [script], { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (err = (err + b.toString()).slice(-4000)));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`${script} exited with ${code}:\n${err}`));
+      try {
+        resolve(JSON.parse(out) as T);
+      } catch (e) {
+        reject(new Error(`${script}: no JSON (${(e as Error).message}): ${out.slice(0, 500)} ${err.slice(-500)}`));
+      }
+    });
+    child.stdin.end(JSON.stringify(input));
+  });
+}
 
 function referencePython(): string {
   const record = join(REPO_ROOT, "build", "python.json");

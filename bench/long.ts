@@ -7,14 +7,14 @@
  * score tensor at 8k tokens would be 2 GiB per layer; sbert-node's attention works per (sentence, head) in blocks of
  * query rows, so its memory grows linearly with L.
  */
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
-import { fmt, log, MODELS_DIR, PYTHON, REPO_ROOT } from "./common.js";
+import { fmt, log, MODELS_DIR, REPO_ROOT, runPythonScript } from "./common.js";
 import type { BenchContext } from "./context.js";
 import { runChild } from "./memory.js";
+import { HF_BUILDER } from "./models.js";
 
 export const LONG_TOKENS = [2048, 8192] as const;
 const CONFIG = {
@@ -45,25 +45,6 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function runPython<T>(script: string, input: unknown): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [script], { cwd: REPO_ROOT, stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
-    child.stderr.on("data", (b: Buffer) => (err += b.toString()));
-    child.on("close", (code) => {
-      if (code !== 0) return reject(new Error(`${script} exited with ${code}: ${err.slice(-2000)}`));
-      try {
-        resolve(JSON.parse(out) as T);
-      } catch (e) {
-        reject(new Error(`${script}: no JSON (${(e as Error).message}): ${out.slice(0, 500)} ${err.slice(-500)}`));
-      }
-    });
-    child.stdin.end(JSON.stringify(input));
-  });
-}
-
 /** The model folder, built once per recipe (cached under bench/results/models). */
 async function ensureLongModel(corpus: string[]): Promise<string> {
   const recipe = { arch: "qwen3", seed: 31, vocab_size: 8000, config: CONFIG, pooling: ["lasttoken"], init_std: 0.02, version: 1 };
@@ -77,7 +58,7 @@ async function ensureLongModel(corpus: string[]): Promise<string> {
   }
   log(`long: building the Qwen3 shape with transformers into ${dir}`);
   await mkdir(MODELS_DIR, { recursive: true });
-  await runPython(join(REPO_ROOT, "test", "fixtures", "hf_model.py"), { ...recipe, dir, corpus });
+  await runPythonScript(HF_BUILDER, { ...recipe, dir, corpus });
   return dir;
 }
 
@@ -100,7 +81,7 @@ export async function runLong(ctx: BenchContext): Promise<LongResult[]> {
       String(reps),
       textFile,
     ]);
-    const ref = await runPython<{ ms: number[]; tokens: number; baseline_mib: number; peak_mib: number; torch: string }>(
+    const ref = await runPythonScript<{ ms: number[]; tokens: number; baseline_mib: number; peak_mib: number; torch: string }>(
       join(REPO_ROOT, "bench", "long_ref.py"),
       { folder: dir, text: await readFile(textFile, "utf8"), tokens, threads, reps },
     );

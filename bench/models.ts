@@ -5,7 +5,6 @@
  * on the benchmark corpus and the embedding matrix at the real vocabulary size. Folders are cached under
  * bench/results/models and rebuilt when their recipe changes.
  */
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -13,7 +12,7 @@ import { join } from "node:path";
 import { writeSafetensors, type TensorToWrite } from "../lib/io/safetensors.js";
 import { pyJsonDumps } from "../test/fixtures/pyjson.js";
 import { gaussian, TINY_VOCAB, tinyBertConfig } from "../test/fixtures/tinyBert.js";
-import { log, MODELS_DIR, PYTHON, REPO_ROOT, type ModelName } from "./common.js";
+import { log, MODELS_DIR, REPO_ROOT, runPythonScript, type ModelName } from "./common.js";
 import { seededRandom as mulberry32 } from "../lib/internal/random.js";
 
 /** Hugging Face model_type: "bert" folders are written here, the others built by transformers. */
@@ -57,7 +56,7 @@ const HF_RECIPES: Partial<Record<ModelName, HfRecipe>> = {
   xlmr: { config: { vocab_size: 250002, type_vocab_size: 1, layer_norm_eps: 1e-5 }, tokenizerVocab: 30000, initStd: 0.02 },
   mpnet: { config: { vocab_size: 30527, relative_attention_num_buckets: 32, layer_norm_eps: 1e-5 }, tokenizerVocab: 30000, initStd: 0.02 },
 };
-const HF_BUILDER = join(REPO_ROOT, "test", "fixtures", "hf_model.py");
+export const HF_BUILDER = join(REPO_ROOT, "test", "fixtures", "hf_model.py");
 
 // ---------------------------------------------------------------- vocabulary
 
@@ -180,15 +179,8 @@ function sha256(text: string): string {
 }
 
 /** Runs hf_model.py on one spec (JSON on stdin), in the benchmark's Python environment. */
-function runBuilder(input: unknown): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [HF_BUILDER], { stdio: ["pipe", "ignore", "pipe"], cwd: REPO_ROOT });
-    let stderr = "";
-    child.stderr.on("data", (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
-    child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${HF_BUILDER} exited with ${code}:\n${stderr}`))));
-    child.stdin.end(JSON.stringify(input));
-  });
+async function runBuilder(input: unknown): Promise<void> {
+  await runPythonScript(HF_BUILDER, input);
 }
 
 /**
