@@ -10,12 +10,12 @@
 import { appendFile, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
-import type { NativeTrainer } from "../types/native.js";
+import type { NativeLossSpec, NativeModule, NativeTensorData, NativeTokenBatch, NativeTrainer } from "../types/native.js";
 import { Dataset } from "./datasets/Dataset.js";
 import { SbertError } from "./errors.js";
 import { SequentialEvaluator } from "./evaluation/SequentialEvaluator.js";
 import type { SentenceEvaluator } from "./evaluation/SentenceEvaluator.js";
-import type { EvaluationLogEntry, FitEvaluator, TrainingLogEntry } from "./fit.js";
+import type { EvaluationLogEntry, FitEvaluator, TrainingLogEntry, TrainingSummary } from "./fit.js";
 import { exists, readJsonObject, writeFolderAtomically } from "./io/files.js";
 import { checkpointSteps, labelTensor, latestCheckpoint, loadModelWeights, loadOptimizerState, saveOptimizerState, tokenizeColumns } from "./internal/training.js";
 import type { Label, Loss } from "./losses/Loss.js";
@@ -82,38 +82,63 @@ export class TrainerControl {
   }
 }
 
-export interface TrainerCallbackEvent {
+export interface TrainerCallbackEvent<M = SentenceTransformer> {
   args: SentenceTransformerTrainingArguments;
   state: Readonly<TrainerState>;
   control: TrainerControl;
-  model: SentenceTransformer;
+  model: M;
 }
 
 /** transformers' TrainerCallback events (camelCase); each may be async and may set `control` flags. */
-export interface TrainerCallback {
-  onTrainBegin?(event: TrainerCallbackEvent): void | Promise<void>;
-  onTrainEnd?(event: TrainerCallbackEvent): void | Promise<void>;
-  onEpochBegin?(event: TrainerCallbackEvent): void | Promise<void>;
-  onEpochEnd?(event: TrainerCallbackEvent): void | Promise<void>;
-  onStepBegin?(event: TrainerCallbackEvent): void | Promise<void>;
-  onStepEnd?(event: TrainerCallbackEvent): void | Promise<void>;
-  onLog?(event: TrainerCallbackEvent & { logs: Record<string, number> }): void | Promise<void>;
-  onEvaluate?(event: TrainerCallbackEvent & { metrics: Record<string, number> }): void | Promise<void>;
-  onSave?(event: TrainerCallbackEvent & { checkpoint: string }): void | Promise<void>;
+export interface TrainerCallback<M = SentenceTransformer> {
+  onTrainBegin?(event: TrainerCallbackEvent<M>): void | Promise<void>;
+  onTrainEnd?(event: TrainerCallbackEvent<M>): void | Promise<void>;
+  onEpochBegin?(event: TrainerCallbackEvent<M>): void | Promise<void>;
+  onEpochEnd?(event: TrainerCallbackEvent<M>): void | Promise<void>;
+  onStepBegin?(event: TrainerCallbackEvent<M>): void | Promise<void>;
+  onStepEnd?(event: TrainerCallbackEvent<M>): void | Promise<void>;
+  onLog?(event: TrainerCallbackEvent<M> & { logs: Record<string, number> }): void | Promise<void>;
+  onEvaluate?(event: TrainerCallbackEvent<M> & { metrics: Record<string, number> }): void | Promise<void>;
+  onSave?(event: TrainerCallbackEvent<M> & { checkpoint: string }): void | Promise<void>;
 }
 
 export type DatasetOrDict = Dataset | Record<string, Dataset>;
 
-export interface SentenceTransformerTrainerOptions {
-  model: SentenceTransformer;
+/** What the trainer needs of the model it trains: a SentenceTransformer, or a CrossEncoder (CrossEncoderTrainer). */
+export interface TrainableModel {
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
+  save(path: string): Promise<void>;
+  trainingSummary: TrainingSummary | undefined;
+}
+
+/** What the trainer needs of a loss: its columns and labels, and the native loss it runs. */
+export interface TrainingLoss {
+  readonly name: string;
+  readonly columns: readonly [min: number, max: number];
+  readonly labelKind: string;
+  readonly model: unknown;
+  nativeSpec(): NativeLossSpec;
+  getConfigDict(): Record<string, unknown>;
+  checkLabel(label: never, where: string): void;
+}
+
+/** An evaluator the trainer runs on its model. */
+export interface TrainerEvaluator<M> {
+  evaluate(model: M, options?: { outputPath?: string; epoch?: number; steps?: number }): Promise<Record<string, number>>;
+  readonly primaryMetric: string;
+  readonly greaterIsBetter?: boolean;
+}
+
+export interface SentenceTransformerTrainerOptions<M extends TrainableModel = SentenceTransformer, L extends TrainingLoss = Loss> {
+  model: M;
   args?: SentenceTransformerTrainingArguments | SentenceTransformerTrainingArgumentsInit;
   trainDataset?: DatasetOrDict;
   evalDataset?: DatasetOrDict;
   /** One loss, or one per dataset name of a dict of datasets. Default CoSENTLoss. */
-  loss?: Loss | Record<string, Loss>;
+  loss?: L | Record<string, L>;
   /** Runs at every evaluation; a list runs as a SequentialEvaluator. */
-  evaluator?: FitEvaluator | FitEvaluator[];
-  callbacks?: TrainerCallback[];
+  evaluator?: TrainerEvaluator<NoInfer<M>> | TrainerEvaluator<NoInfer<M>>[];
+  callbacks?: TrainerCallback<M>[];
 }
 
 export interface TrainOptions {
@@ -129,13 +154,13 @@ export interface TrainOutput {
 }
 
 /** A dataset checked against its loss, ready to batch. */
-interface Prepared {
+export interface PreparedDataset<L extends TrainingLoss = TrainingLoss> {
   name: string | undefined;
   dataset: Dataset;
   rows: Record<string, unknown>[];
   inputColumns: string[];
   labelColumn: string | undefined;
-  loss: Loss;
+  loss: L;
   objective: number;
   prompts: (string | undefined)[];
   /** The Router task of each input column (args.routerMapping). */
@@ -194,18 +219,18 @@ function columnPrompts(prompts: TrainingPrompts | undefined, datasetName: string
   return columns.map((c) => prompts[c] as string | undefined);
 }
 
-export class SentenceTransformerTrainer {
-  readonly model: SentenceTransformer;
+export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTransformer, L extends TrainingLoss = Loss> {
+  readonly model: M;
   readonly args: SentenceTransformerTrainingArguments;
   readonly trainDataset: DatasetOrDict | undefined;
   readonly evalDataset: DatasetOrDict | undefined;
-  readonly loss: Loss | Record<string, Loss>;
-  readonly evaluator: FitEvaluator | undefined;
-  readonly callbacks: TrainerCallback[];
+  readonly loss: L | Record<string, L>;
+  readonly evaluator: TrainerEvaluator<M> | undefined;
+  readonly callbacks: TrainerCallback<M>[];
   state: TrainerState;
-  readonly #losses: Loss[];
-  readonly #train: Prepared[] | undefined;
-  readonly #eval: Prepared[] | undefined;
+  readonly #losses: L[];
+  readonly #train: PreparedDataset<L>[] | undefined;
+  readonly #eval: PreparedDataset<L>[] | undefined;
   #native: NativeTrainer | undefined;
   /** Loss heads (SoftmaxLoss's classifier) as the last run left them. */
   #heads: { name: string; shape: number[]; data: Float32Array }[] = [];
@@ -215,12 +240,10 @@ export class SentenceTransformerTrainer {
   #totalLoss = 0;
   #lastLoggedStep = 0;
 
-  constructor(options: SentenceTransformerTrainerOptions) {
-    if (typeof options !== "object" || options === null) throw new TypeError(`${OP}: expected {model, args, trainDataset, ...}`);
+  constructor(options: SentenceTransformerTrainerOptions<M, L>) {
+    if (typeof options !== "object" || options === null) throw new TypeError(`${this.op}: expected {model, args, trainDataset, ...}`);
     const { model } = options;
-    if (!model || typeof (model as { encode?: unknown }).encode !== "function" || !Array.isArray(model.modules)) {
-      throw new TypeError(`${OP}: model must be a SentenceTransformer`);
-    }
+    this.checkModel(model);
     this.model = model;
     this.args = options.args instanceof SentenceTransformerTrainingArguments ? options.args : new SentenceTransformerTrainingArguments(options.args ?? {});
     if (!Array.isArray(options.callbacks ?? [])) throw new TypeError(`${OP}: callbacks must be a list`);
@@ -228,22 +251,18 @@ export class SentenceTransformerTrainer {
 
     const evaluator = options.evaluator;
     if (Array.isArray(evaluator)) {
-      this.evaluator = new SequentialEvaluator(evaluator as unknown as SentenceEvaluator[]) as unknown as FitEvaluator;
+      this.evaluator = new SequentialEvaluator(evaluator as unknown as SentenceEvaluator[]) as unknown as TrainerEvaluator<M>;
     } else if (evaluator !== undefined) {
-      if (typeof evaluator.evaluate !== "function" || typeof evaluator.primaryMetric !== "string") throw new TypeError(`${OP}: evaluator must be an evaluation.* evaluator`);
+      if (typeof evaluator.evaluate !== "function" || typeof evaluator.primaryMetric !== "string") throw new TypeError(`${this.op}: evaluator must be an evaluator`);
       this.evaluator = evaluator;
     }
 
     // The native autocast is bf16 on CPU and fp16 on CUDA: fp16 asked for on CPU would silently be bf16.
-    const device = model.modules[0]?.native.device ?? "cpu";
+    const device = this.nativeModules()[0]?.device ?? "cpu";
     if (this.args.fp16 && !device.startsWith("cuda")) {
-      throw new SbertError("ERR_DEVICE", `args.fp16 needs a CUDA device (the model is on ${device}); on CPU, mixed precision is bf16: set bf16 instead`, { op: OP });
+      throw new SbertError("ERR_DEVICE", `args.fp16 needs a CUDA device (the model is on ${device}); on CPU, mixed precision is bf16: set bf16 instead`, { op: this.op });
     }
-    if (model.modules.some((m) => m instanceof Router) && Object.keys(this.args.routerMapping).length === 0) {
-      throw new RangeError(
-        `${OP}: the model has a Router but args.routerMapping is empty: map each dataset column to the task of its route, e.g. {question: "query", answer: "document"}`,
-      );
-    }
+    this.checkArgs();
     this.trainDataset = options.trainDataset;
     this.evalDataset = options.evalDataset;
     if (this.evalDataset === undefined && this.evaluator === undefined && this.args.evalStrategy !== "no") {
@@ -251,12 +270,12 @@ export class SentenceTransformerTrainer {
         `${OP}: args.evalStrategy is "${this.args.evalStrategy}" but there is no evalDataset or evaluator; give one, or set evalStrategy to "no"`,
       );
     }
-    this.loss = options.loss ?? new CoSENTLoss(model);
-    const losses = isLossDict(this.loss) ? Object.values(this.loss) : [this.loss];
-    if (losses.length === 0) throw new TypeError(`${OP}: loss is an empty object`);
+    this.loss = options.loss ?? this.defaultLoss();
+    const losses = isLossDict<L>(this.loss) ? Object.values(this.loss) : [this.loss];
+    if (losses.length === 0) throw new TypeError(`${this.op}: loss is an empty object`);
     losses.forEach((l) => {
-      if (!l || typeof l.nativeSpec !== "function") throw new TypeError(`${OP}: loss must be a losses.* loss or an object of them by dataset name`);
-      if (l.model !== model) throw new TypeError(`${OP}: the loss ${l.name} was built for another model`);
+      if (!l || typeof l.nativeSpec !== "function") throw new TypeError(`${this.op}: loss must be a losses.* loss or an object of them by dataset name`);
+      if (l.model !== model) throw new TypeError(`${this.op}: the loss ${l.name} was built for another model`);
     });
     this.#losses = [...new Set(losses)];
     this.#train = this.trainDataset === undefined ? undefined : this.#prepare(this.trainDataset, "trainDataset");
@@ -264,22 +283,76 @@ export class SentenceTransformerTrainer {
     this.state = this.#freshState();
   }
 
-  addCallback(callback: TrainerCallback): void {
+  /** The operation errors name. */
+  protected get op(): string {
+    return OP;
+  }
+
+  /** Throws a TypeError unless `model` is one this trainer trains. */
+  protected checkModel(model: unknown): void {
+    if (!model || typeof (model as { encode?: unknown }).encode !== "function" || !Array.isArray((model as { modules?: unknown }).modules)) {
+      throw new TypeError(`${OP}: model must be a SentenceTransformer`);
+    }
+  }
+
+  /** Checks of the arguments against the model (after checkModel). */
+  protected checkArgs(): void {
+    const model = this.model as unknown as SentenceTransformer;
+    if (model.modules.some((m) => m instanceof Router) && Object.keys(this.args.routerMapping).length === 0) {
+      throw new RangeError(
+        `${OP}: the model has a Router but args.routerMapping is empty: map each dataset column to the task of its route, e.g. {question: "query", answer: "document"}`,
+      );
+    }
+  }
+
+  /** The loss when none is given: CoSENTLoss, as sentence-transformers. */
+  protected defaultLoss(): L {
+    return new CoSENTLoss(this.model as unknown as SentenceTransformer) as unknown as L;
+  }
+
+  /** The native modules the trainer steps, in pipeline order. */
+  protected nativeModules(): NativeModule[] {
+    return (this.model as unknown as SentenceTransformer).modules.map((m) => m.native);
+  }
+
+  /** Throws a TypeError naming `where` unless `value` can be input column `column` of `loss`. */
+  protected checkInput(loss: L, value: unknown, column: number, where: string): void {
+    void loss;
+    void column;
+    if (typeof value !== "string") throw new TypeError(`${where}: expected text, got ${value === null ? "null" : typeof value}`);
+  }
+
+  /** A batch of `p`'s rows as the native step takes it: one token batch per text column, and the labels. */
+  protected batchInputs(p: PreparedDataset<L>, rows: number[]): { columns: NativeTokenBatch[]; labels: NativeTensorData | null } {
+    const model = this.model as unknown as SentenceTransformer;
+    const loss = p.loss as unknown as Loss;
+    const batch = rows.map((i) => p.rows[i]!);
+    const columns = tokenizeColumns(model, p.inputColumns.map((c) => batch.map((r) => r[c] as string)), p.prompts, p.tasks);
+    const labels = p.labelColumn === undefined ? null : labelTensor(loss, batch.map((r) => r[p.labelColumn!] as Label));
+    return { columns, labels: loss.labelKind === "none" ? null : labels };
+  }
+
+  /** Loads the model weights of a checkpoint folder into the model. */
+  protected reloadWeights(dir: string, op: string): Promise<void> {
+    return loadModelWeights(this.model as unknown as SentenceTransformer, dir, op);
+  }
+
+  addCallback(callback: TrainerCallback<M>): void {
     this.callbacks.push(callback);
   }
 
-  removeCallback(callback: TrainerCallback): void {
+  removeCallback(callback: TrainerCallback<M>): void {
     const i = this.callbacks.indexOf(callback);
     if (i >= 0) this.callbacks.splice(i, 1);
   }
 
   // ------------------------------------------------------------------ datasets
 
-  #prepare(data: DatasetOrDict, what: string): Prepared[] {
+  #prepare(data: DatasetOrDict, what: string): PreparedDataset<L>[] {
     const dict = isDatasetDict(data);
     const entries: [string | undefined, unknown][] = dict ? Object.entries(data) : [[undefined, data]];
     if (entries.length === 0) throw new RangeError(`${OP}: ${what} is an empty object`);
-    const lossDict = isLossDict(this.loss) ? this.loss : undefined;
+    const lossDict = isLossDict<L>(this.loss) ? this.loss : undefined;
     if (lossDict && !dict) throw new TypeError(`${OP}: with a loss per dataset name, ${what} must be an object of datasets by name`);
     if (lossDict) {
       const missing = entries.map(([n]) => n!).filter((n) => !(n in lossDict));
@@ -292,7 +365,7 @@ export class SentenceTransformerTrainer {
     return entries.map(([name, ds]) => {
       const where = name === undefined ? what : `${what}['${name}']`;
       if (!(ds instanceof Dataset)) throw new TypeError(`${OP}: ${where} must be a Dataset`);
-      const loss = lossDict ? lossDict[name!]! : (this.loss as Loss);
+      const loss = lossDict ? lossDict[name!]! : (this.loss as L);
       const columns = ds.columnNames;
       const reserved = columns.filter((c) => RESERVED_COLUMNS.includes(c));
       if (reserved.length) throw new RangeError(`${OP}: ${where} has columns ${reserved.join(", ")}, names sentence-transformers reserves; rename them`);
@@ -314,10 +387,8 @@ export class SentenceTransformerTrainer {
       }
       const rows = ds.rows();
       rows.forEach((r, i) => {
-        for (const c of inputColumns) {
-          if (typeof r[c] !== "string") throw new TypeError(`${OP}: ${where} row ${i}, column '${c}': expected text, got ${r[c] === null ? "null" : typeof r[c]}`);
-        }
-        if (labelColumn !== undefined && loss.labelKind !== "none") loss.checkLabel(r[labelColumn] as Label, `${OP}: ${where} row ${i}, column '${labelColumn}'`);
+        inputColumns.forEach((c, k) => this.checkInput(loss, r[c], k, `${this.op}: ${where} row ${i}, column '${c}'`));
+        if (labelColumn !== undefined && loss.labelKind !== "none") loss.checkLabel(r[labelColumn] as never, `${this.op}: ${where} row ${i}, column '${labelColumn}'`);
       });
       return {
         name,
@@ -333,14 +404,7 @@ export class SentenceTransformerTrainer {
     });
   }
 
-  #inputs(p: Prepared, rows: number[]) {
-    const batch = rows.map((i) => p.rows[i]!);
-    const columns = tokenizeColumns(this.model, p.inputColumns.map((c) => batch.map((r) => r[c] as string)), p.prompts, p.tasks);
-    const labels = p.labelColumn === undefined ? null : labelTensor(p.loss, batch.map((r) => r[p.labelColumn!] as Label));
-    return { columns, labels: p.loss.labelKind === "none" ? null : labels };
-  }
-
-  #schedule(prepared: Prepared[], batchSize: number): BatchSchedule {
+  #schedule(prepared: PreparedDataset<L>[], batchSize: number): BatchSchedule {
     return new BatchSchedule(
       prepared.map((p) => p.dataset),
       {
@@ -365,7 +429,7 @@ export class SentenceTransformerTrainer {
     const a = this.args;
     const native = callNativeSync(OP, (n) =>
       n.createTrainer(
-        this.model.modules.map((m) => m.native),
+        this.nativeModules(),
         this.#losses.map((l) => l.nativeSpec()),
         {
           lr: a.learningRate,
@@ -418,13 +482,13 @@ export class SentenceTransformerTrainer {
     };
   }
 
-  #event(): TrainerCallbackEvent {
+  #event(): TrainerCallbackEvent<M> {
     return { args: this.args, state: this.state, control: this.#control, model: this.model };
   }
 
-  async #call<K extends keyof TrainerCallback>(name: K, extra: object = {}): Promise<void> {
+  async #call<K extends keyof TrainerCallback<M>>(name: K, extra: object = {}): Promise<void> {
     for (const cb of this.callbacks) {
-      const fn = cb[name] as unknown as ((e: TrainerCallbackEvent) => void | Promise<void>) | undefined;
+      const fn = cb[name] as unknown as ((e: TrainerCallbackEvent<M>) => void | Promise<void>) | undefined;
       if (fn) await fn.call(cb, { ...this.#event(), ...extra });
     }
   }
@@ -469,7 +533,7 @@ export class SentenceTransformerTrainer {
     }
   }
 
-  async #evaluateOne(native: NativeTrainer, p: Prepared | undefined, prefix: string, first: boolean): Promise<Record<string, number>> {
+  async #evaluateOne(native: NativeTrainer, p: PreparedDataset<L> | undefined, prefix: string, first: boolean): Promise<Record<string, number>> {
     const start = performance.now();
     const metrics: Record<string, number> = {};
     let samples = 0;
@@ -477,7 +541,7 @@ export class SentenceTransformerTrainer {
       // Trainer.evaluation_loop: each batch's loss repeated batch-size times, then the mean.
       let sum = 0;
       for (const b of this.#schedule([p], this.args.perDeviceEvalBatchSize).epoch(0)) {
-        const { columns, labels } = this.#inputs(p, b.rows);
+        const { columns, labels } = this.batchInputs(p, b.rows);
         const loss = await this.model.exclusive(() => callNative(`${OP}.evaluate`, () => native.evalLoss(p.objective, columns, labels)));
         sum += loss * b.rows.length;
         samples += b.rows.length;
@@ -632,7 +696,7 @@ export class SentenceTransformerTrainer {
       if (resume !== undefined) {
         const op = `${OP}.train`;
         this.state = await this.#readState(resume);
-        await loadModelWeights(this.model, resume, op);
+        await this.reloadWeights(resume, op);
         await loadOptimizerState(native, resume, this.state.global_step, op);
         epochsTrained = Math.floor(this.state.global_step / updatesPerEpoch);
         stepsTrainedInEpoch = (this.state.global_step % updatesPerEpoch) * ga;
@@ -679,7 +743,7 @@ export class SentenceTransformerTrainer {
               await this.#call("onStepBegin");
             }
             const p = train[b.dataset]!;
-            const { columns, labels } = this.#inputs(p, b.rows);
+            const { columns, labels } = this.batchInputs(p, b.rows);
             const { loss } = await this.model.exclusive(() => callNative(`${OP}.train`, () => native.accumulate(p.objective, columns, labels, 1 / micro.length)));
             this.#trLoss += loss / micro.length;
             // As transformers: the step ends after every gradientAccumulationSteps batches and at the epoch's end.
@@ -713,7 +777,7 @@ export class SentenceTransformerTrainer {
       const metrics = { ...speedMetrics("train", start, numTrainSamples, maxSteps), total_flos: 0, train_loss: trainingLoss };
       await this.#log(metrics);
       const best = this.state.best_model_checkpoint;
-      if (args.loadBestModelAtEnd && best !== null) await loadModelWeights(this.model, best, `${OP}.train`);
+      if (args.loadBestModelAtEnd && best !== null) await this.reloadWeights(best, `${this.op}.train`);
       if (best !== null && args.saveTotalLimit === 1) {
         for (const s of await checkpointSteps(args.outputDir)) if (this.#checkpointDir(s) !== best) await rm(this.#checkpointDir(s), { recursive: true, force: true });
       }
@@ -798,7 +862,7 @@ export class SentenceTransformerTrainer {
   }
 }
 
-function isLossDict(v: unknown): v is Record<string, Loss> {
+function isLossDict<L>(v: unknown): v is Record<string, L> {
   return typeof v === "object" && v !== null && typeof (v as { nativeSpec?: unknown }).nativeSpec !== "function";
 }
 

@@ -2,6 +2,8 @@ export { SentenceTransformer, LINEAR_PRECISIONS } from "./SentenceTransformer.js
 export type { EncodeOptions, EmbeddingOf, LinearPrecision, LoadOptions, Precision, SaveOptions, SentenceTransformerOptions, SimilarityFnName } from "./SentenceTransformer.js";
 export { CrossEncoder, CROSS_ENCODER_ACTIVATIONS } from "./crossEncoder/CrossEncoder.js";
 export type { CrossEncoderActivation, CrossEncoderLoadOptions, CrossEncoderPair, PredictOptions, RankOptions, RankResult } from "./crossEncoder/CrossEncoder.js";
+export { CrossEncoderTrainer, CrossEncoderTrainingArguments, type CrossEncoderTrainerOptions } from "./crossEncoder/CrossEncoderTrainer.js";
+export * as crossEncoder from "./crossEncoder/index.js";
 export * as models from "./models/index.js";
 export * as losses from "./losses/index.js";
 export * as evaluation from "./evaluation/index.js";
@@ -18,6 +20,9 @@ export {
   type SentenceTransformerTrainerOptions,
   type TrainerCallback,
   type TrainerCallbackEvent,
+  type TrainerEvaluator,
+  type TrainableModel,
+  type TrainingLoss,
   type TrainerState,
   type TrainOptions,
   type TrainOutput,

@@ -66,6 +66,94 @@ at::Tensor cosent(const at::Tensor& scores_in, const at::Tensor& labels, double 
   return at::logsumexp(scores, {0});
 }
 
+// The activation a cross-encoder loss puts on the logits, with autograd.
+at::Tensor activate(ops::Activation act, const at::Tensor& x) {
+  switch (act) {
+    case ops::Activation::Identity: return x;
+    case ops::Activation::Sigmoid: return at::sigmoid(x);
+    case ops::Activation::Tanh: return at::tanh(x);
+    case ops::Activation::Relu: return at::relu(x);
+    case ops::Activation::Silu: return at::silu(x);
+    case ops::Activation::GeluErf: return at::gelu(x);
+    case ops::Activation::GeluTanh: return at::gelu(x, "tanh");
+  }
+  return x;
+}
+
+// One logit per pair: the single-label classifier's [N, 1] as [N].
+at::Tensor single_logits(const at::Tensor& logits, const char* loss) {
+  if (logits.dim() != 2 || logits.size(1) != 1) {
+    fail(ErrorCode::Input, std::string(loss) + " needs a cross-encoder with one label, got logits of " + std::to_string(logits.dim() == 2 ? logits.size(1) : -1) + " labels");
+  }
+  return logits.reshape({-1});
+}
+
+// The list losses' [queries, most documents] logits: each query's documents in order, -1e16 where it has fewer
+// (the positions whose label is -inf), as sentence-transformers lays them out.
+at::Tensor logits_matrix(const at::Tensor& flat, const at::Tensor& labels, const char* loss) {
+  if (!labels.defined() || labels.dim() != 2) fail(ErrorCode::Input, std::string(loss) + " needs a [queries, documents] label matrix");
+  auto present = labels.isfinite();
+  if (present.sum().item<int64_t>() != flat.size(0)) {
+    fail(ErrorCode::Input, std::string(loss) + ": " + std::to_string(flat.size(0)) + " pairs but " + std::to_string(present.sum().item<int64_t>()) + " labels");
+  }
+  return at::full(labels.sizes(), -1e16, flat.options()).masked_scatter(present, flat);
+}
+
+at::Tensor lambda_weights(const LossSpec& s, const at::Tensor& gain, const at::Tensor& discount) {
+  const int64_t m = gain.size(1);
+  auto lambda_rank = [&] {
+    auto inv = discount.pow(-1.0);
+    return (inv.unsqueeze(2) - inv.unsqueeze(1)).abs() * (gain.unsqueeze(2) - gain.unsqueeze(1)).abs();
+  };
+  auto ndcg2 = [&] {
+    auto pos = at::arange(1, m + 1, gain.options().dtype(at::kLong));
+    auto delta = (pos.unsqueeze(1) - pos.unsqueeze(0)).abs();
+    // delta - 1 is -1 on the diagonal: the last position, as Python's indexing reads it; the diagonal is zeroed.
+    auto d = discount[0];
+    auto pick = [&](const at::Tensor& idx) { return d.index_select(0, idx.reshape({-1})).reshape(idx.sizes()).abs().pow(-1.0); };
+    auto below = pick(at::remainder(delta - 1, m));
+    auto at_delta = pick(delta);
+    auto deltas = (below - at_delta).abs();
+    deltas.diagonal().zero_();
+    return deltas.unsqueeze(0) * (gain.unsqueeze(2) - gain.unsqueeze(1)).abs();
+  };
+  switch (s.weighting) {
+    case LambdaWeighting::None: return at::ones({}, gain.options());
+    case LambdaWeighting::NDCGLoss1: return (gain / discount).unsqueeze(2);
+    case LambdaWeighting::NDCGLoss2: return ndcg2();
+    case LambdaWeighting::LambdaRank: return lambda_rank();
+    case LambdaWeighting::NDCGLoss2PP: return s.mu * ndcg2() + lambda_rank();
+  }
+  return {};
+}
+
+// LambdaLoss over each query's documents: pairs ordered by the model's scores, weighted by the scheme.
+at::Tensor lambda_loss(const LossSpec& s, const at::Tensor& scores, const at::Tensor& labels) {
+  const int64_t m = scores.size(1);
+  auto sorted = scores.sort(-1, /*descending=*/true);
+  const auto& scores_sorted = std::get<0>(sorted);
+  const auto& order = std::get<1>(sorted);
+  auto labels_sorted = std::get<0>(labels.sort(-1, /*descending=*/true));
+  auto true_by_pred = labels.gather(1, order);
+  auto true_diffs = true_by_pred.unsqueeze(2) - true_by_pred.unsqueeze(1);
+  auto pairs = true_diffs.isfinite();
+  if (s.weighting != LambdaWeighting::NDCGLoss1) pairs = pairs & (true_diffs > 0);
+  const int64_t k = s.k > 0 ? std::min(s.k, m) : m;
+  auto top_k = at::zeros({m, m}, pairs.options());
+  top_k.narrow(0, 0, k).narrow(1, 0, k).fill_(true);
+  true_by_pred = true_by_pred.clamp_min(0.0);
+  labels_sorted = labels_sorted.clamp_min(0.0);
+  auto discount = at::log2(1.0 + at::arange(1, m + 1, scores.options())).unsqueeze(0);
+  auto max_dcg = ((at::pow(2.0, labels_sorted) - 1) / discount).narrow(1, 0, k).sum(-1).clamp_min(s.eps);
+  auto gain = (at::pow(2.0, true_by_pred) - 1) / max_dcg.unsqueeze(1);
+  auto weights = lambda_weights(s, gain, discount);
+  auto diffs = (scores_sorted.unsqueeze(2) - scores_sorted.unsqueeze(1)).clamp(-1e8, 1e8);
+  diffs = diffs.masked_fill(diffs.isnan(), 0.0);
+  auto probas = at::pow(at::sigmoid(s.sigma * diffs).clamp_min(s.eps), weights).clamp_min(s.eps);
+  auto logs = s.natural_log ? at::log(probas) : at::log2(probas);
+  return -logs.masked_select(pairs & top_k).mean();
+}
+
 void expect_columns(const std::vector<at::Tensor>& e, size_t n, const char* loss) {
   if (e.size() != n) {
     fail(ErrorCode::Input, std::string(loss) + " takes " + std::to_string(n) + " text columns, got " + std::to_string(e.size()));
@@ -85,7 +173,14 @@ const std::vector<std::string>& loss_names() {
                                                  "OnlineContrastiveLoss",
                                                  "TripletLoss",
                                                  "BatchHardTripletLoss",
-                                                 "MSELoss"};
+                                                 "MSELoss",
+                                                 "CrossEncoder.BinaryCrossEntropyLoss",
+                                                 "CrossEncoder.CrossEntropyLoss",
+                                                 "CrossEncoder.MSELoss",
+                                                 "CrossEncoder.MarginMSELoss",
+                                                 "CrossEncoder.MultipleNegativesRankingLoss",
+                                                 "CrossEncoder.ListNetLoss",
+                                                 "CrossEncoder.LambdaLoss"};
   return names;
 }
 
@@ -102,6 +197,13 @@ LossSpec LossSpec::parse(const std::string& kind) {
   else if (kind == "TripletLoss") s.kind = LossKind::Triplet;
   else if (kind == "BatchHardTripletLoss") s.kind = LossKind::BatchHardTriplet;
   else if (kind == "MSELoss") s.kind = LossKind::MSE;
+  else if (kind == "CrossEncoder.BinaryCrossEntropyLoss") s.kind = LossKind::CrossEncoderBinaryCrossEntropy;
+  else if (kind == "CrossEncoder.CrossEntropyLoss") s.kind = LossKind::CrossEncoderCrossEntropy;
+  else if (kind == "CrossEncoder.MSELoss") s.kind = LossKind::CrossEncoderMSE;
+  else if (kind == "CrossEncoder.MarginMSELoss") s.kind = LossKind::CrossEncoderMarginMSE;
+  else if (kind == "CrossEncoder.MultipleNegativesRankingLoss") s.kind = LossKind::CrossEncoderMultipleNegativesRanking;
+  else if (kind == "CrossEncoder.ListNetLoss") s.kind = LossKind::CrossEncoderListNet;
+  else if (kind == "CrossEncoder.LambdaLoss") s.kind = LossKind::CrossEncoderLambda;
   else fail(ErrorCode::Input, "unknown loss '" + kind + "'");
   return s;
 }
@@ -112,6 +214,13 @@ int64_t LossSpec::columns() const {
     case LossKind::MSE: return -2;
     case LossKind::Triplet: return 3;
     case LossKind::BatchHardTriplet: return 1;
+    case LossKind::CrossEncoderBinaryCrossEntropy:
+    case LossKind::CrossEncoderCrossEntropy:
+    case LossKind::CrossEncoderMSE:
+    case LossKind::CrossEncoderListNet:
+    case LossKind::CrossEncoderLambda: return 1;
+    case LossKind::CrossEncoderMarginMSE:
+    case LossKind::CrossEncoderMultipleNegativesRanking: return -1;
     default: return 2;
   }
 }
@@ -203,6 +312,45 @@ at::Tensor base_loss(const LossSpec& spec, const std::vector<at::Tensor>& e, con
       if (e.empty()) fail(ErrorCode::Input, "MSELoss takes at least one text column");
       auto all = at::cat(e, 0);
       return at::mse_loss(all, labels.repeat({static_cast<int64_t>(e.size()), 1}));
+    }
+    case LossKind::CrossEncoderBinaryCrossEntropy: {
+      expect_columns(e, 1, "BinaryCrossEntropyLoss");
+      auto x = activate(spec.activation, single_logits(e[0], "BinaryCrossEntropyLoss"));
+      const auto pos_weight = spec.pos_weight > 0 ? at::full({}, spec.pos_weight, x.options()) : at::Tensor();
+      return at::binary_cross_entropy_with_logits(x, labels.reshape({-1}), {}, pos_weight);
+    }
+    case LossKind::CrossEncoderCrossEntropy:
+      expect_columns(e, 1, "CrossEntropyLoss");
+      return at::cross_entropy_loss(activate(spec.activation, e[0]), labels.reshape({-1}).to(at::kLong));
+    case LossKind::CrossEncoderMSE:
+      expect_columns(e, 1, "MSELoss");
+      return at::mse_loss(activate(spec.activation, single_logits(e[0], "MSELoss")), labels.reshape({-1}));
+    case LossKind::CrossEncoderMarginMSE: {
+      if (e.size() < 2) fail(ErrorCode::Input, "MarginMSELoss takes a (query, positive) column and one or more (query, negative) columns");
+      auto positive = activate(spec.activation, single_logits(e[0], "MarginMSELoss"));
+      std::vector<at::Tensor> negatives;
+      for (size_t i = 1; i < e.size(); ++i) negatives.push_back(activate(spec.activation, single_logits(e[i], "MarginMSELoss")));
+      auto margins = positive.unsqueeze(1) - at::stack(negatives, 1);
+      return at::mse_loss(margins, labels.reshape(margins.sizes()));
+    }
+    case LossKind::CrossEncoderMultipleNegativesRanking: {
+      // Column 0 scores each query with its positive, the others with its negatives: the positive must win.
+      if (e.size() < 2) fail(ErrorCode::Input, "MultipleNegativesRankingLoss takes a (query, positive) column and one or more (query, negative) columns");
+      std::vector<at::Tensor> columns;
+      for (const auto& c : e) columns.push_back(single_logits(c, "MultipleNegativesRankingLoss"));
+      auto scores = activate(spec.activation, at::stack(columns, 1));
+      if (spec.scale != 0) scores = scores * spec.scale;
+      return at::cross_entropy_loss(scores, at::zeros({scores.size(0)}, scores.options().dtype(at::kLong)));
+    }
+    case LossKind::CrossEncoderListNet: {
+      expect_columns(e, 1, "ListNetLoss");
+      auto scores = logits_matrix(activate(spec.activation, single_logits(e[0], "ListNetLoss")), labels, "ListNetLoss");
+      return at::cross_entropy_loss(scores, labels.softmax(1));
+    }
+    case LossKind::CrossEncoderLambda: {
+      expect_columns(e, 1, "LambdaLoss");
+      auto scores = logits_matrix(activate(spec.activation, single_logits(e[0], "LambdaLoss")), labels, "LambdaLoss");
+      return lambda_loss(spec, scores, labels);
     }
   }
   fail(ErrorCode::Native, "unhandled loss");

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nn/layers.h"
+#include "ops/pointwise.h"
 
 namespace sbert {
 
@@ -24,12 +25,23 @@ enum class LossKind {
   Triplet,
   BatchHardTriplet,
   MSE,
+  // Cross-encoder losses: each text column's "embedding" is the classifier's logits for its pairs ([B, num_labels]).
+  CrossEncoderBinaryCrossEntropy,
+  CrossEncoderCrossEntropy,
+  CrossEncoderMSE,
+  CrossEncoderMarginMSE,
+  CrossEncoderMultipleNegativesRanking,
+  CrossEncoderListNet,
+  CrossEncoderLambda,
 };
 
 // Similarity of every anchor to every candidate (ranking losses).
 enum class SimilarityFn { Cosine, Dot };
 // Distance between paired embeddings (contrastive and triplet losses).
 enum class DistanceFn { Cosine, Euclidean, Manhattan };
+
+// LambdaLoss's weighting of each document pair (sentence-transformers' weighting schemes).
+enum class LambdaWeighting { None, NDCGLoss1, NDCGLoss2, LambdaRank, NDCGLoss2PP };
 
 struct LossSpec {
   LossKind kind = LossKind::CosineSimilarity;
@@ -46,6 +58,16 @@ struct LossSpec {
   std::vector<int64_t> matryoshka_dims;                  // non-empty: Matryoshka wrapper, dims in decreasing order
   std::vector<double> matryoshka_weights;
   int64_t matryoshka_dims_per_step = -1;
+  // Cross-encoder losses: the activation put on the logits first (ops::parse_activation's names).
+  ops::Activation activation = ops::Activation::Identity;
+  double pos_weight = 0.0;                               // BinaryCrossEntropy: > 0 weighs the positive term
+  // LambdaLoss (k <= 0: every document; log2 unless natural_log).
+  LambdaWeighting weighting = LambdaWeighting::NDCGLoss2PP;
+  double mu = 10.0;
+  int64_t k = 0;
+  double sigma = 1.0;
+  double eps = 1e-10;
+  bool natural_log = false;
 
   static LossSpec parse(const std::string& kind);
   // Text columns the loss takes (-1 = two or more; -2 = one or more).
@@ -57,6 +79,8 @@ struct LossSpec {
 const std::vector<std::string>& loss_names();
 
 // The loss over embeddings [B, D] of each text column. `labels` is a float tensor ([B] or [B, D]) or undefined.
+// For the list losses (ListNet, Lambda) the one column holds every query's documents in order and `labels` is
+// [queries, most documents] with -inf where a query has fewer.
 // `head` is the Softmax classifier (null for other losses).
 at::Tensor compute_loss(const LossSpec& spec, const std::vector<at::Tensor>& embeddings, const at::Tensor& labels, nn::Linear* head);
 

@@ -155,7 +155,14 @@ export interface NativeLossSpec {
     | "OnlineContrastiveLoss"
     | "TripletLoss"
     | "BatchHardTripletLoss"
-    | "MSELoss";
+    | "MSELoss"
+    | "CrossEncoder.BinaryCrossEntropyLoss"
+    | "CrossEncoder.CrossEntropyLoss"
+    | "CrossEncoder.MSELoss"
+    | "CrossEncoder.MarginMSELoss"
+    | "CrossEncoder.MultipleNegativesRankingLoss"
+    | "CrossEncoder.ListNetLoss"
+    | "CrossEncoder.LambdaLoss";
   scale?: number;
   margin?: number;
   sizeAverage?: boolean;
@@ -177,6 +184,17 @@ export interface NativeLossSpec {
   matryoshkaDims?: number[];
   matryoshkaWeights?: number[];
   matryoshkaDimsPerStep?: number;
+  /** Cross-encoder losses: the activation put on the logits first (a Dense activation name) */
+  activation?: string;
+  /** CrossEncoder.BinaryCrossEntropyLoss: the positive term's weight */
+  posWeight?: number;
+  /** CrossEncoder.LambdaLoss */
+  weightingScheme?: "none" | "NDCGLoss1Scheme" | "NDCGLoss2Scheme" | "LambdaRankScheme" | "NDCGLoss2PPScheme";
+  mu?: number;
+  k?: number;
+  sigma?: number;
+  eps?: number;
+  reductionLog?: "natural" | "binary";
 }
 
 export interface NativeOptimizerConfig {

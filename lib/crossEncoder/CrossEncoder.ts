@@ -1,36 +1,27 @@
 import { writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 
-import type { NativeTensorSpec, NativeWeights } from "../../types/native.js";
+import type { NativeModule, NativeTensorSpec, NativeWeights } from "../../types/native.js";
 import { SbertError } from "../errors.js";
 import { modelIdFor, pushSavedFolder, resolveModelFolder, type HubOptions, type PushOptions, type PushResult } from "../hub/index.js";
 import { weightsForNative } from "../io/checkpoint.js";
 import { ConfigReader, readJson, readJsonObject, writeFolderAtomically, writeJsonWithFloats } from "../io/files.js";
 import { writeSafetensors } from "../io/safetensors.js";
-import { DENSE_ACTIVATIONS, Dense } from "../models/Dense.js";
+import { Dense } from "../models/Dense.js";
+import { Dropout } from "../models/Dropout.js";
 import { LayerNorm } from "../models/LayerNorm.js";
 import { Pooling } from "../models/Pooling.js";
 import { Transformer } from "../models/Transformer.js";
 import { callNative } from "../native.js";
 import { SentenceTransformer, type LinearPrecision } from "../SentenceTransformer.js";
-import type { Tokenizer } from "../tokenization/Tokenizer.js";
-import { CLASSIFICATION_HEADS, type ClassificationHead } from "./heads.js";
+import type { TrainingSummary } from "../fit.js";
+import type { SentenceModule } from "../models/Module.js";
+import type { EncodedBatch, Tokenizer } from "../tokenization/Tokenizer.js";
+import { ACTIVATION_FNS, CROSS_ENCODER_ACTIVATIONS, type CrossEncoderActivation, resolveActivation, TORCH_PATHS } from "./activation.js";
+import { CLASSIFICATION_HEADS, type ClassificationHead, headDropout } from "./heads.js";
 import { crossEncoderModelCard } from "./modelCard.js";
 
-/** Activations predict can put on the logits, by their short names. */
-export const CROSS_ENCODER_ACTIVATIONS = ["sigmoid", "identity", "tanh", "relu", "silu"] as const;
-export type CrossEncoderActivation = (typeof CROSS_ENCODER_ACTIVATIONS)[number];
-
-const ACTIVATION_FNS: Record<CrossEncoderActivation, (x: number) => number> = {
-  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
-  identity: (x) => x,
-  tanh: Math.tanh,
-  relu: (x) => Math.max(0, x),
-  silu: (x) => x / (1 + Math.exp(-x)),
-};
-
-/** The torch class path sentence-transformers writes for each activation (torch.nn.Sigmoid → "torch.nn.modules.activation.Sigmoid"). */
-const TORCH_PATHS = Object.fromEntries(Object.entries(DENSE_ACTIVATIONS).map(([path, short]) => [short, path])) as Record<string, string>;
+export { CROSS_ENCODER_ACTIVATIONS, type CrossEncoderActivation } from "./activation.js";
 
 export interface CrossEncoderLoadOptions extends HubOptions {
   /** Pairs are truncated (longest_first) to this many tokens. Default: the tokenizer's model_max_length, at most what the positions allow. */
@@ -82,14 +73,6 @@ const OP_PREDICT = "CrossEncoder.predict";
 /** The sentence-transformers version whose CrossEncoder layout save writes (a plain *ForSequenceClassification folder). */
 const SAVED_LAYOUT_VERSION = "4.1.0";
 
-function resolveActivation(given: string, where: string, code: "ERR_CONFIG" | null): CrossEncoderActivation {
-  if (typeof given !== "string") throw new TypeError(`${where}: activationFn must be a string (a name or a torch class path), got ${typeof given}`);
-  const short = (CROSS_ENCODER_ACTIVATIONS as readonly string[]).includes(given) ? given : DENSE_ACTIVATIONS[given];
-  if (short !== undefined && (CROSS_ENCODER_ACTIVATIONS as readonly string[]).includes(short)) return short as CrossEncoderActivation;
-  const message = `${where}: activation function ${JSON.stringify(given)} is not one of ${CROSS_ENCODER_ACTIVATIONS.map((a) => `${a} (${TORCH_PATHS[a]})`).join(", ")}`;
-  if (code === null) throw new RangeError(message);
-  throw new SbertError(code, message, { op: OP_LOAD });
-}
 
 /** The label count config.json gives, as transformers reads it: id2label's size, else num_labels, else 2. */
 function configuredLabels(config: Record<string, unknown>, file: string): number {
@@ -209,6 +192,7 @@ export class CrossEncoder {
     out: Dense,
     head: ClassificationHead,
     activationFn: CrossEncoderActivation,
+    dropout: number,
   ) {
     this.transformer = transformer;
     this.dense = dense;
@@ -218,7 +202,11 @@ export class CrossEncoder {
     this.config = transformer.config;
     this.numLabels = out.outFeatures;
     this.activationFn = activationFn;
-    this.pipeline = new SentenceTransformer({ modules: [transformer, pooling, dense, ...(norm ? [norm] : []), out] });
+    // Dropout as the Hugging Face head applies it in training (inference skips it).
+    const drop = () => (dropout > 0 ? [new Dropout(dropout)] : []);
+    this.pipeline = new SentenceTransformer({
+      modules: [transformer, pooling, ...(head.dropout.beforeDense ? drop() : []), dense, ...(norm ? [norm] : []), ...drop(), out],
+    });
   }
 
   /**
@@ -255,7 +243,7 @@ export class CrossEncoder {
         );
       }
       const saved = st["activation_fn"];
-      if (typeof saved === "string" && saved.startsWith("torch.")) savedActivation = resolveActivation(saved, `${stFile}: activation_fn`, "ERR_CONFIG");
+      if (typeof saved === "string" && saved.startsWith("torch.")) savedActivation = resolveActivation(saved, `${stFile}: activation_fn`, "ERR_CONFIG", OP_LOAD);
     }
 
     const configFile = join(path, "config.json");
@@ -298,7 +286,7 @@ export class CrossEncoder {
       loaded.push(out);
       const pooling = new Pooling(hidden, { poolingMode: head.pooling });
       loaded.push(pooling);
-      const model = new CrossEncoder(transformer, pooling, dense, norm, out, head, activationFn);
+      const model = new CrossEncoder(transformer, pooling, dense, norm, out, head, activationFn, headDropout(head, new ConfigReader(config, configFile, OP_LOAD)));
       if (path !== modelNameOrPath) model.hubId = modelIdFor(modelNameOrPath);
       if (options.quantize !== undefined) model.quantize(options.quantize);
       return model;
@@ -407,6 +395,54 @@ export class CrossEncoder {
     return topK === undefined ? results : results.slice(0, topK);
   }
 
+  /** What the last training run reports in the model card (set by CrossEncoderTrainer). */
+  get trainingSummary(): TrainingSummary | undefined {
+    return this.pipeline.trainingSummary;
+  }
+
+  set trainingSummary(summary: TrainingSummary | undefined) {
+    this.pipeline.trainingSummary = summary;
+  }
+
+  /** The native pipeline a trainer steps: encoder, pooled token, head (with its dropout). @internal */
+  get trainingModules(): readonly SentenceModule[] {
+    return this.pipeline.modules;
+  }
+
+  /** Tokenizes pairs as predict does (longest_first truncation to maxLength). @internal */
+  tokenizePairs(pairs: CrossEncoderPair[]): EncodedBatch {
+    return this.pipeline.tokenize(pairs.map((p, i) => checkPair(p, i)));
+  }
+
+  /** Runs `fn` while no predict batch is using the weights (training steps). @internal */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.pipeline.exclusive(fn);
+  }
+
+  /** Loads the weights of a folder this model's save wrote (a training checkpoint) into its layers. @internal */
+  async reloadWeights(dir: string, op: string): Promise<void> {
+    const weights = await weightsForNative(dir);
+    const tensors = new Map<string, Located>();
+    for (const f of weights.files) for (const t of f.tensors) tensors.set(t.name, { path: f.path, spec: t });
+    const head = this.head;
+    for (const name of headKeys(head)) {
+      if (!tensors.has(name)) throw new SbertError("ERR_WEIGHTS", `missing key '${name}' in ${dir}: ${head.modelClass}'s classification head needs it`, { op });
+    }
+    const hidden = this.transformer.getWordEmbeddingDimension();
+    const linear = (key: string, shape: number[], bias: boolean) =>
+      headWeights(tensors, key, [{ suffix: "weight", shape, name: "linear.weight" }, ...(bias ? [{ suffix: "bias", shape: [shape[0]!], name: "linear.bias" }] : [])], head);
+    const parts: [NativeModule, NonNullable<NativeWeights>][] = [
+      [this.transformer.native, weights],
+      [this.dense.native, linear(head.dense.key, [hidden, hidden], head.dense.bias)],
+      [this.out.native, linear(head.out.key, [this.numLabels, hidden], true)],
+    ];
+    if (this.norm && head.norm) {
+      const n = head.norm;
+      parts.push([this.norm.native, headWeights(tensors, n.key, [{ suffix: "weight", shape: [hidden], name: "norm.weight" }, ...(n.bias ? [{ suffix: "bias", shape: [hidden], name: "norm.bias" }] : [])], head)]);
+    }
+    for (const [module, w] of parts) await callNative(op, () => module.loadWeights(w));
+  }
+
   /** Linear layers' inference precision (see SentenceTransformer.quantize). */
   quantize(precision: LinearPrecision): void {
     this.pipeline.quantize(precision);
@@ -496,7 +532,7 @@ function configActivation(config: Record<string, unknown>, file: string): CrossE
   if (typeof path !== "string") throw new SbertError("ERR_CONFIG", `${file}: '${field}' must be a string`, { op: OP_LOAD });
   // sentence-transformers imports only torch classes unless trust_remote_code; others fall back to the default.
   if (!path.startsWith("torch.")) return undefined;
-  return resolveActivation(path, `${file}: ${field}`, "ERR_CONFIG");
+  return resolveActivation(path, `${file}: ${field}`, "ERR_CONFIG", OP_LOAD);
 }
 
 /**

@@ -22,6 +22,11 @@ export interface ClassificationHead {
   norm?: { key: string; eps: number; bias: boolean };
   /** The hidden → num_labels layer. */
   out: { key: string };
+  /**
+   * Training's dropout in the head, as config.json sets it: before the out layer, and with `beforeDense` before the
+   * dense layer too (RobertaClassificationHead). Inference skips it.
+   */
+  dropout: { fields: string[]; beforeDense?: boolean };
   /** For heads whose shape config.json chooses: the head it describes (an ERR_CONFIG naming the field otherwise). */
   configure?: (config: ConfigReader) => ClassificationHead;
 }
@@ -32,6 +37,7 @@ const robertaLike = (modelClass: string, prefix: string): ClassificationHead => 
   pooling: "cls",
   dense: { key: "classifier.dense", activation: "tanh", bias: true },
   out: { key: "classifier.out_proj" },
+  dropout: { fields: ["classifier_dropout", "hidden_dropout_prob"], beforeDense: true },
 });
 
 // transformers' ACT2FN names of the activations a Dense runs.
@@ -46,6 +52,7 @@ const MODERNBERT: ClassificationHead = {
   dense: { key: "head.dense", activation: "gelu", bias: false },
   norm: { key: "head.norm", eps: 1e-5, bias: false },
   out: { key: "classifier" },
+  dropout: { fields: ["classifier_dropout"] },
   configure: (c) => {
     const pooling = c.string("classifier_pooling", "cls");
     if (pooling !== "cls" && pooling !== "mean") throw new SbertError("ERR_CONFIG", `${c.file}: field 'classifier_pooling' must be "cls" or "mean", got ${JSON.stringify(pooling)}`, { op: c.op });
@@ -64,6 +71,17 @@ const MODERNBERT: ClassificationHead = {
   },
 };
 
+/** The head's dropout probability: the first of its config.json fields that is set (null counts as unset), else 0.1. */
+export function headDropout(head: ClassificationHead, config: ConfigReader): number {
+  for (const field of head.dropout.fields) {
+    const v = config.obj[field];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== "number" || !(v >= 0 && v < 1)) throw new SbertError("ERR_CONFIG", `${config.file}: field '${field}' must be a probability in [0, 1), got ${JSON.stringify(v)}`, { op: config.op });
+    return v;
+  }
+  return 0.1;
+}
+
 /** Keyed by model_type; test/native/schemas.test.ts checks that every architecture the addon runs has one. */
 export const CLASSIFICATION_HEADS: Readonly<Record<string, ClassificationHead>> = {
   bert: {
@@ -72,6 +90,7 @@ export const CLASSIFICATION_HEADS: Readonly<Record<string, ClassificationHead>> 
     pooling: "cls",
     dense: { key: "bert.pooler.dense", activation: "tanh", bias: true },
     out: { key: "classifier" },
+    dropout: { fields: ["classifier_dropout", "hidden_dropout_prob"] },
   },
   roberta: robertaLike("RobertaForSequenceClassification", "roberta"),
   "xlm-roberta": robertaLike("XLMRobertaForSequenceClassification", "roberta"),
@@ -82,6 +101,7 @@ export const CLASSIFICATION_HEADS: Readonly<Record<string, ClassificationHead>> 
     pooling: "cls",
     dense: { key: "pre_classifier", activation: "relu", bias: true },
     out: { key: "classifier" },
+    dropout: { fields: ["seq_classif_dropout"] },
   },
   modernbert: MODERNBERT,
 };

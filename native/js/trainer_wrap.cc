@@ -176,6 +176,26 @@ LossSpec read_loss_spec(const Napi::Object& o) {
     if (s.matryoshka_weights.size() != s.matryoshka_dims.size()) fail(ErrorCode::Input, "matryoshkaWeights and matryoshkaDims differ in length");
     if (o.Has("matryoshkaDimsPerStep")) s.matryoshka_dims_per_step = get_int(o, "matryoshkaDimsPerStep");
   }
+  if (o.Has("activation")) s.activation = ops::parse_activation(get_string(o, "activation"), "activation");
+  if (o.Has("posWeight")) s.pos_weight = get_number(o, "posWeight");
+  if (o.Has("weightingScheme")) {
+    const auto w = get_string(o, "weightingScheme");
+    if (w == "none") s.weighting = LambdaWeighting::None;
+    else if (w == "NDCGLoss1Scheme") s.weighting = LambdaWeighting::NDCGLoss1;
+    else if (w == "NDCGLoss2Scheme") s.weighting = LambdaWeighting::NDCGLoss2;
+    else if (w == "LambdaRankScheme") s.weighting = LambdaWeighting::LambdaRank;
+    else if (w == "NDCGLoss2PPScheme") s.weighting = LambdaWeighting::NDCGLoss2PP;
+    else fail(ErrorCode::Input, "weightingScheme must be none, NDCGLoss1Scheme, NDCGLoss2Scheme, LambdaRankScheme or NDCGLoss2PPScheme");
+  }
+  if (o.Has("mu")) s.mu = get_number(o, "mu");
+  if (o.Has("k")) s.k = get_int(o, "k");
+  if (o.Has("sigma")) s.sigma = get_number(o, "sigma");
+  if (o.Has("eps")) s.eps = get_number(o, "eps");
+  if (o.Has("reductionLog")) {
+    const auto r = get_string(o, "reductionLog");
+    if (r != "natural" && r != "binary") fail(ErrorCode::Input, "reductionLog must be natural or binary");
+    s.natural_log = r == "natural";
+  }
   return s;
 }
 

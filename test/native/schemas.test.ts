@@ -9,6 +9,7 @@ import { describe, expect, test } from "vitest";
 import { CLASSIFICATION_HEADS, WITHOUT_CLASSIFICATION_HEAD } from "../../lib/crossEncoder/heads.js";
 import * as sbert from "../../lib/index.js";
 import { SCHEDULERS } from "../../lib/fit.js";
+import * as ceLosses from "../../lib/crossEncoder/losses/index.js";
 import * as losses from "../../lib/losses/index.js";
 import { DENSE_ACTIVATIONS } from "../../lib/models/Dense.js";
 import { native } from "../../lib/native.js";
@@ -40,9 +41,20 @@ describe("one list per enum: TypeScript agrees with native", () => {
     for (const head of Object.values(CLASSIFICATION_HEADS)) expect(Object.values(DENSE_ACTIVATIONS)).toContain(head.dense.activation);
   });
 
-  test("every native loss has a loss class of the same name", () => {
+  test("every native loss has a loss class of the same name (cross-encoder losses under crossEncoder.losses), and each cross-encoder loss class runs a native loss", () => {
     const classes = losses as Record<string, unknown>;
-    for (const name of schemas.losses) expect(typeof classes[name], name).toBe("function");
+    const ceClasses = ceLosses as Record<string, unknown>;
+    for (const name of schemas.losses) {
+      const ce = /^CrossEncoder\.(.+)$/.exec(name);
+      if (ce) expect(typeof ceClasses[ce[1]!], name).toBe("function");
+      else expect(typeof classes[name], name).toBe("function");
+    }
+    const concrete = Object.entries(ceClasses).filter(([n, c]) => typeof c === "function" && !["CrossEncoderLoss", "ListwiseLoss"].includes(n));
+    expect(concrete.length).toBeGreaterThan(0);
+    for (const [name] of concrete) {
+      const native = name === "CachedMultipleNegativesRankingLoss" ? "MultipleNegativesRankingLoss" : name;
+      expect(schemas.losses, name).toContain(`CrossEncoder.${native}`);
+    }
   });
 
   test("linear precisions (quantize)", () => {

@@ -1,0 +1,5 @@
+/** sentence-transformers' `cross_encoder` package: the model, its trainer, its losses. */
+export { CrossEncoder, CROSS_ENCODER_ACTIVATIONS } from "./CrossEncoder.js";
+export type { CrossEncoderActivation, CrossEncoderLoadOptions, CrossEncoderPair, PredictOptions, RankOptions, RankResult } from "./CrossEncoder.js";
+export { CrossEncoderTrainer, CrossEncoderTrainingArguments, type CrossEncoderTrainerOptions } from "./CrossEncoderTrainer.js";
+export * as losses from "./losses/index.js";
