@@ -65,7 +65,7 @@ export class LambdaLoss extends ListwiseLoss {
 
   override getConfigDict(): Record<string, unknown> {
     const { activation_fn, mini_batch_size } = super.getConfigDict();
-    const scheme = this.weightingScheme === null ? "sentence_transformers.cross_encoder.losses.LambdaLoss.NoWeightingScheme" : `sentence_transformers.cross_encoder.losses.LambdaLoss.${this.weightingScheme}`;
+    const scheme = this.weightingScheme === null ? "sentence_transformers.cross_encoder.losses.lambda_loss.NoWeightingScheme" : `sentence_transformers.cross_encoder.losses.lambda_loss.${this.weightingScheme}`;
     return { weighting_scheme: scheme, k: this.k, sigma: this.sigma, eps: this.eps, reduction_log: this.reductionLog, activation_fn, mini_batch_size };
   }
 }
