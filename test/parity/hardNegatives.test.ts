@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { beforeAll, describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, test, vi } from "vitest";
 
 import { CrossEncoder, Dataset, SentenceTransformer } from "../../lib/index.js";
 import { mineHardNegatives, type MineHardNegativesOptions } from "../../lib/util/index.js";
@@ -58,6 +58,8 @@ interface Case {
   data?: Record<string, unknown[]>;
   corpus?: boolean;
   crossEncoder?: boolean;
+  /** Also compare what both print (the statistics and the notes on skipped candidates). */
+  verbose?: boolean;
 }
 
 // Scores of the cosine model lie in about [0.87, 0.97], the cross-encoder's in [0.47, 0.56]; the bounds below sit
@@ -67,14 +69,14 @@ const COSINE_CASES: Case[] = [
   { name: "triplet with scores", options: { outputScores: true, numNegatives: 4 } },
   { name: "n-tuple, rangeMin and rangeMax, scores", options: { outputFormat: "n-tuple", numNegatives: 4, rangeMin: 2, rangeMax: 10, outputScores: true } },
   { name: "labeled-pair, labels", options: { outputFormat: "labeled-pair", numNegatives: 2 } },
-  { name: "labeled-pair, scores, maxScore", options: { outputFormat: "labeled-pair", outputScores: true, maxScore: 0.94 } },
+  { name: "labeled-pair, scores, maxScore", options: { outputFormat: "labeled-pair", outputScores: true, maxScore: 0.94 } , verbose: true },
   { name: "labeled-list, labels, absoluteMargin 0", options: { outputFormat: "labeled-list", absoluteMargin: 0 } },
-  { name: "labeled-list, scores, relativeMargin", options: { outputFormat: "labeled-list", outputScores: true, relativeMargin: 0.01, numNegatives: 5 } },
-  { name: "n-tuple, negative absoluteMargin and minScore", options: { outputFormat: "n-tuple", absoluteMargin: -0.02, minScore: 0.9, numNegatives: 2, outputScores: true } },
-  { name: "triplet, maxScore and minScore, rangeMax", options: { maxScore: 0.945, minScore: 0.91, rangeMax: 12, outputScores: true } },
+  { name: "labeled-list, scores, relativeMargin", options: { outputFormat: "labeled-list", outputScores: true, relativeMargin: 0.01, numNegatives: 5 } , verbose: true },
+  { name: "n-tuple, negative absoluteMargin and minScore", options: { outputFormat: "n-tuple", absoluteMargin: -0.02, minScore: 0.9, numNegatives: 2, outputScores: true } , verbose: true },
+  { name: "triplet, maxScore and minScore, rangeMax", options: { maxScore: 0.945, minScore: 0.91, rangeMax: 12, outputScores: true } , verbose: true },
   { name: "includePositives (n-tuple)", options: { includePositives: true, numNegatives: 5, outputScores: true } },
   { name: "a separate corpus", options: { outputFormat: "n-tuple", numNegatives: 3, outputScores: true }, corpus: true },
-  { name: "a separate corpus, labeled-pair, margin", options: { outputFormat: "labeled-pair", outputScores: true, absoluteMargin: 0.005 }, corpus: true },
+  { name: "a separate corpus, labeled-pair, margin", options: { outputFormat: "labeled-pair", outputScores: true, absoluteMargin: 0.005 }, corpus: true , verbose: true },
   { name: "queryPromptName and corpusPrompt", options: { queryPromptName: "other", corpusPrompt: "doc: ", outputScores: true } },
   { name: "queryPrompt and corpusPromptName", options: { queryPrompt: "q: ", corpusPromptName: "other", outputFormat: "labeled-list", outputScores: true } },
   { name: 'legacy outputFormat "n-tuple-scores"', options: { outputFormat: "n-tuple-scores", numNegatives: 2 } },
@@ -83,25 +85,37 @@ const COSINE_CASES: Case[] = [
   { name: "named columns among three", options: { anchorColumnName: "anchor_text", positiveColumnName: "positive_text", outputScores: true }, data: RENAMED },
   { name: "a cross-encoder without margins or maxScore scores nothing", options: { outputScores: true }, crossEncoder: true },
   { name: "cross-encoder rescoring, maxScore", options: { maxScore: 0.53, outputFormat: "labeled-list", outputScores: true, numNegatives: 5 }, crossEncoder: true },
-  { name: "cross-encoder rescoring, absoluteMargin", options: { absoluteMargin: -0.03, outputScores: true }, crossEncoder: true },
+  { name: "cross-encoder rescoring, absoluteMargin", options: { absoluteMargin: -0.03, outputScores: true }, crossEncoder: true , verbose: true },
   { name: "cross-encoder rescoring, relativeMargin, n-tuple", options: { relativeMargin: -0.05, outputFormat: "n-tuple", numNegatives: 2, outputScores: true }, crossEncoder: true },
 ];
 
 // Euclidean scores are negative distances: the relative margin's bound lies below the positive's score.
 const EUCLIDEAN_CASES: Case[] = [
   { name: "euclidean, triplet with scores", options: { outputScores: true } },
-  { name: "euclidean, relativeMargin", options: { relativeMargin: 0.05, outputFormat: "labeled-list", outputScores: true, numNegatives: 4 } },
+  { name: "euclidean, relativeMargin", options: { relativeMargin: 0.05, outputFormat: "labeled-list", outputScores: true, numNegatives: 4 } , verbose: true },
 ];
 
 interface Reference {
   columns: string[];
   rows: Array<Record<string, unknown>>;
+  printed: string;
 }
 
-function toKwargs(options: MineHardNegativesOptions): Record<string, unknown> {
-  const out: Record<string, unknown> = { verbose: false };
-  for (const [key, value] of Object.entries(options)) out[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = value;
+const snake = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+function toKwargs(options: MineHardNegativesOptions, verbose: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = { verbose };
+  for (const [key, value] of Object.entries(options)) out[snake(key)] = value;
   return out;
+}
+
+/** Python's printed lines with the options named as here. */
+function camelLines(printed: string): string[] {
+  const names = ["rangeMin", "rangeMax", "absoluteMargin", "relativeMargin", "maxScore", "minScore"];
+  return printed
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => names.reduce((line, n) => line.replaceAll(snake(n), n), l));
 }
 
 /** Equal strings, numbers within TOL, lists element by element. */
@@ -137,7 +151,7 @@ async function reference(model: string, cases: Case[]): Promise<void> {
   const { results } = await runPython<{ results: Reference[] }>(REFERENCE, {
     model,
     cross_encoder: crossEncoderDir,
-    cases: cases.map((c) => ({ dataset: c.data ?? COLUMNS, corpus: c.corpus ? EXTRA_CORPUS : null, cross_encoder: c.crossEncoder ?? false, kwargs: toKwargs(c.options) })),
+    cases: cases.map((c) => ({ dataset: c.data ?? COLUMNS, corpus: c.corpus ? EXTRA_CORPUS : null, cross_encoder: c.crossEncoder ?? false, kwargs: toKwargs(c.options, c.verbose ?? false) })),
   });
   cases.forEach((c, i) => references.set(c.name, results[i]!));
 }
@@ -166,9 +180,21 @@ describe("mineHardNegatives against sentence-transformers (sampling 'top')", () 
         const ref = references.get(c.name)!;
         // Every case keeps some rows, so each compares texts and scores.
         expect(ref.rows.length).toBeGreaterThan(0);
-        const options: MineHardNegativesOptions = { ...c.options, verbose: false, ...(c.corpus ? { corpus: EXTRA_CORPUS } : {}), ...(crossEncoder ? { crossEncoder } : {}) };
-        const ours = await mineHardNegatives(Dataset.fromColumns(c.data ?? COLUMNS), model, options);
+        const verbose = c.verbose ?? false;
+        const options: MineHardNegativesOptions = { ...c.options, verbose, ...(c.corpus ? { corpus: EXTRA_CORPUS } : {}), ...(crossEncoder ? { crossEncoder } : {}) };
+        const printed: string[] = [];
+        const log = vi.spyOn(console, "log").mockImplementation((...args: unknown[]) => void printed.push(args.join(" ")));
+        let ours: Dataset;
+        try {
+          ours = await mineHardNegatives(Dataset.fromColumns(c.data ?? COLUMNS), model, options);
+        } finally {
+          log.mockRestore();
+        }
         expectSameDataset(ours, ref);
+        if (verbose) {
+          expect(printed.join("\n")).toContain("Metric");
+          expect(printed).toEqual(camelLines(ref.printed));
+        }
       } finally {
         model.dispose();
         crossEncoder?.dispose();

@@ -2,10 +2,11 @@
 
 stdin: {"model": folder, "cross_encoder"?: folder, "cases": [{"dataset": {column: [values]}, "corpus"?: [str],
         "cross_encoder"?: bool, "kwargs": {mine_hard_negatives keyword: value}}]}
-stdout: {"results": [{"columns": [names], "rows": [{column: value}]}]}, one per case in order.
-Everything mine_hard_negatives prints goes to stderr, so stdout carries only the JSON.
+stdout: {"results": [{"columns": [names], "rows": [{column: value}], "printed": what it printed}]}, one per case
+in order; its progress bars go to stderr.
 """
 import contextlib
+import io
 import json
 import sys
 import warnings
@@ -28,9 +29,10 @@ def main():
             kwargs["corpus"] = case["corpus"]
         if case.get("cross_encoder"):
             kwargs["cross_encoder"] = cross_encoder
-        with contextlib.redirect_stdout(sys.stderr):
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
             out = mine_hard_negatives(Dataset.from_dict(case["dataset"]), model, **kwargs)
-        results.append({"columns": out.column_names, "rows": [dict(row) for row in out]})
+        results.append({"columns": out.column_names, "rows": [dict(row) for row in out], "printed": printed.getvalue()})
     json.dump({"results": results}, sys.stdout)
 
 
