@@ -222,6 +222,10 @@ function printStatistics(positive: readonly number[], negative: readonly number[
  * [positive, negative]); "n-tuple" anchor, positive, `negative_1` … `negative_n` (+ `scores`); "labeled-pair"
  * anchor, positive (a positive or a negative text), `label` 1/0 or `score`; "labeled-list" anchor, positive (a list:
  * the positive, then the negatives), `labels` or `scores`.
+ *
+ * Unlike sentence-transformers, a column name the dataset lacks is an error (it falls back to the first two
+ * columns), FAISS, multi-process and embedding-cache options are refused, and "random" draws from a generator
+ * seeded by `seed` rather than Python's `random`.
  */
 export async function mineHardNegatives(dataset: Dataset, model: SentenceTransformer, options: MineHardNegativesOptions = {}): Promise<Dataset> {
   if (!(dataset instanceof Dataset)) throw new TypeError(`${FN}: dataset must be a Dataset`);
@@ -307,7 +311,13 @@ export async function mineHardNegatives(dataset: Dataset, model: SentenceTransfo
 
   const queryTexts = texts(dataset.column(anchorColumn), `dataset column ${JSON.stringify(anchorColumn)}`);
   const positiveTexts = texts(dataset.column(positiveColumn), `dataset column ${JSON.stringify(positiveColumn)}`);
-  const addedColumns = { triplet: ["negative", "scores"], "n-tuple": ["scores", ...Array.from({ length: numNegatives }, (_, i) => `negative_${i + 1}`)], "labeled-pair": ["label", "score"], "labeled-list": ["labels", "scores"] }[format];
+  const scoreColumns = (name: string): string[] => (outputScores ? [name] : []);
+  const addedColumns = {
+    triplet: ["negative", ...scoreColumns("scores")],
+    "n-tuple": [...Array.from({ length: numNegatives }, (_, i) => `negative_${i + 1}`), ...scoreColumns("scores")],
+    "labeled-pair": [outputScores ? "score" : "label"],
+    "labeled-list": [outputScores ? "scores" : "labels"],
+  }[format];
   for (const c of [anchorColumn, positiveColumn]) {
     if (addedColumns.includes(c)) throw new RangeError(`${FN}: the column ${JSON.stringify(c)} would clash with the ${JSON.stringify(c)} column outputFormat "${format}" adds; rename it first`);
   }
