@@ -25,3 +25,11 @@ export {
   communityDetection,
 } from "./retrieval.js";
 export { type QuantizationPrecision, type QuantizeOptions, quantizeEmbeddings } from "./quantization.js";
+export {
+  type MineHardNegativesOptions,
+  type HardNegativesOutputFormat,
+  type HardNegativesSamplingStrategy,
+  HARD_NEGATIVES_OUTPUT_FORMATS,
+  HARD_NEGATIVES_SAMPLING_STRATEGIES,
+  mineHardNegatives,
+} from "./hardNegatives.js";
