@@ -72,7 +72,7 @@ const TARGETS = [
   "Nevica sulle montagne.",
 ];
 
-const RERANK: evaluation.RerankingSample[] = [
+const RERANK: Array<evaluation.RerankingSample & { positive: string[]; negative: string[] }> = [
   {
     query: "Chi suona la chitarra?",
     positive: ["Un uomo suona la chitarra.", "Un uomo sta suonando una chitarra."],
