@@ -54,25 +54,25 @@ export function formatNumpyFloat32(x: number): string {
   const special = specialFloat(f);
   if (special !== undefined) return special;
   const a = Math.abs(f);
-  let text = a.toExponential(8);
-  for (let p = 0; p < 8; p++) {
-    let candidate = a.toExponential(p);
-    if (Math.fround(Number(candidate)) !== a) continue;
+  const [exactMantissa, exactExp] = a.toExponential(100).split("e") as [string, string];
+  const exact = exactMantissa.replace(".", "");
+  let digits = exact.slice(0, 9);
+  let exp = Number(exactExp);
+  for (let p = 0; p < 9; p++) {
+    const truncated = exact.slice(0, p + 1);
+    let candidate: [string, number];
     // toExponential rounds an exact midpoint up; numpy rounds it to the even digit.
-    const exact = a.toExponential(100).split("e")[0]!.replace(".", "");
-    if (/^50*$/.test(exact.slice(p + 1)) && Number(candidate.split("e")[0]!.replace(".", "").at(-1)) % 2 === 1) {
-      const down = Number(exact.slice(0, p + 1));
-      const digits = String(down);
-      const e = candidate.split("e")[1]!;
-      const alt = `${digits[0]}${digits.length > 1 ? `.${digits.slice(1)}` : ""}e${e}`;
-      if (digits.length === p + 1 && Math.fround(Number(alt)) === a) candidate = alt;
+    if (/^50*$/.test(exact.slice(p + 1)) && Number(truncated.at(-1)) % 2 === 0) candidate = [truncated, Number(exactExp)];
+    else {
+      const [mantissa, e] = a.toExponential(p).split("e") as [string, string];
+      candidate = [mantissa.replace(".", ""), Number(e)];
     }
-    text = candidate;
-    break;
+    if (Math.fround(Number(`${candidate[0]}e${candidate[1] - p}`)) === a) {
+      [digits, exp] = candidate;
+      break;
+    }
   }
-  const [mantissa, expText] = text.split("e") as [string, string];
-  const digits = mantissa.replace(".", "").replace(/0+$/, "") || "0";
-  return layoutDigits(f < 0 ? "-" : "", digits, Number(expText), a < 1e-4 || a >= 1e6);
+  return layoutDigits(f < 0 ? "-" : "", digits.replace(/(.)0+$/, "$1"), exp, a < 1e-4 || a >= 1e6);
 }
 
 function formatCell(cell: CsvCell): string {
