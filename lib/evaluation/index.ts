@@ -10,7 +10,7 @@ export {
   type EvaluateOptions,
   SentenceEvaluator,
 } from "./SentenceEvaluator.js";
-export { pearson, spearman, rankAverage, averagePrecision, matthewsCorrcoef } from "./stats.js";
+export { pearson, spearman, rankAverage, averagePrecision, matthewsCorrcoef, ndcgScore } from "./stats.js";
 export { type EmbeddingSimilarityEvaluatorOptions, EmbeddingSimilarityEvaluator } from "./EmbeddingSimilarityEvaluator.js";
 export {
   type BinaryClassificationEvaluatorOptions,
@@ -26,3 +26,11 @@ export {
   InformationRetrievalEvaluator,
 } from "./InformationRetrievalEvaluator.js";
 export { type SequentialEvaluatorOptions, SequentialEvaluator } from "./SequentialEvaluator.js";
+export { type MSEEvaluatorOptions, MSEEvaluator } from "./MSEEvaluator.js";
+export { type TranslationEvaluatorOptions, TranslationEvaluator } from "./TranslationEvaluator.js";
+export {
+  type ParaphraseMiningEvaluatorOptions,
+  type SentenceId,
+  ParaphraseMiningEvaluator,
+} from "./ParaphraseMiningEvaluator.js";
+export { type RerankingEvaluatorOptions, type RerankingSample, RerankingEvaluator } from "./RerankingEvaluator.js";

@@ -4,21 +4,20 @@
 import { appendFile, mkdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
-/** A CSV cell: a number is written as Python writes a float, `{ int }` as a Python int, a string as is. */
-export type CsvCell = number | string | { int: number };
+/**
+ * A CSV cell: a number is written as Python writes a float, `{ int }` as a Python int, `{ float32 }` as numpy
+ * writes a float32 scalar, a string as is.
+ */
+export type CsvCell = number | string | { int: number } | { float32: number };
 
-/** `str(x)` of a Python float (or numpy float64): shortest round-trip digits, exponent form below 1e-4 and from 1e16. */
-export function formatPythonFloat(x: number): string {
-  if (Number.isNaN(x)) return "nan";
-  if (x === Infinity) return "inf";
-  if (x === -Infinity) return "-inf";
-  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
-  const sign = x < 0 ? "-" : "";
-  // toExponential() without digits gives the shortest digits that round-trip, like Python's repr.
-  const [mantissa, expText] = Math.abs(x).toExponential().split("e") as [string, string];
-  const exp = Number(expText);
-  const digits = mantissa.replace(".", "");
-  if (exp < -4 || exp >= 16) {
+/** A cell holding a numpy float32 scalar (sbert writes some metrics without converting them to Python floats). */
+export function float32Cell(x: number): CsvCell {
+  return { float32: x };
+}
+
+/** Places shortest round-trip `digits` (no dot) with decimal exponent `exp`, positionally or in exponent form. */
+function layoutDigits(sign: string, digits: string, exp: number, scientific: boolean): string {
+  if (scientific) {
     const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
     return `${sign}${m}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
   }
@@ -28,10 +27,59 @@ export function formatPythonFloat(x: number): string {
   return `${sign}${intPart}.${frac || "0"}`;
 }
 
+function specialFloat(x: number): string | undefined {
+  if (Number.isNaN(x)) return "nan";
+  if (x === Infinity) return "inf";
+  if (x === -Infinity) return "-inf";
+  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
+  return undefined;
+}
+
+/** `str(x)` of a Python float (or numpy float64): shortest round-trip digits, exponent form below 1e-4 and from 1e16. */
+export function formatPythonFloat(x: number): string {
+  const special = specialFloat(x);
+  if (special !== undefined) return special;
+  // toExponential() without digits gives the shortest digits that round-trip, like Python's repr.
+  const [mantissa, expText] = Math.abs(x).toExponential().split("e") as [string, string];
+  const exp = Number(expText);
+  return layoutDigits(x < 0 ? "-" : "", mantissa.replace(".", ""), exp, exp < -4 || exp >= 16);
+}
+
+/**
+ * `str(x)` of a numpy float32 scalar: the shortest digits that round-trip through float32, in exponent form when
+ * |x| < 1e-4 or |x| >= 1e6 (numpy's float32 bounds).
+ */
+export function formatNumpyFloat32(x: number): string {
+  const f = Math.fround(x);
+  const special = specialFloat(f);
+  if (special !== undefined) return special;
+  const a = Math.abs(f);
+  const [exactMantissa, exactExp] = a.toExponential(100).split("e") as [string, string];
+  const exact = exactMantissa.replace(".", "");
+  let digits = exact.slice(0, 9);
+  let exp = Number(exactExp);
+  for (let p = 0; p < 9; p++) {
+    const truncated = exact.slice(0, p + 1);
+    let candidate: [string, number];
+    // toExponential rounds an exact midpoint up; numpy rounds it to the even digit.
+    if (/^50*$/.test(exact.slice(p + 1)) && Number(truncated.at(-1)) % 2 === 0) candidate = [truncated, Number(exactExp)];
+    else {
+      const [mantissa, e] = a.toExponential(p).split("e") as [string, string];
+      candidate = [mantissa.replace(".", ""), Number(e)];
+    }
+    if (Math.fround(Number(`${candidate[0]}e${candidate[1] - p}`)) === a) {
+      [digits, exp] = candidate;
+      break;
+    }
+  }
+  return layoutDigits(f < 0 ? "-" : "", digits.replace(/(.)0+$/, "$1"), exp, a < 1e-4 || a >= 1e6);
+}
+
 function formatCell(cell: CsvCell): string {
   let text: string;
   if (typeof cell === "number") text = formatPythonFloat(cell);
   else if (typeof cell === "string") text = cell;
+  else if ("float32" in cell) text = formatNumpyFloat32(cell.float32);
   else text = String(cell.int);
   // csv.QUOTE_MINIMAL
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;

@@ -174,3 +174,45 @@ export function matthewsCorrcoef(labels: ArrayLike<number | boolean>, predicted:
   if (covYpYp * covYtYt === 0) return 0;
   return covYtYp / Math.sqrt(covYtYt * covYpYp);
 }
+
+/** The DCG discounts of sklearn: 1 / log2(rank + 2) for the first `k` ranks, 0 after. */
+function dcgDiscounts(n: number, k: number | undefined): Float64Array {
+  const discount = new Float64Array(n);
+  for (let i = 0; i < n && (k === undefined || i < k); i++) discount[i] = 1 / (Math.log(i + 2) / Math.log(2));
+  return discount;
+}
+
+/**
+ * NDCG of one ranking, as sklearn.metrics.ndcg_score([relevance], [scores], k): equal scores share the average
+ * gain of their group (sklearn's default, ties not ignored), normalised by the DCG of the ideal order; 0 when every
+ * relevance is 0. Relevances must be non-negative and there must be at least two values (sklearn raises otherwise).
+ */
+export function ndcgScore(relevance: ArrayLike<number>, scores: ArrayLike<number>, k?: number): number {
+  const n = checkPair(relevance, scores, "ndcgScore");
+  if (n < 2) throw new RangeError(`ndcgScore: needs at least two values, got ${n}`);
+  if (k !== undefined && (!Number.isInteger(k) || k < 1)) throw new RangeError(`ndcgScore: k must be a positive integer, got ${k}`);
+  for (let i = 0; i < n; i++) {
+    if (!(relevance[i]! >= 0)) throw new RangeError(`ndcgScore: relevance[${i}] must be non-negative, got ${relevance[i]}`);
+    if (Number.isNaN(scores[i]!)) throw new RangeError(`ndcgScore: scores[${i}] is NaN`);
+  }
+  const discount = dcgDiscounts(n, k);
+  const cumulative = new Float64Array(n);
+  for (let i = 0, s = 0; i < n; i++) cumulative[i] = s += discount[i]!;
+
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]!);
+  let gain = 0;
+  let start = 0;
+  while (start < n) {
+    let end = start;
+    let groupRelevance = 0;
+    while (end < n && scores[order[end]!] === scores[order[start]!]) groupRelevance += relevance[order[end++]!]!;
+    const discountSum = cumulative[end - 1]! - (start > 0 ? cumulative[start - 1]! : 0);
+    gain += (groupRelevance / (end - start)) * discountSum;
+    start = end;
+  }
+
+  const ideal = Array.from(relevance).sort((a, b) => b - a);
+  let idealGain = 0;
+  for (let i = 0; i < n; i++) idealGain += ideal[i]! * discount[i]!;
+  return idealGain === 0 ? 0 : gain / idealGain;
+}

@@ -8,16 +8,20 @@ import {
   BinaryClassificationEvaluator,
   EmbeddingSimilarityEvaluator,
   InformationRetrievalEvaluator,
+  MSEEvaluator,
+  ParaphraseMiningEvaluator,
+  RerankingEvaluator,
   SequentialEvaluator,
   SimilarityFunction,
+  TranslationEvaluator,
   TripletEvaluator,
   type EvaluatedModel,
   findBestAccAndThreshold,
   findBestF1AndThreshold,
 } from "../../lib/evaluation/index.js";
-import { formatPythonFloat, pythonJsonDumps } from "../../lib/evaluation/output.js";
+import { formatNumpyFloat32, formatPythonFloat, pythonJsonDumps } from "../../lib/evaluation/output.js";
 import { cosSim, dotScore, normalizeEmbeddings, pairwiseCosSim, quantizeEmbeddings } from "../../lib/util/index.js";
-import { pearson, spearman } from "../../lib/evaluation/stats.js";
+import { ndcgScore, pearson, spearman } from "../../lib/evaluation/stats.js";
 
 /** Bag of characters: counts of a..z, and of everything else in the last slot. */
 function bag(s: string): Float32Array {
@@ -536,5 +540,234 @@ describe("Python-compatible output formatting", () => {
 
   it("dumps JSON as Python's json.dumps", () => {
     expect(pythonJsonDumps({ a: "é\n\"", b: [1, 0.5, { int: 3 }], c: null })).toBe('{"a": "\\u00e9\\n\\"", "b": [1.0, 0.5, 3], "c": null}');
+  });
+});
+
+const deg = (a: number) => (a * Math.PI) / 180;
+/** cos of the angle between two unit vectors at the given angles, as float32 vectors give it. */
+const angleCos = (a: number, b: number) => cosSim([Float32Array.of(Math.cos(deg(a)), Math.sin(deg(a)))], [Float32Array.of(Math.cos(deg(b)), Math.sin(deg(b)))])[0]![0]!;
+
+describe("MSEEvaluator", () => {
+  const src = ["s0", "s1"];
+  const trg = ["t0", "t1"];
+  const angles = { s0: 0, s1: 90, t0: 0, t1: 0 };
+
+  it("reports negative_mse = -100 x the mean squared difference, encodes a teacher model once, writes sbert's CSV", async () => {
+    const teacher = angleModel(angles);
+    const ev = new MSEEvaluator(src, trg, teacher, { name: "kd" });
+    expect(ev.primaryMetric).toBe("kd_negative_mse");
+    expect(ev.greaterIsBetter).toBe(true);
+    const out = join(dir, "mse");
+    // Teacher (1,0),(0,1) against (1,0),(1,0): squared differences 0,0,1,1 -> mean 0.5.
+    expect(await ev.evaluate(angleModel(angles), { outputPath: out })).toEqual({ kd_negative_mse: expect.closeTo(-50, 5) });
+    await ev.evaluate(angleModel(angles), { outputPath: out, epoch: 1, steps: 3 });
+    expect(teacher.calls).toEqual([src]);
+    // The MSE column holds numpy float32 scalars.
+    expect(await readFile(join(out, "mse_evaluation_kd_results.csv"), "utf8")).toBe("epoch,steps,MSE\r\n-1,-1,50.0\r\n1,3,50.0\r\n");
+    // Without a name, sbert's file name keeps both underscores.
+    expect(new MSEEvaluator(src, trg, teacher).csvFile).toBe("mse_evaluation__results.csv");
+    expect(ev.description).toBe("Knowledge Distillation");
+  });
+
+  it("takes the teacher's embeddings instead of a teacher model, truncated as the model's", async () => {
+    const given = [Float32Array.of(1, 0, 5), Float32Array.of(0, 1, 5)];
+    const ev = new MSEEvaluator(src, trg, given, { truncateDim: 2 });
+    expect((await ev.evaluate(angleModel(angles)))["negative_mse"]).toBeCloseTo(-50, 5);
+    await expect(new MSEEvaluator(src, trg, given).evaluate(angleModel(angles))).rejects.toThrow(/teacher's embeddings have 3 dimensions but the model's have 2/);
+  });
+
+  it("names the argument in its errors", () => {
+    const teacher = angleModel(angles);
+    expect(() => new MSEEvaluator(src, ["t0"], teacher)).toThrow(/sourceSentences has 2 entries but targetSentences has 1/);
+    expect(() => new MSEEvaluator([], [], teacher)).toThrow(RangeError);
+    expect(() => new MSEEvaluator(["a", 1 as unknown as string], src, teacher)).toThrow(/sourceSentences\[1\]/);
+    expect(() => new MSEEvaluator(src, trg, {} as EvaluatedModel)).toThrow(TypeError);
+    expect(() => new MSEEvaluator(src, trg, undefined as unknown as EvaluatedModel)).toThrow(/teacher must be a model/);
+    expect(() => new MSEEvaluator(src, trg, [Float32Array.of(1)])).toThrow(/teacher has 1 embeddings but sourceSentences has 2/);
+    expect(() => new MSEEvaluator(src, trg, [Float32Array.of(1), [1] as unknown as Float32Array])).toThrow(/teacher\[1\] must be a Float32Array/);
+    expect(() => new MSEEvaluator(src, trg, [Float32Array.of(1), Float32Array.of(1, 2)])).toThrow(/teacher\[1\] has 2 dimensions/);
+    expect(() => new MSEEvaluator(src, trg, teacher, { batchSize: 0 })).toThrow(/batchSize/);
+    expect(() => new MSEEvaluator(src, trg, teacher, { truncateDim: 1.5 })).toThrow(/truncateDim/);
+  });
+});
+
+describe("TranslationEvaluator", () => {
+  // Sources at 0, 90, 270 degrees; targets at 10, 60, 80: s0->t0 right, s1->t2 and s2->t0 wrong;
+  // t0->s0 and t1->s1 right, t2->s1 wrong.
+  const angles = { s0: 0, s1: 90, s2: 270, t0: 10, t1: 60, t2: 80 };
+
+  it("reports src2trg, trg2src and mean accuracy and writes sbert's CSV", async () => {
+    const ev = new TranslationEvaluator(["s0", "s1", "s2"], ["t0", "t1", "t2"], { name: "it" });
+    expect(ev.primaryMetric).toBe("it_mean_accuracy");
+    const out = join(dir, "translation");
+    const m = await ev.evaluate(angleModel(angles), { outputPath: out, epoch: 0, steps: 4 });
+    expect(m).toEqual({ it_src2trg_accuracy: 1 / 3, it_trg2src_accuracy: 2 / 3, it_mean_accuracy: 0.5 });
+    expect(await readFile(join(out, "translation_evaluation_it_results.csv"), "utf8")).toBe(
+      "epoch,steps,src2trg,trg2src\r\n0,4,0.3333333333333333,0.6666666666666666\r\n",
+    );
+  });
+
+  it("names the argument in its errors", () => {
+    expect(() => new TranslationEvaluator(["a"], ["b", "c"])).toThrow(/sourceSentences has 1 entries but targetSentences has 2/);
+    expect(() => new TranslationEvaluator([], [])).toThrow(RangeError);
+    expect(() => new TranslationEvaluator("a" as unknown as string[], ["b"])).toThrow(/sourceSentences must be an array/);
+    expect(() => new TranslationEvaluator(["a"], [null as unknown as string])).toThrow(/targetSentences\[0\]/);
+    expect(() => new TranslationEvaluator(["a"], ["b"], { batchSize: -1 })).toThrow(RangeError);
+    expect(() => new TranslationEvaluator(["a"], ["b"], { truncateDim: 0 })).toThrow(/truncateDim/);
+  });
+});
+
+describe("ParaphraseMiningEvaluator", () => {
+  // a 0, b 10, c 50, d 200 degrees: pairs ranked ab, bc, ac, cd, ad, bd.
+  const angles = { A: 0, B: 10, C: 50, D: 200 };
+  const sentences = { a: "A", b: "B", c: "C", d: "D" };
+
+  it("scores the mined pairs against the duplicates: AP, and F1/precision/recall/threshold at the best-F1 cut", async () => {
+    const ev = new ParaphraseMiningEvaluator(sentences, { duplicatesList: [["a", "b"], ["a", "c"], ["a", "zz"]], name: "pm" });
+    expect(ev.totalNumDuplicates).toBe(2);
+    expect(ev.primaryMetric).toBe("pm_average_precision");
+    const out = join(dir, "paraphrase");
+    const m = await ev.evaluate(angleModel(angles), { outputPath: out });
+    // ab right (P 1, R 1/2), bc wrong, ac right (P 2/3, R 1: best F1 0.8), threshold midway between ac and cd.
+    expect(m["pm_average_precision"]).toBeCloseTo((1 + 2 / 3) / 2, 12);
+    expect(m["pm_f1"]).toBeCloseTo(0.8, 12);
+    expect(m["pm_precision"]).toBeCloseTo(2 / 3, 12);
+    expect(m["pm_recall"]).toBe(1);
+    expect(m["pm_threshold"]).toBeCloseTo((angleCos(0, 50) + angleCos(50, 200)) / 2, 6);
+    const csv = await readFile(join(out, "paraphrase_mining_evaluation_pm_results.csv"), "utf8");
+    expect(csv.split("\r\n")[0]).toBe("epoch,steps,precision,recall,f1,threshold,average_precision");
+    expect(csv.split("\r\n")[1]).toMatch(/^-1,-1,0\.6666666666666666,1\.0,0\.8,-?0\.\d+,0\.8333333333333333$/);
+  });
+
+  it("writes Python ints (0) where nothing was found, and adds the transitive closure as sbert", async () => {
+    const none = new ParaphraseMiningEvaluator(sentences, { duplicatesList: [["a", "zz"]] });
+    const out = join(dir, "paraphrase-none");
+    expect(await none.evaluate(angleModel(angles), { outputPath: out })).toEqual({ average_precision: 0, f1: 0, precision: 0, recall: 0, threshold: 0 });
+    expect((await readFile(join(out, "paraphrase_mining_evaluation_results.csv"), "utf8")).split("\r\n")[1]).toBe("-1,-1,0,0,0,0,0");
+
+    const chain = { duplicatesDict: { a: { b: true }, b: { c: true } } };
+    expect(new ParaphraseMiningEvaluator(sentences, chain).totalNumDuplicates).toBe(2);
+    expect(new ParaphraseMiningEvaluator(sentences, { ...chain, addTransitiveClosure: true }).totalNumDuplicates).toBe(3);
+    // An explicit false is no duplicate, but the closure (as sbert's) follows every entry.
+    expect(new ParaphraseMiningEvaluator(sentences, { duplicatesDict: { a: { b: false } } }).totalNumDuplicates).toBe(0);
+    expect(new ParaphraseMiningEvaluator(sentences, { duplicatesDict: { a: { b: false } }, addTransitiveClosure: true }).totalNumDuplicates).toBe(1);
+    // Numeric ids are their string form.
+    const numeric = new ParaphraseMiningEvaluator(new Map([[1, "A"], [2, "B"]]), { duplicatesList: [[1, "2"]] });
+    expect(numeric.ids).toEqual(["1", "2"]);
+    expect(numeric.totalNumDuplicates).toBe(1);
+    expect(numeric.getConfigDict()).toEqual({ add_transitive_closure: false, max_pairs: 500000, top_k: 100 });
+  });
+
+  it("names the argument in its errors", () => {
+    expect(() => new ParaphraseMiningEvaluator(["A"] as unknown as Record<string, string>)).toThrow(/sentencesMap must be an object or a Map/);
+    expect(() => new ParaphraseMiningEvaluator({})).toThrow(/sentencesMap is empty/);
+    expect(() => new ParaphraseMiningEvaluator({ a: 3 as unknown as string })).toThrow(/sentencesMap\["a"\] must be a string/);
+    expect(() => new ParaphraseMiningEvaluator(new Map<string | number, string>([[1, "A"], ["1", "B"]]))).toThrow(/id "1" twice/);
+    expect(() => new ParaphraseMiningEvaluator(sentences, { duplicatesList: [["a"]] as unknown as [string, string][] })).toThrow(/duplicatesList\[0\]/);
+    expect(() => new ParaphraseMiningEvaluator(sentences, { duplicatesList: [["a", {}]] as unknown as [string, string][] })).toThrow(/duplicatesList\[0\]\[1\]/);
+    expect(() => new ParaphraseMiningEvaluator(sentences, { duplicatesList: "ab" as unknown as [string, string][] })).toThrow(TypeError);
+    expect(() => new ParaphraseMiningEvaluator(sentences, { duplicatesDict: { a: { b: 1 } } as unknown as Record<string, Record<string, boolean>> })).toThrow(
+      /duplicatesDict\["a"\]\["b"\] must be a boolean/,
+    );
+    expect(() => new ParaphraseMiningEvaluator(sentences, { duplicatesDict: { a: [] } as unknown as Record<string, Record<string, boolean>> })).toThrow(
+      /duplicatesDict\["a"\]/,
+    );
+    expect(() => new ParaphraseMiningEvaluator(sentences, { addTransitiveClosure: "yes" as unknown as boolean })).toThrow(/addTransitiveClosure/);
+    expect(() => new ParaphraseMiningEvaluator(sentences, { queryChunkSize: 0 })).toThrow(/queryChunkSize/);
+    expect(() => new ParaphraseMiningEvaluator(sentences, { corpusChunkSize: 2.5 })).toThrow(/corpusChunkSize/);
+    expect(() => new ParaphraseMiningEvaluator(sentences, { maxPairs: 0 })).toThrow(/maxPairs/);
+    expect(() => new ParaphraseMiningEvaluator(sentences, { topK: -1 })).toThrow(/topK/);
+    expect(() => new ParaphraseMiningEvaluator(sentences, { batchSize: 0 })).toThrow(/batchSize/);
+  });
+});
+
+describe("RerankingEvaluator", () => {
+  // Query at 0 degrees; positives at 30 and 100, negatives at 60 and 120: ranked p30, n60, p100, n120.
+  const angles = { q: 0, p30: 30, p100: 100, n60: 60, n120: 120, r: 0 };
+  const sample = { query: "q", positive: ["p30", "p100"], negative: ["n60", "n120"] };
+
+  it("reports MAP, MRR@k and NDCG@k (the primary metric), leaving out samples without positives or negatives", async () => {
+    const ev = new RerankingEvaluator([sample, { query: "r", positive: ["p30"], negative: [] }], { name: "rr" });
+    expect(ev.samples).toHaveLength(1);
+    expect(ev.primaryMetric).toBe("rr_ndcg@10");
+    const out = join(dir, "reranking");
+    const m = await ev.evaluate(angleModel(angles), { outputPath: out });
+    const idcg = 1 + 1 / Math.log2(3);
+    expect(m).toEqual({
+      rr_map: expect.closeTo((1 + 2 / 3) / 2, 12),
+      "rr_mrr@10": 1,
+      "rr_ndcg@10": expect.closeTo((1 + 1 / Math.log2(4)) / idcg, 12),
+    });
+    const csv = await readFile(join(out, "RerankingEvaluator_rr_results_@10.csv"), "utf8");
+    expect(csv.split("\r\n")[0]).toBe("epoch,steps,MAP,MRR@10,NDCG@10");
+
+    // Relevance swapped: the first relevant document is second; at k = 1 NDCG and MRR are 0.
+    const swapped = new RerankingEvaluator([{ query: "q", positive: sample.negative, negative: sample.positive }], { mrrAtK: 1, useBatchedEncoding: false });
+    expect(swapped.atK).toBe(1);
+    expect(swapped.csvFile).toBe("RerankingEvaluator_results_@1.csv");
+    expect(await swapped.evaluate(angleModel(angles))).toEqual({ map: expect.closeTo((1 / 2 + 2 / 4) / 2, 12), "mrr@1": 0, "ndcg@1": 0 });
+  });
+
+  it("gives NaN metrics (numpy's mean of nothing) when no sample is left", async () => {
+    const ev = new RerankingEvaluator({ a: { query: "q", positive: [], negative: ["n60"] } });
+    const model = angleModel(angles);
+    const m = await ev.evaluate(model);
+    expect(Object.keys(m)).toEqual(["map", "mrr@10", "ndcg@10"]);
+    expect(Object.values(m).every(Number.isNaN)).toBe(true);
+    expect(model.calls).toEqual([]);
+  });
+
+  it("names the argument in its errors", () => {
+    expect(() => new RerankingEvaluator("q" as unknown as [])).toThrow(/samples must be an array/);
+    expect(() => new RerankingEvaluator([null as unknown as typeof sample])).toThrow(/samples\[0\] must be an object/);
+    expect(() => new RerankingEvaluator([{ ...sample, query: 1 as unknown as string }])).toThrow(/samples\[0\]\.query must be a string/);
+    expect(() => new RerankingEvaluator([{ ...sample, positive: "p30" as unknown as string[] }])).toThrow(/samples\[0\]\.positive must be an array/);
+    expect(() => new RerankingEvaluator([{ ...sample, negative: ["n60", 2 as unknown as string] }])).toThrow(/samples\[0\]\.negative\[1\]/);
+    expect(() => new RerankingEvaluator([sample], { atK: 0 })).toThrow(/atK must be a positive integer/);
+    expect(() => new RerankingEvaluator([sample], { mrrAtK: 0 })).toThrow(/mrrAtK must be a positive integer/);
+    expect(() => new RerankingEvaluator([sample], { similarityFct: "cos" as "cosine" })).toThrow(/similarityFct must be one of/);
+    expect(() => new RerankingEvaluator([sample], { similarityFct: 3 as unknown as "cosine" })).toThrow(TypeError);
+    expect(() => new RerankingEvaluator([sample], { batchSize: 0 })).toThrow(/batchSize/);
+    expect(() => new RerankingEvaluator([sample], { truncateDim: -2 })).toThrow(/truncateDim/);
+  });
+});
+
+describe("ndcgScore equals sklearn.metrics.ndcg_score", () => {
+  it("averages the gain of tied scores, with and without k", () => {
+    // Values printed by scikit-learn 1.x for the same inputs.
+    expect(ndcgScore([1, 0, 0], [0.5, 0.5, 0.1])).toBeCloseTo(0.8154648767857287, 14);
+    expect(ndcgScore([1, 0, 0], [0.5, 0.5, 0.1], 1)).toBeCloseTo(0.5, 14);
+    expect(ndcgScore([0, 1, 0, 1], [0.2, 0.9, 0.2, 0.2], 2)).toBeCloseTo(0.7420981285103055, 14);
+    expect(ndcgScore([0, 0], [0.3, 0.1])).toBe(0);
+  });
+
+  it("refuses what sklearn refuses", () => {
+    expect(() => ndcgScore([1], [0.5])).toThrow(RangeError);
+    expect(() => ndcgScore([1, -1], [0.5, 0.2])).toThrow(/relevance\[1\]/);
+    expect(() => ndcgScore([1, 0], [0.5, 0.2], 0)).toThrow(/k must be a positive integer/);
+    expect(() => ndcgScore([1, 0], [0.5])).toThrow(RangeError);
+  });
+});
+
+describe("numpy float32 formatting", () => {
+  it("formats float32 scalars as numpy's str()", () => {
+    const cases: Array<[number, string]> = [
+      [0.805045, "0.805045"],
+      [1 / 3, "0.33333334"],
+      [1e-4, "1e-04"],
+      [0.00012345, "0.00012345"],
+      [999999, "999999.0"],
+      [1e6, "1e+06"],
+      [1234567, "1.234567e+06"],
+      [123456789, "1.2345679e+08"],
+      // An exact midpoint between two shortest candidates: numpy takes the even digit.
+      [1156618.25, "1.1566182e+06"],
+      [-3.25, "-3.25"],
+      [100, "100.0"],
+      [0, "0.0"],
+      [-0, "-0.0"],
+      [NaN, "nan"],
+    ];
+    for (const [x, s] of cases) expect(formatNumpyFloat32(x), String(x)).toBe(s);
   });
 });
