@@ -1,0 +1,230 @@
+// CrossEncoderTrainer against sentence-transformers' CrossEncoderTrainer (py/ce_trainer_ref.py): the same random-init
+// BERT cross-encoder (dropout 0, so both runs are deterministic), the same rows, arguments and loss; both take their
+// batches from the same seeded sampler. After training, every weight of the saved model (Hugging Face keys) agrees
+// within 1e-4 and the logged losses within 1e-4 relative. Also: resume and the best model from checkpoints.
+import { readFile, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { beforeAll, describe, expect, test } from "vitest";
+
+import { CrossEncoder, CrossEncoderTrainer, Dataset, crossEncoder } from "../../lib/index.js";
+import type { CrossEncoderLoss } from "../../lib/crossEncoder/losses/index.js";
+import { readSafetensorsHeader } from "../../lib/io/safetensors.js";
+import { runPython } from "../helpers/python.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const BUILD = fileURLToPath(new URL("../fixtures/cross_encoder_model.py", import.meta.url));
+const REF = fileURLToPath(new URL("py/ce_trainer_ref.py", import.meta.url));
+const WEIGHT_TOL = 1e-4;
+const L = crossEncoder.losses;
+
+const QUERIES = [
+  "how do cats sleep", "where do dogs run", "what is the weather", "who wrote the book", "why is the sky blue", "when does the train leave",
+  "what do birds eat", "how tall is the tower", "where is the river", "who plays the piano", "what is in the box", "how old is the tree",
+];
+const POSITIVES = [
+  "cats sleep curled up all day", "dogs run in the park", "sunny and warm today", "an unknown author wrote it", "light scatters in the air", "the train leaves at noon",
+  "birds eat seeds and worms", "the tower is very tall", "the river is behind the hill", "a young woman plays the piano", "the box holds old letters", "the tree is a hundred years old",
+];
+const NEGATIVES = [...POSITIVES.slice(5), ...POSITIVES.slice(0, 5)];
+const DOC_LISTS = QUERIES.map((_, i) => [POSITIVES[i]!, NEGATIVES[i]!, POSITIVES[(i + 3) % 12]!].slice(0, 2 + (i % 2)));
+const GRADES = QUERIES.map((_, i) => [2, 0, 1].slice(0, 2 + (i % 2)));
+
+interface Ref {
+  log_history: Record<string, number>[];
+  weights: Record<string, number[]>;
+}
+
+let dir: string;
+const folders: Record<number, string> = {};
+
+beforeAll(async () => {
+  dir = await tempDir("sbert-ce-trainer-");
+  for (const n of [1, 3]) {
+    folders[n] = join(dir, `ce${n}`);
+    await runPython(BUILD, {
+      dir: folders[n],
+      arch: "bert",
+      seed: 21,
+      corpus: [...QUERIES, ...POSITIVES],
+      vocab_size: 300,
+      num_labels: n,
+      layout: "hf",
+      config: { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 },
+    });
+  }
+}, 240_000);
+
+async function savedWeights(model: CrossEncoder, where: string): Promise<Map<string, Float32Array>> {
+  await model.save(where, { createModelCard: false });
+  const file = join(where, "model.safetensors");
+  const header = await readSafetensorsHeader(file);
+  const raw = await readFile(file);
+  return new Map(header.entries.map((e) => [e.name, new Float32Array(raw.buffer.slice(raw.byteOffset + e.begin, raw.byteOffset + e.end))]));
+}
+
+interface Case {
+  name: string;
+  numLabels: 1 | 3;
+  columns: Record<string, unknown[]>;
+  loss: (m: CrossEncoder) => CrossEncoderLoss;
+  pyLoss: { loss: string; options?: Record<string, unknown> };
+  args: Record<string, unknown>;
+}
+
+// AdamW eps 1e-5, not 1e-8: the attention key biases have an exactly zero gradient (softmax ignores a shift of a
+// row's scores), and with eps 1e-8 AdamW turns their float32 noise into moves of ~lr on either side
+// (test/parity/training.test.ts says more).
+const BASE_ARGS = { perDeviceTrainBatchSize: 4, learningRate: 1e-3, seed: 7, loggingSteps: 1, adamEpsilon: 1e-5 };
+const PY_ARGS = { per_device_train_batch_size: 4, learning_rate: 1e-3, seed: 7, logging_steps: 1, adam_epsilon: 1e-5 };
+
+const CASES: Case[] = [
+  {
+    name: "BinaryCrossEntropyLoss, gradient accumulation 2, warmup ratio, linear schedule, weight decay",
+    numLabels: 1,
+    columns: { query: QUERIES, passage: POSITIVES, label: QUERIES.map((_, i) => (i % 3 === 0 ? 0 : 1)) },
+    loss: (m) => new L.BinaryCrossEntropyLoss(m),
+    pyLoss: { loss: "BinaryCrossEntropyLoss" },
+    args: { numTrainEpochs: 2, gradientAccumulationSteps: 2, warmupRatio: 0.25, weightDecay: 0.01, lrSchedulerType: "linear" },
+  },
+  {
+    name: "CrossEntropyLoss, 3 labels",
+    numLabels: 3,
+    columns: { premise: QUERIES, hypothesis: NEGATIVES, label: QUERIES.map((_, i) => i % 3) },
+    loss: (m) => new L.CrossEntropyLoss(m),
+    pyLoss: { loss: "CrossEntropyLoss" },
+    args: { maxSteps: 3 },
+  },
+  {
+    name: "MultipleNegativesRankingLoss with a hard negative, every in-batch negative",
+    numLabels: 1,
+    columns: { query: QUERIES, positive: POSITIVES, negative: NEGATIVES },
+    loss: (m) => new L.MultipleNegativesRankingLoss(m, { numNegatives: null }),
+    pyLoss: { loss: "MultipleNegativesRankingLoss", options: { num_negatives: null } },
+    args: { maxSteps: 3 },
+  },
+  {
+    name: "CachedMultipleNegativesRankingLoss (gradient cache in mini-batches of 3)",
+    numLabels: 1,
+    columns: { query: QUERIES, positive: POSITIVES },
+    loss: (m) => new L.CachedMultipleNegativesRankingLoss(m, { numNegatives: null, miniBatchSize: 3 }),
+    pyLoss: { loss: "CachedMultipleNegativesRankingLoss", options: { num_negatives: null, mini_batch_size: 3 } },
+    args: { maxSteps: 3 },
+  },
+  {
+    name: "MarginMSELoss",
+    numLabels: 1,
+    columns: { query: QUERIES, positive: POSITIVES, negative: NEGATIVES, score: QUERIES.map((_, i) => 1 + (i % 4) * 0.5) },
+    loss: (m) => new L.MarginMSELoss(m),
+    pyLoss: { loss: "MarginMSELoss" },
+    args: { maxSteps: 3 },
+  },
+  {
+    name: "ListNetLoss over lists of 2 and 3 documents",
+    numLabels: 1,
+    columns: { query: QUERIES, docs: DOC_LISTS, labels: GRADES },
+    loss: (m) => new L.ListNetLoss(m),
+    pyLoss: { loss: "ListNetLoss" },
+    args: { maxSteps: 3 },
+  },
+  {
+    name: "LambdaLoss",
+    numLabels: 1,
+    columns: { query: QUERIES, docs: DOC_LISTS, labels: GRADES },
+    loss: (m) => new L.LambdaLoss(m),
+    pyLoss: { loss: "LambdaLoss" },
+    args: { maxSteps: 3 },
+  },
+];
+
+const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+describe("CrossEncoderTrainer against sentence-transformers' CrossEncoderTrainer", () => {
+  CASES.forEach((c, i) => {
+    test(c.name, async () => {
+      const pyArgs = { ...PY_ARGS, ...Object.fromEntries(Object.entries(c.args).map(([k, v]) => [k === "numTrainEpochs" ? "num_train_epochs" : snake(k), v])) };
+      const refP = runPython<Ref>(REF, { folder: folders[c.numLabels], dataset: c.columns, loss: c.pyLoss, args: pyArgs });
+      const model = await CrossEncoder.load(folders[c.numLabels]!);
+      const before = await savedWeights(model, join(dir, `before${i}`));
+      const trainer = new CrossEncoderTrainer({
+        model,
+        args: { outputDir: join(dir, `run${i}`), ...BASE_ARGS, ...c.args, saveStrategy: "no", disableTqdm: true },
+        trainDataset: Dataset.fromColumns(c.columns),
+        loss: c.loss(model),
+      });
+      await trainer.train();
+      const ours = await savedWeights(model, join(dir, `after${i}`));
+      const ref = await refP;
+      let worst = 0;
+      let moved = 0;
+      let compared = 0;
+      for (const [name, data] of ours) {
+        const r = ref.weights[name];
+        expect(r, `${name} in the reference`).toBeDefined();
+        const b = before.get(name)!;
+        for (let j = 0; j < data.length; j++) {
+          worst = Math.max(worst, Math.abs(data[j]! - r![j]!));
+          moved = Math.max(moved, Math.abs(data[j]! - b[j]!));
+        }
+        compared++;
+      }
+      expect(compared).toBe(Object.keys(ref.weights).length);
+      // Training moved the weights well beyond the tolerance, and both runs moved them alike.
+      expect(moved).toBeGreaterThan(10 * WEIGHT_TOL);
+      expect(worst, `max weight difference ${worst.toExponential(2)}, max change ${moved.toExponential(2)}`).toBeLessThanOrEqual(WEIGHT_TOL);
+      const losses = (h: Record<string, number>[]) => h.filter((e) => "loss" in e).map((e) => e["loss"]!);
+      const pyLosses = losses(ref.log_history);
+      const ourLosses = losses(trainer.state.log_history as Record<string, number>[]);
+      expect(ourLosses.length).toBe(pyLosses.length);
+      ourLosses.forEach((l, k) => expect(Math.abs(l - pyLosses[k]!)).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(pyLosses[k]!))));
+      model.dispose();
+    }, 240_000);
+  });
+});
+
+describe("checkpoints", () => {
+  test("a run resumed from a checkpoint ends on the same weights; loadBestModelAtEnd reloads the best checkpoint's", async () => {
+    const columns = { query: QUERIES, passage: POSITIVES, label: QUERIES.map((_, i) => (i % 3 === 0 ? 0 : 1)) };
+    const args = { ...BASE_ARGS, maxSteps: 6, saveStrategy: "steps" as const, saveSteps: 3, disableTqdm: true };
+    const full = await CrossEncoder.load(folders[1]!);
+    await new CrossEncoderTrainer({ model: full, args: { ...args, outputDir: join(dir, "full") }, trainDataset: Dataset.fromColumns(columns) }).train();
+    expect((await readdir(join(dir, "full"))).filter((n) => n.startsWith("checkpoint-")).sort()).toEqual(["checkpoint-3", "checkpoint-6"]);
+    const resumed = await CrossEncoder.load(folders[1]!);
+    const outputDir = join(dir, "resumed");
+    // The first three steps, then a new trainer resumes from checkpoint-3.
+    await new CrossEncoderTrainer({ model: resumed, args: { ...args, outputDir, maxSteps: 6 }, trainDataset: Dataset.fromColumns(columns) }).train();
+    const again = await CrossEncoder.load(folders[1]!);
+    await new CrossEncoderTrainer({ model: again, args: { ...args, outputDir }, trainDataset: Dataset.fromColumns(columns) }).train({ resumeFromCheckpoint: join(outputDir, "checkpoint-3") });
+    const a = await savedWeights(full, join(dir, "w-full"));
+    const b = await savedWeights(again, join(dir, "w-again"));
+    for (const [name, data] of a) expect(Array.from(b.get(name)!), name).toEqual(Array.from(data));
+    const pairs: [string, string][] = QUERIES.map((q, i) => [q, POSITIVES[i]!]);
+
+    // Evaluate on the training rows' loss each 2 steps; the lowest eval_loss is the best model.
+    const best = await CrossEncoder.load(folders[1]!);
+    const bestDir = join(dir, "best");
+    const trainer = new CrossEncoderTrainer({
+      model: best,
+      args: { ...BASE_ARGS, learningRate: 5e-3, maxSteps: 6, evalStrategy: "steps", evalSteps: 2, saveSteps: 2, loadBestModelAtEnd: true, outputDir: bestDir, disableTqdm: true },
+      trainDataset: Dataset.fromColumns(columns),
+      evalDataset: Dataset.fromColumns(columns),
+    });
+    await trainer.train();
+    const bestCheckpoint = trainer.state.best_model_checkpoint!;
+    expect(bestCheckpoint).toMatch(/checkpoint-\d$/);
+    const fromCheckpoint = await CrossEncoder.load(bestCheckpoint);
+    expect(await best.predict(pairs)).toEqual(await fromCheckpoint.predict(pairs));
+    for (const m of [full, resumed, again, best, fromCheckpoint]) m.dispose();
+  }, 240_000);
+
+  test("bad inputs are refused naming the row and column", async () => {
+    const model = await CrossEncoder.load(folders[1]!);
+    const make = (columns: Record<string, unknown[]>, loss?: CrossEncoderLoss) => () => new CrossEncoderTrainer({ model, args: { outputDir: join(dir, "bad") }, trainDataset: Dataset.fromColumns(columns), loss });
+    expect(make({ q: ["a", "b"], d: ["c", "d"], label: [1, 2] })).toThrow(/row 1, column 'label'.*\[0, 1\]/);
+    expect(make({ q: ["a"], docs: ["not a list"], labels: [[1]] }, new L.ListNetLoss(model))).toThrow(/row 0, column 'docs'.*list of document texts/);
+    expect(make({ q: ["a"], d: ["b"], e: ["c"], label: [1] })).toThrow(/3 input column\(s\).*BinaryCrossEntropyLoss takes 2/);
+    expect(() => new CrossEncoderTrainer({ model, args: { outputDir: join(dir, "bad"), prompts: "query: " }, trainDataset: Dataset.fromColumns({ q: ["a"], d: ["b"], label: [1] }) })).toThrow(/prompts/);
+    model.dispose();
+  });
+});
