@@ -82,7 +82,7 @@ function frontMatter(model: SentenceTransformer, t: TrainingSummary | undefined,
   return lines;
 }
 
-function trainingSection(t: TrainingSummary): string {
+export function trainingSection(t: TrainingSummary): string {
   const out: string[] = ["## Training Details", ""];
   t.objectives.forEach((o, i) => {
     out.push(`### Training Dataset${t.objectives.length > 1 ? ` ${i + 1}` : ""}`, "");
@@ -121,6 +121,23 @@ function trainingSection(t: TrainingSummary): string {
   return out.join("\n");
 }
 
+/** The last evaluation's metrics as a table (empty without evaluations). */
+export function evaluationSection(t: TrainingSummary): string {
+  const last = t.evaluations.at(-1);
+  if (!last) return "";
+  return [
+    "## Evaluation",
+    "",
+    `Results of the last evaluation (epoch ${last.epoch}, ${last.steps === -1 ? "end of epoch" : `step ${last.steps}`}):`,
+    "",
+    "| Metric | Value |",
+    "|:---|:---|",
+    ...Object.entries(last.metrics).map(([k, v]) => `| ${k} | ${formatNumber(v)} |`),
+    "",
+    "",
+  ].join("\n");
+}
+
 export function modelCard(model: SentenceTransformer, options: ModelCardOptions = {}): string {
   const name = options.modelName ?? "sentence-transformers model";
   const t = model.trainingSummary;
@@ -137,20 +154,7 @@ export function modelCard(model: SentenceTransformer, options: ModelCardOptions 
     datasets.length ? `- **Training Datasets:** ${datasets.join(", ")}` : undefined,
   ].filter((l): l is string => l !== undefined);
 
-  const last = t?.evaluations.at(-1);
-  const evaluation = last
-    ? [
-        "## Evaluation",
-        "",
-        `Results of the last evaluation (epoch ${last.epoch}, ${last.steps === -1 ? "end of epoch" : `step ${last.steps}`}):`,
-        "",
-        "| Metric | Value |",
-        "|:---|:---|",
-        ...Object.entries(last.metrics).map(([k, v]) => `| ${k} | ${formatNumber(v)} |`),
-        "",
-        "",
-      ].join("\n")
-    : "";
+  const evaluation = t ? evaluationSection(t) : "";
 
   const info = native().info();
   return `${frontMatter(model, t, name, datasets).join("\n")}

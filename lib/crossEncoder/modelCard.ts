@@ -3,6 +3,7 @@
  * (`library_name: sentence-transformers`, `pipeline_tag: text-ranking`, tags, base model), the architecture, and
  * usage from TypeScript and from Python.
  */
+import { evaluationSection, trainingSection } from "../modelCard.js";
 import { VERSION } from "../version.js";
 import type { CrossEncoder } from "./CrossEncoder.js";
 
@@ -11,6 +12,7 @@ const y = (s: string): string => JSON.stringify(s);
 
 export function crossEncoderModelCard(model: CrossEncoder, options: { modelName?: string } = {}): string {
   const name = options.modelName ?? "cross-encoder model";
+  const t = model.trainingSummary;
   const front = ["---", "library_name: sentence-transformers", "pipeline_tag: text-ranking", "tags:"];
   front.push(...["sentence-transformers", "cross-encoder", "reranker", "sbert-node"].map((t) => `- ${y(t)}`));
   if (model.hubId) front.push(`base_model: ${y(model.hubId)}`);
@@ -58,7 +60,7 @@ model = CrossEncoder(${JSON.stringify(name)})
 scores = model.predict(${pairs})
 \`\`\`
 
-## Framework Versions
+${t ? evaluationSection(t) : ""}${t ? `${trainingSection(t)}\n` : ""}## Framework Versions
 
 - sbert-node: ${VERSION}
 `;

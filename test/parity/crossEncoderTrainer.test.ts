@@ -213,6 +213,11 @@ describe("checkpoints", () => {
     await trainer.train();
     const bestCheckpoint = trainer.state.best_model_checkpoint!;
     expect(bestCheckpoint).toMatch(/checkpoint-\d$/);
+    // Each checkpoint's model card carries the run: the loss, the data and the logged losses so far.
+    const card = await readFile(join(bestCheckpoint, "README.md"), "utf8");
+    expect(card).toContain("## Training Details");
+    expect(card).toMatch(/Loss: `BinaryCrossEntropyLoss`/);
+    expect(card).toContain("### Training Logs");
     const fromCheckpoint = await CrossEncoder.load(bestCheckpoint);
     expect(await best.predict(pairs)).toEqual(await fromCheckpoint.predict(pairs));
     for (const m of [full, resumed, again, best, fromCheckpoint]) m.dispose();
