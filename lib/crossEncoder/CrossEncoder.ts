@@ -14,7 +14,9 @@ import { Pooling } from "../models/Pooling.js";
 import { Transformer } from "../models/Transformer.js";
 import { callNative } from "../native.js";
 import { SentenceTransformer, type LinearPrecision } from "../SentenceTransformer.js";
+import type { DataLoader } from "../DataLoader.js";
 import type { TrainingSummary } from "../fit.js";
+import type { CrossEncoderFitOptions } from "./fit.js";
 import type { SentenceModule } from "../models/Module.js";
 import type { EncodedBatch, Tokenizer } from "../tokenization/Tokenizer.js";
 import { ACTIVATION_FNS, CROSS_ENCODER_ACTIVATIONS, type CrossEncoderActivation, resolveActivation, TORCH_PATHS } from "./activation.js";
@@ -441,6 +443,15 @@ export class CrossEncoder {
       parts.push([this.norm.native, headWeights(tensors, n.key, [{ suffix: "weight", shape: [hidden], name: "norm.weight" }, ...(n.bias ? [{ suffix: "bias", shape: [hidden], name: "norm.bias" }] : [])], head)]);
     }
     for (const [module, w] of parts) await callNative(op, () => module.loadWeights(w));
+  }
+
+  /**
+   * Trains on a DataLoader of InputExamples (texts [a, b], label), the API of sentence-transformers before v4, run by
+   * CrossEncoderTrainer as sentence-transformers runs it (see CrossEncoderFitOptions).
+   */
+  async fit(trainDataloader: DataLoader, options: CrossEncoderFitOptions = {}): Promise<void> {
+    const { crossEncoderFit } = await import("./fit.js");
+    await crossEncoderFit(this, trainDataloader, options);
   }
 
   /** Linear layers' inference precision (see SentenceTransformer.quantize). */

@@ -3,3 +3,4 @@ export { CrossEncoder, CROSS_ENCODER_ACTIVATIONS } from "./CrossEncoder.js";
 export type { CrossEncoderActivation, CrossEncoderLoadOptions, CrossEncoderPair, PredictOptions, RankOptions, RankResult } from "./CrossEncoder.js";
 export { CrossEncoderTrainer, CrossEncoderTrainingArguments, type CrossEncoderTrainerOptions } from "./CrossEncoderTrainer.js";
 export * as losses from "./losses/index.js";
+export type { CrossEncoderFitOptions } from "./fit.js";
