@@ -4,21 +4,20 @@
 import { appendFile, mkdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
-/** A CSV cell: a number is written as Python writes a float, `{ int }` as a Python int, a string as is. */
-export type CsvCell = number | string | { int: number };
+/**
+ * A CSV cell: a number is written as Python writes a float, `{ int }` as a Python int, `{ float32 }` as numpy
+ * writes a float32, a string as is.
+ */
+export type CsvCell = number | string | { int: number } | { float32: number };
 
-/** `str(x)` of a Python float (or numpy float64): shortest round-trip digits, exponent form below 1e-4 and from 1e16. */
-export function formatPythonFloat(x: number): string {
-  if (Number.isNaN(x)) return "nan";
-  if (x === Infinity) return "inf";
-  if (x === -Infinity) return "-inf";
-  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
+/** The shortest round-trip digits of a finite non-zero `x`, laid out as Python does: `1.5e-05` or `0.00015`. */
+function pythonLayout(x: number, scientific: boolean): string {
   const sign = x < 0 ? "-" : "";
   // toExponential() without digits gives the shortest digits that round-trip, like Python's repr.
   const [mantissa, expText] = Math.abs(x).toExponential().split("e") as [string, string];
   const exp = Number(expText);
   const digits = mantissa.replace(".", "");
-  if (exp < -4 || exp >= 16) {
+  if (scientific) {
     const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
     return `${sign}${m}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
   }
@@ -28,10 +27,40 @@ export function formatPythonFloat(x: number): string {
   return `${sign}${intPart}.${frac || "0"}`;
 }
 
+/** `str(x)` of a Python float (or numpy float64): shortest round-trip digits, exponent form below 1e-4 and from 1e16. */
+export function formatPythonFloat(x: number): string {
+  if (Number.isNaN(x)) return "nan";
+  if (x === Infinity) return "inf";
+  if (x === -Infinity) return "-inf";
+  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
+  const exp = Number(Math.abs(x).toExponential().split("e")[1]);
+  return pythonLayout(x, exp < -4 || exp >= 16);
+}
+
+/**
+ * `str(x)` of a numpy float32 (numpy 2): the fewest digits that read back as the same float32, in exponent form
+ * when the float32 is below 1e-4 or from 1e6 (numpy's bounds for float32). `x` is rounded to float32 first.
+ */
+export function formatNumpyFloat32(x: number): string {
+  const f = Math.fround(x);
+  if (!Number.isFinite(f) || f === 0) return formatPythonFloat(f);
+  let shortest = Number(f.toPrecision(9));
+  for (let digits = 1; digits < 9; digits++) {
+    const candidate = Number(f.toPrecision(digits));
+    if (Math.fround(candidate) === f) {
+      shortest = candidate;
+      break;
+    }
+  }
+  const abs = Math.abs(f);
+  return pythonLayout(shortest, abs < 1e-4 || abs >= 1e6);
+}
+
 function formatCell(cell: CsvCell): string {
   let text: string;
   if (typeof cell === "number") text = formatPythonFloat(cell);
   else if (typeof cell === "string") text = cell;
+  else if ("float32" in cell) text = formatNumpyFloat32(cell.float32);
   else text = String(cell.int);
   // csv.QUOTE_MINIMAL
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;

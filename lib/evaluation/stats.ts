@@ -174,3 +174,68 @@ export function matthewsCorrcoef(labels: ArrayLike<number | boolean>, predicted:
   if (covYpYp * covYtYt === 0) return 0;
   return covYtYp / Math.sqrt(covYtYt * covYpYp);
 }
+
+/**
+ * Normalized discounted cumulative gain of one ranking, as sklearn.metrics.ndcg_score([relevance], [scores], k=k):
+ * gains discounted by 1/log2(rank + 1) over the top k, tied scores sharing their group's mean gain, divided by
+ * the ideal ranking's DCG (0 when nothing is relevant). sklearn refuses one document and negative relevance; so
+ * does this.
+ */
+export function ndcgScore(relevance: ArrayLike<number>, scores: ArrayLike<number>, k?: number): number {
+  const n = checkPair(relevance, scores, "ndcgScore");
+  if (n <= 1) throw new RangeError(`ndcgScore: NDCG needs more than one document, got ${n}`);
+  if (k !== undefined && (!Number.isInteger(k) || k < 1)) throw new RangeError(`ndcgScore: k must be a positive integer, got ${k}`);
+  for (let i = 0; i < n; i++) {
+    if (!(relevance[i]! >= 0)) throw new RangeError(`ndcgScore: relevance[${i}] must be a non-negative number, got ${relevance[i]}`);
+    if (Number.isNaN(scores[i]!)) throw new RangeError(`ndcgScore: scores[${i}] is NaN`);
+  }
+  const discount = new Float64Array(n);
+  for (let i = 0; i < n && (k === undefined || i < k); i++) discount[i] = 1 / (Math.log(i + 2) / Math.log(2));
+  const cumulative = new Float64Array(n);
+  for (let i = 0, s = 0; i < n; i++) cumulative[i] = s += discount[i]!;
+
+  // Groups of equal scores, best first: each group's positions share its mean gain (McSherry & Najork).
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (scores[b]! > scores[a]! ? 1 : scores[b]! < scores[a]! ? -1 : 0));
+  let dcg = 0;
+  for (let start = 0; start < n; ) {
+    let end = start;
+    let gain = relevance[order[start]!]!;
+    while (end + 1 < n && scores[order[end + 1]!] === scores[order[start]!]) gain += relevance[order[++end]!]!;
+    const discounts = cumulative[end]! - (start > 0 ? cumulative[start - 1]! : 0);
+    dcg += (gain / (end - start + 1)) * discounts;
+    start = end + 1;
+  }
+  const ideal = Array.from(relevance).sort((a, b) => b - a);
+  let idcg = 0;
+  for (let i = 0; i < n; i++) idcg += discount[i]! * ideal[i]!;
+  return idcg === 0 ? 0 : dcg / idcg;
+}
+
+/**
+ * F1 of integer class labels, as sklearn.metrics.f1_score(labels, predicted, average=...) over the classes that
+ * occur in either: "macro" the mean of the per-class F1, "weighted" their mean weighted by each class's true
+ * count, "micro" the F1 of the summed counts (the accuracy, for one label per sample).
+ */
+export function f1Score(labels: ArrayLike<number>, predicted: ArrayLike<number>, average: "macro" | "micro" | "weighted"): number {
+  const n = checkPair(labels, predicted, "f1Score");
+  if (n === 0) throw new RangeError("f1Score: no labels");
+  const counts = new Map<number, { tp: number; truth: number; pred: number }>();
+  const of = (c: number): { tp: number; truth: number; pred: number } => {
+    let entry = counts.get(c);
+    if (!entry) counts.set(c, (entry = { tp: 0, truth: 0, pred: 0 }));
+    return entry;
+  };
+  for (let i = 0; i < n; i++) {
+    of(labels[i]!).truth++;
+    of(predicted[i]!).pred++;
+    if (labels[i] === predicted[i]) of(labels[i]!).tp++;
+  }
+  const classes = [...counts.keys()].sort((a, b) => a - b).map((c) => counts.get(c)!);
+  // 2tp / (truth + pred): a class present in either has a non-zero denominator.
+  const f1 = (c: { tp: number; truth: number; pred: number }): number => (2 * c.tp) / (c.truth + c.pred);
+  if (average === "micro") {
+    return f1(classes.reduce((s, c) => ({ tp: s.tp + c.tp, truth: s.truth + c.truth, pred: s.pred + c.pred }), { tp: 0, truth: 0, pred: 0 }));
+  }
+  if (average === "macro") return classes.reduce((s, c) => s + f1(c), 0) / classes.length;
+  return classes.reduce((s, c) => s + f1(c) * c.truth, 0) / n;
+}
