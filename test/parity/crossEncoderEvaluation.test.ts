@@ -1,6 +1,7 @@
 // The cross-encoder evaluators against sentence-transformers 6's (py/ce_eval_ref.py): the same random-init BERT
-// cross-encoders (test/fixtures/cross_encoder_model.py), the same samples, every metric within 1e-5 and the CSV
-// files alike. The data hold no near-tied scores within a ranking, so rankings agree exactly.
+// cross-encoders (test/fixtures/crossEncoderFolder.ts, generated from fixed seeds, so the data's properties checked
+// below hold on every run), the same samples, every metric within 1e-5 and the CSV files alike. The data hold no
+// near-tied scores within a ranking, so rankings agree exactly.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,16 +17,15 @@ import {
   type EvaluatedCrossEncoder,
   type RerankingSample,
 } from "../../lib/crossEncoder/evaluation/index.js";
-import { formatNumpyFloat32 } from "../../lib/evaluation/output.js";
+import { formatNumpyFloat32, formatPythonFloat } from "../../lib/evaluation/output.js";
 import { f1Score, ndcgScore } from "../../lib/evaluation/stats.js";
 import { InputExample } from "../../lib/InputExample.js";
+import { makeCrossEncoderFolder } from "../fixtures/crossEncoderFolder.js";
 import { runPython } from "../helpers/python.js";
 import { makeSentences } from "../helpers/tokenizationFixtures.js";
-import { SENTENCES, tempDir } from "../helpers/tmp.js";
+import { tempDir } from "../helpers/tmp.js";
 
-const BUILD = fileURLToPath(new URL("../fixtures/cross_encoder_model.py", import.meta.url));
 const REF = fileURLToPath(new URL("py/ce_eval_ref.py", import.meta.url));
-const CORPUS = [...SENTENCES, ...makeSentences(2000, 99)];
 
 /** A deterministic generator in [0, 1). */
 function rng(seed: number): () => number {
@@ -70,7 +70,9 @@ const PAIRS: CrossEncoderPair[] = Array.from({ length: 24 }, (_, i) => [POOL[(i 
 const r = rng(5);
 const GOLD = PAIRS.map(() => Math.round(r() * 500) / 100);
 const BINARY = PAIRS.map((_, i) => (r() < 0.45 || i === 0 ? 1 : 0));
-const FLIPPED = BINARY.map((l) => 1 - l);
+// Labels that follow the one-label model's scores (1 for its top half) and their opposite, set once it is loaded.
+const AGREEING: number[] = [];
+const OPPOSITE: number[] = [];
 const CLASSES = PAIRS.map((_, i) => (i < 3 ? i : Math.floor(r() * 3)));
 
 type Kind = "reranking" | "correlation" | "classification";
@@ -107,7 +109,8 @@ const JOBS: Job[] = [
   },
   { title: "correlation", folder: "one", evaluator: "correlation", args: { sentence_pairs: PAIRS, scores: GOLD, name: "sts-dev", batch_size: 7 }, calls: TWO_CALLS },
   { title: "binary classification", folder: "one", evaluator: "classification", args: { sentence_pairs: PAIRS, labels: BINARY }, calls: TWO_CALLS },
-  { title: "binary classification, labels flipped", folder: "one", evaluator: "classification", args: { sentence_pairs: PAIRS, labels: FLIPPED, name: "flipped" }, calls: [{ epoch: 0, steps: 1 }] },
+  { title: "binary classification, labels that follow the scores", folder: "one", evaluator: "classification", args: { sentence_pairs: PAIRS, labels: AGREEING, name: "agree" }, calls: [{ epoch: 0, steps: 1 }] },
+  { title: "binary classification, the opposite labels", folder: "one", evaluator: "classification", args: { sentence_pairs: PAIRS, labels: OPPOSITE, name: "opposite" }, calls: [{ epoch: 0, steps: 1 }] },
   { title: "three-class classification", folder: "three", evaluator: "classification", args: { sentence_pairs: PAIRS, labels: CLASSES, name: "nli" }, calls: TWO_CALLS },
 ];
 
@@ -138,17 +141,18 @@ beforeAll(async () => {
   root = await tempDir("sbert-ce-eval-");
   folders.one = join(root, "one");
   folders.three = join(root, "three");
-  const base = { arch: "bert", seed: 3, corpus: CORPUS, vocab_size: 1000, layout: "hf" };
-  await runPython(BUILD, [
-    { ...base, dir: folders.one, num_labels: 1 },
-    { ...base, dir: folders.three, num_labels: 3 },
-  ]);
+  await makeCrossEncoderFolder(folders.one, { numLabels: 1 });
+  await makeCrossEncoderFolder(folders.three, { numLabels: 3 });
+  models.one = await CrossEncoder.load(folders.one);
+  models.three = await CrossEncoder.load(folders.three);
+  const scores = (await models.one.predict(PAIRS)) as number[];
+  const median = [...scores].sort((a, b) => a - b)[scores.length / 2]!;
+  AGREEING.push(...scores.map((s) => (s >= median ? 1 : 0)));
+  OPPOSITE.push(...AGREEING.map((l) => 1 - l));
   answers = await runPython<Answer[]>(
     REF,
     JOBS.map((job, i) => ({ folder: folders[job.folder], evaluator: job.evaluator, args: job.args, output_path: join(root, "py", String(i)), calls: job.calls })),
   );
-  models.one = await CrossEncoder.load(folders.one);
-  models.three = await CrossEncoder.load(folders.three);
   for (const [i, job] of JOBS.entries()) {
     const evaluator = tsEvaluator(job);
     const outputPath = join(root, "ts", String(i));
@@ -163,11 +167,15 @@ afterAll(() => {
   models.three?.dispose();
 });
 
-/** CSV cells side by side: the header and integer cells exactly, numbers within 1e-5. */
+/**
+ * CSV cells side by side: the header and integer cells exactly, numbers within 1e-5; and Python's numbers are
+ * the strings our formatters make of them (thresholds as numpy float32s, the rest as Python floats).
+ */
 function expectCsvAlike(csv: string, ref: string): void {
+  expect(ref.endsWith("\r\n")).toBe(true);
   expect(csv.endsWith("\r\n")).toBe(true);
-  const rows = csv.split("\r\n");
-  const refRows = ref.split("\r\n");
+  const rows = csv.split("\r\n").slice(0, -1);
+  const refRows = ref.split("\r\n").slice(0, -1);
   expect(rows.length).toBe(refRows.length);
   expect(rows[0]).toBe(refRows[0]);
   rows.slice(1).forEach((row, i) => {
@@ -177,8 +185,14 @@ function expectCsvAlike(csv: string, ref: string): void {
     cells.forEach((c, j) => {
       const want = refCells[j]!;
       expect(/^-?\d+$/.test(c), `row ${i + 1} cell ${j}: ${c} vs ${want}`).toBe(/^-?\d+$/.test(want));
-      if (/^-?\d+$/.test(want)) expect(c).toBe(want);
-      else expect(Math.abs(Number(c) - Number(want)), `row ${i + 1} cell ${j}: ${c} vs ${want}`).toBeLessThan(1e-5);
+      if (/^-?\d+$/.test(want)) {
+        expect(c).toBe(want);
+        return;
+      }
+      expect(Math.abs(Number(c) - Number(want)), `row ${i + 1} cell ${j}: ${c} vs ${want}`).toBeLessThan(1e-5);
+      const float32 = refRows[0]!.split(",")[j]!.endsWith("_Threshold");
+      expect(float32 ? formatNumpyFloat32(Number(want)) : formatPythonFloat(Number(want))).toBe(want);
+      expect(float32 ? formatNumpyFloat32(Number(c)) : formatPythonFloat(Number(c))).toBe(c);
     });
   });
 }
@@ -206,11 +220,13 @@ describe("each evaluator equals sentence-transformers' on the same model and dat
     const one = (await models.one!.predict(PAIRS)) as number[];
     const ref = answers.find((a) => a.scores !== null && !Array.isArray(a.scores[0]))!.scores as number[];
     one.forEach((s, i) => expect(Math.abs(s - ref[i]!)).toBeLessThan(1e-5));
+    // Scores that agree within 1e-5 cannot swap two items 2e-5 apart.
+    const sorted = [...one].sort((a, b) => a - b);
+    for (let k = 1; k < sorted.length; k++) expect(sorted[k]! - sorted[k - 1]!).toBeGreaterThan(2e-5);
     for (const samples of [NEGATIVE_SAMPLES, DOCUMENT_SAMPLES]) {
       for (const s of samples) {
         const docs = [...new Set([...(typeof s.positive === "string" ? [s.positive] : s.positive), ...(s.negative ?? s.documents!)])];
         const scores = ((await models.one!.predict(docs.map((d) => [s.query, d] as CrossEncoderPair))) as number[]).sort((a, b) => a - b);
-        // Scores that agree within 1e-5 cannot swap two documents 2e-5 apart.
         for (let k = 1; k < scores.length; k++) expect(scores[k]! - scores[k - 1]!).toBeGreaterThan(2e-5);
       }
     }
@@ -230,11 +246,17 @@ describe("each evaluator equals sentence-transformers' on the same model and dat
   });
 
   test("different labels give different metrics, here and in Python alike", () => {
-    const plain = ours[5]!.metrics[0]!;
-    const flipped = ours[6]!.metrics[0]!;
-    expect(Math.abs(plain["average_precision"]! - flipped["flipped_average_precision"]!)).toBeGreaterThan(0.05);
-    expect(answers[6]!.metrics[0]!["flipped_average_precision"]).not.toBeCloseTo(answers[5]!.metrics[0]!["average_precision"]!, 2);
-    expect(ours[6]!.primaryMetric).toBe("flipped_average_precision");
+    const agree = ours[6]!.metrics[0]!;
+    const opposite = ours[7]!.metrics[0]!;
+    // Labels that follow the scores are classified perfectly; their opposite is not.
+    for (const m of ["accuracy", "f1", "precision", "recall", "average_precision"]) expect(agree[`agree_${m}`]).toBe(1);
+    expect(opposite["opposite_average_precision"]).toBeLessThan(0.5);
+    expect(opposite["opposite_accuracy"]).toBeLessThan(1);
+    expect(answers[7]!.metrics[0]!["opposite_average_precision"]).toBeLessThan(0.5);
+    expect(answers[6]!.metrics[0]!["agree_average_precision"]).toBe(1);
+    expect(ours[7]!.primaryMetric).toBe("opposite_average_precision");
+    // Random labels land in between.
+    expect(ours[5]!.metrics[0]!["average_precision"]).not.toBeCloseTo(1, 2);
   });
 });
 
