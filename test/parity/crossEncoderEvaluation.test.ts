@@ -2,10 +2,11 @@
 // cross-encoders (test/fixtures/crossEncoderFolder.ts, generated from fixed seeds, so the data's properties checked
 // below hold on every run), the same samples, every metric within 1e-5 and the CSV files alike. The data hold no
 // near-tied scores within a ranking, so rankings agree exactly.
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { parquetWriteBuffer } from "hyparquet-writer";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 
 import { CrossEncoder, type CrossEncoderPair } from "../../lib/crossEncoder/CrossEncoder.js";
@@ -13,6 +14,7 @@ import {
   CrossEncoderClassificationEvaluator,
   CrossEncoderCorrelationEvaluator,
   type CrossEncoderEvaluator,
+  CrossEncoderNanoBEIREvaluator,
   CrossEncoderRerankingEvaluator,
   type EvaluatedCrossEncoder,
   type RerankingSample,
@@ -21,6 +23,7 @@ import { formatNumpyFloat32, formatPythonFloat } from "../../lib/evaluation/outp
 import { f1Score, ndcgScore } from "../../lib/evaluation/stats.js";
 import { InputExample } from "../../lib/InputExample.js";
 import { makeCrossEncoderFolder } from "../fixtures/crossEncoderFolder.js";
+import { type MockHub, startMockHub } from "../helpers/mockHub.js";
 import { runPython } from "../helpers/python.js";
 import { makeSentences } from "../helpers/tokenizationFixtures.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -75,6 +78,34 @@ const AGREEING: number[] = [];
 const OPPOSITE: number[] = [];
 const CLASSES = PAIRS.map((_, i) => (i < 3 ? i : Math.floor(r() * 3)));
 
+/**
+ * Two NanoBEIR datasets as the Hub's parquet export holds them: corpus, queries, qrels (a query with two rows) and
+ * BM25 rankings of 8 documents, of which rerankK = 5 count; positives ranked first, fifth, sixth, and not at all.
+ */
+const NANO = { msmarco: "NanoMSMARCO", scifact: "NanoSciFact" } as const;
+type Row = Record<string, string | string[]>;
+const TABLES: Record<"corpus" | "queries" | "qrels" | "bm25", Record<string, Row[]>> = { corpus: {}, queries: {}, qrels: {}, bm25: {} };
+Object.entries(NANO).forEach(([name, split], d) => {
+  const id = (i: number): string => `${name}-d${i}`;
+  TABLES.corpus[split] = take(12).map((text, i) => ({ _id: id(i), text }));
+  TABLES.queries[split] = QUERIES.slice(d * 4, d * 4 + 4).map((text, q) => ({ _id: `${name}-q${q}`, text }));
+  const qrels: [number, number][] = [
+    [0, 1],
+    [1, 3],
+    [1, 5],
+    [2, 7],
+    [3, 11],
+  ];
+  TABLES.qrels[split] = qrels.map(([q, doc]) => ({ "query-id": `${name}-q${q}`, "corpus-id": id(doc) }));
+  const bm25 = [
+    [1, 0, 2, 4, 6, 8, 9, 10],
+    [0, 3, 2, 4, 6, 5, 8, 9],
+    [2, 4, 6, 8, 7, 0, 1, 9],
+    [0, 1, 2, 3, 4, 5, 6, 7],
+  ];
+  TABLES.bm25[split] = bm25.map((docs, q) => ({ "query-id": `${name}-q${q}`, "corpus-ids": docs.map(id) }));
+});
+
 type Kind = "reranking" | "correlation" | "classification";
 interface Job {
   title: string;
@@ -89,6 +120,7 @@ interface Answer {
   primary_metric: string;
   csv_file: string;
   csv: string | null;
+  files: Record<string, string>;
   scores: number[] | number[][] | null;
 }
 
@@ -171,11 +203,12 @@ afterAll(() => {
  * CSV cells side by side: the header and integer cells exactly, numbers within 1e-5; and Python's numbers are
  * the strings our formatters make of them (thresholds as numpy float32s, the rest as Python floats).
  */
-function expectCsvAlike(csv: string, ref: string): void {
-  expect(ref.endsWith("\r\n")).toBe(true);
-  expect(csv.endsWith("\r\n")).toBe(true);
-  const rows = csv.split("\r\n").slice(0, -1);
-  const refRows = ref.split("\r\n").slice(0, -1);
+function expectCsvAlike(csv: string, ref: string, eol: "\r\n" | "\n" = "\r\n"): void {
+  expect(ref.endsWith(eol)).toBe(true);
+  expect(csv.endsWith(eol)).toBe(true);
+  expect(csv.split("\r\n").length).toBe(ref.split("\r\n").length);
+  const rows = csv.split(eol).slice(0, -1);
+  const refRows = ref.split(eol).slice(0, -1);
   expect(rows.length).toBe(refRows.length);
   expect(rows[0]).toBe(refRows[0]);
   rows.slice(1).forEach((row, i) => {
@@ -260,6 +293,80 @@ describe("each evaluator equals sentence-transformers' on the same model and dat
   });
 });
 
+describe("CrossEncoderNanoBEIREvaluator, its datasets served by a stand-in Hub", () => {
+  const NAMES = ["msmarco", "SciFact"];
+  let hub: MockHub;
+  let ref: Answer;
+  let got: { metrics: Record<string, number>[]; primaryMetric: string; files: Record<string, string> };
+  const loadOptions = (): { endpoint: string; cacheFolder: string } => ({ endpoint: hub.url, cacheFolder: join(root, "hub-cache") });
+
+  beforeAll(async () => {
+    const parquet: Record<string, Buffer> = {};
+    for (const [subset, splits] of Object.entries(TABLES)) {
+      for (const [split, rows] of Object.entries(splits)) {
+        const columns = Object.keys(rows[0]!);
+        parquet[`${subset}/${split}/0000.parquet`] = Buffer.from(
+          parquetWriteBuffer({ columnData: columns.map((name) => ({ name, data: rows.map((r) => r[name]!), ...(typeof rows[0]![name] === "string" && { type: "STRING" as const }) })) }),
+        );
+      }
+    }
+    hub = await startMockHub([{ repoType: "dataset", id: "acme/NanoBEIR-mini", files: { "README.md": "# NanoBEIR, a few rows\n" }, branches: { "refs/convert/parquet": parquet } }]);
+    const args = { dataset_names: NAMES, dataset_id: "acme/NanoBEIR-mini", rerank_k: 5, at_k: 3 };
+    [ref] = await runPython<Answer[]>(REF, [{ folder: folders.one, evaluator: "nanobeir", args, tables: TABLES, output_path: join(root, "py", "nano"), calls: TWO_CALLS }]);
+    const evaluator = new CrossEncoderNanoBEIREvaluator({ datasetNames: NAMES, datasetId: "acme/NanoBEIR-mini", rerankK: 5, atK: 3, loadOptions: loadOptions() });
+    const outputPath = join(root, "ts", "nano");
+    const metrics: Record<string, number>[] = [];
+    for (const call of TWO_CALLS) metrics.push(await evaluator.evaluate(models.one!, { outputPath, ...call }));
+    const files: Record<string, string> = {};
+    for (const name of (await readdir(outputPath)).sort()) files[name] = await readFile(join(outputPath, name), "utf8");
+    got = { metrics, primaryMetric: evaluator.primaryMetric, files };
+  }, 300_000);
+
+  afterAll(() => hub?.stop());
+
+  test("per-dataset and aggregated metrics, primary metric and every CSV file equal sentence-transformers'", () => {
+    expect(got.primaryMetric).toBe("NanoBEIR_R5_mean_ndcg@3");
+    expect(got.primaryMetric).toBe(ref.primary_metric);
+    got.metrics.forEach((m, call) => {
+      const want = ref.metrics[call]!;
+      expect(Object.keys(m)).toEqual(Object.keys(want));
+      for (const [key, value] of Object.entries(want)) expect(Math.abs(m[key]! - value!), key).toBeLessThan(1e-5);
+    });
+    expect(Object.keys(got.metrics[0]!)).toContain("NanoSciFact_R5_base_mrr@3");
+    // The datasets differ, and so does the reranking from BM25's order.
+    expect(got.metrics[0]!["NanoMSMARCO_R5_map"]).not.toBeCloseTo(got.metrics[0]!["NanoSciFact_R5_map"]!, 4);
+    expect(got.metrics[0]!["NanoBEIR_R5_mean_map"]).not.toBeCloseTo(got.metrics[0]!["NanoBEIR_R5_mean_base_map"]!, 4);
+    expect(Object.keys(got.files)).toEqual(Object.keys(ref.files));
+    expect(Object.keys(got.files)).toEqual(["CrossEncoderRerankingEvaluator_NanoMSMARCO_R5_results_@3.csv", "CrossEncoderRerankingEvaluator_NanoSciFact_R5_results_@3.csv", "NanoBEIR_evaluation_mean_results.csv"]);
+    for (const [name, text] of Object.entries(ref.files)) expectCsvAlike(got.files[name]!, text, name.startsWith("NanoBEIR_") ? "\n" : "\r\n");
+  });
+
+  test("the data hold no near ties for the model", async () => {
+    for (const split of Object.values(NANO)) {
+      const text = new Map(TABLES.corpus[split]!.map((r) => [r["_id"], r["text"] as string]));
+      for (const [q, row] of TABLES.bm25[split]!.entries()) {
+        const query = TABLES.queries[split]![q]!["text"] as string;
+        const docs = [...new Set([...(row["corpus-ids"] as string[]), ...TABLES.qrels[split]!.filter((r) => r["query-id"] === row["query-id"]).map((r) => r["corpus-id"] as string)])];
+        const scores = ((await models.one!.predict(docs.map((d) => [query, text.get(d)!] as CrossEncoderPair))) as number[]).sort((a, b) => a - b);
+        for (let k = 1; k < scores.length; k++) expect(scores[k]! - scores[k - 1]!).toBeGreaterThan(2e-5);
+      }
+    }
+  });
+
+  test("dataset names are checked when built; a dataset without a needed column fails to load, naming it", async () => {
+    expect(() => new CrossEncoderNanoBEIREvaluator({ datasetNames: [] })).toThrow(/datasetNames is empty/);
+    expect(() => new CrossEncoderNanoBEIREvaluator({ datasetNames: ["msmarco", "nope"] })).toThrow(/\["nope"\] are not NanoBEIR datasets/);
+    expect(() => new CrossEncoderNanoBEIREvaluator({ rerankK: 0 })).toThrow(/rerankK/);
+    expect(new CrossEncoderNanoBEIREvaluator().datasetNames).toHaveLength(11);
+    const broken = Buffer.from(parquetWriteBuffer({ columnData: [{ name: "_id", data: ["x"], type: "STRING" }] }));
+    hub.addRepo({ repoType: "dataset", id: "acme/NanoBEIR-broken", files: { "README.md": "x\n" }, branches: { "refs/convert/parquet": { "corpus/NanoNQ/0000.parquet": broken } } });
+    const evaluator = new CrossEncoderNanoBEIREvaluator({ datasetNames: ["nq"], datasetId: "acme/NanoBEIR-broken", loadOptions: loadOptions() });
+    await expect(evaluator.evaluate(models.one!)).rejects.toThrow(/subset 'corpus' split 'NanoNQ' of 'acme\/NanoBEIR-broken' has no column 'text'/);
+    const missing = new CrossEncoderNanoBEIREvaluator({ datasetNames: ["nq"], datasetId: "acme/NanoBEIR-mini", loadOptions: loadOptions() });
+    await expect(missing.evaluate(models.one!)).rejects.toThrow(/could not load subset 'corpus' split 'NanoNQ' of 'acme\/NanoBEIR-mini'/);
+  });
+});
+
 describe("evaluators on a CrossEncoder, without Python", () => {
   test("a CrossEncoder is an EvaluatedCrossEncoder; the correlation of reversed gold scores is the negated one", async () => {
     const model: EvaluatedCrossEncoder = models.one!;
@@ -311,6 +418,9 @@ describe("argument checks name the argument", () => {
     expect(() => new CrossEncoderRerankingEvaluator([ok], { batchSize: 1.5 })).toThrow(/batchSize/);
     expect(() => new CrossEncoderRerankingEvaluator([ok], { alwaysRerankPositives: "yes" as unknown as boolean })).toThrow(TypeError);
     expect(new CrossEncoderRerankingEvaluator({ a: ok, b: ok }).samples).toHaveLength(2);
+    // The primary metric is known from the arguments, name prefix included.
+    expect(new CrossEncoderRerankingEvaluator([ok], { name: "dev", atK: 5 }).primaryMetric).toBe("dev_ndcg@5");
+    expect(new CrossEncoderCorrelationEvaluator([["a", "b"], ["c", "d"]], [0, 1]).primaryMetric).toBe("spearman");
   });
 
   test("pairs, scores and labels", () => {

@@ -57,7 +57,7 @@ export class CrossEncoderCorrelationEvaluator extends CrossEncoderEvaluator {
     this.showProgressBar = checkBoolean(options.showProgressBar ?? false, OP, "showProgressBar");
     this.writeCsv = checkBoolean(options.writeCsv ?? true, OP, "writeCsv");
     this.csvFile = `CrossEncoderCorrelationEvaluator${this.name ? `_${this.name}` : ""}_results.csv`;
-    this.primaryMetric = "spearman";
+    this.primaryMetric = `${this.name ? `${this.name}_` : ""}spearman`;
   }
 
   /** From InputExamples with two texts and a numeric label each. */

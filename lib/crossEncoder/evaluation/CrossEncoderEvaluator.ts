@@ -22,7 +22,10 @@ export interface EvaluatedCrossEncoder {
 export abstract class CrossEncoderEvaluator {
   /** Whether a higher primary metric is better. */
   greaterIsBetter = true;
-  /** The key of the primary metric in the object `evaluate` returns ("" until it is known). */
+  /**
+   * The key of the primary metric in the object `evaluate` returns, name prefix included: set by the constructor
+   * where its arguments tell it, else by `evaluate` ("" until then).
+   */
   primaryMetric = "";
 
   abstract evaluate(model: EvaluatedCrossEncoder, options?: EvaluateOptions): Promise<Record<string, number>>;

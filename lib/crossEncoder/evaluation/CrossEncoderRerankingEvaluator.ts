@@ -129,7 +129,7 @@ export class CrossEncoderRerankingEvaluator extends CrossEncoderEvaluator {
 
     this.csvFile = `CrossEncoderRerankingEvaluator${this.name ? `_${this.name}` : ""}_results_@${this.atK}.csv`;
     this.csvHeaders = ["epoch", "steps", "MAP", `MRR@${this.atK}`, `NDCG@${this.atK}`];
-    this.primaryMetric = `ndcg@${this.atK}`;
+    this.primaryMetric = `${this.name ? `${this.name}_` : ""}ndcg@${this.atK}`;
   }
 
   /** MRR@k, NDCG@k and average precision of one ranking by `scores`. */

@@ -6,3 +6,9 @@ export {
 } from "./CrossEncoderRerankingEvaluator.js";
 export { type CrossEncoderCorrelationEvaluatorOptions, CrossEncoderCorrelationEvaluator } from "./CrossEncoderCorrelationEvaluator.js";
 export { type CrossEncoderClassificationEvaluatorOptions, CrossEncoderClassificationEvaluator } from "./CrossEncoderClassificationEvaluator.js";
+export {
+  type CrossEncoderNanoBEIREvaluatorOptions,
+  type NanoBEIRDatasetName,
+  CrossEncoderNanoBEIREvaluator,
+  NANOBEIR_DATASETS,
+} from "./CrossEncoderNanoBEIREvaluator.js";
