@@ -25,22 +25,10 @@ import { InputExample } from "../../lib/InputExample.js";
 import { makeCrossEncoderFolder } from "../fixtures/crossEncoderFolder.js";
 import { type MockHub, startMockHub } from "../helpers/mockHub.js";
 import { runPython } from "../helpers/python.js";
-import { makeSentences } from "../helpers/tokenizationFixtures.js";
+import { makeSentences, rng } from "../helpers/tokenizationFixtures.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const REF = fileURLToPath(new URL("py/ce_eval_ref.py", import.meta.url));
-
-/** A deterministic generator in [0, 1). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Distinct texts, so no document appears twice in a ranking.
 const POOL = [...new Set(makeSentences(400, 21).map((t) => t.replace(/\s+/g, " ").trim()))].filter((t) => t.length > 3);
