@@ -3,11 +3,14 @@
  * cross-encoder and prints them best first, as CrossEncoder.rank orders them.
  */
 import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import type { Readable } from "node:stream";
 
 import { setNumThreads } from "../backend.js";
-import { CrossEncoder } from "../crossEncoder/CrossEncoder.js";
+import { CrossEncoder, isCrossEncoderFolder } from "../crossEncoder/CrossEncoder.js";
 import { SbertError } from "../errors.js";
+import { resolveModelFolder } from "../hub/index.js";
 import { type CommandSpec, UsageError, flag, intFlag, parseCommand, positionals, str } from "./args.js";
 import { DEVICE_OPTION, THREADS_OPTION, localOrId, write } from "./common.js";
 import { lines } from "./encode.js";
@@ -82,7 +85,11 @@ export async function rerankCommand(argv: string[]): Promise<number> {
   const documents = await readDocuments(source);
   if (threads !== undefined) setNumThreads(threads);
   const device = str(v, "device");
-  const model = await CrossEncoder.load(await localOrId(modelName!), device !== undefined ? { device } : {});
+  const folder = await resolveModelFolder(await localOrId(modelName!));
+  if (!(await isCrossEncoderFolder(folder)) && (await stat(join(folder, "modules.json")).catch(() => undefined))) {
+    throw new SbertError("ERR_INPUT", `${modelName} is a SentenceTransformer (bi-encoder), not a cross-encoder: rerank needs a model that scores pairs`);
+  }
+  const model = await CrossEncoder.load(folder, device !== undefined ? { device } : {});
   try {
     const ranked = await model.rank(query, documents, { batchSize, ...(topK !== undefined && { topK }) });
     if (json) {

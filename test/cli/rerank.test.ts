@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 
 import { CrossEncoder, type RankResult } from "../../lib/crossEncoder/CrossEncoder.js";
 import { makeCrossEncoderFolder } from "../fixtures/crossEncoderFolder.js";
+import { makeSentenceTransformerFolder } from "../fixtures/sentenceTransformerFolder.js";
 import { assertBuilt, runCli } from "../helpers/cli.js";
 import { SENTENCES, tempDir } from "../helpers/tmp.js";
 
@@ -144,6 +145,14 @@ describe("sbert-node rerank: bad arguments", () => {
     const none = await runCli(["rerank", modelDir, "-q", QUERY, "-d", empty]);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain(`${empty} holds no documents`);
+  });
+
+  test("a bi-encoder is refused (exit 1), saying what it is", async () => {
+    const biEncoder = join(root, "bi-encoder");
+    await makeSentenceTransformerFolder(biEncoder, { pooling: { modes: ["mean"] } });
+    const r = await runCli(["rerank", biEncoder, "-q", QUERY, "-d", docsFile]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${biEncoder} is a SentenceTransformer (bi-encoder), not a cross-encoder`);
   });
 
   test("a model with several labels is refused (exit 1), saying why", async () => {
