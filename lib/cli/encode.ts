@@ -59,7 +59,7 @@ interface Source {
 }
 
 /** Lines of a stream, split on \n (a trailing \r dropped); a final newline does not start an empty line. */
-async function* lines(stream: Readable): AsyncGenerator<string> {
+export async function* lines(stream: Readable): AsyncGenerator<string> {
   const decoder = new StringDecoder("utf8");
   let rest = "";
   let first = true;

@@ -12,11 +12,13 @@ import { suggest } from "./config.js";
 import { encodeCommand, encodeSpec } from "./encode.js";
 import { evaluateCommand, evaluateSpec } from "./evaluate.js";
 import { infoCommand, infoSpec } from "./info.js";
+import { rerankCommand, rerankSpec } from "./rerank.js";
 import { serveCommand, serveSpec } from "./serve.js";
 import { trainCommand, trainSpec } from "./train.js";
 
 const COMMANDS: Record<string, { spec: CommandSpec; run: (argv: string[]) => Promise<number> }> = {
   encode: { spec: encodeSpec, run: encodeCommand },
+  rerank: { spec: rerankSpec, run: rerankCommand },
   train: { spec: trainSpec, run: trainCommand },
   evaluate: { spec: evaluateSpec, run: evaluateCommand },
   info: { spec: infoSpec, run: infoCommand },
@@ -38,7 +40,7 @@ function topHelp(): string {
   const lines = [
     "Usage: sbert-node <command> [options]",
     "",
-    "Sentence embeddings on libtorch: encode texts, fine-tune, evaluate, inspect and serve models.",
+    "Sentence embeddings on libtorch: encode texts, rerank documents, fine-tune, evaluate, inspect and serve models.",
     "",
     "Commands:",
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.spec.summary}`),

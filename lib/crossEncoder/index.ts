@@ -4,3 +4,4 @@ export type { CrossEncoderActivation, CrossEncoderLoadOptions, CrossEncoderPair,
 export { CrossEncoderTrainer, CrossEncoderTrainingArguments, type CrossEncoderTrainerOptions } from "./CrossEncoderTrainer.js";
 export * as losses from "./losses/index.js";
 export type { CrossEncoderFitOptions } from "./fit.js";
+export * as evaluation from "./evaluation/index.js";

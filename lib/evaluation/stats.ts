@@ -216,3 +216,32 @@ export function ndcgScore(relevance: ArrayLike<number>, scores: ArrayLike<number
   for (let i = 0; i < n; i++) idealGain += ideal[i]! * discount[i]!;
   return idealGain === 0 ? 0 : gain / idealGain;
 }
+
+/**
+ * F1 of integer class labels, as sklearn.metrics.f1_score(labels, predicted, average=...) over the classes that
+ * occur in either: "macro" the mean of the per-class F1, "weighted" their mean weighted by each class's true
+ * count, "micro" the F1 of the summed counts (the accuracy, for one label per sample).
+ */
+export function f1Score(labels: ArrayLike<number>, predicted: ArrayLike<number>, average: "macro" | "micro" | "weighted"): number {
+  const n = checkPair(labels, predicted, "f1Score");
+  if (n === 0) throw new RangeError("f1Score: no labels");
+  const counts = new Map<number, { tp: number; truth: number; pred: number }>();
+  const of = (c: number): { tp: number; truth: number; pred: number } => {
+    let entry = counts.get(c);
+    if (!entry) counts.set(c, (entry = { tp: 0, truth: 0, pred: 0 }));
+    return entry;
+  };
+  for (let i = 0; i < n; i++) {
+    of(labels[i]!).truth++;
+    of(predicted[i]!).pred++;
+    if (labels[i] === predicted[i]) of(labels[i]!).tp++;
+  }
+  const classes = [...counts.keys()].sort((a, b) => a - b).map((c) => counts.get(c)!);
+  // 2tp / (truth + pred): a class present in either has a non-zero denominator.
+  const f1 = (c: { tp: number; truth: number; pred: number }): number => (2 * c.tp) / (c.truth + c.pred);
+  if (average === "micro") {
+    return f1(classes.reduce((s, c) => ({ tp: s.tp + c.tp, truth: s.truth + c.truth, pred: s.pred + c.pred }), { tp: 0, truth: 0, pred: 0 }));
+  }
+  if (average === "macro") return classes.reduce((s, c) => s + f1(c), 0) / classes.length;
+  return classes.reduce((s, c) => s + f1(c) * c.truth, 0) / n;
+}
