@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
 
 import { beforeAll, describe, expect, test } from "vitest";
 
-import { CrossEncoder, CrossEncoderTrainer, Dataset, crossEncoder } from "../../lib/index.js";
+import { CrossEncoderCorrelationEvaluator } from "../../lib/crossEncoder/evaluation/index.js";
+import { CrossEncoder, CrossEncoderTrainer, DataLoader, Dataset, InputExample, crossEncoder } from "../../lib/index.js";
 import type { CrossEncoderLoss } from "../../lib/crossEncoder/losses/index.js";
 import { readSafetensorsHeader } from "../../lib/io/safetensors.js";
 import { runPython } from "../helpers/python.js";
@@ -181,6 +182,49 @@ describe("CrossEncoderTrainer against sentence-transformers' CrossEncoderTrainer
       model.dispose();
     }, 240_000);
   });
+});
+
+describe("CrossEncoder.fit (the pre-v4 API)", () => {
+  test("the same weights as sentence-transformers' CrossEncoder.fit; the evaluator runs at evaluationSteps and epoch ends, the best model is saved, the callback sees each score", async () => {
+    const labels = QUERIES.map((_, i) => (i % 3 === 0 ? 0 : 1));
+    const examples = QUERIES.map((q, i) => new InputExample({ texts: [q, POSITIVES[i]!], label: labels[i]! }));
+    const fitOptions = { epochs: 2, scheduler: "constantlr", warmupSteps: 0, optimizerParams: { lr: 1e-3, eps: 1e-5 }, weightDecay: 0.01, activationFct: "sigmoid" };
+    const refP = runPython<Ref>(REF, {
+      folder: folders[1],
+      dataset: { sentence_0: QUERIES, sentence_1: POSITIVES, label: labels },
+      batch_size: 4,
+      fit: { epochs: 2, scheduler: "constantlr", warmup_steps: 0, optimizer_params: { lr: 1e-3, eps: 1e-5 }, weight_decay: 0.01, activation_fct: "sigmoid" },
+    });
+    const model = await CrossEncoder.load(folders[1]!);
+    const evaluator = new CrossEncoderCorrelationEvaluator(
+      QUERIES.map((q, i) => [q, NEGATIVES[i]!] as [string, string]),
+      QUERIES.map((_, i) => (i % 4) / 3),
+      { name: "held" },
+    );
+    const seen: [number, number, number][] = [];
+    const outputPath = join(dir, "fit-best");
+    await model.fit(new DataLoader(examples, { batchSize: 4 }), {
+      ...fitOptions,
+      evaluator,
+      evaluationSteps: 2,
+      outputPath,
+      checkpointPath: join(dir, "fit-log"),
+      showProgressBar: false,
+      callback: (score, epoch, steps) => void seen.push([score, epoch, steps]),
+    });
+    // 3 steps per epoch: evaluations at steps 2, 4, 6 and at the ends of both epochs (steps 3 and 6).
+    expect(seen.map((s) => s[2])).toEqual([2, 3, 4, 6, 6]);
+    const best = Math.max(...seen.map((s) => s[0]));
+    const saved = await CrossEncoder.load(outputPath);
+    expect((await evaluator.evaluate(saved))[evaluator.primaryMetric]).toBeCloseTo(best, 6);
+    saved.dispose();
+    const ours = await savedWeights(model, join(dir, "fit-after"));
+    const ref = await refP;
+    let worst = 0;
+    for (const [name, data] of ours) data.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - ref.weights[name]![j]!))));
+    expect(worst).toBeLessThanOrEqual(WEIGHT_TOL);
+    model.dispose();
+  }, 240_000);
 });
 
 describe("checkpoints", () => {
