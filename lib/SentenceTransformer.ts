@@ -475,6 +475,16 @@ export class SentenceTransformer {
   }
 
   /**
+   * Runs `evaluator` on this model, as sentence-transformers' `evaluate`: its metrics, with its CSV written under
+   * `outputPath` when one is given (created if missing).
+   */
+  async evaluate(evaluator: { evaluate(model: SentenceTransformer, options?: { outputPath?: string }): Promise<Record<string, number>> }, outputPath?: string): Promise<Record<string, number>> {
+    if (!evaluator || typeof evaluator.evaluate !== "function") throw new TypeError("SentenceTransformer.evaluate: evaluator must be an evaluator (with an evaluate method)");
+    if (outputPath !== undefined) await mkdir(outputPath, { recursive: true });
+    return evaluator.evaluate(this, outputPath === undefined ? {} : { outputPath });
+  }
+
+  /**
    * Trains the model, as sentence-transformers' `fit`: objectives in turn, AdamW with a warmup schedule,
    * evaluation, best-model saving and checkpoints. Each step runs natively off the JS thread.
    */

@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 
 import type { NativeModule, NativeTensorSpec, NativeWeights } from "../../types/native.js";
@@ -443,6 +443,16 @@ export class CrossEncoder {
       parts.push([this.norm.native, headWeights(tensors, n.key, [{ suffix: "weight", shape: [hidden], name: "norm.weight" }, ...(n.bias ? [{ suffix: "bias", shape: [hidden], name: "norm.bias" }] : [])], head)]);
     }
     for (const [module, w] of parts) await callNative(op, () => module.loadWeights(w));
+  }
+
+  /**
+   * Runs `evaluator` on this model, as sentence-transformers' `evaluate`: its metrics, with its CSV written under
+   * `outputPath` when one is given (created if missing).
+   */
+  async evaluate(evaluator: { evaluate(model: CrossEncoder, options?: { outputPath?: string }): Promise<Record<string, number>> }, outputPath?: string): Promise<Record<string, number>> {
+    if (!evaluator || typeof evaluator.evaluate !== "function") throw new TypeError("CrossEncoder.evaluate: evaluator must be an evaluator (with an evaluate method)");
+    if (outputPath !== undefined) await mkdir(outputPath, { recursive: true });
+    return evaluator.evaluate(this, outputPath === undefined ? {} : { outputPath });
   }
 
   /**

@@ -24,7 +24,7 @@ describe("fit", () => {
   test("learns a task it could not do before: Spearman from near 0 to above 0.8; CSV, best model and checkpoints", async () => {
     const model = await topicModel({ seed: 3 });
     const evaluator = new evaluation.EmbeddingSimilarityEvaluator(test_.s1, test_.s2, test_.scores, { name: "topics" });
-    const before = await evaluator.evaluate(model);
+    const before = await model.evaluate(evaluator);
     expect(Math.abs(before["topics_spearman_cosine"]!)).toBeLessThan(0.3);
 
     const loader = new DataLoader(topicExamples(train), { batchSize: 16, shuffle: true, seed: 7 });

@@ -216,7 +216,10 @@ describe("CrossEncoder.fit (the pre-v4 API)", () => {
     expect(seen.map((s) => s[2])).toEqual([2, 3, 4, 6, 6]);
     const best = Math.max(...seen.map((s) => s[0]));
     const saved = await CrossEncoder.load(outputPath);
-    expect((await evaluator.evaluate(saved))[evaluator.primaryMetric]).toBeCloseTo(best, 6);
+    // model.evaluate runs the evaluator and writes its CSV where asked.
+    const evalDir = join(dir, "fit-eval");
+    expect((await saved.evaluate(evaluator, evalDir))[evaluator.primaryMetric]).toBeCloseTo(best, 6);
+    expect((await readdir(evalDir)).filter((f) => f.endsWith(".csv"))).toHaveLength(1);
     saved.dispose();
     const ours = await savedWeights(model, join(dir, "fit-after"));
     const ref = await refP;
