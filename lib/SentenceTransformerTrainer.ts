@@ -17,6 +17,7 @@ import { SequentialEvaluator } from "./evaluation/SequentialEvaluator.js";
 import type { SentenceEvaluator } from "./evaluation/SentenceEvaluator.js";
 import type { EvaluationLogEntry, FitEvaluator, TrainingLogEntry, TrainingSummary } from "./fit.js";
 import { exists, readJsonObject, writeFolderAtomically } from "./io/files.js";
+import { defaultLogDir, TensorBoardWriter, tensorBoardTag } from "./internal/tensorboard.js";
 import { checkpointSteps, labelTensor, latestCheckpoint, loadModelWeights, loadOptimizerState, saveOptimizerState, tokenizeColumns } from "./internal/training.js";
 import type { Label, Loss } from "./losses/Loss.js";
 import { CoSENTLoss } from "./losses/similarity.js";
@@ -239,6 +240,7 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
   #trLoss = 0;
   #totalLoss = 0;
   #lastLoggedStep = 0;
+  #tbWriter: TensorBoardWriter | undefined;
 
   constructor(options: SentenceTransformerTrainerOptions<M, L>) {
     if (typeof options !== "object" || options === null) throw new TypeError(`${this.op}: expected {model, args, trainDataset, ...}`);
@@ -499,12 +501,24 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
     this.state.log_history.push(entry);
     await mkdir(this.args.outputDir, { recursive: true });
     await appendFile(join(this.args.outputDir, TRAINER_LOG_NAME), `${JSON.stringify(entry)}\n`);
+    this.#tensorBoard({ ...logs, epoch: this.state.epoch });
     const summary = this.model.trainingSummary;
     if (summary && this.#inTrain && "loss" in logs) {
       summary.log.push({ step: this.state.global_step, epoch: this.state.epoch, loss: logs["loss"]!, lr: logs["learning_rate"] ?? 0 } satisfies TrainingLogEntry);
     }
     this.#control.shouldLog = false;
     await this.#call("onLog", { logs });
+  }
+
+  /** transformers' TensorBoardCallback.on_log: each number of the entry (the epoch too) under its rewritten tag at the global step. */
+  #tensorBoard(logs: Record<string, number>): void {
+    if (!this.args.reportTo.includes("tensorboard")) return;
+    if (this.#tbWriter === undefined) {
+      const fromEnv = process.env["TENSORBOARD_LOGGING_DIR"];
+      this.#tbWriter = new TensorBoardWriter(fromEnv ? fromEnv : defaultLogDir(this.args.outputDir));
+      this.#tbWriter.addText("args", JSON.stringify(this.args.toDict(), null, 2), 0);
+    }
+    for (const [k, v] of Object.entries(logs)) if (typeof v === "number") this.#tbWriter.addScalar(tensorBoardTag(k), v, this.state.global_step);
   }
 
   // ------------------------------------------------------------------ evaluation
@@ -782,6 +796,7 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
         for (const s of await checkpointSteps(args.outputDir)) if (this.#checkpointDir(s) !== best) await rm(this.#checkpointDir(s), { recursive: true, force: true });
       }
       await this.#call("onTrainEnd");
+      this.#tbWriter = undefined;
       return { globalStep: this.state.global_step, trainingLoss, metrics };
     } finally {
       bar?.stop();

@@ -99,7 +99,11 @@ export interface SentenceTransformerTrainingArgumentsInit {
   routerMapping?: RouterMapping;
   /** No progress bar. Default false. */
   disableTqdm?: boolean;
-  /** Integrations: "none" (default), "all" or "jsonl". The JSONL log (outputDir/trainer_log.jsonl) is always written. */
+  /**
+   * Integrations: "none" (default), "all", "jsonl" or "tensorboard" (event files under outputDir/runs/<date>_<host>,
+   * or TENSORBOARD_LOGGING_DIR, as transformers' TensorBoardCallback writes them). The JSONL log
+   * (outputDir/trainer_log.jsonl) is always written.
+   */
   reportTo?: string | string[];
 }
 
@@ -124,7 +128,7 @@ export const LR_SCHEDULERS: Readonly<Record<LrSchedulerType, SchedulerName>> = {
   constant_with_warmup: "warmupconstant",
 };
 const UNSUPPORTED_SCHEDULERS = ["polynomial", "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "cosine_warmup_with_min_lr", "warmup_stable_decay", "greedy"];
-const REPORT_TO = ["none", "all", "jsonl"];
+const REPORT_TO = ["none", "all", "jsonl", "tensorboard"];
 
 const bad = (name: string, what: string, v: unknown) => new RangeError(`${OP}: ${name} must be ${what}, got ${typeof v === "string" ? JSON.stringify(v) : String(v)}`);
 
@@ -287,7 +291,7 @@ const SPECS: Record<keyof SentenceTransformerTrainingArgumentsInit, Spec> = {
           throw new RangeError(`${OP}: ${n} ${JSON.stringify(r)} is not an integration sbert-node has (${REPORT_TO.join(", ")}); the JSONL log is always written`);
         }
       }
-      return list.includes("none") ? [] : list.includes("all") ? ["jsonl"] : [...new Set(list as string[])];
+      return list.includes("none") ? [] : list.includes("all") ? ["jsonl", "tensorboard"] : [...new Set(list as string[])];
     },
   },
 };
