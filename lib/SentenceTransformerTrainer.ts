@@ -441,6 +441,7 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
           eps: a.adamEpsilon,
           maxGradNorm: a.maxGradNorm,
           scheduler: a.scheduler,
+          schedule: a.scheduleOptions,
           warmupSteps,
           totalSteps,
           useAmp: a.bf16 || a.fp16,

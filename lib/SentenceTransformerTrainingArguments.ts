@@ -5,13 +5,28 @@
  * resolves what depends on other options (evalSteps from loggingSteps, the best-model metric) as
  * TrainingArguments.__post_init__ does.
  */
-import { SCHEDULERS, type SchedulerName } from "./fit.js";
+import type { SchedulerName } from "./fit.js";
 import { BatchSamplers, MultiDatasetBatchSamplers, type BatchSamplerName, type MultiDatasetBatchSamplerName } from "./sampler.js";
 
 export type IntervalStrategy = "no" | "steps" | "epoch";
 export type SaveStrategy = IntervalStrategy | "best";
 /** transformers' scheduler names the native trainer runs. */
-export type LrSchedulerType = "linear" | "cosine" | "cosine_with_restarts" | "constant" | "constant_with_warmup";
+export type LrSchedulerType = "linear" | "cosine" | "cosine_with_restarts" | "constant" | "constant_with_warmup" | "polynomial" | "inverse_sqrt" | "cosine_with_min_lr";
+/** The native trainer's schedules: fit's names, and those only the trainer takes. */
+export type NativeSchedulerName = SchedulerName | "polynomial" | "inversesqrt" | "warmupcosinewithminlr";
+/** transformers' lr_scheduler_kwargs: the shape options of the chosen schedule. */
+export interface LrSchedulerKwargs {
+  /** cosine (default 0.5), cosine_with_restarts (default 1), cosine_with_min_lr (default 0.5) */
+  num_cycles?: number;
+  /** polynomial: the final learning rate (default 1e-7) and the decay's power (default 1) */
+  lr_end?: number;
+  power?: number;
+  /** inverse_sqrt: default the warmup steps, or 10000 without warmup */
+  timescale?: number;
+  /** cosine_with_min_lr: the floor, as a learning rate or as a fraction of learningRate (one of them) */
+  min_lr?: number;
+  min_lr_rate?: number;
+}
 /** A prompt for every column; per column name; or per dataset name (then a string or per column name). */
 export type TrainingPrompts = string | Record<string, string | Record<string, string>>;
 /** Column name → Router task ("query", "document"), or dataset name → such a mapping. */
@@ -46,6 +61,8 @@ export interface SentenceTransformerTrainingArgumentsInit {
   warmupRatio?: number;
   /** Default "linear". */
   lrSchedulerType?: LrSchedulerType;
+  /** Options of the schedule, under transformers' names (see LrSchedulerKwargs). Default {}. */
+  lrSchedulerKwargs?: LrSchedulerKwargs;
   /** bf16 autocast of the forward pass (CPU, or CUDA). */
   bf16?: boolean;
   /** fp16 autocast of the forward pass; CUDA only. */
@@ -120,15 +137,46 @@ type Resolved = Required<Omit<SentenceTransformerTrainingArgumentsInit, "evalSte
 const OP = "SentenceTransformerTrainingArguments";
 
 /** transformers' scheduler names → the native trainer's (sentence-transformers' fit names). */
-export const LR_SCHEDULERS: Readonly<Record<LrSchedulerType, SchedulerName>> = {
+export const LR_SCHEDULERS: Readonly<Record<LrSchedulerType, NativeSchedulerName>> = {
   linear: "warmuplinear",
   cosine: "warmupcosine",
   cosine_with_restarts: "warmupcosinewithhardrestarts",
   constant: "constantlr",
   constant_with_warmup: "warmupconstant",
+  polynomial: "polynomial",
+  inverse_sqrt: "inversesqrt",
+  cosine_with_min_lr: "warmupcosinewithminlr",
 };
-const UNSUPPORTED_SCHEDULERS = ["polynomial", "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "cosine_warmup_with_min_lr", "warmup_stable_decay", "greedy"];
+/** The lr_scheduler_kwargs each schedule takes (transformers' schedule functions' keyword arguments). */
+const SCHEDULER_KWARGS: Readonly<Record<LrSchedulerType, readonly (keyof LrSchedulerKwargs)[]>> = {
+  linear: [],
+  cosine: ["num_cycles"],
+  cosine_with_restarts: ["num_cycles"],
+  constant: [],
+  constant_with_warmup: [],
+  polynomial: ["lr_end", "power"],
+  inverse_sqrt: ["timescale"],
+  cosine_with_min_lr: ["num_cycles", "min_lr", "min_lr_rate"],
+};
+const UNSUPPORTED_SCHEDULERS = ["reduce_lr_on_plateau", "cosine_warmup_with_min_lr", "warmup_stable_decay", "greedy"];
 const REPORT_TO = ["none", "all", "jsonl", "tensorboard"];
+
+/** transformers' checks of a schedule's keyword arguments, with errors naming the field. */
+function checkSchedulerKwargs(type: LrSchedulerType, kwargs: LrSchedulerKwargs, lr: number): void {
+  const allowed = SCHEDULER_KWARGS[type];
+  for (const key of Object.keys(kwargs)) {
+    if (!allowed.includes(key as keyof LrSchedulerKwargs)) {
+      throw new RangeError(`${OP}: lrSchedulerKwargs.${key} is not an option of the "${type}" schedule (it takes ${allowed.length ? allowed.join(", ") : "none"})`);
+    }
+  }
+  if (type === "polynomial" && !((kwargs.lr_end ?? 1e-7) < lr)) throw new RangeError(`${OP}: lrSchedulerKwargs.lr_end (${kwargs.lr_end ?? 1e-7}) must be smaller than learningRate (${lr})`);
+  if (type === "cosine_with_min_lr" && (kwargs.min_lr === undefined) === (kwargs.min_lr_rate === undefined)) {
+    throw new RangeError(`${OP}: the "cosine_with_min_lr" schedule needs exactly one of lrSchedulerKwargs.min_lr and lrSchedulerKwargs.min_lr_rate`);
+  }
+  if (kwargs.timescale !== undefined && !(Number.isInteger(kwargs.timescale) && kwargs.timescale > 0)) {
+    throw new RangeError(`${OP}: lrSchedulerKwargs.timescale must be a positive integer, got ${kwargs.timescale}`);
+  }
+}
 
 const bad = (name: string, what: string, v: unknown) => new RangeError(`${OP}: ${name} must be ${what}, got ${typeof v === "string" ? JSON.stringify(v) : String(v)}`);
 
@@ -212,6 +260,17 @@ const SPECS: Record<keyof SentenceTransformerTrainingArgumentsInit, Spec> = {
         throw new RangeError(`${OP}: ${n} "${v}" is a transformers scheduler sbert-node does not run; use one of ${Object.keys(LR_SCHEDULERS).join(", ")}`);
       }
       return check.oneOf(n, v, Object.keys(LR_SCHEDULERS) as LrSchedulerType[]);
+    },
+  },
+  lrSchedulerKwargs: {
+    python: "lr_scheduler_kwargs",
+    default: {},
+    check: (n, v) => {
+      if (typeof v !== "object" || v === null || Array.isArray(v)) throw new TypeError(`${OP}: ${n} must be an object of the schedule's options`);
+      for (const [key, value] of Object.entries(v)) {
+        if (typeof value !== "number" || !Number.isFinite(value)) throw new TypeError(`${OP}: ${n}.${key} must be a finite number, got ${String(value)}`);
+      }
+      return { ...v };
     },
   },
   bf16: { python: "bf16", default: false, check: check.bool },
@@ -343,6 +402,7 @@ export class SentenceTransformerTrainingArguments {
       }
     }
     if (a.bf16 && a.fp16) throw new RangeError(`${OP}: at most one of bf16 and fp16 can be true`);
+    checkSchedulerKwargs(a.lrSchedulerType as LrSchedulerType, a.lrSchedulerKwargs as LrSchedulerKwargs, a.learningRate as number);
     // The recomputation in backward would run outside the forward pass's autocast.
     if (a.gradientCheckpointing && (a.bf16 || a.fp16)) throw new RangeError(`${OP}: gradientCheckpointing cannot be combined with bf16 or fp16`);
     Object.assign(this, a);
@@ -350,10 +410,20 @@ export class SentenceTransformerTrainingArguments {
   }
 
   /** The native trainer's scheduler for lrSchedulerType. */
-  get scheduler(): SchedulerName {
-    const s = LR_SCHEDULERS[this.lrSchedulerType];
-    if (!SCHEDULERS.includes(s)) throw new RangeError(`${OP}: no native scheduler for ${this.lrSchedulerType}`);
-    return s;
+  get scheduler(): NativeSchedulerName {
+    return LR_SCHEDULERS[this.lrSchedulerType];
+  }
+
+  /** lrSchedulerKwargs as the native schedules take them (the rates as fractions of learningRate). */
+  get scheduleOptions(): { numCycles?: number; power?: number; endRate?: number; minLrRate?: number; timescale?: number } {
+    const k = this.lrSchedulerKwargs;
+    const lr = this.learningRate;
+    return {
+      ...(k.num_cycles !== undefined && { numCycles: k.num_cycles }),
+      ...(this.lrSchedulerType === "polynomial" && { power: k.power ?? 1, endRate: (k.lr_end ?? 1e-7) / lr }),
+      ...(k.timescale !== undefined && { timescale: k.timescale }),
+      ...(this.lrSchedulerType === "cosine_with_min_lr" && { minLrRate: k.min_lr !== undefined ? k.min_lr / lr : k.min_lr_rate! }),
+    };
   }
 
   /** Warmup steps for a run of `totalSteps` (transformers' get_warmup_steps: a fraction is rounded up). */

@@ -54,29 +54,45 @@ class AutocastGuard {
 }  // namespace
 
 const std::vector<std::string>& scheduler_names() {
-  static const std::vector<std::string> names = {"constantlr", "warmupconstant", "warmuplinear", "warmupcosine", "warmupcosinewithhardrestarts"};
+  static const std::vector<std::string> names = {"constantlr",   "warmupconstant", "warmuplinear",         "warmupcosine", "warmupcosinewithhardrestarts",
+                                                 "polynomial",   "inversesqrt",    "warmupcosinewithminlr"};
   return names;
 }
 
 void check_scheduler(const std::string& s) {
   const auto& names = scheduler_names();
   if (std::find(names.begin(), names.end(), s) == names.end()) {
-    fail(ErrorCode::Input, "unknown scheduler '" + s +
-                               "' (expected constantlr, warmupconstant, warmuplinear, warmupcosine, warmupcosinewithhardrestarts)");
+    std::string list;
+    for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+    fail(ErrorCode::Input, "unknown scheduler '" + s + "' (expected " + list + ")");
   }
 }
 
-double schedule_factor(const std::string& s, int64_t step, int64_t warmup, int64_t total) {
+double schedule_factor(const std::string& s, int64_t step, int64_t warmup, int64_t total, const ScheduleOptions& o) {
   const double st = static_cast<double>(step);
   if (s == "constantlr") return 1.0;
   if (step < warmup) return st / static_cast<double>(std::max<int64_t>(1, warmup));
   if (s == "warmupconstant") return 1.0;
   const double progress = (st - static_cast<double>(warmup)) / static_cast<double>(std::max<int64_t>(1, total - warmup));
   if (s == "warmuplinear") return std::max(0.0, static_cast<double>(total - step) / static_cast<double>(std::max<int64_t>(1, total - warmup)));
-  if (s == "warmupcosine") return std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * 0.5 * 2.0 * progress)));
+  if (s == "warmupcosine" || s == "warmupcosinewithminlr") {
+    const double cycles = o.num_cycles < 0 ? 0.5 : o.num_cycles;
+    const double f = 0.5 * (1.0 + std::cos(M_PI * cycles * 2.0 * progress));
+    return std::max(0.0, s == "warmupcosine" ? f : f * (1 - o.min_lr_rate) + o.min_lr_rate);
+  }
   if (s == "warmupcosinewithhardrestarts") {
     if (progress >= 1.0) return 0.0;
-    return std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * std::fmod(1.0 * progress, 1.0))));
+    const double cycles = o.num_cycles < 0 ? 1.0 : o.num_cycles;
+    return std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * std::fmod(cycles * progress, 1.0))));
+  }
+  if (s == "polynomial") {
+    if (step > total) return o.end_rate;
+    const double remaining = 1.0 - (st - static_cast<double>(warmup)) / static_cast<double>(total - warmup);
+    return (1.0 - o.end_rate) * std::pow(remaining, o.power) + o.end_rate;
+  }
+  if (s == "inversesqrt") {
+    const double timescale = static_cast<double>(o.timescale > 0 ? o.timescale : (warmup > 0 ? warmup : 10000));
+    return 1.0 / std::sqrt((st + timescale - static_cast<double>(warmup)) / timescale);
   }
   check_scheduler(s);
   return 1.0;
@@ -102,7 +118,7 @@ Trainer::Trainer(ModuleList modules, std::vector<Objective> objectives, Optimize
 }
 
 double Trainer::lr_at(int64_t step) const {
-  return config_.lr * schedule_factor(config_.scheduler, step, config_.warmup_steps, config_.total_steps);
+  return config_.lr * schedule_factor(config_.scheduler, step, config_.warmup_steps, config_.total_steps, config_.schedule);
 }
 
 at::Tensor Trainer::embed(const ops::Context& ctx, TokenBatch& column, int64_t row, int64_t count) {

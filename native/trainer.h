@@ -13,6 +13,15 @@
 
 namespace sbert {
 
+// The shape options of transformers' schedules (lr_scheduler_kwargs); rates are fractions of the base lr.
+struct ScheduleOptions {
+  double num_cycles = -1.0;  // < 0: the schedule's default (cosine 0.5 cycles, hard restarts 1)
+  double power = 1.0;        // polynomial
+  double end_rate = 0.0;     // polynomial: lr_end / lr
+  double min_lr_rate = 0.0;  // cosine with a floor: min_lr / lr
+  int64_t timescale = 0;     // inverse square root; 0: the warmup steps, or 10000 without warmup
+};
+
 struct OptimizerConfig {
   double lr = 2e-5;
   double weight_decay = 0.01;
@@ -23,13 +32,15 @@ struct OptimizerConfig {
   std::string scheduler = "warmuplinear";
   int64_t warmup_steps = 0;
   int64_t total_steps = 0;
+  ScheduleOptions schedule;
   bool use_amp = false;  // bf16 autocast on CPU, fp16 on CUDA
   bool gradient_checkpointing = false;  // layers recompute their activations in backward (ops/checkpoint.h)
 };
 
 // The factor of the base learning rate at `step` (0-based optimizer steps taken so far), as transformers'
-// schedules: constantlr, warmupconstant, warmuplinear, warmupcosine, warmupcosinewithhardrestarts.
-double schedule_factor(const std::string& scheduler, int64_t step, int64_t warmup, int64_t total);
+// schedules: constantlr, warmupconstant, warmuplinear, warmupcosine, warmupcosinewithhardrestarts, polynomial,
+// inversesqrt, warmupcosinewithminlr.
+double schedule_factor(const std::string& scheduler, int64_t step, int64_t warmup, int64_t total, const ScheduleOptions& options = {});
 void check_scheduler(const std::string& scheduler);
 const std::vector<std::string>& scheduler_names();
 

@@ -207,6 +207,8 @@ export interface NativeOptimizerConfig {
   scheduler: string;
   warmupSteps: number;
   totalSteps: number;
+  /** transformers' lr_scheduler_kwargs, as the native schedules take them (rates are fractions of lr) */
+  schedule?: { numCycles?: number; power?: number; endRate?: number; minLrRate?: number; timescale?: number };
   useAmp: boolean;
   /** Layers recompute their activations in backward instead of keeping them (default false). */
   gradientCheckpointing?: boolean;

@@ -346,6 +346,14 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
     config.eps = get_number(c, "eps");
     config.max_grad_norm = get_number(c, "maxGradNorm");
     config.scheduler = get_string(c, "scheduler");
+    if (c.Has("schedule")) {
+      auto o = get_object(c, "schedule");
+      if (o.Has("numCycles")) config.schedule.num_cycles = get_number(o, "numCycles");
+      if (o.Has("power")) config.schedule.power = get_number(o, "power");
+      if (o.Has("endRate")) config.schedule.end_rate = get_number(o, "endRate");
+      if (o.Has("minLrRate")) config.schedule.min_lr_rate = get_number(o, "minLrRate");
+      if (o.Has("timescale")) config.schedule.timescale = get_int(o, "timescale");
+    }
     config.warmup_steps = get_int(c, "warmupSteps");
     config.total_steps = get_int(c, "totalSteps");
     config.use_amp = get_bool(c, "useAmp");
