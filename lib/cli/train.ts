@@ -70,8 +70,8 @@ export const trainSpec: CommandSpec = {
     "             batchSampler (batch_sampler | no_duplicates), lr (2e-5), warmupSteps or warmupRatio",
     "             (default ratio 0.1), weightDecay, scheduler, evaluationSteps, saveBestModel, maxGradNorm,",
     "             useAmp, stepsPerEpoch, checkpointPath, checkpointSaveSteps, checkpointSaveTotalLimit,",
-    "             resumeFromCheckpoint (true or a folder), seed. Cross-encoders always shuffle; their",
-    "             checkpoints are CrossEncoderTrainer's (checkpoint-N with trainer_state.json).",
+    "             resumeFromCheckpoint (true or a folder), seed. Cross-encoders always shuffle, their seed",
+    "             defaults to 42, and their checkpoints are CrossEncoderTrainer's (checkpoint-N/).",
   ].join("\n"),
   options: {
     device: { ...DEVICE_OPTION, help: "Device to train on (overrides the config's)." },
