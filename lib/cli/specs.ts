@@ -1,5 +1,6 @@
 /**
- * The pieces a config names: datasets (through loadDataset), losses (any class of `losses`) and evaluators.
+ * The pieces a config names: datasets (through loadDataset), losses (any class of `losses`, or of
+ * `crossEncoder.losses` for a cross-encoder) and evaluators (of either kind of model).
  * Shape checks that need no I/O run first (`check*`), so a typo fails before a model or dataset is loaded;
  * checks that need the data or the model (columns, option values) come with `build*`.
  */

@@ -157,9 +157,11 @@ export async function trainCrossEncoder(job: TrainJob): Promise<number> {
       };
       const trainer = new CrossEncoderTrainer({ model, args, trainDataset: dataset, loss, callbacks: [callback] });
 
-      note("train: starting");
+      // true: the latest checkpoint in checkpointPath (the trainer reports when there is none).
+      const from = resume === true ? ((await latestCheckpoint(checkpointPath!)) ?? true) : resume;
+      note(`train: starting${typeof from === "string" ? `, resuming from ${from}` : ""}`);
       const started = Date.now();
-      const result = await trainer.train({ ...(resume !== undefined && { resumeFromCheckpoint: resume }) });
+      const result = await trainer.train({ ...(from !== undefined && { resumeFromCheckpoint: from }) });
       if (stop.signal.aborted) {
         const cp = checkpointPath ? await latestCheckpoint(checkpointPath) : undefined;
         note(`train: stopped${cp ? `; checkpoint at ${cp} (resume with fit.resumeFromCheckpoint: true)` : " (no checkpoint: fit.checkpointPath is not set)"}`);

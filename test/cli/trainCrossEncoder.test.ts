@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { readdir, writeFile } from "node:fs/promises";
+import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -14,7 +14,7 @@ import { seededRandom } from "../../lib/internal/random.js";
 import type { SentenceTransformerTrainingArgumentsInit } from "../../lib/SentenceTransformerTrainingArguments.js";
 import { makeCrossEncoderFolder } from "../fixtures/crossEncoderFolder.js";
 import { makeSentenceTransformerFolder } from "../fixtures/sentenceTransformerFolder.js";
-import { assertBuilt, runCli } from "../helpers/cli.js";
+import { assertBuilt, runCli, startCli, within } from "../helpers/cli.js";
 import { maxAbsDiff, tempDir } from "../helpers/tmp.js";
 
 // Topics from the fixture vocabulary; a pair is relevant when both sides come from the same topic.
@@ -225,6 +225,46 @@ fit:
       rankPairs,
     );
     expect(maxAbsDiff(after, api)).toBeLessThan(1e-5);
+  });
+
+  test("SIGINT stops after the current step with a checkpoint (exit 130); resuming from it ends where an uninterrupted run ends", async () => {
+    const long = (outputPath: string, checkpointPath: string, resume = false) =>
+      bceConfig({
+        evaluator: undefined,
+        fit: { epochs: 60, batchSize: 4, lr: 1e-3, outputPath, checkpointPath, checkpointSaveSteps: 0, seed: 9, ...(resume && { resumeFromCheckpoint: true }) },
+      });
+    await writeFile(join(root, "long.json"), JSON.stringify(long("out-long", "ckpt-long")));
+    const p = startCli(["train", join(root, "long.json"), "--quiet"]);
+    await p.waitForStderr(/train: starting/, 60_000);
+    await new Promise((r) => setTimeout(r, 500));
+    p.kill("SIGINT");
+    const { code } = await within(p.exited, 60_000, "stopping after SIGINT");
+    expect(code, p.stderr()).toBe(130);
+    expect(p.stderr()).toMatch(/SIGINT: stopping after the current step and writing a checkpoint/);
+    const cps = (await readdir(join(root, "ckpt-long"))).filter((n) => n.startsWith("checkpoint-"));
+    expect(cps).toHaveLength(1);
+    expect(p.stderr()).toContain(`checkpoint at ${join(root, "ckpt-long", cps[0]!)}`);
+    const state = JSON.parse(await readFile(join(root, "ckpt-long", cps[0]!, "trainer_state.json"), "utf8")) as { global_step: number };
+    expect(cps[0]).toBe(`checkpoint-${state.global_step}`);
+    expect(state.global_step).toBeLessThan(60 * 12);
+    expect(existsSync(join(root, "out-long"))).toBe(false);
+
+    await writeFile(join(root, "resume.json"), JSON.stringify(long("out-long", "ckpt-long", true)));
+    const resumed = await runCli(["train", join(root, "resume.json"), "--quiet"], { timeoutMs: 300_000 });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain(`train: starting, resuming from ${join(root, "ckpt-long", cps[0]!)}`);
+    expect(summaryOf(resumed.out)["globalStep"]).toBe(60 * 12);
+    await writeFile(join(root, "whole.json"), JSON.stringify(long("out-whole", "ckpt-whole")));
+    const whole = await runCli(["train", join(root, "whole.json"), "--quiet"], { timeoutMs: 300_000 });
+    expect(whole.code, whole.stderr).toBe(0);
+    const a = await CrossEncoder.load(join(root, "out-long"));
+    const b = await CrossEncoder.load(join(root, "out-whole"));
+    try {
+      expect(maxAbsDiff((await a.predict(probe)) as number[], (await b.predict(probe)) as number[])).toBeLessThan(1e-5);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
   });
 
   test("--dry-run: the default loss follows the label count, and nothing is written", async () => {
