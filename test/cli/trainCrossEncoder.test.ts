@@ -227,6 +227,36 @@ fit:
     expect(maxAbsDiff(after, api)).toBeLessThan(1e-5);
   });
 
+  test("LambdaLoss with a CrossEncoderRerankingEvaluator: the best model by its NDCG is the one saved", async () => {
+    const yaml = `
+modelType: cross-encoder
+model: ce
+train: {path: lists.jsonl, columns: {texts: [query, docs], label: labels}}
+loss: {name: LambdaLoss, weightingScheme: LambdaRankScheme, k: 3, sigma: 2}
+evaluator: {type: CrossEncoderRerankingEvaluator, path: rerank.jsonl, atK: 3, name: dev}
+fit: {epochs: 4, batchSize: 4, lr: 0.003, evaluationSteps: 2, outputPath: out-lambda, seed: 21}
+`;
+    await writeFile(join(root, "lambda.yaml"), yaml);
+    const r = await runCli(["train", join(root, "lambda.yaml"), "--quiet"], { timeoutMs: 240_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const printed = [...r.stderr.matchAll(/^eval: epoch \d (?:step \d+|end): .*dev_ndcg@3=([\d.]+)/gm)].map((m) => Number(m[1]));
+    // Steps 2, 4, 6 and the end of each of the 4 epochs.
+    expect(printed).toHaveLength(16);
+    // The score moves during training, so that the best is not simply the first or the last.
+    expect(new Set(printed).size).toBeGreaterThan(2);
+    const summary = summaryOf(r.out);
+    expect(summary["primaryMetric"]).toBe("dev_ndcg@3");
+    const best = summary["bestScore"] as number;
+    expect(best).toBeCloseTo(Math.max(...printed), 3);
+    const saved = await CrossEncoder.load(join(root, "out-lambda"));
+    try {
+      const lib = new evaluation.CrossEncoderRerankingEvaluator(rerankDev, { atK: 3, name: "dev", writeCsv: false });
+      expect((await lib.evaluate(saved))["dev_ndcg@3"]).toBeCloseTo(best, 5);
+    } finally {
+      saved.dispose();
+    }
+  });
+
   test("SIGINT stops after the current step with a checkpoint (exit 130); resuming from it ends where an uninterrupted run ends", async () => {
     const long = (outputPath: string, checkpointPath: string, resume = false) =>
       bceConfig({
