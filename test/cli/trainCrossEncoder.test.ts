@@ -63,8 +63,9 @@ function rerankSamples(n: number, seed: number): { query: string; positive: stri
   return lists(n, seed).map((r) => ({ query: r.query, positive: r.docs[0]!, negative: r.docs.slice(1) }));
 }
 
-let root: string;
-let ceDir: string;
+// Made while the file is collected, so that its removal after the file is registered.
+const root = await tempDir("sbert-cli-train-ce-");
+const ceDir = join(root, "ce");
 const train = pairs(48, 11);
 const dev = pairs(40, 12);
 const listTrain = lists(24, 13);
@@ -74,8 +75,6 @@ let baseScores: number[];
 
 beforeAll(async () => {
   assertBuilt();
-  root = await tempDir("sbert-cli-train-ce-");
-  ceDir = join(root, "ce");
   await makeCrossEncoderFolder(ceDir, { numLabels: 1 });
   await makeCrossEncoderFolder(join(root, "three"), { numLabels: 3 });
   await makeSentenceTransformerFolder(join(root, "bi"), { pooling: { modes: ["mean"] } });
