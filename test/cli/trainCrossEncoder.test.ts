@@ -340,6 +340,35 @@ fit: {epochs: 4, batchSize: 4, lr: 0.003, evaluationSteps: 2, outputPath: out-la
   });
 });
 
+describe("sbert-node train without modelType (a SentenceTransformer)", () => {
+  const biConfig = (over: Record<string, unknown>) => ({
+    model: "bi",
+    train: { path: "train.csv", columns: { texts: ["s1", "s2"], label: "same" } },
+    loss: "ContrastiveLoss",
+    fit: { outputPath: "never-bi" },
+    ...over,
+  });
+  test.each([
+    ["a cross-encoder loss", { loss: "BinaryCrossEntropyLoss" }, /config: loss\.name: BinaryCrossEntropyLoss is a loss of cross-encoder models, but modelType is sentence-transformer/],
+    ["a cross-encoder evaluator", { evaluator: { type: "CrossEncoderCorrelationEvaluator", path: "dev.csv" } }, /config: evaluator\.type: CrossEncoderCorrelationEvaluator evaluates cross-encoder models, but modelType is sentence-transformer/],
+    ["a cross-encoder model field", { model: { path: "bi", numLabels: 1 } }, /config: model\.numLabels: is a field of cross-encoder models, but modelType is sentence-transformer/],
+  ])("a config with %s exits 2 naming the field", async (_what, over, message) => {
+    const config = join(root, `bad-bi-${Math.random().toString(36).slice(2)}.json`);
+    await writeFile(config, JSON.stringify(biConfig(over)));
+    const r = await runCli(["train", config, "--dry-run"]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  test("--dry-run of the same config without those still passes", async () => {
+    const config = join(root, "bi-ok.json");
+    await writeFile(config, JSON.stringify(biConfig({})));
+    const r = await runCli(["train", config, "--dry-run"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ ok: true, examples: 48, loss: "ContrastiveLoss" });
+  });
+});
+
 describe("sbert-node evaluate with a cross-encoder", () => {
   let model: CrossEncoder;
   beforeAll(async () => {
