@@ -71,3 +71,48 @@ export function float32Json(values: Float32Array): string {
   }
   return `${out}]`;
 }
+
+/** Metrics on one line, four decimals each: `name=0.1234 …`. */
+export function metricsLine(metrics: Record<string, number>): string {
+  return Object.entries(metrics)
+    .map(([k, v]) => `${k}=${Number.isFinite(v) ? v.toFixed(4) : v}`)
+    .join(" ");
+}
+
+/** What SIGINT / SIGTERM did to a training run: the signal to stop on, and the exit code it asks for (0: none came). */
+export interface StopSignals {
+  readonly signal: AbortSignal;
+  readonly exitCode: number;
+  /** Stops listening. */
+  dispose(): void;
+}
+
+/**
+ * The first SIGINT or SIGTERM aborts `signal` (training stops after the current step, checkpointing when it can);
+ * a second one exits at once. Exit codes: 130 for SIGINT, 143 for SIGTERM.
+ */
+export function stopOnSignals(checkpointing: boolean): StopSignals {
+  const controller = new AbortController();
+  let exitCode = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      note(`train: ${sig} again, exiting without waiting`);
+      process.exit(sig === "SIGINT" ? 130 : 143);
+    }
+    exitCode = sig === "SIGINT" ? 130 : 143;
+    note(`train: ${sig}: stopping after the current step${checkpointing ? " and writing a checkpoint" : ""} (again to exit at once)`);
+    controller.abort(new DOMException(`training stopped by ${sig}`, "AbortError"));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    signal: controller.signal,
+    get exitCode() {
+      return exitCode;
+    },
+    dispose() {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}

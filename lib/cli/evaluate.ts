@@ -1,13 +1,18 @@
 /**
  * `sbert-node evaluate MODEL [CONFIG]`: runs one evaluator over a dataset and prints its metrics as JSON.
  * The evaluator comes from a config (a bare evaluator section, or a train config's `evaluator`) or from flags.
+ * MODEL is a SentenceTransformer or, for the cross-encoder evaluators, a cross-encoder (see isCrossEncoderFolder).
  */
 import { dirname, resolve } from "node:path";
 
+import { setNumThreads } from "../backend.js";
+import { CrossEncoder, isCrossEncoderFolder } from "../crossEncoder/CrossEncoder.js";
+import { resolveModelFolder } from "../hub/index.js";
+import { SentenceTransformer } from "../SentenceTransformer.js";
 import { type CommandSpec, UsageError, choiceFlag, intFlag, numberFlag, parseCommand, positionals, str } from "./args.js";
-import { DEVICE_OPTION, THREADS_OPTION, loadModel } from "./common.js";
+import { DEVICE_OPTION, THREADS_OPTION, localOrId } from "./common.js";
 import { Section, readConfigFile } from "./config.js";
-import { EVALUATOR_TYPES, buildEvaluator, checkEvaluatorSection } from "./specs.js";
+import { EVALUATOR_TYPES, type EvaluatorType, buildEvaluator, checkEvaluatorSection, evaluatorColumns, evaluatorModelType } from "./specs.js";
 
 export const evaluateSpec: CommandSpec = {
   name: "evaluate",
@@ -17,12 +22,20 @@ export const evaluateSpec: CommandSpec = {
     "CONFIG holds an evaluator section ({type, path, split, columns, ...} as in train configs), or a train",
     "config whose `evaluator` is used; relative paths are taken from its folder. Without CONFIG the flags",
     "describe the evaluator; --dataset is then required. Output: {evaluator, primaryMetric, metrics}.",
+    "The CrossEncoder* evaluators take a cross-encoder MODEL (a *ForSequenceClassification folder, or one whose",
+    "config_sentence_transformers.json says CrossEncoder); without --type, such a MODEL gets",
+    "CrossEncoderCorrelationEvaluator. CrossEncoderRerankingEvaluator reads a query, a positive (a text or a",
+    "list) and a list of negatives or of first-stage documents per row (JSON lines, say).",
   ].join("\n"),
   options: {
     dataset: { type: "string", value: "PATH", help: "Dataset file, folder, or Hub id (as loadDataset takes)." },
     split: { type: "string", value: "SPLIT", help: 'Split, e.g. "test" or "validation[:500]".' },
     subset: { type: "string", value: "NAME", help: "Config (subset) name of a Hub dataset." },
-    type: { type: "string", value: "TYPE", help: `${EVALUATOR_TYPES.join(" | ")}\n(default EmbeddingSimilarityEvaluator).` },
+    type: {
+      type: "string",
+      value: "TYPE",
+      help: `${EVALUATOR_TYPES.join(" | ")}\n(default EmbeddingSimilarityEvaluator; CrossEncoderCorrelationEvaluator for a cross-encoder).`,
+    },
     "sentences1-column": { type: "string", value: "COL", help: 'First sentence of each pair (default "sentence1").' },
     "sentences2-column": { type: "string", value: "COL", help: 'Second sentence of each pair (default "sentence2").' },
     "score-column": { type: "string", value: "COL", help: 'Gold similarity score (default "score").' },
@@ -30,7 +43,10 @@ export const evaluateSpec: CommandSpec = {
     "label-column": { type: "string", value: "COL", help: 'BinaryClassificationEvaluator: 0/1 label (default "label").' },
     "anchor-column": { type: "string", value: "COL", help: 'TripletEvaluator: anchor (default "anchor").' },
     "positive-column": { type: "string", value: "COL", help: 'TripletEvaluator: positive (default "positive").' },
-    "negative-column": { type: "string", value: "COL", help: 'TripletEvaluator: negative (default "negative").' },
+    "negative-column": { type: "string", value: "COL", help: 'TripletEvaluator: negative (default "negative"); CrossEncoderRerankingEvaluator: list of negatives.' },
+    "query-column": { type: "string", value: "COL", help: 'CrossEncoderRerankingEvaluator: query (default "query").' },
+    "documents-column": { type: "string", value: "COL", help: "CrossEncoderRerankingEvaluator: first-stage documents, best first (instead of negatives)." },
+    "at-k": { type: "string", value: "K", help: "CrossEncoderRerankingEvaluator: MRR@K and NDCG@K (default 10)." },
     similarity: { type: "string", value: "LIST", help: "Similarities to report, comma-separated: cosine,dot,euclidean,manhattan." },
     name: { type: "string", value: "NAME", help: "Evaluator name (prefixes the metric keys)." },
     "batch-size": { type: "string", value: "N", help: "Encoding batch size." },
@@ -42,49 +58,58 @@ export const evaluateSpec: CommandSpec = {
   examples: [
     "sbert-node evaluate ./my-model --dataset sts-test.csv --score-scale 0.2",
     "sbert-node evaluate ./my-model eval.yaml",
+    "sbert-node evaluate ./my-reranker --type CrossEncoderRerankingEvaluator --dataset rerank.jsonl --at-k 5",
   ],
 };
 
-const FLAG_FIELDS: [flag: string, section: "columns" | "root", key: string][] = [
-  ["sentences1-column", "columns", "sentences1"],
-  ["sentences2-column", "columns", "sentences2"],
-  ["score-column", "columns", "score"],
-  ["label-column", "columns", "label"],
-  ["anchor-column", "columns", "anchors"],
-  ["positive-column", "columns", "positives"],
-  ["negative-column", "columns", "negatives"],
-];
+/** Each column flag and the `columns` key it sets, for the evaluator types it applies to. */
+const COLUMN_FLAGS: Record<string, Partial<Record<EvaluatorType, string>>> = {
+  "sentences1-column": { EmbeddingSimilarityEvaluator: "sentences1", BinaryClassificationEvaluator: "sentences1", CrossEncoderCorrelationEvaluator: "sentences1", CrossEncoderClassificationEvaluator: "sentences1" },
+  "sentences2-column": { EmbeddingSimilarityEvaluator: "sentences2", BinaryClassificationEvaluator: "sentences2", CrossEncoderCorrelationEvaluator: "sentences2", CrossEncoderClassificationEvaluator: "sentences2" },
+  "score-column": { EmbeddingSimilarityEvaluator: "score", CrossEncoderCorrelationEvaluator: "score" },
+  "label-column": { BinaryClassificationEvaluator: "label", CrossEncoderClassificationEvaluator: "label" },
+  "anchor-column": { TripletEvaluator: "anchors" },
+  "positive-column": { TripletEvaluator: "positives", CrossEncoderRerankingEvaluator: "positive" },
+  "negative-column": { TripletEvaluator: "negatives", CrossEncoderRerankingEvaluator: "negative" },
+  "query-column": { CrossEncoderRerankingEvaluator: "query" },
+  "documents-column": { CrossEncoderRerankingEvaluator: "documents" },
+};
 
-/** The evaluator section the flags describe. */
-function sectionFromFlags(v: Record<string, unknown>, cmd: string): Record<string, unknown> {
+/** The evaluator section the flags describe; `defaultType` when --type is not given. */
+function sectionFromFlags(v: Record<string, unknown>, cmd: string, defaultType: EvaluatorType): Record<string, unknown> {
   const s = (k: string): string | undefined => (typeof v[k] === "string" ? (v[k] as string) : undefined);
-  const type = choiceFlag(v as never, "type", EVALUATOR_TYPES, cmd) ?? "EmbeddingSimilarityEvaluator";
+  const type = choiceFlag(v as never, "type", EVALUATOR_TYPES, cmd) ?? defaultType;
   const dataset = s("dataset");
   if (dataset === undefined) throw new UsageError("give a CONFIG file or --dataset", cmd);
+  const only = (flagName: string, ...types: EvaluatorType[]): void => {
+    if (v[flagName] !== undefined && !types.includes(type)) throw new UsageError(`--${flagName} does not apply to ${type}`, cmd);
+  };
   const out: Record<string, unknown> = { type, path: dataset };
   if (s("split")) out["split"] = s("split");
   if (s("subset")) out["name"] = s("subset");
   const columns: Record<string, string> = {};
-  for (const [flagName, , key] of FLAG_FIELDS) {
+  for (const [flagName, keys] of Object.entries(COLUMN_FLAGS)) {
     const val = s(flagName);
     if (val === undefined) continue;
-    const allowed =
-      type === "TripletEvaluator" ? ["anchors", "positives", "negatives"] : type === "BinaryClassificationEvaluator" ? ["sentences1", "sentences2", "label"] : ["sentences1", "sentences2", "score"];
-    if (!allowed.includes(key)) throw new UsageError(`--${flagName} does not apply to ${type}`, cmd);
+    const key = keys[type];
+    if (key === undefined || !evaluatorColumns(type).includes(key)) throw new UsageError(`--${flagName} does not apply to ${type}`, cmd);
     columns[key] = val;
   }
   if (Object.keys(columns).length) out["columns"] = columns;
+  only("score-scale", "EmbeddingSimilarityEvaluator", "CrossEncoderCorrelationEvaluator");
   const scale = numberFlag(v as never, "score-scale", cmd);
-  if (scale !== undefined) {
-    if (type !== "EmbeddingSimilarityEvaluator") throw new UsageError(`--score-scale does not apply to ${type}`, cmd);
-    out["scoreScale"] = scale;
-  }
+  if (scale !== undefined) out["scoreScale"] = scale;
+  only("similarity", "EmbeddingSimilarityEvaluator", "BinaryClassificationEvaluator", "TripletEvaluator");
   if (s("similarity")) out["similarityFnNames"] = s("similarity")!.split(",").map((x) => x.trim());
   if (s("name")) out["name"] = s("name");
   const batchSize = intFlag(v as never, "batch-size", cmd);
   if (batchSize !== undefined) out["batchSize"] = batchSize;
+  only("truncate-dim", "EmbeddingSimilarityEvaluator", "BinaryClassificationEvaluator", "TripletEvaluator");
   const truncateDim = intFlag(v as never, "truncate-dim", cmd);
   if (truncateDim !== undefined) out["truncateDim"] = truncateDim;
+  only("at-k", "CrossEncoderRerankingEvaluator");
+  const atK = intFlag(v as never, "at-k", cmd);
+  if (atK !== undefined) out["atK"] = atK;
   return out;
 }
 
@@ -95,6 +120,14 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
   const v = parsed.values;
   let section: Section;
   let base: string;
+  let folder: string | undefined;
+  let crossEncoder: boolean | undefined;
+  // Which kind of model MODEL is (a Hub id is downloaded to tell).
+  const kind = async (): Promise<boolean> => {
+    folder ??= await resolveModelFolder(await localOrId(modelName!));
+    crossEncoder ??= await isCrossEncoderFolder(folder);
+    return crossEncoder;
+  };
   if (configPath !== undefined) {
     const describing = Object.keys(v).filter((k) => !["device", "threads", "output-path", "verbose", "help"].includes(k));
     if (describing.length) throw new UsageError(`--${describing[0]} describes the evaluator; with a CONFIG file, put it in the config`, cmd);
@@ -102,15 +135,29 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
     section = root["evaluator"] !== undefined ? Section.of(root["evaluator"], "evaluator") : new Section(root, "");
     base = dirname(resolve(configPath));
   } else {
-    section = new Section(sectionFromFlags(v, cmd), "");
+    const defaultType = v["type"] === undefined && (await kind()) ? "CrossEncoderCorrelationEvaluator" : "EmbeddingSimilarityEvaluator";
+    section = new Section(sectionFromFlags(v, cmd, defaultType), "");
     base = process.cwd();
   }
-  checkEvaluatorSection(section);
+  const type = checkEvaluatorSection(section);
+  const wantsCrossEncoder = evaluatorModelType(type) === "cross-encoder";
+  if (wantsCrossEncoder !== (await kind())) {
+    throw new UsageError(
+      `${type} evaluates ${wantsCrossEncoder ? "cross-encoders" : "SentenceTransformers (bi-encoders)"}, but ${modelName} is ${wantsCrossEncoder ? "a SentenceTransformer" : "a cross-encoder"}`,
+      cmd,
+    );
+  }
   const outputPath = str(v, "output-path");
-  const model = await loadModel(modelName!, { device: str(v, "device"), threads: intFlag(v, "threads", cmd) });
+  const threads = intFlag(v, "threads", cmd);
+  if (threads !== undefined) setNumThreads(threads);
+  const device = str(v, "device");
+  const loadOptions = device !== undefined ? { device } : {};
+  const model = wantsCrossEncoder ? await CrossEncoder.load(folder!, loadOptions) : await SentenceTransformer.load(folder!, loadOptions);
   try {
     const built = await buildEvaluator(section, base, { writeCsv: outputPath !== undefined });
-    const metrics = await built.evaluator.evaluate(model, outputPath !== undefined ? { outputPath: resolve(outputPath) } : {});
+    const options = outputPath !== undefined ? { outputPath: resolve(outputPath) } : {};
+    const metrics =
+      built.modelType === "cross-encoder" ? await built.evaluator.evaluate(model as CrossEncoder, options) : await built.evaluator.evaluate(model as SentenceTransformer, options);
     process.stdout.write(`${JSON.stringify({ evaluator: built.type, rows: built.rows, primaryMetric: built.evaluator.primaryMetric, metrics }, null, 2)}\n`);
     return 0;
   } finally {

@@ -1,11 +1,18 @@
 /**
- * The pieces a config names: datasets (through loadDataset), losses (any class of `losses`) and evaluators.
+ * The pieces a config names: datasets (through loadDataset), losses (any class of `losses`, or of
+ * `crossEncoder.losses` for a cross-encoder) and evaluators (of either kind of model).
  * Shape checks that need no I/O run first (`check*`), so a typo fails before a model or dataset is loaded;
  * checks that need the data or the model (columns, option values) come with `build*`.
  */
 import { isAbsolute, resolve } from "node:path";
 
-import type { Dataset } from "../datasets/Dataset.js";
+import type { CrossEncoder } from "../crossEncoder/CrossEncoder.js";
+import { CrossEncoderClassificationEvaluator } from "../crossEncoder/evaluation/CrossEncoderClassificationEvaluator.js";
+import { CrossEncoderCorrelationEvaluator } from "../crossEncoder/evaluation/CrossEncoderCorrelationEvaluator.js";
+import { CrossEncoderRerankingEvaluator, type RerankingSample } from "../crossEncoder/evaluation/CrossEncoderRerankingEvaluator.js";
+import * as crossEncoderLosses from "../crossEncoder/losses/index.js";
+import type { CrossEncoderLoss } from "../crossEncoder/losses/CrossEncoderLoss.js";
+import { Dataset } from "../datasets/Dataset.js";
 import { loadDataset, type LoadDatasetOptions } from "../datasets/loadDataset.js";
 import { SbertError } from "../errors.js";
 import { BinaryClassificationEvaluator } from "../evaluation/BinaryClassificationEvaluator.js";
@@ -15,6 +22,7 @@ import { TripletEvaluator } from "../evaluation/TripletEvaluator.js";
 import { InputExample } from "../InputExample.js";
 import * as losses from "../losses/index.js";
 import type { Loss } from "../losses/Loss.js";
+import { LABEL_COLUMNS } from "../sampler.js";
 import type { SentenceTransformer } from "../SentenceTransformer.js";
 import { localOrId } from "./common.js";
 import { ConfigError, Section } from "./config.js";
@@ -147,17 +155,24 @@ export function checkTrainSection(sec: Section): void {
   labelMapOf(sec, "labelMap");
 }
 
+/** What choosing the training columns needs of a loss (both kinds of loss have it). */
+interface ColumnsOfLoss {
+  readonly name: string;
+  readonly columns: readonly [min: number, max: number];
+  readonly labelKind: string;
+}
+
 /**
- * The InputExamples of the training data: `columns.texts` in order and `columns.label` (default, as
- * sentence-transformers: a column named "label" or "score" is the label, the others are the texts, in order).
+ * The text columns, in order, and the label column of the training data: `columns.texts` and `columns.label`, by
+ * default (as sentence-transformers) the first of `defaultLabels` present is the label and the others are the texts.
  */
-export function trainExamples(ds: Dataset, sec: Section, loss: Loss): InputExample[] {
+function trainColumns(ds: Dataset, sec: Section, loss: ColumnsOfLoss, defaultLabels: readonly string[]): { texts: string[]; label: string | undefined } {
   const cols = sec.section("columns");
   let label = cols?.string("label");
   let texts = cols?.strings("texts");
   if (label !== undefined) checkColumn(ds, label, cols!.field("label"));
   texts?.forEach((c, i) => checkColumn(ds, c, `${cols!.field("texts")}[${i}]`));
-  if (label === undefined && texts === undefined) label = ["label", "score"].find((c) => ds.columnNames.includes(c));
+  if (label === undefined && texts === undefined) label = defaultLabels.find((c) => ds.columnNames.includes(c));
   if (texts === undefined) texts = ds.columnNames.filter((c) => c !== label);
   if (texts.length === 0) throw new ConfigError(sec.field("columns.texts"), `no text columns; the dataset's columns are: ${ds.columnNames.join(", ")}`);
   const [min, max] = loss.columns;
@@ -168,6 +183,15 @@ export function trainExamples(ds: Dataset, sec: Section, loss: Loss): InputExamp
   if (loss.labelKind !== "none" && label === undefined) {
     throw new ConfigError(sec.field("columns.label"), `${loss.name} needs a label column; the dataset's columns are: ${ds.columnNames.join(", ")}`);
   }
+  return { texts, label };
+}
+
+/**
+ * The InputExamples of the training data: `columns.texts` in order and `columns.label` (default, as
+ * sentence-transformers: a column named "label" or "score" is the label, the others are the texts, in order).
+ */
+export function trainExamples(ds: Dataset, sec: Section, loss: Loss): InputExample[] {
+  const { texts, label } = trainColumns(ds, sec, loss, ["label", "score"]);
   const labelOpts: LabelOptions = { scale: sec.number("labelScale"), map: labelMapOf(sec, "labelMap") };
   const columns = texts.map((c) => textColumn(ds, c, "train"));
   const labels = label !== undefined && loss.labelKind !== "none" ? ds.column(label) : undefined;
@@ -180,33 +204,102 @@ export function trainExamples(ds: Dataset, sec: Section, loss: Loss): InputExamp
   );
 }
 
+/** A value the loss refuses, as a data error naming the row and column. */
+function checkedBy(check: () => void): void {
+  try {
+    check();
+  } catch (e) {
+    if (e instanceof TypeError || e instanceof RangeError) throw new SbertError("ERR_INPUT", e.message);
+    throw e;
+  }
+}
+
+/**
+ * The training data of a cross-encoder as CrossEncoderTrainer takes it: the text columns in order as sentence_0,
+ * sentence_1, … (for ListNetLoss and LambdaLoss: the query, then a list of documents) and the label column as
+ * `label` (for the listwise losses, a list of scores per row), each value checked by the loss. Columns are chosen as
+ * for trainExamples, with any of sentence-transformers' label names (label, labels, score, scores) as the default label.
+ */
+export function crossEncoderTrainDataset(ds: Dataset, sec: Section, loss: CrossEncoderLoss): Dataset {
+  const { texts, label } = trainColumns(ds, sec, loss, LABEL_COLUMNS);
+  const labelOpts: LabelOptions = { scale: sec.number("labelScale"), map: labelMapOf(sec, "labelMap") };
+  const columns: Record<string, unknown[]> = {};
+  texts.forEach((name, c) => {
+    columns[`sentence_${c}`] = ds.column(name).map((v, i) => {
+      checkedBy(() => loss.checkInput(v, c, `train row ${i}, column '${name}'`));
+      return v;
+    });
+  });
+  if (label !== undefined && loss.labelKind !== "none") {
+    columns["label"] = ds.column(label).map((v, i) => {
+      const where = `train row ${i}, column '${label}'`;
+      const value = toLabel(v, labelOpts, where);
+      checkedBy(() => loss.checkLabel(value, where));
+      return value;
+    });
+  }
+  return Dataset.fromColumns(columns);
+}
+
 // ---------------------------------------------------------------- losses
 
-type OptionType = "number" | "int" | "string" | "boolean";
+/** "|null": the option also takes null, which the loss reads as its own setting (numNegatives: null, all of them). */
+type OptionType = "number" | "int" | "string" | "boolean" | "int|null" | "string|null";
 
-const LOSS_OPTIONS: Record<string, Record<string, OptionType>> = {
-  CosineSimilarityLoss: { lossFct: "string", cosScoreTransformation: "string" },
-  CoSENTLoss: { scale: "number" },
-  AnglELoss: { scale: "number" },
-  MultipleNegativesRankingLoss: { scale: "number", similarityFct: "string" },
-  MultipleNegativesSymmetricRankingLoss: { scale: "number", similarityFct: "string" },
-  CachedMultipleNegativesRankingLoss: { scale: "number", similarityFct: "string", miniBatchSize: "int" },
-  ContrastiveLoss: { distanceMetric: "string", margin: "number", sizeAverage: "boolean" },
-  OnlineContrastiveLoss: { distanceMetric: "string", margin: "number" },
-  TripletLoss: { distanceMetric: "string", tripletMargin: "number" },
-  BatchHardTripletLoss: { distanceMetric: "string", margin: "number" },
-  SoftmaxLoss: {
-    numLabels: "int",
-    sentenceEmbeddingDimension: "int",
-    concatenationSentRep: "boolean",
-    concatenationSentDifference: "boolean",
-    concatenationSentMultiplication: "boolean",
-    seed: "int",
+/** The kinds of model a train config trains (its `modelType`). */
+export const MODEL_TYPES = ["sentence-transformer", "cross-encoder"] as const;
+export type ModelType = (typeof MODEL_TYPES)[number];
+
+/**
+ * Every loss a config can name, by the kind of model it trains, with its options and their types: the one schema
+ * of loss sections, which checkLossSection and the builders read. Names are the classes of `losses` and
+ * `crossEncoder.losses`.
+ */
+const LOSS_OPTIONS: Record<ModelType, Record<string, Record<string, OptionType>>> = {
+  "sentence-transformer": {
+    CosineSimilarityLoss: { lossFct: "string", cosScoreTransformation: "string" },
+    CoSENTLoss: { scale: "number" },
+    AnglELoss: { scale: "number" },
+    MultipleNegativesRankingLoss: { scale: "number", similarityFct: "string" },
+    MultipleNegativesSymmetricRankingLoss: { scale: "number", similarityFct: "string" },
+    CachedMultipleNegativesRankingLoss: { scale: "number", similarityFct: "string", miniBatchSize: "int" },
+    ContrastiveLoss: { distanceMetric: "string", margin: "number", sizeAverage: "boolean" },
+    OnlineContrastiveLoss: { distanceMetric: "string", margin: "number" },
+    TripletLoss: { distanceMetric: "string", tripletMargin: "number" },
+    BatchHardTripletLoss: { distanceMetric: "string", margin: "number" },
+    SoftmaxLoss: {
+      numLabels: "int",
+      sentenceEmbeddingDimension: "int",
+      concatenationSentRep: "boolean",
+      concatenationSentDifference: "boolean",
+      concatenationSentMultiplication: "boolean",
+      seed: "int",
+    },
+    MSELoss: {},
+    MatryoshkaLoss: {},
   },
-  MSELoss: {},
-  MatryoshkaLoss: {},
+  "cross-encoder": {
+    BinaryCrossEntropyLoss: { activationFn: "string", posWeight: "number" },
+    CrossEntropyLoss: { activationFn: "string" },
+    MSELoss: { activationFn: "string" },
+    MarginMSELoss: { activationFn: "string" },
+    MultipleNegativesRankingLoss: { numNegatives: "int|null", scale: "number", activationFn: "string|null" },
+    CachedMultipleNegativesRankingLoss: { numNegatives: "int|null", scale: "number", activationFn: "string|null", miniBatchSize: "int" },
+    ListNetLoss: { activationFn: "string|null", miniBatchSize: "int|null" },
+    LambdaLoss: {
+      weightingScheme: "string|null",
+      mu: "number",
+      k: "int|null",
+      sigma: "number",
+      eps: "number",
+      reductionLog: "string",
+      activationFn: "string|null",
+      miniBatchSize: "int|null",
+    },
+  },
 };
-export const LOSS_NAMES = Object.keys(LOSS_OPTIONS);
+export const LOSS_NAMES = Object.keys(LOSS_OPTIONS["sentence-transformer"]);
+export const CROSS_ENCODER_LOSS_NAMES = Object.keys(LOSS_OPTIONS["cross-encoder"]);
 
 /** A loss section: a name, or `{name, ...options}`; MatryoshkaLoss wraps another in `loss`. */
 export function lossSection(value: unknown, path: string): Section {
@@ -214,40 +307,68 @@ export function lossSection(value: unknown, path: string): Section {
   return Section.of(value, path);
 }
 
-export function checkLossSection(sec: Section): void {
-  const name = sec.oneOf("name", LOSS_NAMES);
-  if (name === undefined) sec.fail("name", `is required: one of ${LOSS_NAMES.join(", ")}`);
+/** Checks a loss section for a model of `modelType`: the name among its losses, the options' names and types. */
+export function checkLossSection(sec: Section, modelType: ModelType = "sentence-transformer"): void {
+  const names = Object.keys(LOSS_OPTIONS[modelType]);
+  const given = sec.string("name");
+  if (given === undefined) sec.fail("name", `is required: one of ${names.join(", ")}`);
+  const other = MODEL_TYPES.find((t) => t !== modelType && given in LOSS_OPTIONS[t]);
+  if (!names.includes(given) && other !== undefined) {
+    sec.fail("name", `${given} is a loss of ${other} models, but modelType is ${modelType}; its losses are: ${names.join(", ")}`);
+  }
+  const name = sec.oneOf("name", names)!;
   if (name === "MatryoshkaLoss") {
     sec.only(["name", "loss", "matryoshkaDims", "matryoshkaWeights", "nDimsPerStep"]);
     const inner = sec.raw("loss");
     if (inner === undefined) sec.fail("loss", "is required: the loss applied at each size");
-    checkLossSection(lossSection(inner, sec.field("loss")));
+    checkLossSection(lossSection(inner, sec.field("loss")), modelType);
     if (!sec.has("matryoshkaDims")) sec.fail("matryoshkaDims", "is required: the embedding sizes to train, e.g. [256, 128, 64]");
     sec.numbers("matryoshkaDims");
     sec.numbers("matryoshkaWeights");
     sec.int("nDimsPerStep", -1);
     return;
   }
-  const types = LOSS_OPTIONS[name]!;
+  const types = LOSS_OPTIONS[modelType][name]!;
   sec.only(["name", ...Object.keys(types)]);
   for (const [key, type] of Object.entries(types)) readOption(sec, key, type);
   if (name === "SoftmaxLoss" && !sec.has("numLabels")) sec.fail("numLabels", "is required for SoftmaxLoss");
 }
 
 function readOption(sec: Section, key: string, type: OptionType): unknown {
+  if (type.endsWith("|null") && key in sec.obj && sec.obj[key] === null) return null;
   switch (type) {
     case "number":
       return sec.number(key);
     case "int":
+    case "int|null":
       return sec.int(key, 1);
     case "string":
+    case "string|null":
       return sec.string(key);
     case "boolean":
       return sec.bool(key);
   }
 }
 
+/** The options a loss section gives (those left out stay the loss's defaults). */
+function lossOptions(sec: Section, modelType: ModelType, name: string): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (const [key, type] of Object.entries(LOSS_OPTIONS[modelType][name]!)) {
+    const v = readOption(sec, key, type);
+    if (v !== undefined) options[key] = v;
+  }
+  return options;
+}
+
+/** A loss constructor's refusal of an option value, as an error naming the loss section. */
+function asConfigError(sec: Section, e: unknown): unknown {
+  if (e instanceof ConfigError) return e;
+  if (e instanceof RangeError || e instanceof TypeError) return new ConfigError(sec.path, e.message);
+  return e;
+}
+
 type LossCtor = new (model: SentenceTransformer, options?: Record<string, unknown>) => Loss;
+type CrossEncoderLossCtor = new (model: CrossEncoder, options?: Record<string, unknown>) => CrossEncoderLoss;
 
 export function buildLoss(sec: Section, model: SentenceTransformer): Loss {
   const name = sec.string("name", true);
@@ -260,47 +381,106 @@ export function buildLoss(sec: Section, model: SentenceTransformer): Loss {
         ...(sec.has("nDimsPerStep") && { nDimsPerStep: sec.int("nDimsPerStep", -1)! }),
       });
     }
-    const options: Record<string, unknown> = {};
-    for (const [key, type] of Object.entries(LOSS_OPTIONS[name]!)) {
-      const v = readOption(sec, key, type);
-      if (v !== undefined) options[key] = v;
-    }
+    const options = lossOptions(sec, "sentence-transformer", name);
     const Ctor = (losses as unknown as Record<string, LossCtor>)[name]!;
     return name === "MSELoss" ? new Ctor(model) : new Ctor(model, options);
   } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    if (e instanceof RangeError || e instanceof TypeError) throw new ConfigError(sec.path, e.message);
-    throw e;
+    throw asConfigError(sec, e);
+  }
+}
+
+/**
+ * The cross-encoder loss a section names; without one, sentence-transformers' default: BinaryCrossEntropyLoss for a
+ * model with one label, CrossEntropyLoss for more.
+ */
+export function buildCrossEncoderLoss(sec: Section | undefined, model: CrossEncoder): CrossEncoderLoss {
+  if (sec === undefined) return model.numLabels === 1 ? new crossEncoderLosses.BinaryCrossEntropyLoss(model) : new crossEncoderLosses.CrossEntropyLoss(model);
+  const name = sec.string("name", true);
+  try {
+    const Ctor = (crossEncoderLosses as unknown as Record<string, CrossEncoderLossCtor>)[name]!;
+    return new Ctor(model, lossOptions(sec, "cross-encoder", name));
+  } catch (e) {
+    throw asConfigError(sec, e);
   }
 }
 
 // ---------------------------------------------------------------- evaluators
 
-export const EVALUATOR_TYPES = ["EmbeddingSimilarityEvaluator", "BinaryClassificationEvaluator", "TripletEvaluator"] as const;
+export const EVALUATOR_TYPES = [
+  "EmbeddingSimilarityEvaluator",
+  "BinaryClassificationEvaluator",
+  "TripletEvaluator",
+  "CrossEncoderCorrelationEvaluator",
+  "CrossEncoderClassificationEvaluator",
+  "CrossEncoderRerankingEvaluator",
+] as const;
 export type EvaluatorType = (typeof EVALUATOR_TYPES)[number];
 
-const EVALUATOR_COLUMNS: Record<EvaluatorType, Record<string, string>> = {
-  EmbeddingSimilarityEvaluator: { sentences1: "sentence1", sentences2: "sentence2", score: "score" },
-  BinaryClassificationEvaluator: { sentences1: "sentence1", sentences2: "sentence2", label: "label" },
-  TripletEvaluator: { anchors: "anchor", positives: "positive", negatives: "negative" },
+/** Each evaluator type: the model it evaluates, its columns (with their default names) and its options. */
+const EVALUATORS: Record<EvaluatorType, { modelType: ModelType; columns: Record<string, string>; options: string[] }> = {
+  EmbeddingSimilarityEvaluator: {
+    modelType: "sentence-transformer",
+    columns: { sentences1: "sentence1", sentences2: "sentence2", score: "score" },
+    options: ["name", "batchSize", "mainSimilarity", "similarityFnNames", "precision", "truncateDim", "scoreScale"],
+  },
+  BinaryClassificationEvaluator: {
+    modelType: "sentence-transformer",
+    columns: { sentences1: "sentence1", sentences2: "sentence2", label: "label" },
+    options: ["name", "batchSize", "similarityFnNames", "truncateDim", "labelMap"],
+  },
+  TripletEvaluator: {
+    modelType: "sentence-transformer",
+    columns: { anchors: "anchor", positives: "positive", negatives: "negative" },
+    options: ["name", "batchSize", "mainSimilarityFunction", "margin", "similarityFnNames", "truncateDim"],
+  },
+  CrossEncoderCorrelationEvaluator: {
+    modelType: "cross-encoder",
+    columns: { sentences1: "sentence1", sentences2: "sentence2", score: "score" },
+    options: ["name", "batchSize", "scoreScale"],
+  },
+  CrossEncoderClassificationEvaluator: {
+    modelType: "cross-encoder",
+    columns: { sentences1: "sentence1", sentences2: "sentence2", label: "label" },
+    options: ["name", "batchSize", "labelMap"],
+  },
+  CrossEncoderRerankingEvaluator: {
+    modelType: "cross-encoder",
+    columns: { query: "query", positive: "positive", negative: "negative", documents: "documents" },
+    options: ["name", "batchSize", "atK", "alwaysRerankPositives"],
+  },
 };
 
-const EVALUATOR_OPTIONS: Record<EvaluatorType, string[]> = {
-  EmbeddingSimilarityEvaluator: ["name", "batchSize", "mainSimilarity", "similarityFnNames", "precision", "truncateDim", "scoreScale"],
-  BinaryClassificationEvaluator: ["name", "batchSize", "similarityFnNames", "truncateDim", "labelMap"],
-  TripletEvaluator: ["name", "batchSize", "mainSimilarityFunction", "margin", "similarityFnNames", "truncateDim"],
-};
+/** The evaluator types of one kind of model. */
+export function evaluatorTypes(modelType: ModelType): EvaluatorType[] {
+  return EVALUATOR_TYPES.filter((t) => EVALUATORS[t].modelType === modelType);
+}
 
-export function checkEvaluatorSection(sec: Section): EvaluatorType {
+/** The kind of model an evaluator type evaluates. */
+export function evaluatorModelType(type: EvaluatorType): ModelType {
+  return EVALUATORS[type].modelType;
+}
+
+/** The column keys of an evaluator type (its `columns` fields). */
+export function evaluatorColumns(type: EvaluatorType): string[] {
+  return Object.keys(EVALUATORS[type].columns);
+}
+
+/** Checks an evaluator section; with `modelType`, the evaluator must be one for that kind of model. */
+export function checkEvaluatorSection(sec: Section, modelType?: ModelType): EvaluatorType {
   const type = sec.oneOf("type", EVALUATOR_TYPES);
-  if (type === undefined) sec.fail("type", `is required: one of ${EVALUATOR_TYPES.join(", ")}`);
-  sec.only(["type", "dataset", ...DATASET_KEYS, "columns", ...EVALUATOR_OPTIONS[type]]);
+  if (type === undefined) sec.fail("type", `is required: one of ${(modelType ? evaluatorTypes(modelType) : EVALUATOR_TYPES).join(", ")}`);
+  const spec = EVALUATORS[type];
+  if (modelType !== undefined && spec.modelType !== modelType) {
+    sec.fail("type", `${type} evaluates ${spec.modelType} models, but modelType is ${modelType}; its evaluators are: ${evaluatorTypes(modelType).join(", ")}`);
+  }
+  sec.only(["type", "dataset", ...DATASET_KEYS, "columns", ...spec.options]);
   checkDatasetFields(datasetSection(sec));
   const cols = sec.section("columns");
   if (cols) {
-    const known = Object.keys(EVALUATOR_COLUMNS[type]);
+    const known = Object.keys(spec.columns);
     cols.only(known);
     for (const k of known) cols.string(k);
+    if (cols.has("negative") && cols.has("documents")) cols.fail("documents", "give negative or documents, not both");
   }
   sec.string("name");
   sec.int("batchSize", 1);
@@ -311,54 +491,76 @@ export function checkEvaluatorSection(sec: Section): EvaluatorType {
   sec.string("precision");
   sec.number("margin");
   sec.number("scoreScale");
+  sec.int("atK", 1);
+  sec.bool("alwaysRerankPositives");
   labelMapOf(sec, "labelMap");
   return type;
 }
 
-export interface BuiltEvaluator {
-  type: EvaluatorType;
-  evaluator: EmbeddingSimilarityEvaluator | BinaryClassificationEvaluator | TripletEvaluator;
-  rows: number;
-}
+export type BuiltEvaluator =
+  | {
+      modelType: "sentence-transformer";
+      type: EvaluatorType;
+      evaluator: EmbeddingSimilarityEvaluator | BinaryClassificationEvaluator | TripletEvaluator;
+      rows: number;
+    }
+  | {
+      modelType: "cross-encoder";
+      type: EvaluatorType;
+      evaluator: CrossEncoderCorrelationEvaluator | CrossEncoderClassificationEvaluator | CrossEncoderRerankingEvaluator;
+      rows: number;
+    };
 
 export async function buildEvaluator(sec: Section, base: string, options: { writeCsv?: boolean } = {}): Promise<BuiltEvaluator> {
   const type = checkEvaluatorSection(sec);
   const ds = await loadSpecDataset(datasetSection(sec), base);
   const colSec = sec.section("columns");
   const col = (key: string): string => {
-    const name = colSec?.string(key) ?? EVALUATOR_COLUMNS[type][key]!;
+    const name = colSec?.string(key) ?? EVALUATORS[type].columns[key]!;
     return checkColumn(ds, name, colSec?.has(key) ? colSec.field(key) : `${sec.field("columns")}.${key} (default '${name}')`);
   };
   const common = {
     ...(sec.has("name") && { name: sec.string("name")! }),
     ...(sec.has("batchSize") && { batchSize: sec.int("batchSize", 1)! }),
-    ...(sec.has("truncateDim") && { truncateDim: sec.int("truncateDim", 1)! }),
-    ...(sec.has("similarityFnNames") && { similarityFnNames: sec.strings("similarityFnNames") as SimilarityFunction[] }),
     ...(options.writeCsv !== undefined && { writeCsv: options.writeCsv }),
   };
+  const embedding = {
+    ...common,
+    ...(sec.has("truncateDim") && { truncateDim: sec.int("truncateDim", 1)! }),
+    ...(sec.has("similarityFnNames") && { similarityFnNames: sec.strings("similarityFnNames") as SimilarityFunction[] }),
+  };
   const where = "evaluator";
+  const scores = (): number[] => {
+    const scale = sec.number("scoreScale");
+    const scoreCol = col("score");
+    return ds.column(scoreCol).map((v, i) => {
+      if (typeof v !== "number" || !Number.isFinite(v)) throw new SbertError("ERR_INPUT", `${where} row ${i}: column '${scoreCol}' holds ${JSON.stringify(v)}, not a number`);
+      return scale === undefined ? v : v * scale;
+    });
+  };
+  const labels = (): number[] => {
+    const map = labelMapOf(sec, "labelMap");
+    return ds.column(col("label")).map((v, i) => toLabel(v, { ...(map && { map }) }, `${where} row ${i}`) as number);
+  };
+  const pairs = (): [string, string][] => {
+    const a = textColumn(ds, col("sentences1"), where);
+    const b = textColumn(ds, col("sentences2"), where);
+    return a.map((s, i) => [s, b[i]!]);
+  };
+  const rows = ds.length;
   try {
     switch (type) {
       case "EmbeddingSimilarityEvaluator": {
-        const scale = sec.number("scoreScale");
-        const scoreCol = col("score");
-        const scores = ds.column(scoreCol).map((v, i) => {
-          if (typeof v !== "number" || !Number.isFinite(v)) throw new SbertError("ERR_INPUT", `${where} row ${i}: column '${scoreCol}' holds ${JSON.stringify(v)}, not a number`);
-          return scale === undefined ? v : v * scale;
-        });
-        const evaluator = new EmbeddingSimilarityEvaluator(textColumn(ds, col("sentences1"), where), textColumn(ds, col("sentences2"), where), scores, {
-          ...common,
+        const evaluator = new EmbeddingSimilarityEvaluator(textColumn(ds, col("sentences1"), where), textColumn(ds, col("sentences2"), where), scores(), {
+          ...embedding,
           ...(sec.has("mainSimilarity") && { mainSimilarity: sec.string("mainSimilarity") as SimilarityFunction }),
           ...(sec.has("precision") && { precision: sec.string("precision") as "float32" }),
         });
-        return { type, evaluator, rows: ds.length };
+        return { modelType: "sentence-transformer", type, evaluator, rows };
       }
       case "BinaryClassificationEvaluator": {
-        const map = labelMapOf(sec, "labelMap");
-        const labelCol = col("label");
-        const labels = ds.column(labelCol).map((v, i) => toLabel(v, { ...(map && { map }) }, `${where} row ${i}`) as number);
-        const evaluator = new BinaryClassificationEvaluator(textColumn(ds, col("sentences1"), where), textColumn(ds, col("sentences2"), where), labels, common);
-        return { type, evaluator, rows: ds.length };
+        const evaluator = new BinaryClassificationEvaluator(textColumn(ds, col("sentences1"), where), textColumn(ds, col("sentences2"), where), labels(), embedding);
+        return { modelType: "sentence-transformer", type, evaluator, rows };
       }
       case "TripletEvaluator": {
         const evaluator = new TripletEvaluator(
@@ -366,12 +568,31 @@ export async function buildEvaluator(sec: Section, base: string, options: { writ
           textColumn(ds, col("positives"), where),
           textColumn(ds, col("negatives"), where),
           {
-            ...common,
+            ...embedding,
             ...(sec.has("mainSimilarityFunction") && { mainSimilarityFunction: sec.string("mainSimilarityFunction") as SimilarityFunction }),
             ...(sec.has("margin") && { margin: sec.number("margin")! }),
           },
         );
-        return { type, evaluator, rows: ds.length };
+        return { modelType: "sentence-transformer", type, evaluator, rows };
+      }
+      case "CrossEncoderCorrelationEvaluator":
+        return { modelType: "cross-encoder", type, evaluator: new CrossEncoderCorrelationEvaluator(pairs(), scores(), common), rows };
+      case "CrossEncoderClassificationEvaluator":
+        return { modelType: "cross-encoder", type, evaluator: new CrossEncoderClassificationEvaluator(pairs(), labels(), common), rows };
+      case "CrossEncoderRerankingEvaluator": {
+        // The documents to rank besides the positives: `documents` (a first-stage ranking) when named or present, else `negative`.
+        const useDocuments = colSec?.has("documents") || (!colSec?.has("negative") && ds.columnNames.includes(EVALUATORS[type].columns["documents"]!));
+        const others = useDocuments ? "documents" : "negative";
+        const queries = textColumn(ds, col("query"), where);
+        const positives = ds.column(col("positive"));
+        const rest = ds.column(col(others));
+        const samples = queries.map((query, i) => ({ query, positive: positives[i], [others]: rest[i] }) as RerankingSample);
+        const evaluator = new CrossEncoderRerankingEvaluator(samples, {
+          ...common,
+          ...(sec.has("atK") && { atK: sec.int("atK", 1)! }),
+          ...(sec.has("alwaysRerankPositives") && { alwaysRerankPositives: sec.bool("alwaysRerankPositives")! }),
+        });
+        return { modelType: "cross-encoder", type, evaluator, rows };
       }
     }
   } catch (e) {

@@ -4,8 +4,7 @@
  * before the first step. SIGINT/SIGTERM stop training after the current step (writing a checkpoint when
  * fit.checkpointPath is set).
  */
-import { readdir } from "node:fs/promises";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, resolve } from "node:path";
 
 import { DataLoader } from "../DataLoader.js";
 import { NoDuplicatesDataLoader } from "../datasets/NoDuplicatesDataLoader.js";
@@ -15,7 +14,8 @@ import { Transformer } from "../models/Transformer.js";
 import { SentenceTransformer } from "../SentenceTransformer.js";
 import { setNumThreads } from "../backend.js";
 import { type CommandSpec, flag, intFlag, parseCommand, positionals, str } from "./args.js";
-import { DEVICE_OPTION, THREADS_OPTION, localOrId, note } from "./common.js";
+import { latestCheckpoint } from "../internal/training.js";
+import { DEVICE_OPTION, THREADS_OPTION, localOrId, metricsLine, note, stopOnSignals } from "./common.js";
 import { ConfigError, Section, readConfigFile } from "./config.js";
 import {
   buildEvaluator,
@@ -26,8 +26,11 @@ import {
   datasetSection,
   loadSpecDataset,
   lossSection,
+  MODEL_TYPES,
+  type ModelType,
   trainExamples,
 } from "./specs.js";
+import { trainCrossEncoder } from "./trainCrossEncoder.js";
 
 export const trainSpec: CommandSpec = {
   name: "train",
@@ -39,22 +42,36 @@ export const trainSpec: CommandSpec = {
     "step, writing a checkpoint when fit.checkpointPath is set (exit code 130; 143 for SIGTERM).",
     "",
     "Config fields:",
+    "  modelType: sentence-transformer (default) or cross-encoder (a reranker, trained by CrossEncoderTrainer).",
     "  model:     a folder or Hub id, or {path, maxSeqLength, pooling, device}; maxSeqLength, pooling and",
     "             device may also sit at the top level. pooling (a mode or a list: mean, cls, max,",
     "             mean_sqrt_len_tokens, weightedmean, lasttoken) rebuilds the model as Transformer + Pooling.",
+    "             A cross-encoder takes {path, maxLength, numLabels, device} instead (numLabels is checked",
+    "             against the folder's).",
     "  train:     {path, name, split, dataFiles, delimiter, revision} (or a nested `dataset`), plus",
     "             columns: {texts: [col, ...], label: col}, labelScale (multiplies labels), labelMap",
-    "             ({text: number}). Default columns: 'label' or 'score' is the label, the rest are texts.",
+    "             ({text: number}). Default columns: 'label' or 'score' is the label, the rest are texts",
+    "             (cross-encoders: label, labels, score or scores). For ListNetLoss and LambdaLoss, texts are",
+    "             [query column, documents column] (a list per row) and label a column of score lists.",
     "  loss:      a name or {name, ...options}: any class of sbert-node's losses, e.g.",
     "             {name: CoSENTLoss, scale: 20}; MatryoshkaLoss takes {loss: {...}, matryoshkaDims: [...]}.",
+    "             Cross-encoders: a class of crossEncoder.losses (BinaryCrossEntropyLoss, CrossEntropyLoss,",
+    "             MSELoss, MarginMSELoss, MultipleNegativesRankingLoss, CachedMultipleNegativesRankingLoss,",
+    "             ListNetLoss, LambdaLoss), e.g. {name: LambdaLoss, k: 10}; default BinaryCrossEntropyLoss",
+    "             (one label) or CrossEntropyLoss.",
     "  evaluator: {type: EmbeddingSimilarityEvaluator | BinaryClassificationEvaluator | TripletEvaluator,",
     "             dataset fields or `dataset`, columns: {sentences1, sentences2, score|label} or",
     "             {anchors, positives, negatives}, scoreScale, name, batchSize, similarityFnNames, ...}.",
+    "             Cross-encoders: CrossEncoderCorrelationEvaluator ({sentences1, sentences2, score},",
+    "             scoreScale), CrossEncoderClassificationEvaluator ({sentences1, sentences2, label}, labelMap)",
+    "             or CrossEncoderRerankingEvaluator ({query, positive, negative | documents}, atK,",
+    "             alwaysRerankPositives); name, batchSize.",
     "  fit:       outputPath (required), epochs (1), batchSize (16), shuffle (true),",
     "             batchSampler (batch_sampler | no_duplicates), lr (2e-5), warmupSteps or warmupRatio",
     "             (default ratio 0.1), weightDecay, scheduler, evaluationSteps, saveBestModel, maxGradNorm,",
     "             useAmp, stepsPerEpoch, checkpointPath, checkpointSaveSteps, checkpointSaveTotalLimit,",
-    "             resumeFromCheckpoint (true or a folder), seed.",
+    "             resumeFromCheckpoint (true or a folder), seed. Cross-encoders always shuffle, their seed",
+    "             defaults to 42, and their checkpoints are CrossEncoderTrainer's (checkpoint-N/).",
   ].join("\n"),
   options: {
     device: { ...DEVICE_OPTION, help: "Device to train on (overrides the config's)." },
@@ -63,11 +80,15 @@ export const trainSpec: CommandSpec = {
     "dry-run": { type: "boolean", help: "Check the config, load model and data, build loss and evaluator; do not train." },
     quiet: { type: "boolean", short: "q", help: "No progress bar." },
   },
-  examples: ["sbert-node train sts.yaml", "sbert-node train sts.json --output-path ./out --device cuda"],
+  examples: ["sbert-node train sts.yaml", "sbert-node train sts.json --output-path ./out --device cuda", "sbert-node train reranker.yaml --dry-run"],
 };
 
-const TOP_KEYS = ["model", "maxSeqLength", "pooling", "device", "train", "loss", "evaluator", "fit"];
-const MODEL_KEYS = ["path", "maxSeqLength", "pooling", "device"];
+const TOP_KEYS = ["modelType", "model", "maxSeqLength", "pooling", "maxLength", "numLabels", "device", "train", "loss", "evaluator", "fit"];
+/** The model fields of each model type besides `path`; each may also sit at the top level. */
+const MODEL_FIELDS: Record<ModelType, string[]> = {
+  "sentence-transformer": ["maxSeqLength", "pooling", "device"],
+  "cross-encoder": ["maxLength", "numLabels", "device"],
+};
 const FIT_KEYS = [
   "epochs",
   "batchSize",
@@ -93,15 +114,33 @@ const FIT_KEYS = [
 ];
 const SCHEDULERS = ["ConstantLR", "WarmupConstant", "WarmupLinear", "WarmupCosine", "WarmupCosineWithHardRestarts"];
 
-interface ModelPlan {
+export interface ModelPlan {
+  type: ModelType;
   path: string;
   maxSeqLength?: number;
   pooling?: PoolingMode[];
+  maxLength?: number;
+  numLabels?: number;
   device?: string;
+  /** Where each given field sits in the config ("model.path", or "model" for a plain string; "numLabels", …). */
+  fields: Record<string, string>;
 }
 
-/** The model part: a string, or an object, with maxSeqLength / pooling / device possibly at the top level. */
+/**
+ * The model part: a string, or an object, with the model type's fields (MODEL_FIELDS) possibly at the top level.
+ * A field of the other model type is refused by name.
+ */
 function modelPlan(root: Section): ModelPlan {
+  const type = root.oneOf("modelType", MODEL_TYPES) ?? "sentence-transformer";
+  const fields = MODEL_FIELDS[type];
+  const foreign = (sec: Section): void => {
+    for (const key of Object.keys(sec.obj)) {
+      if (key !== "path" && !fields.includes(key) && MODEL_TYPES.some((t) => MODEL_FIELDS[t].includes(key))) {
+        sec.fail(key, `is a field of ${MODEL_TYPES.find((t) => t !== type)} models, but modelType is ${type}; its model fields are: ${fields.join(", ")}`);
+      }
+    }
+  };
+  foreign(root);
   const raw = root.raw("model");
   if (raw === undefined) root.fail("model", "is required: a model folder or Hub id");
   let sec: Section;
@@ -109,17 +148,26 @@ function modelPlan(root: Section): ModelPlan {
     sec = new Section({ path: raw }, "model");
   } else {
     sec = Section.of(raw, "model");
-    sec.only(MODEL_KEYS);
-    for (const key of ["maxSeqLength", "pooling", "device"]) {
+    foreign(sec);
+    sec.only(["path", ...fields]);
+    for (const key of fields) {
       if (sec.has(key) && root.has(key)) root.fail(key, `is given both at the top level and in model`);
     }
   }
   const pick = (key: string): Section => (sec.has(key) ? sec : root);
-  const plan: ModelPlan = { path: sec.string("path", true) };
-  const maxSeqLength = pick("maxSeqLength").int("maxSeqLength", 1);
-  if (maxSeqLength !== undefined) plan.maxSeqLength = maxSeqLength;
+  const plan: ModelPlan = { type, path: sec.string("path", true), fields: { path: typeof raw === "string" ? "model" : sec.field("path") } };
+  for (const key of fields) plan.fields[key] = pick(key).field(key);
   const device = pick("device").string("device");
   if (device !== undefined) plan.device = device;
+  if (type === "cross-encoder") {
+    const maxLength = pick("maxLength").int("maxLength", 1);
+    if (maxLength !== undefined) plan.maxLength = maxLength;
+    const numLabels = pick("numLabels").int("numLabels", 1);
+    if (numLabels !== undefined) plan.numLabels = numLabels;
+    return plan;
+  }
+  const maxSeqLength = pick("maxSeqLength").int("maxSeqLength", 1);
+  if (maxSeqLength !== undefined) plan.maxSeqLength = maxSeqLength;
   const poolSec = pick("pooling");
   const pooling = poolSec.raw("pooling");
   if (pooling !== undefined) {
@@ -188,16 +236,22 @@ function checkFit(fit: Section): void {
   fit.bool("showProgressBar");
 }
 
-async function latestCheckpoint(dir: string): Promise<string | undefined> {
-  const names = await readdir(dir).catch(() => [] as string[]);
-  const steps = names.map((n) => /^checkpoint-(\d+)$/.exec(n)).filter((m) => m !== null).map((m) => Number(m![1]));
-  return steps.length ? join(dir, `checkpoint-${Math.max(...steps)}`) : undefined;
-}
-
-function round(metrics: Record<string, number>): string {
-  return Object.entries(metrics)
-    .map(([k, v]) => `${k}=${Number.isFinite(v) ? v.toFixed(4) : v}`)
-    .join(" ");
+/** The checked config and flags, as both model types train from them. */
+export interface TrainJob {
+  plan: ModelPlan;
+  /** The config file's folder: relative paths are taken from it. */
+  base: string;
+  train: Section;
+  /** Undefined: the model type's default loss. */
+  lossSec: Section | undefined;
+  evalSec: Section | undefined;
+  fit: Section;
+  outputPath: string;
+  checkpointPath: string | undefined;
+  resume: string | boolean | undefined;
+  device: string | undefined;
+  dryRun: boolean;
+  showProgressBar: boolean;
 }
 
 export async function trainCommand(argv: string[]): Promise<number> {
@@ -215,31 +269,54 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const plan = modelPlan(root);
   const train = root.section("train", true);
   checkTrainSection(train);
-  if (!root.has("loss")) root.fail("loss", `is required, e.g. {name: CosineSimilarityLoss}`);
-  const lossSec = lossSection(root.raw("loss"), "loss");
-  checkLossSection(lossSec);
+  if (!root.has("loss") && plan.type === "sentence-transformer") root.fail("loss", `is required, e.g. {name: CosineSimilarityLoss}`);
+  const lossSec = root.has("loss") ? lossSection(root.raw("loss"), "loss") : undefined;
+  if (lossSec) checkLossSection(lossSec, plan.type);
   const evalSec = root.section("evaluator");
-  if (evalSec) checkEvaluatorSection(evalSec);
+  if (evalSec) checkEvaluatorSection(evalSec, plan.type);
   const fit = root.section("fit") ?? new Section({}, "fit");
   checkFit(fit);
+  if (plan.type === "cross-encoder" && fit.bool("shuffle") === false) {
+    fit.fail("shuffle", "false is not available for cross-encoders: CrossEncoderTrainer's batch samplers always shuffle");
+  }
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const outputFlag = str(v, "output-path");
   const outputPath = outputFlag !== undefined ? resolve(outputFlag) : fit.has("outputPath") ? abs(fit.string("outputPath")!) : undefined;
-  if (outputPath === undefined) fit.fail("outputPath", "is required: the folder the trained model is saved to (or pass --output-path)");
+  if (outputPath === undefined) throw new ConfigError(fit.field("outputPath"), "is required: the folder the trained model is saved to (or pass --output-path)");
   const checkpointPath = fit.has("checkpointPath") ? abs(fit.string("checkpointPath")!) : undefined;
   const resumeRaw = fit.raw("resumeFromCheckpoint") as string | boolean | undefined;
   const resume = typeof resumeRaw === "string" ? abs(resumeRaw) : resumeRaw;
 
-  // 2. Model, data, loss, evaluator.
   if (threads !== undefined) setNumThreads(threads);
-  const device = str(v, "device") ?? plan.device;
-  const model = await buildModel(plan, base, device);
+  const job: TrainJob = {
+    plan,
+    base,
+    train,
+    lossSec,
+    evalSec,
+    fit,
+    outputPath,
+    checkpointPath,
+    resume,
+    device: str(v, "device") ?? plan.device,
+    dryRun: flag(v, "dry-run"),
+    showProgressBar: !quiet && (fit.bool("showProgressBar") ?? true),
+  };
+  return plan.type === "cross-encoder" ? trainCrossEncoder(job) : trainSentenceTransformer(job);
+}
+
+/** A SentenceTransformer trained by its fit (see lib/fit.ts), as the config describes. */
+async function trainSentenceTransformer(job: TrainJob): Promise<number> {
+  const { plan, base, train, fit, outputPath, checkpointPath, resume, showProgressBar } = job;
+  // 2. Model, data, loss, evaluator.
+  const model = await buildModel(plan, base, job.device);
   try {
-    const loss = buildLoss(lossSec, model);
+    const loss = buildLoss(job.lossSec!, model);
     const trainData = await loadSpecDataset(datasetSection(train), base, "train");
     const examples = trainExamples(trainData, train, loss);
     if (examples.length === 0) throw new ConfigError(train.field("path"), "the training data has no rows");
-    const built = evalSec ? await buildEvaluator(evalSec, base) : undefined;
+    const built = job.evalSec ? await buildEvaluator(job.evalSec, base) : undefined;
+    if (built && built.modelType !== "sentence-transformer") throw new ConfigError(job.evalSec!.field("type"), `${built.type} does not evaluate sentence-transformer models`);
 
     const batchSize = fit.int("batchSize", 1) ?? 16;
     const seed = fit.int("seed", 0);
@@ -257,7 +334,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
     if (stepsPerEpoch === 0) throw new ConfigError(fit.field("batchSize"), `${batchSize} is larger than the ${examples.length} examples`);
     const warmupSteps = fit.int("warmupSteps", 0) ?? Math.ceil(stepsPerEpoch * epochs * (fit.number("warmupRatio") ?? 0.1));
     const saveBestModel = fit.bool("saveBestModel") ?? true;
-    const showProgressBar = !quiet && (fit.bool("showProgressBar") ?? true);
 
     const dim = model.getSentenceEmbeddingDimension();
     const params = model.modules.reduce((n, m) => n + m.native.parameterCount(), 0);
@@ -266,7 +342,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
         `${loss.name}; ${epochs} epoch(s) × ${stepsPerEpoch} steps of ${batchSize}, warmup ${warmupSteps}` +
         (built ? `; evaluator ${built.type} on ${built.rows} rows` : ""),
     );
-    if (flag(v, "dry-run")) {
+    if (job.dryRun) {
       process.stdout.write(`${JSON.stringify({ ok: true, examples: examples.length, loss: loss.name, stepsPerEpoch, epochs, warmupSteps, evaluator: built?.type ?? null, outputPath })}\n`);
       return 0;
     }
@@ -281,25 +357,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
         const metrics = await built.evaluator.evaluate(m, opts);
         lastMetrics = metrics;
         const at = opts?.steps === -1 || opts?.steps === undefined ? "end" : `step ${opts.steps}`;
-        note(`eval: epoch ${(opts?.epoch ?? 0) + 1} ${at}: ${round(metrics)}`);
+        note(`eval: epoch ${(opts?.epoch ?? 0) + 1} ${at}: ${metricsLine(metrics)}`);
         return metrics;
       },
     };
 
-    const controller = new AbortController();
-    let signalCode = 0;
-    const onSignal = (sig: NodeJS.Signals): void => {
-      if (controller.signal.aborted) {
-        note(`train: ${sig} again, exiting without waiting`);
-        process.exit(sig === "SIGINT" ? 130 : 143);
-      }
-      signalCode = sig === "SIGINT" ? 130 : 143;
-      note(`train: ${sig}: stopping after the current step${checkpointPath ? " and writing a checkpoint" : ""} (again to exit at once)`);
-      controller.abort(new DOMException(`training stopped by ${sig}`, "AbortError"));
-    };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-
+    const stop = stopOnSignals(checkpointPath !== undefined);
     const options: FitOptions = {
       trainObjectives: [[loader, loss]],
       epochs,
@@ -310,7 +373,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       outputPath,
       saveBestModel,
       showProgressBar,
-      signal: controller.signal,
+      signal: stop.signal,
       ...(evaluator && { evaluator }),
       ...(fit.has("scheduler") && { scheduler: fit.string("scheduler")! }),
       ...(fit.has("weightDecay") && { weightDecay: fit.number("weightDecay")! }),
@@ -327,7 +390,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     try {
       const result = await model.fit(options);
       // fit saves the best model when it evaluates; without that, the final one is what the user gets.
-      if (evaluator && !saveBestModel) await model.save(outputPath!);
+      if (evaluator && !saveBestModel) await model.save(outputPath);
       const summary = {
         globalStep: result.globalStep,
         trainingLoss: result.trainingLoss,
@@ -342,15 +405,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(summary)}\n`);
       return 0;
     } catch (e) {
-      if (controller.signal.aborted && (e as Error)?.name === "AbortError") {
+      if (stop.signal.aborted && (e as Error)?.name === "AbortError") {
         const cp = checkpointPath ? await latestCheckpoint(checkpointPath) : undefined;
         note(`train: stopped${cp ? `; checkpoint at ${cp} (resume with fit.resumeFromCheckpoint: true)` : " (no checkpoint: fit.checkpointPath is not set)"}`);
-        return signalCode || 130;
+        return stop.exitCode || 130;
       }
       throw e;
     } finally {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      stop.dispose();
     }
   } finally {
     model.dispose();
