@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { once } from "node:events";
+import { rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, extname, join } from "node:path";
@@ -94,6 +95,20 @@ function workerEntry(): { path: string; execArgv: string[] } {
     throw new SbertError("ERR_WORKER", "running from the TypeScript sources, the workers need tsx (npm install tsx), or use the built package (dist/)", { op: OP_START, cause: e });
   }
   return { path, execArgv: ["--import", loader] };
+}
+
+// Temporary folders of pools still open: a program that ends without closing its pools leaves none behind (the
+// workers end on their own when the parent's channel closes).
+const openFolders = new Set<string>();
+let exitHook = false;
+
+function keepUntilExit(folder: string): void {
+  openFolders.add(folder);
+  if (exitHook) return;
+  exitHook = true;
+  process.on("exit", () => {
+    for (const f of openFolders) rmSync(f, { recursive: true, force: true });
+  });
 }
 
 interface Call {
@@ -193,6 +208,7 @@ export class MultiProcessPool {
       if (source.temporary !== undefined) await rm(source.temporary, { recursive: true, force: true });
       throw e;
     }
+    if (source.temporary !== undefined) keepUntilExit(source.temporary);
     const pool = new MultiProcessPool(source, plan, workers);
     for (const w of workers) pool.watch(w);
     pool.updateRefs();
@@ -336,7 +352,10 @@ export class MultiProcessPool {
 
   private async removeTemporary(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.exited));
-    if (this.temporary !== undefined) await rm(this.temporary, { recursive: true, force: true });
+    if (this.temporary !== undefined) {
+      await rm(this.temporary, { recursive: true, force: true });
+      openFolders.delete(this.temporary);
+    }
   }
 
   /** Whether the pool can still encode (not closed, no worker lost). */

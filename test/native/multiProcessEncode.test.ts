@@ -1,5 +1,10 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 
@@ -242,5 +247,46 @@ describe("ending a pool", () => {
     await pool.close();
     expect(childPids()).toEqual(childrenBefore);
     expect(existsSync(pool.modelFolder)).toBe(false);
+  });
+});
+
+describe("starting and leaving a pool", () => {
+  test("a worker that cannot load the model fails the start with its error; nothing is left running", async () => {
+    const before = childPids();
+    const error = await model.startMultiProcessPool({ targetDevices: ["cpu", "nodevice:0"] }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SbertError);
+    expect((error as Error).message).toMatch(/^SentenceTransformer\.startMultiProcessPool: worker 1 \(pid \d+, nodevice:0\) could not load \/.*sbert-node-pool-[^/]+\/model: .*nodevice/);
+    expect(childPids()).toEqual(before);
+    const folder = /could not load (\S+)\/model:/.exec((error as Error).message)![1]!;
+    expect(existsSync(folder)).toBe(false);
+  });
+
+  test("a program that never closes its pool still ends, and so do its workers; its temporary folder goes", async () => {
+    const dir = await tempDir("sbert-mp-forget-");
+    const script = join(dir, "forget.mts");
+    const lib = pathToFileURL(resolve("test/helpers/topics.ts")).href;
+    await writeFile(
+      script,
+      [
+        `import { topicModel } from ${JSON.stringify(lib)};`,
+        "const model = await topicModel();",
+        "const pool = await model.startMultiProcessPool({ processes: 2 });",
+        'const rows = await model.encode(["t0a1 il t0a2", "t1a1 la"], { pool });',
+        "console.log(JSON.stringify({ pids: pool.processes.map((p) => p.pid), folder: pool.modelFolder, rows: rows.length }));",
+      ].join("\n"),
+    );
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+    const child = spawn(process.execPath, ["--import", tsx, script], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    const [code] = (await Promise.race([once(child, "exit"), new Promise((_, rej) => setTimeout(() => rej(new Error("the program did not end")), 60_000))])) as [number];
+    expect(code).toBe(0);
+    const report = JSON.parse(out) as { pids: number[]; folder: string; rows: number };
+    expect(report.rows).toBe(2);
+    expect(await until(() => report.pids.every((p) => !running(p)), 5000)).toBe(true);
+    expect(existsSync(report.folder)).toBe(false);
   });
 });
