@@ -194,7 +194,8 @@ export class MultiProcessPool {
         const child = fork(entry.path, [], {
           execArgv: entry.execArgv,
           serialization: "advanced",
-          stdio: ["ignore", "inherit", "inherit", "ipc"],
+          // A worker's output is diagnostics: to stderr, so that it never mixes with a program's results on stdout.
+          stdio: ["ignore", 2, 2, "ipc"],
           // Sizes the worker's libuv pool, which bounds the encode batches its addon runs side by side.
           env: { ...process.env, UV_THREADPOOL_SIZE: String(plan.threadsPerProcess) },
         });

@@ -8,10 +8,10 @@ import { pathToFileURL } from "node:url";
 
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 
-import { MultiProcessPool, SbertError, SentenceTransformer } from "../../lib/index.js";
+import { DataLoader, MultiProcessPool, SbertError, SentenceTransformer, losses } from "../../lib/index.js";
 import { makeSentenceTransformerFolder } from "../fixtures/sentenceTransformerFolder.js";
 import { SENTENCES, maxAbsDiffAll, tempDir } from "../helpers/tmp.js";
-import { topicModel, topicPairs } from "../helpers/topics.js";
+import { topicExamples, topicModel, topicPairs } from "../helpers/topics.js";
 
 /** The live (or unreaped) child processes of this process, from /proc. */
 function childPids(): number[] {
@@ -201,6 +201,38 @@ describe("a model loaded from a folder", () => {
       for (const proc of p.processes) expect(running(proc.pid)).toBe(false);
     } finally {
       loaded.dispose();
+    }
+  });
+});
+
+describe("a model trained since it was loaded", () => {
+  test("the workers load a temporary save of the trained weights, removed by close()", async () => {
+    const root = await tempDir("sbert-mp-trained-");
+    const dir = join(root, "model");
+    await makeSentenceTransformerFolder(dir, { pooling: { modes: ["mean"] } });
+    const trained = await SentenceTransformer.load(dir);
+    try {
+      const before = await trained.encode(TEXTS);
+      await trained.fit({
+        trainObjectives: [[new DataLoader(topicExamples(topicPairs(16, 2)), { batchSize: 8 }), new losses.CosineSimilarityLoss(trained)]],
+        epochs: 1,
+        warmupSteps: 0,
+        optimizerParams: { lr: 1e-2 },
+        showProgressBar: false,
+      });
+      const local = await trained.encode(TEXTS);
+      expect(maxAbsDiffAll(local, before)).toBeGreaterThan(1e-4);
+      const p = await trained.startMultiProcessPool({ processes: 2 });
+      try {
+        expect(p.modelFolder).not.toBe(resolve(dir));
+        expect(maxAbsDiffAll(await trained.encode(TEXTS, { pool: p }), local)).toBeLessThanOrEqual(1e-6);
+      } finally {
+        await p.close();
+      }
+      expect(existsSync(p.modelFolder)).toBe(false);
+      expect(existsSync(join(dir, "modules.json"))).toBe(true);
+    } finally {
+      trained.dispose();
     }
   });
 });
