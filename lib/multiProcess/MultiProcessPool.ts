@@ -5,7 +5,6 @@
  * chunk, put back in input order.
  */
 import { type ChildProcess, fork } from "node:child_process";
-import { once } from "node:events";
 import { rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -199,8 +198,7 @@ export class MultiProcessPool {
           // Sizes the worker's libuv pool, which bounds the encode batches its addon runs side by side.
           env: { ...process.env, UV_THREADPOOL_SIZE: String(plan.threadsPerProcess) },
         });
-        const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : once(child, "exit").then(() => undefined);
-        workers.push({ index, device, child, inFlight: new Map(), exited });
+        workers.push({ index, device, child, inFlight: new Map(), exited: exitOf(child) });
       }
       await Promise.all(workers.map((w) => MultiProcessPool.ready(w, source, plan)));
     } catch (e) {
@@ -252,6 +250,10 @@ export class MultiProcessPool {
   }
 
   private watch(w: Worker): void {
+    if (w.child.exitCode !== null || w.child.signalCode !== null) {
+      this.fail(`${describe(w)} ${howItEnded(w.child.exitCode, w.child.signalCode)}; the pool stopped its other workers`);
+      return;
+    }
     w.child.on("message", (m: FromWorker) => this.onMessage(w, m));
     w.child.on("exit", (code, signal) => {
       if (this.stopping === undefined) this.fail(`${describe(w)} ${howItEnded(code, signal)}; the pool stopped its other workers`);
@@ -389,6 +391,16 @@ export class MultiProcessPool {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** Resolves when the process has ended, or never started. */
+function exitOf(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.on("error", () => {
+      if (child.pid === undefined) resolve();
+    });
+  });
 }
 
 function describe(w: Worker): string {
