@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { availableParallelism, tmpdir } from "node:os";
 import { basename, isAbsolute, join, normalize, resolve, sep } from "node:path";
 
 import type { NativeModule, NativeTensor } from "../types/native.js";
@@ -18,6 +19,7 @@ import { fit, type FitOptions, type FitResult, type TrainingSummary } from "./fi
 import { modelIdFor, pushSavedFolder, resolveModelFolder, type HubOptions, type PushOptions, type PushResult } from "./hub/index.js";
 import { ReadWriteLock } from "./internal/lock.js";
 import { getEncodeConcurrency } from "./backend.js";
+import { MultiProcessPool, defaultChunkSize, planPool, type MultiProcessPoolOptions } from "./multiProcess/MultiProcessPool.js";
 import { callNative, callNativeSync, native } from "./native.js";
 import { ProgressBar } from "./progress.js";
 import type { EncodedBatch, TextInput, Tokenizer } from "./tokenization/Tokenizer.js";
@@ -60,6 +62,13 @@ export interface EncodeOptions<P extends Precision = Precision> {
    * without a Router ignore it, as sentence-transformers does.
    */
   task?: string;
+  /**
+   * A pool from startMultiProcessPool: the texts are encoded by its worker processes, in chunks, and come back in
+   * input order (sentence embeddings only; int8/uint8 ranges are taken over the whole call, as without a pool).
+   */
+  pool?: MultiProcessPool;
+  /** Texts per chunk sent to a pool's worker. Default: a tenth of each worker's share, at most 5000. */
+  chunkSize?: number;
 }
 
 export interface SentenceTransformerOptions {
@@ -166,6 +175,9 @@ export class SentenceTransformer {
   /** Hub id of the model this one was loaded or built from, for the model card. */
   baseModel: string | undefined;
   private disposed = false;
+  // The folder load() read, while the weights are still the ones in it (a pool's workers load from it).
+  private sourceFolder: string | undefined;
+  private linearPrecision: LinearPrecision = "float32";
   // Encode batches share the weights; a training step takes them alone.
   private readonly lock = new ReadWriteLock();
 
@@ -250,6 +262,7 @@ export class SentenceTransformer {
       const model = new SentenceTransformer({ modules, prompts, defaultPromptName, similarityFnName: similarity, truncateDim });
       if (path !== modelNameOrPath) model.baseModel = modelIdFor(modelNameOrPath);
       if (options.quantize !== undefined) model.quantize(options.quantize);
+      model.sourceFolder = resolve(path);
       return model;
     } catch (e) {
       for (const m of modules) m.dispose();
@@ -297,6 +310,7 @@ export class SentenceTransformer {
    * any later module's weights), as sentence-transformers' add_adapter. Returns the adapted layers' paths.
    */
   addAdapter(config: LoraConfig): string[] {
+    this.sourceFolder = undefined;
     return this.adapterHost("SentenceTransformer.addAdapter").addAdapter(config);
   }
 
@@ -316,6 +330,7 @@ export class SentenceTransformer {
 
   /** Folds the adapter into the Transformer's weights and removes it (peft's merge_and_unload). */
   mergeAndUnload(): void {
+    this.sourceFolder = undefined;
     this.adapterHost("SentenceTransformer.mergeAndUnload").mergeAndUnload();
   }
 
@@ -382,15 +397,30 @@ export class SentenceTransformer {
     }
     if (!PRECISIONS.includes(precision)) throw new RangeError(`encode: precision must be one of ${PRECISIONS.join(", ")}, got ${JSON.stringify(precision)}`);
     if (truncateDim !== undefined) SentenceTransformer.checkTruncateDim(truncateDim);
+    const { pool, chunkSize } = options;
+    if (pool !== undefined) this.checkPool(pool, outputValue, chunkSize);
     const single = typeof sentences === "string";
     const inputs = checkInputs(single ? [sentences] : sentences);
     if (inputs.length === 0) return [];
 
     const prompt = this.resolvePrompt(options.prompt, options.promptName);
-    const texts = prompt === undefined ? inputs : inputs.map((t) => (typeof t === "string" ? prompt + t : ([prompt + t[0], t[1]] as [string, string])));
-    const input = this.inputModule;
     const task = options.task;
     if (task !== undefined && typeof task !== "string") throw new TypeError(`encode: task must be a string, got ${typeof task}`);
+    if (pool !== undefined) {
+      const size = chunkSize ?? defaultChunkSize(inputs.length, pool.processes.length);
+      const bar = showProgressBar ? new ProgressBar({ total: Math.ceil(inputs.length / size), label: "Chunks" }) : undefined;
+      let rows: Float32Array[];
+      try {
+        rows = await pool.encode(inputs, { batchSize, normalizeEmbeddings, truncateDim, prompt, task }, size, () => bar?.tick());
+      } finally {
+        bar?.stop();
+      }
+      // Quantized here, over the whole call: per-chunk ranges would depend on the chunking.
+      const final: unknown[] = precision === "float32" ? rows : quantizeEmbeddings(rows, precision);
+      return single ? final[0] : final;
+    }
+    const texts = prompt === undefined ? inputs : inputs.map((t) => (typeof t === "string" ? prompt + t : ([prompt + t[0], t[1]] as [string, string])));
+    const input = this.inputModule;
     const promptLength = prompt === undefined ? undefined : input.promptLength(prompt, { task });
 
     const handles: NativeModule[] = this.modules.map((m) => m.native);
@@ -448,6 +478,51 @@ export class SentenceTransformer {
       final = quantizeEmbeddings(results as Float32Array[], precision) as unknown[];
     }
     return single ? final[0] : final;
+  }
+
+  private checkPool(pool: unknown, outputValue: string, chunkSize: unknown): asserts pool is MultiProcessPool {
+    if (!(pool instanceof MultiProcessPool)) throw new TypeError("encode: pool must be a pool from startMultiProcessPool()");
+    if (pool.owner !== this) throw new SbertError("ERR_INPUT", "the pool was started by another model (its workers run that model)", { op: OP_ENCODE });
+    if (outputValue !== "sentence_embedding") throw new SbertError("ERR_INPUT", `a pool encodes sentence embeddings only, not ${JSON.stringify(outputValue)}`, { op: OP_ENCODE });
+    if (chunkSize !== undefined && (typeof chunkSize !== "number" || !Number.isInteger(chunkSize) || chunkSize <= 0)) {
+      throw new RangeError(`encode: chunkSize must be a positive integer, got ${String(chunkSize)}`);
+    }
+  }
+
+  /**
+   * Starts worker processes that encode for this model, as sentence-transformers' `start_multi_process_pool`:
+   * pass the pool to `encode(texts, { pool })` and end it with `pool.close()` or `stopMultiProcessPool(pool)`.
+   * Each worker loads the model on its device from the folder it was loaded from or, for a model built in memory,
+   * trained or adapted since, from a temporary copy saved now (removed when the pool ends); the workers encode the
+   * model as it is now. `threadsPerProcess` keeps the workers together within the machine's cores.
+   */
+  async startMultiProcessPool(options: MultiProcessPoolOptions = {}): Promise<MultiProcessPool> {
+    if (this.disposed) throw new SbertError("ERR_DISPOSED", "the model was disposed", { op: "SentenceTransformer.startMultiProcessPool" });
+    const info = native().info();
+    const plan = planPool(options, { cores: availableParallelism(), cudaDevices: info.cuda ? info.cudaDeviceCount : 0 });
+    let folder = this.sourceFolder;
+    let temporary: string | undefined;
+    if (folder === undefined) {
+      temporary = await mkdtemp(join(tmpdir(), "sbert-node-pool-"));
+      folder = join(temporary, "model");
+      try {
+        await this.save(folder, { createModelCard: false });
+      } catch (e) {
+        await rm(temporary, { recursive: true, force: true });
+        throw e;
+      }
+    }
+    return MultiProcessPool.start({ owner: this, folder, temporary, precision: this.linearPrecision, maxSeqLength: this.maxSeqLength }, plan);
+  }
+
+  /** Ends a pool's workers, as sentence-transformers' `stop_multi_process_pool` (the same as `pool.close()`). */
+  stopMultiProcessPool(pool: MultiProcessPool): Promise<void> {
+    return SentenceTransformer.stopMultiProcessPool(pool);
+  }
+
+  static stopMultiProcessPool(pool: MultiProcessPool): Promise<void> {
+    if (!(pool instanceof MultiProcessPool)) throw new TypeError("stopMultiProcessPool: pool must be a pool from startMultiProcessPool()");
+    return pool.close();
   }
 
   /**
@@ -510,10 +585,12 @@ export class SentenceTransformer {
     callNativeSync("SentenceTransformer.quantize", () => {
       for (const m of this.modules) m.native.setPrecision(precision);
     });
+    this.linearPrecision = precision;
   }
 
   /** Runs `fn` while no encode batch is using the weights (training steps). @internal */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.sourceFolder = undefined;
     return this.lock.write(fn);
   }
 

@@ -10,7 +10,8 @@ export type SbertErrorCode =
   | "ERR_CONFIG" // a config file has a missing or invalid field
   | "ERR_DEVICE"
   | "ERR_DISPOSED"
-  | "ERR_INPUT";
+  | "ERR_INPUT"
+  | "ERR_WORKER"; // a worker process of a multi-process pool ended or could not start
 
 export class SbertError extends Error {
   readonly code: SbertErrorCode;

@@ -1,5 +1,6 @@
 export { SentenceTransformer, LINEAR_PRECISIONS } from "./SentenceTransformer.js";
 export type { EncodeOptions, EmbeddingOf, LinearPrecision, LoadOptions, Precision, SaveOptions, SentenceTransformerOptions, SimilarityFnName } from "./SentenceTransformer.js";
+export { MultiProcessPool, type MultiProcessPoolOptions, type PoolProcess } from "./multiProcess/MultiProcessPool.js";
 export { CrossEncoder, CROSS_ENCODER_ACTIVATIONS } from "./crossEncoder/CrossEncoder.js";
 export type { CrossEncoderActivation, CrossEncoderLoadOptions, CrossEncoderPair, PredictOptions, RankOptions, RankResult } from "./crossEncoder/CrossEncoder.js";
 export { CrossEncoderTrainer, CrossEncoderTrainingArguments, type CrossEncoderTrainerOptions } from "./crossEncoder/CrossEncoderTrainer.js";

@@ -11,10 +11,11 @@ import type { Readable, Writable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 
 import { SbertError } from "../errors.js";
+import type { MultiProcessPool } from "../multiProcess/MultiProcessPool.js";
 import type { Precision, SentenceTransformer } from "../SentenceTransformer.js";
 import { quantizeEmbeddings } from "../util/quantization.js";
 import { type CommandSpec, UsageError, choiceFlag, flag, intFlag, parseCommand, positionals, str } from "./args.js";
-import { DEVICE_OPTION, THREADS_OPTION, finish, float32Json, loadModel, note, write } from "./common.js";
+import { DEVICE_OPTION, finish, float32Json, loadModel, note, write } from "./common.js";
 import { npyDescrOf, npyHeader, npyRowBytes } from "./npy.js";
 
 const PRECISIONS: readonly Precision[] = ["float32", "int8", "uint8", "binary", "ubinary"];
@@ -44,12 +45,14 @@ export const encodeSpec: CommandSpec = {
     prompt: { type: "string", value: "TEXT", help: "Text put before every input." },
     "prompt-name": { type: "string", value: "NAME", help: "One of the model's prompts (config_sentence_transformers.json)." },
     device: DEVICE_OPTION,
-    threads: THREADS_OPTION,
+    threads: { type: "string", value: "N", help: "libtorch intra-op threads (default: libtorch's choice); with --processes, each worker's threads." },
+    processes: { type: "string", value: "N", help: "Encode in N worker processes, each loading the model (startMultiProcessPool)." },
     quiet: { type: "boolean", short: "q", help: "No summary line on stderr." },
   },
   examples: [
     "sbert-node encode ./my-model -i sentences.txt -o embeddings.npy",
     "cat docs.jsonl | sbert-node encode ./my-model --input-format jsonl --text-field body --normalize > out.jsonl",
+    "sbert-node encode ./my-model -i corpus.txt -o corpus.npy --processes 4",
   ],
 };
 
@@ -239,6 +242,8 @@ export async function encodeCommand(argv: string[]): Promise<number> {
   const promptName = str(v, "prompt-name");
   if (prompt !== undefined && promptName !== undefined) throw new UsageError("give --prompt or --prompt-name, not both", cmd);
   const threads = intFlag(v, "threads", cmd);
+  const processes = intFlag(v, "processes", cmd);
+  const device = str(v, "device");
   const normalize = flag(v, "normalize");
   if (format === "npy" && output === "-" && process.stdout.isTTY) {
     throw new UsageError("refusing to write .npy data to a terminal; use --output FILE or redirect stdout", cmd);
@@ -251,7 +256,8 @@ export async function encodeCommand(argv: string[]): Promise<number> {
     });
   }
   const started = Date.now();
-  const model: SentenceTransformer = await loadModel(modelName!, { device: str(v, "device"), threads });
+  const model: SentenceTransformer = await loadModel(modelName!, { device, ...(processes === undefined && { threads }) });
+  let pool: MultiProcessPool | undefined;
   try {
     if (promptName !== undefined && !(promptName in model.prompts)) {
       const names = Object.keys(model.prompts);
@@ -260,6 +266,13 @@ export async function encodeCommand(argv: string[]): Promise<number> {
     const fullDim = model.getSentenceEmbeddingDimension();
     if (truncateDim !== undefined && fullDim !== undefined && truncateDim > fullDim) {
       throw new UsageError(`--truncate-dim ${truncateDim} exceeds the model's embedding dimension ${fullDim}`, cmd);
+    }
+    if (processes !== undefined) {
+      pool = await model.startMultiProcessPool({
+        processes,
+        ...(device !== undefined && { targetDevices: Array.from({ length: processes }, () => device) }),
+        ...(threads !== undefined && { threadsPerProcess: threads }),
+      });
     }
     // int8/uint8 need ranges over the whole input, so those are quantized at the end.
     const global = precision === "int8" || precision === "uint8";
@@ -271,6 +284,7 @@ export async function encodeCommand(argv: string[]): Promise<number> {
       ...(truncateDim !== undefined && { truncateDim }),
       ...(prompt !== undefined && { prompt }),
       ...(promptName !== undefined && { promptName }),
+      ...(pool !== undefined && { pool }),
     };
 
     const source = openSource(input, inputFormat, textField);
@@ -314,10 +328,11 @@ export async function encodeCommand(argv: string[]): Promise<number> {
     }
     if (!flag(v, "quiet")) {
       const where = output === "-" ? "stdout" : output;
-      note(`sbert-node encode: ${count} texts → ${where} (${format}, ${precision}, dim ${width}) in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+      note(`sbert-node encode: ${count} texts → ${where} (${format}, ${precision}, dim ${width}${pool ? `, ${pool.processes.length} processes` : ""}) in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     }
     return 0;
   } finally {
+    await pool?.close();
     model.dispose();
   }
 }

@@ -162,6 +162,30 @@ describe("sbert-node encode", () => {
     expect(bad.stderr).toMatch(/--prompt-name 'nope'.*query, document/);
   });
 
+  test("--processes 2: worker processes give the output of a run without them (JSONL, --prompt-name; int8 .npy)", async () => {
+    const args = ["encode", plainDir, "-i", join(root, "texts.txt"), "--prompt-name", "query", "--chunk-size", "11", "--batch-size", "4"];
+    const [alone, pooled] = await Promise.all([runCli(args), runCli([...args, "--processes", "2"])]);
+    expect(pooled.code).toBe(0);
+    expect(pooled.stderr).toMatch(/30 texts .*, 2 processes\)/);
+    const rows = parseJsonl(pooled.out);
+    expect(rows.map((x) => x.index)).toEqual(TEXTS.map((_, i) => i));
+    expect(maxAbsDiffAll(rowsOf(rows), rowsOf(parseJsonl(alone.out)))).toBeLessThanOrEqual(1e-6);
+    expect(maxAbsDiffAll(rowsOf(rows), await model.encode(TEXTS, { promptName: "query" }))).toBeLessThanOrEqual(1e-6);
+    const identical = pooled.out === alone.out;
+
+    const npyArgs = (out: string): string[] => ["encode", normDir, "-i", join(root, "texts.txt"), "-o", out, "--precision", "int8", "-q"];
+    const [a, b] = await Promise.all([runCli(npyArgs(join(root, "alone.npy"))), runCli([...npyArgs(join(root, "pooled.npy")), "--processes", "2", "--threads", "1"])]);
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    const npyAlone = parseNpy(await readFile(join(root, "alone.npy")));
+    const npyPooled = parseNpy(await readFile(join(root, "pooled.npy")));
+    expect(npyPooled.descr).toBe("|i1");
+    expect(npyPooled.shape).toEqual([TEXTS.length, 24]);
+    // Bit-equal floats give the same bytes; floats within 1e-6 may move a code by one step.
+    if (identical) expect(Buffer.from(npyPooled.data.buffer)).toEqual(Buffer.from(npyAlone.data.buffer));
+    else expect(maxAbsDiffAll([npyPooled.data], [npyAlone.data])).toBeLessThanOrEqual(1);
+  });
+
   test("stdin → stdout with JSONL input (--text-field), --normalize and --truncate-dim", async () => {
     const input = TEXTS.map((t, i) => JSON.stringify({ id: i, body: t })).join("\n");
     const r = await runCli(["encode", normDir, "--input-format", "jsonl", "--text-field", "body", "--truncate-dim", "8", "--normalize"], { input });
