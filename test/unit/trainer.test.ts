@@ -169,7 +169,7 @@ describe("SentenceTransformerTrainingArguments", () => {
     expect(w.warmupStepsFor(25)).toBe(3);
     expect(new SentenceTransformerTrainingArguments({ warmupSteps: 4, warmupRatio: 0.5 }).warmupStepsFor(100)).toBe(4);
     expect(new SentenceTransformerTrainingArguments({ lrSchedulerType: "cosine_with_restarts" }).scheduler).toBe("warmupcosinewithhardrestarts");
-    expect(new SentenceTransformerTrainingArguments({ reportTo: "all" }).reportTo).toEqual(["jsonl"]);
+    expect(new SentenceTransformerTrainingArguments({ reportTo: "all" }).reportTo).toEqual(["jsonl", "tensorboard"]);
   });
 
   it("refuses bad options, naming the argument", () => {
@@ -183,12 +183,12 @@ describe("SentenceTransformerTrainingArguments", () => {
       [{ numTrainEpochs: 0 }, /numTrainEpochs must be a number > 0/, RangeError],
       [{ adamBeta1: 1 }, /adamBeta1 must be in \[0, 1\)/, RangeError],
       [{ warmupSteps: 2.5 }, /warmupSteps must be an integer number of steps or a fraction/, RangeError],
-      [{ lrSchedulerType: "polynomial" }, /lrSchedulerType "polynomial" is a transformers scheduler sbert-node does not run/, RangeError],
+      [{ lrSchedulerType: "warmup_stable_decay" }, /lrSchedulerType "warmup_stable_decay" is a transformers scheduler sbert-node does not run/, RangeError],
       [{ lrSchedulerType: "linearr" }, /lrSchedulerType must be one of "linear", "cosine"/, RangeError],
       [{ evalStrategy: "sometimes" }, /evalStrategy must be one of "no", "steps", "epoch"/, RangeError],
       [{ saveSteps: 2.5 }, /saveSteps must be an integer >= 1 or a fraction in \(0, 1\)/, RangeError],
       [{ batchSampler: "NO_DUPLICATES" }, /batchSampler must be one of "batch_sampler", "no_duplicates", "group_by_label"/, RangeError],
-      [{ reportTo: "tensorboard" }, /reportTo "tensorboard" is not an integration sbert-node has/, RangeError],
+      [{ reportTo: "wandb" }, /reportTo "wandb" is not an integration sbert-node has/, RangeError],
       [{ bf16: true, fp16: true }, /at most one of bf16 and fp16/, RangeError],
       [{ saveStrategy: "best" }, /saveStrategy "best" needs metricForBestModel/, RangeError],
       [{ loadBestModelAtEnd: true, evalStrategy: "epoch" }, /evalStrategy and saveStrategy to match/, RangeError],
