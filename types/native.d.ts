@@ -308,7 +308,7 @@ export interface NativeAddon {
   /** the model_types loadTransformer accepts */
   architectures(): string[];
   /** the names native code accepts where TypeScript keeps a typed list too */
-  schemas(): { poolingModes: string[]; schedulers: string[]; activations: string[]; outputValues: string[]; losses: string[]; modelTypes: string[]; linearPrecisions: string[] };
+  schemas(): { poolingModes: string[]; schedulers: string[]; activations: string[]; outputValues: string[]; losses: string[]; modelTypes: string[]; linearPrecisions: string[]; spladePoolingStrategies: string[]; spladeActivations: string[] };
   /** every process-wide setting: its spec (the one authority on what it takes), value and where that came from */
   settings(): NativeSetting[];
   getSetting(name: string): boolean | number | string;
@@ -328,6 +328,9 @@ export interface NativeStModuleConfigs {
   cnn: { inDimension: number; outChannels: number; kernelSizes: number[] };
   lstm: { embeddingDimension: number; hiddenDim: number; numLayers: number; dropout: number; bidirectional: boolean };
   static_embedding: { numEmbeddings: number; dimension: number };
+  /** a *ForMaskedLM prediction head (native/sparse.h); activation as config.json's hidden_act spells it */
+  mlm_head: { hiddenSize: number; vocabSize: number; activation: string; layerNormEps: number };
+  splade_pooling: { poolingStrategy: string; activationFunction: string };
 }
 export type NativeStModuleKind = keyof NativeStModuleConfigs;
 

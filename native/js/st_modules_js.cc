@@ -7,12 +7,13 @@
 #include "js/load_worker.h"
 #include "js/module_wrap.h"
 #include "js/trainer_wrap.h"
+#include "sparse.h"
 #include "st_modules.h"
 
 namespace sbert::js {
 namespace {
 
-const char* const kKinds = "layer_norm, dropout, weighted_layer_pooling, word_embeddings, word_weights, cnn, lstm, static_embedding";
+const char* const kKinds = "layer_norm, dropout, weighted_layer_pooling, word_embeddings, word_weights, cnn, lstm, static_embedding, mlm_head, splade_pooling";
 
 Napi::Object arg_object(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (info.Length() <= i || !info[i].IsObject()) fail(ErrorCode::Input, std::string("argument '") + name + "' must be an object");
@@ -63,6 +64,17 @@ ModuleFactory st_module_factory(const std::string& kind, const Napi::Object& c) 
   if (kind == "static_embedding") {
     const int64_t rows = get_int(c, "numEmbeddings"), dimension = get_int(c, "dimension");
     return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<StaticEmbeddingModule>(rows, dimension); };
+  }
+  if (kind == "mlm_head") {
+    const int64_t hidden = get_int(c, "hiddenSize"), vocab = get_int(c, "vocabSize");
+    const auto activation = ops::parse_activation(get_string(c, "activation"), "MLM head activation");
+    const double eps = get_number(c, "layerNormEps");
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<MaskedLmHeadModule>(hidden, vocab, activation, eps); };
+  }
+  if (kind == "splade_pooling") {
+    const auto strategy = parse_splade_strategy(get_string(c, "poolingStrategy"));
+    const auto activation = parse_splade_activation(get_string(c, "activationFunction"));
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<SpladePoolingModule>(strategy, activation); };
   }
   fail(ErrorCode::Input, "module kind '" + kind + "' is not one of " + kKinds);
 }

@@ -1,0 +1,552 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+
+import type { NativeModule, NativeTensorSpec, NativeWeights } from "../../types/native.js";
+import { SbertError } from "../errors.js";
+import { modelIdFor, resolveModelFolder, type HubOptions } from "../hub/index.js";
+import { weightsForNative } from "../io/checkpoint.js";
+import { ConfigReader, readJson, readJsonObject, writeFolderAtomically, writeJson, writeJsonWithFloats } from "../io/files.js";
+import { writeSafetensors } from "../io/safetensors.js";
+import { moduleClassName } from "../models/loaders.js";
+import type { SentenceModule } from "../models/Module.js";
+import { Transformer } from "../models/Transformer.js";
+import { callNative, native } from "../native.js";
+import { SentenceTransformer, type LinearPrecision } from "../SentenceTransformer.js";
+import type { Tokenizer } from "../tokenization/Tokenizer.js";
+import { MASKED_LM_HEADS, type MaskedLmHeadKeys } from "./mlmHeads.js";
+import { SPARSE_TYPE_PREFIX, SpladePooling } from "./SpladePooling.js";
+
+/** One sparse embedding: the active dimensions in increasing order, their values, and the vector's full size. */
+export interface SparseEmbedding {
+  indices: Int32Array;
+  values: Float32Array;
+  dim: number;
+}
+
+export type SparseSimilarityFnName = "dot" | "cosine";
+const SIMILARITY_FNS: readonly SparseSimilarityFnName[] = ["dot", "cosine"];
+
+export interface SparseEncoderLoadOptions extends HubOptions {
+  /** "cpu", "cuda" or "cuda:N". Default "cpu". */
+  device?: string;
+  /** Texts are cut to this many tokens. Default: sentence_bert_config.json's, else the tokenizer's and the positions' limit. */
+  maxSeqLength?: number;
+  /** Keep only this many of each embedding's largest values (encode's default). */
+  maxActiveDims?: number;
+  /** Default: config_sentence_transformers.json's, else "dot". */
+  similarityFnName?: SparseSimilarityFnName;
+  /** Override the saved prompts. */
+  prompts?: Record<string, string>;
+  defaultPromptName?: string;
+  /** Inference precision of the linear layers (see SentenceTransformer.quantize). */
+  quantize?: LinearPrecision;
+}
+
+export interface SparseEncodeOptions {
+  /** Texts per native call. Default 32. */
+  batchSize?: number;
+  showProgressBar?: boolean;
+  /** Text put before every sentence. */
+  prompt?: string;
+  /** A key of the model's prompts. */
+  promptName?: string;
+  /** Keep only this many of each embedding's largest values. Default: the model's maxActiveDims (all when unset). */
+  maxActiveDims?: number;
+  /** true (default): SparseEmbeddings; false: dense Float32Arrays over the vocabulary. */
+  convertToSparseTensor?: boolean;
+}
+
+/** An embedding as SparseEncoder's methods take it: sparse, or dense over the vocabulary. */
+export type SparseOrDense = SparseEmbedding | Float32Array;
+
+const OP_LOAD = "SparseEncoder.load";
+const OP_ENCODE = "SparseEncoder.encode";
+/** The sentence-transformers version whose SparseEncoder layout save writes (legacy module types, MLMTransformer at the root). */
+const SAVED_LAYOUT_VERSION = "5.0.0";
+
+type Located = { path: string; spec: NativeTensorSpec };
+
+/**
+ * The prediction head of a `*ForMaskedLM` model, run natively on every token's hidden state (scores over the
+ * vocabulary, what sentence-transformers' MLMTransformer outputs as token embeddings). It is written back under its
+ * Hugging Face keys by SparseEncoder.save, beside the encoder, never into a folder of its own.
+ */
+export class MaskedLmHead implements SentenceModule {
+  readonly moduleType = `${SPARSE_TYPE_PREFIX}MLMTransformer`;
+  readonly className = "MLMTransformer";
+  readonly saveInRoot = true;
+  constructor(
+    readonly head: MaskedLmHeadKeys,
+    readonly native: NativeModule,
+    /** The decoder reads the word embeddings (config.json's tie_word_embeddings): not written as a key of its own. */
+    readonly tied: boolean,
+  ) {}
+
+  /** The head's weights under the checkpoint keys Hugging Face's model gives them. */
+  stateDict(): { name: string; shape: number[]; data: Float32Array }[] {
+    const keys: Record<string, string | undefined> = {
+      "dense.weight": `${this.head.dense}.weight`,
+      "dense.bias": `${this.head.dense}.bias`,
+      "layer_norm.weight": `${this.head.layerNorm}.weight`,
+      "layer_norm.bias": `${this.head.layerNorm}.bias`,
+      "decoder.weight": this.tied ? undefined : `${this.head.decoder}.weight`,
+      "decoder.bias": this.head.bias[0],
+    };
+    return this.native.stateDict().flatMap((t) => (keys[t.name] === undefined ? [] : [{ ...t, name: keys[t.name]! }]));
+  }
+
+  async save(): Promise<void> {
+    throw new SbertError("ERR_INPUT", "the masked-LM head is saved with its encoder, by SparseEncoder.save", { op: "MaskedLmHead.save" });
+  }
+
+  dispose(): void {
+    this.native.dispose();
+  }
+
+  toString(): string {
+    return `MaskedLmHead(${this.head.modelClass})`;
+  }
+}
+
+function checkMaxActiveDims(value: unknown, where: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) throw new RangeError(`${where}: maxActiveDims must be a positive integer, got ${String(value)}`);
+  return value;
+}
+
+function checkSimilarityFnName(name: unknown, where: string): SparseSimilarityFnName {
+  if (!SIMILARITY_FNS.includes(name as SparseSimilarityFnName)) {
+    throw new RangeError(`${where}: similarityFnName must be one of ${SIMILARITY_FNS.join(", ")}, got ${JSON.stringify(name)}`);
+  }
+  return name as SparseSimilarityFnName;
+}
+
+/** The dimensions of `dense` that are not zero, keeping only the `maxActiveDims` largest in magnitude (ties: the lower index). */
+export function toSparse(dense: Float32Array, maxActiveDims?: number): SparseEmbedding {
+  let active: number[] = [];
+  for (let i = 0; i < dense.length; i++) if (dense[i] !== 0) active.push(i);
+  if (maxActiveDims !== undefined && active.length > maxActiveDims) {
+    active.sort((a, b) => Math.abs(dense[b]!) - Math.abs(dense[a]!) || a - b);
+    active = active.slice(0, maxActiveDims).sort((a, b) => a - b);
+  }
+  const indices = Int32Array.from(active);
+  const values = Float32Array.from(active, (i) => dense[i]!);
+  return { indices, values, dim: dense.length };
+}
+
+/** A dense Float32Array of a sparse embedding (a dense one is returned as is). */
+export function toDense(e: SparseOrDense): Float32Array {
+  if (e instanceof Float32Array) return e;
+  const out = new Float32Array(e.dim);
+  for (let k = 0; k < e.indices.length; k++) out[e.indices[k]!] = e.values[k]!;
+  return out;
+}
+
+function asSparse(e: SparseOrDense, where: string): SparseEmbedding {
+  if (e instanceof Float32Array) return toSparse(e);
+  if (typeof e !== "object" || e === null || !(e.indices instanceof Int32Array) || !(e.values instanceof Float32Array) || e.indices.length !== e.values.length) {
+    throw new SbertError("ERR_INPUT", `${where} must be a sparse embedding {indices: Int32Array, values: Float32Array, dim} or a Float32Array`, { op: "SparseEncoder" });
+  }
+  return e;
+}
+
+/** The dot product of two sparse embeddings, over the indices they share (both sorted). */
+export function sparseDot(a: SparseEmbedding, b: SparseEmbedding): number {
+  let i = 0;
+  let j = 0;
+  let sum = 0;
+  while (i < a.indices.length && j < b.indices.length) {
+    const x = a.indices[i]!;
+    const y = b.indices[j]!;
+    if (x === y) sum += a.values[i++]! * b.values[j++]!;
+    else if (x < y) i++;
+    else j++;
+  }
+  return sum;
+}
+
+/**
+ * A sparse text encoder (SPLADE): a `*ForMaskedLM` model scores every vocabulary entry at every token, and
+ * SpladePooling keeps, per entry, the largest (or summed) log(1 + relu(score)) over the text's tokens, giving one
+ * vector over the vocabulary in which most values are zero. sentence-transformers' `SparseEncoder` API and folder
+ * formats; the encoder, the head and the pooling run natively, on worker threads.
+ */
+export class SparseEncoder {
+  /** Encode's default for maxActiveDims (undefined: keep every active dimension). */
+  maxActiveDims: number | undefined;
+  /** Hub id of the model, if it was downloaded. */
+  hubId: string | undefined;
+  private _similarityFnName: SparseSimilarityFnName;
+  private readonly transformer: Transformer;
+  private readonly head: MaskedLmHead;
+  readonly pooling: SpladePooling;
+  // Encoder, head and pooling as one native pipeline, with encode's batching by length and its prompts.
+  private readonly pipeline: SentenceTransformer;
+  private disposed = false;
+
+  private constructor(
+    transformer: Transformer,
+    head: MaskedLmHead,
+    pooling: SpladePooling,
+    options: { prompts: Record<string, string>; defaultPromptName: string | undefined; similarityFnName: SparseSimilarityFnName; maxActiveDims: number | undefined },
+  ) {
+    this.transformer = transformer;
+    this.head = head;
+    this.pooling = pooling;
+    pooling.embeddingDimension = transformer.encoderInfo.vocabSize;
+    this.pipeline = new SentenceTransformer({ modules: [transformer, head, pooling], prompts: options.prompts, defaultPromptName: options.defaultPromptName });
+    this._similarityFnName = options.similarityFnName;
+    this.maxActiveDims = options.maxActiveDims;
+  }
+
+  /**
+   * Loads a SparseEncoder folder or Hub id: modules.json with a masked-LM Transformer at the root
+   * (`MLMTransformer`, or sentence-transformers 6's `Transformer` with transformer_task "fill-mask") and a
+   * SpladePooling, or a plain Hugging Face `*ForMaskedLM` folder (then max pooling with relu, as
+   * sentence-transformers does).
+   */
+  static async load(modelNameOrPath: string, options: SparseEncoderLoadOptions = {}): Promise<SparseEncoder> {
+    if (typeof modelNameOrPath !== "string" || modelNameOrPath === "") throw new TypeError("SparseEncoder.load: modelNameOrPath must be a non-empty string");
+    if (typeof options !== "object" || options === null) throw new TypeError("SparseEncoder.load: options must be an object");
+    const optionMaxActiveDims = checkMaxActiveDims(options.maxActiveDims, "SparseEncoder.load");
+    if (options.similarityFnName !== undefined) checkSimilarityFnName(options.similarityFnName, "SparseEncoder.load");
+    const { revision, token, cacheFolder, localFilesOnly, endpoint } = options;
+    const path = await resolveModelFolder(modelNameOrPath, { revision, token, cacheFolder, localFilesOnly, endpoint });
+    const device = options.device ?? "cpu";
+
+    const modulesFile = join(path, "modules.json");
+    const entries = await readJson(modulesFile, { optional: true, op: OP_LOAD });
+    let poolingPath: string | undefined;
+    if (entries !== undefined) poolingPath = await checkModules(entries, path, modulesFile);
+    const stFile = join(path, "config_sentence_transformers.json");
+    const st = (await readJsonObject(stFile, { optional: true, op: OP_LOAD })) ?? {};
+    const stConfig = new ConfigReader(st, stFile, OP_LOAD);
+    const prompts = options.prompts ?? savedPrompts(st, stFile);
+    const defaultPromptName = options.defaultPromptName ?? (stConfig.has("default_prompt_name") ? stConfig.string("default_prompt_name") : undefined);
+    const saved = st["similarity_fn_name"];
+    const similarityFnName = options.similarityFnName ?? (SIMILARITY_FNS.includes(saved as SparseSimilarityFnName) ? (saved as SparseSimilarityFnName) : "dot");
+
+    const configFile = join(path, "config.json");
+    const config = await readJsonObject(configFile, { op: OP_LOAD });
+    const modelType = config["model_type"] ?? "bert";
+    const mlm = typeof modelType === "string" && Object.hasOwn(MASKED_LM_HEADS, modelType) ? MASKED_LM_HEADS[modelType]! : undefined;
+    if (mlm === undefined) {
+      throw new SbertError(
+        "ERR_CONFIG",
+        `${configFile}: model_type ${JSON.stringify(modelType)} has no masked-LM head in sbert-node (supported: ${Object.keys(MASKED_LM_HEADS).join(", ")})`,
+        { op: OP_LOAD },
+      );
+    }
+    const reader = new ConfigReader(config, configFile, OP_LOAD);
+    const tied = reader.bool("tie_word_embeddings", true);
+
+    const weights = await weightsForNative(path);
+    const tensors = new Map<string, Located>();
+    for (const f of weights.files) for (const t of f.tensors) tensors.set(t.name, { path: f.path, spec: t });
+    const files = weights.files.map((f) => f.path).join(", ");
+    // The head's keys are looked for before anything is loaded; shapes are checked once the sizes are known.
+    const needed = headKeys(mlm, tied);
+    for (const [key, alternatives] of needed) {
+      if (!alternatives.some((k) => tensors.has(k))) {
+        const or = alternatives.length > 1 ? ` (or '${alternatives.slice(1).join("', '")}')` : "";
+        throw new SbertError("ERR_WEIGHTS", `missing key '${alternatives[0]}'${or} in ${files}: ${mlm.modelClass}'s prediction head needs it for its ${key}`, { op: OP_LOAD });
+      }
+    }
+
+    const loaded: { dispose(): void }[] = [];
+    try {
+      const transformer = await Transformer.load(path, { device, maxSeqLength: options.maxSeqLength });
+      loaded.push(transformer);
+      const hidden = transformer.encoderInfo.hiddenSize;
+      const vocab = transformer.encoderInfo.vocabSize;
+      const shapes: Record<string, number[]> = {
+        "dense.weight": [hidden, hidden],
+        "dense.bias": [hidden],
+        "layer_norm.weight": [hidden],
+        "layer_norm.bias": [hidden],
+        "decoder.weight": [vocab, hidden],
+        "decoder.bias": [vocab],
+      };
+      const byFile = new Map<string, NativeTensorSpec[]>();
+      for (const [name, alternatives] of needed) {
+        const key = alternatives.find((k) => tensors.has(k))!;
+        const found = tensors.get(key)!;
+        const expected = shapes[name]!;
+        if (found.spec.shape.length !== expected.length || found.spec.shape.some((d, i) => d !== expected[i])) {
+          throw new SbertError(
+            "ERR_WEIGHTS",
+            `key '${key}' has shape [${found.spec.shape.join(", ")}] in ${found.path} but ${mlm.modelClass}'s prediction head expects [${expected.join(", ")}]`,
+            { op: OP_LOAD },
+          );
+        }
+        byFile.set(found.path, [...(byFile.get(found.path) ?? []), { ...found.spec, name }]);
+      }
+      const headWeights: NonNullable<NativeWeights> = { files: [...byFile].map(([p, specs]) => ({ path: p, tensors: specs })) };
+      const headConfig = { hiddenSize: hidden, vocabSize: vocab, activation: mlm.activation(reader), layerNormEps: mlm.layerNormEps(reader) };
+      const { module } = await callNative(OP_LOAD, (n) => n.loadModule("mlm_head", headConfig, headWeights, { device, seed: 0 }));
+      const head = new MaskedLmHead(mlm, module, tied);
+      loaded.push(head);
+      const pooling = poolingPath === undefined ? new SpladePooling() : await SpladePooling.load(poolingPath);
+      loaded.push(pooling);
+      if (device !== "cpu") pooling.native.to(device);
+      const model = new SparseEncoder(transformer, head, pooling, { prompts, defaultPromptName, similarityFnName, maxActiveDims: optionMaxActiveDims });
+      if (path !== modelNameOrPath) model.hubId = modelIdFor(modelNameOrPath);
+      if (options.quantize !== undefined) model.quantize(options.quantize);
+      return model;
+    } catch (e) {
+      for (const m of loaded) m.dispose();
+      throw e;
+    }
+  }
+
+  /** The similarity function similarity() and similarityPairwise() use: "dot" (sentence-transformers' default) or "cosine". */
+  get similarityFnName(): SparseSimilarityFnName {
+    return this._similarityFnName;
+  }
+
+  set similarityFnName(name: SparseSimilarityFnName) {
+    this._similarityFnName = checkSimilarityFnName(name, "SparseEncoder");
+  }
+
+  get prompts(): Record<string, string> {
+    return this.pipeline.prompts;
+  }
+
+  get defaultPromptName(): string | undefined {
+    return this.pipeline.defaultPromptName;
+  }
+
+  get tokenizer(): Tokenizer {
+    return this.transformer.tokenizer;
+  }
+
+  get maxSeqLength(): number {
+    return this.transformer.maxSeqLength;
+  }
+
+  set maxSeqLength(value: number) {
+    this.transformer.maxSeqLength = value;
+  }
+
+  get device(): string {
+    return this.pipeline.device;
+  }
+
+  /** The embeddings' size: the vocabulary's. */
+  getSentenceEmbeddingDimension(): number {
+    return this.transformer.encoderInfo.vocabSize;
+  }
+
+  /**
+   * Embeds one text (→ one embedding) or many (→ one per text, in order), as sparse embeddings unless
+   * convertToSparseTensor is false. Batches are sorted by length and run natively off the event loop.
+   */
+  encode(sentences: string, options?: SparseEncodeOptions & { convertToSparseTensor?: true }): Promise<SparseEmbedding>;
+  encode(sentences: string[], options?: SparseEncodeOptions & { convertToSparseTensor?: true }): Promise<SparseEmbedding[]>;
+  encode(sentences: string, options: SparseEncodeOptions & { convertToSparseTensor: false }): Promise<Float32Array>;
+  encode(sentences: string[], options: SparseEncodeOptions & { convertToSparseTensor: false }): Promise<Float32Array[]>;
+  encode(sentences: string | string[], options?: SparseEncodeOptions): Promise<SparseOrDense | SparseOrDense[]>;
+  async encode(sentences: string | string[], options: SparseEncodeOptions = {}): Promise<SparseOrDense | SparseOrDense[]> {
+    if (this.disposed) throw new SbertError("ERR_DISPOSED", "the model was disposed", { op: OP_ENCODE });
+    if (typeof options !== "object" || options === null || Array.isArray(options)) throw new SbertError("ERR_INPUT", "options must be an object (or left out)", { op: OP_ENCODE });
+    const maxActiveDims = checkMaxActiveDims(options.maxActiveDims, "encode") ?? this.maxActiveDims;
+    const single = typeof sentences === "string";
+    if (!single && !Array.isArray(sentences)) throw new SbertError("ERR_INPUT", `sentences must be a string or an array of strings, got ${sentences === null ? "null" : typeof sentences}`, { op: OP_ENCODE });
+    (single ? [sentences] : sentences).forEach((s, i) => {
+      if (typeof s !== "string") throw new SbertError("ERR_INPUT", `sentences[${i}] must be a string, got ${s === null ? "null" : typeof s}`, { op: OP_ENCODE });
+    });
+    const dense = (await this.pipeline.encode(single ? [sentences] : sentences, {
+      batchSize: options.batchSize,
+      showProgressBar: options.showProgressBar,
+      prompt: options.prompt,
+      promptName: options.promptName,
+    })) as Float32Array[];
+    const out: SparseOrDense[] = dense.map((row) => {
+      if (options.convertToSparseTensor ?? true) return toSparse(row, maxActiveDims);
+      return maxActiveDims === undefined ? row.slice() : toDense(toSparse(row, maxActiveDims));
+    });
+    return single ? out[0]! : out;
+  }
+
+  /** Embeds queries, as sentence-transformers' `encode_query`: the prompt named "query" when the model has one and no prompt is given. */
+  encodeQuery(sentences: string, options?: SparseEncodeOptions & { convertToSparseTensor?: true }): Promise<SparseEmbedding>;
+  encodeQuery(sentences: string[], options?: SparseEncodeOptions & { convertToSparseTensor?: true }): Promise<SparseEmbedding[]>;
+  encodeQuery(sentences: string | string[], options?: SparseEncodeOptions): Promise<SparseOrDense | SparseOrDense[]>;
+  encodeQuery(sentences: string | string[], options: SparseEncodeOptions = {}): Promise<SparseOrDense | SparseOrDense[]> {
+    const o = { ...(options ?? {}) };
+    if (o.promptName === undefined && o.prompt === undefined && "query" in this.prompts) o.promptName = "query";
+    return this.encode(sentences, o);
+  }
+
+  /** Embeds documents, as sentence-transformers' `encode_document`: the first of the prompts "document", "passage", "corpus" the model has, when no prompt is given. */
+  encodeDocument(sentences: string, options?: SparseEncodeOptions & { convertToSparseTensor?: true }): Promise<SparseEmbedding>;
+  encodeDocument(sentences: string[], options?: SparseEncodeOptions & { convertToSparseTensor?: true }): Promise<SparseEmbedding[]>;
+  encodeDocument(sentences: string | string[], options?: SparseEncodeOptions): Promise<SparseOrDense | SparseOrDense[]>;
+  encodeDocument(sentences: string | string[], options: SparseEncodeOptions = {}): Promise<SparseOrDense | SparseOrDense[]> {
+    const o = { ...(options ?? {}) };
+    if (o.promptName === undefined && o.prompt === undefined) o.promptName = ["document", "passage", "corpus"].find((p) => p in this.prompts);
+    return this.encode(sentences, o);
+  }
+
+  /**
+   * The active dimensions of an embedding as [token, weight] pairs, heaviest first (the `topK` heaviest when given),
+   * as sentence-transformers' `decode`; a list of embeddings gives one list each.
+   */
+  decode(embedding: SparseOrDense, topK?: number): [string, number][];
+  decode(embeddings: SparseOrDense[], topK?: number): [string, number][][];
+  decode(embeddings: SparseOrDense | SparseOrDense[], topK?: number): [string, number][] | [string, number][][] {
+    if (topK !== undefined && (!Number.isInteger(topK) || topK <= 0)) throw new RangeError(`decode: topK must be a positive integer, got ${String(topK)}`);
+    const one = (e: SparseOrDense, where: string): [string, number][] => {
+      const s = asSparse(e, where);
+      const order = Array.from(s.indices.keys()).filter((k) => s.values[k] !== 0);
+      order.sort((a, b) => s.values[b]! - s.values[a]! || s.indices[a]! - s.indices[b]!);
+      const kept = topK === undefined ? order : order.slice(0, topK);
+      const tokens = this.tokenizer.convertIdsToTokens(kept.map((k) => s.indices[k]!));
+      return kept.map((k, i) => [tokens[i] ?? `[${s.indices[k]}]`, s.values[k]!]);
+    };
+    return Array.isArray(embeddings) ? embeddings.map((e, i) => one(e, `embeddings[${i}]`)) : one(embeddings, "embedding");
+  }
+
+  /** The similarity (similarityFnName) of every embedding of `a` with every one of `b`: a [a.length][b.length] matrix. */
+  similarity(a: SparseOrDense | SparseOrDense[], b: SparseOrDense | SparseOrDense[]): number[][] {
+    const left = (Array.isArray(a) ? a : [a]).map((e, i) => asSparse(e, `a[${i}]`));
+    const right = (Array.isArray(b) ? b : [b]).map((e, i) => asSparse(e, `b[${i}]`));
+    const score = this.scorer();
+    return left.map((x) => right.map((y) => score(x, y)));
+  }
+
+  /** The similarity of each pair a[i], b[i]. */
+  similarityPairwise(a: SparseOrDense[], b: SparseOrDense[]): number[] {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) throw new SbertError("ERR_INPUT", "similarityPairwise needs two arrays of the same length", { op: "SparseEncoder" });
+    const score = this.scorer();
+    return a.map((x, i) => score(asSparse(x, `a[${i}]`), asSparse(b[i]!, `b[${i}]`)));
+  }
+
+  private scorer(): (x: SparseEmbedding, y: SparseEmbedding) => number {
+    if (this._similarityFnName === "dot") return sparseDot;
+    return (x, y) => sparseDot(x, y) / Math.max(Math.sqrt(sparseDot(x, x)) * Math.sqrt(sparseDot(y, y)), 1e-8);
+  }
+
+  /** Linear layers' inference precision (see SentenceTransformer.quantize). */
+  quantize(precision: LinearPrecision): void {
+    this.pipeline.quantize(precision);
+  }
+
+  /** The contents of config_sentence_transformers.json. */
+  getConfigDict(): Record<string, unknown> {
+    const info = native().info();
+    return {
+      __version__: { sentence_transformers: SAVED_LAYOUT_VERSION, transformers: "4.41.0", pytorch: info.torchVersion },
+      prompts: this.prompts,
+      default_prompt_name: this.defaultPromptName ?? null,
+      similarity_fn_name: this._similarityFnName,
+      model_type: "SparseEncoder",
+    };
+  }
+
+  /**
+   * Saves the model as sentence-transformers' SparseEncoder does (the layout 5.0 and later read): the
+   * `*ForMaskedLM` model at the root (config.json, model.safetensors with Hugging Face's keys, the tokenizer
+   * files, sentence_bert_config.json), `1_SpladePooling/config.json`, modules.json and
+   * config_sentence_transformers.json. Built aside and swapped in whole.
+   */
+  async save(path: string): Promise<void> {
+    if (typeof path !== "string" || path === "") throw new TypeError("SparseEncoder.save: path must be a non-empty string");
+    if (this.disposed) throw new SbertError("ERR_DISPOSED", "the model was disposed", { op: "SparseEncoder.save" });
+    const mlm = this.head.head;
+    const named = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const t of this.transformer.native.stateDict()) named.set(`${mlm.prefix}.${t.name}`, t);
+    for (const t of this.head.stateDict()) named.set(t.name, t);
+    const tensors = [...named].map(([name, t]) => ({ name, dtype: "F32" as const, shape: t.shape, data: t.data }));
+    const info = this.transformer.encoderInfo;
+    await writeFolderAtomically(
+      path,
+      async (tmp) => {
+        await writeJsonWithFloats(
+          join(tmp, "config.json"),
+          { ...this.transformer.config, architectures: [mlm.modelClass], model_type: info.modelType, tie_word_embeddings: this.head.tied, torch_dtype: "float32" },
+          this.transformer.configFloats,
+        );
+        await writeSafetensors(join(tmp, "model.safetensors"), tensors, { format: "pt" });
+        await this.transformer.tokenizer.save(tmp, { modelMaxLength: this.transformer.maxSeqLength });
+        await writeJson(join(tmp, "sentence_bert_config.json"), this.transformer.getConfigDict());
+        const poolingDir = `1_${this.pooling.className}`;
+        await mkdir(join(tmp, poolingDir));
+        await this.pooling.save(join(tmp, poolingDir));
+        await writeJson(join(tmp, "modules.json"), [
+          { idx: 0, name: "0", path: "", type: this.head.moduleType },
+          { idx: 1, name: "1", path: poolingDir, type: this.pooling.moduleType },
+        ]);
+        await writeJson(join(tmp, "config_sentence_transformers.json"), this.getConfigDict());
+      },
+      "SparseEncoder.save",
+    );
+  }
+
+  /** Frees the native weights. Calls already running finish first. */
+  dispose(): void {
+    this.disposed = true;
+    this.pipeline.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.dispose();
+  }
+
+  toString(): string {
+    return `SparseEncoder(${this.head.head.modelClass}, max_seq_length=${this.maxSeqLength}, ${String(this.pooling)})`;
+  }
+}
+
+/** The head's parts by native name, each with the checkpoint keys that may hold it (the first one found is read). */
+function headKeys(mlm: MaskedLmHeadKeys, tied: boolean): [string, string[]][] {
+  const embeddings = [`${mlm.prefix}.${mlm.wordEmbeddings}`, mlm.wordEmbeddings];
+  return [
+    ["dense.weight", [`${mlm.dense}.weight`]],
+    ["dense.bias", [`${mlm.dense}.bias`]],
+    ["layer_norm.weight", [`${mlm.layerNorm}.weight`]],
+    ["layer_norm.bias", [`${mlm.layerNorm}.bias`]],
+    ["decoder.weight", tied ? embeddings : [`${mlm.decoder}.weight`]],
+    ["decoder.bias", mlm.bias],
+  ];
+}
+
+/** Checks modules.json: a masked-LM Transformer at the root, then SpladePooling; returns the pooling's folder. */
+async function checkModules(entries: unknown, root: string, file: string): Promise<string> {
+  const list = Array.isArray(entries) ? (entries as Record<string, unknown>[]) : [];
+  const types = list.map((e) => (typeof e === "object" && e !== null ? e["type"] : e));
+  const shape = `sbert-node runs sparse encoders made of a masked-LM Transformer at the folder's root and a SpladePooling; this one lists ${JSON.stringify(types)}`;
+  if (list.length !== 2 || list.some((e) => typeof e !== "object" || e === null)) throw new SbertError("ERR_CONFIG", `${file}: ${shape}`, { op: OP_LOAD });
+  const [first, second] = list as [Record<string, unknown>, Record<string, unknown>];
+  const firstClass = typeof first["type"] === "string" ? first["type"].slice(first["type"].lastIndexOf(".") + 1) : undefined;
+  const secondClass = typeof second["type"] === "string" ? second["type"].slice(second["type"].lastIndexOf(".") + 1) : undefined;
+  const known = (t: unknown) => typeof t === "string" && t.startsWith("sentence_transformers.");
+  if (!known(first["type"]) || (firstClass !== "MLMTransformer" && firstClass !== "Transformer") || first["path"] !== "") {
+    throw new SbertError("ERR_CONFIG", `${file}: module type ${JSON.stringify(first["type"])} is not a masked-LM Transformer at the folder's root: ${shape}`, { op: OP_LOAD });
+  }
+  if (firstClass === "Transformer") {
+    // sentence-transformers 6 writes a plain Transformer whose task says it runs the masked-LM head.
+    const sbertFile = join(root, "sentence_bert_config.json");
+    const sbert = (await readJsonObject(sbertFile, { optional: true, op: OP_LOAD })) ?? {};
+    if (sbert["transformer_task"] !== "fill-mask") {
+      throw new SbertError("ERR_CONFIG", `${sbertFile}: field 'transformer_task' must be "fill-mask" for a SparseEncoder's Transformer, got ${JSON.stringify(sbert["transformer_task"])}`, { op: OP_LOAD });
+    }
+  }
+  if (!known(second["type"]) || secondClass !== "SpladePooling") {
+    const what = moduleClassName(second["type"]) ?? secondClass;
+    throw new SbertError("ERR_CONFIG", `${file}: module type ${JSON.stringify(second["type"])}${what ? ` (${what})` : ""} is not SpladePooling: ${shape}`, { op: OP_LOAD });
+  }
+  const rel = second["path"];
+  if (typeof rel !== "string" || rel === "" || rel.split(/[\\/]/).includes("..")) throw new SbertError("ERR_CONFIG", `${file}: SpladePooling's path must name a folder inside the model, got ${JSON.stringify(rel)}`, { op: OP_LOAD });
+  return join(root, rel);
+}
+
+/** config_sentence_transformers.json's prompts ({name: text}). */
+function savedPrompts(st: Record<string, unknown>, file: string): Record<string, string> {
+  const p = st["prompts"];
+  if (p === undefined || p === null) return {};
+  if (typeof p !== "object" || Array.isArray(p) || Object.values(p).some((v) => typeof v !== "string")) {
+    throw new SbertError("ERR_CONFIG", `${file}: field 'prompts' must be an object of strings`, { op: OP_LOAD });
+  }
+  return { ...(p as Record<string, string>) };
+}

@@ -1,0 +1,289 @@
+// SparseEncoder (SPLADE) against sentence-transformers 6 itself: small random-init *ForMaskedLM models built by
+// transformers and wrapped by sentence-transformers' SparseEncoder (test/fixtures/sparse_encoder_model.py), encoded
+// and decoded by SparseEncoder(path) (py/sparse_ref.py) and by sbert-node on the same texts.
+import { cp, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { beforeAll, describe, expect, test } from "vitest";
+
+import { SparseEncoder, type SparseEmbedding } from "../../lib/index.js";
+import { readSafetensorsHeader, writeSafetensors } from "../../lib/io/safetensors.js";
+import { runPython } from "../helpers/python.js";
+import { makeSentences } from "../helpers/tokenizationFixtures.js";
+import { SENTENCES, editJson, maxAbsDiff, tempDir } from "../helpers/tmp.js";
+
+const BUILD = fileURLToPath(new URL("../fixtures/sparse_encoder_model.py", import.meta.url));
+const ORACLE = fileURLToPath(new URL("py/sparse_ref.py", import.meta.url));
+const CORPUS = [...SENTENCES, ...makeSentences(2000, 99)];
+const LONG = "Un testo più lungo: ".concat("il cane corre nel parco e il gatto guarda dalla finestra ".repeat(8));
+// Short and long texts (the long one cut at the 40 tokens allowed), batched by length with padding.
+const TEXTS = [...SENTENCES, LONG, "A man plays the guitar.", "ciao", "la città è piena di gente oggi perché è festa"];
+const PROMPTS = { query: "query: ", document: "" };
+const MAX_ACTIVE = 7;
+const TOP_K = 5;
+
+// Each model: its architecture, its pooling, the module layout sentence-transformers saved it in.
+const MODELS = {
+  bert: { arch: "bert", pooling_strategy: "max", layout: "mlm", prompts: PROMPTS },
+  "bert-sum": { arch: "bert", pooling_strategy: "sum", layout: "mlm" },
+  distilbert: { arch: "distilbert", pooling_strategy: "max", layout: "transformer" },
+  roberta: { arch: "roberta", pooling_strategy: "max", layout: "mlm", activation_function: "log1p_relu" },
+  "xlm-roberta": { arch: "xlm-roberta", pooling_strategy: "max", layout: "mlm" },
+  mpnet: { arch: "mpnet", pooling_strategy: "sum", layout: "mlm" },
+} as const;
+type Name = keyof typeof MODELS;
+const NAMES = Object.keys(MODELS) as Name[];
+
+interface Built {
+  dir: string;
+  config: Record<string, unknown>;
+  files: string[];
+  keys: string[];
+}
+interface Answer {
+  embeddings: number[][];
+  active: number[][];
+  decode: [string, number][][];
+  similarity: number[][];
+  dimension: number;
+  max_seq_length: number;
+  similarity_fn_name: string;
+  prompts: Record<string, string>;
+}
+
+let root: string;
+const built = new Map<Name, Built>();
+// Per model: plain encode, encode with maxActiveDims; for bert also encode_query (its "query: " prompt).
+const plain = new Map<Name, Answer>();
+const limited = new Map<Name, Answer>();
+let query: Answer;
+beforeAll(async () => {
+  root = await tempDir();
+  const folders = await runPython<Built[]>(
+    BUILD,
+    NAMES.map((name) => ({ dir: join(root, name), seed: 5, corpus: CORPUS, vocab_size: 1000, ...MODELS[name] })),
+  );
+  NAMES.forEach((name, i) => built.set(name, folders[i]!));
+  const jobs = NAMES.flatMap((name) => [
+    { folder: built.get(name)!.dir, texts: TEXTS, batch_size: 4, top_k: TOP_K },
+    { folder: built.get(name)!.dir, texts: TEXTS, batch_size: 4, max_active_dims: MAX_ACTIVE },
+  ]);
+  const all = await runPython<Answer[]>(ORACLE, [...jobs, { folder: built.get("bert")!.dir, texts: TEXTS, query: true }]);
+  NAMES.forEach((name, i) => {
+    plain.set(name, all[2 * i]!);
+    limited.set(name, all[2 * i + 1]!);
+  });
+  query = all[all.length - 1]!;
+}, 600_000);
+
+/** The indices whose value exceeds 1e-6, in increasing order. */
+function activeOf(values: ArrayLike<number>, indices?: ArrayLike<number>): number[] {
+  const out: number[] = [];
+  for (let k = 0; k < values.length; k++) if (values[k]! > 1e-6) out.push(indices ? indices[k]! : k);
+  return out;
+}
+
+function expectSameSparse(ours: SparseEmbedding[], ref: Answer): void {
+  expect(ours.length).toBe(ref.embeddings.length);
+  ours.forEach((e, i) => {
+    expect(e.dim).toBe(ref.dimension);
+    expect(Array.from(e.indices)).toEqual([...e.indices].sort((a, b) => a - b));
+    expect(activeOf(e.values, e.indices)).toEqual(activeOf(ref.embeddings[i]!));
+    const dense = new Float32Array(e.dim);
+    e.indices.forEach((d, k) => (dense[d] = e.values[k]!));
+    expect(maxAbsDiff(dense, ref.embeddings[i]!)).toBeLessThan(1e-5);
+  });
+}
+
+describe.each(NAMES)("%s", (name) => {
+  test("encode: the same active dimensions and values as sentence-transformers' within 1e-5, dense and sparse", async () => {
+    const ref = plain.get(name)!;
+    const model = await SparseEncoder.load(built.get(name)!.dir);
+    expect(model.getSentenceEmbeddingDimension()).toBe(ref.dimension);
+    expect(model.maxSeqLength).toBe(ref.max_seq_length);
+    expect(model.similarityFnName).toBe(ref.similarity_fn_name);
+
+    const dense = await model.encode(TEXTS, { batchSize: 3, convertToSparseTensor: false });
+    dense.forEach((row, i) => {
+      expect(row.length).toBe(ref.dimension);
+      expect(maxAbsDiff(row, ref.embeddings[i]!)).toBeLessThan(1e-5);
+    });
+    const sparse = await model.encode(TEXTS, { batchSize: 5 });
+    expectSameSparse(sparse, ref);
+    // Many dimensions active, and not all: the comparison sees both.
+    for (const e of sparse) {
+      expect(e.indices.length).toBeGreaterThan(10);
+      expect(e.indices.length).toBeLessThan(ref.dimension);
+    }
+    // Python's sparse tensor holds the same entries.
+    sparse.forEach((e, i) => expect(activeOf(e.values, e.indices)).toEqual(ref.active[i]!.filter((d) => ref.embeddings[i]![d]! > 1e-6)));
+
+    const one = await model.encode(TEXTS[2]!);
+    expect(Array.from(one.indices)).toEqual(Array.from(sparse[2]!.indices));
+
+    const similarity = model.similarity(sparse, sparse);
+    similarity.forEach((row, i) => row.forEach((s, j) => expect(Math.abs(s - ref.similarity[i]![j]!)).toBeLessThan(1e-4 * Math.max(1, Math.abs(ref.similarity[i]![j]!)))));
+    expect(model.similarityPairwise(sparse, dense)).toEqual(sparse.map((_, i) => similarity[i]![i]!));
+    model.dispose();
+  });
+
+  test(`maxActiveDims ${MAX_ACTIVE}: the same ${MAX_ACTIVE} largest dimensions as sentence-transformers'`, async () => {
+    const ref = limited.get(name)!;
+    const model = await SparseEncoder.load(built.get(name)!.dir);
+    const sparse = await model.encode(TEXTS, { maxActiveDims: MAX_ACTIVE, batchSize: 4 });
+    for (const e of sparse) expect(e.indices.length).toBe(MAX_ACTIVE);
+    expectSameSparse(sparse, ref);
+    const dense = await model.encode(TEXTS, { maxActiveDims: MAX_ACTIVE, convertToSparseTensor: false });
+    dense.forEach((row, i) => expect(maxAbsDiff(row, ref.embeddings[i]!)).toBeLessThan(1e-5));
+    model.dispose();
+
+    // As the model's default, from load.
+    const capped = await SparseEncoder.load(built.get(name)!.dir, { maxActiveDims: MAX_ACTIVE });
+    expectSameSparse(await capped.encode(TEXTS), ref);
+    capped.dispose();
+  });
+
+  test(`decode: the ${TOP_K} heaviest tokens of each text are sentence-transformers'`, async () => {
+    const ref = plain.get(name)!;
+    const model = await SparseEncoder.load(built.get(name)!.dir);
+    const sparse = await model.encode(TEXTS);
+    const decoded = model.decode(sparse, TOP_K);
+    decoded.forEach((pairs, i) => {
+      expect(pairs.map((p) => p[0])).toEqual(ref.decode[i]!.map((p) => p[0]));
+      pairs.forEach(([, w], k) => expect(Math.abs(w - ref.decode[i]![k]![1])).toBeLessThan(1e-5));
+    });
+    // Without topK, every active dimension, heaviest first; a dense embedding decodes the same.
+    const all = model.decode(sparse[0]!);
+    expect(all.length).toBe(sparse[0]!.indices.length);
+    for (let k = 1; k < all.length; k++) expect(all[k - 1]![1]).toBeGreaterThanOrEqual(all[k]![1]);
+    expect(model.decode(await model.encode(TEXTS[0]!, { convertToSparseTensor: false }), TOP_K)).toEqual(decoded[0]);
+    model.dispose();
+  });
+
+  test("a folder saved here loads in sentence-transformers with the same embeddings, and here again", async () => {
+    const model = await SparseEncoder.load(built.get(name)!.dir);
+    const ours = await model.encode(TEXTS, { convertToSparseTensor: false });
+    const dir = join(root, "saved", name);
+    await model.save(dir);
+    model.dispose();
+    const modules = JSON.parse(await readFile(join(dir, "modules.json"), "utf8")) as { type: string; path: string }[];
+    expect(modules.map((m) => [m.type, m.path])).toEqual([
+      ["sentence_transformers.sparse_encoder.models.MLMTransformer", ""],
+      ["sentence_transformers.sparse_encoder.models.SpladePooling", "1_SpladePooling"],
+    ]);
+    // The checkpoint's keys are Hugging Face's, as the original (tied decoders written once).
+    const header = await readSafetensorsHeader(join(dir, "model.safetensors"));
+    expect(header.entries.map((e) => e.name).sort()).toEqual(built.get(name)!.keys);
+
+    const [again] = await runPython<Answer[]>(ORACLE, [{ folder: dir, texts: TEXTS, batch_size: 4 }]);
+    again!.embeddings.forEach((row, i) => {
+      expect(maxAbsDiff(row, plain.get(name)!.embeddings[i]!)).toBeLessThan(1e-5);
+      expect(maxAbsDiff(ours[i]!, row)).toBeLessThan(1e-5);
+    });
+    const reloaded = await SparseEncoder.load(dir);
+    const back = await reloaded.encode(TEXTS, { convertToSparseTensor: false });
+    back.forEach((row, i) => expect(maxAbsDiff(row, ours[i]!)).toBe(0));
+    reloaded.dispose();
+  });
+});
+
+test("encodeQuery puts the model's query prompt first, as sentence-transformers' encode_query", async () => {
+  const model = await SparseEncoder.load(built.get("bert")!.dir);
+  expect(model.prompts).toEqual(query.prompts);
+  const q = await model.encodeQuery(TEXTS);
+  expectSameSparse(q, query);
+  // The prompt changes the embeddings (against encode without it).
+  const plainEmbeddings = await model.encode(TEXTS);
+  expect(Array.from(q[0]!.indices)).not.toEqual(Array.from(plainEmbeddings[0]!.indices));
+  // encodeDocument's prompt is the empty "document" one.
+  const d = await model.encodeDocument(TEXTS);
+  expectSameSparse(d, plain.get("bert")!);
+  model.dispose();
+});
+
+describe("bad folders and arguments give an SbertError naming the file and the key or field", () => {
+  async function copyOf(name: Name, as: string): Promise<string> {
+    const dir = join(root, "bad", as);
+    await cp(built.get(name)!.dir, dir, { recursive: true });
+    return dir;
+  }
+
+  async function readTensors(path: string) {
+    const header = await readSafetensorsHeader(path);
+    const bytes = await readFile(path);
+    return header.entries.map((e) => {
+      const copy = bytes.subarray(e.begin, e.end);
+      return { name: e.name, dtype: "F32" as const, shape: e.shape, data: new Float32Array(copy.buffer.slice(copy.byteOffset, copy.byteOffset + copy.byteLength)) };
+    });
+  }
+
+  test("a missing decoder bias, a mis-shaped head weight", async () => {
+    const missing = await copyOf("bert", "missing");
+    const file = join(missing, "model.safetensors");
+    const tensors = await readTensors(file);
+    await writeSafetensors(file, tensors.filter((t) => t.name !== "cls.predictions.bias"), { format: "pt" });
+    await expect(SparseEncoder.load(missing)).rejects.toMatchObject({
+      name: "SbertError",
+      code: "ERR_WEIGHTS",
+      message: expect.stringContaining(`missing key 'cls.predictions.bias' (or 'cls.predictions.decoder.bias') in ${file}`),
+    });
+
+    // The older spelling of the bias is read where the newer one is absent.
+    await writeSafetensors(file, tensors.map((t) => (t.name === "cls.predictions.bias" ? { ...t, name: "cls.predictions.decoder.bias" } : t)), { format: "pt" });
+    const older = await SparseEncoder.load(missing);
+    const ref = plain.get("bert")!;
+    (await older.encode(TEXTS, { convertToSparseTensor: false })).forEach((row, i) => expect(maxAbsDiff(row, ref.embeddings[i]!)).toBeLessThan(1e-5));
+    older.dispose();
+
+    await writeSafetensors(
+      file,
+      tensors.map((t) => (t.name === "cls.predictions.transform.dense.bias" ? { ...t, shape: [3], data: new Float32Array(3) } : t)),
+      { format: "pt" },
+    );
+    await expect(SparseEncoder.load(missing)).rejects.toMatchObject({
+      code: "ERR_WEIGHTS",
+      message: expect.stringContaining(`key 'cls.predictions.transform.dense.bias' has shape [3] in ${file} but BertForMaskedLM's prediction head expects [32]`),
+    });
+  });
+
+  test("an unknown module type, a module list that is not a SparseEncoder's, a bad SpladePooling config", async () => {
+    const unknown = await copyOf("bert", "unknown");
+    const modulesFile = join(unknown, "modules.json");
+    await editJson(modulesFile, (m) => (m[1].type = "sentence_transformers.sparse_encoder.models.SparseAutoEncoder"));
+    await expect(SparseEncoder.load(unknown)).rejects.toMatchObject({
+      name: "SbertError",
+      code: "ERR_CONFIG",
+      message: expect.stringContaining(`${modulesFile}: module type "sentence_transformers.sparse_encoder.models.SparseAutoEncoder" is not SpladePooling`),
+    });
+    await editJson(modulesFile, (m) => (m[0].type = "my_package.Encoder"));
+    await expect(SparseEncoder.load(unknown)).rejects.toMatchObject({ code: "ERR_CONFIG", message: expect.stringContaining(`module type "my_package.Encoder" is not a masked-LM Transformer`) });
+    await writeFile(modulesFile, JSON.stringify([{ idx: 0, name: "0", path: "", type: "sentence_transformers.models.Transformer" }]));
+    await expect(SparseEncoder.load(unknown)).rejects.toMatchObject({ code: "ERR_CONFIG", message: expect.stringContaining(modulesFile) });
+
+    const pooling = await copyOf("bert", "pooling");
+    const poolingFile = join(pooling, "1_SpladePooling", "config.json");
+    await editJson(poolingFile, (c) => (c.pooling_strategy = "mean"));
+    await expect(SparseEncoder.load(pooling)).rejects.toMatchObject({
+      code: "ERR_CONFIG",
+      message: expect.stringContaining(`${poolingFile}: field 'pooling_strategy' must be one of max, sum, got "mean"`),
+    });
+
+    // A sentence-transformers 6 Transformer that is not a fill-mask one.
+    const task = await copyOf("distilbert", "task");
+    const sbertFile = join(task, "sentence_bert_config.json");
+    await editJson(sbertFile, (c) => (c.transformer_task = "feature-extraction"));
+    await expect(SparseEncoder.load(task)).rejects.toMatchObject({ code: "ERR_CONFIG", message: expect.stringContaining(`${sbertFile}: field 'transformer_task' must be "fill-mask"`) });
+  });
+
+  test("arguments are checked before anything runs", async () => {
+    await expect(SparseEncoder.load(built.get("bert")!.dir, { maxActiveDims: 0 })).rejects.toThrow(RangeError);
+    const model = await SparseEncoder.load(built.get("bert")!.dir);
+    await expect(model.encode(TEXTS, { maxActiveDims: -1 })).rejects.toThrow(/maxActiveDims must be a positive integer/);
+    await expect(model.encode([TEXTS[0]!, 3 as unknown as string])).rejects.toMatchObject({ code: "ERR_INPUT", message: expect.stringContaining("sentences[1]") });
+    expect(() => model.decode(new Float32Array(model.getSentenceEmbeddingDimension()), 0)).toThrow(RangeError);
+    expect(() => (model.similarityFnName = "manhattan" as "dot")).toThrow(RangeError);
+    model.dispose();
+    await expect(model.encode(TEXTS)).rejects.toMatchObject({ code: "ERR_DISPOSED" });
+  });
+});
