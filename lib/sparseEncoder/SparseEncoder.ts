@@ -7,7 +7,6 @@ import { modelIdFor, resolveModelFolder, type HubOptions } from "../hub/index.js
 import { weightsForNative } from "../io/checkpoint.js";
 import { ConfigReader, readJson, readJsonObject, writeFolderAtomically, writeJson, writeJsonWithFloats } from "../io/files.js";
 import { writeSafetensors } from "../io/safetensors.js";
-import { moduleClassName } from "../models/loaders.js";
 import type { SentenceModule } from "../models/Module.js";
 import { Transformer } from "../models/Transformer.js";
 import { callNative, native } from "../native.js";
@@ -533,8 +532,7 @@ async function checkModules(entries: unknown, root: string, file: string): Promi
     }
   }
   if (!known(second["type"]) || secondClass !== "SpladePooling") {
-    const what = moduleClassName(second["type"]) ?? secondClass;
-    throw new SbertError("ERR_CONFIG", `${file}: module type ${JSON.stringify(second["type"])}${what ? ` (${what})` : ""} is not SpladePooling: ${shape}`, { op: OP_LOAD });
+    throw new SbertError("ERR_CONFIG", `${file}: module type ${JSON.stringify(second["type"])} is not SpladePooling: ${shape}`, { op: OP_LOAD });
   }
   const rel = second["path"];
   if (typeof rel !== "string" || rel === "" || rel.split(/[\\/]/).includes("..")) throw new SbertError("ERR_CONFIG", `${file}: SpladePooling's path must name a folder inside the model, got ${JSON.stringify(rel)}`, { op: OP_LOAD });
