@@ -77,21 +77,15 @@ export class MaskedLmHead implements SentenceModule {
   constructor(
     readonly head: MaskedLmHeadKeys,
     readonly native: NativeModule,
-    /** The decoder reads the word embeddings (config.json's tie_word_embeddings): not written as a key of its own. */
+    /** config.json's tie_word_embeddings. */
     readonly tied: boolean,
+    /** The checkpoint keys each native tensor is written under (none for a decoder weight read from the word embeddings). */
+    readonly savedKeys: Readonly<Record<string, readonly string[]>>,
   ) {}
 
   /** The head's weights under the checkpoint keys Hugging Face's model gives them. */
   stateDict(): { name: string; shape: number[]; data: Float32Array }[] {
-    const keys: Record<string, string | undefined> = {
-      "dense.weight": `${this.head.dense}.weight`,
-      "dense.bias": `${this.head.dense}.bias`,
-      "layer_norm.weight": `${this.head.layerNorm}.weight`,
-      "layer_norm.bias": `${this.head.layerNorm}.bias`,
-      "decoder.weight": this.tied ? undefined : `${this.head.decoder}.weight`,
-      "decoder.bias": this.head.bias[0],
-    };
-    return this.native.stateDict().flatMap((t) => (keys[t.name] === undefined ? [] : [{ ...t, name: keys[t.name]! }]));
+    return this.native.stateDict().flatMap((t) => (this.savedKeys[t.name] ?? []).map((name) => ({ ...t, name })));
   }
 
   async save(): Promise<void> {
@@ -245,10 +239,11 @@ export class SparseEncoder {
     const files = weights.files.map((f) => f.path).join(", ");
     // The head's keys are looked for before anything is loaded; shapes are checked once the sizes are known.
     const needed = headKeys(mlm, tied);
-    for (const [key, alternatives] of needed) {
-      if (!alternatives.some((k) => tensors.has(k))) {
-        const or = alternatives.length > 1 ? ` (or '${alternatives.slice(1).join("', '")}')` : "";
-        throw new SbertError("ERR_WEIGHTS", `missing key '${alternatives[0]}'${or} in ${files}: ${mlm.modelClass}'s prediction head needs it for its ${key}`, { op: OP_LOAD });
+    for (const part of needed) {
+      if (!part.lookup.some((k) => tensors.has(k))) {
+        const [first, ...others] = part.reported;
+        const or = others.length > 0 ? ` (or '${others.join("', '")}')` : "";
+        throw new SbertError("ERR_WEIGHTS", `missing key '${first}'${or} in ${files}: ${mlm.modelClass}'s prediction head needs it for its ${part.name}`, { op: OP_LOAD });
       }
     }
 
@@ -267,8 +262,10 @@ export class SparseEncoder {
         "decoder.bias": [vocab],
       };
       const byFile = new Map<string, NativeTensorSpec[]>();
-      for (const [name, alternatives] of needed) {
-        const key = alternatives.find((k) => tensors.has(k))!;
+      const savedKeys: Record<string, string[]> = {};
+      for (const { name, lookup } of needed) {
+        const key = lookup.find((k) => tensors.has(k))!;
+        savedKeys[name] = savedKeysOf(mlm, tied, name, key);
         const found = tensors.get(key)!;
         const expected = shapes[name]!;
         if (found.spec.shape.length !== expected.length || found.spec.shape.some((d, i) => d !== expected[i])) {
@@ -283,7 +280,7 @@ export class SparseEncoder {
       const headWeights: NonNullable<NativeWeights> = { files: [...byFile].map(([p, specs]) => ({ path: p, tensors: specs })) };
       const headConfig = { hiddenSize: hidden, vocabSize: vocab, activation: mlm.activation(reader), layerNormEps: mlm.layerNormEps(reader) };
       const { module } = await callNative(OP_LOAD, (n) => n.loadModule("mlm_head", headConfig, headWeights, { device, seed: 0 }));
-      const head = new MaskedLmHead(mlm, module, tied);
+      const head = new MaskedLmHead(mlm, module, tied, savedKeys);
       loaded.push(head);
       const pooling = poolingPath === undefined ? new SpladePooling() : await SpladePooling.load(poolingPath);
       loaded.push(pooling);
@@ -497,17 +494,41 @@ export class SparseEncoder {
   }
 }
 
-/** The head's parts by native name, each with the checkpoint keys that may hold it (the first one found is read). */
-function headKeys(mlm: MaskedLmHeadKeys, tied: boolean): [string, string[]][] {
+/**
+ * The head's parts by native name, each with the checkpoint keys that may hold it in the order transformers 5 reads
+ * them (`lookup`) and in the order a missing one is reported (`reported`, the usual key first). A tied decoder
+ * reads a weight or bias of its own where the checkpoint stores one (transformers ties only what is absent or
+ * equal), else the word embeddings and the head's bias; an untied one reads only its own.
+ */
+function headKeys(mlm: MaskedLmHeadKeys, tied: boolean): { name: string; lookup: string[]; reported: string[] }[] {
+  const one = (name: string, key: string) => ({ name, lookup: [key], reported: [key] });
   const embeddings = [`${mlm.prefix}.${mlm.wordEmbeddings}`, mlm.wordEmbeddings];
+  const weight = tied
+    ? { name: "decoder.weight", lookup: [`${mlm.decoder}.weight`, ...embeddings], reported: [embeddings[0]!, `${mlm.decoder}.weight`] }
+    : one("decoder.weight", `${mlm.decoder}.weight`);
+  const bias =
+    tied && mlm.tiedBias !== undefined
+      ? { name: "decoder.bias", lookup: [`${mlm.decoder}.bias`, mlm.tiedBias], reported: [mlm.tiedBias, `${mlm.decoder}.bias`] }
+      : one("decoder.bias", `${mlm.decoder}.bias`);
   return [
-    ["dense.weight", [`${mlm.dense}.weight`]],
-    ["dense.bias", [`${mlm.dense}.bias`]],
-    ["layer_norm.weight", [`${mlm.layerNorm}.weight`]],
-    ["layer_norm.bias", [`${mlm.layerNorm}.bias`]],
-    ["decoder.weight", tied ? embeddings : [`${mlm.decoder}.weight`]],
-    ["decoder.bias", mlm.bias],
+    one("dense.weight", `${mlm.dense}.weight`),
+    one("dense.bias", `${mlm.dense}.bias`),
+    one("layer_norm.weight", `${mlm.layerNorm}.weight`),
+    one("layer_norm.bias", `${mlm.layerNorm}.bias`),
+    weight,
+    bias,
   ];
+}
+
+/**
+ * Where save writes a head tensor read from `key`: back under the key, except a decoder weight read from the word
+ * embeddings (the encoder writes those); an untied decoder's bias is written under the head's bias too, the
+ * parameter transformers keeps beside it unused.
+ */
+function savedKeysOf(mlm: MaskedLmHeadKeys, tied: boolean, name: string, key: string): string[] {
+  if (name === "decoder.weight" && key !== `${mlm.decoder}.weight`) return [];
+  if (name === "decoder.bias" && !tied && mlm.tiedBias !== undefined) return [mlm.tiedBias, key];
+  return [key];
 }
 
 /** Checks modules.json: a masked-LM Transformer at the root, then SpladePooling; returns the pooling's folder. */

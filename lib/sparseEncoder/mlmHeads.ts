@@ -15,10 +15,13 @@ export interface MaskedLmHeadKeys {
   dense: string;
   /** The LayerNorm after the activation. */
   layerNorm: string;
-  /** The hidden → vocabulary layer; its weight is the word embeddings' when config.json ties them (the default). */
+  /**
+   * The hidden → vocabulary layer (`${decoder}.weight`, `${decoder}.bias`). Where config.json ties the word
+   * embeddings (the default) and the checkpoint stores no weight of its own, its weight is the word embeddings'.
+   */
   decoder: string;
-  /** Keys the decoder's bias may be stored under, the one written first. */
-  bias: string[];
+  /** The head's own bias, which a tied decoder's bias is (undefined where the decoder's bias is the only one). */
+  tiedBias?: string;
   /** The word embeddings' key under the prefix, which a tied decoder reads. */
   wordEmbeddings: string;
   /** The activation (a native activation name) and the LayerNorm's eps, as config.json sets them. */
@@ -32,7 +35,7 @@ const lmHead = (modelClass: string, prefix: string): MaskedLmHeadKeys => ({
   dense: "lm_head.dense",
   layerNorm: "lm_head.layer_norm",
   decoder: "lm_head.decoder",
-  bias: ["lm_head.bias", "lm_head.decoder.bias"],
+  tiedBias: "lm_head.bias",
   wordEmbeddings: "embeddings.word_embeddings.weight",
   // RobertaLMHead and MPNetLMHead apply gelu whatever hidden_act says.
   activation: () => "gelu",
@@ -47,7 +50,7 @@ export const MASKED_LM_HEADS: Readonly<Record<string, MaskedLmHeadKeys>> = {
     dense: "cls.predictions.transform.dense",
     layerNorm: "cls.predictions.transform.LayerNorm",
     decoder: "cls.predictions.decoder",
-    bias: ["cls.predictions.bias", "cls.predictions.decoder.bias"],
+    tiedBias: "cls.predictions.bias",
     wordEmbeddings: "embeddings.word_embeddings.weight",
     activation: (c) => c.string("hidden_act", "gelu"),
     layerNormEps: (c) => c.number("layer_norm_eps", 1e-12),
@@ -58,7 +61,6 @@ export const MASKED_LM_HEADS: Readonly<Record<string, MaskedLmHeadKeys>> = {
     dense: "vocab_transform",
     layerNorm: "vocab_layer_norm",
     decoder: "vocab_projector",
-    bias: ["vocab_projector.bias"],
     wordEmbeddings: "embeddings.word_embeddings.weight",
     activation: (c) => c.string("activation", "gelu"),
     // DistilBertForMaskedLM's vocab_layer_norm has a fixed eps.
