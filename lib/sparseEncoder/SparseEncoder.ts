@@ -12,15 +12,9 @@ import { Transformer } from "../models/Transformer.js";
 import { callNative, native } from "../native.js";
 import { SentenceTransformer, type LinearPrecision } from "../SentenceTransformer.js";
 import type { Tokenizer } from "../tokenization/Tokenizer.js";
+import { isSparseEmbedding, sparseCosSim, sparseDotScore, toDense, toSparse, type SparseEmbedding } from "../util/sparse.js";
 import { MASKED_LM_HEADS, type MaskedLmHeadKeys } from "./mlmHeads.js";
 import { SPARSE_TYPE_PREFIX, SpladePooling } from "./SpladePooling.js";
-
-/** One sparse embedding: the active dimensions in increasing order, their values, and the vector's full size. */
-export interface SparseEmbedding {
-  indices: Int32Array;
-  values: Float32Array;
-  dim: number;
-}
 
 export type SparseSimilarityFnName = "dot" | "cosine";
 const SIMILARITY_FNS: readonly SparseSimilarityFnName[] = ["dot", "cosine"];
@@ -54,6 +48,8 @@ export interface SparseEncodeOptions {
   /** true (default): SparseEmbeddings; false: dense Float32Arrays over the vocabulary. */
   convertToSparseTensor?: boolean;
 }
+
+export type { SparseEmbedding };
 
 /** An embedding as SparseEncoder's methods take it: sparse, or dense over the vocabulary. */
 export type SparseOrDense = SparseEmbedding | Float32Array;
@@ -114,48 +110,12 @@ function checkSimilarityFnName(name: unknown, where: string): SparseSimilarityFn
   return name as SparseSimilarityFnName;
 }
 
-/** The dimensions of `dense` that are not zero, keeping only the `maxActiveDims` largest in magnitude (ties: the lower index). */
-export function toSparse(dense: Float32Array, maxActiveDims?: number): SparseEmbedding {
-  let active: number[] = [];
-  for (let i = 0; i < dense.length; i++) if (dense[i] !== 0) active.push(i);
-  if (maxActiveDims !== undefined && active.length > maxActiveDims) {
-    active.sort((a, b) => Math.abs(dense[b]!) - Math.abs(dense[a]!) || a - b);
-    active = active.slice(0, maxActiveDims).sort((a, b) => a - b);
-  }
-  const indices = Int32Array.from(active);
-  const values = Float32Array.from(active, (i) => dense[i]!);
-  return { indices, values, dim: dense.length };
-}
-
-/** A dense Float32Array of a sparse embedding (a dense one is returned as is). */
-export function toDense(e: SparseOrDense): Float32Array {
-  if (e instanceof Float32Array) return e;
-  const out = new Float32Array(e.dim);
-  for (let k = 0; k < e.indices.length; k++) out[e.indices[k]!] = e.values[k]!;
-  return out;
-}
-
 function asSparse(e: SparseOrDense, where: string): SparseEmbedding {
   if (e instanceof Float32Array) return toSparse(e);
-  if (typeof e !== "object" || e === null || !(e.indices instanceof Int32Array) || !(e.values instanceof Float32Array) || e.indices.length !== e.values.length) {
+  if (!isSparseEmbedding(e)) {
     throw new SbertError("ERR_INPUT", `${where} must be a sparse embedding {indices: Int32Array, values: Float32Array, dim} or a Float32Array`, { op: "SparseEncoder" });
   }
   return e;
-}
-
-/** The dot product of two sparse embeddings, over the indices they share (both sorted). */
-export function sparseDot(a: SparseEmbedding, b: SparseEmbedding): number {
-  let i = 0;
-  let j = 0;
-  let sum = 0;
-  while (i < a.indices.length && j < b.indices.length) {
-    const x = a.indices[i]!;
-    const y = b.indices[j]!;
-    if (x === y) sum += a.values[i++]! * b.values[j++]!;
-    else if (x < y) i++;
-    else j++;
-  }
-  return sum;
 }
 
 /**
@@ -419,8 +379,7 @@ export class SparseEncoder {
   }
 
   private scorer(): (x: SparseEmbedding, y: SparseEmbedding) => number {
-    if (this._similarityFnName === "dot") return sparseDot;
-    return (x, y) => sparseDot(x, y) / Math.max(Math.sqrt(sparseDot(x, x)) * Math.sqrt(sparseDot(y, y)), 1e-8);
+    return this._similarityFnName === "dot" ? sparseDotScore : sparseCosSim;
   }
 
   /** Linear layers' inference precision (see SentenceTransformer.quantize). */

@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, test } from "vitest";
 
 import { SparseEncoder, type SparseEmbedding } from "../../lib/index.js";
+import { sparseSemanticSearch } from "../../lib/util/index.js";
 import { readSafetensorsHeader, writeSafetensors } from "../../lib/io/safetensors.js";
 import { runPython } from "../helpers/python.js";
 import { makeSentences } from "../helpers/tokenizationFixtures.js";
@@ -52,6 +53,7 @@ interface Answer {
   max_seq_length: number;
   similarity_fn_name: string;
   prompts: Record<string, string>;
+  search?: { corpus_id: number; score: number }[][];
 }
 
 let root: string;
@@ -60,6 +62,9 @@ const built = new Map<Name, Built>();
 const plain = new Map<Name, Answer>();
 const limited = new Map<Name, Answer>();
 let query: Answer;
+let search: Answer;
+let cosineSearch: Answer;
+const QUERIES = ["Chi suona la chitarra?", "il cane nel parco", "ciao"];
 beforeAll(async () => {
   root = await tempDir();
   const folders = await runPython<Built[]>(
@@ -71,7 +76,14 @@ beforeAll(async () => {
     { folder: built.get(name)!.dir, texts: TEXTS, batch_size: 4, top_k: TOP_K },
     { folder: built.get(name)!.dir, texts: TEXTS, batch_size: 4, max_active_dims: MAX_ACTIVE },
   ]);
-  const all = await runPython<Answer[]>(ORACLE, [...jobs, { folder: built.get("bert")!.dir, texts: TEXTS, query: true }]);
+  const searchJobs = (["dot", "cosine"] as const).map((score_function) => ({
+    folder: built.get("bert")!.dir,
+    texts: TEXTS,
+    search: { queries: QUERIES, top_k: 4, score_function },
+  }));
+  const all = await runPython<Answer[]>(ORACLE, [...jobs, ...searchJobs, { folder: built.get("bert")!.dir, texts: TEXTS, query: true }]);
+  search = all[all.length - 3]!;
+  cosineSearch = all[all.length - 2]!;
   NAMES.forEach((name, i) => {
     plain.set(name, all[2 * i]!);
     limited.set(name, all[2 * i + 1]!);
@@ -229,6 +241,27 @@ test("the untied model's decoder differs from its word embeddings (so its parity
   const get = (name: string) => tensors.find((t) => t.name === name)!.data;
   expect(maxAbsDiff(get("cls.predictions.decoder.weight"), get("bert.embeddings.word_embeddings.weight"))).toBeGreaterThan(0.1);
   expect(maxAbsDiff(get("cls.predictions.decoder.bias"), get("cls.predictions.bias"))).toBeGreaterThan(0.1);
+});
+
+test("sparseSemanticSearch finds what sentence-transformers' semantic_search finds on sparse tensors, dot and cosine", async () => {
+  const model = await SparseEncoder.load(built.get("bert")!.dir);
+  const corpus = await model.encode(TEXTS);
+  const queries = await model.encodeQuery(QUERIES);
+  for (const [scoreFunction, ref] of [["dot", search], ["cosine", cosineSearch]] as const) {
+    const hits = sparseSemanticSearch(queries, corpus, { topK: 4, scoreFunction });
+    expect(hits.map((h) => h.map((x) => x.corpusId))).toEqual(ref.search!.map((h) => h.map((x) => x.corpus_id)));
+    hits.forEach((h, i) => h.forEach((x, k) => expect(Math.abs(x.score - ref.search![i]![k]!.score)).toBeLessThan(1e-4 * Math.max(1, Math.abs(x.score)))));
+  }
+  // Fewer than topK entries sharing a dimension: the rest score 0, lowest index first.
+  const lone = { indices: Int32Array.of(1), values: Float32Array.of(2), dim: 10 };
+  const docs = [
+    { indices: Int32Array.of(3), values: Float32Array.of(1), dim: 10 },
+    { indices: Int32Array.of(1, 4), values: Float32Array.of(0.5, 1), dim: 10 },
+    { indices: Int32Array.of(), values: Float32Array.of(), dim: 10 },
+  ];
+  expect(sparseSemanticSearch([lone], docs, { topK: 2 })).toEqual([[{ corpusId: 1, score: 1 }, { corpusId: 0, score: 0 }]]);
+  expect(() => sparseSemanticSearch([lone], [{ indices: Int32Array.of(4, 1), values: Float32Array.of(1, 1), dim: 10 }])).toThrow(/corpus\[0\]/);
+  model.dispose();
 });
 
 test("encodeQuery puts the model's query prompt first, as sentence-transformers' encode_query", async () => {

@@ -1,11 +1,12 @@
 """sentence-transformers' SparseEncoder on a model folder: the anchor the sparse-encoder parity tests compare against.
 
 stdin: {"folder", "texts", "batch_size"?, "max_active_dims"?, "prompt_name"?, "query"?: bool (encode_query),
-        "top_k"?: decode's top_k}
+        "top_k"?: decode's top_k, "search"?: {"queries", "top_k", "score_function": "dot" | "cosine"}}
 stdout: {"embeddings": one dense vector per text, "active": per text the indices of its sparse tensor (to_sparse's
          coalesced order), "decode": decode(embeddings, top_k) as [[token, weight], ...] per text,
          "similarity": similarity(embeddings, embeddings), "dimension": the embeddings' size,
-         "max_seq_length", "similarity_fn_name", "prompts"}.
+         "max_seq_length", "similarity_fn_name", "prompts", "search"?: util.semantic_search of the queries'
+         encode_query embeddings over the texts' embeddings, both sparse, as [[{corpus_id, score}, ...], ...]}.
 A list of such objects runs each in turn and prints the list of results.
 """
 import json
@@ -15,6 +16,7 @@ import warnings
 warnings.filterwarnings("ignore")
 
 from sentence_transformers import SparseEncoder
+from sentence_transformers.util import cos_sim, dot_score, semantic_search
 
 
 def run(spec):
@@ -30,7 +32,7 @@ def run(spec):
     active = [[] for _ in spec["texts"]]
     for row, col in sparse.indices().t().tolist():
         active[row].append(col)
-    return {
+    out = {
         "embeddings": dense.tolist(),
         "active": active,
         "decode": [[[t, w] for t, w in row] for row in model.decode(sparse, top_k=spec.get("top_k"))],
@@ -40,6 +42,12 @@ def run(spec):
         "similarity_fn_name": model.similarity_fn_name,
         "prompts": model.prompts,
     }
+    if "search" in spec:
+        s = spec["search"]
+        queries = model.encode_query(s["queries"], convert_to_tensor=True, convert_to_sparse_tensor=True)
+        score = {"dot": dot_score, "cosine": cos_sim}[s["score_function"]]
+        out["search"] = semantic_search(queries, sparse, top_k=s["top_k"], score_function=score)
+    return out
 
 
 def main():
