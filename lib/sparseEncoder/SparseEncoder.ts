@@ -7,14 +7,14 @@ import { modelIdFor, resolveModelFolder, type HubOptions } from "../hub/index.js
 import { weightsForNative } from "../io/checkpoint.js";
 import { ConfigReader, readJson, readJsonObject, writeFolderAtomically, writeJson, writeJsonWithFloats } from "../io/files.js";
 import { writeSafetensors } from "../io/safetensors.js";
-import type { SentenceModule } from "../models/Module.js";
 import { Transformer } from "../models/Transformer.js";
 import { callNative, native } from "../native.js";
 import { SentenceTransformer, type LinearPrecision } from "../SentenceTransformer.js";
 import type { Tokenizer } from "../tokenization/Tokenizer.js";
 import { isSparseEmbedding, sparseCosSim, sparseDotScore, toDense, toSparse, type SparseEmbedding } from "../util/sparse.js";
+import { MaskedLmHead } from "./MaskedLmHead.js";
 import { MASKED_LM_HEADS, type MaskedLmHeadKeys } from "./mlmHeads.js";
-import { SPARSE_TYPE_PREFIX, SpladePooling } from "./SpladePooling.js";
+import { SpladePooling } from "./SpladePooling.js";
 
 export type SparseSimilarityFnName = "dot" | "cosine";
 const SIMILARITY_FNS: readonly SparseSimilarityFnName[] = ["dot", "cosine"];
@@ -60,42 +60,6 @@ const OP_ENCODE = "SparseEncoder.encode";
 const SAVED_LAYOUT_VERSION = "5.0.0";
 
 type Located = { path: string; spec: NativeTensorSpec };
-
-/**
- * The prediction head of a `*ForMaskedLM` model, run natively on every token's hidden state (scores over the
- * vocabulary, what sentence-transformers' MLMTransformer outputs as token embeddings). It is written back under its
- * Hugging Face keys by SparseEncoder.save, beside the encoder, never into a folder of its own.
- */
-export class MaskedLmHead implements SentenceModule {
-  readonly moduleType = `${SPARSE_TYPE_PREFIX}MLMTransformer`;
-  readonly className = "MLMTransformer";
-  readonly saveInRoot = true;
-  constructor(
-    readonly head: MaskedLmHeadKeys,
-    readonly native: NativeModule,
-    /** config.json's tie_word_embeddings. */
-    readonly tied: boolean,
-    /** The checkpoint keys each native tensor is written under (none for a decoder weight read from the word embeddings). */
-    readonly savedKeys: Readonly<Record<string, readonly string[]>>,
-  ) {}
-
-  /** The head's weights under the checkpoint keys Hugging Face's model gives them. */
-  stateDict(): { name: string; shape: number[]; data: Float32Array }[] {
-    return this.native.stateDict().flatMap((t) => (this.savedKeys[t.name] ?? []).map((name) => ({ ...t, name })));
-  }
-
-  async save(): Promise<void> {
-    throw new SbertError("ERR_INPUT", "the masked-LM head is saved with its encoder, by SparseEncoder.save", { op: "MaskedLmHead.save" });
-  }
-
-  dispose(): void {
-    this.native.dispose();
-  }
-
-  toString(): string {
-    return `MaskedLmHead(${this.head.modelClass})`;
-  }
-}
 
 function checkMaxActiveDims(value: unknown, where: string): number | undefined {
   if (value === undefined || value === null) return undefined;

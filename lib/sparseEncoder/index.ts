@@ -1,5 +1,6 @@
 /** sentence-transformers' `sparse_encoder` package: the model and its modules. */
-export { MaskedLmHead, SparseEncoder } from "./SparseEncoder.js";
+export { MaskedLmHead } from "./MaskedLmHead.js";
+export { SparseEncoder } from "./SparseEncoder.js";
 export type { SparseEmbedding, SparseEncodeOptions, SparseEncoderLoadOptions, SparseOrDense, SparseSimilarityFnName } from "./SparseEncoder.js";
 export { SPLADE_ACTIVATIONS, SPLADE_POOLING_STRATEGIES, SpladePooling } from "./SpladePooling.js";
 export type { SpladeActivation, SpladePoolingOptions, SpladePoolingStrategy } from "./SpladePooling.js";
