@@ -327,6 +327,49 @@ export class SparseEncoder {
     return Array.isArray(embeddings) ? embeddings.map((e, i) => one(e, `embeddings[${i}]`)) : one(embeddings, "embedding");
   }
 
+  /**
+   * The mean number of active (non-zero) dimensions of the embeddings and the mean share of inactive ones, as
+   * sentence-transformers' `sparsity`: `{activeDims, sparsityRatio}` (0 and 1 for no embeddings).
+   */
+  static sparsity(embeddings: SparseOrDense | SparseOrDense[]): { activeDims: number; sparsityRatio: number } {
+    const list = (Array.isArray(embeddings) ? embeddings : [embeddings]).map((e, i) => asSparse(e, `embeddings[${i}]`));
+    if (list.length === 0 || list[0]!.dim === 0) return { activeDims: 0, sparsityRatio: 1 };
+    let active = 0;
+    for (const e of list) for (const v of e.values) if (v !== 0) active++;
+    const activeDims = active / list.length;
+    return { activeDims, sparsityRatio: 1 - activeDims / list[0]!.dim };
+  }
+
+  /**
+   * The dimensions `a` shares with each of `b`, valued a·b where that product is positive, as sentence-transformers'
+   * `intersection` (decode shows which tokens two texts match on); one embedding for one `b`, a list for a list.
+   */
+  static intersection(a: SparseOrDense, b: SparseOrDense): SparseEmbedding;
+  static intersection(a: SparseOrDense, b: SparseOrDense[]): SparseEmbedding[];
+  static intersection(a: SparseOrDense, b: SparseOrDense | SparseOrDense[]): SparseEmbedding | SparseEmbedding[] {
+    const x = asSparse(a, "a");
+    const one = (e: SparseOrDense, where: string): SparseEmbedding => {
+      const y = asSparse(e, where);
+      if (y.dim !== x.dim) throw new SbertError("ERR_INPUT", `${where} has ${y.dim} dimensions but a has ${x.dim}`, { op: "SparseEncoder.intersection" });
+      const indices: number[] = [];
+      const values: number[] = [];
+      for (let i = 0, j = 0; i < x.indices.length && j < y.indices.length; ) {
+        if (x.indices[i] === y.indices[j]) {
+          const v = Math.fround(x.values[i]! * y.values[j]!);
+          if (v > 0) {
+            indices.push(x.indices[i]!);
+            values.push(v);
+          }
+          i++;
+          j++;
+        } else if (x.indices[i]! < y.indices[j]!) i++;
+        else j++;
+      }
+      return { indices: Int32Array.from(indices), values: Float32Array.from(values), dim: x.dim };
+    };
+    return Array.isArray(b) ? b.map((e, i) => one(e, `b[${i}]`)) : one(b, "b");
+  }
+
   /** The similarity (similarityFnName) of every embedding of `a` with every one of `b`: a [a.length][b.length] matrix. */
   similarity(a: SparseOrDense | SparseOrDense[], b: SparseOrDense | SparseOrDense[]): number[][] {
     const left = (Array.isArray(a) ? a : [a]).map((e, i) => asSparse(e, `a[${i}]`));

@@ -54,6 +54,8 @@ interface Answer {
   similarity_fn_name: string;
   prompts: Record<string, string>;
   search?: { corpus_id: number; score: number }[][];
+  sparsity: { active_dims: number; sparsity_ratio: number };
+  intersection: [string, number][][];
 }
 
 let root: string;
@@ -187,6 +189,15 @@ describe.each(NAMES)("%s", (name) => {
       expect(pairs.map((p) => p[0])).toEqual(ref.decode[i]!.map((p) => p[0]));
       pairs.forEach(([, w], k) => expect(Math.abs(w - ref.decode[i]![k]![1])).toBeLessThan(1e-5));
     });
+    // What the first text shares with each, as sentence-transformers' intersection, decoded.
+    const shared = SparseEncoder.intersection(sparse[0]!, sparse);
+    model.decode(shared, TOP_K).forEach((pairs, i) => {
+      expect(pairs.map((p) => p[0])).toEqual(ref.intersection[i]!.map((p) => p[0]));
+      pairs.forEach(([, w], k) => expect(Math.abs(w - ref.intersection[i]![k]![1]) / Math.max(1, Math.abs(w))).toBeLessThan(1e-5));
+    });
+    const stats = SparseEncoder.sparsity(sparse);
+    expect(Math.abs(stats.activeDims - ref.sparsity.active_dims)).toBeLessThan(1e-4);
+    expect(Math.abs(stats.sparsityRatio - ref.sparsity.sparsity_ratio)).toBeLessThan(1e-6);
     // Without topK, every active dimension, heaviest first; a dense embedding decodes the same.
     const all = model.decode(sparse[0]!);
     expect(all.length).toBe(sparse[0]!.indices.length);

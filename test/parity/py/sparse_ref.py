@@ -5,7 +5,8 @@ stdin: {"folder", "texts", "batch_size"?, "max_active_dims"?, "prompt_name"?, "q
 stdout: {"embeddings": one dense vector per text, "active": per text the indices of its sparse tensor (to_sparse's
          coalesced order), "decode": decode(embeddings, top_k) as [[token, weight], ...] per text,
          "similarity": similarity(embeddings, embeddings), "dimension": the embeddings' size,
-         "max_seq_length", "similarity_fn_name", "prompts", "search"?: util.semantic_search of the queries'
+         "max_seq_length", "similarity_fn_name", "prompts", "sparsity": sparsity(embeddings),
+         "intersection": decode(intersection(embeddings[0], embeddings), top_k), "search"?: util.semantic_search of the queries'
          encode_query embeddings over the texts' embeddings, both sparse, as [[{corpus_id, score}, ...], ...]}.
 A list of such objects runs each in turn and prints the list of results.
 """
@@ -41,6 +42,8 @@ def run(spec):
         "max_seq_length": model.max_seq_length,
         "similarity_fn_name": model.similarity_fn_name,
         "prompts": model.prompts,
+        "sparsity": model.sparsity(dense),
+        "intersection": [[[t, w] for t, w in row] for row in model.decode(model.intersection(dense[0], dense), top_k=spec.get("top_k"))],
     }
     if "search" in spec:
         s = spec["search"]
