@@ -24,12 +24,14 @@ const PROMPTS = { query: "query: ", document: "" };
 const MAX_ACTIVE = 7;
 const TOP_K = 5;
 
-// Each model: its architecture, its pooling, the module layout sentence-transformers saved it in.
+// Each model: its architecture, its pooling, the module layout sentence-transformers saved it in. Activations other
+// than gelu show that each head takes its activation where Hugging Face's does: BERT's and DistilBERT's from the
+// config, RoBERTa's always gelu.
 const MODELS = {
   bert: { arch: "bert", pooling_strategy: "max", layout: "mlm", prompts: PROMPTS },
-  "bert-sum": { arch: "bert", pooling_strategy: "sum", layout: "mlm" },
-  distilbert: { arch: "distilbert", pooling_strategy: "max", layout: "transformer" },
-  roberta: { arch: "roberta", pooling_strategy: "max", layout: "mlm", activation_function: "log1p_relu" },
+  "bert-sum": { arch: "bert", pooling_strategy: "sum", layout: "mlm", config: { hidden_act: "gelu_new" } },
+  distilbert: { arch: "distilbert", pooling_strategy: "max", layout: "transformer", config: { activation: "relu" } },
+  roberta: { arch: "roberta", pooling_strategy: "max", layout: "mlm", activation_function: "log1p_relu", config: { hidden_act: "relu" } },
   "xlm-roberta": { arch: "xlm-roberta", pooling_strategy: "max", layout: "mlm" },
   mpnet: { arch: "mpnet", pooling_strategy: "sum", layout: "mlm" },
   // A decoder of its own (config.json's tie_word_embeddings false), stored as cls.predictions.decoder.weight.
