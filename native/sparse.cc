@@ -42,6 +42,31 @@ void MaskedLmHeadModule::forward(const ops::Context& ctx, Features& f) {
 
 void MaskedLmHeadModule::init_weights(uint64_t seed) { nn::init_normal(*this, 0.02, seed); }
 
+MlmTransformerModule::MlmTransformerModule(std::shared_ptr<SentenceModule> transformer_, std::shared_ptr<SentenceModule> head_)
+    : transformer(std::move(transformer_)), head(std::move(head_)) {
+  if (!transformer || !head) fail(ErrorCode::Input, "MLMTransformer needs an encoder and a masked-LM head");
+  if (std::string(head->kind()) != "mlm_head") fail(ErrorCode::Input, std::string("MLMTransformer's head must be an mlm_head module, got ") + head->kind());
+  register_module("transformer", transformer);
+  register_module("head", head);
+  device_ = transformer->device();
+}
+
+void MlmTransformerModule::forward(const ops::Context& ctx, Features& f) {
+  transformer->forward(ctx, f);
+  head->forward(ctx, f);
+}
+
+void MlmTransformerModule::set_precision(ops::Precision precision) {
+  transformer->set_precision(precision);
+  head->set_precision(precision);
+}
+
+void MlmTransformerModule::move_to(const at::Device& device) {
+  transformer->move_to(device);
+  head->move_to(device);
+  device_ = device;
+}
+
 const std::vector<std::string>& splade_strategy_names() {
   static const std::vector<std::string> names = {"max", "sum"};
   return names;

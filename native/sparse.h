@@ -31,6 +31,19 @@ class MaskedLmHeadModule : public SentenceModule {
   const ops::Activation activation;
 };
 
+// sentence-transformers' MLMTransformer as one module of a pipeline: the encoder, then its masked-LM head
+// (token_embeddings <- the head's scores over the vocabulary). Both are shared with their own handles, which save and
+// load them.
+class MlmTransformerModule : public SentenceModule {
+ public:
+  MlmTransformerModule(std::shared_ptr<SentenceModule> transformer, std::shared_ptr<SentenceModule> head);
+  const char* kind() const override { return "mlm_transformer"; }
+  void forward(const ops::Context& ctx, Features& features) override;
+  void set_precision(ops::Precision precision) override;
+  void move_to(const at::Device& device) override;
+  const std::shared_ptr<SentenceModule> transformer, head;
+};
+
 enum class SpladeStrategy { Max, Sum };
 enum class SpladeActivation { Relu, Log1pRelu };
 

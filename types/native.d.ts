@@ -351,4 +351,6 @@ export interface NativeAddon {
   ): Promise<{ module: NativeModule; ignoredKeys: string[] }>;
   /** a Router over existing module handles (shared, not copied); defaultRoute "" for none */
   createRouter(routes: { name: string; modules: NativeModule[] }[], defaultRoute: string): NativeModule;
+  /** an encoder and its masked-LM head (an mlm_head module) run as one pipeline module, both handles shared */
+  createMlmTransformer(transformer: NativeModule, head: NativeModule): NativeModule;
 }

@@ -1,19 +1,14 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 
-import type { NativeModule, NativeTensorSpec, NativeWeights } from "../../types/native.js";
 import { SbertError } from "../errors.js";
 import { modelIdFor, resolveModelFolder, type HubOptions } from "../hub/index.js";
-import { weightsForNative } from "../io/checkpoint.js";
-import { ConfigReader, readJson, readJsonObject, writeFolderAtomically, writeJson, writeJsonWithFloats } from "../io/files.js";
-import { writeSafetensors } from "../io/safetensors.js";
-import { Transformer } from "../models/Transformer.js";
-import { callNative, native } from "../native.js";
+import { ConfigReader, readJson, readJsonObject, writeFolderAtomically, writeJson } from "../io/files.js";
+import { native } from "../native.js";
 import { SentenceTransformer, type LinearPrecision } from "../SentenceTransformer.js";
 import type { Tokenizer } from "../tokenization/Tokenizer.js";
 import { isSparseEmbedding, sparseCosSim, sparseDotScore, toDense, toSparse, type SparseEmbedding } from "../util/sparse.js";
-import { MaskedLmHead } from "./MaskedLmHead.js";
-import { MASKED_LM_HEADS, type MaskedLmHeadKeys } from "./mlmHeads.js";
+import { MLMTransformer } from "./MLMTransformer.js";
 import { SpladePooling } from "./SpladePooling.js";
 
 export type SparseSimilarityFnName = "dot" | "cosine";
@@ -59,8 +54,6 @@ const OP_ENCODE = "SparseEncoder.encode";
 /** The sentence-transformers version whose SparseEncoder layout save writes (legacy module types, MLMTransformer at the root). */
 const SAVED_LAYOUT_VERSION = "5.0.0";
 
-type Located = { path: string; spec: NativeTensorSpec };
-
 function checkMaxActiveDims(value: unknown, where: string): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "number" || !Number.isInteger(value) || value <= 0) throw new RangeError(`${where}: maxActiveDims must be a positive integer, got ${String(value)}`);
@@ -94,24 +87,22 @@ export class SparseEncoder {
   /** Hub id of the model, if it was downloaded. */
   hubId: string | undefined;
   private _similarityFnName: SparseSimilarityFnName;
-  private readonly transformer: Transformer;
-  private readonly head: MaskedLmHead;
+  /** The `*ForMaskedLM` model: its token embeddings are scores over the vocabulary. */
+  readonly transformer: MLMTransformer;
   readonly pooling: SpladePooling;
   // Encoder, head and pooling as one native pipeline, with encode's batching by length and its prompts.
   private readonly pipeline: SentenceTransformer;
   private disposed = false;
 
   private constructor(
-    transformer: Transformer,
-    head: MaskedLmHead,
+    transformer: MLMTransformer,
     pooling: SpladePooling,
     options: { prompts: Record<string, string>; defaultPromptName: string | undefined; similarityFnName: SparseSimilarityFnName; maxActiveDims: number | undefined },
   ) {
     this.transformer = transformer;
-    this.head = head;
     this.pooling = pooling;
-    pooling.embeddingDimension = transformer.encoderInfo.vocabSize;
-    this.pipeline = new SentenceTransformer({ modules: [transformer, head, pooling], prompts: options.prompts, defaultPromptName: options.defaultPromptName });
+    pooling.embeddingDimension = transformer.vocabSize;
+    this.pipeline = new SentenceTransformer({ modules: [transformer, pooling], prompts: options.prompts, defaultPromptName: options.defaultPromptName });
     this._similarityFnName = options.similarityFnName;
     this.maxActiveDims = options.maxActiveDims;
   }
@@ -143,73 +134,13 @@ export class SparseEncoder {
     const saved = st["similarity_fn_name"];
     const similarityFnName = options.similarityFnName ?? (SIMILARITY_FNS.includes(saved as SparseSimilarityFnName) ? (saved as SparseSimilarityFnName) : "dot");
 
-    const configFile = join(path, "config.json");
-    const config = await readJsonObject(configFile, { op: OP_LOAD });
-    const modelType = config["model_type"] ?? "bert";
-    const mlm = typeof modelType === "string" && Object.hasOwn(MASKED_LM_HEADS, modelType) ? MASKED_LM_HEADS[modelType]! : undefined;
-    if (mlm === undefined) {
-      throw new SbertError(
-        "ERR_CONFIG",
-        `${configFile}: model_type ${JSON.stringify(modelType)} has no masked-LM head in sbert-node (supported: ${Object.keys(MASKED_LM_HEADS).join(", ")})`,
-        { op: OP_LOAD },
-      );
-    }
-    const reader = new ConfigReader(config, configFile, OP_LOAD);
-    const tied = reader.bool("tie_word_embeddings", true);
-
-    const weights = await weightsForNative(path);
-    const tensors = new Map<string, Located>();
-    for (const f of weights.files) for (const t of f.tensors) tensors.set(t.name, { path: f.path, spec: t });
-    const files = weights.files.map((f) => f.path).join(", ");
-    // The head's keys are looked for before anything is loaded; shapes are checked once the sizes are known.
-    const needed = headKeys(mlm, tied);
-    for (const part of needed) {
-      if (!part.lookup.some((k) => tensors.has(k))) {
-        const [first, ...others] = part.reported;
-        const or = others.length > 0 ? ` (or '${others.join("', '")}')` : "";
-        throw new SbertError("ERR_WEIGHTS", `missing key '${first}'${or} in ${files}: ${mlm.modelClass}'s prediction head needs it for its ${part.name}`, { op: OP_LOAD });
-      }
-    }
-
-    const loaded: { dispose(): void }[] = [];
+    const mlm = await MLMTransformer.load(path, { device, maxSeqLength: options.maxSeqLength });
+    const loaded: { dispose(): void }[] = [mlm];
     try {
-      const transformer = await Transformer.load(path, { device, maxSeqLength: options.maxSeqLength });
-      loaded.push(transformer);
-      const hidden = transformer.encoderInfo.hiddenSize;
-      const vocab = transformer.encoderInfo.vocabSize;
-      const shapes: Record<string, number[]> = {
-        "dense.weight": [hidden, hidden],
-        "dense.bias": [hidden],
-        "layer_norm.weight": [hidden],
-        "layer_norm.bias": [hidden],
-        "decoder.weight": [vocab, hidden],
-        "decoder.bias": [vocab],
-      };
-      const byFile = new Map<string, NativeTensorSpec[]>();
-      const savedKeys: Record<string, string[]> = {};
-      for (const { name, lookup } of needed) {
-        const key = lookup.find((k) => tensors.has(k))!;
-        savedKeys[name] = savedKeysOf(mlm, tied, name, key);
-        const found = tensors.get(key)!;
-        const expected = shapes[name]!;
-        if (found.spec.shape.length !== expected.length || found.spec.shape.some((d, i) => d !== expected[i])) {
-          throw new SbertError(
-            "ERR_WEIGHTS",
-            `key '${key}' has shape [${found.spec.shape.join(", ")}] in ${found.path} but ${mlm.modelClass}'s prediction head expects [${expected.join(", ")}]`,
-            { op: OP_LOAD },
-          );
-        }
-        byFile.set(found.path, [...(byFile.get(found.path) ?? []), { ...found.spec, name }]);
-      }
-      const headWeights: NonNullable<NativeWeights> = { files: [...byFile].map(([p, specs]) => ({ path: p, tensors: specs })) };
-      const headConfig = { hiddenSize: hidden, vocabSize: vocab, activation: mlm.activation(reader), layerNormEps: mlm.layerNormEps(reader) };
-      const { module } = await callNative(OP_LOAD, (n) => n.loadModule("mlm_head", headConfig, headWeights, { device, seed: 0 }));
-      const head = new MaskedLmHead(mlm, module, tied, savedKeys);
-      loaded.push(head);
       const pooling = poolingPath === undefined ? new SpladePooling() : await SpladePooling.load(poolingPath);
       loaded.push(pooling);
       if (device !== "cpu") pooling.native.to(device);
-      const model = new SparseEncoder(transformer, head, pooling, { prompts, defaultPromptName, similarityFnName, maxActiveDims: optionMaxActiveDims });
+      const model = new SparseEncoder(mlm, pooling, { prompts, defaultPromptName, similarityFnName, maxActiveDims: optionMaxActiveDims });
       if (path !== modelNameOrPath) model.hubId = modelIdFor(modelNameOrPath);
       if (options.quantize !== undefined) model.quantize(options.quantize);
       return model;
@@ -254,7 +185,7 @@ export class SparseEncoder {
 
   /** The embeddings' size: the vocabulary's. */
   getSentenceEmbeddingDimension(): number {
-    return this.transformer.encoderInfo.vocabSize;
+    return this.transformer.vocabSize;
   }
 
   /**
@@ -415,28 +346,15 @@ export class SparseEncoder {
   async save(path: string): Promise<void> {
     if (typeof path !== "string" || path === "") throw new TypeError("SparseEncoder.save: path must be a non-empty string");
     if (this.disposed) throw new SbertError("ERR_DISPOSED", "the model was disposed", { op: "SparseEncoder.save" });
-    const mlm = this.head.head;
-    const named = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const t of this.transformer.native.stateDict()) named.set(`${mlm.prefix}.${t.name}`, t);
-    for (const t of this.head.stateDict()) named.set(t.name, t);
-    const tensors = [...named].map(([name, t]) => ({ name, dtype: "F32" as const, shape: t.shape, data: t.data }));
-    const info = this.transformer.encoderInfo;
     await writeFolderAtomically(
       path,
       async (tmp) => {
-        await writeJsonWithFloats(
-          join(tmp, "config.json"),
-          { ...this.transformer.config, architectures: [mlm.modelClass], model_type: info.modelType, tie_word_embeddings: this.head.tied, torch_dtype: "float32" },
-          this.transformer.configFloats,
-        );
-        await writeSafetensors(join(tmp, "model.safetensors"), tensors, { format: "pt" });
-        await this.transformer.tokenizer.save(tmp, { modelMaxLength: this.transformer.maxSeqLength });
-        await writeJson(join(tmp, "sentence_bert_config.json"), this.transformer.getConfigDict());
+        await this.transformer.save(tmp);
         const poolingDir = `1_${this.pooling.className}`;
         await mkdir(join(tmp, poolingDir));
         await this.pooling.save(join(tmp, poolingDir));
         await writeJson(join(tmp, "modules.json"), [
-          { idx: 0, name: "0", path: "", type: this.head.moduleType },
+          { idx: 0, name: "0", path: "", type: this.transformer.moduleType },
           { idx: 1, name: "1", path: poolingDir, type: this.pooling.moduleType },
         ]);
         await writeJson(join(tmp, "config_sentence_transformers.json"), this.getConfigDict());
@@ -456,45 +374,8 @@ export class SparseEncoder {
   }
 
   toString(): string {
-    return `SparseEncoder(${this.head.head.modelClass}, max_seq_length=${this.maxSeqLength}, ${String(this.pooling)})`;
+    return `SparseEncoder(${this.transformer.keys.modelClass}, max_seq_length=${this.maxSeqLength}, ${String(this.pooling)})`;
   }
-}
-
-/**
- * The head's parts by native name, each with the checkpoint keys that may hold it in the order transformers 5 reads
- * them (`lookup`) and in the order a missing one is reported (`reported`, the usual key first). A tied decoder
- * reads a weight or bias of its own where the checkpoint stores one (transformers ties only what is absent or
- * equal), else the word embeddings and the head's bias; an untied one reads only its own.
- */
-function headKeys(mlm: MaskedLmHeadKeys, tied: boolean): { name: string; lookup: string[]; reported: string[] }[] {
-  const one = (name: string, key: string) => ({ name, lookup: [key], reported: [key] });
-  const embeddings = [`${mlm.prefix}.${mlm.wordEmbeddings}`, mlm.wordEmbeddings];
-  const weight = tied
-    ? { name: "decoder.weight", lookup: [`${mlm.decoder}.weight`, ...embeddings], reported: [embeddings[0]!, `${mlm.decoder}.weight`] }
-    : one("decoder.weight", `${mlm.decoder}.weight`);
-  const bias =
-    tied && mlm.tiedBias !== undefined
-      ? { name: "decoder.bias", lookup: [`${mlm.decoder}.bias`, mlm.tiedBias], reported: [mlm.tiedBias, `${mlm.decoder}.bias`] }
-      : one("decoder.bias", `${mlm.decoder}.bias`);
-  return [
-    one("dense.weight", `${mlm.dense}.weight`),
-    one("dense.bias", `${mlm.dense}.bias`),
-    one("layer_norm.weight", `${mlm.layerNorm}.weight`),
-    one("layer_norm.bias", `${mlm.layerNorm}.bias`),
-    weight,
-    bias,
-  ];
-}
-
-/**
- * Where save writes a head tensor read from `key`: back under the key, except a decoder weight read from the word
- * embeddings (the encoder writes those); an untied decoder's bias is written under the head's bias too, the
- * parameter transformers keeps beside it unused.
- */
-function savedKeysOf(mlm: MaskedLmHeadKeys, tied: boolean, name: string, key: string): string[] {
-  if (name === "decoder.weight" && key !== `${mlm.decoder}.weight`) return [];
-  if (name === "decoder.bias" && !tied && mlm.tiedBias !== undefined) return [mlm.tiedBias, key];
-  return [key];
 }
 
 /** Checks modules.json: a masked-LM Transformer at the root, then SpladePooling; returns the pooling's folder. */

@@ -1,5 +1,5 @@
 /** sentence-transformers' `sparse_encoder` package: the model and its modules. */
-export { MaskedLmHead } from "./MaskedLmHead.js";
+export { MLMTransformer, type MLMTransformerOptions } from "./MLMTransformer.js";
 export { SparseEncoder } from "./SparseEncoder.js";
 export type { SparseEmbedding, SparseEncodeOptions, SparseEncoderLoadOptions, SparseOrDense, SparseSimilarityFnName } from "./SparseEncoder.js";
 export { SPLADE_ACTIVATIONS, SPLADE_POOLING_STRATEGIES, SpladePooling } from "./SpladePooling.js";

@@ -142,12 +142,22 @@ Napi::Value CreateRouter(const Napi::CallbackInfo& info) {
   });
 }
 
+// createMlmTransformer(transformer, head) -> module: an encoder and its masked-LM head run as one pipeline module,
+// sharing both handles.
+Napi::Value CreateMlmTransformer(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 2) fail(ErrorCode::Input, "createMlmTransformer needs a transformer and a head module handle");
+    return ModuleWrap::Create(info.Env(), std::make_shared<MlmTransformerModule>(ModuleWrap::From(info[0]), ModuleWrap::From(info[1])));
+  });
+}
+
 }  // namespace
 
 void register_st_modules(Napi::Env env, Napi::Object exports) {
   exports.Set("createModule", Napi::Function::New(env, CreateModule, "createModule"));
   exports.Set("loadModule", Napi::Function::New(env, LoadModule, "loadModule"));
   exports.Set("createRouter", Napi::Function::New(env, CreateRouter, "createRouter"));
+  exports.Set("createMlmTransformer", Napi::Function::New(env, CreateMlmTransformer, "createMlmTransformer"));
 }
 
 }  // namespace sbert::js
