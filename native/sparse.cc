@@ -1,6 +1,7 @@
 #include "sparse.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
 
 #include "errors.h"
 
@@ -65,6 +66,32 @@ void MlmTransformerModule::move_to(const at::Device& device) {
   transformer->move_to(device);
   head->move_to(device);
   device_ = device;
+}
+
+SparseStaticEmbeddingModule::SparseStaticEmbeddingModule(int64_t vocab_size) {
+  if (vocab_size <= 0 || static_cast<double>(vocab_size) > kMaxElements) {
+    fail(ErrorCode::Config, "SparseStaticEmbedding vocabulary size must be a positive integer within 2^32, got " + std::to_string(vocab_size));
+  }
+  weight = register_parameter("weight", at::ones({vocab_size}));
+}
+
+void SparseStaticEmbeddingModule::init_weights(uint64_t /*seed*/) {
+  c10::NoGradGuard no_grad;
+  weight.fill_(1.0);
+}
+
+void SparseStaticEmbeddingModule::forward(const ops::Context& /*ctx*/, Features& f) {
+  const int64_t vocab = weight.size(0);
+  if (f.input_ids.numel() > 0) {
+    const int64_t low = f.input_ids.min().item<int64_t>(), high = f.input_ids.max().item<int64_t>();
+    if (low < 0 || high >= vocab) {
+      fail(ErrorCode::Input, "SparseStaticEmbedding: token id " + std::to_string(low < 0 ? low : high) + " is outside its " + std::to_string(vocab) + " weights");
+    }
+  }
+  auto presence = at::zeros({f.input_ids.size(0), vocab}, weight.options());
+  presence.scatter_(1, f.input_ids, f.attention_mask.to(weight.scalar_type()));
+  auto embedding = presence * weight;
+  f.sentence_embedding = f.sentence_embedding.defined() ? embedding * f.sentence_embedding : embedding;
 }
 
 const std::vector<std::string>& splade_strategy_names() {

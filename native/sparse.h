@@ -44,6 +44,19 @@ class MlmTransformerModule : public SentenceModule {
   const std::shared_ptr<SentenceModule> transformer, head;
 };
 
+// sentence_embedding [B, vocab] <- weight where the text holds the token (its attention mask 1), else 0; times the
+// sentence embedding a module before it left, if any. sentence-transformers' SparseStaticEmbedding (IDF-like weights
+// for inference-free query encoders). Key `weight` [vocab].
+class SparseStaticEmbeddingModule : public SentenceModule {
+ public:
+  explicit SparseStaticEmbeddingModule(int64_t vocab_size);
+  const char* kind() const override { return "sparse_static_embedding"; }
+  void forward(const ops::Context& ctx, Features& features) override;
+  // Every token weighs 1, as sentence-transformers starts one without weights.
+  void init_weights(uint64_t seed) override;
+  at::Tensor weight;
+};
+
 enum class SpladeStrategy { Max, Sum };
 enum class SpladeActivation { Relu, Log1pRelu };
 

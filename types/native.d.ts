@@ -331,6 +331,7 @@ export interface NativeStModuleConfigs {
   /** a *ForMaskedLM prediction head (native/sparse.h); activation as config.json's hidden_act spells it */
   mlm_head: { hiddenSize: number; vocabSize: number; activation: string; layerNormEps: number };
   splade_pooling: { poolingStrategy: string; activationFunction: string };
+  sparse_static_embedding: { vocabSize: number };
 }
 export type NativeStModuleKind = keyof NativeStModuleConfigs;
 

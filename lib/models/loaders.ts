@@ -12,6 +12,9 @@ import { Transformer } from "./Transformer.js";
 import { WeightedLayerPooling } from "./WeightedLayerPooling.js";
 import { WordEmbeddings } from "./WordEmbeddings.js";
 import { WordWeights } from "./WordWeights.js";
+import { MLMTransformer } from "../sparseEncoder/MLMTransformer.js";
+import { SparseStaticEmbedding } from "../sparseEncoder/SparseStaticEmbedding.js";
+import { SpladePooling } from "../sparseEncoder/SpladePooling.js";
 
 /** How each module class a modules.json (or router_config.json) `type` can name is loaded from its folder. */
 export const MODULE_LOADERS: Record<string, (dir: string, device: string) => Promise<SentenceModule>> = {
@@ -30,6 +33,10 @@ export const MODULE_LOADERS: Record<string, (dir: string, device: string) => Pro
   Router: (dir, device) => Router.load(dir, { device }),
   // sentence-transformers' older name for Router (it reads router_config.json or, before v5, config.json).
   Asym: (dir, device) => Router.load(dir, { device }),
+  // SparseEncoder's modules (sparse_encoder.modules), which its Routers hold.
+  MLMTransformer: (dir, device) => MLMTransformer.load(dir, { device }),
+  SpladePooling: (dir) => SpladePooling.load(dir),
+  SparseStaticEmbedding: (dir, device) => SparseStaticEmbedding.load(dir, { device }),
 };
 
 /**

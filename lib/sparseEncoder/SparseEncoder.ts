@@ -6,9 +6,12 @@ import { modelIdFor, resolveModelFolder, type HubOptions } from "../hub/index.js
 import { ConfigReader, readJson, readJsonObject, writeFolderAtomically, writeJson } from "../io/files.js";
 import { native } from "../native.js";
 import { SentenceTransformer, type LinearPrecision } from "../SentenceTransformer.js";
-import type { Tokenizer } from "../tokenization/Tokenizer.js";
+import type { SentenceModule } from "../models/Module.js";
+import { Router } from "../models/Router.js";
+import { Tokenizer } from "../tokenization/Tokenizer.js";
 import { isSparseEmbedding, sparseCosSim, sparseDotScore, toDense, toSparse, type SparseEmbedding } from "../util/sparse.js";
 import { MLMTransformer } from "./MLMTransformer.js";
+import { SparseStaticEmbedding } from "./SparseStaticEmbedding.js";
 import { SpladePooling } from "./SpladePooling.js";
 
 export type SparseSimilarityFnName = "dot" | "cosine";
@@ -42,6 +45,8 @@ export interface SparseEncodeOptions {
   maxActiveDims?: number;
   /** true (default): SparseEmbeddings; false: dense Float32Arrays over the vocabulary. */
   convertToSparseTensor?: boolean;
+  /** The task the texts are for ("query", "document"): a Router sends them down that task's route. */
+  task?: string;
 }
 
 export type { SparseEmbedding };
@@ -86,25 +91,38 @@ export class SparseEncoder {
   maxActiveDims: number | undefined;
   /** Hub id of the model, if it was downloaded. */
   hubId: string | undefined;
+  /** The pipeline: MLMTransformer then SpladePooling, or a Router whose routes end in sparse embeddings. */
+  readonly modules: readonly SentenceModule[];
   private _similarityFnName: SparseSimilarityFnName;
-  /** The `*ForMaskedLM` model: its token embeddings are scores over the vocabulary. */
-  readonly transformer: MLMTransformer;
-  readonly pooling: SpladePooling;
-  // Encoder, head and pooling as one native pipeline, with encode's batching by length and its prompts.
+  // The modules as one native pipeline, with encode's batching by length and its prompts.
   private readonly pipeline: SentenceTransformer;
   private disposed = false;
 
   private constructor(
-    transformer: MLMTransformer,
-    pooling: SpladePooling,
+    modules: SentenceModule[],
     options: { prompts: Record<string, string>; defaultPromptName: string | undefined; similarityFnName: SparseSimilarityFnName; maxActiveDims: number | undefined },
   ) {
-    this.transformer = transformer;
-    this.pooling = pooling;
-    pooling.embeddingDimension = transformer.vocabSize;
-    this.pipeline = new SentenceTransformer({ modules: [transformer, pooling], prompts: options.prompts, defaultPromptName: options.defaultPromptName });
+    this.modules = modules;
+    this.pipeline = new SentenceTransformer({ modules, prompts: options.prompts, defaultPromptName: options.defaultPromptName });
+    const dim = this.getSentenceEmbeddingDimension();
+    for (const m of this.allModules()) if (m instanceof SpladePooling) m.embeddingDimension = dim;
     this._similarityFnName = options.similarityFnName;
     this.maxActiveDims = options.maxActiveDims;
+  }
+
+  /** The modules, a Router's routes' included. */
+  private allModules(): SentenceModule[] {
+    return this.modules.flatMap((m) => (m instanceof Router ? Object.values(m.subModules).flat() : [m]));
+  }
+
+  /** The masked-LM model (of the document route, with a Router). */
+  get transformer(): MLMTransformer | undefined {
+    return this.allModules().find((m): m is MLMTransformer => m instanceof MLMTransformer);
+  }
+
+  /** The SpladePooling after it. */
+  get pooling(): SpladePooling | undefined {
+    return this.allModules().find((m): m is SpladePooling => m instanceof SpladePooling);
   }
 
   /**
@@ -124,8 +142,7 @@ export class SparseEncoder {
 
     const modulesFile = join(path, "modules.json");
     const entries = await readJson(modulesFile, { optional: true, op: OP_LOAD });
-    let poolingPath: string | undefined;
-    if (entries !== undefined) poolingPath = await checkModules(entries, path, modulesFile);
+    const layout = entries === undefined ? { router: false as const, poolingPath: undefined } : await checkModules(entries, path, modulesFile);
     const stFile = join(path, "config_sentence_transformers.json");
     const st = (await readJsonObject(stFile, { optional: true, op: OP_LOAD })) ?? {};
     const stConfig = new ConfigReader(st, stFile, OP_LOAD);
@@ -134,20 +151,39 @@ export class SparseEncoder {
     const saved = st["similarity_fn_name"];
     const similarityFnName = options.similarityFnName ?? (SIMILARITY_FNS.includes(saved as SparseSimilarityFnName) ? (saved as SparseSimilarityFnName) : "dot");
 
-    const mlm = await MLMTransformer.load(path, { device, maxSeqLength: options.maxSeqLength });
-    const loaded: { dispose(): void }[] = [mlm];
-    try {
-      const pooling = poolingPath === undefined ? new SpladePooling() : await SpladePooling.load(poolingPath);
-      loaded.push(pooling);
-      if (device !== "cpu") pooling.native.to(device);
-      const model = new SparseEncoder(mlm, pooling, { prompts, defaultPromptName, similarityFnName, maxActiveDims: optionMaxActiveDims });
-      if (path !== modelNameOrPath) model.hubId = modelIdFor(modelNameOrPath);
-      if (options.quantize !== undefined) model.quantize(options.quantize);
-      return model;
-    } catch (e) {
-      for (const m of loaded) m.dispose();
-      throw e;
+    const settings = { prompts, defaultPromptName, similarityFnName, maxActiveDims: optionMaxActiveDims };
+    let model: SparseEncoder;
+    if (layout.router) {
+      const router = await Router.load(path, { device });
+      try {
+        for (const [route, modules] of Object.entries(router.subModules)) {
+          const last = modules[modules.length - 1]!;
+          if (!(last instanceof SpladePooling || last instanceof SparseStaticEmbedding)) {
+            throw new SbertError("ERR_CONFIG", `${join(path, "router_config.json")}: route '${route}' must end in a SpladePooling or a SparseStaticEmbedding (a sparse embedding), not ${last.className}`, { op: OP_LOAD });
+          }
+        }
+        if (options.maxSeqLength !== undefined) router.maxSeqLength = options.maxSeqLength;
+        model = new SparseEncoder([router], settings);
+      } catch (e) {
+        router.dispose();
+        throw e;
+      }
+    } else {
+      const mlm = await MLMTransformer.load(path, { device, maxSeqLength: options.maxSeqLength });
+      const loaded: { dispose(): void }[] = [mlm];
+      try {
+        const pooling = layout.poolingPath === undefined ? new SpladePooling() : await SpladePooling.load(layout.poolingPath);
+        loaded.push(pooling);
+        if (device !== "cpu") pooling.native.to(device);
+        model = new SparseEncoder([mlm, pooling], settings);
+      } catch (e) {
+        for (const m of loaded) m.dispose();
+        throw e;
+      }
     }
+    if (path !== modelNameOrPath) model.hubId = modelIdFor(modelNameOrPath);
+    if (options.quantize !== undefined) model.quantize(options.quantize);
+    return model;
   }
 
   /** The similarity function similarity() and similarityPairwise() use: "dot" (sentence-transformers' default) or "cosine". */
@@ -168,15 +204,17 @@ export class SparseEncoder {
   }
 
   get tokenizer(): Tokenizer {
-    return this.transformer.tokenizer;
+    const t = this.pipeline.tokenizer;
+    if (!(t instanceof Tokenizer)) throw new SbertError("ERR_INPUT", "the model's first module has no Hugging Face tokenizer", { op: "SparseEncoder" });
+    return t;
   }
 
   get maxSeqLength(): number {
-    return this.transformer.maxSeqLength;
+    return this.pipeline.maxSeqLength;
   }
 
   set maxSeqLength(value: number) {
-    this.transformer.maxSeqLength = value;
+    this.pipeline.maxSeqLength = value;
   }
 
   get device(): string {
@@ -185,7 +223,10 @@ export class SparseEncoder {
 
   /** The embeddings' size: the vocabulary's. */
   getSentenceEmbeddingDimension(): number {
-    return this.transformer.vocabSize;
+    const mlm = this.transformer;
+    if (mlm !== undefined) return mlm.vocabSize;
+    const staticEmbedding = this.allModules().find((m): m is SparseStaticEmbedding => m instanceof SparseStaticEmbedding);
+    return staticEmbedding!.numDimensions;
   }
 
   /**
@@ -211,6 +252,7 @@ export class SparseEncoder {
       showProgressBar: options.showProgressBar,
       prompt: options.prompt,
       promptName: options.promptName,
+      task: options.task,
     })) as Float32Array[];
     const out: SparseOrDense[] = dense.map((row) => {
       if (options.convertToSparseTensor ?? true) return toSparse(row, maxActiveDims);
@@ -226,7 +268,7 @@ export class SparseEncoder {
   encodeQuery(sentences: string | string[], options: SparseEncodeOptions = {}): Promise<SparseOrDense | SparseOrDense[]> {
     const o = { ...(options ?? {}) };
     if (o.promptName === undefined && o.prompt === undefined && "query" in this.prompts) o.promptName = "query";
-    return this.encode(sentences, o);
+    return this.encode(sentences, { ...o, task: "query" });
   }
 
   /** Embeds documents, as sentence-transformers' `encode_document`: the first of the prompts "document", "passage", "corpus" the model has, when no prompt is given. */
@@ -236,7 +278,7 @@ export class SparseEncoder {
   encodeDocument(sentences: string | string[], options: SparseEncodeOptions = {}): Promise<SparseOrDense | SparseOrDense[]> {
     const o = { ...(options ?? {}) };
     if (o.promptName === undefined && o.prompt === undefined) o.promptName = ["document", "passage", "corpus"].find((p) => p in this.prompts);
-    return this.encode(sentences, o);
+    return this.encode(sentences, { ...o, task: "document" });
   }
 
   /**
@@ -349,14 +391,14 @@ export class SparseEncoder {
     await writeFolderAtomically(
       path,
       async (tmp) => {
-        await this.transformer.save(tmp);
-        const poolingDir = `1_${this.pooling.className}`;
-        await mkdir(join(tmp, poolingDir));
-        await this.pooling.save(join(tmp, poolingDir));
-        await writeJson(join(tmp, "modules.json"), [
-          { idx: 0, name: "0", path: "", type: this.transformer.moduleType },
-          { idx: 1, name: "1", path: poolingDir, type: this.pooling.moduleType },
-        ]);
+        const entries: { idx: number; name: string; path: string; type: string }[] = [];
+        for (const [idx, module] of this.modules.entries()) {
+          const rel = idx === 0 && module.saveInRoot ? "" : `${idx}_${module.className}`;
+          await mkdir(join(tmp, rel), { recursive: true });
+          await module.save(join(tmp, rel));
+          entries.push({ idx, name: String(idx), path: rel, type: module.moduleType });
+        }
+        await writeJson(join(tmp, "modules.json"), entries);
         await writeJson(join(tmp, "config_sentence_transformers.json"), this.getConfigDict());
       },
       "SparseEncoder.save",
@@ -374,15 +416,23 @@ export class SparseEncoder {
   }
 
   toString(): string {
-    return `SparseEncoder(${this.transformer.keys.modelClass}, max_seq_length=${this.maxSeqLength}, ${String(this.pooling)})`;
+    return `SparseEncoder(\n${this.modules.map((m, i) => `  (${i}): ${String(m)}`).join("\n")}\n)`;
   }
 }
 
-/** Checks modules.json: a masked-LM Transformer at the root, then SpladePooling; returns the pooling's folder. */
-async function checkModules(entries: unknown, root: string, file: string): Promise<string> {
+/**
+ * Checks modules.json: a masked-LM Transformer at the root then SpladePooling (the pooling's folder is returned), or
+ * one Router at the root (inference-free models).
+ */
+async function checkModules(entries: unknown, root: string, file: string): Promise<{ router: true; poolingPath?: undefined } | { router: false; poolingPath: string }> {
   const list = Array.isArray(entries) ? (entries as Record<string, unknown>[]) : [];
   const types = list.map((e) => (typeof e === "object" && e !== null ? e["type"] : e));
-  const shape = `sbert-node runs sparse encoders made of a masked-LM Transformer at the folder's root and a SpladePooling; this one lists ${JSON.stringify(types)}`;
+  const shape = `sbert-node runs sparse encoders made of a masked-LM Transformer at the folder's root and a SpladePooling, or of one Router; this one lists ${JSON.stringify(types)}`;
+  const only = list.length === 1 && typeof list[0] === "object" && list[0] !== null ? list[0] : undefined;
+  if (only && typeof only["type"] === "string" && only["type"].startsWith("sentence_transformers.") && /\.(Router|Asym)$/.test(only["type"])) {
+    if (only["path"] !== "") throw new SbertError("ERR_CONFIG", `${file}: the Router must be at the folder's root (path ""), got ${JSON.stringify(only["path"])}`, { op: OP_LOAD });
+    return { router: true };
+  }
   if (list.length !== 2 || list.some((e) => typeof e !== "object" || e === null)) throw new SbertError("ERR_CONFIG", `${file}: ${shape}`, { op: OP_LOAD });
   const [first, second] = list as [Record<string, unknown>, Record<string, unknown>];
   const firstClass = typeof first["type"] === "string" ? first["type"].slice(first["type"].lastIndexOf(".") + 1) : undefined;
@@ -404,7 +454,7 @@ async function checkModules(entries: unknown, root: string, file: string): Promi
   }
   const rel = second["path"];
   if (typeof rel !== "string" || rel === "" || rel.split(/[\\/]/).includes("..")) throw new SbertError("ERR_CONFIG", `${file}: SpladePooling's path must name a folder inside the model, got ${JSON.stringify(rel)}`, { op: OP_LOAD });
-  return join(root, rel);
+  return { router: false, poolingPath: join(root, rel) };
 }
 
 /** config_sentence_transformers.json's prompts ({name: text}). */

@@ -13,7 +13,7 @@
 namespace sbert::js {
 namespace {
 
-const char* const kKinds = "layer_norm, dropout, weighted_layer_pooling, word_embeddings, word_weights, cnn, lstm, static_embedding, mlm_head, splade_pooling";
+const char* const kKinds = "layer_norm, dropout, weighted_layer_pooling, word_embeddings, word_weights, cnn, lstm, static_embedding, mlm_head, splade_pooling, sparse_static_embedding";
 
 Napi::Object arg_object(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (info.Length() <= i || !info[i].IsObject()) fail(ErrorCode::Input, std::string("argument '") + name + "' must be an object");
@@ -70,6 +70,10 @@ ModuleFactory st_module_factory(const std::string& kind, const Napi::Object& c) 
     const auto activation = ops::parse_activation(get_string(c, "activation"), "MLM head activation");
     const double eps = get_number(c, "layerNormEps");
     return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<MaskedLmHeadModule>(hidden, vocab, activation, eps); };
+  }
+  if (kind == "sparse_static_embedding") {
+    const int64_t vocab = get_int(c, "vocabSize");
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<SparseStaticEmbeddingModule>(vocab); };
   }
   if (kind == "splade_pooling") {
     const auto strategy = parse_splade_strategy(get_string(c, "poolingStrategy"));

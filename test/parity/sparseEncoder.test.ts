@@ -66,6 +66,11 @@ const built = new Map<Name, Built>();
 const plain = new Map<Name, Answer>();
 const limited = new Map<Name, Answer>();
 let query: Answer;
+// The inference-free model (a Router: SparseStaticEmbedding for queries, MLMTransformer + SpladePooling for
+// documents): its folder, encode (the default, document route) and encode_query.
+let inferenceFree: Built;
+let freeDocuments: Answer;
+let freeQueries: Answer;
 let search: Answer;
 let cosineSearch: Answer;
 const QUERIES = ["Chi suona la chitarra?", "il cane nel parco", "ciao"];
@@ -76,6 +81,13 @@ beforeAll(async () => {
     NAMES.map((name) => ({ dir: join(root, name), seed: 5, corpus: CORPUS, vocab_size: 1000, ...MODELS[name] })),
   );
   NAMES.forEach((name, i) => built.set(name, folders[i]!));
+  [inferenceFree] = await runPython<Built[]>(BUILD, [
+    { dir: join(root, "inference-free"), arch: "bert", seed: 6, corpus: CORPUS, vocab_size: 1000, pooling_strategy: "max", layout: "inference_free" },
+  ]);
+  [freeDocuments, freeQueries] = await runPython<Answer[]>(ORACLE, [
+    { folder: inferenceFree!.dir, texts: TEXTS, batch_size: 4 },
+    { folder: inferenceFree!.dir, texts: TEXTS, batch_size: 4, query: true },
+  ]);
   const jobs = NAMES.flatMap((name) => [
     { folder: built.get(name)!.dir, texts: TEXTS, batch_size: 4, top_k: TOP_K },
     { folder: built.get(name)!.dir, texts: TEXTS, batch_size: 4, max_active_dims: MAX_ACTIVE },
@@ -242,8 +254,8 @@ test("a plain BertForMaskedLM folder (no modules.json) loads with max pooling an
   await rm(join(dir, "1_SpladePooling"), { recursive: true });
   await rm(join(dir, "config_sentence_transformers.json"));
   const model = await SparseEncoder.load(dir);
-  expect(model.pooling.poolingStrategy).toBe("max");
-  expect(model.pooling.activationFunction).toBe("relu");
+  expect(model.pooling!.poolingStrategy).toBe("max");
+  expect(model.pooling!.activationFunction).toBe("relu");
   expectSameSparse(await model.encode(TEXTS), plain.get("bert")!);
   model.dispose();
 });
@@ -275,6 +287,42 @@ test("sparseSemanticSearch finds what sentence-transformers' semantic_search fin
   expect(sparseSemanticSearch([lone], docs, { topK: 2 })).toEqual([[{ corpusId: 1, score: 1 }, { corpusId: 0, score: 0 }]]);
   expect(() => sparseSemanticSearch([lone], [{ indices: Int32Array.of(4, 1), values: Float32Array.of(1, 1), dim: 10 }])).toThrow(/corpus\[0\]/);
   model.dispose();
+});
+
+describe("inference-free (a Router: SparseStaticEmbedding for queries, MLMTransformer + SpladePooling for documents)", () => {
+  test("queries take the static weights, documents the masked-LM model, as in sentence-transformers", async () => {
+    const model = await SparseEncoder.load(inferenceFree.dir);
+    expect(model.getSentenceEmbeddingDimension()).toBe(freeDocuments.dimension);
+    const queries = await model.encodeQuery(TEXTS, { batchSize: 3 });
+    expectSameSparse(queries, freeQueries);
+    // A query's values are its tokens' weights: as many as it has distinct tokens, each one of the static weights.
+    const ids = new Set(model.tokenizer.encode(TEXTS[0]!, { addSpecialTokens: false }));
+    expect(queries[0]!.indices.length).toBe(ids.size);
+    const documents = await model.encodeDocument(TEXTS, { batchSize: 3 });
+    expectSameSparse(documents, freeDocuments);
+    // Without a task, the Router's default route: documents.
+    expectSameSparse(await model.encode(TEXTS), freeDocuments);
+    expect(queries.map((q, i) => q.indices.length !== documents[i]!.indices.length).some(Boolean)).toBe(true);
+    model.dispose();
+  });
+
+  test("a folder saved here loads in sentence-transformers with the same query and document embeddings", async () => {
+    const model = await SparseEncoder.load(inferenceFree.dir);
+    const dir = join(root, "saved", "inference-free");
+    await model.save(dir);
+    model.dispose();
+    const modules = JSON.parse(await readFile(join(dir, "modules.json"), "utf8")) as { type: string; path: string }[];
+    expect(modules.map((m) => m.path)).toEqual([""]);
+    const [documents, queries] = await runPython<Answer[]>(ORACLE, [
+      { folder: dir, texts: TEXTS, batch_size: 4 },
+      { folder: dir, texts: TEXTS, batch_size: 4, query: true },
+    ]);
+    documents!.embeddings.forEach((row, i) => expect(maxRelDiff(row, freeDocuments.embeddings[i]!)).toBeLessThan(1e-5));
+    queries!.embeddings.forEach((row, i) => expect(maxRelDiff(row, freeQueries.embeddings[i]!)).toBeLessThan(1e-6));
+    const reloaded = await SparseEncoder.load(dir);
+    expectSameSparse(await reloaded.encodeQuery(TEXTS), freeQueries);
+    reloaded.dispose();
+  });
 });
 
 test("encodeQuery puts the model's query prompt first, as sentence-transformers' encode_query", async () => {
