@@ -128,8 +128,9 @@ export class SparseEncoder {
   /**
    * Loads a SparseEncoder folder or Hub id: modules.json with a masked-LM Transformer at the root
    * (`MLMTransformer`, or sentence-transformers 6's `Transformer` with transformer_task "fill-mask") and a
-   * SpladePooling, or a plain Hugging Face `*ForMaskedLM` folder (then max pooling with relu, as
-   * sentence-transformers does).
+   * SpladePooling; or one Router whose routes each end in a sparse embedding (inference-free models: a
+   * SparseStaticEmbedding for queries, MLMTransformer + SpladePooling for documents); or a plain Hugging Face
+   * `*ForMaskedLM` folder (then max pooling with relu, as sentence-transformers does).
    */
   static async load(modelNameOrPath: string, options: SparseEncoderLoadOptions = {}): Promise<SparseEncoder> {
     if (typeof modelNameOrPath !== "string" || modelNameOrPath === "") throw new TypeError("SparseEncoder.load: modelNameOrPath must be a non-empty string");
