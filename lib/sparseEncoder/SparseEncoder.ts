@@ -7,6 +7,7 @@ import { ConfigReader, readJson, readJsonObject, writeFolderAtomically, writeJso
 import { native } from "../native.js";
 import { SentenceTransformer, type LinearPrecision } from "../SentenceTransformer.js";
 import type { SentenceModule } from "../models/Module.js";
+import { transformerTask } from "../models/loaders.js";
 import { Router } from "../models/Router.js";
 import { Tokenizer } from "../tokenization/Tokenizer.js";
 import { isSparseEmbedding, sparseCosSim, sparseDotScore, toDense, toSparse, type SparseEmbedding } from "../util/sparse.js";
@@ -444,10 +445,10 @@ async function checkModules(entries: unknown, root: string, file: string): Promi
   }
   if (firstClass === "Transformer") {
     // sentence-transformers 6 writes a plain Transformer whose task says it runs the masked-LM head.
-    const sbertFile = join(root, "sentence_bert_config.json");
-    const sbert = (await readJsonObject(sbertFile, { optional: true, op: OP_LOAD })) ?? {};
-    if (sbert["transformer_task"] !== "fill-mask") {
-      throw new SbertError("ERR_CONFIG", `${sbertFile}: field 'transformer_task' must be "fill-mask" for a SparseEncoder's Transformer, got ${JSON.stringify(sbert["transformer_task"])}`, { op: OP_LOAD });
+    const task = await transformerTask(root);
+    if (task !== "fill-mask") {
+      const sbertFile = join(root, "sentence_bert_config.json");
+      throw new SbertError("ERR_CONFIG", `${sbertFile}: field 'transformer_task' must be "fill-mask" for a SparseEncoder's Transformer, got ${JSON.stringify(task)}`, { op: OP_LOAD });
     }
   }
   if (!known(second["type"]) || secondClass !== "SpladePooling") {

@@ -71,6 +71,9 @@ let query: Answer;
 let inferenceFree: Built;
 let freeDocuments: Answer;
 let freeQueries: Answer;
+// The same layout with the documents' model saved as sentence-transformers 6's fill-mask Transformer.
+let fillMaskFree: Built;
+let fillMaskDocuments: Answer;
 let search: Answer;
 let cosineSearch: Answer;
 const QUERIES = ["Chi suona la chitarra?", "il cane nel parco", "ciao"];
@@ -81,12 +84,14 @@ beforeAll(async () => {
     NAMES.map((name) => ({ dir: join(root, name), seed: 5, corpus: CORPUS, vocab_size: 1000, ...MODELS[name] })),
   );
   NAMES.forEach((name, i) => built.set(name, folders[i]!));
-  [inferenceFree] = await runPython<Built[]>(BUILD, [
+  [inferenceFree, fillMaskFree] = await runPython<Built[]>(BUILD, [
     { dir: join(root, "inference-free"), arch: "bert", seed: 6, corpus: CORPUS, vocab_size: 1000, pooling_strategy: "max", layout: "inference_free" },
+    { dir: join(root, "inference-free-6"), arch: "roberta", seed: 7, corpus: CORPUS, vocab_size: 1000, layout: "inference_free", fill_mask_transformer: true },
   ]);
-  [freeDocuments, freeQueries] = await runPython<Answer[]>(ORACLE, [
+  [freeDocuments, freeQueries, fillMaskDocuments] = await runPython<Answer[]>(ORACLE, [
     { folder: inferenceFree!.dir, texts: TEXTS, batch_size: 4 },
     { folder: inferenceFree!.dir, texts: TEXTS, batch_size: 4, query: true },
+    { folder: fillMaskFree!.dir, texts: TEXTS, batch_size: 4 },
   ]);
   const jobs = NAMES.flatMap((name) => [
     { folder: built.get(name)!.dir, texts: TEXTS, batch_size: 4, top_k: TOP_K },
@@ -303,6 +308,12 @@ describe("inference-free (a Router: SparseStaticEmbedding for queries, MLMTransf
     // Without a task, the Router's default route: documents.
     expectSameSparse(await model.encode(TEXTS), freeDocuments);
     expect(queries.map((q, i) => q.indices.length !== documents[i]!.indices.length).some(Boolean)).toBe(true);
+    model.dispose();
+  });
+
+  test("a documents' model saved as sentence-transformers 6's fill-mask Transformer runs its masked-LM head", async () => {
+    const model = await SparseEncoder.load(fillMaskFree.dir);
+    expectSameSparse(await model.encodeDocument(TEXTS), fillMaskDocuments);
     model.dispose();
   });
 
