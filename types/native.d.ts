@@ -310,7 +310,7 @@ export interface NativeAddon {
   /** the model_types loadTransformer accepts */
   architectures(): string[];
   /** the names native code accepts where TypeScript keeps a typed list too */
-  schemas(): { poolingModes: string[]; schedulers: string[]; activations: string[]; outputValues: string[]; losses: string[]; modelTypes: string[]; linearPrecisions: string[] };
+  schemas(): { poolingModes: string[]; schedulers: string[]; activations: string[]; outputValues: string[]; losses: string[]; modelTypes: string[]; linearPrecisions: string[]; spladePoolingStrategies: string[]; spladeActivations: string[] };
   /** every process-wide setting: its spec (the one authority on what it takes), value and where that came from */
   settings(): NativeSetting[];
   getSetting(name: string): boolean | number | string;
@@ -330,6 +330,10 @@ export interface NativeStModuleConfigs {
   cnn: { inDimension: number; outChannels: number; kernelSizes: number[] };
   lstm: { embeddingDimension: number; hiddenDim: number; numLayers: number; dropout: number; bidirectional: boolean };
   static_embedding: { numEmbeddings: number; dimension: number };
+  /** a *ForMaskedLM prediction head (native/sparse.h); activation as config.json's hidden_act spells it */
+  mlm_head: { hiddenSize: number; vocabSize: number; activation: string; layerNormEps: number };
+  splade_pooling: { poolingStrategy: string; activationFunction: string };
+  sparse_static_embedding: { vocabSize: number };
 }
 export type NativeStModuleKind = keyof NativeStModuleConfigs;
 
@@ -350,4 +354,6 @@ export interface NativeAddon {
   ): Promise<{ module: NativeModule; ignoredKeys: string[] }>;
   /** a Router over existing module handles (shared, not copied); defaultRoute "" for none */
   createRouter(routes: { name: string; modules: NativeModule[] }[], defaultRoute: string): NativeModule;
+  /** an encoder and its masked-LM head (an mlm_head module) run as one pipeline module, both handles shared */
+  createMlmTransformer(transformer: NativeModule, head: NativeModule): NativeModule;
 }

@@ -116,6 +116,8 @@ export class Tokenizer {
   private decoder: ((tokens: string[]) => string) | null | undefined;
   /** model vocabulary by id */
   private modelTokens: string[] | undefined;
+  /** every token by id, added tokens over the model's (convertIdsToTokens) */
+  private tokensById: Map<number, string> | undefined;
 
   private constructor(json: Json, config: Json, specialMap: Json | undefined, file: string, modelMaxLength?: number) {
     this.file = file;
@@ -512,6 +514,20 @@ export class Tokenizer {
       text = cleanUpTokenization(text);
     }
     return text;
+  }
+
+  /**
+   * The token string of each id, as transformers' convert_ids_to_tokens: an added token's content, else the model
+   * vocabulary's entry; undefined for an id that names neither.
+   */
+  convertIdsToTokens(ids: ArrayLike<number>): (string | undefined)[] {
+    if (this.tokensById === undefined) {
+      const byId = new Map<number, string>();
+      for (const [t, id] of this.tokenIds) byId.set(id, t);
+      for (const t of this.added) byId.set(t.id, t.content);
+      this.tokensById = byId;
+    }
+    return Array.from(ids, (id) => this.tokensById!.get(id));
   }
 
   /** The id of a token string (added tokens first), or undefined. */

@@ -24,6 +24,16 @@ export {
   paraphraseMiningEmbeddings,
   communityDetection,
 } from "./retrieval.js";
+export {
+  type SparseEmbedding,
+  type SparseSemanticSearchOptions,
+  isSparseEmbedding,
+  sparseCosSim,
+  sparseDotScore,
+  sparseSemanticSearch,
+  toDense,
+  toSparse,
+} from "./sparse.js";
 export { type QuantizationPrecision, type QuantizeOptions, quantizeEmbeddings } from "./quantization.js";
 export {
   type MineHardNegativesOptions,

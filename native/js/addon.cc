@@ -28,6 +28,7 @@
 #include "ops/linear.h"
 #include "ops/pointwise.h"
 #include "pooling.h"
+#include "sparse.h"
 #include "trainer.h"
 
 namespace sbert::js {
@@ -227,7 +228,8 @@ Napi::Array string_array(Napi::Env env, const std::vector<std::string>& values) 
 }
 
 // The names native code accepts, where TypeScript keeps its own typed list too (a test checks they agree):
-// schemas() -> {poolingModes, schedulers, activations, outputValues, losses, modelTypes, linearPrecisions}.
+// schemas() -> {poolingModes, schedulers, activations, outputValues, losses, modelTypes, linearPrecisions,
+// spladePoolingStrategies, spladeActivations}.
 Napi::Value Schemas(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto out = Napi::Object::New(env);
@@ -240,6 +242,8 @@ Napi::Value Schemas(const Napi::CallbackInfo& info) {
   for (const auto& a : architectures()) types.push_back(a.model_type);
   out.Set("modelTypes", string_array(env, types));
   out.Set("linearPrecisions", string_array(env, ops::precision_names()));
+  out.Set("spladePoolingStrategies", string_array(env, splade_strategy_names()));
+  out.Set("spladeActivations", string_array(env, splade_activation_names()));
   return out;
 }
 

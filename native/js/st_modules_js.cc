@@ -7,12 +7,13 @@
 #include "js/load_worker.h"
 #include "js/module_wrap.h"
 #include "js/trainer_wrap.h"
+#include "sparse.h"
 #include "st_modules.h"
 
 namespace sbert::js {
 namespace {
 
-const char* const kKinds = "layer_norm, dropout, weighted_layer_pooling, word_embeddings, word_weights, cnn, lstm, static_embedding";
+const char* const kKinds = "layer_norm, dropout, weighted_layer_pooling, word_embeddings, word_weights, cnn, lstm, static_embedding, mlm_head, splade_pooling, sparse_static_embedding";
 
 Napi::Object arg_object(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (info.Length() <= i || !info[i].IsObject()) fail(ErrorCode::Input, std::string("argument '") + name + "' must be an object");
@@ -63,6 +64,21 @@ ModuleFactory st_module_factory(const std::string& kind, const Napi::Object& c) 
   if (kind == "static_embedding") {
     const int64_t rows = get_int(c, "numEmbeddings"), dimension = get_int(c, "dimension");
     return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<StaticEmbeddingModule>(rows, dimension); };
+  }
+  if (kind == "mlm_head") {
+    const int64_t hidden = get_int(c, "hiddenSize"), vocab = get_int(c, "vocabSize");
+    const auto activation = ops::parse_activation(get_string(c, "activation"), "MLM head activation");
+    const double eps = get_number(c, "layerNormEps");
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<MaskedLmHeadModule>(hidden, vocab, activation, eps); };
+  }
+  if (kind == "sparse_static_embedding") {
+    const int64_t vocab = get_int(c, "vocabSize");
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<SparseStaticEmbeddingModule>(vocab); };
+  }
+  if (kind == "splade_pooling") {
+    const auto strategy = parse_splade_strategy(get_string(c, "poolingStrategy"));
+    const auto activation = parse_splade_activation(get_string(c, "activationFunction"));
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<SpladePoolingModule>(strategy, activation); };
   }
   fail(ErrorCode::Input, "module kind '" + kind + "' is not one of " + kKinds);
 }
@@ -130,12 +146,22 @@ Napi::Value CreateRouter(const Napi::CallbackInfo& info) {
   });
 }
 
+// createMlmTransformer(transformer, head) -> module: an encoder and its masked-LM head run as one pipeline module,
+// sharing both handles.
+Napi::Value CreateMlmTransformer(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 2) fail(ErrorCode::Input, "createMlmTransformer needs a transformer and a head module handle");
+    return ModuleWrap::Create(info.Env(), std::make_shared<MlmTransformerModule>(ModuleWrap::From(info[0]), ModuleWrap::From(info[1])));
+  });
+}
+
 }  // namespace
 
 void register_st_modules(Napi::Env env, Napi::Object exports) {
   exports.Set("createModule", Napi::Function::New(env, CreateModule, "createModule"));
   exports.Set("loadModule", Napi::Function::New(env, LoadModule, "loadModule"));
   exports.Set("createRouter", Napi::Function::New(env, CreateRouter, "createRouter"));
+  exports.Set("createMlmTransformer", Napi::Function::New(env, CreateMlmTransformer, "createMlmTransformer"));
 }
 
 }  // namespace sbert::js

@@ -15,6 +15,7 @@ import { DENSE_ACTIVATIONS } from "../../lib/models/Dense.js";
 import { native } from "../../lib/native.js";
 import { OUTPUT_VALUES } from "../../lib/SentenceTransformer.js";
 import { LR_SCHEDULERS } from "../../lib/SentenceTransformerTrainingArguments.js";
+import { MASKED_LM_HEADS, SPLADE_ACTIVATIONS, SPLADE_POOLING_STRATEGIES } from "../../lib/sparseEncoder/index.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -56,6 +57,15 @@ describe("one list per enum: TypeScript agrees with native", () => {
       const native = name === "CachedMultipleNegativesRankingLoss" ? "MultipleNegativesRankingLoss" : name;
       expect(schemas.losses, name).toContain(`CrossEncoder.${native}`);
     }
+  });
+
+  test("SpladePooling's pooling strategies and activations", () => {
+    expect([...SPLADE_POOLING_STRATEGIES]).toEqual(schemas.spladePoolingStrategies);
+    expect([...SPLADE_ACTIVATIONS]).toEqual(schemas.spladeActivations);
+  });
+
+  test("every masked-LM head runs on an architecture native code runs", () => {
+    for (const type of Object.keys(MASKED_LM_HEADS)) expect(schemas.modelTypes).toContain(type);
   });
 
   test("linear precisions (quantize)", () => {

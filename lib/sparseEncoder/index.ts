@@ -1,0 +1,8 @@
+/** sentence-transformers' `sparse_encoder` package: the model and its modules. */
+export { MLMTransformer, type MLMTransformerOptions } from "./MLMTransformer.js";
+export { SparseEncoder } from "./SparseEncoder.js";
+export { SparseStaticEmbedding } from "./SparseStaticEmbedding.js";
+export type { SparseEmbedding, SparseEncodeOptions, SparseEncoderLoadOptions, SparseOrDense, SparseSimilarityFnName } from "./SparseEncoder.js";
+export { SPLADE_ACTIVATIONS, SPLADE_POOLING_STRATEGIES, SpladePooling } from "./SpladePooling.js";
+export type { SpladeActivation, SpladePoolingOptions, SpladePoolingStrategy } from "./SpladePooling.js";
+export { MASKED_LM_HEADS, type MaskedLmHeadKeys } from "./mlmHeads.js";
