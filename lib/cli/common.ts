@@ -1,10 +1,12 @@
 import { once } from "node:events";
 import { stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { Writable } from "node:stream";
 
 import { setNumThreads } from "../backend.js";
 import { CrossEncoder, isCrossEncoderFolder } from "../crossEncoder/CrossEncoder.js";
+import { readJsonObject } from "../io/files.js";
+import { SparseEncoder } from "../sparseEncoder/SparseEncoder.js";
 import { resolveModelFolder } from "../hub/index.js";
 import { SentenceTransformer } from "../SentenceTransformer.js";
 import type { OptionDef } from "./args.js";
@@ -33,13 +35,15 @@ export async function loadModel(pathOrId: string, options: { device?: string; th
 }
 
 /**
- * A model to serve: a cross-encoder (see isCrossEncoderFolder) or a SentenceTransformer. A Hub id is downloaded
- * first to tell which.
+ * A model to serve: a cross-encoder (see isCrossEncoderFolder), a sparse encoder (config_sentence_transformers.json
+ * says SparseEncoder) or a SentenceTransformer. A Hub id is downloaded first to tell which.
  */
-export async function loadServedModel(pathOrId: string, options: { device?: string } = {}): Promise<SentenceTransformer | CrossEncoder> {
+export async function loadServedModel(pathOrId: string, options: { device?: string } = {}): Promise<SentenceTransformer | CrossEncoder | SparseEncoder> {
   const device = options.device !== undefined ? { device: options.device } : {};
   const folder = await resolveModelFolder(await localOrId(pathOrId));
-  return (await isCrossEncoderFolder(folder)) ? CrossEncoder.load(folder, device) : SentenceTransformer.load(folder, device);
+  if (await isCrossEncoderFolder(folder)) return CrossEncoder.load(folder, device);
+  const st = await readJsonObject(join(folder, "config_sentence_transformers.json"), { optional: true, op: "serve" });
+  return st?.["model_type"] === "SparseEncoder" ? SparseEncoder.load(folder, device) : SentenceTransformer.load(folder, device);
 }
 
 /** Writes `data`, waiting for the stream to drain when its buffer is full. */

@@ -15,6 +15,7 @@ import { CrossEncoder, type CrossEncoderPair } from "../crossEncoder/CrossEncode
 import { Normalize } from "../models/Normalize.js";
 import { Pooling } from "../models/Pooling.js";
 import { SentenceTransformer } from "../SentenceTransformer.js";
+import { SparseEncoder } from "../sparseEncoder/SparseEncoder.js";
 import { VERSION } from "../version.js";
 import { MicroBatcher, QueueFullError, type BatcherStats } from "./batcher.js";
 import { ServerMetrics } from "./metrics.js";
@@ -29,14 +30,15 @@ import {
   ranking,
   rerankBodySchema,
   teiEmbedBodySchema,
+  teiEmbedSparseBodySchema,
   teiRerankBodySchema,
 } from "./rerank.js";
 
 export { MicroBatcher, QueueFullError, type BatcherOptions, type BatcherStats } from "./batcher.js";
 export { ApiError, type OpenAIErrorBody } from "./openai.js";
 
-/** What the server runs: embedding models (SentenceTransformer) and rerankers (CrossEncoder). */
-export type ServedModel = SentenceTransformer | CrossEncoder;
+/** What the server runs: embedding models (SentenceTransformer), rerankers (CrossEncoder), sparse encoders (SparseEncoder). */
+export type ServedModel = SentenceTransformer | CrossEncoder | SparseEncoder;
 
 export interface ServerOptions {
   /** The name of a single model, reported in responses and /v1/models. Default "sentence-transformer" ("cross-encoder" for a CrossEncoder). */
@@ -110,9 +112,18 @@ interface Reranker {
   batcher: MicroBatcher<CrossEncoderPair>;
 }
 
-type Served = Embedder | Reranker;
+interface Sparse {
+  kind: "sparse";
+  id: string;
+  model: SparseEncoder;
+  /** Each text's full vocabulary-sized vector; routes keep its non-zero entries. */
+  batcher: MicroBatcher<string>;
+}
 
-const KIND_NAMES = { embedding: "an embedding model (SentenceTransformer)", reranker: "a reranker (CrossEncoder)" } as const;
+type Served = Embedder | Reranker | Sparse;
+
+const KIND_NAMES = { embedding: "an embedding model (SentenceTransformer)", reranker: "a reranker (CrossEncoder)", sparse: "a sparse encoder (SparseEncoder)" } as const;
+const isServable = (m: unknown): m is ServedModel => m instanceof SentenceTransformer || m instanceof CrossEncoder || m instanceof SparseEncoder;
 
 /** Batching counters of several queues, as one. */
 function combined(stats: BatcherStats[]): BatcherStats {
@@ -137,14 +148,14 @@ function combined(stats: BatcherStats[]): BatcherStats {
  */
 export function createServer(models: ServedModel | Record<string, ServedModel>, options: ServerOptions = {}): EmbeddingServer {
   const named: [string, ServedModel][] =
-    models instanceof SentenceTransformer || models instanceof CrossEncoder
-      ? [[options.modelId ?? (models instanceof CrossEncoder ? "cross-encoder" : "sentence-transformer"), models]]
+    isServable(models)
+      ? [[options.modelId ?? (models instanceof CrossEncoder ? "cross-encoder" : models instanceof SparseEncoder ? "sparse-encoder" : "sentence-transformer"), models]]
       : typeof models === "object" && models !== null
         ? Object.entries(models)
         : [];
-  if (named.length === 0) throw new TypeError("createServer: give a SentenceTransformer, a CrossEncoder, or an object of them by name");
+  if (named.length === 0) throw new TypeError("createServer: give a SentenceTransformer, a CrossEncoder, a SparseEncoder, or an object of them by name");
   for (const [id, m] of named) {
-    if (!(m instanceof SentenceTransformer || m instanceof CrossEncoder)) throw new TypeError(`createServer: model '${id}' is not a SentenceTransformer or a CrossEncoder`);
+    if (!isServable(m)) throw new TypeError(`createServer: model '${id}' is not a SentenceTransformer, a CrossEncoder or a SparseEncoder`);
     if (id === "") throw new TypeError("createServer: model names must not be empty");
   }
   const host = options.host ?? "127.0.0.1";
@@ -185,6 +196,9 @@ export function createServer(models: ServedModel | Record<string, ServedModel>, 
       // Logits are queued; each request puts its own activation on them.
       return { kind: "reranker", id, model, batcher: new MicroBatcher<CrossEncoderPair>((pairs) => model.predictLogits(pairs, { batchSize: maxBatchSize }), batching) };
     }
+    if (model instanceof SparseEncoder) {
+      return { kind: "sparse", id, model, batcher: new MicroBatcher<string>((texts) => model.encode(texts, { batchSize: maxBatchSize, convertToSparseTensor: false }), batching) };
+    }
     return {
       kind: "embedding",
       id,
@@ -201,10 +215,12 @@ export function createServer(models: ServedModel | Record<string, ServedModel>, 
   /** The model of `kind` that a request's `model` names, else the first of that kind (see createServer). */
   function pick(kind: "embedding", requested: string | null | undefined): Embedder;
   function pick(kind: "reranker", requested: string | null | undefined): Reranker;
+  function pick(kind: "sparse", requested: string | null | undefined): Sparse;
   function pick(kind: Served["kind"], requested: string | null | undefined): Served {
     const candidates = served.filter((m) => m.kind === kind);
     if (candidates.length === 0) {
-      throw new ApiError(400, `this server has no ${kind === "embedding" ? "embedding model" : "reranker"} (it serves ${served.map((m) => `'${m.id}'`).join(", ")})`, "model", "model_not_found");
+      const what = { embedding: "embedding model", reranker: "reranker", sparse: "sparse encoder" }[kind];
+      throw new ApiError(400, `this server has no ${what} (it serves ${served.map((m) => `'${m.id}'`).join(", ")})`, "model", "model_not_found");
     }
     if (requested === undefined || requested === null) return candidates[0]!;
     const found = served.find((m) => m.id === requested);
@@ -365,13 +381,26 @@ export function createServer(models: ServedModel | Record<string, ServedModel>, 
     return rows.map((v) => Array.from(normalize ? unitLength(v) : v));
   });
 
+  /** text-embeddings-inference's embed_sparse: each text's non-zero dimensions as {index, value}, by index. */
+  app.post("/embed_sparse", { schema: { body: teiEmbedSparseBodySchema } }, async (req, reply) => {
+    const body = req.body as TeiEmbedRequest;
+    const texts = checkTexts(body.inputs, "inputs", maxInputs, maxInputLength);
+    const { batcher } = pick("sparse", undefined);
+    const rows = await submit(batcher, texts, req, reply);
+    return rows.map((v) => {
+      const entries: { index: number; value: number }[] = [];
+      for (let i = 0; i < v.length; i++) if (v[i] !== 0) entries.push({ index: i, value: v[i]! });
+      return entries;
+    });
+  });
+
   app.get("/info", async () => {
     const first = served[0]!;
     const common = {
       model_id: first.id,
       model_sha: null,
       model_dtype: "float32",
-      max_input_length: first.kind === "embedding" ? first.model.maxSeqLength : first.model.maxLength,
+      max_input_length: first.kind === "reranker" ? first.model.maxLength : first.model.maxSeqLength,
       max_client_batch_size: maxInputs,
       max_batch_requests: maxBatchSize,
       auto_truncate: true,
@@ -384,6 +413,7 @@ export function createServer(models: ServedModel | Record<string, ServedModel>, 
       const label2id = Object.fromEntries(Object.entries(id2label).map(([i, l]) => [l, Number(i)]));
       return { ...common, model_type: { reranker: { id2label, label2id } } };
     }
+    if (first.kind === "sparse") return { ...common, model_type: { embedding: { pooling: "splade" } } };
     const pooling = first.model.modules.find((m): m is Pooling => m instanceof Pooling)?.poolingModes[0];
     return { ...common, model_type: { embedding: { pooling: pooling === "lasttoken" ? "last_token" : pooling ?? null } } };
   });
@@ -411,7 +441,9 @@ export function createServer(models: ServedModel | Record<string, ServedModel>, 
           normalized: m.normalizes,
           similarity: m.model.similarityFnName,
         }
-      : { id: m.id, kind: m.kind, num_labels: m.model.numLabels, max_seq_length: m.model.maxLength, device: m.model.device, activation_fn: m.model.activationFn };
+      : m.kind === "sparse"
+        ? { id: m.id, kind: m.kind, vocabulary_size: m.model.getSentenceEmbeddingDimension() ?? null, max_seq_length: m.model.maxSeqLength, device: m.model.device }
+        : { id: m.id, kind: m.kind, num_labels: m.model.numLabels, max_seq_length: m.model.maxLength, device: m.model.device, activation_fn: m.model.activationFn };
   app.get("/health", async () => ({
     status: "ok",
     model: describe(served[0]!),

@@ -66,6 +66,12 @@ export const teiEmbedBodySchema = {
   },
 } as const;
 
+/** text-embeddings-inference's embed_sparse body: embed's, without normalize. */
+export const teiEmbedSparseBodySchema = {
+  ...teiEmbedBodySchema,
+  properties: { inputs: teiEmbedBodySchema.properties.inputs, truncate: teiEmbedBodySchema.properties.truncate, truncation_direction: teiEmbedBodySchema.properties.truncation_direction, prompt_name: teiEmbedBodySchema.properties.prompt_name },
+} as const;
+
 /** A non-empty query of at most `maxChars` characters. */
 export function checkQuery(query: string, maxChars: number): string {
   if (query === "") throw new ApiError(400, "'query' must not be an empty string", "query", "invalid_value");

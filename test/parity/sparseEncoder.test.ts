@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, test } from "vitest";
 
 import { SparseEncoder, type SparseEmbedding } from "../../lib/index.js";
+import { createServer } from "../../lib/server/index.js";
 import { sparseSemanticSearch } from "../../lib/util/index.js";
 import { readSafetensorsHeader, writeSafetensors } from "../../lib/io/safetensors.js";
 import { runPython } from "../helpers/python.js";
@@ -348,6 +349,43 @@ test("encodeQuery puts the model's query prompt first, as sentence-transformers'
   const d = await model.encodeDocument(TEXTS);
   expectSameSparse(d, plain.get("bert")!);
   model.dispose();
+});
+
+describe("serving: text-embeddings-inference's /embed_sparse", () => {
+  test("each text's non-zero dimensions by index, equal to encode in process and to sentence-transformers'; bad bodies get 400", async () => {
+    const model = await SparseEncoder.load(built.get("bert")!.dir);
+    const server = createServer({ sparse: model }, { maxBatchSize: 4 });
+    try {
+      const res = await server.app.inject({ method: "POST", url: "/embed_sparse", payload: { inputs: TEXTS } });
+      expect(res.statusCode).toBe(200);
+      const rows = res.json() as { index: number; value: number }[][];
+      const ours = await model.encode(TEXTS);
+      expect(rows).toHaveLength(TEXTS.length);
+      rows.forEach((row, i) => {
+        expect(row.map((e) => e.index)).toEqual(Array.from(ours[i]!.indices));
+        row.forEach((e, j) => expect(e.value).toBe(ours[i]!.values[j]));
+        // sentence-transformers' embedding of the same text: the same entries within 1e-5
+        const ref = plain.get("bert")!.embeddings[i]!;
+        for (const e of row) expect(Math.abs(e.value - ref[e.index]!)).toBeLessThanOrEqual(1e-5);
+      });
+      const one = (await server.app.inject({ method: "POST", url: "/embed_sparse", payload: { inputs: TEXTS[1] } })).json() as unknown[];
+      expect(one).toEqual([rows[1]]);
+      const info = (await server.app.inject({ method: "GET", url: "/info" })).json() as { model_type: unknown };
+      expect(info.model_type).toEqual({ embedding: { pooling: "splade" } });
+      for (const payload of [{}, { inputs: 3 }, { inputs: [] }, { inputs: ["ok", 4] }]) {
+        const bad = await server.app.inject({ method: "POST", url: "/embed_sparse", payload });
+        expect(bad.statusCode, JSON.stringify(payload)).toBe(400);
+        expect((bad.json() as { error: { message: string } }).error.message.length).toBeGreaterThan(0);
+      }
+      // A dense route names the kind of model it needs.
+      const dense = await server.app.inject({ method: "POST", url: "/embed", payload: { inputs: "x" } });
+      expect(dense.statusCode).toBe(400);
+      expect(dense.body).toMatch(/no embedding model/);
+    } finally {
+      await server.close();
+      model.dispose();
+    }
+  });
 });
 
 describe("bad folders and arguments give an SbertError naming the file and the key or field", () => {
