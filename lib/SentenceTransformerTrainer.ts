@@ -15,7 +15,7 @@ import { Dataset } from "./datasets/Dataset.js";
 import { SbertError } from "./errors.js";
 import { SequentialEvaluator } from "./evaluation/SequentialEvaluator.js";
 import type { SentenceEvaluator } from "./evaluation/SentenceEvaluator.js";
-import type { EvaluationLogEntry, FitEvaluator, TrainingLogEntry, TrainingSummary } from "./fit.js";
+import type { EvaluationLogEntry, TrainingLogEntry, TrainingSummary } from "./fit.js";
 import { exists, readJsonObject, writeFolderAtomically } from "./io/files.js";
 import { defaultLogDir, TensorBoardWriter, tensorBoardTag } from "./internal/tensorboard.js";
 import { checkpointSteps, labelTensor, latestCheckpoint, loadModelWeights, loadOptimizerState, saveOptimizerState, tokenizeColumns } from "./internal/training.js";

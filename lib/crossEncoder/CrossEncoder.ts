@@ -19,7 +19,7 @@ import type { TrainingSummary } from "../fit.js";
 import type { CrossEncoderFitOptions } from "./fit.js";
 import type { SentenceModule } from "../models/Module.js";
 import type { EncodedBatch, Tokenizer } from "../tokenization/Tokenizer.js";
-import { ACTIVATION_FNS, CROSS_ENCODER_ACTIVATIONS, type CrossEncoderActivation, resolveActivation, TORCH_PATHS } from "./activation.js";
+import { ACTIVATION_FNS, type CrossEncoderActivation, resolveActivation, TORCH_PATHS } from "./activation.js";
 import { CLASSIFICATION_HEADS, type ClassificationHead, headDropout } from "./heads.js";
 import { crossEncoderModelCard } from "./modelCard.js";
 

@@ -256,16 +256,8 @@ export class InformationRetrievalEvaluator extends SentenceEvaluator {
           queryEmbeddings,
           chunk,
           (qi, row) => {
-            const heap = heaps[name]![qi]!;
-            let bar = heap.threshold;
-            // Corpus ids only grow, so an equal score never displaces a kept hit: `>` is enough.
-            for (let j = 0; j < row.length; j++) {
-              const s = row[j]!;
-              if (s > bar || heap.size < heap.k) {
-                heap.push(s, start + j);
-                bar = heap.threshold;
-              }
-            }
+            // Corpus ids only grow from chunk to chunk.
+            heaps[name]![qi]!.pushRow(row, start);
           },
           op,
         );

@@ -33,6 +33,27 @@ export interface EvaluateOptions {
   steps?: number;
 }
 
+/** Checks parallel source and target sentences (same length, at least one pair); returns them. */
+export function checkParallelSentences(source: unknown, target: unknown, op: string): [string[], string[]] {
+  const src = checkStrings(source, op, "sourceSentences");
+  const trg = checkStrings(target, op, "targetSentences");
+  if (src.length !== trg.length) throw new RangeError(`${op}: sourceSentences has ${src.length} entries but targetSentences has ${trg.length}`);
+  if (src.length === 0) throw new RangeError(`${op}: sourceSentences and targetSentences are empty`);
+  return [src, trg];
+}
+
+/**
+ * Every key of `metrics` prefixed with `name_` (when `name` is set), and the evaluator's primary metric too if it is
+ * not yet: what every evaluator's prefixNameToMetrics does.
+ */
+export function prefixMetrics(evaluator: { primaryMetric: string }, metrics: Record<string, number>, name: string): Record<string, number> {
+  if (!name) return { ...metrics };
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(metrics)) out[`${name}_${key}`] = value;
+  if (evaluator.primaryMetric && !evaluator.primaryMetric.startsWith(`${name}_`)) evaluator.primaryMetric = `${name}_${evaluator.primaryMetric}`;
+  return out;
+}
+
 /**
  * Base of all evaluators, as sbert's `SentenceEvaluator`: `evaluate` returns a metrics object, and
  * `primaryMetric` is the (name-prefixed) key of the metric used for model selection.
@@ -50,11 +71,7 @@ export abstract class SentenceEvaluator {
 
   /** Prefixes every key with `name_` (when `name` is set), and the primary metric too if it is not yet. */
   prefixNameToMetrics(metrics: Record<string, number>, name: string): Record<string, number> {
-    if (!name) return { ...metrics };
-    const out: Record<string, number> = {};
-    for (const [key, value] of Object.entries(metrics)) out[`${name}_${key}`] = value;
-    if (this.primaryMetric && !this.primaryMetric.startsWith(`${name}_`)) this.primaryMetric = `${name}_${this.primaryMetric}`;
-    return out;
+    return prefixMetrics(this, metrics, name);
   }
 
   /** Same as {@link prefixNameToMetrics}. */

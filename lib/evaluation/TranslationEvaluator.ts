@@ -6,8 +6,8 @@ import {
   SentenceEvaluator,
   checkModel,
   checkOptionalPositiveInt,
+  checkParallelSentences,
   checkPositiveInt,
-  checkStrings,
   embed,
 } from "./SentenceEvaluator.js";
 
@@ -49,12 +49,7 @@ export class TranslationEvaluator extends SentenceEvaluator {
   constructor(sourceSentences: string[], targetSentences: string[], options: TranslationEvaluatorOptions = {}) {
     super();
     const op = "TranslationEvaluator";
-    this.sourceSentences = checkStrings(sourceSentences, op, "sourceSentences");
-    this.targetSentences = checkStrings(targetSentences, op, "targetSentences");
-    if (sourceSentences.length !== targetSentences.length) {
-      throw new RangeError(`${op}: sourceSentences has ${sourceSentences.length} entries but targetSentences has ${targetSentences.length}`);
-    }
-    if (sourceSentences.length === 0) throw new RangeError(`${op}: sourceSentences and targetSentences are empty`);
+    [this.sourceSentences, this.targetSentences] = checkParallelSentences(sourceSentences, targetSentences, op);
     this.showProgressBar = options.showProgressBar ?? false;
     this.batchSize = checkPositiveInt(options.batchSize ?? 16, op, "batchSize");
     this.name = options.name ?? "";

@@ -367,14 +367,7 @@ export async function mineHardNegatives(dataset: Dataset, model: SentenceTransfo
     corpusEmbeddings,
     (qi, row) => {
       best.clear();
-      let bar = -Infinity;
-      for (let j = 0; j < row.length; j++) {
-        const s = row[j]!;
-        if (s > bar || best.size < best.k) {
-          best.push(s, j);
-          bar = best.threshold;
-        }
-      }
+      best.pushRow(row);
       best.sorted().forEach(({ id, score }, c) => {
         candidates[qi * width + c] = id;
         scores[qi * width + c] = score;

@@ -29,6 +29,22 @@ export class TopK {
     return this.n < this.k ? -Infinity : this.scores[0]!;
   }
 
+  /**
+   * Pushes row[j] with id `firstId + j` for every j. The ids must be larger than any already kept, so that a score
+   * equal to the threshold never gets in: a row is mostly a comparison against the threshold.
+   */
+  pushRow(row: ArrayLike<number>, firstId = 0): void {
+    if (this.k === 0) return;
+    let bar = this.threshold;
+    for (let j = 0; j < row.length; j++) {
+      const s = row[j]!;
+      if (s > bar || this.n < this.k) {
+        this.push(s, firstId + j);
+        bar = this.threshold;
+      }
+    }
+  }
+
   push(score: number, id: number): void {
     if (this.k === 0 || Number.isNaN(score)) return;
     const s = this.scores;

@@ -100,17 +100,8 @@ export function semanticSearch(
         qChunk,
         cChunk,
         (qi, row) => {
-          const heap = heaps[qs + qi]!;
-          if (heap.k === 0) return;
-          let bar = heap.threshold;
-          // Corpus ids only grow, so an equal score never displaces a kept entry: `>` is enough.
-          for (let j = 0; j < row.length; j++) {
-            const s = row[j]!;
-            if (s > bar || heap.size < heap.k) {
-              heap.push(s, cs + j);
-              bar = heap.threshold;
-            }
-          }
+          // Corpus ids only grow from chunk to chunk.
+          heaps[qs + qi]!.pushRow(row, cs);
         },
         fn,
       );
@@ -156,14 +147,7 @@ export function paraphraseMiningEmbeddings(
         cChunk,
         (qi, row) => {
           best.clear();
-          let bar = -Infinity;
-          for (let j = 0; j < row.length; j++) {
-            const s = row[j]!;
-            if (s > bar || best.size < best.k) {
-              best.push(s, j);
-              bar = best.threshold;
-            }
-          }
+          best.pushRow(row);
           const i = qs + qi;
           for (const { id, score } of best.sorted()) {
             const j = cs + id;

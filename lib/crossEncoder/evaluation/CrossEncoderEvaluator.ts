@@ -2,7 +2,7 @@
  * What the cross-encoder evaluators share: the model they need (anything with `predict` and `numLabels`, as a
  * CrossEncoder), the base class with the primary metric and name prefixing, and the checks of their inputs.
  */
-import type { EvaluateOptions } from "../../evaluation/SentenceEvaluator.js";
+import { type EvaluateOptions, prefixMetrics } from "../../evaluation/SentenceEvaluator.js";
 import type { CrossEncoderPair } from "../CrossEncoder.js";
 
 export type { EvaluateOptions };
@@ -32,11 +32,7 @@ export abstract class CrossEncoderEvaluator {
 
   /** Prefixes every key with `name_` (when `name` is set), and the primary metric too if it is not yet. */
   prefixNameToMetrics(metrics: Record<string, number>, name: string): Record<string, number> {
-    if (!name) return { ...metrics };
-    const out: Record<string, number> = {};
-    for (const [key, value] of Object.entries(metrics)) out[`${name}_${key}`] = value;
-    if (this.primaryMetric && !this.primaryMetric.startsWith(`${name}_`)) this.primaryMetric = `${name}_${this.primaryMetric}`;
-    return out;
+    return prefixMetrics(this, metrics, name);
   }
 
   /** A human-readable name for model cards: CrossEncoderRerankingEvaluator → "Cross Encoder Reranking". */

@@ -1,7 +1,7 @@
 import type { NativeLossSpec } from "../../../types/native.js";
 import type { CrossEncoderActivation } from "../activation.js";
 import type { CrossEncoder } from "../CrossEncoder.js";
-import { CrossEncoderLoss, type CrossEncoderLabelKind, type CrossEncoderLossBatch, labelVector, pairsWith } from "./CrossEncoderLoss.js";
+import { type CrossEncoderLabelKind, PairLoss } from "./CrossEncoderLoss.js";
 
 export interface BinaryCrossEntropyLossOptions {
   /** Put on the logit before the loss. Default identity. */
@@ -11,9 +11,8 @@ export interface BinaryCrossEntropyLossOptions {
 }
 
 /** Binary cross-entropy on the (single) logit of each (text, text) pair against a 0..1 label. */
-export class BinaryCrossEntropyLoss extends CrossEncoderLoss {
+export class BinaryCrossEntropyLoss extends PairLoss {
   readonly name = "BinaryCrossEntropyLoss";
-  readonly columns = [2, 2] as const;
   readonly labelKind: CrossEncoderLabelKind = "probability";
   readonly posWeight: number | null;
 
@@ -26,10 +25,6 @@ export class BinaryCrossEntropyLoss extends CrossEncoderLoss {
 
   nativeSpec(): NativeLossSpec {
     return { ...this.spec("CrossEncoder.BinaryCrossEntropyLoss"), ...(this.posWeight !== null && { posWeight: this.posWeight }) };
-  }
-
-  batch(values: unknown[][], labels: unknown[] | null): CrossEncoderLossBatch {
-    return { pairs: [pairsWith(values, 1)], labels: labelVector(labels) };
   }
 
   override getConfigDict(): Record<string, unknown> {

@@ -96,6 +96,15 @@ export abstract class CrossEncoderLoss {
   }
 }
 
+/** A loss over one (text, text) pair per row and its label: the pairs of columns 0 and 1, one label per row. */
+export abstract class PairLoss extends CrossEncoderLoss {
+  readonly columns = [2, 2] as const;
+
+  batch(values: unknown[][], labels: unknown[] | null): CrossEncoderLossBatch {
+    return { pairs: [pairsWith(values, 1)], labels: labelVector(labels) };
+  }
+}
+
 export function describe(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return `a list of ${v.length}`;

@@ -1,7 +1,7 @@
 import type { NativeLossSpec } from "../../../types/native.js";
 import type { CrossEncoderActivation } from "../activation.js";
 import type { CrossEncoder } from "../CrossEncoder.js";
-import { CrossEncoderLoss, type CrossEncoderLabelKind, type CrossEncoderLossBatch, labelVector, pairsWith } from "./CrossEncoderLoss.js";
+import { type CrossEncoderLabelKind, PairLoss } from "./CrossEncoderLoss.js";
 
 export interface CrossEntropyLossOptions {
   /** Put on the logits before the loss. Default identity. */
@@ -9,9 +9,8 @@ export interface CrossEntropyLossOptions {
 }
 
 /** Cross-entropy over the model's labels for each (text, text) pair against its class (0..numLabels - 1). */
-export class CrossEntropyLoss extends CrossEncoderLoss {
+export class CrossEntropyLoss extends PairLoss {
   readonly name = "CrossEntropyLoss";
-  readonly columns = [2, 2] as const;
   readonly labelKind: CrossEncoderLabelKind = "class";
 
   constructor(model: CrossEncoder, options: CrossEntropyLossOptions = {}) {
@@ -20,9 +19,5 @@ export class CrossEntropyLoss extends CrossEncoderLoss {
 
   nativeSpec(): NativeLossSpec {
     return this.spec("CrossEncoder.CrossEntropyLoss");
-  }
-
-  batch(values: unknown[][], labels: unknown[] | null): CrossEncoderLossBatch {
-    return { pairs: [pairsWith(values, 1)], labels: labelVector(labels) };
   }
 }

@@ -1,7 +1,7 @@
 import type { NativeLossSpec } from "../../../types/native.js";
 import type { CrossEncoderActivation } from "../activation.js";
 import type { CrossEncoder } from "../CrossEncoder.js";
-import { CrossEncoderLoss, type CrossEncoderLabelKind, type CrossEncoderLossBatch, labelVector, pairsWith } from "./CrossEncoderLoss.js";
+import { type CrossEncoderLabelKind, PairLoss } from "./CrossEncoderLoss.js";
 
 export interface MSELossOptions {
   /** Put on the logit before the loss. Default identity. */
@@ -9,9 +9,8 @@ export interface MSELossOptions {
 }
 
 /** Mean squared error between each (text, text) pair's logit and its score: distillation from a teacher's scores. */
-export class MSELoss extends CrossEncoderLoss {
+export class MSELoss extends PairLoss {
   readonly name = "MSELoss";
-  readonly columns = [2, 2] as const;
   readonly labelKind: CrossEncoderLabelKind = "score";
 
   constructor(model: CrossEncoder, options: MSELossOptions = {}) {
@@ -20,9 +19,5 @@ export class MSELoss extends CrossEncoderLoss {
 
   nativeSpec(): NativeLossSpec {
     return this.spec("CrossEncoder.MSELoss");
-  }
-
-  batch(values: unknown[][], labels: unknown[] | null): CrossEncoderLossBatch {
-    return { pairs: [pairsWith(values, 1)], labels: labelVector(labels) };
   }
 }

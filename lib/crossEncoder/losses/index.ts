@@ -1,4 +1,4 @@
-export { CrossEncoderLoss, type CrossEncoderLabelKind, type CrossEncoderLossBatch } from "./CrossEncoderLoss.js";
+export { CrossEncoderLoss, PairLoss, type CrossEncoderLabelKind, type CrossEncoderLossBatch } from "./CrossEncoderLoss.js";
 export { BinaryCrossEntropyLoss, type BinaryCrossEntropyLossOptions } from "./BinaryCrossEntropyLoss.js";
 export { CrossEntropyLoss, type CrossEntropyLossOptions } from "./CrossEntropyLoss.js";
 export { MSELoss, type MSELossOptions } from "./MSELoss.js";
