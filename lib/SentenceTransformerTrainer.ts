@@ -20,7 +20,7 @@ import { exists, readJsonObject, writeFolderAtomically } from "./io/files.js";
 import { defaultLogDir, TensorBoardWriter, tensorBoardTag } from "./internal/tensorboard.js";
 import { checkpointSteps, labelTensor, latestCheckpoint, loadModelWeights, loadOptimizerState, saveOptimizerState, tokenizeColumns } from "./internal/training.js";
 import type { Label, Loss } from "./losses/Loss.js";
-import { CoSENTLoss } from "./losses/similarity.js";
+import { CoSENTLoss } from "./losses/CoSENTLoss.js";
 import { Router } from "./models/Router.js";
 import { callNative, callNativeSync } from "./native.js";
 import { ProgressBar } from "./progress.js";

@@ -77,6 +77,31 @@ export function float32Json(values: Float32Array): string {
 }
 
 /** Metrics on one line, four decimals each: `name=0.1234 …`. */
+/** What a training run reports when it ends: a line on stderr, and its JSON summary on stdout. */
+export function reportTraining(run: {
+  globalStep: number;
+  trainingLoss: number;
+  bestScore: number | undefined;
+  primaryMetric: string | undefined;
+  metrics: Record<string, number> | undefined;
+  outputPath: string;
+  checkpointPath: string | undefined;
+  started: number;
+}): void {
+  const summary = {
+    globalStep: run.globalStep,
+    trainingLoss: run.trainingLoss,
+    bestScore: run.bestScore ?? null,
+    primaryMetric: run.primaryMetric ?? null,
+    metrics: run.metrics ?? null,
+    outputPath: run.outputPath,
+    checkpointPath: run.checkpointPath ?? null,
+    seconds: Math.round((Date.now() - run.started) / 100) / 10,
+  };
+  note(`train: done, ${run.globalStep} steps, mean loss ${run.trainingLoss.toFixed(4)}; model saved to ${run.outputPath}`);
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+}
+
 export function metricsLine(metrics: Record<string, number>): string {
   return Object.entries(metrics)
     .map(([k, v]) => `${k}=${Number.isFinite(v) ? v.toFixed(4) : v}`)

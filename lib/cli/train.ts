@@ -15,7 +15,7 @@ import { SentenceTransformer } from "../SentenceTransformer.js";
 import { setNumThreads } from "../backend.js";
 import { type CommandSpec, flag, intFlag, parseCommand, positionals, str } from "./args.js";
 import { latestCheckpoint } from "../internal/training.js";
-import { DEVICE_OPTION, THREADS_OPTION, localOrId, metricsLine, note, stopOnSignals } from "./common.js";
+import { DEVICE_OPTION, THREADS_OPTION, localOrId, metricsLine, note, stopOnSignals, reportTraining } from "./common.js";
 import { ConfigError, Section, readConfigFile } from "./config.js";
 import {
   buildEvaluator,
@@ -391,18 +391,16 @@ async function trainSentenceTransformer(job: TrainJob): Promise<number> {
       const result = await model.fit(options);
       // fit saves the best model when it evaluates; without that, the final one is what the user gets.
       if (evaluator && !saveBestModel) await model.save(outputPath);
-      const summary = {
+      reportTraining({
         globalStep: result.globalStep,
         trainingLoss: result.trainingLoss,
-        bestScore: result.bestScore ?? null,
-        primaryMetric: built?.evaluator.primaryMetric ?? null,
-        metrics: lastMetrics ?? null,
-        outputPath,
-        checkpointPath: checkpointPath ?? null,
-        seconds: Math.round((Date.now() - started) / 100) / 10,
-      };
-      note(`train: done, ${result.globalStep} steps, mean loss ${result.trainingLoss.toFixed(4)}; model saved to ${outputPath}`);
-      process.stdout.write(`${JSON.stringify(summary)}\n`);
+        bestScore: result.bestScore,
+        primaryMetric: built?.evaluator.primaryMetric,
+        metrics: lastMetrics,
+        outputPath: outputPath!,
+        checkpointPath,
+        started,
+      });
       return 0;
     } catch (e) {
       if (stop.signal.aborted && (e as Error)?.name === "AbortError") {

@@ -16,7 +16,7 @@ import { resolveModelFolder } from "../hub/index.js";
 import { latestCheckpoint } from "../internal/training.js";
 import type { TrainerCallback, TrainerState } from "../SentenceTransformerTrainer.js";
 import { LR_SCHEDULERS, type LrSchedulerType } from "../SentenceTransformerTrainingArguments.js";
-import { localOrId, metricsLine, note, stopOnSignals } from "./common.js";
+import { localOrId, metricsLine, note, stopOnSignals, reportTraining } from "./common.js";
 import { ConfigError } from "./config.js";
 import { buildCrossEncoderLoss, buildEvaluator, crossEncoderTrainDataset, datasetSection, loadSpecDataset } from "./specs.js";
 import type { ModelPlan, TrainJob } from "./train.js";
@@ -168,18 +168,16 @@ export async function trainCrossEncoder(job: TrainJob): Promise<number> {
         return stop.exitCode || 130;
       }
       if (!built || !saveBestModel) await model.save(outputPath);
-      const summary = {
+      reportTraining({
         globalStep: result.globalStep,
         trainingLoss: result.trainingLoss,
-        bestScore: best ?? null,
-        primaryMetric: built?.evaluator.primaryMetric ?? null,
-        metrics: lastMetrics ?? null,
-        outputPath,
-        checkpointPath: checkpointPath ?? null,
-        seconds: Math.round((Date.now() - started) / 100) / 10,
-      };
-      note(`train: done, ${result.globalStep} steps, mean loss ${result.trainingLoss.toFixed(4)}; model saved to ${outputPath}`);
-      process.stdout.write(`${JSON.stringify(summary)}\n`);
+        bestScore: best,
+        primaryMetric: built?.evaluator.primaryMetric,
+        metrics: lastMetrics,
+        outputPath: outputPath!,
+        checkpointPath,
+        started,
+      });
       return 0;
     } finally {
       stop.dispose();

@@ -87,9 +87,15 @@ function describe(v: unknown): string {
 
 export type SimilarityFctName = "cosine" | "dot";
 export type DistanceMetricName = "cosine" | "euclidean" | "manhattan";
+export const DISTANCE_METRICS: readonly DistanceMetricName[] = ["cosine", "euclidean", "manhattan"];
 
 export function checkPositive(value: number, name: string, where: string): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) throw new RangeError(`${where}: ${name} must be a positive number, got ${String(value)}`);
+  return value;
+}
+
+export function checkPositiveInt(value: number, name: string, where: string): number {
+  if (!Number.isInteger(value) || value <= 0) throw new RangeError(`${where}: ${name} must be a positive integer, got ${String(value)}`);
   return value;
 }
 

@@ -1,6 +1,6 @@
 import type { NativeLossSpec } from "../../types/native.js";
 import type { SentenceTransformer } from "../SentenceTransformer.js";
-import { CachedMultipleNegativesRankingLoss } from "./ranking.js";
+import { CachedMultipleNegativesRankingLoss } from "./CachedMultipleNegativesRankingLoss.js";
 import { Loss, type Label, type LabelKind } from "./Loss.js";
 
 export interface MatryoshkaLossOptions {

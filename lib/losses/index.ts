@@ -1,21 +1,14 @@
 export { Loss, type LabelKind, type Label, type SimilarityFctName, type DistanceMetricName } from "./Loss.js";
-export { CosineSimilarityLoss, CoSENTLoss, AnglELoss, type CosineSimilarityLossOptions, type CoSENTLossOptions } from "./similarity.js";
-export {
-  MultipleNegativesRankingLoss,
-  MultipleNegativesSymmetricRankingLoss,
-  CachedMultipleNegativesRankingLoss,
-  type MultipleNegativesRankingLossOptions,
-  type CachedMultipleNegativesRankingLossOptions,
-} from "./ranking.js";
-export {
-  ContrastiveLoss,
-  OnlineContrastiveLoss,
-  TripletLoss,
-  BatchHardTripletLoss,
-  type ContrastiveLossOptions,
-  type TripletLossOptions,
-  type BatchHardTripletLossOptions,
-} from "./contrastive.js";
+export { CosineSimilarityLoss, type CosineSimilarityLossOptions } from "./CosineSimilarityLoss.js";
+export { CoSENTLoss, type CoSENTLossOptions } from "./CoSENTLoss.js";
+export { AnglELoss } from "./AnglELoss.js";
+export { MultipleNegativesRankingLoss, type MultipleNegativesRankingLossOptions } from "./MultipleNegativesRankingLoss.js";
+export { MultipleNegativesSymmetricRankingLoss } from "./MultipleNegativesSymmetricRankingLoss.js";
+export { CachedMultipleNegativesRankingLoss, type CachedMultipleNegativesRankingLossOptions } from "./CachedMultipleNegativesRankingLoss.js";
+export { ContrastiveLoss, type ContrastiveLossOptions } from "./ContrastiveLoss.js";
+export { OnlineContrastiveLoss } from "./OnlineContrastiveLoss.js";
+export { TripletLoss, type TripletLossOptions } from "./TripletLoss.js";
+export { BatchHardTripletLoss, type BatchHardTripletLossOptions } from "./BatchHardTripletLoss.js";
 export { SoftmaxLoss, type SoftmaxLossOptions } from "./SoftmaxLoss.js";
 export { MSELoss } from "./MSELoss.js";
 export { MatryoshkaLoss, type MatryoshkaLossOptions } from "./MatryoshkaLoss.js";

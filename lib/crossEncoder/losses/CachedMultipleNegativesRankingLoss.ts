@@ -1,6 +1,7 @@
 import type { NativeLossSpec } from "../../../types/native.js";
 import type { CrossEncoder } from "../CrossEncoder.js";
 import { MultipleNegativesRankingLoss, type MultipleNegativesRankingLossOptions } from "./MultipleNegativesRankingLoss.js";
+import { checkPositiveInt } from "../../losses/Loss.js";
 
 export interface CachedMultipleNegativesRankingLossOptions extends MultipleNegativesRankingLossOptions {
   /** Pairs scored at once; the batch itself can be much larger. Default 32. */
@@ -17,9 +18,7 @@ export class CachedMultipleNegativesRankingLoss extends MultipleNegativesRanking
 
   constructor(model: CrossEncoder, options: CachedMultipleNegativesRankingLossOptions = {}) {
     super(model, options);
-    const mb = options.miniBatchSize ?? 32;
-    if (!Number.isInteger(mb) || mb <= 0) throw new RangeError(`${this.name}: miniBatchSize must be a positive integer, got ${String(mb)}`);
-    this.miniBatchSize = mb;
+    this.miniBatchSize = checkPositiveInt(options.miniBatchSize ?? 32, "miniBatchSize", this.name);
   }
 
   override nativeSpec(): NativeLossSpec {

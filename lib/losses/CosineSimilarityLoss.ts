@@ -1,6 +1,6 @@
 import type { NativeLossSpec } from "../../types/native.js";
 import type { SentenceTransformer } from "../SentenceTransformer.js";
-import { checkOneOf, checkPositive, Loss, type LabelKind } from "./Loss.js";
+import { checkOneOf, Loss, type LabelKind } from "./Loss.js";
 
 export interface CosineSimilarityLossOptions {
   /** Compares cos(u, v) with the label: "mse" (default) or "l1". */
@@ -33,44 +33,5 @@ export class CosineSimilarityLoss extends Loss {
 
   getConfigDict(): Record<string, unknown> {
     return { loss_fct: this.lossFct === "mse" ? "torch.nn.modules.loss.MSELoss" : "torch.nn.modules.loss.L1Loss" };
-  }
-}
-
-export interface CoSENTLossOptions {
-  /** Inverse temperature on the similarities. Default 20. */
-  scale?: number;
-}
-
-/** CoSENT: for every two pairs with different scores, the higher-scored pair should have the higher cosine. */
-export class CoSENTLoss extends Loss {
-  readonly name: string = "CoSENTLoss";
-  readonly columns = [2, 2] as const;
-  readonly labelKind: LabelKind = "score";
-  readonly scale: number;
-
-  constructor(model: SentenceTransformer, options: CoSENTLossOptions = {}) {
-    super(model);
-    this.scale = checkPositive(options.scale ?? 20, "scale", new.target.name);
-  }
-
-  nativeSpec(): NativeLossSpec {
-    return { loss: "CoSENTLoss", scale: this.scale };
-  }
-
-  getConfigDict(): Record<string, unknown> {
-    return { scale: this.scale, similarity_fct: "pairwise_cos_sim" };
-  }
-}
-
-/** AnglE: CoSENT on the angle difference of the embeddings seen as complex vectors. */
-export class AnglELoss extends CoSENTLoss {
-  override readonly name = "AnglELoss";
-
-  override nativeSpec(): NativeLossSpec {
-    return { loss: "AnglELoss", scale: this.scale };
-  }
-
-  override getConfigDict(): Record<string, unknown> {
-    return { scale: this.scale, similarity_fct: "pairwise_angle_sim" };
   }
 }
