@@ -180,7 +180,9 @@ describe.each(NAMES)("%s", (name) => {
 
     const similarity = model.similarity(sparse, sparse);
     similarity.forEach((row, i) => row.forEach((s, j) => expect(Math.abs(s - ref.similarity[i]![j]!)).toBeLessThan(1e-4 * Math.max(1, Math.abs(ref.similarity[i]![j]!)))));
-    expect(model.similarityPairwise(sparse, dense)).toEqual(sparse.map((_, i) => similarity[i]![i]!));
+    // Batches of 5 and of 3 differ in the last bits where the BLAS blocks sums by batch shape.
+    const pairwise = model.similarityPairwise(sparse, dense);
+    pairwise.forEach((p, i) => expect(Math.abs(p - similarity[i]![i]!)).toBeLessThanOrEqual(1e-5 * Math.abs(similarity[i]![i]!)));
     model.dispose();
   });
 
@@ -222,7 +224,9 @@ describe.each(NAMES)("%s", (name) => {
     const all = model.decode(sparse[0]!);
     expect(all.length).toBe(sparse[0]!.indices.length);
     for (let k = 1; k < all.length; k++) expect(all[k - 1]![1]).toBeGreaterThanOrEqual(all[k]![1]);
-    expect(model.decode(await model.encode(TEXTS[0]!, { convertToSparseTensor: false }), TOP_K)).toEqual(decoded[0]);
+    const alone = model.decode(await model.encode(TEXTS[0]!, { convertToSparseTensor: false }), TOP_K);
+    expect(alone.map((p) => p[0])).toEqual(decoded[0]!.map((p) => p[0]));
+    alone.forEach(([, w], k) => expect(Math.abs(w - decoded[0]![k]![1])).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(w))));
     model.dispose();
   });
 
@@ -362,8 +366,9 @@ describe("serving: text-embeddings-inference's /embed_sparse", () => {
       const ours = await model.encode(TEXTS);
       expect(rows).toHaveLength(TEXTS.length);
       rows.forEach((row, i) => {
+        // The server's batches differ from encode's: equal within float32 rounding of the sums.
         expect(row.map((e) => e.index)).toEqual(Array.from(ours[i]!.indices));
-        row.forEach((e, j) => expect(e.value).toBe(ours[i]!.values[j]));
+        row.forEach((e, j) => expect(Math.abs(e.value - ours[i]!.values[j]!)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(e.value))));
         // sentence-transformers' embedding of the same text: the same entries within 1e-5
         const ref = plain.get("bert")!.embeddings[i]!;
         for (const e of row) expect(Math.abs(e.value - ref[e.index]!)).toBeLessThanOrEqual(1e-5);
