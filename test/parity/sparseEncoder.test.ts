@@ -145,9 +145,15 @@ function expectSameSparse(ours: SparseEmbedding[], ref: Answer): void {
   ours.forEach((e, i) => {
     expect(e.dim).toBe(ref.dimension);
     expect(Array.from(e.indices)).toEqual([...e.indices].sort((a, b) => a - b));
-    expect(activeOf(e.values, e.indices)).toEqual(activeOf(ref.embeddings[i]!));
     const dense = new Float32Array(e.dim);
     e.indices.forEach((d, k) => (dense[d] = e.values[k]!));
+    // The same active dimensions, but for values at the 1e-6 threshold itself, which float32 sums in another order
+    // can put on either side (both then below 1e-5).
+    const ours = new Set(activeOf(e.values, e.indices));
+    const theirs = new Set(activeOf(ref.embeddings[i]!));
+    const differing = [...ours].filter((d) => !theirs.has(d)).concat([...theirs].filter((d) => !ours.has(d)));
+    for (const d of differing) expect(Math.max(Math.abs(dense[d]!), Math.abs(ref.embeddings[i]![d]!)), `dimension ${d}`).toBeLessThan(1e-5);
+    expect(differing.length).toBeLessThanOrEqual(Math.max(1, theirs.size / 100));
     expect(maxRelDiff(dense, ref.embeddings[i]!)).toBeLessThan(1e-5);
   });
 }
@@ -209,7 +215,8 @@ describe.each(NAMES)("%s", (name) => {
     const decoded = model.decode(sparse, TOP_K);
     decoded.forEach((pairs, i) => {
       expect(pairs.map((p) => p[0])).toEqual(ref.decode[i]!.map((p) => p[0]));
-      pairs.forEach(([, w], k) => expect(Math.abs(w - ref.decode[i]![k]![1])).toBeLessThan(1e-5));
+      // Relative above 1: sum pooling adds up to 40 tokens' weights.
+      pairs.forEach(([, w], k) => expect(Math.abs(w - ref.decode[i]![k]![1]) / Math.max(1, Math.abs(w))).toBeLessThan(1e-5));
     });
     // What the first text shares with each, as sentence-transformers' intersection, decoded.
     const shared = SparseEncoder.intersection(sparse[0]!, sparse);
