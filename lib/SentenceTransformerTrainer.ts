@@ -10,7 +10,7 @@
 import { appendFile, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
-import type { NativeLossSpec, NativeModule, NativeTensorData, NativeTokenBatch, NativeTrainer } from "../types/native.js";
+import type { NativeLossSpec, NativeRegularizerWeights, NativeModule, NativeTensorData, NativeTokenBatch, NativeTrainer } from "../types/native.js";
 import { Dataset } from "./datasets/Dataset.js";
 import { SbertError } from "./errors.js";
 import { SequentialEvaluator } from "./evaluation/SequentialEvaluator.js";
@@ -121,6 +121,8 @@ export interface TrainingLoss {
   nativeSpec(): NativeLossSpec;
   getConfigDict(): Record<string, unknown>;
   checkLabel(label: never, where: string): void;
+  /** A SpladeLoss's regularizer weights as they stand now (a callback changes them as training goes). */
+  regularizerWeights?(): NativeRegularizerWeights;
 }
 
 /** An evaluator the trainer runs on its model. */
@@ -241,6 +243,9 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
   #totalLoss = 0;
   #lastLoggedStep = 0;
   #tbWriter: TensorBoardWriter | undefined;
+  // The parts of a loss made of several (SpladeLoss), summed over the batches since they were last logged.
+  readonly #trainTerms = new LossTerms();
+  readonly #evalTerms = new LossTerms();
 
   constructor(options: SentenceTransformerTrainerOptions<M, L>) {
     if (typeof options !== "object" || options === null) throw new TypeError(`${this.op}: expected {model, args, trainDataset, ...}`);
@@ -557,9 +562,12 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
       let sum = 0;
       for (const b of this.#schedule([p], this.args.perDeviceEvalBatchSize).epoch(0)) {
         const { columns, labels } = this.batchInputs(p, b.rows);
-        const loss = await this.model.exclusive(() => callNative(`${OP}.evaluate`, () => native.evalLoss(p.objective, columns, labels)));
+        const { loss, terms } = await this.model.exclusive(() =>
+          callNative(`${OP}.evaluate`, () => native.evalLoss(p.objective, columns, labels, p.loss.regularizerWeights?.())),
+        );
         sum += loss * b.rows.length;
         samples += b.rows.length;
+        this.#evalTerms.add(terms);
       }
       metrics[`${prefix}_loss`] = sum / samples;
     }
@@ -575,7 +583,8 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
       }
     }
     Object.assign(metrics, speedMetrics(prefix, start, samples, Math.ceil(samples / this.args.perDeviceEvalBatchSize)));
-    await this.#log(metrics);
+    // A loss of several parts logs each part's mean over the batches (eval_base_loss, ...), outside the metrics.
+    await this.#log({ ...metrics, ...this.#evalTerms.take("eval_") });
     this.#control.shouldEvaluate = false;
     await this.#call("onEvaluate", { metrics });
     return metrics;
@@ -759,8 +768,11 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
             }
             const p = train[b.dataset]!;
             const { columns, labels } = this.batchInputs(p, b.rows);
-            const { loss } = await this.model.exclusive(() => callNative(`${OP}.train`, () => native.accumulate(p.objective, columns, labels, 1 / micro.length)));
+            const { loss, terms } = await this.model.exclusive(() =>
+              callNative(`${OP}.train`, () => native.accumulate(p.objective, columns, labels, 1 / micro.length, p.loss.regularizerWeights?.())),
+            );
             this.#trLoss += loss / micro.length;
+            this.#trainTerms.add(terms);
             // As transformers: the step ends after every gradientAccumulationSteps batches and at the epoch's end.
             if ((step + 1) % ga === 0 || step + 1 === stepsInEpoch) {
               const result = await this.model.exclusive(() => callNative(`${OP}.train`, () => native.optimizerStep()));
@@ -839,6 +851,7 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
       const logs: Record<string, number> = { loss: this.#trLoss / (this.state.global_step - this.#lastLoggedStep) };
       if (gradNorm !== undefined) logs["grad_norm"] = gradNorm;
       logs["learning_rate"] = lr ?? native.lrAt(this.state.global_step);
+      Object.assign(logs, this.#trainTerms.take(""));
       this.#totalLoss += this.#trLoss;
       this.#trLoss = 0;
       this.#lastLoggedStep = this.state.global_step;
@@ -875,6 +888,30 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
       evaluations: [],
       primaryMetric: this.evaluator?.primaryMetric,
     };
+  }
+}
+
+/**
+ * The named parts of a loss (base_loss, document_regularizer_loss, ...) summed over batches, then logged as their
+ * mean per batch rounded to 4 digits, as sentence-transformers' trainer logs loss components.
+ */
+class LossTerms {
+  #sums = new Map<string, number>();
+  #batches = 0;
+
+  add(terms: Record<string, number> | undefined): void {
+    if (terms === undefined) return;
+    for (const [k, v] of Object.entries(terms)) this.#sums.set(k, (this.#sums.get(k) ?? 0) + v);
+    this.#batches++;
+  }
+
+  /** The means under `prefix` + name, and a fresh start. */
+  take(prefix: string): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (this.#batches > 0) for (const [k, v] of this.#sums) out[prefix + k] = round(v / this.#batches, 4);
+    this.#sums = new Map();
+    this.#batches = 0;
+    return out;
   }
 }
 

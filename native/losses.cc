@@ -356,7 +356,10 @@ at::Tensor base_loss(const LossSpec& spec, const std::vector<at::Tensor>& e, con
   fail(ErrorCode::Native, "unhandled loss");
 }
 
-at::Tensor compute_loss(const LossSpec& spec, const std::vector<at::Tensor>& embeddings, const at::Tensor& labels, nn::Linear* head) {
+namespace {
+
+// The wrapped loss: base_loss, or Matryoshka's sum over embedding truncations.
+at::Tensor objective_loss(const LossSpec& spec, const std::vector<at::Tensor>& embeddings, const at::Tensor& labels, nn::Linear* head) {
   if (spec.matryoshka_dims.empty()) return base_loss(spec, embeddings, labels, head);
   const int64_t full = embeddings.at(0).size(1);
   std::vector<size_t> chosen;
@@ -381,6 +384,39 @@ at::Tensor compute_loss(const LossSpec& spec, const std::vector<at::Tensor>& emb
     total = total.defined() ? total + l : l;
   }
   return total;
+}
+
+}  // namespace
+
+at::Tensor flops_loss(const at::Tensor& embeddings, std::optional<double> threshold) {
+  at::Tensor e = embeddings;
+  if (threshold) {
+    // The mask is a count, not a function the gradient passes through.
+    const auto active = (e.detach() != 0).sum(1);
+    e = e * (active > *threshold).to(e.scalar_type()).unsqueeze(1);
+  }
+  return e.mean(0).pow(2).sum();
+}
+
+at::Tensor compute_loss(const LossSpec& spec, const std::vector<at::Tensor>& embeddings, const at::Tensor& labels, nn::Linear* head,
+                        std::vector<LossTerm>* terms) {
+  auto loss = objective_loss(spec, embeddings, labels, head);
+  if (!spec.splade) return loss;
+  const SpladeRegularizers& r = *spec.splade;
+  if (embeddings.empty() || (!r.document_only && embeddings.size() < 2)) {
+    fail(ErrorCode::Input, "SpladeLoss needs a query column and at least one document column (or useDocumentRegularizerOnly)");
+  }
+  std::vector<at::Tensor> documents(embeddings.begin() + (r.document_only ? 0 : 1), embeddings.end());
+  auto document = flops_loss(at::cat(documents, 0), r.document_threshold) * r.weights.document;
+  at::Tensor query;
+  if (!r.document_only && r.weights.query) query = flops_loss(embeddings[0], r.query_threshold) * *r.weights.query;
+  if (terms) {
+    terms->push_back({"base_loss", loss.item<double>()});
+    terms->push_back({"document_regularizer_loss", document.item<double>()});
+    if (query.defined()) terms->push_back({"query_regularizer_loss", query.item<double>()});
+  }
+  loss = loss + document;
+  return query.defined() ? loss + query : loss;
 }
 
 }  // namespace sbert

@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,26 @@ enum class DistanceFn { Cosine, Euclidean, Manhattan };
 // LambdaLoss's weighting of each document pair (sentence-transformers' weighting schemes).
 enum class LambdaWeighting { None, NDCGLoss1, NDCGLoss2, LambdaRank, NDCGLoss2PP };
 
+// SpladeLoss: FLOPS regularizers on the sparse embeddings, added to the loss it wraps. The weights change during
+// training (sentence-transformers' SpladeRegularizerWeightSchedulerCallback), so a step may give its own.
+struct RegularizerWeights {
+  double document = 0.0;
+  std::optional<double> query;  // none: no query term
+};
+struct SpladeRegularizers {
+  RegularizerWeights weights;
+  // Rows with at most this many active (non-zero) values are left out of the term.
+  std::optional<double> document_threshold, query_threshold;
+  bool document_only = false;  // every column is a document (the query term is dropped)
+};
+
+// One named part of a loss that sums several (SpladeLoss: base_loss, document_regularizer_loss,
+// query_regularizer_loss), each as it enters the sum.
+struct LossTerm {
+  std::string name;
+  double value;
+};
+
 struct LossSpec {
   LossKind kind = LossKind::CosineSimilarity;
   double scale = 20.0;
@@ -68,6 +89,7 @@ struct LossSpec {
   double sigma = 1.0;
   double eps = 1e-10;
   bool natural_log = false;
+  std::optional<SpladeRegularizers> splade;
 
   static LossSpec parse(const std::string& kind);
   // Text columns the loss takes (-1 = two or more; -2 = one or more).
@@ -81,8 +103,14 @@ const std::vector<std::string>& loss_names();
 // The loss over embeddings [B, D] of each text column. `labels` is a float tensor ([B] or [B, D]) or undefined.
 // For the list losses (ListNet, Lambda) the one column holds every query's documents in order and `labels` is
 // [queries, most documents] with -inf where a query has fewer.
-// `head` is the Softmax classifier (null for other losses).
-at::Tensor compute_loss(const LossSpec& spec, const std::vector<at::Tensor>& embeddings, const at::Tensor& labels, nn::Linear* head);
+// `head` is the Softmax classifier (null for other losses). `terms`, if given, receives the named parts of a loss
+// made of several (empty for the others).
+at::Tensor compute_loss(const LossSpec& spec, const std::vector<at::Tensor>& embeddings, const at::Tensor& labels, nn::Linear* head,
+                        std::vector<LossTerm>* terms = nullptr);
+
+// FlopsLoss: the squared L2 norm of the batch's mean embedding [B, D] -> scalar, over the rows with more than
+// `threshold` active values when one is given.
+at::Tensor flops_loss(const at::Tensor& embeddings, std::optional<double> threshold);
 
 // The loss of one embedding truncation: what compute_loss sums over for a Matryoshka spec.
 at::Tensor base_loss(const LossSpec& spec, const std::vector<at::Tensor>& embeddings, const at::Tensor& labels, nn::Linear* head);

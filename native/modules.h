@@ -75,10 +75,10 @@ class SentenceModule : public torch::nn::Module {
   // Virtual for modules that hold other modules (Router), which move them along.
   virtual void move_to(const at::Device& device);
   const at::Device& device() const { return device_; }
-
- protected:
   // The module whose named_parameters() spell the checkpoint keys.
   virtual const torch::nn::Module& weights_root() const { return *this; }
+
+ protected:
   NamedTensors extras_;  // read from a checkpoint only to be written back on save
   at::Device device_ = at::kCPU;
 };

@@ -43,10 +43,29 @@ void MaskedLmHeadModule::forward(const ops::Context& ctx, Features& f) {
 
 void MaskedLmHeadModule::init_weights(uint64_t seed) { nn::init_normal(*this, 0.02, seed); }
 
-MlmTransformerModule::MlmTransformerModule(std::shared_ptr<SentenceModule> transformer_, std::shared_ptr<SentenceModule> head_)
+void MaskedLmHeadModule::tie_decoder(const at::Tensor& embeddings) {
+  if (!embeddings.sizes().equals(decoder->weight.sizes())) {
+    fail(ErrorCode::Input, "the word embeddings' shape differs from the MLM decoder's: they cannot be tied");
+  }
+  auto tied = std::make_shared<nn::Linear>(embeddings, decoder->bias);
+  tied->precision = decoder->precision;
+  unregister_module("decoder");
+  decoder = register_module("decoder", tied);
+}
+
+MlmTransformerModule::MlmTransformerModule(std::shared_ptr<SentenceModule> transformer_, std::shared_ptr<SentenceModule> head_, const std::string& tied_key)
     : transformer(std::move(transformer_)), head(std::move(head_)) {
   if (!transformer || !head) fail(ErrorCode::Input, "MLMTransformer needs an encoder and a masked-LM head");
   if (std::string(head->kind()) != "mlm_head") fail(ErrorCode::Input, std::string("MLMTransformer's head must be an mlm_head module, got ") + head->kind());
+  if (!tied_key.empty()) {
+    // The key as the checkpoint names it: under the encoder, the module holding the checkpoint's weights.
+    const auto params = transformer->weights_root().named_parameters(true);
+    const at::Tensor* embeddings = params.find(tied_key);
+    if (!embeddings) fail(ErrorCode::Input, "MLMTransformer: the encoder has no parameter '" + tied_key + "' to tie the decoder to");
+    auto& mlm = static_cast<MaskedLmHeadModule&>(*head);
+    // transformers ties only a decoder that holds the embeddings' values (or none of its own).
+    if (at::equal(mlm.decoder->weight, *embeddings)) mlm.tie_decoder(*embeddings);
+  }
   register_module("transformer", transformer);
   register_module("head", head);
   device_ = transformer->device();

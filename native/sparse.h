@@ -26,6 +26,9 @@ class MaskedLmHeadModule : public SentenceModule {
   // Hugging Face's initialisation with initializer_range `std` 0.02 (normal weights, zero biases, unit norms).
   void init_weights(uint64_t seed) override;
   void set_precision(ops::Precision precision) override { nn::set_precision(*this, precision); }
+  // The decoder's weight becomes `embeddings` itself (the encoder's word embeddings), as transformers ties them:
+  // training then updates one tensor through both uses.
+  void tie_decoder(const at::Tensor& embeddings);
   std::shared_ptr<nn::Linear> dense, decoder;
   std::shared_ptr<nn::LayerNorm> layer_norm;
   const ops::Activation activation;
@@ -36,7 +39,9 @@ class MaskedLmHeadModule : public SentenceModule {
 // load them.
 class MlmTransformerModule : public SentenceModule {
  public:
-  MlmTransformerModule(std::shared_ptr<SentenceModule> transformer, std::shared_ptr<SentenceModule> head);
+  // `tied_key`: the encoder parameter the head's decoder weight is tied to, when the checkpoint ties them and the
+  // head holds the same values (empty: not tied).
+  MlmTransformerModule(std::shared_ptr<SentenceModule> transformer, std::shared_ptr<SentenceModule> head, const std::string& tied_key = "");
   const char* kind() const override { return "mlm_transformer"; }
   void forward(const ops::Context& ctx, Features& features) override;
   void set_precision(ops::Precision precision) override;

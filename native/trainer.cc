@@ -104,10 +104,14 @@ Trainer::Trainer(ModuleList modules, std::vector<Objective> objectives, Optimize
   if (modules_.empty()) fail(ErrorCode::Input, "the model has no modules");
   // Parameters that do not learn (DistilBERT's sinusoidal positions) are left out; biases and norm layers are not
   // decayed, as sentence-transformers' trainer groups them.
+  // A tensor that two modules share (a masked-LM decoder tied to the word embeddings) is one parameter, under its
+  // first name, as torch's named_parameters gives it.
+  std::unordered_set<const void*> seen;
   auto add = [&](const std::string& prefix, const torch::nn::Module& m) {
     const auto no_decay = nn::no_decay_parameters(m);
     for (const auto& p : m.named_parameters(true)) {
       if (!p.value().requires_grad()) continue;
+      if (!seen.insert(p.value().unsafeGetTensorImpl()).second) continue;
       params_.push_back({prefix + p.key(), p.value(), no_decay.count(p.key()) == 0, {}, {}});
     }
   };
@@ -135,9 +139,9 @@ at::Tensor Trainer::embed(const ops::Context& ctx, TokenBatch& column, int64_t r
 // The gradient cache: embed every column in mini-batches without a graph, take the loss's gradient with respect
 // to the embeddings, then embed each mini-batch again with a graph (replaying its dropout) and push that
 // gradient through it. Same gradients as the plain loss, with a mini-batch's activations in memory.
-at::Tensor Trainer::cached_step(const ops::Context& ctx, const Objective& objective, std::vector<TokenBatch>& columns, const at::Tensor& labels,
-                                double scale) {
-  const int64_t mb = objective.loss.mini_batch_size;
+at::Tensor Trainer::cached_step(const ops::Context& ctx, const LossSpec& spec, nn::Linear* head, std::vector<TokenBatch>& columns, const at::Tensor& labels,
+                                double scale, std::vector<LossTerm>* terms) {
+  const int64_t mb = spec.mini_batch_size;
   auto& gen = generator_;
   std::vector<at::Tensor> reps;
   std::vector<std::vector<at::Tensor>> rng_states(columns.size());
@@ -158,7 +162,7 @@ at::Tensor Trainer::cached_step(const ops::Context& ctx, const Objective& object
     std::lock_guard<std::mutex> lock(gen.mutex());
     after_first_pass = gen.get_state();
   }
-  auto loss = compute_loss(objective.loss, reps, labels, objective.head.get());
+  auto loss = compute_loss(spec, reps, labels, head, terms);
   (scale == 1.0 ? loss : loss * scale).backward();
   for (size_t c = 0; c < columns.size(); ++c) {
     const auto grad = reps[c].grad();
@@ -287,8 +291,19 @@ void Trainer::refuse(const std::string& why) {
   fail(ErrorCode::Native, why + "; the step was not applied");
 }
 
-double Trainer::accumulate_locked(size_t objective_index, std::vector<TokenBatch>& columns, const at::Tensor& labels, double scale) {
+LossSpec Trainer::spec_of(size_t objective_index, const std::optional<RegularizerWeights>& weights) const {
   if (objective_index >= objectives_.size()) fail(ErrorCode::Input, "objective index out of range");
+  LossSpec spec = objectives_[objective_index].loss;
+  if (weights) {
+    if (!spec.splade) fail(ErrorCode::Input, "regularizer weights were given for an objective that is not a SpladeLoss");
+    spec.splade->weights = *weights;
+  }
+  return spec;
+}
+
+Trainer::LossValue Trainer::accumulate_locked(size_t objective_index, std::vector<TokenBatch>& columns, const at::Tensor& labels, double scale,
+                                              const std::optional<RegularizerWeights>& weights) {
+  const LossSpec spec = spec_of(objective_index, weights);
   if (!(scale > 0) || !std::isfinite(scale)) fail(ErrorCode::Input, "the loss scale must be a positive finite number");
   const Objective& objective = objectives_[objective_index];
   const at::Device device = modules_.front()->device();
@@ -299,19 +314,20 @@ double Trainer::accumulate_locked(size_t objective_index, std::vector<TokenBatch
   ctx.checkpoint = config_.gradient_checkpointing;
 
   at::Tensor loss;
-  if (objective.loss.cached()) {
-    loss = cached_step(ctx, objective, columns, labels_on_device, scale);
+  std::vector<LossTerm> terms;
+  if (spec.cached()) {
+    loss = cached_step(ctx, spec, objective.head.get(), columns, labels_on_device, scale, &terms);
   } else {
     std::vector<at::Tensor> embeddings;
     for (auto& c : columns) embeddings.push_back(embed(ctx, c));
-    loss = compute_loss(objective.loss, embeddings, labels_on_device, objective.head.get());
+    loss = compute_loss(spec, embeddings, labels_on_device, objective.head.get(), &terms);
     (scale == 1.0 ? loss : loss * scale).backward();
   }
   const double loss_value = loss.item<double>();
   // A step that would leave a weight NaN or infinite is not applied, and leaves nothing in the next step's gradients.
   if (!std::isfinite(loss_value)) refuse("the loss is not finite (" + std::to_string(loss_value) + ")");
   ++pending_;
-  return loss_value;
+  return {loss_value, std::move(terms)};
 }
 
 Trainer::StepResult Trainer::optimizer_step_locked() {
@@ -333,27 +349,31 @@ Trainer::StepResult Trainer::step(size_t objective_index, std::vector<TokenBatch
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto& p : params_) p.tensor.mutable_grad().reset();
   pending_ = 0;
-  const double loss = accumulate_locked(objective_index, columns, labels, 1.0);
+  const double loss = accumulate_locked(objective_index, columns, labels, 1.0, std::nullopt).loss;
   StepResult r = optimizer_step_locked();
   r.loss = loss;
   return r;
 }
 
-double Trainer::accumulate(size_t objective_index, std::vector<TokenBatch>& columns, const at::Tensor& labels, double scale) {
+Trainer::LossValue Trainer::accumulate(size_t objective_index, std::vector<TokenBatch>& columns, const at::Tensor& labels, double scale,
+                                       const std::optional<RegularizerWeights>& weights) {
   std::lock_guard<std::mutex> lock(mutex_);
-  return accumulate_locked(objective_index, columns, labels, scale);
+  return accumulate_locked(objective_index, columns, labels, scale, weights);
 }
 
-double Trainer::eval_loss(size_t objective_index, std::vector<TokenBatch>& columns, const at::Tensor& labels) {
+Trainer::LossValue Trainer::eval_loss(size_t objective_index, std::vector<TokenBatch>& columns, const at::Tensor& labels,
+                                      const std::optional<RegularizerWeights>& weights) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (objective_index >= objectives_.size()) fail(ErrorCode::Input, "objective index out of range");
+  const LossSpec spec = spec_of(objective_index, weights);
   const Objective& objective = objectives_[objective_index];
   const at::Device device = modules_.front()->device();
   c10::NoGradGuard no_grad;
   ops::Context ctx = call_context(/*train=*/false, nullptr);
   std::vector<at::Tensor> embeddings;
   for (auto& c : columns) embeddings.push_back(embed(ctx, c));
-  return compute_loss(objective.loss, embeddings, labels.defined() ? labels.to(device) : labels, objective.head.get()).item<double>();
+  std::vector<LossTerm> terms;
+  const double loss = compute_loss(spec, embeddings, labels.defined() ? labels.to(device) : labels, objective.head.get(), &terms).item<double>();
+  return {loss, std::move(terms)};
 }
 
 Trainer::StepResult Trainer::optimizer_step() {

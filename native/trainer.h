@@ -60,18 +60,26 @@ class Trainer {
     int64_t step;       // steps taken after this one
     double grad_norm;   // the gradients' total norm before clipping
   };
+  // A batch's loss and, for losses made of several, its named parts.
+  struct LossValue {
+    double loss;
+    std::vector<LossTerm> terms;
+  };
   // labels: float [B] or [B, D], or undefined. Serialised: one call at a time per trainer.
   // One batch, one update: accumulate (with any gradients left over cleared first), then optimizer_step.
   StepResult step(size_t objective, std::vector<TokenBatch>& columns, const at::Tensor& labels);
   // Forward and backward of one batch: its gradients, times `scale`, are added to those accumulated since the last
   // optimizer step (gradient accumulation: scale 1/n over n batches, as transformers' Trainer scales the loss).
   // Returns the batch's loss, unscaled. A loss that is not finite discards every accumulated gradient.
-  double accumulate(size_t objective, std::vector<TokenBatch>& columns, const at::Tensor& labels, double scale);
+  // `weights`: a SpladeLoss objective's regularizer weights for this batch (else those it was made with).
+  LossValue accumulate(size_t objective, std::vector<TokenBatch>& columns, const at::Tensor& labels, double scale,
+                       const std::optional<RegularizerWeights>& weights = std::nullopt);
   // Clipping, AdamW at the schedule's learning rate and the step count over the accumulated gradients, which are
   // then cleared. `loss` of the result is 0: the batches' losses came from accumulate.
   StepResult optimizer_step();
   // The loss of one batch in inference mode (no dropout, no gradients): evaluation loss.
-  double eval_loss(size_t objective, std::vector<TokenBatch>& columns, const at::Tensor& labels);
+  LossValue eval_loss(size_t objective, std::vector<TokenBatch>& columns, const at::Tensor& labels,
+                      const std::optional<RegularizerWeights>& weights = std::nullopt);
 
   double lr_at(int64_t step) const;
   int64_t step_count() const { return step_count_; }
@@ -91,9 +99,12 @@ class Trainer {
     int64_t steps = 0;  // updates applied to this parameter (its AdamW "step")
   };
   at::Tensor embed(const ops::Context& ctx, TokenBatch& column, int64_t row = 0, int64_t count = -1);
-  at::Tensor cached_step(const ops::Context& ctx, const Objective& objective, std::vector<TokenBatch>& columns, const at::Tensor& labels,
-                         double scale);
-  double accumulate_locked(size_t objective, std::vector<TokenBatch>& columns, const at::Tensor& labels, double scale);
+  at::Tensor cached_step(const ops::Context& ctx, const LossSpec& spec, nn::Linear* head, std::vector<TokenBatch>& columns, const at::Tensor& labels,
+                         double scale, std::vector<LossTerm>* terms);
+  // The objective's loss spec, with `weights` in place of a SpladeLoss's own.
+  LossSpec spec_of(size_t objective, const std::optional<RegularizerWeights>& weights) const;
+  LossValue accumulate_locked(size_t objective, std::vector<TokenBatch>& columns, const at::Tensor& labels, double scale,
+                              const std::optional<RegularizerWeights>& weights);
   StepResult optimizer_step_locked();
   [[noreturn]] void refuse(const std::string& why);
   // Clips to max_grad_norm (when > 0); false when the gradients' norm is not finite. `norm`: the norm before.

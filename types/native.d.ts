@@ -195,6 +195,27 @@ export interface NativeLossSpec {
   sigma?: number;
   eps?: number;
   reductionLog?: "natural" | "binary";
+  /** SpladeLoss around the loss above: FLOPS regularizers on the sparse embeddings (thresholds null: none). */
+  splade?: {
+    documentRegularizerWeight: number;
+    /** null: no query term */
+    queryRegularizerWeight: number | null;
+    documentRegularizerThreshold: number | null;
+    queryRegularizerThreshold: number | null;
+    useDocumentRegularizerOnly: boolean;
+  };
+}
+
+/** A SpladeLoss's regularizer weights for one batch (query null: no query term). */
+export interface NativeRegularizerWeights {
+  document: number;
+  query: number | null;
+}
+
+/** A batch's loss; a loss made of several parts (SpladeLoss) also names each, as it enters the sum. */
+export interface NativeLossValue {
+  loss: number;
+  terms?: Record<string, number>;
 }
 
 export interface NativeOptimizerConfig {
@@ -238,11 +259,11 @@ export interface NativeTrainer {
    * Forward and backward of one batch, its gradients times `scale` added to those accumulated since the last
    * optimizer step (no update); resolves to the batch's unscaled loss. A loss that is not finite discards them all.
    */
-  accumulate(objective: number, columns: NativeTokenBatch[], labels: NativeTensorData | null, scale: number): Promise<{ loss: number }>;
+  accumulate(objective: number, columns: NativeTokenBatch[], labels: NativeTensorData | null, scale: number, weights?: NativeRegularizerWeights): Promise<NativeLossValue>;
   /** Clipping, AdamW and the schedule over the accumulated gradients, then cleared (`loss` is 0 here). */
   optimizerStep(): Promise<NativeStepResult>;
   /** The loss of one batch in inference mode (no dropout, no gradients). */
-  evalLoss(objective: number, columns: NativeTokenBatch[], labels: NativeTensorData | null): Promise<number>;
+  evalLoss(objective: number, columns: NativeTokenBatch[], labels: NativeTensorData | null, weights?: NativeRegularizerWeights): Promise<NativeLossValue>;
   readonly stepCount: number;
   lrAt(step: number): number;
   /** AdamW moments (`exp_avg.<i>.<key>`, `exp_avg_sq.<i>.<key>`) and loss heads (`head<j>.<key>`) */
@@ -261,7 +282,7 @@ export interface NativeTesting {
     embeddings: NativeTensorData[],
     labels: NativeTensorData | null,
     head: { weight: NativeTensorData; bias: NativeTensorData } | null,
-  ): { loss: number; grads: { name: string; shape: number[]; data: Float32Array }[]; headGrads?: { name: string; shape: number[]; data: Float32Array }[] };
+  ): NativeLossValue & { grads: { name: string; shape: number[]; data: Float32Array }[]; headGrads?: { name: string; shape: number[]; data: Float32Array }[] };
   /** x after training's dropout (each element zeroed with probability p, the rest scaled by 1 / (1 - p)); for checks of the noise */
   dropout(x: NativeTensorData, p: number): NativeTensor;
   /** how a linear layer's product runs for these facts (ops::choose_linear_path) */
@@ -354,6 +375,9 @@ export interface NativeAddon {
   ): Promise<{ module: NativeModule; ignoredKeys: string[] }>;
   /** a Router over existing module handles (shared, not copied); defaultRoute "" for none */
   createRouter(routes: { name: string; modules: NativeModule[] }[], defaultRoute: string): NativeModule;
-  /** an encoder and its masked-LM head (an mlm_head module) run as one pipeline module, both handles shared */
-  createMlmTransformer(transformer: NativeModule, head: NativeModule): NativeModule;
+  /**
+   * an encoder and its masked-LM head (an mlm_head module) run as one pipeline module, both handles shared; with
+   * `tiedKey`, the head's decoder weight becomes the encoder's parameter of that name where their values are equal
+   */
+  createMlmTransformer(transformer: NativeModule, head: NativeModule, tiedKey?: string): NativeModule;
 }

@@ -3,7 +3,7 @@ import { CoSENTLoss } from "./CoSENTLoss.js";
 
 /** AnglE: CoSENT on the angle difference of the embeddings seen as complex vectors. */
 export class AnglELoss extends CoSENTLoss {
-  override readonly name = "AnglELoss";
+  override readonly name: string = "AnglELoss";
 
   override nativeSpec(): NativeLossSpec {
     return { loss: "AnglELoss", scale: this.scale };

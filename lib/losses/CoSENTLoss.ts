@@ -1,6 +1,5 @@
 import type { NativeLossSpec } from "../../types/native.js";
-import type { SentenceTransformer } from "../SentenceTransformer.js";
-import { checkPositive, Loss, type LabelKind } from "./Loss.js";
+import { checkPositive, Loss, type LabelKind, type EmbeddingModel } from "./Loss.js";
 
 export interface CoSENTLossOptions {
   /** Inverse temperature on the similarities. Default 20. */
@@ -14,7 +13,7 @@ export class CoSENTLoss extends Loss {
   readonly labelKind: LabelKind = "score";
   readonly scale: number;
 
-  constructor(model: SentenceTransformer, options: CoSENTLossOptions = {}) {
+  constructor(model: EmbeddingModel, options: CoSENTLossOptions = {}) {
     super(model);
     this.scale = checkPositive(options.scale ?? 20, "scale", new.target.name);
   }

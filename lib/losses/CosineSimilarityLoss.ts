@@ -1,6 +1,5 @@
 import type { NativeLossSpec } from "../../types/native.js";
-import type { SentenceTransformer } from "../SentenceTransformer.js";
-import { checkOneOf, Loss, type LabelKind } from "./Loss.js";
+import { checkOneOf, Loss, type LabelKind, type EmbeddingModel } from "./Loss.js";
 
 export interface CosineSimilarityLossOptions {
   /** Compares cos(u, v) with the label: "mse" (default) or "l1". */
@@ -11,13 +10,13 @@ export interface CosineSimilarityLossOptions {
 
 /** ‖label − cos(u, v)‖² over (text A, text B, score) examples; scores in [-1, 1], usually [0, 1]. */
 export class CosineSimilarityLoss extends Loss {
-  readonly name = "CosineSimilarityLoss";
+  readonly name: string = "CosineSimilarityLoss";
   readonly columns = [2, 2] as const;
   readonly labelKind: LabelKind = "score";
   readonly lossFct: "mse" | "l1";
   readonly cosScoreTransformation: "identity" | "relu";
 
-  constructor(model: SentenceTransformer, options: CosineSimilarityLossOptions = {}) {
+  constructor(model: EmbeddingModel, options: CosineSimilarityLossOptions = {}) {
     super(model);
     this.lossFct = checkOneOf(options.lossFct ?? "mse", ["mse", "l1"], "lossFct", this.name);
     this.cosScoreTransformation = checkOneOf(options.cosScoreTransformation ?? "identity", ["identity", "relu"], "cosScoreTransformation", this.name);

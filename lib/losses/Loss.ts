@@ -1,5 +1,9 @@
 import type { NativeLossSpec } from "../../types/native.js";
 import type { SentenceTransformer } from "../SentenceTransformer.js";
+import type { SparseEncoder } from "../sparseEncoder/SparseEncoder.js";
+
+/** A model whose sentence embeddings a loss trains: a SentenceTransformer, or a SparseEncoder (dense over its vocabulary). */
+export type EmbeddingModel = SentenceTransformer | SparseEncoder;
 
 /** What a loss reads from InputExample.label. */
 export type LabelKind = "none" | "score" | "binary" | "class" | "embedding";
@@ -17,9 +21,9 @@ export abstract class Loss {
   abstract readonly columns: readonly [min: number, max: number];
   abstract readonly labelKind: LabelKind;
 
-  constructor(readonly model: SentenceTransformer) {
+  constructor(readonly model: EmbeddingModel) {
     if (!model || typeof (model as { encode?: unknown }).encode !== "function") {
-      throw new TypeError(`${new.target.name}: the first argument must be the SentenceTransformer being trained`);
+      throw new TypeError(`${new.target.name}: the first argument must be the model being trained (a SentenceTransformer or SparseEncoder)`);
     }
   }
 

@@ -6,7 +6,7 @@ import { Loss, type LabelKind } from "./Loss.js";
  * (e.g. of the source sentence, for multilingual training).
  */
 export class MSELoss extends Loss {
-  readonly name = "MSELoss";
+  readonly name: string = "MSELoss";
   readonly columns = [1, Infinity] as const;
   readonly labelKind: LabelKind = "embedding";
 

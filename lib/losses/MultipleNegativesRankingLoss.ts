@@ -1,6 +1,5 @@
 import type { NativeLossSpec } from "../../types/native.js";
-import type { SentenceTransformer } from "../SentenceTransformer.js";
-import { checkOneOf, checkPositive, Loss, type LabelKind, type SimilarityFctName } from "./Loss.js";
+import { checkOneOf, checkPositive, Loss, type LabelKind, type SimilarityFctName, type EmbeddingModel } from "./Loss.js";
 
 export interface MultipleNegativesRankingLossOptions {
   /** Inverse temperature. Default 20. */
@@ -20,7 +19,7 @@ export class MultipleNegativesRankingLoss extends Loss {
   readonly scale: number;
   readonly similarityFct: SimilarityFctName;
 
-  constructor(model: SentenceTransformer, options: MultipleNegativesRankingLossOptions = {}) {
+  constructor(model: EmbeddingModel, options: MultipleNegativesRankingLossOptions = {}) {
     super(model);
     this.scale = checkPositive(options.scale ?? 20, "scale", new.target.name);
     this.similarityFct = checkOneOf(options.similarityFct ?? "cosine", ["cosine", "dot"], "similarityFct", new.target.name);

@@ -1,6 +1,5 @@
 import type { NativeLossSpec } from "../../types/native.js";
-import type { SentenceTransformer } from "../SentenceTransformer.js";
-import { DISTANCE_METRICS, checkNonNegative, checkOneOf, Loss, type DistanceMetricName, type LabelKind } from "./Loss.js";
+import { DISTANCE_METRICS, checkNonNegative, checkOneOf, Loss, type DistanceMetricName, type LabelKind, type EmbeddingModel } from "./Loss.js";
 
 export interface TripletLossOptions {
   /** "euclidean" (default), "cosine" or "manhattan". */
@@ -11,13 +10,13 @@ export interface TripletLossOptions {
 
 /** (anchor, positive, negative): relu(d(a, p) − d(a, n) + margin). */
 export class TripletLoss extends Loss {
-  readonly name = "TripletLoss";
+  readonly name: string = "TripletLoss";
   readonly columns = [3, 3] as const;
   readonly labelKind: LabelKind = "none";
   readonly distanceMetric: DistanceMetricName;
   readonly tripletMargin: number;
 
-  constructor(model: SentenceTransformer, options: TripletLossOptions = {}) {
+  constructor(model: EmbeddingModel, options: TripletLossOptions = {}) {
     super(model);
     this.distanceMetric = checkOneOf(options.distanceMetric ?? "euclidean", DISTANCE_METRICS, "distanceMetric", this.name);
     this.tripletMargin = checkNonNegative(options.tripletMargin ?? 5, "tripletMargin", this.name);

@@ -47,7 +47,8 @@ export class MLMTransformer implements InputModule {
     // The checkpoint keys each head tensor is written under (none for a decoder weight read from the word embeddings).
     private readonly savedKeys: Readonly<Record<string, readonly string[]>>,
   ) {
-    this.native = callNativeSync(OP_LOAD, (n) => n.createMlmTransformer(transformer.native, head));
+    // Tied as transformers ties them, so that training updates the word embeddings through both uses.
+    this.native = callNativeSync(OP_LOAD, (n) => n.createMlmTransformer(transformer.native, head, tied ? keys.wordEmbeddings : undefined));
   }
 
   /**
@@ -71,50 +72,11 @@ export class MLMTransformer implements InputModule {
     const tied = reader.bool("tie_word_embeddings", true);
 
     const weights = await weightsForNative(path);
-    const tensors = new Map<string, Located>();
-    for (const f of weights.files) for (const t of f.tensors) tensors.set(t.name, { path: f.path, spec: t });
-    const files = weights.files.map((f) => f.path).join(", ");
-    // The head's keys are looked for before anything is loaded; shapes are checked once the sizes are known.
-    const needed = headKeys(mlm, tied);
-    for (const part of needed) {
-      if (!part.lookup.some((k) => tensors.has(k))) {
-        const [first, ...others] = part.reported;
-        const or = others.length > 0 ? ` (or '${others.join("', '")}')` : "";
-        throw new SbertError("ERR_WEIGHTS", `missing key '${first}'${or} in ${files}: ${mlm.modelClass}'s prediction head needs it for its ${part.name}`, { op: OP_LOAD });
-      }
-    }
-
     const transformer = await Transformer.load(path, { device, maxSeqLength: options.maxSeqLength });
     let head: NativeModule | undefined;
     try {
-      const hidden = transformer.encoderInfo.hiddenSize;
-      const vocab = transformer.encoderInfo.vocabSize;
-      const shapes: Record<string, number[]> = {
-        "dense.weight": [hidden, hidden],
-        "dense.bias": [hidden],
-        "layer_norm.weight": [hidden],
-        "layer_norm.bias": [hidden],
-        "decoder.weight": [vocab, hidden],
-        "decoder.bias": [vocab],
-      };
-      const byFile = new Map<string, NativeTensorSpec[]>();
-      const savedKeys: Record<string, string[]> = {};
-      for (const { name, lookup } of needed) {
-        const key = lookup.find((k) => tensors.has(k))!;
-        savedKeys[name] = savedKeysOf(mlm, tied, name, key);
-        const found = tensors.get(key)!;
-        const expected = shapes[name]!;
-        if (found.spec.shape.length !== expected.length || found.spec.shape.some((d, i) => d !== expected[i])) {
-          throw new SbertError(
-            "ERR_WEIGHTS",
-            `key '${key}' has shape [${found.spec.shape.join(", ")}] in ${found.path} but ${mlm.modelClass}'s prediction head expects [${expected.join(", ")}]`,
-            { op: OP_LOAD },
-          );
-        }
-        byFile.set(found.path, [...(byFile.get(found.path) ?? []), { ...found.spec, name }]);
-      }
-      const headWeights: NonNullable<NativeWeights> = { files: [...byFile].map(([p, specs]) => ({ path: p, tensors: specs })) };
-      const headConfig = { hiddenSize: hidden, vocabSize: vocab, activation: mlm.activation(reader), layerNormEps: mlm.layerNormEps(reader) };
+      const { headWeights, savedKeys } = locateHead(weights, mlm, tied, transformer.encoderInfo.hiddenSize, transformer.encoderInfo.vocabSize, OP_LOAD);
+      const headConfig = { hiddenSize: transformer.encoderInfo.hiddenSize, vocabSize: transformer.encoderInfo.vocabSize, activation: mlm.activation(reader), layerNormEps: mlm.layerNormEps(reader) };
       head = (await callNative(OP_LOAD, (n) => n.loadModule("mlm_head", headConfig, headWeights, { device, seed: 0 }))).module;
       return new MLMTransformer(transformer, head, mlm, tied, savedKeys);
     } catch (e) {
@@ -122,6 +84,15 @@ export class MLMTransformer implements InputModule {
       transformer.dispose();
       throw e;
     }
+  }
+
+  /** Replaces the encoder's and the head's weights with those of a folder this model's save wrote (a checkpoint). */
+  async reloadWeights(dir: string, op: string): Promise<void> {
+    const weights = await weightsForNative(dir);
+    const info = this.transformer.encoderInfo;
+    const { headWeights } = locateHead(weights, this.keys, this.tied, info.hiddenSize, info.vocabSize, op);
+    await callNative(op, () => this.transformer.native.loadWeights(weights));
+    await callNative(op, () => this.head.loadWeights(headWeights));
   }
 
   get tokenizer(): Tokenizer {
@@ -183,6 +154,56 @@ export class MLMTransformer implements InputModule {
   toString(): string {
     return `MLMTransformer(${JSON.stringify(this.transformer.getConfigDict())}) with ${this.keys.modelClass}`;
   }
+}
+
+/**
+ * The head's tensors in a checkpoint's files, under the native head's names, every key and shape checked before
+ * anything is read (an SbertError naming the file and key); and where save writes each back.
+ */
+function locateHead(
+  weights: Awaited<ReturnType<typeof weightsForNative>>,
+  mlm: MaskedLmHeadKeys,
+  tied: boolean,
+  hidden: number,
+  vocab: number,
+  op: string,
+): { headWeights: NonNullable<NativeWeights>; savedKeys: Record<string, string[]> } {
+  const tensors = new Map<string, Located>();
+  for (const f of weights.files) for (const t of f.tensors) tensors.set(t.name, { path: f.path, spec: t });
+  const files = weights.files.map((f) => f.path).join(", ");
+  const needed = headKeys(mlm, tied);
+  for (const part of needed) {
+    if (!part.lookup.some((k) => tensors.has(k))) {
+      const [first, ...others] = part.reported;
+      const or = others.length > 0 ? ` (or '${others.join("', '")}')` : "";
+      throw new SbertError("ERR_WEIGHTS", `missing key '${first}'${or} in ${files}: ${mlm.modelClass}'s prediction head needs it for its ${part.name}`, { op });
+    }
+  }
+  const shapes: Record<string, number[]> = {
+    "dense.weight": [hidden, hidden],
+    "dense.bias": [hidden],
+    "layer_norm.weight": [hidden],
+    "layer_norm.bias": [hidden],
+    "decoder.weight": [vocab, hidden],
+    "decoder.bias": [vocab],
+  };
+  const byFile = new Map<string, NativeTensorSpec[]>();
+  const savedKeys: Record<string, string[]> = {};
+  for (const { name, lookup } of needed) {
+    const key = lookup.find((k) => tensors.has(k))!;
+    savedKeys[name] = savedKeysOf(mlm, tied, name, key);
+    const found = tensors.get(key)!;
+    const expected = shapes[name]!;
+    if (found.spec.shape.length !== expected.length || found.spec.shape.some((d, i) => d !== expected[i])) {
+      throw new SbertError(
+        "ERR_WEIGHTS",
+        `key '${key}' has shape [${found.spec.shape.join(", ")}] in ${found.path} but ${mlm.modelClass}'s prediction head expects [${expected.join(", ")}]`,
+        { op },
+      );
+    }
+    byFile.set(found.path, [...(byFile.get(found.path) ?? []), { ...found.spec, name }]);
+  }
+  return { headWeights: { files: [...byFile].map(([p, specs]) => ({ path: p, tensors: specs })) }, savedKeys };
 }
 
 /**

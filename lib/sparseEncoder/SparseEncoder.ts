@@ -4,12 +4,14 @@ import { join } from "node:path";
 import { SbertError } from "../errors.js";
 import { modelIdFor, resolveModelFolder, type HubOptions } from "../hub/index.js";
 import { ConfigReader, readJson, readJsonObject, writeFolderAtomically, writeJson } from "../io/files.js";
-import { native } from "../native.js";
+import type { TrainingSummary } from "../fit.js";
+import { weightsForNative } from "../io/checkpoint.js";
+import { callNative, native } from "../native.js";
 import { SentenceTransformer, type LinearPrecision } from "../SentenceTransformer.js";
 import type { SentenceModule } from "../models/Module.js";
 import { transformerTask } from "../models/loaders.js";
 import { Router } from "../models/Router.js";
-import { Tokenizer } from "../tokenization/Tokenizer.js";
+import { Tokenizer, type EncodedBatch, type TextInput } from "../tokenization/Tokenizer.js";
 import { isSparseEmbedding, sparseCosSim, sparseDotScore, toDense, toSparse, type SparseEmbedding } from "../util/sparse.js";
 import { MLMTransformer } from "./MLMTransformer.js";
 import { SparseStaticEmbedding } from "./SparseStaticEmbedding.js";
@@ -92,6 +94,8 @@ export class SparseEncoder {
   maxActiveDims: number | undefined;
   /** Hub id of the model, if it was downloaded. */
   hubId: string | undefined;
+  /** What the last training run did (losses, datasets, hyperparameters, logs), for the model card. */
+  trainingSummary: TrainingSummary | undefined;
   /** The pipeline: MLMTransformer then SpladePooling, or a Router whose routes end in sparse embeddings. */
   readonly modules: readonly SentenceModule[];
   private _similarityFnName: SparseSimilarityFnName;
@@ -229,6 +233,40 @@ export class SparseEncoder {
     if (mlm !== undefined) return mlm.vocabSize;
     const staticEmbedding = this.allModules().find((m): m is SparseStaticEmbedding => m instanceof SparseStaticEmbedding);
     return staticEmbedding!.numDimensions;
+  }
+
+  /** Token ids and masks of `texts` as the native pipeline takes them (a Router's `task` picks its route). */
+  tokenize(texts: TextInput[], options: { task?: string } = {}): EncodedBatch & { route?: string } {
+    return this.pipeline.tokenize(texts, options);
+  }
+
+  /** The number of tokens `prompt` makes at the start of a text (prompts are part of the text). */
+  promptLength(prompt: string, options: { task?: string } = {}): number | undefined {
+    return this.pipeline.promptLength(prompt, options);
+  }
+
+  /**
+   * Runs `fn` with the model to itself: no encode overlaps it, as training steps need (they change the weights
+   * encode reads).
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.pipeline.exclusive(fn);
+  }
+
+  /** Replaces every module's weights with those of a folder this model's save wrote (a training checkpoint). */
+  async reloadWeights(dir: string, op: string): Promise<void> {
+    const modulesFile = join(dir, "modules.json");
+    const list = await readJson(modulesFile, { op });
+    if (!Array.isArray(list) || list.length !== this.modules.length) {
+      throw new SbertError("ERR_CONFIG", `${modulesFile}: the checkpoint's modules do not match the model's ${this.modules.length}`, { op });
+    }
+    for (const [idx, module] of this.modules.entries()) {
+      const entry = list[idx] as { path?: unknown } | null;
+      if (typeof entry?.path !== "string") throw new SbertError("ERR_CONFIG", `${modulesFile}: entry ${idx} has no path`, { op });
+      const dirOf = join(dir, entry.path);
+      if (module instanceof MLMTransformer || module instanceof Router) await module.reloadWeights(dirOf, op);
+      else if (module.native.parameterCount() > 0) await callNative(op, async () => module.native.loadWeights(await weightsForNative(dirOf)));
+    }
   }
 
   /**

@@ -1,4 +1,4 @@
-/** sentence-transformers' `sparse_encoder` package: the model and its modules. */
+/** sentence-transformers' `sparse_encoder` package: the model and its modules, its trainer and its losses. */
 export { MLMTransformer, type MLMTransformerOptions } from "./MLMTransformer.js";
 export { SparseEncoder } from "./SparseEncoder.js";
 export { SparseStaticEmbedding } from "./SparseStaticEmbedding.js";
@@ -6,3 +6,10 @@ export type { SparseEmbedding, SparseEncodeOptions, SparseEncoderLoadOptions, Sp
 export { SPLADE_ACTIVATIONS, SPLADE_POOLING_STRATEGIES, SpladePooling } from "./SpladePooling.js";
 export type { SpladeActivation, SpladePoolingOptions, SpladePoolingStrategy } from "./SpladePooling.js";
 export { MASKED_LM_HEADS, type MaskedLmHeadKeys } from "./mlmHeads.js";
+export { SparseEncoderTrainer, SparseEncoderTrainingArguments, type SparseEncoderTrainerOptions } from "./SparseEncoderTrainer.js";
+export {
+  SpladeRegularizerWeightSchedulerCallback,
+  type SpladeRegularizerWeightSchedulerCallbackOptions,
+  type SpladeWeightSchedulerType,
+} from "./callbacks/SpladeRegularizerWeightSchedulerCallback.js";
+export * as losses from "./losses/index.js";

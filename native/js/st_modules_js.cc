@@ -146,12 +146,14 @@ Napi::Value CreateRouter(const Napi::CallbackInfo& info) {
   });
 }
 
-// createMlmTransformer(transformer, head) -> module: an encoder and its masked-LM head run as one pipeline module,
-// sharing both handles.
+// createMlmTransformer(transformer, head, tiedKey?) -> module: an encoder and its masked-LM head run as one pipeline
+// module, sharing both handles; the decoder's weight tied to the encoder parameter `tiedKey` if given.
 Napi::Value CreateMlmTransformer(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     if (info.Length() < 2) fail(ErrorCode::Input, "createMlmTransformer needs a transformer and a head module handle");
-    return ModuleWrap::Create(info.Env(), std::make_shared<MlmTransformerModule>(ModuleWrap::From(info[0]), ModuleWrap::From(info[1])));
+    std::string tied_key;
+    if (info.Length() > 2 && info[2].IsString()) tied_key = info[2].As<Napi::String>().Utf8Value();
+    return ModuleWrap::Create(info.Env(), std::make_shared<MlmTransformerModule>(ModuleWrap::From(info[0]), ModuleWrap::From(info[1]), tied_key));
   });
 }
 

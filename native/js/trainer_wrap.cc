@@ -4,7 +4,9 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 
+#include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "js/addon_data.h"
 #include "nn/layers.h"
@@ -28,12 +30,45 @@ Napi::Object step_result_to_js(Napi::Env env, const Trainer::StepResult& r) {
   return out;
 }
 
-// step(objective, columns, labels) and accumulate(objective, columns, labels, scale) read the same arguments.
+// step(objective, columns, labels), accumulate(objective, columns, labels, scale, weights) and
+// evalLoss(objective, columns, labels, weights) read the same arguments.
 struct BatchArgs {
   size_t objective;
   std::vector<TokenBatch> columns;
   at::Tensor labels;
+  std::optional<RegularizerWeights> weights;
 };
+
+// {loss, terms?: {name: value}}: a loss made of several parts names each.
+Napi::Object loss_value_to_js(Napi::Env env, const Trainer::LossValue& v) {
+  auto out = Napi::Object::New(env);
+  out.Set("loss", v.loss);
+  if (!v.terms.empty()) {
+    auto terms = Napi::Object::New(env);
+    for (const auto& t : v.terms) terms.Set(t.name, t.value);
+    out.Set("terms", terms);
+  }
+  return out;
+}
+
+// A number, or null / undefined for none.
+std::optional<double> optional_number(const Napi::Object& o, const char* key) {
+  if (!o.Has(key)) return std::nullopt;
+  const Napi::Value v = o.Get(key);
+  if (v.IsNull() || v.IsUndefined()) return std::nullopt;
+  return get_number(o, key);
+}
+
+// {document, query}: a SpladeLoss's regularizer weights (query null: no query term).
+RegularizerWeights read_regularizer_weights(const Napi::Object& o, const char* document_key, const char* query_key) {
+  RegularizerWeights w;
+  w.document = get_number(o, document_key);
+  w.query = optional_number(o, query_key);
+  if (!std::isfinite(w.document) || w.document < 0 || (w.query && (!std::isfinite(*w.query) || *w.query < 0))) {
+    fail(ErrorCode::Input, "regularizer weights must be finite numbers >= 0");
+  }
+  return w;
+}
 class TrainStepWorker : public PromiseWorker {
  public:
   TrainStepWorker(Napi::Env env, std::shared_ptr<Trainer> trainer, size_t objective, std::vector<TokenBatch> columns, at::Tensor labels)
@@ -57,49 +92,40 @@ class TrainStepWorker : public PromiseWorker {
 
 class AccumulateWorker : public PromiseWorker {
  public:
-  AccumulateWorker(Napi::Env env, std::shared_ptr<Trainer> trainer, size_t objective, std::vector<TokenBatch> columns, at::Tensor labels, double scale)
-      : PromiseWorker(env), trainer_(std::move(trainer)), objective_(objective), columns_(std::move(columns)), labels_(std::move(labels)), scale_(scale) {}
+  AccumulateWorker(Napi::Env env, std::shared_ptr<Trainer> trainer, BatchArgs args, double scale)
+      : PromiseWorker(env), trainer_(std::move(trainer)), args_(std::move(args)), scale_(scale) {}
 
  protected:
   void Run() override {
     at::init_num_threads();
     TrainScope gate;
-    loss_ = trainer_->accumulate(objective_, columns_, labels_, scale_);
+    result_ = trainer_->accumulate(args_.objective, args_.columns, args_.labels, scale_, args_.weights);
   }
-  Napi::Value Result(Napi::Env env) override {
-    auto out = Napi::Object::New(env);
-    out.Set("loss", loss_);
-    return out;
-  }
+  Napi::Value Result(Napi::Env env) override { return loss_value_to_js(env, result_); }
 
  private:
   std::shared_ptr<Trainer> trainer_;
-  size_t objective_;
-  std::vector<TokenBatch> columns_;
-  at::Tensor labels_;
+  BatchArgs args_;
   double scale_;
-  double loss_ = 0;
+  Trainer::LossValue result_{};
 };
 
 class EvalLossWorker : public PromiseWorker {
  public:
-  EvalLossWorker(Napi::Env env, std::shared_ptr<Trainer> trainer, size_t objective, std::vector<TokenBatch> columns, at::Tensor labels)
-      : PromiseWorker(env), trainer_(std::move(trainer)), objective_(objective), columns_(std::move(columns)), labels_(std::move(labels)) {}
+  EvalLossWorker(Napi::Env env, std::shared_ptr<Trainer> trainer, BatchArgs args) : PromiseWorker(env), trainer_(std::move(trainer)), args_(std::move(args)) {}
 
  protected:
   void Run() override {
     at::init_num_threads();
     TrainScope gate;
-    loss_ = trainer_->eval_loss(objective_, columns_, labels_);
+    result_ = trainer_->eval_loss(args_.objective, args_.columns, args_.labels, args_.weights);
   }
-  Napi::Value Result(Napi::Env env) override { return Napi::Number::New(env, loss_); }
+  Napi::Value Result(Napi::Env env) override { return loss_value_to_js(env, result_); }
 
  private:
   std::shared_ptr<Trainer> trainer_;
-  size_t objective_;
-  std::vector<TokenBatch> columns_;
-  at::Tensor labels_;
-  double loss_ = 0;
+  BatchArgs args_;
+  Trainer::LossValue result_{};
 };
 
 class OptimizerStepWorker : public PromiseWorker {
@@ -191,6 +217,15 @@ LossSpec read_loss_spec(const Napi::Object& o) {
   if (o.Has("k")) s.k = get_int(o, "k");
   if (o.Has("sigma")) s.sigma = get_number(o, "sigma");
   if (o.Has("eps")) s.eps = get_number(o, "eps");
+  if (o.Has("splade")) {
+    const auto r = get_object(o, "splade");
+    SpladeRegularizers splade;
+    splade.weights = read_regularizer_weights(r, "documentRegularizerWeight", "queryRegularizerWeight");
+    splade.document_threshold = optional_number(r, "documentRegularizerThreshold");
+    splade.query_threshold = optional_number(r, "queryRegularizerThreshold");
+    splade.document_only = r.Has("useDocumentRegularizerOnly") && get_bool(r, "useDocumentRegularizerOnly");
+    s.splade = splade;
+  }
   if (o.Has("reductionLog")) {
     const auto r = get_string(o, "reductionLog");
     if (r != "natural" && r != "binary") fail(ErrorCode::Input, "reductionLog must be natural or binary");
@@ -241,7 +276,14 @@ BatchArgs read_batch_args(const Napi::CallbackInfo& info, const char* usage) {
     if (!v.IsObject()) fail(ErrorCode::Input, "each column must be a token batch");
     columns.push_back(read_token_batch(v.As<Napi::Object>()));
   }
-  return {static_cast<size_t>(objective), std::move(columns), read_labels(info[2])};
+  return {static_cast<size_t>(objective), std::move(columns), read_labels(info[2]), std::nullopt};
+}
+
+// The optional weights argument at `index`: {document, query} or undefined.
+std::optional<RegularizerWeights> read_weights_arg(const Napi::CallbackInfo& info, size_t index) {
+  if (info.Length() <= index || info[index].IsUndefined() || info[index].IsNull()) return std::nullopt;
+  if (!info[index].IsObject()) fail(ErrorCode::Input, "regularizer weights must be {document, query}");
+  return read_regularizer_weights(info[index].As<Napi::Object>(), "document", "query");
 }
 
 }  // namespace
@@ -256,18 +298,21 @@ Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
 
 Napi::Value TrainerWrap::Accumulate(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
-    const char* usage = "accumulate(objective, columns, labels, scale)";
+    const char* usage = "accumulate(objective, columns, labels, scale, weights?)";
     BatchArgs a = read_batch_args(info, usage);
     if (info.Length() < 4 || !info[3].IsNumber()) fail(ErrorCode::Input, usage);
-    auto* worker = new AccumulateWorker(info.Env(), get(), a.objective, std::move(a.columns), std::move(a.labels), info[3].As<Napi::Number>().DoubleValue());
+    a.weights = read_weights_arg(info, 4);
+    const double scale = info[3].As<Napi::Number>().DoubleValue();
+    auto* worker = new AccumulateWorker(info.Env(), get(), std::move(a), scale);
     return worker->QueueAndPromise();
   });
 }
 
 Napi::Value TrainerWrap::EvalLoss(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
-    BatchArgs a = read_batch_args(info, "evalLoss(objective, columns, labels)");
-    auto* worker = new EvalLossWorker(info.Env(), get(), a.objective, std::move(a.columns), std::move(a.labels));
+    BatchArgs a = read_batch_args(info, "evalLoss(objective, columns, labels, weights?)");
+    a.weights = read_weights_arg(info, 3);
+    auto* worker = new EvalLossWorker(info.Env(), get(), std::move(a));
     return worker->QueueAndPromise();
   });
 }
@@ -387,10 +432,10 @@ Napi::Value LossAndGrad(const Napi::CallbackInfo& info) {
       head->weight.copy_(w);
       head->bias.copy_(b);
     }
-    auto loss = compute_loss(spec, embeddings, labels, head.get());
+    std::vector<LossTerm> terms;
+    auto loss = compute_loss(spec, embeddings, labels, head.get(), &terms);
     loss.backward();
-    auto out = Napi::Object::New(env);
-    out.Set("loss", loss.item<double>());
+    auto out = loss_value_to_js(env, {loss.item<double>(), terms});
     NamedTensors grads;
     for (size_t i = 0; i < embeddings.size(); ++i) {
       auto g = embeddings[i].grad();

@@ -22,6 +22,11 @@ Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias) {
   if (with_bias) bias = register_parameter("bias", at::zeros({out_features}));
 }
 
+Linear::Linear(at::Tensor weight_, at::Tensor bias_) {
+  weight = register_parameter("weight", std::move(weight_));
+  if (bias_.defined()) bias = register_parameter("bias", std::move(bias_));
+}
+
 LoraFactor::LoraFactor(int64_t in_features, int64_t out_features) {
   weight = register_parameter("weight", at::zeros({out_features, in_features}));
 }

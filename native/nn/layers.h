@@ -28,6 +28,8 @@ class LoraFactor : public torch::nn::Module {
 class Linear : public torch::nn::Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true);
+  // A layer over existing tensors, registered as its own parameters: a weight shared with another module (tied).
+  Linear(at::Tensor weight, at::Tensor bias);
   at::Tensor forward(const ops::Context& ctx, const at::Tensor& x) const;
   // torch.nn.Linear's default initialisation: uniform in ±1/sqrt(in_features), weight and bias.
   void reset_uniform(uint64_t seed);
