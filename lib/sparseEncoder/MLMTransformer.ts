@@ -9,7 +9,7 @@ import type { InputModule } from "../models/Module.js";
 import { Transformer } from "../models/Transformer.js";
 import { callNative, callNativeSync } from "../native.js";
 import type { EncodedBatch, TextInput, Tokenizer } from "../tokenization/Tokenizer.js";
-import { MASKED_LM_HEADS, type MaskedLmHeadKeys } from "./mlmHeads.js";
+import { MASKED_LM_HEADS, type MaskedLmHeadBiases, type MaskedLmHeadKeys } from "./mlmHeads.js";
 import { SPARSE_TYPE_PREFIX } from "./SpladePooling.js";
 
 export interface MLMTransformerOptions {
@@ -69,13 +69,14 @@ export class MLMTransformer implements InputModule {
     }
     const reader = new ConfigReader(config, configFile, OP_LOAD);
     const tied = reader.bool("tie_word_embeddings", true);
+    const biases = mlm.biases?.(reader) ?? { dense: true, layerNorm: true, decoder: true };
 
     const weights = await weightsForNative(path);
     const tensors = new Map<string, Located>();
     for (const f of weights.files) for (const t of f.tensors) tensors.set(t.name, { path: f.path, spec: t });
     const files = weights.files.map((f) => f.path).join(", ");
     // The head's keys are looked for before anything is loaded; shapes are checked once the sizes are known.
-    const needed = headKeys(mlm, tied);
+    const needed = headKeys(mlm, tied, biases);
     for (const part of needed) {
       if (!part.lookup.some((k) => tensors.has(k))) {
         const [first, ...others] = part.reported;
@@ -114,7 +115,15 @@ export class MLMTransformer implements InputModule {
         byFile.set(found.path, [...(byFile.get(found.path) ?? []), { ...found.spec, name }]);
       }
       const headWeights: NonNullable<NativeWeights> = { files: [...byFile].map(([p, specs]) => ({ path: p, tensors: specs })) };
-      const headConfig = { hiddenSize: hidden, vocabSize: vocab, activation: mlm.activation(reader), layerNormEps: mlm.layerNormEps(reader) };
+      const headConfig = {
+        hiddenSize: hidden,
+        vocabSize: vocab,
+        activation: mlm.activation(reader),
+        layerNormEps: mlm.layerNormEps(reader),
+        denseBias: biases.dense,
+        layerNormBias: biases.layerNorm,
+        decoderBias: biases.decoder,
+      };
       head = (await callNative(OP_LOAD, (n) => n.loadModule("mlm_head", headConfig, headWeights, { device, seed: 0 }))).module;
       return new MLMTransformer(transformer, head, mlm, tied, savedKeys);
     } catch (e) {
@@ -189,9 +198,10 @@ export class MLMTransformer implements InputModule {
  * The head's parts by native name, each with the checkpoint keys that may hold it in the order transformers 5 reads
  * them (`lookup`) and in the order a missing one is reported (`reported`, the usual key first). A tied decoder
  * reads a weight or bias of its own where the checkpoint stores one (transformers ties only what is absent or
- * equal), else the word embeddings and the head's bias; an untied one reads only its own.
+ * equal), else the word embeddings and the head's bias; an untied one reads only its own. A bias the config leaves
+ * out is not looked for.
  */
-function headKeys(mlm: MaskedLmHeadKeys, tied: boolean): { name: string; lookup: string[]; reported: string[] }[] {
+function headKeys(mlm: MaskedLmHeadKeys, tied: boolean, biases: MaskedLmHeadBiases): { name: string; lookup: string[]; reported: string[] }[] {
   const one = (name: string, key: string) => ({ name, lookup: [key], reported: [key] });
   const embeddings = [`${mlm.prefix}.${mlm.wordEmbeddings}`, mlm.wordEmbeddings];
   const weight = tied
@@ -203,11 +213,11 @@ function headKeys(mlm: MaskedLmHeadKeys, tied: boolean): { name: string; lookup:
       : one("decoder.bias", `${mlm.decoder}.bias`);
   return [
     one("dense.weight", `${mlm.dense}.weight`),
-    one("dense.bias", `${mlm.dense}.bias`),
+    ...(biases.dense ? [one("dense.bias", `${mlm.dense}.bias`)] : []),
     one("layer_norm.weight", `${mlm.layerNorm}.weight`),
-    one("layer_norm.bias", `${mlm.layerNorm}.bias`),
+    ...(biases.layerNorm ? [one("layer_norm.bias", `${mlm.layerNorm}.bias`)] : []),
     weight,
-    bias,
+    ...(biases.decoder ? [bias] : []),
   ];
 }
 

@@ -37,6 +37,16 @@ const MODELS = {
   mpnet: { arch: "mpnet", pooling_strategy: "sum", layout: "mlm" },
   // A decoder of its own (config.json's tie_word_embeddings false), stored as cls.predictions.decoder.weight.
   "bert-untied": { arch: "bert", pooling_strategy: "max", layout: "mlm", config: { tie_word_embeddings: false } },
+  // ModernBERT's head as released models have it: no bias in head.dense and head.norm, the decoder tied to the
+  // token embeddings with a bias of its own, lowered so that long texts too leave entries inactive.
+  modernbert: { arch: "modernbert", pooling_strategy: "max", layout: "mlm", bias_shift: -2 },
+  // Every bias config.json can switch flipped, another activation, a decoder weight of its own.
+  "modernbert-biased": {
+    arch: "modernbert",
+    pooling_strategy: "sum",
+    layout: "transformer",
+    config: { classifier_bias: true, norm_bias: true, decoder_bias: false, classifier_activation: "silu", tie_word_embeddings: false },
+  },
 } as const;
 type Name = keyof typeof MODELS;
 const NAMES = Object.keys(MODELS) as Name[];
@@ -434,6 +444,33 @@ describe("bad folders and arguments give an SbertError naming the file and the k
       code: "ERR_WEIGHTS",
       message: expect.stringContaining(`key 'cls.predictions.transform.dense.bias' has shape [3] in ${file} but BertForMaskedLM's prediction head expects [32]`),
     });
+  });
+
+  test("ModernBERT: a bias config.json asks for must be in the checkpoint; one it leaves out is not read", async () => {
+    const dir = await copyOf("modernbert", "modernbert-bias");
+    const configFile = join(dir, "config.json");
+    // Edited as text: transformers refuses its float fields written as integers, as a JSON round trip would.
+    const config = await readFile(configFile, "utf8");
+    const edit = (from: string, to: string) => {
+      expect(config).toContain(from);
+      return (text: string) => text.replace(from, to);
+    };
+    const denseBias = edit('"classifier_bias": false', '"classifier_bias": true');
+    const noDecoderBias = edit('"decoder_bias": true', '"decoder_bias": false');
+    await writeFile(configFile, denseBias(config));
+    await expect(SparseEncoder.load(dir)).rejects.toMatchObject({
+      name: "SbertError",
+      code: "ERR_WEIGHTS",
+      message: expect.stringContaining(`missing key 'head.dense.bias' in ${join(dir, "model.safetensors")}: ModernBertForMaskedLM's prediction head needs it for its dense.bias`),
+    });
+    // Without the decoder's bias (decoder_bias false) the scores lose it: no longer sentence-transformers' of the
+    // original, but those of a model without it.
+    await writeFile(configFile, noDecoderBias(config));
+    const model = await SparseEncoder.load(dir);
+    const [withoutBias] = await runPython<Answer[]>(ORACLE, [{ folder: dir, texts: TEXTS, batch_size: 4 }]);
+    expectSameSparse(await model.encode(TEXTS), withoutBias!);
+    expect(withoutBias!.embeddings[0]).not.toEqual(plain.get("modernbert")!.embeddings[0]);
+    model.dispose();
   });
 
   test("an unknown module type, a module list that is not a SparseEncoder's, a bad SpladePooling config", async () => {
