@@ -20,7 +20,7 @@ const at::Tensor& need_tokens(const at::Tensor& t, const char* module) {
 
 }  // namespace
 
-MaskedLmHeadModule::MaskedLmHeadModule(int64_t hidden_size, int64_t vocab_size, ops::Activation activation_, double layer_norm_eps)
+MaskedLmHeadModule::MaskedLmHeadModule(int64_t hidden_size, int64_t vocab_size, ops::Activation activation_, double layer_norm_eps, MaskedLmHeadBiases biases)
     : activation(activation_) {
   if (hidden_size <= 0 || vocab_size <= 0) {
     fail(ErrorCode::Config, "MLM head hidden size and vocabulary size must be positive, got " + std::to_string(hidden_size) + " and " + std::to_string(vocab_size));
@@ -30,9 +30,9 @@ MaskedLmHeadModule::MaskedLmHeadModule(int64_t hidden_size, int64_t vocab_size, 
   if (h * (h + 3) + (h + 1) * static_cast<double>(vocab_size) > kMaxElements) {
     fail(ErrorCode::Config, "MLM head of hidden size " + std::to_string(hidden_size) + " over " + std::to_string(vocab_size) + " tokens would hold more than the 2^32 weights this build allows");
   }
-  dense = register_module("dense", std::make_shared<nn::Linear>(hidden_size, hidden_size));
-  layer_norm = register_module("layer_norm", std::make_shared<nn::LayerNorm>(hidden_size, layer_norm_eps));
-  decoder = register_module("decoder", std::make_shared<nn::Linear>(hidden_size, vocab_size));
+  dense = register_module("dense", std::make_shared<nn::Linear>(hidden_size, hidden_size, biases.dense));
+  layer_norm = register_module("layer_norm", std::make_shared<nn::LayerNorm>(hidden_size, layer_norm_eps, biases.layer_norm));
+  decoder = register_module("decoder", std::make_shared<nn::Linear>(hidden_size, vocab_size, biases.decoder));
 }
 
 void MaskedLmHeadModule::forward(const ops::Context& ctx, Features& f) {

@@ -14,13 +14,19 @@
 
 namespace sbert {
 
+// Which of the masked-LM head's layers have a bias (ModernBERT's config.json may leave each out).
+struct MaskedLmHeadBiases {
+  bool dense = true, layer_norm = true, decoder = true;
+};
+
 // token_embeddings [B, L, H] <- decoder(layer_norm(act(dense(token_embeddings)))) [B, L, vocab], the prediction
 // head of BertForMaskedLM (cls.predictions), DistilBertForMaskedLM (vocab_transform, vocab_layer_norm,
-// vocab_projector) and RobertaForMaskedLM (lm_head). Keys dense.{weight,bias}, layer_norm.{weight,bias},
-// decoder.{weight,bias}; the decoder's weight is the word-embedding matrix where the checkpoint ties them.
+// vocab_projector), RobertaForMaskedLM (lm_head) and ModernBertForMaskedLM (head.dense, head.norm, decoder). Keys
+// dense.{weight,bias}, layer_norm.{weight,bias}, decoder.{weight,bias}, each bias only where `biases` has it; the
+// decoder's weight is the word-embedding matrix where the checkpoint ties them.
 class MaskedLmHeadModule : public SentenceModule {
  public:
-  MaskedLmHeadModule(int64_t hidden_size, int64_t vocab_size, ops::Activation activation, double layer_norm_eps);
+  MaskedLmHeadModule(int64_t hidden_size, int64_t vocab_size, ops::Activation activation, double layer_norm_eps, MaskedLmHeadBiases biases = {});
   const char* kind() const override { return "mlm_head"; }
   void forward(const ops::Context& ctx, Features& features) override;
   // Hugging Face's initialisation with initializer_range `std` 0.02 (normal weights, zero biases, unit norms).

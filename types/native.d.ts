@@ -351,8 +351,8 @@ export interface NativeStModuleConfigs {
   cnn: { inDimension: number; outChannels: number; kernelSizes: number[] };
   lstm: { embeddingDimension: number; hiddenDim: number; numLayers: number; dropout: number; bidirectional: boolean };
   static_embedding: { numEmbeddings: number; dimension: number };
-  /** a *ForMaskedLM prediction head (native/sparse.h); activation as config.json's hidden_act spells it */
-  mlm_head: { hiddenSize: number; vocabSize: number; activation: string; layerNormEps: number };
+  /** a *ForMaskedLM prediction head (native/sparse.h); activation as config.json's hidden_act spells it; which layers have a bias */
+  mlm_head: { hiddenSize: number; vocabSize: number; activation: string; layerNormEps: number; denseBias: boolean; layerNormBias: boolean; decoderBias: boolean };
   splade_pooling: { poolingStrategy: string; activationFunction: string };
   sparse_static_embedding: { vocabSize: number };
 }

@@ -9,7 +9,7 @@ import type { InputModule } from "../models/Module.js";
 import { Transformer } from "../models/Transformer.js";
 import { callNative, callNativeSync } from "../native.js";
 import type { EncodedBatch, TextInput, Tokenizer } from "../tokenization/Tokenizer.js";
-import { MASKED_LM_HEADS, type MaskedLmHeadKeys } from "./mlmHeads.js";
+import { MASKED_LM_HEADS, type MaskedLmHeadBiases, type MaskedLmHeadKeys } from "./mlmHeads.js";
 import { SPARSE_TYPE_PREFIX } from "./SpladePooling.js";
 
 export interface MLMTransformerOptions {
@@ -44,6 +44,8 @@ export class MLMTransformer implements InputModule {
     readonly keys: MaskedLmHeadKeys,
     /** config.json's tie_word_embeddings. */
     readonly tied: boolean,
+    /** Which of the head's layers have a bias (config.json's choice). */
+    readonly biases: MaskedLmHeadBiases,
     // The checkpoint keys each head tensor is written under (none for a decoder weight read from the word embeddings).
     private readonly savedKeys: Readonly<Record<string, readonly string[]>>,
   ) {
@@ -71,14 +73,28 @@ export class MLMTransformer implements InputModule {
     const reader = new ConfigReader(config, configFile, OP_LOAD);
     const tied = reader.bool("tie_word_embeddings", true);
 
+    const biases = mlm.biases?.(reader) ?? { dense: true, layerNorm: true, decoder: true };
+
     const weights = await weightsForNative(path);
+    // The head's keys are looked for before anything is loaded; shapes are checked once the sizes are known.
+    const locate = locateHead(weights, mlm, tied, biases, OP_LOAD);
     const transformer = await Transformer.load(path, { device, maxSeqLength: options.maxSeqLength });
     let head: NativeModule | undefined;
     try {
-      const { headWeights, savedKeys } = locateHead(weights, mlm, tied, transformer.encoderInfo.hiddenSize, transformer.encoderInfo.vocabSize, OP_LOAD);
-      const headConfig = { hiddenSize: transformer.encoderInfo.hiddenSize, vocabSize: transformer.encoderInfo.vocabSize, activation: mlm.activation(reader), layerNormEps: mlm.layerNormEps(reader) };
+      const hidden = transformer.encoderInfo.hiddenSize;
+      const vocab = transformer.encoderInfo.vocabSize;
+      const { headWeights, savedKeys } = locate(hidden, vocab);
+      const headConfig = {
+        hiddenSize: hidden,
+        vocabSize: vocab,
+        activation: mlm.activation(reader),
+        layerNormEps: mlm.layerNormEps(reader),
+        denseBias: biases.dense,
+        layerNormBias: biases.layerNorm,
+        decoderBias: biases.decoder,
+      };
       head = (await callNative(OP_LOAD, (n) => n.loadModule("mlm_head", headConfig, headWeights, { device, seed: 0 }))).module;
-      return new MLMTransformer(transformer, head, mlm, tied, savedKeys);
+      return new MLMTransformer(transformer, head, mlm, tied, biases, savedKeys);
     } catch (e) {
       head?.dispose();
       transformer.dispose();
@@ -90,7 +106,7 @@ export class MLMTransformer implements InputModule {
   async reloadWeights(dir: string, op: string): Promise<void> {
     const weights = await weightsForNative(dir);
     const info = this.transformer.encoderInfo;
-    const { headWeights } = locateHead(weights, this.keys, this.tied, info.hiddenSize, info.vocabSize, op);
+    const { headWeights } = locateHead(weights, this.keys, this.tied, this.biases, op)(info.hiddenSize, info.vocabSize);
     await callNative(op, () => this.transformer.native.loadWeights(weights));
     await callNative(op, () => this.head.loadWeights(headWeights));
   }
@@ -157,21 +173,21 @@ export class MLMTransformer implements InputModule {
 }
 
 /**
- * The head's tensors in a checkpoint's files, under the native head's names, every key and shape checked before
- * anything is read (an SbertError naming the file and key); and where save writes each back.
+ * The head's tensors in a checkpoint's files: every key looked for now, then (given the encoder's sizes) every
+ * shape checked, before anything is read (an SbertError naming the file and key). Gives them under the native
+ * head's names, and where save writes each back.
  */
 function locateHead(
   weights: Awaited<ReturnType<typeof weightsForNative>>,
   mlm: MaskedLmHeadKeys,
   tied: boolean,
-  hidden: number,
-  vocab: number,
+  biases: MaskedLmHeadBiases,
   op: string,
-): { headWeights: NonNullable<NativeWeights>; savedKeys: Record<string, string[]> } {
+): (hidden: number, vocab: number) => { headWeights: NonNullable<NativeWeights>; savedKeys: Record<string, string[]> } {
   const tensors = new Map<string, Located>();
   for (const f of weights.files) for (const t of f.tensors) tensors.set(t.name, { path: f.path, spec: t });
   const files = weights.files.map((f) => f.path).join(", ");
-  const needed = headKeys(mlm, tied);
+  const needed = headKeys(mlm, tied, biases);
   for (const part of needed) {
     if (!part.lookup.some((k) => tensors.has(k))) {
       const [first, ...others] = part.reported;
@@ -179,40 +195,43 @@ function locateHead(
       throw new SbertError("ERR_WEIGHTS", `missing key '${first}'${or} in ${files}: ${mlm.modelClass}'s prediction head needs it for its ${part.name}`, { op });
     }
   }
-  const shapes: Record<string, number[]> = {
-    "dense.weight": [hidden, hidden],
-    "dense.bias": [hidden],
-    "layer_norm.weight": [hidden],
-    "layer_norm.bias": [hidden],
-    "decoder.weight": [vocab, hidden],
-    "decoder.bias": [vocab],
-  };
-  const byFile = new Map<string, NativeTensorSpec[]>();
-  const savedKeys: Record<string, string[]> = {};
-  for (const { name, lookup } of needed) {
-    const key = lookup.find((k) => tensors.has(k))!;
-    savedKeys[name] = savedKeysOf(mlm, tied, name, key);
-    const found = tensors.get(key)!;
-    const expected = shapes[name]!;
-    if (found.spec.shape.length !== expected.length || found.spec.shape.some((d, i) => d !== expected[i])) {
-      throw new SbertError(
-        "ERR_WEIGHTS",
-        `key '${key}' has shape [${found.spec.shape.join(", ")}] in ${found.path} but ${mlm.modelClass}'s prediction head expects [${expected.join(", ")}]`,
-        { op },
-      );
+  return (hidden, vocab) => {
+    const shapes: Record<string, number[]> = {
+      "dense.weight": [hidden, hidden],
+      "dense.bias": [hidden],
+      "layer_norm.weight": [hidden],
+      "layer_norm.bias": [hidden],
+      "decoder.weight": [vocab, hidden],
+      "decoder.bias": [vocab],
+    };
+    const byFile = new Map<string, NativeTensorSpec[]>();
+    const savedKeys: Record<string, string[]> = {};
+    for (const { name, lookup } of needed) {
+      const key = lookup.find((k) => tensors.has(k))!;
+      savedKeys[name] = savedKeysOf(mlm, tied, name, key);
+      const found = tensors.get(key)!;
+      const expected = shapes[name]!;
+      if (found.spec.shape.length !== expected.length || found.spec.shape.some((d, i) => d !== expected[i])) {
+        throw new SbertError(
+          "ERR_WEIGHTS",
+          `key '${key}' has shape [${found.spec.shape.join(", ")}] in ${found.path} but ${mlm.modelClass}'s prediction head expects [${expected.join(", ")}]`,
+          { op },
+        );
+      }
+      byFile.set(found.path, [...(byFile.get(found.path) ?? []), { ...found.spec, name }]);
     }
-    byFile.set(found.path, [...(byFile.get(found.path) ?? []), { ...found.spec, name }]);
-  }
-  return { headWeights: { files: [...byFile].map(([p, specs]) => ({ path: p, tensors: specs })) }, savedKeys };
+    return { headWeights: { files: [...byFile].map(([p, specs]) => ({ path: p, tensors: specs })) }, savedKeys };
+  };
 }
 
 /**
  * The head's parts by native name, each with the checkpoint keys that may hold it in the order transformers 5 reads
  * them (`lookup`) and in the order a missing one is reported (`reported`, the usual key first). A tied decoder
  * reads a weight or bias of its own where the checkpoint stores one (transformers ties only what is absent or
- * equal), else the word embeddings and the head's bias; an untied one reads only its own.
+ * equal), else the word embeddings and the head's bias; an untied one reads only its own. A bias the config leaves
+ * out is not looked for.
  */
-function headKeys(mlm: MaskedLmHeadKeys, tied: boolean): { name: string; lookup: string[]; reported: string[] }[] {
+function headKeys(mlm: MaskedLmHeadKeys, tied: boolean, biases: MaskedLmHeadBiases): { name: string; lookup: string[]; reported: string[] }[] {
   const one = (name: string, key: string) => ({ name, lookup: [key], reported: [key] });
   const embeddings = [`${mlm.prefix}.${mlm.wordEmbeddings}`, mlm.wordEmbeddings];
   const weight = tied
@@ -224,11 +243,11 @@ function headKeys(mlm: MaskedLmHeadKeys, tied: boolean): { name: string; lookup:
       : one("decoder.bias", `${mlm.decoder}.bias`);
   return [
     one("dense.weight", `${mlm.dense}.weight`),
-    one("dense.bias", `${mlm.dense}.bias`),
+    ...(biases.dense ? [one("dense.bias", `${mlm.dense}.bias`)] : []),
     one("layer_norm.weight", `${mlm.layerNorm}.weight`),
-    one("layer_norm.bias", `${mlm.layerNorm}.bias`),
+    ...(biases.layerNorm ? [one("layer_norm.bias", `${mlm.layerNorm}.bias`)] : []),
     weight,
-    bias,
+    ...(biases.decoder ? [bias] : []),
   ];
 }
 

@@ -1,10 +1,10 @@
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, writeFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
 
 import { SbertError } from "../errors.js";
-import { modelIdFor, resolveModelFolder, type HubOptions } from "../hub/index.js";
-import { ConfigReader, readJson, readJsonObject, writeFolderAtomically, writeJson } from "../io/files.js";
 import type { TrainingSummary } from "../fit.js";
+import { modelIdFor, pushSavedFolder, resolveModelFolder, type HubOptions, type PushOptions, type PushResult } from "../hub/index.js";
+import { ConfigReader, readJson, readJsonObject, writeFolderAtomically, writeJson } from "../io/files.js";
 import { weightsForNative } from "../io/checkpoint.js";
 import { callNative, native } from "../native.js";
 import { SentenceTransformer, type LinearPrecision } from "../SentenceTransformer.js";
@@ -14,6 +14,7 @@ import { Router } from "../models/Router.js";
 import { Tokenizer, type EncodedBatch, type TextInput } from "../tokenization/Tokenizer.js";
 import { isSparseEmbedding, sparseCosSim, sparseDotScore, toDense, toSparse, type SparseEmbedding } from "../util/sparse.js";
 import { MLMTransformer } from "./MLMTransformer.js";
+import { sparseEncoderModelCard } from "./modelCard.js";
 import { SparseStaticEmbedding } from "./SparseStaticEmbedding.js";
 import { SpladePooling } from "./SpladePooling.js";
 
@@ -94,8 +95,6 @@ export class SparseEncoder {
   maxActiveDims: number | undefined;
   /** Hub id of the model, if it was downloaded. */
   hubId: string | undefined;
-  /** What the last training run did (losses, datasets, hyperparameters, logs), for the model card. */
-  trainingSummary: TrainingSummary | undefined;
   /** The pipeline: MLMTransformer then SpladePooling, or a Router whose routes end in sparse embeddings. */
   readonly modules: readonly SentenceModule[];
   private _similarityFnName: SparseSimilarityFnName;
@@ -419,13 +418,22 @@ export class SparseEncoder {
     };
   }
 
+  /** What the last training run reports in the model card. */
+  get trainingSummary(): TrainingSummary | undefined {
+    return this.pipeline.trainingSummary;
+  }
+
+  set trainingSummary(summary: TrainingSummary | undefined) {
+    this.pipeline.trainingSummary = summary;
+  }
+
   /**
    * Saves the model as sentence-transformers' SparseEncoder does (the layout 5.0 and later read): the
    * `*ForMaskedLM` model at the root (config.json, model.safetensors with Hugging Face's keys, the tokenizer
-   * files, sentence_bert_config.json), `1_SpladePooling/config.json`, modules.json and
-   * config_sentence_transformers.json. Built aside and swapped in whole.
+   * files, sentence_bert_config.json), `1_SpladePooling/config.json`, modules.json,
+   * config_sentence_transformers.json and a README.md model card. Built aside and swapped in whole.
    */
-  async save(path: string): Promise<void> {
+  async save(path: string, options: { modelName?: string; createModelCard?: boolean } = {}): Promise<void> {
     if (typeof path !== "string" || path === "") throw new TypeError("SparseEncoder.save: path must be a non-empty string");
     if (this.disposed) throw new SbertError("ERR_DISPOSED", "the model was disposed", { op: "SparseEncoder.save" });
     await writeFolderAtomically(
@@ -440,9 +448,21 @@ export class SparseEncoder {
         }
         await writeJson(join(tmp, "modules.json"), entries);
         await writeJson(join(tmp, "config_sentence_transformers.json"), this.getConfigDict());
+        if (options.createModelCard ?? true) {
+          await writeFile(join(tmp, "README.md"), sparseEncoderModelCard(this, { modelName: options.modelName ?? basename(resolve(path)) }));
+        }
       },
       "SparseEncoder.save",
     );
+  }
+
+  /** Saves the model (with its card) and uploads it to the Hugging Face Hub as one commit, creating the repo if needed. */
+  async pushToHub(repoId: string, options: PushOptions & { modelName?: string; createModelCard?: boolean } = {}): Promise<PushResult> {
+    if (typeof repoId !== "string" || repoId === "") throw new TypeError("SparseEncoder.pushToHub: repoId must be a non-empty string");
+    const { modelName = repoId, createModelCard } = options;
+    // sentence-transformers titles the commit after the model's class.
+    const opts = { ...options, commitMessage: options.commitMessage ?? "Add new SparseEncoder model" };
+    return pushSavedFolder((folder) => this.save(folder, { modelName, createModelCard }), repoId, opts);
   }
 
   /** Frees the native weights. Calls already running finish first. */

@@ -5,7 +5,7 @@ export { SparseStaticEmbedding } from "./SparseStaticEmbedding.js";
 export type { SparseEmbedding, SparseEncodeOptions, SparseEncoderLoadOptions, SparseOrDense, SparseSimilarityFnName } from "./SparseEncoder.js";
 export { SPLADE_ACTIVATIONS, SPLADE_POOLING_STRATEGIES, SpladePooling } from "./SpladePooling.js";
 export type { SpladeActivation, SpladePoolingOptions, SpladePoolingStrategy } from "./SpladePooling.js";
-export { MASKED_LM_HEADS, type MaskedLmHeadKeys } from "./mlmHeads.js";
+export { MASKED_LM_HEADS, type MaskedLmHeadBiases, type MaskedLmHeadKeys } from "./mlmHeads.js";
 export { SparseEncoderTrainer, SparseEncoderTrainingArguments, type SparseEncoderTrainerOptions } from "./SparseEncoderTrainer.js";
 export {
   SpladeRegularizerWeightSchedulerCallback,

@@ -1,8 +1,9 @@
 /**
  * The prediction heads of Hugging Face's `*ForMaskedLM` models, by config.json's model_type: where each keeps its
  * encoder and the checkpoint keys of its layers. Every one of them is dense → activation → LayerNorm → decoder to
- * the vocabulary (with a bias), which the native `mlm_head` module runs under its own names (dense, layer_norm,
- * decoder); this table only maps the checkpoint keys onto them and reads the head's choices from config.json.
+ * the vocabulary, which the native `mlm_head` module runs under its own names (dense, layer_norm, decoder); this
+ * table only maps the checkpoint keys onto them and reads the head's choices (activation, eps, which layers have a
+ * bias) from config.json.
  */
 import { ConfigReader } from "../io/files.js";
 
@@ -27,6 +28,14 @@ export interface MaskedLmHeadKeys {
   /** The activation (a native activation name) and the LayerNorm's eps, as config.json sets them. */
   activation: (config: ConfigReader) => string;
   layerNormEps: (config: ConfigReader) => number;
+  /** Which layers have a bias, as config.json sets it (every one where this is left out). */
+  biases?: (config: ConfigReader) => MaskedLmHeadBiases;
+}
+
+export interface MaskedLmHeadBiases {
+  dense: boolean;
+  layerNorm: boolean;
+  decoder: boolean;
 }
 
 const lmHead = (modelClass: string, prefix: string): MaskedLmHeadKeys => ({
@@ -69,4 +78,17 @@ export const MASKED_LM_HEADS: Readonly<Record<string, MaskedLmHeadKeys>> = {
   roberta: lmHead("RobertaForMaskedLM", "roberta"),
   "xlm-roberta": lmHead("XLMRobertaForMaskedLM", "roberta"),
   mpnet: lmHead("MPNetForMaskedLM", "mpnet"),
+  // ModernBertPredictionHead (head.dense, head.norm) then the decoder, each bias where config.json asks for it. Its
+  // sparse_prediction only drops unmasked positions when labels are given, which encoding never passes.
+  modernbert: {
+    modelClass: "ModernBertForMaskedLM",
+    prefix: "model",
+    dense: "head.dense",
+    layerNorm: "head.norm",
+    decoder: "decoder",
+    wordEmbeddings: "embeddings.tok_embeddings.weight",
+    activation: (c) => c.string("classifier_activation", "gelu"),
+    layerNormEps: (c) => c.number("norm_eps", 1e-5),
+    biases: (c) => ({ dense: c.bool("classifier_bias", false), layerNorm: c.bool("norm_bias", false), decoder: c.bool("decoder_bias", true) }),
+  },
 };

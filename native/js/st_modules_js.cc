@@ -69,7 +69,8 @@ ModuleFactory st_module_factory(const std::string& kind, const Napi::Object& c) 
     const int64_t hidden = get_int(c, "hiddenSize"), vocab = get_int(c, "vocabSize");
     const auto activation = ops::parse_activation(get_string(c, "activation"), "MLM head activation");
     const double eps = get_number(c, "layerNormEps");
-    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<MaskedLmHeadModule>(hidden, vocab, activation, eps); };
+    const MaskedLmHeadBiases biases{get_bool(c, "denseBias"), get_bool(c, "layerNormBias"), get_bool(c, "decoderBias")};
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<MaskedLmHeadModule>(hidden, vocab, activation, eps, biases); };
   }
   if (kind == "sparse_static_embedding") {
     const int64_t vocab = get_int(c, "vocabSize");

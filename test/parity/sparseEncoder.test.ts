@@ -1,16 +1,18 @@
 // SparseEncoder (SPLADE) against sentence-transformers 6 itself: small random-init *ForMaskedLM models built by
 // transformers and wrapped by sentence-transformers' SparseEncoder (test/fixtures/sparse_encoder_model.py), encoded
 // and decoded by SparseEncoder(path) (py/sparse_ref.py) and by sbert-node on the same texts.
-import { cp, readFile, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { cp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 
-import { beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { parse as parseYaml } from "yaml";
 
 import { SparseEncoder, type SparseEmbedding } from "../../lib/index.js";
 import { createServer } from "../../lib/server/index.js";
 import { sparseSemanticSearch } from "../../lib/util/index.js";
 import { readSafetensorsHeader, writeSafetensors } from "../../lib/io/safetensors.js";
+import { startMockHub, type MockHub } from "../helpers/mockHub.js";
 import { runPython } from "../helpers/python.js";
 import { makeSentences } from "../helpers/tokenizationFixtures.js";
 import { SENTENCES, editJson, maxAbsDiff, tempDir } from "../helpers/tmp.js";
@@ -37,6 +39,16 @@ const MODELS = {
   mpnet: { arch: "mpnet", pooling_strategy: "sum", layout: "mlm" },
   // A decoder of its own (config.json's tie_word_embeddings false), stored as cls.predictions.decoder.weight.
   "bert-untied": { arch: "bert", pooling_strategy: "max", layout: "mlm", config: { tie_word_embeddings: false } },
+  // ModernBERT's head as released models have it: no bias in head.dense and head.norm, the decoder tied to the
+  // token embeddings with a bias of its own, lowered so that long texts too leave entries inactive.
+  modernbert: { arch: "modernbert", pooling_strategy: "max", layout: "mlm", bias_shift: -2 },
+  // Every bias config.json can switch flipped, another activation, a decoder weight of its own.
+  "modernbert-biased": {
+    arch: "modernbert",
+    pooling_strategy: "sum",
+    layout: "transformer",
+    config: { classifier_bias: true, norm_bias: true, decoder_bias: false, classifier_activation: "silu", tie_word_embeddings: false },
+  },
 } as const;
 type Name = keyof typeof MODELS;
 const NAMES = Object.keys(MODELS) as Name[];
@@ -436,6 +448,33 @@ describe("bad folders and arguments give an SbertError naming the file and the k
     });
   });
 
+  test("ModernBERT: a bias config.json asks for must be in the checkpoint; one it leaves out is not read", async () => {
+    const dir = await copyOf("modernbert", "modernbert-bias");
+    const configFile = join(dir, "config.json");
+    // Edited as text: transformers refuses its float fields written as integers, as a JSON round trip would.
+    const config = await readFile(configFile, "utf8");
+    const edit = (from: string, to: string) => {
+      expect(config).toContain(from);
+      return (text: string) => text.replace(from, to);
+    };
+    const denseBias = edit('"classifier_bias": false', '"classifier_bias": true');
+    const noDecoderBias = edit('"decoder_bias": true', '"decoder_bias": false');
+    await writeFile(configFile, denseBias(config));
+    await expect(SparseEncoder.load(dir)).rejects.toMatchObject({
+      name: "SbertError",
+      code: "ERR_WEIGHTS",
+      message: expect.stringContaining(`missing key 'head.dense.bias' in ${join(dir, "model.safetensors")}: ModernBertForMaskedLM's prediction head needs it for its dense.bias`),
+    });
+    // Without the decoder's bias (decoder_bias false) the scores lose it: no longer sentence-transformers' of the
+    // original, but those of a model without it.
+    await writeFile(configFile, noDecoderBias(config));
+    const model = await SparseEncoder.load(dir);
+    const [withoutBias] = await runPython<Answer[]>(ORACLE, [{ folder: dir, texts: TEXTS, batch_size: 4 }]);
+    expectSameSparse(await model.encode(TEXTS), withoutBias!);
+    expect(withoutBias!.embeddings[0]).not.toEqual(plain.get("modernbert")!.embeddings[0]);
+    model.dispose();
+  });
+
   test("an unknown module type, a module list that is not a SparseEncoder's, a bad SpladePooling config", async () => {
     const unknown = await copyOf("bert", "unknown");
     const modulesFile = join(unknown, "modules.json");
@@ -474,5 +513,102 @@ describe("bad folders and arguments give an SbertError naming the file and the k
     expect(() => (model.similarityFnName = "manhattan" as "dot")).toThrow(RangeError);
     model.dispose();
     await expect(model.encode(TEXTS)).rejects.toMatchObject({ code: "ERR_DISPOSED" });
+  });
+});
+
+describe("pushToHub and the model card (a mock Hub on 127.0.0.1)", () => {
+  let hub: MockHub;
+  beforeAll(async () => {
+    hub = await startMockHub([]);
+  });
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  /** Every file under `dir`, by its path relative to it with "/" separators. */
+  async function filesOf(dir: string): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+      if (e.isFile()) out.set(relative(dir, join(e.parentPath, e.name)).split(sep).join("/"), await readFile(join(e.parentPath, e.name)));
+    }
+    return out;
+  }
+
+  const frontMatter = (card: string) => parseYaml(card.split("---\n")[1]!) as Record<string, unknown>;
+
+  test("pushToHub uploads the saved folder as one commit; loaded back by id it gives the same embeddings and names it as base model", async () => {
+    const model = await SparseEncoder.load(built.get("bert")!.dir);
+    const expected = await model.encode(TEXTS, { convertToSparseTensor: false });
+    const { commitOid, commitUrl } = await model.pushToHub("me/tiny-splade", { token: "hf_writer", endpoint: hub.url });
+    expect(commitOid).toBe(hub.head("model", "me/tiny-splade"));
+    expect(commitUrl).toContain(commitOid);
+    // The Hub holds exactly what save writes (under the repo's name), byte for byte, beside its .gitattributes.
+    const local = join(root, "push-local");
+    await model.save(local, { modelName: "me/tiny-splade" });
+    const saved = await filesOf(local);
+    const pushed = hub.files("model", "me/tiny-splade");
+    expect([...pushed.keys()].sort()).toEqual([".gitattributes", ...saved.keys()].sort());
+    expect([...saved.keys()]).toEqual(expect.arrayContaining(["README.md", "modules.json", "model.safetensors", "1_SpladePooling/config.json", "config_sentence_transformers.json"]));
+    for (const [path, content] of saved) expect(pushed.get(path)!.equals(content), path).toBe(true);
+
+    const card = pushed.get("README.md")!.toString();
+    expect(frontMatter(card)).toEqual({
+      library_name: "sentence-transformers",
+      pipeline_tag: "feature-extraction",
+      tags: ["sentence-transformers", "sparse-encoder", "sparse", "splade", "sbert-node"],
+    });
+    expect(card).toContain("# me/tiny-splade\n");
+    expect(card).toContain("- **Model Type:** SPLADE Sparse Encoder");
+    expect(card).toContain(`- **Output Dimensionality:** ${model.getSentenceEmbeddingDimension()} dimensions`);
+    expect(card).toContain("- **Similarity Function:** Dot Product");
+    // The architecture is the model's own printout of its modules.
+    expect(card).toContain(`\`\`\`\n${model.toString()}\n\`\`\``);
+    expect(model.toString()).toMatch(/\(0\): MLMTransformer\(.*\) with BertForMaskedLM\n {2}\(1\): SpladePooling\(/);
+    expect(card).toContain('await SparseEncoder.load("me/tiny-splade")');
+    expect(card).toContain('model = SparseEncoder("me/tiny-splade")');
+
+    const back = await SparseEncoder.load("me/tiny-splade", { endpoint: hub.url, cacheFolder: join(root, "push-cache"), token: "hf_writer" });
+    expect(back.hubId).toBe("me/tiny-splade");
+    (await back.encode(TEXTS, { convertToSparseTensor: false })).forEach((row, i) => expect(maxRelDiff(row, expected[i]!)).toBeLessThan(1e-6));
+    back.maxActiveDims = 16;
+    back.similarityFnName = "cosine";
+    await back.save(join(root, "push-derived"));
+    const derived = await readFile(join(root, "push-derived", "README.md"), "utf8");
+    expect(frontMatter(derived)).toMatchObject({ base_model: "me/tiny-splade", pipeline_tag: "feature-extraction" });
+    expect(derived).toContain("- **Base model:** [me/tiny-splade](https://huggingface.co/me/tiny-splade)");
+    expect(derived).toContain("(encode keeps the 16 largest)");
+    expect(derived).toContain("- **Similarity Function:** Cosine Similarity");
+    // Without a name, the card is titled after the folder.
+    expect(derived).toContain("# push-derived\n");
+
+    // createModelCard false leaves the card out, of a save and of a push.
+    await rm(join(root, "push-nocard"), { recursive: true, force: true });
+    await back.save(join(root, "push-nocard"), { createModelCard: false });
+    expect((await filesOf(join(root, "push-nocard"))).has("README.md")).toBe(false);
+    const second = await back.pushToHub("me/tiny-splade-2", { token: "hf_writer", endpoint: hub.url, createModelCard: false });
+    expect(hub.files("model", "me/tiny-splade-2").has("README.md")).toBe(false);
+    expect(second.commitOid).toBe(hub.head("model", "me/tiny-splade-2"));
+    model.dispose();
+    back.dispose();
+  });
+
+  test("an inference-free model's card names it as sentence-transformers does: Asymmetric Inference-free SPLADE", async () => {
+    const model = await SparseEncoder.load(inferenceFree.dir);
+    const dir = join(root, "card-inference-free");
+    await model.save(dir, { modelName: "free" });
+    const card = await readFile(join(dir, "README.md"), "utf8");
+    expect(frontMatter(card)).toMatchObject({ tags: ["sentence-transformers", "sparse-encoder", "sparse", "asymmetric", "inference-free", "splade", "sbert-node"] });
+    expect(card).toContain("- **Model Type:** Asymmetric Inference-free SPLADE Sparse Encoder");
+    expect(card).toContain("Router(");
+    model.dispose();
+  });
+
+  test("pushToHub checks its arguments and needs a token", async () => {
+    const model = await SparseEncoder.load(built.get("bert")!.dir);
+    await expect(model.pushToHub("")).rejects.toThrow(TypeError);
+    hub.clearRequests();
+    await expect(model.pushToHub("me/x", { endpoint: hub.url, token: "not-a-token" })).rejects.toMatchObject({ code: "ERR_INPUT", message: expect.stringContaining("'hf_'") });
+    expect(hub.requests).toEqual([]);
+    model.dispose();
   });
 });
