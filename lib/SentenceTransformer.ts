@@ -63,6 +63,11 @@ export interface EncodeOptions<P extends Precision = Precision> {
    */
   task?: string;
   /**
+   * The most latents a SparseAutoEncoder in the pipeline keeps for this call, in place of its k (sentence-transformers'
+   * `max_active_dims` forward argument); other modules ignore it. Not with a pool.
+   */
+  maxActiveDims?: number;
+  /**
    * A pool from startMultiProcessPool: the texts are encoded by its worker processes, in chunks, and come back in
    * input order (sentence embeddings only; int8/uint8 ranges are taken over the whole call, as without a pool).
    */
@@ -406,6 +411,11 @@ export class SentenceTransformer {
     const prompt = this.resolvePrompt(options.prompt, options.promptName);
     const task = options.task;
     if (task !== undefined && typeof task !== "string") throw new TypeError(`encode: task must be a string, got ${typeof task}`);
+    const maxActiveDims = options.maxActiveDims;
+    if (maxActiveDims !== undefined) {
+      if (!Number.isInteger(maxActiveDims) || maxActiveDims <= 0) throw new RangeError(`encode: maxActiveDims must be a positive integer, got ${String(maxActiveDims)}`);
+      if (pool !== undefined) throw new SbertError("ERR_INPUT", "maxActiveDims cannot be combined with a pool (its workers encode with the modules' own settings)", { op: OP_ENCODE });
+    }
     if (pool !== undefined) {
       const size = chunkSize ?? defaultChunkSize(inputs.length, pool.processes.length);
       const bar = showProgressBar ? new ProgressBar({ total: Math.ceil(inputs.length / size), label: "Chunks" }) : undefined;
@@ -437,7 +447,7 @@ export class SentenceTransformer {
     const run = (b: EncodedBatch): Promise<NativeTensor> =>
       this.lock.read(() =>
         callNative(OP_ENCODE, (n) =>
-          n.encode(handles, { ...b, promptLength }, { output: outputValue, normalize: normalizeEmbeddings, truncateDim: truncateDim ?? 0 }),
+          n.encode(handles, { ...b, promptLength, maxActiveDims }, { output: outputValue, normalize: normalizeEmbeddings, truncateDim: truncateDim ?? 0 }),
         ),
       );
     const unpack = (idx: number[], batch: EncodedBatch, out: NativeTensor): void => {

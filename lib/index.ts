@@ -5,7 +5,7 @@ export { CrossEncoder, CROSS_ENCODER_ACTIVATIONS } from "./crossEncoder/CrossEnc
 export type { CrossEncoderActivation, CrossEncoderLoadOptions, CrossEncoderPair, PredictOptions, RankOptions, RankResult } from "./crossEncoder/CrossEncoder.js";
 export { CrossEncoderTrainer, CrossEncoderTrainingArguments, type CrossEncoderTrainerOptions } from "./crossEncoder/CrossEncoderTrainer.js";
 export * as crossEncoder from "./crossEncoder/index.js";
-export { SparseEncoder, SparseEncoderTrainer, SparseEncoderTrainingArguments, SpladePooling } from "./sparseEncoder/index.js";
+export { SparseAutoEncoder, SparseEncoder, SparseEncoderTrainer, SparseEncoderTrainingArguments, SpladePooling } from "./sparseEncoder/index.js";
 export type { SparseEmbedding, SparseEncodeOptions, SparseEncoderLoadOptions, SparseOrDense, SparseSimilarityFnName } from "./sparseEncoder/index.js";
 export * as sparseEncoder from "./sparseEncoder/index.js";
 export * as models from "./models/index.js";

@@ -108,6 +108,7 @@ Features to_features(TokenBatch& b, const at::Device& device, int64_t row, int64
   f.token_type_ids = as_tensor(b.token_type_ids);
   f.prompt_length = b.prompt_length;
   f.route = b.route;
+  f.max_active_dims = b.max_active_dims;
   return f;
 }
 

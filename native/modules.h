@@ -30,6 +30,9 @@ struct Features {
   at::Tensor token_weights_sum;
   int64_t prompt_length = -1;  // tokens of the prompt (with [CLS]), -1 without a prompt
   std::string route;  // the Router route the batch takes (resolved from its task by TypeScript); empty: the default
+  // The most latents a SparseAutoEncoder keeps for this batch (sentence-transformers' max_active_dims forward
+  // argument); -1: its own k.
+  int64_t max_active_dims = -1;
 };
 
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
@@ -54,6 +57,7 @@ struct TokenBatch {
   int64_t seq_length = 0;
   int64_t prompt_length = -1;
   std::string route;
+  int64_t max_active_dims = -1;
 };
 
 // The batch (or rows [row, row + count) of it) as int64 tensors on `device`, in a Features record.

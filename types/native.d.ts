@@ -98,6 +98,8 @@ export interface NativeTokenBatch {
   promptLength?: number;
   /** the Router route the batch takes; left out: the Router's default route */
   route?: string;
+  /** the most latents a SparseAutoEncoder keeps for this batch; left out: its own k */
+  maxActiveDims?: number;
 }
 
 export interface NativeTensor {
@@ -355,6 +357,8 @@ export interface NativeStModuleConfigs {
   mlm_head: { hiddenSize: number; vocabSize: number; activation: string; layerNormEps: number; denseBias: boolean; layerNormBias: boolean; decoderBias: boolean };
   splade_pooling: { poolingStrategy: string; activationFunction: string };
   sparse_static_embedding: { vocabSize: number };
+  /** sentence-transformers' SparseAutoEncoder (native/sparse_auto_encoder.h) */
+  sparse_auto_encoder: { inputDim: number; hiddenDim: number; k: number; normalize: boolean };
 }
 export type NativeStModuleKind = keyof NativeStModuleConfigs;
 

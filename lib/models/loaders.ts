@@ -16,6 +16,7 @@ import { WeightedLayerPooling } from "./WeightedLayerPooling.js";
 import { WordEmbeddings } from "./WordEmbeddings.js";
 import { WordWeights } from "./WordWeights.js";
 import { MLMTransformer } from "../sparseEncoder/MLMTransformer.js";
+import { SparseAutoEncoder } from "../sparseEncoder/SparseAutoEncoder.js";
 import { SparseStaticEmbedding } from "../sparseEncoder/SparseStaticEmbedding.js";
 import { SpladePooling } from "../sparseEncoder/SpladePooling.js";
 
@@ -41,6 +42,7 @@ export const MODULE_LOADERS: Record<string, (dir: string, device: string) => Pro
   MLMTransformer: (dir, device) => MLMTransformer.load(dir, { device }),
   SpladePooling: (dir) => SpladePooling.load(dir),
   SparseStaticEmbedding: (dir, device) => SparseStaticEmbedding.load(dir, { device }),
+  SparseAutoEncoder: (dir, device) => SparseAutoEncoder.load(dir, { device }),
 };
 
 /** sentence_bert_config.json's `transformer_task` (sentence-transformers 5.4+), if the folder has one. */

@@ -9,12 +9,13 @@ import { weightsForNative } from "../io/checkpoint.js";
 import { callNative, native } from "../native.js";
 import { SentenceTransformer, type LinearPrecision } from "../SentenceTransformer.js";
 import type { SentenceModule } from "../models/Module.js";
-import { transformerTask } from "../models/loaders.js";
+import { MODULE_LOADERS, moduleClassName, transformerTask } from "../models/loaders.js";
 import { Router } from "../models/Router.js";
 import { Tokenizer, type EncodedBatch, type TextInput } from "../tokenization/Tokenizer.js";
 import { isSparseEmbedding, sparseCosSim, sparseDotScore, toDense, toSparse, type SparseEmbedding } from "../util/sparse.js";
 import { MLMTransformer } from "./MLMTransformer.js";
 import { sparseEncoderModelCard } from "./modelCard.js";
+import { SparseAutoEncoder } from "./SparseAutoEncoder.js";
 import { SparseStaticEmbedding } from "./SparseStaticEmbedding.js";
 import { SpladePooling } from "./SpladePooling.js";
 
@@ -26,7 +27,7 @@ export interface SparseEncoderLoadOptions extends HubOptions {
   device?: string;
   /** Texts are cut to this many tokens. Default: sentence_bert_config.json's, else the tokenizer's and the positions' limit. */
   maxSeqLength?: number;
-  /** Keep only this many of each embedding's largest values (encode's default). */
+  /** Keep only this many of each embedding's largest values (encode's default). Default: a SparseAutoEncoder's k, else all. */
   maxActiveDims?: number;
   /** Default: config_sentence_transformers.json's, else "dot". */
   similarityFnName?: SparseSimilarityFnName;
@@ -45,7 +46,10 @@ export interface SparseEncodeOptions {
   prompt?: string;
   /** A key of the model's prompts. */
   promptName?: string;
-  /** Keep only this many of each embedding's largest values. Default: the model's maxActiveDims (all when unset). */
+  /**
+   * Keep only this many of each embedding's largest values. Default: the model's maxActiveDims (all when unset). A
+   * SparseAutoEncoder keeps this many latents in place of its k.
+   */
   maxActiveDims?: number;
   /** true (default): SparseEmbeddings; false: dense Float32Arrays over the vocabulary. */
   convertToSparseTensor?: boolean;
@@ -88,14 +92,18 @@ function asSparse(e: SparseOrDense, where: string): SparseEmbedding {
  * A sparse text encoder (SPLADE): a `*ForMaskedLM` model scores every vocabulary entry at every token, and
  * SpladePooling keeps, per entry, the largest (or summed) log(1 + relu(score)) over the text's tokens, giving one
  * vector over the vocabulary in which most values are zero. sentence-transformers' `SparseEncoder` API and folder
- * formats; the encoder, the head and the pooling run natively, on worker threads.
+ * formats; the encoder, the head and the pooling run natively, on worker threads. CSR models instead make a dense
+ * sentence embedding sparse with a SparseAutoEncoder, which keeps the k largest of its latents.
  */
 export class SparseEncoder {
   /** Encode's default for maxActiveDims (undefined: keep every active dimension). */
   maxActiveDims: number | undefined;
   /** Hub id of the model, if it was downloaded. */
   hubId: string | undefined;
-  /** The pipeline: MLMTransformer then SpladePooling, or a Router whose routes end in sparse embeddings. */
+  /**
+   * The pipeline: MLMTransformer then SpladePooling; a dense encoder (Transformer, Pooling, ...) then a
+   * SparseAutoEncoder; or a Router whose routes end in sparse embeddings.
+   */
   readonly modules: readonly SentenceModule[];
   private _similarityFnName: SparseSimilarityFnName;
   // The modules as one native pipeline, with encode's batching by length and its prompts.
@@ -134,7 +142,9 @@ export class SparseEncoder {
    * (`MLMTransformer`, or sentence-transformers 6's `Transformer` with transformer_task "fill-mask") and a
    * SpladePooling; or one Router whose routes each end in a sparse embedding (inference-free models: a
    * SparseStaticEmbedding for queries, MLMTransformer + SpladePooling for documents); or a plain Hugging Face
-   * `*ForMaskedLM` folder (then max pooling with relu, as sentence-transformers does).
+   * `*ForMaskedLM` folder (then max pooling with relu, as sentence-transformers does); or a CSR model, any modules
+   * sbert-node has ending in a SparseAutoEncoder (Transformer, Pooling, SparseAutoEncoder), whose k is then
+   * maxActiveDims' default, as in sentence-transformers.
    */
   static async load(modelNameOrPath: string, options: SparseEncoderLoadOptions = {}): Promise<SparseEncoder> {
     if (typeof modelNameOrPath !== "string" || modelNameOrPath === "") throw new TypeError("SparseEncoder.load: modelNameOrPath must be a non-empty string");
@@ -147,7 +157,7 @@ export class SparseEncoder {
 
     const modulesFile = join(path, "modules.json");
     const entries = await readJson(modulesFile, { optional: true, op: OP_LOAD });
-    const layout = entries === undefined ? { router: false as const, poolingPath: undefined } : await checkModules(entries, path, modulesFile);
+    const layout = entries === undefined ? { router: false as const, poolingPath: undefined, modules: undefined } : await checkModules(entries, path, modulesFile);
     const stFile = join(path, "config_sentence_transformers.json");
     const st = (await readJsonObject(stFile, { optional: true, op: OP_LOAD })) ?? {};
     const stConfig = new ConfigReader(st, stFile, OP_LOAD);
@@ -158,13 +168,24 @@ export class SparseEncoder {
 
     const settings = { prompts, defaultPromptName, similarityFnName, maxActiveDims: optionMaxActiveDims };
     let model: SparseEncoder;
-    if (layout.router) {
+    if (layout.modules !== undefined) {
+      const loaded: SentenceModule[] = [];
+      try {
+        for (const { cls, dir } of layout.modules) loaded.push(await MODULE_LOADERS[cls]!(dir, device));
+        const sae = loaded[loaded.length - 1] as SparseAutoEncoder;
+        model = new SparseEncoder(loaded, { ...settings, maxActiveDims: optionMaxActiveDims ?? sae.k });
+        if (options.maxSeqLength !== undefined) model.maxSeqLength = options.maxSeqLength;
+      } catch (e) {
+        for (const m of loaded) m.dispose();
+        throw e;
+      }
+    } else if (layout.router) {
       const router = await Router.load(path, { device });
       try {
         for (const [route, modules] of Object.entries(router.subModules)) {
           const last = modules[modules.length - 1]!;
-          if (!(last instanceof SpladePooling || last instanceof SparseStaticEmbedding)) {
-            throw new SbertError("ERR_CONFIG", `${join(path, "router_config.json")}: route '${route}' must end in a SpladePooling or a SparseStaticEmbedding (a sparse embedding), not ${last.className}`, { op: OP_LOAD });
+          if (!(last instanceof SpladePooling || last instanceof SparseStaticEmbedding || last instanceof SparseAutoEncoder)) {
+            throw new SbertError("ERR_CONFIG", `${join(path, "router_config.json")}: route '${route}' must end in a SpladePooling, a SparseStaticEmbedding or a SparseAutoEncoder (a sparse embedding), not ${last.className}`, { op: OP_LOAD });
           }
         }
         if (options.maxSeqLength !== undefined) router.maxSeqLength = options.maxSeqLength;
@@ -226,8 +247,10 @@ export class SparseEncoder {
     return this.pipeline.device;
   }
 
-  /** The embeddings' size: the vocabulary's. */
+  /** The embeddings' size: the vocabulary's, or a SparseAutoEncoder's hiddenDim. */
   getSentenceEmbeddingDimension(): number {
+    const sae = this.allModules().find((m): m is SparseAutoEncoder => m instanceof SparseAutoEncoder);
+    if (sae !== undefined) return sae.hiddenDim;
     const mlm = this.transformer;
     if (mlm !== undefined) return mlm.vocabSize;
     const staticEmbedding = this.allModules().find((m): m is SparseStaticEmbedding => m instanceof SparseStaticEmbedding);
@@ -281,6 +304,11 @@ export class SparseEncoder {
     if (this.disposed) throw new SbertError("ERR_DISPOSED", "the model was disposed", { op: OP_ENCODE });
     if (typeof options !== "object" || options === null || Array.isArray(options)) throw new SbertError("ERR_INPUT", "options must be an object (or left out)", { op: OP_ENCODE });
     const maxActiveDims = checkMaxActiveDims(options.maxActiveDims, "encode") ?? this.maxActiveDims;
+    for (const m of this.allModules()) {
+      if (m instanceof SparseAutoEncoder && maxActiveDims !== undefined && maxActiveDims > m.hiddenDim) {
+        throw new RangeError(`encode: maxActiveDims (${maxActiveDims}) must not be more than the SparseAutoEncoder's hiddenDim (${m.hiddenDim}): it keeps that many of its latents`);
+      }
+    }
     const single = typeof sentences === "string";
     if (!single && !Array.isArray(sentences)) throw new SbertError("ERR_INPUT", `sentences must be a string or an array of strings, got ${sentences === null ? "null" : typeof sentences}`, { op: OP_ENCODE });
     (single ? [sentences] : sentences).forEach((s, i) => {
@@ -292,6 +320,7 @@ export class SparseEncoder {
       prompt: options.prompt,
       promptName: options.promptName,
       task: options.task,
+      maxActiveDims,
     })) as Float32Array[];
     const out: SparseOrDense[] = dense.map((row) => {
       if (options.convertToSparseTensor ?? true) return toSparse(row, maxActiveDims);
@@ -481,11 +510,38 @@ export class SparseEncoder {
 }
 
 /**
- * Checks modules.json: a masked-LM Transformer at the root then SpladePooling (the pooling's folder is returned), or
- * one Router at the root (inference-free models).
+ * Checks modules.json: a masked-LM Transformer at the root then SpladePooling (the pooling's folder is returned), one
+ * Router at the root (inference-free models), or modules ending in a SparseAutoEncoder (CSR models: each module's
+ * class and folder, in idx order, are returned).
  */
-async function checkModules(entries: unknown, root: string, file: string): Promise<{ router: true; poolingPath?: undefined } | { router: false; poolingPath: string }> {
+async function checkModules(
+  entries: unknown,
+  root: string,
+  file: string,
+): Promise<
+  | { router: true; poolingPath?: undefined; modules?: undefined }
+  | { router: false; poolingPath: string; modules?: undefined }
+  | { router: false; poolingPath?: undefined; modules: { cls: string; dir: string }[] }
+> {
   const list = Array.isArray(entries) ? (entries as Record<string, unknown>[]) : [];
+  const last = list.length > 0 && typeof list[list.length - 1] === "object" && list[list.length - 1] !== null ? list[list.length - 1]! : undefined;
+  if (last !== undefined && moduleClassName(last["type"]) === "SparseAutoEncoder") {
+    // A CSR model: a dense encoder whose embedding the SparseAutoEncoder makes sparse.
+    const modules = [...list]
+      .sort((a, b) => Number(a?.["idx"]) - Number(b?.["idx"]))
+      .map((entry) => {
+        if (typeof entry !== "object" || entry === null) throw new SbertError("ERR_CONFIG", `${file}: every entry must be an object`, { op: OP_LOAD });
+        const cls = moduleClassName(entry["type"]);
+        if (cls === undefined) {
+          throw new SbertError("ERR_CONFIG", `${file}: module type ${JSON.stringify(entry["type"])} is not supported (sbert-node has ${Object.keys(MODULE_LOADERS).join(", ")})`, { op: OP_LOAD });
+        }
+        const rel = entry["path"];
+        if (typeof rel !== "string" || rel.split(/[\\/]/).includes("..")) throw new SbertError("ERR_CONFIG", `${file}: ${cls}'s path must name a folder inside the model, got ${JSON.stringify(rel)}`, { op: OP_LOAD });
+        return { cls, dir: join(root, rel) };
+      });
+    if (modules[modules.length - 1]!.cls !== "SparseAutoEncoder") throw new SbertError("ERR_CONFIG", `${file}: the SparseAutoEncoder must be the last module (by idx)`, { op: OP_LOAD });
+    return { router: false, modules };
+  }
   const types = list.map((e) => (typeof e === "object" && e !== null ? e["type"] : e));
   const shape = `sbert-node runs sparse encoders made of a masked-LM Transformer at the folder's root and a SpladePooling, or of one Router; this one lists ${JSON.stringify(types)}`;
   const only = list.length === 1 && typeof list[0] === "object" && list[0] !== null ? list[0] : undefined;

@@ -1,5 +1,6 @@
 /** sentence-transformers' `sparse_encoder` package: the model and its modules, its trainer and its losses. */
 export { MLMTransformer, type MLMTransformerOptions } from "./MLMTransformer.js";
+export { SparseAutoEncoder, type SparseAutoEncoderOptions } from "./SparseAutoEncoder.js";
 export { SparseEncoder } from "./SparseEncoder.js";
 export { SparseStaticEmbedding } from "./SparseStaticEmbedding.js";
 export type { SparseEmbedding, SparseEncodeOptions, SparseEncoderLoadOptions, SparseOrDense, SparseSimilarityFnName } from "./SparseEncoder.js";

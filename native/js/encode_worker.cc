@@ -19,6 +19,10 @@ TokenBatch read_token_batch(const Napi::Object& obj) {
   b.seq_length = get_int(obj, "seqLength");
   if (obj.Has("promptLength") && obj.Get("promptLength").IsNumber()) b.prompt_length = get_int(obj, "promptLength");
   if (obj.Has("route") && !obj.Get("route").IsUndefined()) b.route = get_string(obj, "route");
+  if (obj.Has("maxActiveDims") && !obj.Get("maxActiveDims").IsUndefined()) {
+    b.max_active_dims = get_int(obj, "maxActiveDims");
+    if (b.max_active_dims <= 0) fail(ErrorCode::Input, "maxActiveDims must be a positive integer, got " + std::to_string(b.max_active_dims));
+  }
   const auto expected = static_cast<size_t>(b.batch_size * b.seq_length);
   if (b.batch_size <= 0 || b.seq_length <= 0) fail(ErrorCode::Input, "batchSize and seqLength must be positive");
   if (b.input_ids.size() != expected || b.attention_mask.size() != expected || b.token_type_ids.size() != expected) {

@@ -8,12 +8,13 @@
 #include "js/module_wrap.h"
 #include "js/trainer_wrap.h"
 #include "sparse.h"
+#include "sparse_auto_encoder.h"
 #include "st_modules.h"
 
 namespace sbert::js {
 namespace {
 
-const char* const kKinds = "layer_norm, dropout, weighted_layer_pooling, word_embeddings, word_weights, cnn, lstm, static_embedding, mlm_head, splade_pooling, sparse_static_embedding";
+const char* const kKinds = "layer_norm, dropout, weighted_layer_pooling, word_embeddings, word_weights, cnn, lstm, static_embedding, mlm_head, splade_pooling, sparse_static_embedding, sparse_auto_encoder";
 
 Napi::Object arg_object(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (info.Length() <= i || !info[i].IsObject()) fail(ErrorCode::Input, std::string("argument '") + name + "' must be an object");
@@ -80,6 +81,11 @@ ModuleFactory st_module_factory(const std::string& kind, const Napi::Object& c) 
     const auto strategy = parse_splade_strategy(get_string(c, "poolingStrategy"));
     const auto activation = parse_splade_activation(get_string(c, "activationFunction"));
     return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<SpladePoolingModule>(strategy, activation); };
+  }
+  if (kind == "sparse_auto_encoder") {
+    const int64_t in = get_int(c, "inputDim"), hidden = get_int(c, "hiddenDim"), k = get_int(c, "k");
+    const bool normalize = get_bool(c, "normalize");
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<SparseAutoEncoderModule>(in, hidden, k, normalize); };
   }
   fail(ErrorCode::Input, "module kind '" + kind + "' is not one of " + kKinds);
 }

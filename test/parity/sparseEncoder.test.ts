@@ -478,11 +478,11 @@ describe("bad folders and arguments give an SbertError naming the file and the k
   test("an unknown module type, a module list that is not a SparseEncoder's, a bad SpladePooling config", async () => {
     const unknown = await copyOf("bert", "unknown");
     const modulesFile = join(unknown, "modules.json");
-    await editJson(modulesFile, (m) => (m[1].type = "sentence_transformers.sparse_encoder.models.SparseAutoEncoder"));
+    await editJson(modulesFile, (m) => (m[1].type = "sentence_transformers.models.Dense"));
     await expect(SparseEncoder.load(unknown)).rejects.toMatchObject({
       name: "SbertError",
       code: "ERR_CONFIG",
-      message: expect.stringContaining(`${modulesFile}: module type "sentence_transformers.sparse_encoder.models.SparseAutoEncoder" is not SpladePooling`),
+      message: expect.stringContaining(`${modulesFile}: module type "sentence_transformers.models.Dense" is not SpladePooling`),
     });
     await editJson(modulesFile, (m) => (m[0].type = "my_package.Encoder"));
     await expect(SparseEncoder.load(unknown)).rejects.toMatchObject({ code: "ERR_CONFIG", message: expect.stringContaining(`module type "my_package.Encoder" is not a masked-LM Transformer`) });
