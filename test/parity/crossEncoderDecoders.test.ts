@@ -45,6 +45,8 @@ const MODELS: Record<string, Record<string, unknown>> = {
   "qwen3-right-3": { arch: "qwen3", num_labels: 3, layout: "hf", padding_side: "right" },
   "qwen3-st6": { arch: "qwen3", num_labels: 1, layout: "st6", activation_fn: TANH, padding_side: "right" },
   "qwen3-nopad": { arch: "qwen3", num_labels: 1, layout: "hf", config: { pad_token_id: null } },
+  // Qwen3's own tokenizer layout: no special tokens added, a pair is its two texts one after the other.
+  "qwen3-plain": { arch: "qwen3", num_labels: 1, layout: "hf", plain_pairs: true },
   // Gemma 3 as a causal decoder and as EmbeddingGemma's bidirectional one; its tokenizer pads on the right.
   "gemma-causal-1": { arch: "gemma3_text", num_labels: 1, layout: "hf", config: { use_bidirectional_attention: false } },
   "gemma-bidi-3": { arch: "gemma3_text", num_labels: 3, layout: "hf", padding_side: "left" },
@@ -137,6 +139,17 @@ describe("Qwen3ForSequenceClassification", () => {
     const model = await CrossEncoder.load(dir);
     for (const batchSize of [4, 1]) {
       expect(maxAbsDiff(flat((await wholeBatches(() => model.predict(PAIRS, { batchSize }))) as number[][]), flat(alone.scores))).toBeLessThan(1e-5);
+    }
+    model.dispose();
+  }, 120_000);
+
+  test("a tokenizer that adds no special tokens (Qwen3's own): pairs joined as sentence-transformers joins them, scores within 1e-5", async () => {
+    const b = built.get("qwen3-plain")!;
+    const model = await CrossEncoder.load(b.dir);
+    const batch = model.tokenizePairs([["il cane", "il gatto"]]);
+    expect(Array.from(batch.inputIds)).toEqual([...model.tokenizer.encode("il cane"), ...model.tokenizer.encode("il gatto")]);
+    for (const batchSize of [4, 1]) {
+      expect(maxAbsDiff((await model.predict(PAIRS, { batchSize })) as number[], answers.get("qwen3-plain")!.scores as number[])).toBeLessThan(1e-5);
     }
     model.dispose();
   }, 120_000);
