@@ -30,6 +30,17 @@ static at::Tensor exclude_prompt(const at::Tensor& mask, int64_t prompt_length) 
   return mask.masked_fill(in_prompt, 0);
 }
 
+at::Tensor last_non_pad_positions(const at::Tensor& input_ids, const at::Tensor& attention_mask, int64_t pad_token_id) {
+  const auto real = attention_mask.ne(0);
+  const auto keep = pad_token_id < 0 ? real : real.logical_and(input_ids.ne(pad_token_id));
+  // The largest kept position index (argmax's first-index rule gives 0 when only position 0 is kept); a row with
+  // none kept falls back to its first real token.
+  auto positions = at::arange(input_ids.size(1), input_ids.options().dtype(at::kLong)).unsqueeze(0);
+  auto last = (positions * keep.to(at::kLong)).argmax(1);
+  auto first_real = real.to(at::kLong).argmax(1);
+  return at::where(keep.any(1), last, first_real);
+}
+
 at::Tensor pool(const PoolingConfig& config, const at::Tensor& tokens, const at::Tensor& attention_mask, int64_t prompt_length,
                 const at::Tensor& token_weights_sum) {
   if (config.modes.empty()) fail(ErrorCode::Config, "Pooling has no pooling mode");

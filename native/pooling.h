@@ -26,4 +26,12 @@ struct PoolingConfig {
 at::Tensor pool(const PoolingConfig& config, const at::Tensor& token_embeddings, const at::Tensor& attention_mask,
                 int64_t prompt_length, const at::Tensor& token_weights_sum = {});
 
+// Per row of input_ids [B, L], the last position whose id is not pad_token_id: where transformers'
+// *ForSequenceClassification on decoders reads its score, whichever side the padding is on. A row without the pad id
+// gives its last token; a row of pad ids only its first. Only the row's own tokens (attention_mask) are candidates:
+// where transformers would land on padding (a row of pad ids only, padded on the left; a tokenizer that pads with
+// another id, padded on the right) it reads a state that depends on the batch around the row, and this gives what it
+// reads for the row alone. pad_token_id < 0 (none set): each row's last token.
+at::Tensor last_non_pad_positions(const at::Tensor& input_ids, const at::Tensor& attention_mask, int64_t pad_token_id);
+
 }  // namespace sbert

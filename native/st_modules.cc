@@ -65,6 +65,17 @@ void LayerNormModule::init_weights(uint64_t /*seed*/) {
   if (norm->bias.defined()) norm->bias.zero_();
 }
 
+void LastNonPadTokenModule::forward(const ops::Context& /*ctx*/, Features& f) {
+  const auto& tokens = need(f.token_embeddings, "LastNonPadToken", "token embeddings");
+  const int64_t rows = f.input_ids.size(0);
+  if (pad_token_id < 0 && rows > 1) {
+    fail(ErrorCode::Input, "config.json sets no pad_token_id, so the last token that is not the pad token cannot be found in a padded batch: score one pair per batch, got " +
+                               std::to_string(rows));
+  }
+  auto index = last_non_pad_positions(f.input_ids, f.attention_mask, pad_token_id);
+  f.sentence_embedding = tokens.gather(1, index.view({-1, 1, 1}).expand({-1, 1, tokens.size(2)})).squeeze(1);
+}
+
 DropoutModule::DropoutModule(double p_) : p(p_) {
   if (!(p >= 0.0 && p <= 1.0)) fail(ErrorCode::Config, "Dropout probability must be between 0 and 1, got " + std::to_string(p));
 }

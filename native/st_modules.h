@@ -24,6 +24,17 @@ class LayerNormModule : public SentenceModule {
   std::shared_ptr<nn::LayerNorm> norm;
 };
 
+// sentence_embedding <- the token embedding at each row's last position whose input id is not the pad id
+// (last_non_pad_positions): what the score layer of a decoder's *ForSequenceClassification reads. pad_token_id < 0:
+// config.json sets none, and as in transformers only a batch of one row can be scored.
+class LastNonPadTokenModule : public SentenceModule {
+ public:
+  explicit LastNonPadTokenModule(int64_t pad_token_id) : pad_token_id(pad_token_id) {}
+  const char* kind() const override { return "last_non_pad_token"; }
+  void forward(const ops::Context& ctx, Features& features) override;
+  const int64_t pad_token_id;
+};
+
 // sentence_embedding <- dropout(sentence_embedding, p) in training; the identity otherwise.
 class DropoutModule : public SentenceModule {
  public:

@@ -346,6 +346,8 @@ export interface NativeAddon {
 /** The further sentence-transformers modules (native/st_modules.h), by kind, with what each is built from. */
 export interface NativeStModuleConfigs {
   layer_norm: { dimension: number; eps: number; bias: boolean };
+  /** the token read by a decoder's sequence-classification score; padTokenId null: config.json sets none */
+  last_non_pad_token: { padTokenId: number | null };
   dropout: { p: number };
   weighted_layer_pooling: { numHiddenLayers: number; layerStart: number };
   word_embeddings: { numEmbeddings: number; dimension: number; updateEmbeddings: boolean };

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { access, mkdir, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 
 import type { NativeModule, NativeTensorSpec, NativeWeights } from "../../types/native.js";
@@ -21,6 +21,7 @@ import type { SentenceModule } from "../models/Module.js";
 import type { EncodedBatch, Tokenizer } from "../tokenization/Tokenizer.js";
 import { ACTIVATION_FNS, type CrossEncoderActivation, resolveActivation, TORCH_PATHS } from "./activation.js";
 import { CLASSIFICATION_HEADS, type ClassificationHead, headDropout } from "./heads.js";
+import { LastNonPadToken } from "./LastNonPadToken.js";
 import { crossEncoderModelCard } from "./modelCard.js";
 
 export { CROSS_ENCODER_ACTIVATIONS, type CrossEncoderActivation } from "./activation.js";
@@ -149,8 +150,9 @@ async function loadHeadNorm(tensors: Map<string, Located>, norm: NonNullable<Cla
 
 /** The checkpoint keys a head reads. */
 function headKeys(head: ClassificationHead): string[] {
-  const keys = [`${head.dense.key}.weight`, `${head.out.key}.weight`, `${head.out.key}.bias`];
-  if (head.dense.bias) keys.push(`${head.dense.key}.bias`);
+  const keys = [`${head.out.key}.weight`];
+  if (head.out.bias) keys.push(`${head.out.key}.bias`);
+  if (head.dense) keys.push(`${head.dense.key}.weight`, ...(head.dense.bias ? [`${head.dense.key}.bias`] : []));
   if (head.norm) keys.push(`${head.norm.key}.weight`, ...(head.norm.bias ? [`${head.norm.key}.bias`] : []));
   return keys;
 }
@@ -167,7 +169,9 @@ function checkPair(p: unknown, i: number): CrossEncoderPair {
 /**
  * A cross-encoder (reranker): a Hugging Face `*ForSequenceClassification` model that reads a text pair together
  * and gives it one score (or one per label), with sentence-transformers' `CrossEncoder` API and folder formats.
- * Runs the encoder, the pooled token embeddings and the architecture's head natively, on worker threads.
+ * Runs the encoder, the pooled token embeddings and the architecture's head natively, on worker threads. Encoders
+ * pool their first token (or the mean); decoders (Qwen3, Gemma 3) the last token that is not the pad token
+ * (heads.ts).
  */
 export class CrossEncoder {
   readonly numLabels: number;
@@ -179,7 +183,7 @@ export class CrossEncoder {
   /** The Hub id it was downloaded from, if any. */
   hubId: string | undefined;
   private readonly transformer: Transformer;
-  private readonly dense: Dense;
+  private readonly dense: Dense | undefined;
   private readonly norm: LayerNorm | undefined;
   private readonly out: Dense;
   // The encoder, the pooled token and the head as one native pipeline (and encode's batching by length).
@@ -188,8 +192,8 @@ export class CrossEncoder {
 
   private constructor(
     transformer: Transformer,
-    pooling: Pooling,
-    dense: Dense,
+    pooling: Pooling | LastNonPadToken,
+    dense: Dense | undefined,
     norm: LayerNorm | undefined,
     out: Dense,
     head: ClassificationHead,
@@ -207,7 +211,7 @@ export class CrossEncoder {
     // Dropout as the Hugging Face head applies it in training (inference skips it).
     const drop = () => (dropout > 0 ? [new Dropout(dropout)] : []);
     this.pipeline = new SentenceTransformer({
-      modules: [transformer, pooling, ...(head.dropout.beforeDense ? drop() : []), dense, ...(norm ? [norm] : []), ...drop(), out],
+      modules: [transformer, pooling, ...(head.dropout?.beforeDense ? drop() : []), ...(dense ? [dense] : []), ...(norm ? [norm] : []), ...drop(), out],
     });
   }
 
@@ -260,6 +264,7 @@ export class CrossEncoder {
       );
     }
     const head = entry.configure ? entry.configure(new ConfigReader(config, configFile, OP_LOAD)) : entry;
+    if (head.pooling === "last_non_pad") await refuseChatTemplate(path, head);
     const numLabels = configuredLabels(config, configFile);
     if (options.numLabels !== undefined && options.numLabels !== numLabels) {
       throw new SbertError("ERR_CONFIG", `numLabels ${options.numLabels} was asked for but ${configFile} gives ${numLabels} labels (id2label / num_labels)`, { op: OP_LOAD });
@@ -280,13 +285,13 @@ export class CrossEncoder {
       const transformer = await Transformer.load(path, { device, maxSeqLength: options.maxLength });
       loaded.push(transformer);
       const hidden = transformer.getWordEmbeddingDimension();
-      const dense = await loadHeadLayer(tensors, head.dense.key, [hidden, hidden], head.dense.activation, head.dense.bias, head, device);
-      loaded.push(dense);
+      const dense = head.dense ? await loadHeadLayer(tensors, head.dense.key, [hidden, hidden], head.dense.activation, head.dense.bias, head, device) : undefined;
+      if (dense) loaded.push(dense);
       const norm = head.norm ? await loadHeadNorm(tensors, head.norm, hidden, head, device) : undefined;
       if (norm) loaded.push(norm);
-      const out = await loadHeadLayer(tensors, head.out.key, [numLabels, hidden], "identity", true, head, device);
+      const out = await loadHeadLayer(tensors, head.out.key, [numLabels, hidden], "identity", head.out.bias, head, device);
       loaded.push(out);
-      const pooling = new Pooling(hidden, { poolingMode: head.pooling });
+      const pooling = head.pooling === "last_non_pad" ? new LastNonPadToken(hidden, head.padTokenId ?? null, { device }) : new Pooling(hidden, { poolingMode: head.pooling });
       loaded.push(pooling);
       const model = new CrossEncoder(transformer, pooling, dense, norm, out, head, activationFn, headDropout(head, new ConfigReader(config, configFile, OP_LOAD)));
       if (path !== modelNameOrPath) model.hubId = modelIdFor(modelNameOrPath);
@@ -325,6 +330,14 @@ export class CrossEncoder {
     if (!Number.isInteger(batchSize) || batchSize <= 0) throw new RangeError(`predict: batchSize must be a positive integer, got ${String(batchSize)}`);
     const checked = pairs.map((p, i) => checkPair(p, i));
     if (checked.length === 0) return [];
+    if (this.head.pooling === "last_non_pad" && this.head.padTokenId === null && checked.length > 1 && batchSize > 1) {
+      // transformers refuses too: without a pad id the last real token of a padded row cannot be told.
+      throw new SbertError(
+        "ERR_INPUT",
+        `${this.head.modelClass} scores the last token that is not the pad token, and this model's config.json sets no pad_token_id: it can score only one pair per batch (batchSize 1), got ${checked.length} pairs with batchSize ${batchSize}`,
+        { op: OP_PREDICT },
+      );
+    }
     return this.pipeline.encode(checked, { batchSize, showProgressBar });
   }
 
@@ -435,9 +448,9 @@ export class CrossEncoder {
       headWeights(tensors, key, [{ suffix: "weight", shape, name: "linear.weight" }, ...(bias ? [{ suffix: "bias", shape: [shape[0]!], name: "linear.bias" }] : [])], head);
     const parts: [NativeModule, NonNullable<NativeWeights>][] = [
       [this.transformer.native, weights],
-      [this.dense.native, linear(head.dense.key, [hidden, hidden], head.dense.bias)],
-      [this.out.native, linear(head.out.key, [this.numLabels, hidden], true)],
+      [this.out.native, linear(head.out.key, [this.numLabels, hidden], head.out.bias)],
     ];
+    if (this.dense && head.dense) parts.push([this.dense.native, linear(head.dense.key, [hidden, hidden], head.dense.bias)]);
     if (this.norm && head.norm) {
       const n = head.norm;
       parts.push([this.norm.native, headWeights(tensors, n.key, [{ suffix: "weight", shape: [hidden], name: "norm.weight" }, ...(n.bias ? [{ suffix: "bias", shape: [hidden], name: "norm.bias" }] : [])], head)]);
@@ -482,10 +495,9 @@ export class CrossEncoder {
     const named = new Map<string, { shape: number[]; data: Float32Array }>();
     for (const t of this.transformer.native.stateDict()) named.set(`${this.head.prefix}.${t.name}`, t);
     // The head's layers are the authority for their keys (BERT's pooler is also kept by the encoder, unused).
-    for (const [layer, key] of [
-      [this.dense, this.head.dense.key],
-      [this.out, this.head.out.key],
-    ] as const) {
+    const layers: [Dense, string][] = [[this.out, this.head.out.key]];
+    if (this.dense && this.head.dense) layers.push([this.dense, this.head.dense.key]);
+    for (const [layer, key] of layers) {
       for (const t of layer.native.stateDict()) named.set(`${key}.${t.name.replace(/^linear\./, "")}`, t);
     }
     if (this.norm && this.head.norm) {
@@ -535,6 +547,30 @@ export class CrossEncoder {
 
   toString(): string {
     return `CrossEncoder(${this.head.modelClass}, num_labels=${this.numLabels}, max_length=${this.maxLength}, activation_fn=${TORCH_PATHS[this.activationFn]})`;
+  }
+}
+
+/**
+ * sentence-transformers 6 renders a pair through the tokenizer's chat template, when it has one, as a "query" and a
+ * "document" message; sbert-node tokenizes pairs with the tokenizer's pair template only, so a decoder reranker
+ * with a chat template is refused rather than scored on other tokens.
+ */
+async function refuseChatTemplate(dir: string, head: ClassificationHead): Promise<void> {
+  const configFile = join(dir, "tokenizer_config.json");
+  const config = await readJsonObject(configFile, { optional: true, op: OP_LOAD });
+  const found: string[] = [];
+  const template = config?.["chat_template"];
+  if (template !== undefined && template !== null) found.push(`${configFile} (chat_template)`);
+  for (const name of ["chat_template.jinja", "chat_template.json"]) {
+    const file = join(dir, name);
+    if (await access(file).then(() => true, () => false)) found.push(file);
+  }
+  if (found.length > 0) {
+    throw new SbertError(
+      "ERR_CONFIG",
+      `${head.modelClass} with a chat template (${found.join(", ")}): sentence-transformers renders each pair through it as query and document messages, which sbert-node does not; it scores pairs joined by the tokenizer's pair template. Remove the chat template to score them so.`,
+      { op: OP_LOAD },
+    );
   }
 }
 

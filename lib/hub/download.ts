@@ -70,6 +70,9 @@ const ROOT_FILES = [
   "config.json",
   "README.md",
   ...TOKENIZER_FILES,
+  // Chat templates: sentence-transformers 6 renders a cross-encoder's pairs through one (CrossEncoder.load refuses a decoder reranker with one).
+  "chat_template.jinja",
+  "chat_template.json",
 ];
 /** What a module folder named in modules.json may hold besides weights (a Transformer saved in a subfolder has all of it). */
 const MODULE_FILES = ["config.json", "sentence_bert_config.json", ...TOKENIZER_FILES];

@@ -14,7 +14,7 @@
 namespace sbert::js {
 namespace {
 
-const char* const kKinds = "layer_norm, dropout, weighted_layer_pooling, word_embeddings, word_weights, cnn, lstm, static_embedding, mlm_head, splade_pooling, sparse_static_embedding, sparse_auto_encoder";
+const char* const kKinds = "layer_norm, last_non_pad_token, dropout, weighted_layer_pooling, word_embeddings, word_weights, cnn, lstm, static_embedding, mlm_head, splade_pooling, sparse_static_embedding, sparse_auto_encoder";
 
 Napi::Object arg_object(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (info.Length() <= i || !info[i].IsObject()) fail(ErrorCode::Input, std::string("argument '") + name + "' must be an object");
@@ -33,6 +33,13 @@ ModuleFactory st_module_factory(const std::string& kind, const Napi::Object& c) 
     const double eps = get_number(c, "eps");
     const bool bias = get_bool(c, "bias");
     return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<LayerNormModule>(dimension, eps, bias); };
+  }
+  if (kind == "last_non_pad_token") {
+    // null: config.json sets no pad_token_id
+    const Napi::Value pad = c.Get("padTokenId");
+    const int64_t pad_token_id = pad.IsNull() ? -1 : get_int(c, "padTokenId");
+    if (!pad.IsNull() && pad_token_id < 0) fail(ErrorCode::Input, "config.padTokenId must be a non-negative integer or null");
+    return [=]() -> std::shared_ptr<SentenceModule> { return std::make_shared<LastNonPadTokenModule>(pad_token_id); };
   }
   if (kind == "dropout") {
     const double p = get_number(c, "p");

@@ -1,6 +1,7 @@
 // CrossEncoder against sentence-transformers 6 itself: small random-init *ForSequenceClassification models of every
-// supported architecture built by transformers (test/fixtures/cross_encoder_model.py), in both folder layouts,
-// scored by CrossEncoder(path).predict / rank (py/st_oracle.py) and by sbert-node on the same pairs.
+// supported encoder architecture built by transformers (test/fixtures/cross_encoder_model.py), in both folder layouts,
+// scored by CrossEncoder(path).predict / rank (py/st_oracle.py) and by sbert-node on the same pairs. Decoders:
+// crossEncoderDecoders.test.ts.
 import { cp, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -240,7 +241,7 @@ describe("bad folders give an SbertError naming the file and the key or field", 
     await writeFile(configFile, JSON.stringify({ ...config, model_type: "gpt_neo" }));
     await expect(CrossEncoder.load(unknown)).rejects.toMatchObject({
       code: "ERR_CONFIG",
-      message: expect.stringContaining(`${configFile}: model_type "gpt_neo" has no sequence-classification head in sbert-node (supported: bert, roberta, xlm-roberta, mpnet, distilbert, modernbert)`),
+      message: expect.stringContaining(`${configFile}: model_type "gpt_neo" has no sequence-classification head in sbert-node (supported: bert, roberta, xlm-roberta, mpnet, distilbert, modernbert, qwen3, gemma3_text)`),
     });
     await writeFile(configFile, JSON.stringify({ ...config, sentence_transformers: { activation_fn: "torch.nn.modules.activation.Softplus" } }));
     await expect(CrossEncoder.load(unknown)).rejects.toMatchObject({
