@@ -11,8 +11,8 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { CrossEncoderCorrelationEvaluator } from "../../lib/crossEncoder/evaluation/index.js";
 import { CrossEncoder, CrossEncoderTrainer, DataLoader, Dataset, InputExample, crossEncoder } from "../../lib/index.js";
 import type { CrossEncoderLoss } from "../../lib/crossEncoder/losses/index.js";
-import { readSafetensorsHeader } from "../../lib/io/safetensors.js";
 import { runPython } from "../helpers/python.js";
+import { NEGATIVES, POSITIVES, QUERIES, compareTrained, safetensorsWeights } from "../helpers/trainerParity.js";
 import { tempDir } from "../helpers/tmp.js";
 
 const BUILD = fileURLToPath(new URL("../fixtures/cross_encoder_model.py", import.meta.url));
@@ -20,15 +20,6 @@ const REF = fileURLToPath(new URL("py/ce_trainer_ref.py", import.meta.url));
 const WEIGHT_TOL = 1e-4;
 const L = crossEncoder.losses;
 
-const QUERIES = [
-  "how do cats sleep", "where do dogs run", "what is the weather", "who wrote the book", "why is the sky blue", "when does the train leave",
-  "what do birds eat", "how tall is the tower", "where is the river", "who plays the piano", "what is in the box", "how old is the tree",
-];
-const POSITIVES = [
-  "cats sleep curled up all day", "dogs run in the park", "sunny and warm today", "an unknown author wrote it", "light scatters in the air", "the train leaves at noon",
-  "birds eat seeds and worms", "the tower is very tall", "the river is behind the hill", "a young woman plays the piano", "the box holds old letters", "the tree is a hundred years old",
-];
-const NEGATIVES = [...POSITIVES.slice(5), ...POSITIVES.slice(0, 5)];
 const DOC_LISTS = QUERIES.map((_, i) => [POSITIVES[i]!, NEGATIVES[i]!, POSITIVES[(i + 3) % 12]!].slice(0, 2 + (i % 2)));
 const GRADES = QUERIES.map((_, i) => [2, 0, 1].slice(0, 2 + (i % 2)));
 
@@ -59,10 +50,7 @@ beforeAll(async () => {
 
 async function savedWeights(model: CrossEncoder, where: string): Promise<Map<string, Float32Array>> {
   await model.save(where, { createModelCard: false });
-  const file = join(where, "model.safetensors");
-  const header = await readSafetensorsHeader(file);
-  const raw = await readFile(file);
-  return new Map(header.entries.map((e) => [e.name, new Float32Array(raw.buffer.slice(raw.byteOffset + e.begin, raw.byteOffset + e.end))]));
+  return safetensorsWeights(join(where, "model.safetensors"));
 }
 
 interface Case {
@@ -157,20 +145,9 @@ describe("CrossEncoderTrainer against sentence-transformers' CrossEncoderTrainer
       await trainer.train();
       const ours = await savedWeights(model, join(dir, `after${i}`));
       const ref = await refP;
-      let worst = 0;
-      let moved = 0;
-      let compared = 0;
-      for (const [name, data] of ours) {
-        const r = ref.weights[name];
-        expect(r, `${name} in the reference`).toBeDefined();
-        const b = before.get(name)!;
-        for (let j = 0; j < data.length; j++) {
-          worst = Math.max(worst, Math.abs(data[j]! - r![j]!));
-          moved = Math.max(moved, Math.abs(data[j]! - b[j]!));
-        }
-        compared++;
-      }
-      expect(compared).toBe(Object.keys(ref.weights).length);
+      const { worst, moved, missing } = compareTrained(ours, ref.weights, before);
+      expect(missing, "keys the reference lacks").toEqual([]);
+      expect(ours.size).toBe(Object.keys(ref.weights).length);
       // Training moved the weights well beyond the tolerance, and both runs moved them alike.
       expect(moved).toBeGreaterThan(10 * WEIGHT_TOL);
       expect(worst, `max weight difference ${worst.toExponential(2)}, max change ${moved.toExponential(2)}`).toBeLessThanOrEqual(WEIGHT_TOL);

@@ -7,7 +7,6 @@
 //   arguments and loss, batches from the same seeded sampler. After training every saved weight agrees within
 //   1e-4 (the masked-LM decoder tied to the word embeddings, as transformers ties them) and each logged part of
 //   the loss within 1e-4 (sentence-transformers rounds them to 4 digits).
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -15,27 +14,17 @@ import { beforeAll, describe, expect, test } from "vitest";
 
 import { Dataset, SparseEncoder, SparseEncoderTrainer, sparseEncoder } from "../../lib/index.js";
 import type { Loss } from "../../lib/losses/Loss.js";
-import { readSafetensorsHeader } from "../../lib/io/safetensors.js";
 import { native } from "../../lib/native.js";
 import type { NativeTensorData } from "../../types/native.js";
 import { gaussian } from "../fixtures/tinyBert.js";
 import { runPython } from "../helpers/python.js";
 import { tempDir } from "../helpers/tmp.js";
+import { NEGATIVES, POSITIVES, QUERIES, compareTrained, safetensorsWeights } from "../helpers/trainerParity.js";
 
 const BUILD = fileURLToPath(new URL("../fixtures/sparse_encoder_model.py", import.meta.url));
 const REF = fileURLToPath(new URL("py/sparse_trainer_ref.py", import.meta.url));
 const WEIGHT_TOL = 1e-4;
 const L = sparseEncoder.losses;
-
-const QUERIES = [
-  "how do cats sleep", "where do dogs run", "what is the weather", "who wrote the book", "why is the sky blue", "when does the train leave",
-  "what do birds eat", "how tall is the tower", "where is the river", "who plays the piano", "what is in the box", "how old is the tree",
-];
-const POSITIVES = [
-  "cats sleep curled up all day", "dogs run in the park", "sunny and warm today", "an unknown author wrote it", "light scatters in the air", "the train leaves at noon",
-  "birds eat seeds and worms", "the tower is very tall", "the river is behind the hill", "a young woman plays the piano", "the box holds old letters", "the tree is a hundred years old",
-];
-const NEGATIVES = [...POSITIVES.slice(5), ...POSITIVES.slice(0, 5)];
 
 interface Ref {
   log_history: Record<string, number>[];
@@ -67,10 +56,7 @@ beforeAll(async () => {
 
 async function savedWeights(model: SparseEncoder, where: string): Promise<Map<string, Float32Array>> {
   await model.save(where);
-  const file = join(where, "model.safetensors");
-  const header = await readSafetensorsHeader(file);
-  const raw = await readFile(file);
-  return new Map(header.entries.map((e) => [e.name, new Float32Array(raw.buffer.slice(raw.byteOffset + e.begin, raw.byteOffset + e.end))]));
+  return safetensorsWeights(join(where, "model.safetensors"));
 }
 
 // ---------------------------------------------------------------- SpladeLoss's parts on given embeddings
@@ -234,17 +220,8 @@ describe("SparseEncoderTrainer against sentence-transformers' SparseEncoderTrain
       await trainer.train();
       const ours = await savedWeights(model, join(dir, `after${i}`));
       const ref = await refP;
-      let worst = 0;
-      let moved = 0;
-      for (const [name, data] of ours) {
-        const r = ref.weights[name];
-        expect(r, `${name} in the reference`).toBeDefined();
-        const b = before.get(name)!;
-        for (let j = 0; j < data.length; j++) {
-          worst = Math.max(worst, Math.abs(data[j]! - r![j]!));
-          moved = Math.max(moved, Math.abs(data[j]! - b[j]!));
-        }
-      }
+      const { worst, moved, missing } = compareTrained(ours, ref.weights, before);
+      expect(missing, "keys the reference lacks").toEqual([]);
       expect(ours.size).toBe(Object.keys(ref.weights).length);
       expect(moved).toBeGreaterThan(10 * WEIGHT_TOL);
       expect(worst, `max weight difference ${worst.toExponential(2)}, max change ${moved.toExponential(2)}`).toBeLessThanOrEqual(WEIGHT_TOL);
