@@ -36,6 +36,8 @@ const POSITIVES = [
   "birds eat seeds and worms", "the tower is very tall", "the river is behind the hill", "a young woman plays the piano", "the box holds old letters", "the tree is a hundred years old",
 ];
 const NEGATIVES = [...POSITIVES.slice(5), ...POSITIVES.slice(0, 5)];
+/** A teacher's scores of each row's positive and two negatives. */
+const TEACHER_SCORES = QUERIES.map((_, i) => [6 + (i % 3), 1 + (i % 4) / 2, (i % 5) / 2 - 1]);
 
 interface Ref {
   log_history: Record<string, number>[];
@@ -200,6 +202,20 @@ const CASES: Case[] = [
     pyLoss: { inner: "SparseCoSENTLoss", splade: { document_regularizer_weight: 1e-2, use_document_regularizer_only: true } },
     callback: { schedulerType: "linear", warmupRatio: 0.5 },
     args: { maxSteps: 6 },
+  },
+  {
+    name: "SpladeLoss over SparseDistillKLDivLoss (temperature 2): two negatives, a teacher's three scores per row",
+    columns: { query: QUERIES, positive: POSITIVES, negative_1: NEGATIVES, negative_2: [...NEGATIVES.slice(3), ...NEGATIVES.slice(0, 3)], label: TEACHER_SCORES },
+    loss: (m) => new L.SpladeLoss(m, new L.SparseDistillKLDivLoss(m), { documentRegularizerWeight: 3e-3, queryRegularizerWeight: 5e-3 }),
+    pyLoss: { inner: "SparseDistillKLDivLoss", splade: { document_regularizer_weight: 3e-3, query_regularizer_weight: 5e-3 } },
+    args: { maxSteps: 4 },
+  },
+  {
+    name: "SpladeLoss over SparseMarginMSELoss: two negatives, the teacher's margins per row",
+    columns: { query: QUERIES, positive: POSITIVES, negative_1: NEGATIVES, negative_2: [...NEGATIVES.slice(3), ...NEGATIVES.slice(0, 3)], label: TEACHER_SCORES.map(([p, a, b]) => [p! - a!, p! - b!]) },
+    loss: (m) => new L.SpladeLoss(m, new L.SparseMarginMSELoss(m), { documentRegularizerWeight: 3e-3 }),
+    pyLoss: { inner: "SparseMarginMSELoss", splade: { document_regularizer_weight: 3e-3 } },
+    args: { maxSteps: 4 },
   },
   {
     name: "the default loss (SpladeLoss over SparseMultipleNegativesRankingLoss, weights 3e-5 and 5e-5)",
