@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
+
 #include "errors.h"
 
 namespace sbert {
@@ -154,6 +156,51 @@ at::Tensor lambda_loss(const LossSpec& s, const at::Tensor& scores, const at::Te
   return -logs.masked_select(pairs & top_k).mean();
 }
 
+// The score of each row's pair (row i of a with row i of b).
+at::Tensor pairwise_similarity(SimilarityFn fn, const at::Tensor& a, const at::Tensor& b) {
+  return fn == SimilarityFn::Cosine ? pairwise_cos(a, b) : (a * b).sum(1);
+}
+
+// The query's score against each candidate column: [B, columns - 1].
+at::Tensor candidate_scores(SimilarityFn fn, const std::vector<at::Tensor>& e) {
+  std::vector<at::Tensor> scores;
+  for (size_t i = 1; i < e.size(); ++i) scores.push_back(pairwise_similarity(fn, e[0], e[i]));
+  return at::stack(scores, 1);
+}
+
+std::string shape_of(const at::Tensor& t) {
+  std::string out = "[";
+  for (int64_t d = 0; d < t.dim(); ++d) out += (d ? ", " : "") + std::to_string(t.size(d));
+  return out + "]";
+}
+
+// MarginMSE's target margins [B, negatives]: labels that are already margins ([B] for one negative, or
+// [B, negatives]), or the teacher's scores of the positive then each negative ([B, negatives + 1]).
+at::Tensor margin_targets(const at::Tensor& labels, int64_t batch, int64_t negatives) {
+  if (!labels.defined()) fail(ErrorCode::Input, "MarginMSELoss needs labels: margins or the teacher's scores");
+  at::Tensor l = labels;
+  if (l.dim() == 2 && l.size(0) == batch && l.size(1) == negatives + 1) l = l.narrow(1, 0, 1) - l.narrow(1, 1, negatives);
+  else if (l.dim() == 1 && l.size(0) == batch) l = l.unsqueeze(1);
+  if (l.dim() != 2 || l.size(0) != batch || l.size(1) != negatives) {
+    fail(ErrorCode::Input, "MarginMSELoss: labels of shape " + shape_of(labels) + " for " + std::to_string(batch) + " rows with " + std::to_string(negatives) +
+                               " negative column(s); each row's label must be " + std::to_string(negatives) + " margin(s) (positive score minus negative score) or " +
+                               std::to_string(negatives + 1) + " teacher scores (the positive's, then each negative's)");
+  }
+  if (!labels.isfinite().all().item<bool>()) fail(ErrorCode::Input, "MarginMSELoss: the labels hold a value that is not a finite number");
+  return l;
+}
+
+// DistillKLDiv's teacher scores: [B, candidates], no NaN or +inf; -inf leaves a candidate out, but not all of a row's.
+void check_teacher_scores(const at::Tensor& labels, int64_t batch, int64_t candidates) {
+  if (!labels.defined() || labels.dim() != 2 || labels.size(0) != batch || labels.size(1) != candidates) {
+    fail(ErrorCode::Input, "DistillKLDivLoss needs the teacher's scores of shape [" + std::to_string(batch) + ", " + std::to_string(candidates) +
+                               "] (one per candidate column: the positive, then each negative), got " + (labels.defined() ? shape_of(labels) : std::string("no labels")));
+  }
+  if (labels.isnan().any().item<bool>()) fail(ErrorCode::Input, "DistillKLDivLoss: the teacher scores hold NaN");
+  if ((labels == INFINITY).any().item<bool>()) fail(ErrorCode::Input, "DistillKLDivLoss: the teacher scores hold +Infinity");
+  if (labels.isinf().all(1).any().item<bool>()) fail(ErrorCode::Input, "DistillKLDivLoss: a row's teacher scores are all -Infinity (at least one candidate must be scored)");
+}
+
 void expect_columns(const std::vector<at::Tensor>& e, size_t n, const char* loss) {
   if (e.size() != n) {
     fail(ErrorCode::Input, std::string(loss) + " takes " + std::to_string(n) + " text columns, got " + std::to_string(e.size()));
@@ -174,6 +221,8 @@ const std::vector<std::string>& loss_names() {
                                                  "TripletLoss",
                                                  "BatchHardTripletLoss",
                                                  "MSELoss",
+                                                 "MarginMSELoss",
+                                                 "DistillKLDivLoss",
                                                  "CrossEncoder.BinaryCrossEntropyLoss",
                                                  "CrossEncoder.CrossEntropyLoss",
                                                  "CrossEncoder.MSELoss",
@@ -197,6 +246,8 @@ LossSpec LossSpec::parse(const std::string& kind) {
   else if (kind == "TripletLoss") s.kind = LossKind::Triplet;
   else if (kind == "BatchHardTripletLoss") s.kind = LossKind::BatchHardTriplet;
   else if (kind == "MSELoss") s.kind = LossKind::MSE;
+  else if (kind == "MarginMSELoss") s.kind = LossKind::MarginMSE;
+  else if (kind == "DistillKLDivLoss") s.kind = LossKind::DistillKLDiv;
   else if (kind == "CrossEncoder.BinaryCrossEntropyLoss") s.kind = LossKind::CrossEncoderBinaryCrossEntropy;
   else if (kind == "CrossEncoder.CrossEntropyLoss") s.kind = LossKind::CrossEncoderCrossEntropy;
   else if (kind == "CrossEncoder.MSELoss") s.kind = LossKind::CrossEncoderMSE;
@@ -205,6 +256,8 @@ LossSpec LossSpec::parse(const std::string& kind) {
   else if (kind == "CrossEncoder.ListNetLoss") s.kind = LossKind::CrossEncoderListNet;
   else if (kind == "CrossEncoder.LambdaLoss") s.kind = LossKind::CrossEncoderLambda;
   else fail(ErrorCode::Input, "unknown loss '" + kind + "'");
+  // sentence-transformers' distillation losses score pairs by dot product unless told otherwise.
+  if (s.kind == LossKind::MarginMSE || s.kind == LossKind::DistillKLDiv) s.similarity = SimilarityFn::Dot;
   return s;
 }
 
@@ -212,6 +265,8 @@ int64_t LossSpec::columns() const {
   switch (kind) {
     case LossKind::MultipleNegativesRanking: return -1;
     case LossKind::MSE: return -2;
+    case LossKind::MarginMSE:
+    case LossKind::DistillKLDiv: return -3;
     case LossKind::Triplet: return 3;
     case LossKind::BatchHardTriplet: return 1;
     case LossKind::CrossEncoderBinaryCrossEntropy:
@@ -312,6 +367,25 @@ at::Tensor base_loss(const LossSpec& spec, const std::vector<at::Tensor>& e, con
       if (e.empty()) fail(ErrorCode::Input, "MSELoss takes at least one text column");
       auto all = at::cat(e, 0);
       return at::mse_loss(all, labels.repeat({static_cast<int64_t>(e.size()), 1}));
+    }
+    case LossKind::MarginMSE: {
+      if (e.size() < 3) fail(ErrorCode::Input, "MarginMSELoss takes a query, a positive and one or more negative columns, got " + std::to_string(e.size()) + " column(s)");
+      const int64_t negatives = static_cast<int64_t>(e.size()) - 2;
+      auto target = margin_targets(labels, e[0].size(0), negatives);
+      auto scores = candidate_scores(spec.similarity, e);
+      auto margins = scores.narrow(1, 0, 1) - scores.narrow(1, 1, negatives);
+      return at::mse_loss(margins, target);
+    }
+    case LossKind::DistillKLDiv: {
+      // A softmax over a single candidate is constant: at least a positive and one negative.
+      if (e.size() < 3) fail(ErrorCode::Input, "DistillKLDivLoss takes a query and at least two candidate columns (positive, negative...), got " + std::to_string(e.size()) + " column(s)");
+      const int64_t batch = e[0].size(0);
+      check_teacher_scores(labels, batch, static_cast<int64_t>(e.size()) - 1);
+      auto student = at::log_softmax(candidate_scores(spec.similarity, e) / spec.student_temperature, 1);
+      auto teacher = at::softmax(labels / spec.teacher_temperature, 1);
+      // KL divergence averaged over rows, times the student temperature squared so gradients keep their size.
+      auto kl = at::kl_div(student, teacher, at::Reduction::Sum) / static_cast<double>(batch);
+      return kl * (spec.student_temperature * spec.student_temperature);
     }
     case LossKind::CrossEncoderBinaryCrossEntropy: {
       expect_columns(e, 1, "BinaryCrossEntropyLoss");

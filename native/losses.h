@@ -26,6 +26,9 @@ enum class LossKind {
   Triplet,
   BatchHardTriplet,
   MSE,
+  // Distillation from a teacher's scores of (query, positive, negative...) rows.
+  MarginMSE,
+  DistillKLDiv,
   // Cross-encoder losses: each text column's "embedding" is the classifier's logits for its pairs ([B, num_labels]).
   CrossEncoderBinaryCrossEntropy,
   CrossEncoderCrossEntropy,
@@ -89,10 +92,13 @@ struct LossSpec {
   double sigma = 1.0;
   double eps = 1e-10;
   bool natural_log = false;
+  // DistillKLDiv: the student's scores and the teacher's are each divided by their own temperature.
+  double student_temperature = 1.0;
+  double teacher_temperature = 1.0;
   std::optional<SpladeRegularizers> splade;
 
   static LossSpec parse(const std::string& kind);
-  // Text columns the loss takes (-1 = two or more; -2 = one or more).
+  // Text columns the loss takes (-1 = two or more; -2 = one or more; -3 = three or more).
   int64_t columns() const;
   bool cached() const { return mini_batch_size > 0; }
 };

@@ -158,6 +158,8 @@ export interface NativeLossSpec {
     | "TripletLoss"
     | "BatchHardTripletLoss"
     | "MSELoss"
+    | "MarginMSELoss"
+    | "DistillKLDivLoss"
     | "CrossEncoder.BinaryCrossEntropyLoss"
     | "CrossEncoder.CrossEntropyLoss"
     | "CrossEncoder.MSELoss"
@@ -197,6 +199,9 @@ export interface NativeLossSpec {
   sigma?: number;
   eps?: number;
   reductionLog?: "natural" | "binary";
+  /** DistillKLDivLoss: the student's and the teacher's temperatures (default 1) */
+  studentTemperature?: number;
+  teacherTemperature?: number;
   /** SpladeLoss around the loss above: FLOPS regularizers on the sparse embeddings (thresholds null: none). */
   splade?: {
     documentRegularizerWeight: number;

@@ -276,6 +276,8 @@ const LOSS_OPTIONS: Record<ModelType, Record<string, Record<string, OptionType>>
       seed: "int",
     },
     MSELoss: {},
+    MarginMSELoss: { similarityFct: "string" },
+    DistillKLDivLoss: { similarityFct: "string", temperature: "number", studentTemperature: "number", teacherTemperature: "number" },
     MatryoshkaLoss: {},
   },
   "cross-encoder": {

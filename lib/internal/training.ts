@@ -32,9 +32,23 @@ export function tokenizeColumns(model: SentenceTransformer, columns: string[][],
   });
 }
 
-/** The labels as the loss reads them: none, one number per row, or one target embedding per row. */
+/**
+ * The labels as the loss reads them: none, one number per row, one target embedding per row, or (kind "scores")
+ * one number per row or the same number of scores in every row.
+ */
 export function labelTensor(loss: Loss, labels: readonly Label[]): NativeTensorData | null {
   if (loss.labelKind === "none") return null;
+  if (loss.labelKind === "scores" && labels.some((l) => typeof l !== "number")) {
+    const rows = labels.map((l) => (typeof l === "number" ? [l] : l));
+    const width = rows[0]!.length;
+    const other = rows.findIndex((r) => r.length !== width);
+    if (other >= 0) {
+      throw new RangeError(`${loss.name}: every label of a batch must hold the same number of scores, but one holds ${width} and another ${rows[other]!.length}`);
+    }
+    const data = new Float32Array(rows.length * width);
+    rows.forEach((r, i) => data.set(r, i * width));
+    return { data, shape: [rows.length, width] };
+  }
   if (loss.labelKind === "embedding") {
     const dim = (labels[0] as ArrayLike<number>).length;
     const data = new Float32Array(labels.length * dim);

@@ -5,8 +5,11 @@ import type { SparseEncoder } from "../sparseEncoder/SparseEncoder.js";
 /** A model whose sentence embeddings a loss trains: a SentenceTransformer, or a SparseEncoder (dense over its vocabulary). */
 export type EmbeddingModel = SentenceTransformer | SparseEncoder;
 
-/** What a loss reads from InputExample.label. */
-export type LabelKind = "none" | "score" | "binary" | "class" | "embedding";
+/**
+ * What a loss reads from InputExample.label. "scores": a number or a list of numbers per row (a teacher's scores or
+ * margins), all rows of a batch the same length.
+ */
+export type LabelKind = "none" | "score" | "binary" | "class" | "embedding" | "scores";
 
 export type Label = number | number[] | Float32Array;
 
@@ -74,6 +77,14 @@ export abstract class Loss {
         for (const v of label) if (!Number.isFinite(v)) throw new RangeError(`${where}: the target embedding holds ${v}`);
         return;
       }
+      case "scores": {
+        const values = typeof label === "number" ? [label] : label;
+        if (!(Array.isArray(values) || values instanceof Float32Array) || values.length === 0) {
+          throw new RangeError(`${where}: ${this.name} needs a number or a non-empty list of numbers as label, got ${describe(label)}`);
+        }
+        for (const v of values) if (typeof v !== "number" || !Number.isFinite(v)) throw new RangeError(`${where}: ${this.name} needs finite numbers as label, got ${String(v)}`);
+        return;
+      }
     }
   }
 
@@ -84,8 +95,9 @@ export abstract class Loss {
   }
 }
 
-function describe(v: unknown): string {
+export function describe(v: unknown): string {
   if (Array.isArray(v) || v instanceof Float32Array) return `a list of ${v.length} values`;
+  if (v === null) return "null";
   return typeof v === "number" ? String(v) : typeof v;
 }
 

@@ -11,4 +11,6 @@ export { TripletLoss, type TripletLossOptions } from "./TripletLoss.js";
 export { BatchHardTripletLoss, type BatchHardTripletLossOptions } from "./BatchHardTripletLoss.js";
 export { SoftmaxLoss, type SoftmaxLossOptions } from "./SoftmaxLoss.js";
 export { MSELoss } from "./MSELoss.js";
+export { MarginMSELoss, type MarginMSELossOptions } from "./MarginMSELoss.js";
+export { DistillKLDivLoss, type DistillKLDivLossOptions } from "./DistillKLDivLoss.js";
 export { MatryoshkaLoss, type MatryoshkaLossOptions } from "./MatryoshkaLoss.js";

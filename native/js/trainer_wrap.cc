@@ -217,6 +217,11 @@ LossSpec read_loss_spec(const Napi::Object& o) {
   if (o.Has("k")) s.k = get_int(o, "k");
   if (o.Has("sigma")) s.sigma = get_number(o, "sigma");
   if (o.Has("eps")) s.eps = get_number(o, "eps");
+  for (auto [key, field] : {std::pair<const char*, double*>{"studentTemperature", &s.student_temperature}, {"teacherTemperature", &s.teacher_temperature}}) {
+    if (!o.Has(key)) continue;
+    *field = get_number(o, key);
+    if (!(*field > 0) || !std::isfinite(*field)) fail(ErrorCode::Input, std::string(key) + " must be a positive finite number");
+  }
   if (o.Has("splade")) {
     const auto r = get_object(o, "splade");
     SpladeRegularizers splade;

@@ -203,11 +203,41 @@ fit:
     }
   });
 
+  test("a DistillKLDivLoss config on (query, positive, negative) rows with a list of teacher scores per row trains", async () => {
+    const random = seededRandom(5);
+    const rows = Array.from({ length: 16 }, (_, i) => {
+      const t = TOPICS[i % 7]!;
+      const other = TOPICS[(i + 3) % 7]!;
+      return { query: sentence(random, t[0]), positive: sentence(random, t[1]), negative: sentence(random, other[1]), scores: [8 + random(), random()] };
+    });
+    await writeFile(join(root, "distill.jsonl"), rows.map((r) => JSON.stringify(r)).join("\n"));
+    const config = {
+      model: "base",
+      train: { path: "distill.jsonl", columns: { texts: ["query", "positive", "negative"], label: "scores" } },
+      loss: { name: "DistillKLDivLoss", temperature: 2 },
+      fit: { epochs: 1, batchSize: 8, lr: 1e-3, warmupSteps: 0, outputPath: "out-distill", seed: 1 },
+    };
+    await writeFile(join(root, "distill.json"), JSON.stringify(config));
+    const r = await runCli(["train", join(root, "distill.json"), "--quiet"], { timeoutMs: 240_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.out.trim()) as Record<string, unknown>;
+    expect(summary["globalStep"]).toBe(2);
+    expect(existsSync(join(root, "out-distill", "modules.json"))).toBe(true);
+
+    // A row whose scores do not fit the columns is refused, naming the loss and the shapes.
+    await writeFile(join(root, "distill-bad.jsonl"), rows.map((r, i) => JSON.stringify(i === 5 ? { ...r, scores: [1] } : r)).join("\n"));
+    await writeFile(join(root, "distill-bad.json"), JSON.stringify({ ...config, train: { ...config.train, path: "distill-bad.jsonl" }, fit: { ...config.fit, outputPath: "out-distill-bad" } }));
+    const bad = await runCli(["train", join(root, "distill-bad.json"), "--quiet"], { timeoutMs: 240_000 });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/DistillKLDivLoss needs the teacher's scores of the candidates .* got a list of 1 values/);
+  });
+
   test.each([
     ["an unknown fit field, with a suggestion", { fit: { epoch: 3, outputPath: "x" } }, /config: fit\.epoch: unknown field \(did you mean 'epochs'\?\)/],
     ["an unknown loss", { loss: { name: "CosineLoss" } }, /config: loss\.name: must be one of .*CosineSimilarityLoss.*got "CosineLoss"/],
     ["a bad loss option type", { loss: { name: "CoSENTLoss", scale: "big" } }, /config: loss\.scale: must be a number, got "big"/],
     ["a bad loss option value", { loss: { name: "CoSENTLoss", scale: -1 } }, /config: loss: CoSENTLoss: scale must be a positive number, got -1/],
+    ["a bad DistillKLDivLoss temperature", { loss: { name: "DistillKLDivLoss", teacherTemperature: 0 } }, /config: loss: DistillKLDivLoss: teacherTemperature must be a positive number, got 0/],
     ["a negative batch size", { fit: { batchSize: -1, outputPath: "x" } }, /config: fit\.batchSize: must be a positive integer, got -1/],
     ["both warmup fields", { fit: { warmupSteps: 1, warmupRatio: 0.1, outputPath: "x" } }, /config: fit\.warmupRatio: give warmupSteps or warmupRatio, not both/],
     ["no outputPath", { fit: { epochs: 1 } }, /config: fit\.outputPath: is required/],

@@ -26,6 +26,9 @@ const REF = fileURLToPath(new URL("py/sparse_trainer_ref.py", import.meta.url));
 const WEIGHT_TOL = 1e-4;
 const L = sparseEncoder.losses;
 
+/** A teacher's scores of each row's positive and two negatives. */
+const TEACHER_SCORES = QUERIES.map((_, i) => [6 + (i % 3), 1 + (i % 4) / 2, (i % 5) / 2 - 1]);
+
 interface Ref {
   log_history: Record<string, number>[];
   weights: Record<string, number[]>;
@@ -186,6 +189,20 @@ const CASES: Case[] = [
     pyLoss: { inner: "SparseCoSENTLoss", splade: { document_regularizer_weight: 1e-2, use_document_regularizer_only: true } },
     callback: { schedulerType: "linear", warmupRatio: 0.5 },
     args: { maxSteps: 6 },
+  },
+  {
+    name: "SpladeLoss over SparseDistillKLDivLoss (temperature 2): two negatives, a teacher's three scores per row",
+    columns: { query: QUERIES, positive: POSITIVES, negative_1: NEGATIVES, negative_2: [...NEGATIVES.slice(3), ...NEGATIVES.slice(0, 3)], label: TEACHER_SCORES },
+    loss: (m) => new L.SpladeLoss(m, new L.SparseDistillKLDivLoss(m), { documentRegularizerWeight: 3e-3, queryRegularizerWeight: 5e-3 }),
+    pyLoss: { inner: "SparseDistillKLDivLoss", splade: { document_regularizer_weight: 3e-3, query_regularizer_weight: 5e-3 } },
+    args: { maxSteps: 4 },
+  },
+  {
+    name: "SpladeLoss over SparseMarginMSELoss: two negatives, the teacher's margins per row",
+    columns: { query: QUERIES, positive: POSITIVES, negative_1: NEGATIVES, negative_2: [...NEGATIVES.slice(3), ...NEGATIVES.slice(0, 3)], label: TEACHER_SCORES.map(([p, a, b]) => [p! - a!, p! - b!]) },
+    loss: (m) => new L.SpladeLoss(m, new L.SparseMarginMSELoss(m), { documentRegularizerWeight: 3e-3 }),
+    pyLoss: { inner: "SparseMarginMSELoss", splade: { document_regularizer_weight: 3e-3 } },
+    args: { maxSteps: 4 },
   },
   {
     name: "the default loss (SpladeLoss over SparseMultipleNegativesRankingLoss, weights 3e-5 and 5e-5)",

@@ -5,5 +5,7 @@ export { SparseAnglELoss } from "./SparseAnglELoss.js";
 export { SparseCoSENTLoss } from "./SparseCoSENTLoss.js";
 export { SparseCosineSimilarityLoss } from "./SparseCosineSimilarityLoss.js";
 export { SparseMSELoss } from "./SparseMSELoss.js";
+export { SparseMarginMSELoss } from "./SparseMarginMSELoss.js";
+export { SparseDistillKLDivLoss } from "./SparseDistillKLDivLoss.js";
 export { SparseMultipleNegativesRankingLoss } from "./SparseMultipleNegativesRankingLoss.js";
 export { SparseTripletLoss } from "./SparseTripletLoss.js";

@@ -3,7 +3,7 @@
 stdin: {"mode": "schedule" | "train",
         "folder": a model folder SentenceTransformer loads (a plain BERT folder: Transformer + mean pooling),
         "datasets": {name: {column: [values]}} (one entry: a single Dataset, more: a DatasetDict),
-        "losses": {name: {"loss": "CoSENTLoss" | "MultipleNegativesRankingLoss" | "CosineSimilarityLoss"}}
+        "losses": {name: {"loss": "CoSENTLoss" | "MultipleNegativesRankingLoss" | "CosineSimilarityLoss" | "MarginMSELoss"}}
                   (one entry named "*": one loss for every dataset),
         "eval_datasets": optional, as "datasets": the evaluation dataset(s),
         "args": SentenceTransformerTrainingArguments keyword arguments (Python names),
