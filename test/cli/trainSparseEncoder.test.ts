@@ -13,6 +13,8 @@ import { Loss } from "../../lib/losses/Loss.js";
 import { SparseEmbeddingSimilarityEvaluator, SparseInformationRetrievalEvaluator } from "../../lib/sparseEncoder/evaluation/index.js";
 import * as sparseLosses from "../../lib/sparseEncoder/losses/index.js";
 import { SparseEncoder } from "../../lib/sparseEncoder/SparseEncoder.js";
+import { SparseEncoderTrainer } from "../../lib/sparseEncoder/SparseEncoderTrainer.js";
+import { Dataset } from "../../lib/datasets/Dataset.js";
 import { makeSentenceTransformerFolder } from "../fixtures/sentenceTransformerFolder.js";
 import { assertBuilt, runCli } from "../helpers/cli.js";
 import { runPython } from "../helpers/python.js";
@@ -122,6 +124,28 @@ fit: {epochs: 2, batchSize: 6, lr: 0.003, evaluationSteps: 2, saveBestModel: fal
       // The last metrics the CLI reported are the saved model's.
       const lib = await new SparseEvaluatorsForDev(dev).ir.evaluate(trained);
       for (const [k, v] of Object.entries(lib)) expect(metrics[k], k).toBeCloseTo(v, 5);
+
+      // The same run through SparseEncoderTrainer: 8 steps, warmup ceil(0.1 × 8), linear schedule.
+      const api = await SparseEncoder.load(join(root, "splade"));
+      try {
+        api.maxSeqLength = 24;
+        const loss = new sparseLosses.SpladeLoss(api, new sparseLosses.SparseMultipleNegativesRankingLoss(api, { scale: 10 }), {
+          documentRegularizerWeight: 0.003,
+          queryRegularizerWeight: 0.005,
+        });
+        const args = { outputDir: join(root, "api"), saveStrategy: "no" as const, disableTqdm: true, numTrainEpochs: 2, perDeviceTrainBatchSize: 6, learningRate: 3e-3 };
+        const trainer = new SparseEncoderTrainer({
+          model: api,
+          args: { ...args, weightDecay: 0.01, warmupSteps: 1, lrSchedulerType: "linear", seed: 5 },
+          trainDataset: Dataset.fromColumns({ anchor: train.map((r) => r.query), positive: train.map((r) => r.positive) }),
+          loss,
+        });
+        await trainer.train();
+        const viaApi = await api.encode(probe, { convertToSparseTensor: false });
+        expect(maxAbsDiff(after.flatMap((e) => [...e]), viaApi.flatMap((e) => [...e]))).toBeLessThan(1e-4);
+      } finally {
+        api.dispose();
+      }
     } finally {
       base.dispose();
       trained.dispose();
