@@ -235,6 +235,17 @@ describe("sparse evaluators against sentence-transformers", () => {
     expect(cut["sparsity_ratio"]!).toBeGreaterThan(all["sparsity_ratio"]!);
   });
 
+  test("the corpus chunk (default 2000 here, the embeddings being dense over the vocabulary) changes no metric", async () => {
+    const whole = new SparseInformationRetrievalEvaluator(QUERIES, DOCS, RELEVANT, { writeCsv: false });
+    expect(whole.corpusChunkSize).toBe(2000);
+    const chunked = new SparseInformationRetrievalEvaluator(QUERIES, DOCS, RELEVANT, { corpusChunkSize: 3, writeCsv: false });
+    const a = await whole.evaluate(model);
+    const b = await chunked.evaluate(model);
+    expect(Object.keys(b)).toEqual(Object.keys(a));
+    // Only the float32 rounding of each chunk's mean active dimensions differs.
+    for (const [k, v] of Object.entries(a)) expect(Math.abs(b[k]! - v), k).toBeLessThan(1e-6 * Math.max(1, Math.abs(v)));
+  });
+
   test("bad arguments name themselves", async () => {
     expect(() => new SparseEmbeddingSimilarityEvaluator(S1, S2, GOLD, { maxActiveDims: 0 })).toThrow(/maxActiveDims must be a positive integer/);
     expect(() => new SparseInformationRetrievalEvaluator(QUERIES, DOCS, RELEVANT, { maxActiveDims: 1.5 })).toThrow(/SparseInformationRetrievalEvaluator: maxActiveDims/);

@@ -3,6 +3,12 @@ import type { EvaluateOptions, EvaluatedModel } from "../../evaluation/SentenceE
 import type { SparseEncoder } from "../SparseEncoder.js";
 import { type SparsityRecord, checkMaxActiveDims, evaluateSparse, queryCorpusStats } from "./sparsity.js";
 
+/**
+ * The default corpus chunk. The embeddings are scored dense over the vocabulary (30522 floats a text for BERT), so
+ * sentence-transformers' 50000 would hold gigabytes; the metrics and statistics do not depend on the chunk size.
+ */
+const CORPUS_CHUNK_SIZE = 2000;
+
 export interface SparseInformationRetrievalEvaluatorOptions extends Omit<InformationRetrievalEvaluatorOptions, "truncateDim"> {
   /** Keep only each embedding's largest values; undefined: the model's maxActiveDims. */
   maxActiveDims?: number | null;
@@ -25,7 +31,7 @@ export class SparseInformationRetrievalEvaluator extends InformationRetrievalEva
     options: SparseInformationRetrievalEvaluatorOptions = {},
   ) {
     const { maxActiveDims, ...rest } = options ?? {};
-    super(queries, corpus, relevantDocs, { ...rest, truncateDim: null });
+    super(queries, corpus, relevantDocs, { ...rest, corpusChunkSize: rest.corpusChunkSize ?? CORPUS_CHUNK_SIZE, truncateDim: null });
     this.maxActiveDims = checkMaxActiveDims(maxActiveDims, "SparseInformationRetrievalEvaluator");
   }
 
