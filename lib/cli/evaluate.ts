@@ -18,7 +18,7 @@ import { Section, readConfigFile } from "./config.js";
 import { EVALUATOR_TYPES, type EvaluatorType, type ModelType, buildEvaluator, checkEvaluatorSection, evaluatorColumns, evaluatorModelType } from "./specs.js";
 
 /** Module types only a SparseEncoder has (sentence-transformers 5's and 6's names end the same). */
-const SPARSE_MODULES = /\.(SpladePooling|MLMTransformer|SparseStaticEmbedding)$/;
+const SPARSE_MODULES = /\.(SpladePooling|MLMTransformer|SparseStaticEmbedding|SparseAutoEncoder)$/;
 
 /**
  * Whether a folder holds a SparseEncoder: config_sentence_transformers.json says so (model_type), or modules.json

@@ -23,6 +23,7 @@ import { SENTENCES, tempDir } from "../helpers/tmp.js";
 
 const BUILD = fileURLToPath(new URL("../fixtures/sparse_encoder_model.py", import.meta.url));
 const ORACLE = fileURLToPath(new URL("py/sparse_eval_ref.py", import.meta.url));
+const CSR_BUILD = fileURLToPath(new URL("../fixtures/csr_model.py", import.meta.url));
 const CORPUS = [...SENTENCES, ...makeSentences(1500, 31)];
 
 // Duplicates within and across the sides: the statistics are per side, duplicates included.
@@ -51,6 +52,8 @@ interface Job {
   args: Record<string, unknown>;
   modelMaxActiveDims?: number;
   csv: boolean;
+  /** A CSR model (Transformer + Pooling + SparseAutoEncoder, k = 8) instead of the SPLADE one. */
+  csr?: boolean;
 }
 interface Ref {
   metrics: Record<string, number | null>[];
@@ -85,12 +88,16 @@ const JOBS: Record<string, Job> = {
   translation: { evaluator: "translation", args: { name: "tr", max_active_dims: 30 }, csv: true },
   // The model is its own teacher, on other sentences.
   mse: { evaluator: "mse", args: { name: "m", max_active_dims: 20 }, csv: true },
+  "csr-ir": { evaluator: "ir", args: { name: "csr", corpus_chunk_size: 5 }, csv: true, csr: true },
+  "csr-similarity": { evaluator: "similarity", args: { similarity_fn_names: ["dot", "cosine"], max_active_dims: 4 }, csv: true, csr: true },
 };
 const NAMES = Object.keys(JOBS);
 
 let root: string;
 let folder: string;
 let model: SparseEncoder;
+let csrFolder: string;
+let csrModel: SparseEncoder;
 const refs = new Map<string, Ref>();
 
 function pyArgs(job: Job): Record<string, unknown> {
@@ -156,8 +163,10 @@ beforeAll(async () => {
   root = await tempDir();
   folder = join(root, "splade");
   await runPython(BUILD, { dir: folder, arch: "bert", seed: 11, corpus: CORPUS, vocab_size: 400, pooling_strategy: "max", bias_shift: -1.5 });
+  csrFolder = join(root, "csr");
+  await runPython(CSR_BUILD, { dir: csrFolder, seed: 4, corpus: CORPUS, vocab_size: 400, k: 8 });
   const jobs = NAMES.map((name) => ({
-    folder,
+    folder: JOBS[name]!.csr ? csrFolder : folder,
     evaluator: JOBS[name]!.evaluator,
     args: pyArgs(JOBS[name]!),
     model_max_active_dims: JOBS[name]!.modelMaxActiveDims ?? null,
@@ -167,9 +176,13 @@ beforeAll(async () => {
   const answers = await runPython<Ref[]>(ORACLE, jobs);
   NAMES.forEach((name, i) => refs.set(name, answers[i]!));
   model = await SparseEncoder.load(folder);
+  csrModel = await SparseEncoder.load(csrFolder);
 }, 600_000);
 
-afterAll(() => model?.dispose());
+afterAll(() => {
+  model?.dispose();
+  csrModel?.dispose();
+});
 
 /** The header exactly; integer cells exactly; numbers within 1e-5, and Python's strings are what our formatter makes. */
 function expectCsvAlike(csv: string, ref: string): void {
@@ -207,11 +220,13 @@ describe("sparse evaluators against sentence-transformers", () => {
   test.each(NAMES)("%s", async (name) => {
     const job = JOBS[name]!;
     const ref = refs.get(name)!;
-    model.maxActiveDims = job.modelMaxActiveDims;
+    const m = job.csr ? csrModel : model;
+    const saved = m.maxActiveDims;
+    if (job.modelMaxActiveDims !== undefined) m.maxActiveDims = job.modelMaxActiveDims;
     const evaluator = tsEvaluator(job);
     const outputPath = job.csv ? join(root, "ts", name) : undefined;
     for (const [c, call] of CALLS.entries()) {
-      const metrics = await evaluator.evaluate(model, { outputPath, ...call });
+      const metrics = await evaluator.evaluate(m, { outputPath, ...call });
       const want = ref.metrics[c]!;
       expect(Object.keys(metrics)).toEqual(Object.keys(want));
       for (const [key, value] of Object.entries(want)) {
@@ -219,7 +234,7 @@ describe("sparse evaluators against sentence-transformers", () => {
         expect(Math.abs(metrics[key]! - value!), `${key}: ${metrics[key]} vs ${value}`).toBeLessThan(1e-5 * Math.max(1, Math.abs(value!)));
       }
     }
-    model.maxActiveDims = undefined;
+    m.maxActiveDims = saved;
     expect(evaluator.primaryMetric).toBe(ref.primary_metric);
     expect(evaluator.csvFile).toBe(ref.csv_file);
     expect(evaluator.getConfigDict()).toEqual(ref.config);

@@ -3,7 +3,8 @@ sparse_encoder.evaluation classes run on a SparseEncoder folder, with their CSV 
 
 stdin: [{"folder", "evaluator": "similarity" | "ir" | "binary" | "triplet" | "reranking" | "translation" | "mse" (the model
          is its own teacher), "args": {keyword arguments of the evaluator; relevant_docs as
-         lists}, "output_path", "calls": [{"epoch", "steps"}, ...], "model_max_active_dims": set on the model}]
+         lists}, "output_path", "calls": [{"epoch", "steps"}, ...], "model_max_active_dims": set on the model
+         for this job}]
 stdout: [{"metrics": [one object per call], "primary_metric", "csv_file", "csv": the file's text (null when none
           was written), "config": get_config_dict()}]
 NaN is written as null (JSON has no NaN).
@@ -45,9 +46,12 @@ def clean(v):
 def run(job, models):
     folder = job["folder"]
     if folder not in models:
-        models[folder] = SparseEncoder(folder, device="cpu")
-    model = models[folder]
-    model.max_active_dims = job.get("model_max_active_dims")
+        loaded = SparseEncoder(folder, device="cpu")
+        models[folder] = (loaded, loaded.max_active_dims)
+    model, own_max_active_dims = models[folder]
+    # The model's own setting unless the job sets one (a CSR model's is its k).
+    wanted = job.get("model_max_active_dims")
+    model.max_active_dims = own_max_active_dims if wanted is None else wanted
     args = dict(job["args"])
     if "relevant_docs" in args:
         args["relevant_docs"] = {q: set(docs) for q, docs in args["relevant_docs"].items()}
