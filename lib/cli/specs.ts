@@ -24,6 +24,13 @@ import * as losses from "../losses/index.js";
 import type { Loss } from "../losses/Loss.js";
 import { LABEL_COLUMNS } from "../sampler.js";
 import type { SentenceTransformer } from "../SentenceTransformer.js";
+import { SparseBinaryClassificationEvaluator } from "../sparseEncoder/evaluation/SparseBinaryClassificationEvaluator.js";
+import { SparseEmbeddingSimilarityEvaluator } from "../sparseEncoder/evaluation/SparseEmbeddingSimilarityEvaluator.js";
+import { SparseTripletEvaluator } from "../sparseEncoder/evaluation/SparseTripletEvaluator.js";
+import { SparseInformationRetrievalEvaluator } from "../sparseEncoder/evaluation/SparseInformationRetrievalEvaluator.js";
+import * as sparseLosses from "../sparseEncoder/losses/index.js";
+import type { SpladeLossOptions } from "../sparseEncoder/losses/SpladeLoss.js";
+import type { SparseEncoder } from "../sparseEncoder/SparseEncoder.js";
 import { localOrId } from "./common.js";
 import { ConfigError, Section } from "./config.js";
 
@@ -244,10 +251,10 @@ export function crossEncoderTrainDataset(ds: Dataset, sec: Section, loss: CrossE
 // ---------------------------------------------------------------- losses
 
 /** "|null": the option also takes null, which the loss reads as its own setting (numNegatives: null, all of them). */
-type OptionType = "number" | "int" | "string" | "boolean" | "int|null" | "string|null";
+type OptionType = "number" | "int" | "string" | "boolean" | "int|null" | "string|null" | "number|null";
 
 /** The kinds of model a train config trains (its `modelType`). */
-export const MODEL_TYPES = ["sentence-transformer", "cross-encoder"] as const;
+export const MODEL_TYPES = ["sentence-transformer", "cross-encoder", "sparse-encoder"] as const;
 export type ModelType = (typeof MODEL_TYPES)[number];
 
 /**
@@ -299,9 +306,26 @@ const LOSS_OPTIONS: Record<ModelType, Record<string, Record<string, OptionType>>
       miniBatchSize: "int|null",
     },
   },
+  // SpladeLoss wraps one of the others in `loss`; only SparseMSELoss trains alone (as SparseEncoderTrainer requires).
+  "sparse-encoder": {
+    SpladeLoss: {
+      documentRegularizerWeight: "number",
+      queryRegularizerWeight: "number|null",
+      documentRegularizerThreshold: "number",
+      queryRegularizerThreshold: "number",
+      useDocumentRegularizerOnly: "boolean",
+    },
+    SparseMultipleNegativesRankingLoss: { scale: "number", similarityFct: "string" },
+    SparseCoSENTLoss: { scale: "number" },
+    SparseAnglELoss: { scale: "number" },
+    SparseCosineSimilarityLoss: { lossFct: "string", cosScoreTransformation: "string" },
+    SparseTripletLoss: { distanceMetric: "string", tripletMargin: "number" },
+    SparseMSELoss: {},
+  },
 };
 export const LOSS_NAMES = Object.keys(LOSS_OPTIONS["sentence-transformer"]);
 export const CROSS_ENCODER_LOSS_NAMES = Object.keys(LOSS_OPTIONS["cross-encoder"]);
+export const SPARSE_ENCODER_LOSS_NAMES = Object.keys(LOSS_OPTIONS["sparse-encoder"]);
 
 /** A loss section: a name, or `{name, ...options}`; MatryoshkaLoss wraps another in `loss`. */
 export function lossSection(value: unknown, path: string): Section {
@@ -310,7 +334,7 @@ export function lossSection(value: unknown, path: string): Section {
 }
 
 /** Checks a loss section for a model of `modelType`: the name among its losses, the options' names and types. */
-export function checkLossSection(sec: Section, modelType: ModelType = "sentence-transformer"): void {
+export function checkLossSection(sec: Section, modelType: ModelType = "sentence-transformer", wrapped = false): void {
   const names = Object.keys(LOSS_OPTIONS[modelType]);
   const given = sec.string("name");
   if (given === undefined) sec.fail("name", `is required: one of ${names.join(", ")}`);
@@ -331,8 +355,21 @@ export function checkLossSection(sec: Section, modelType: ModelType = "sentence-
     return;
   }
   const types = LOSS_OPTIONS[modelType][name]!;
-  sec.only(["name", ...Object.keys(types)]);
+  if (name === "SpladeLoss") {
+    sec.only(["name", "loss", ...Object.keys(types)]);
+    const inner = sec.raw("loss");
+    if (inner === undefined) sec.fail("loss", "is required: the loss SpladeLoss regularizes, e.g. {name: SparseMultipleNegativesRankingLoss}");
+    const innerSec = lossSection(inner, sec.field("loss"));
+    checkLossSection(innerSec, modelType, true);
+    if (innerSec.string("name") === "SpladeLoss") innerSec.fail("name", "SpladeLoss cannot wrap another SpladeLoss");
+    if (!sec.has("documentRegularizerWeight")) sec.fail("documentRegularizerWeight", "is required: the weight of the documents' FLOPS regularizer, e.g. 3e-5");
+  } else {
+    sec.only(["name", ...Object.keys(types)]);
+  }
   for (const [key, type] of Object.entries(types)) readOption(sec, key, type);
+  if (modelType === "sparse-encoder" && name !== "SpladeLoss" && name !== "SparseMSELoss" && !wrapped) {
+    sec.fail("name", `${name} does not train alone: wrap it, as {name: SpladeLoss, loss: {name: ${name}}, documentRegularizerWeight: 3e-5}`);
+  }
   if (name === "SoftmaxLoss" && !sec.has("numLabels")) sec.fail("numLabels", "is required for SoftmaxLoss");
 }
 
@@ -340,6 +377,7 @@ function readOption(sec: Section, key: string, type: OptionType): unknown {
   if (type.endsWith("|null") && key in sec.obj && sec.obj[key] === null) return null;
   switch (type) {
     case "number":
+    case "number|null":
       return sec.number(key);
     case "int":
     case "int|null":
@@ -406,6 +444,50 @@ export function buildCrossEncoderLoss(sec: Section | undefined, model: CrossEnco
   }
 }
 
+/**
+ * The sparse-encoder loss a section names; without one, SparseEncoderTrainer's default: SpladeLoss over
+ * SparseMultipleNegativesRankingLoss with query and document regularizer weights 5e-5 and 3e-5.
+ */
+export function buildSparseEncoderLoss(sec: Section | undefined, model: SparseEncoder): Loss {
+  if (sec === undefined) {
+    return new sparseLosses.SpladeLoss(model, new sparseLosses.SparseMultipleNegativesRankingLoss(model), { queryRegularizerWeight: 5e-5, documentRegularizerWeight: 3e-5 });
+  }
+  const name = sec.string("name", true);
+  try {
+    const options = lossOptions(sec, "sparse-encoder", name);
+    if (name === "SpladeLoss") {
+      const inner = buildSparseEncoderLoss(lossSection(sec.raw("loss"), sec.field("loss")), model);
+      return new sparseLosses.SpladeLoss(model, inner, options as unknown as SpladeLossOptions);
+    }
+    const Ctor = (sparseLosses as unknown as Record<string, new (model: SparseEncoder, options?: Record<string, unknown>) => Loss>)[name]!;
+    return name === "SparseMSELoss" ? new Ctor(model) : new Ctor(model, options);
+  } catch (e) {
+    throw asConfigError(sec, e);
+  }
+}
+
+/**
+ * The training data of a sparse encoder as SparseEncoderTrainer takes it: the text columns in order as sentence_0,
+ * sentence_1, … and the label column as `label`, chosen as for trainExamples.
+ */
+export function sparseEncoderTrainDataset(ds: Dataset, sec: Section, loss: Loss): Dataset {
+  const { texts, label } = trainColumns(ds, sec, loss, ["label", "score"]);
+  const labelOpts: LabelOptions = { scale: sec.number("labelScale"), map: labelMapOf(sec, "labelMap") };
+  const columns: Record<string, unknown[]> = {};
+  texts.forEach((name, c) => {
+    columns[`sentence_${c}`] = textColumn(ds, name, "train");
+  });
+  if (label !== undefined && loss.labelKind !== "none") {
+    columns["label"] = ds.column(label).map((v, i) => {
+      const where = `train row ${i}, column '${label}'`;
+      const value = toLabel(v, labelOpts, where);
+      checkedBy(() => loss.checkLabel(value as never, where));
+      return value;
+    });
+  }
+  return Dataset.fromColumns(columns);
+}
+
 // ---------------------------------------------------------------- evaluators
 
 export const EVALUATOR_TYPES = [
@@ -415,6 +497,10 @@ export const EVALUATOR_TYPES = [
   "CrossEncoderCorrelationEvaluator",
   "CrossEncoderClassificationEvaluator",
   "CrossEncoderRerankingEvaluator",
+  "SparseEmbeddingSimilarityEvaluator",
+  "SparseInformationRetrievalEvaluator",
+  "SparseBinaryClassificationEvaluator",
+  "SparseTripletEvaluator",
 ] as const;
 export type EvaluatorType = (typeof EVALUATOR_TYPES)[number];
 
@@ -449,6 +535,28 @@ const EVALUATORS: Record<EvaluatorType, { modelType: ModelType; columns: Record<
     modelType: "cross-encoder",
     columns: { query: "query", positive: "positive", negative: "negative", documents: "documents" },
     options: ["name", "batchSize", "atK", "alwaysRerankPositives"],
+  },
+  SparseEmbeddingSimilarityEvaluator: {
+    modelType: "sparse-encoder",
+    columns: { sentences1: "sentence1", sentences2: "sentence2", score: "score" },
+    options: ["name", "batchSize", "mainSimilarity", "similarityFnNames", "scoreScale", "maxActiveDims"],
+  },
+  // Queries are the distinct texts of `query`; the corpus, those of `positive` and (when the data has it) `negative`;
+  // a query's relevant documents, its rows' positives.
+  SparseInformationRetrievalEvaluator: {
+    modelType: "sparse-encoder",
+    columns: { query: "query", positive: "positive", negative: "negative" },
+    options: ["name", "batchSize", "maxActiveDims", "corpusChunkSize"],
+  },
+  SparseBinaryClassificationEvaluator: {
+    modelType: "sparse-encoder",
+    columns: { sentences1: "sentence1", sentences2: "sentence2", label: "label" },
+    options: ["name", "batchSize", "similarityFnNames", "labelMap", "maxActiveDims"],
+  },
+  SparseTripletEvaluator: {
+    modelType: "sparse-encoder",
+    columns: { anchors: "anchor", positives: "positive", negatives: "negative" },
+    options: ["name", "batchSize", "mainSimilarityFunction", "margin", "similarityFnNames", "maxActiveDims"],
   },
 };
 
@@ -495,6 +603,8 @@ export function checkEvaluatorSection(sec: Section, modelType?: ModelType): Eval
   sec.number("scoreScale");
   sec.int("atK", 1);
   sec.bool("alwaysRerankPositives");
+  sec.int("maxActiveDims", 1);
+  sec.int("corpusChunkSize", 1);
   labelMapOf(sec, "labelMap");
   return type;
 }
@@ -510,6 +620,12 @@ export type BuiltEvaluator =
       modelType: "cross-encoder";
       type: EvaluatorType;
       evaluator: CrossEncoderCorrelationEvaluator | CrossEncoderClassificationEvaluator | CrossEncoderRerankingEvaluator;
+      rows: number;
+    }
+  | {
+      modelType: "sparse-encoder";
+      type: EvaluatorType;
+      evaluator: SparseEmbeddingSimilarityEvaluator | SparseInformationRetrievalEvaluator | SparseBinaryClassificationEvaluator | SparseTripletEvaluator;
       rows: number;
     };
 
@@ -531,6 +647,7 @@ export async function buildEvaluator(sec: Section, base: string, options: { writ
     ...(sec.has("truncateDim") && { truncateDim: sec.int("truncateDim", 1)! }),
     ...(sec.has("similarityFnNames") && { similarityFnNames: sec.strings("similarityFnNames") as SimilarityFunction[] }),
   };
+  const sparse = { ...common, ...(sec.has("maxActiveDims") && { maxActiveDims: sec.int("maxActiveDims", 1)! }) };
   const where = "evaluator";
   const scores = (): number[] => {
     const scale = sec.number("scoreScale");
@@ -595,6 +712,58 @@ export async function buildEvaluator(sec: Section, base: string, options: { writ
           ...(sec.has("alwaysRerankPositives") && { alwaysRerankPositives: sec.bool("alwaysRerankPositives")! }),
         });
         return { modelType: "cross-encoder", type, evaluator, rows };
+      }
+      case "SparseEmbeddingSimilarityEvaluator": {
+        const evaluator = new SparseEmbeddingSimilarityEvaluator(textColumn(ds, col("sentences1"), where), textColumn(ds, col("sentences2"), where), scores(), {
+          ...sparse,
+          ...(sec.has("similarityFnNames") && { similarityFnNames: sec.strings("similarityFnNames") as SimilarityFunction[] }),
+          ...(sec.has("mainSimilarity") && { mainSimilarity: sec.string("mainSimilarity") as SimilarityFunction }),
+        });
+        return { modelType: "sparse-encoder", type, evaluator, rows };
+      }
+      case "SparseBinaryClassificationEvaluator": {
+        const evaluator = new SparseBinaryClassificationEvaluator(textColumn(ds, col("sentences1"), where), textColumn(ds, col("sentences2"), where), labels(), {
+          ...sparse,
+          ...(sec.has("similarityFnNames") && { similarityFnNames: sec.strings("similarityFnNames") as SimilarityFunction[] }),
+        });
+        return { modelType: "sparse-encoder", type, evaluator, rows };
+      }
+      case "SparseTripletEvaluator": {
+        const evaluator = new SparseTripletEvaluator(textColumn(ds, col("anchors"), where), textColumn(ds, col("positives"), where), textColumn(ds, col("negatives"), where), {
+          ...sparse,
+          ...(sec.has("similarityFnNames") && { similarityFnNames: sec.strings("similarityFnNames") as SimilarityFunction[] }),
+          ...(sec.has("mainSimilarityFunction") && { mainSimilarityFunction: sec.string("mainSimilarityFunction") as SimilarityFunction }),
+          ...(sec.has("margin") && { margin: sec.number("margin")! }),
+        });
+        return { modelType: "sparse-encoder", type, evaluator, rows };
+      }
+      case "SparseInformationRetrievalEvaluator": {
+        const queries = textColumn(ds, col("query"), where);
+        const positives = textColumn(ds, col("positive"), where);
+        const negativeName = colSec?.string("negative") ?? EVALUATORS[type].columns["negative"]!;
+        const negatives = colSec?.has("negative") || ds.columnNames.includes(negativeName) ? textColumn(ds, col("negative"), where) : [];
+        const ids = (texts: string[], prefix: string, into: Map<string, string>): string[] =>
+          texts.map((t) => {
+            if (!into.has(t)) into.set(t, `${prefix}${into.size}`);
+            return into.get(t)!;
+          });
+        const queryIds = new Map<string, string>();
+        const docIds = new Map<string, string>();
+        const qids = ids(queries, "q", queryIds);
+        const pids = ids(positives, "d", docIds);
+        ids(negatives, "d", docIds);
+        const relevant: Record<string, string[]> = {};
+        qids.forEach((q, i) => (relevant[q] ??= []).push(pids[i]!));
+        const evaluator = new SparseInformationRetrievalEvaluator(
+          Object.fromEntries([...queryIds].map(([t, id]) => [id, t])),
+          Object.fromEntries([...docIds].map(([t, id]) => [id, t])),
+          relevant,
+          {
+            ...sparse,
+            ...(sec.has("corpusChunkSize") && { corpusChunkSize: sec.int("corpusChunkSize", 1)! }),
+          },
+        );
+        return { modelType: "sparse-encoder", type, evaluator, rows };
       }
     }
   } catch (e) {

@@ -31,6 +31,7 @@ import {
   trainExamples,
 } from "./specs.js";
 import { trainCrossEncoder } from "./trainCrossEncoder.js";
+import { trainSparseEncoder } from "./trainSparseEncoder.js";
 
 export const trainSpec: CommandSpec = {
   name: "train",
@@ -42,12 +43,13 @@ export const trainSpec: CommandSpec = {
     "step, writing a checkpoint when fit.checkpointPath is set (exit code 130; 143 for SIGTERM).",
     "",
     "Config fields:",
-    "  modelType: sentence-transformer (default) or cross-encoder (a reranker, trained by CrossEncoderTrainer).",
+    "  modelType: sentence-transformer (default), cross-encoder (a reranker, trained by CrossEncoderTrainer)",
+    "             or sparse-encoder (a SPLADE SparseEncoder, trained by SparseEncoderTrainer).",
     "  model:     a folder or Hub id, or {path, maxSeqLength, pooling, device}; maxSeqLength, pooling and",
     "             device may also sit at the top level. pooling (a mode or a list: mean, cls, max,",
     "             mean_sqrt_len_tokens, weightedmean, lasttoken) rebuilds the model as Transformer + Pooling.",
     "             A cross-encoder takes {path, maxLength, numLabels, device} instead (numLabels is checked",
-    "             against the folder's).",
+    "             against the folder's). A sparse encoder takes {path, maxSeqLength, device}.",
     "  train:     {path, name, split, dataFiles, delimiter, revision} (or a nested `dataset`), plus",
     "             columns: {texts: [col, ...], label: col}, labelScale (multiplies labels), labelMap",
     "             ({text: number}). Default columns: 'label' or 'score' is the label, the rest are texts",
@@ -59,6 +61,11 @@ export const trainSpec: CommandSpec = {
     "             MSELoss, MarginMSELoss, MultipleNegativesRankingLoss, CachedMultipleNegativesRankingLoss,",
     "             ListNetLoss, LambdaLoss), e.g. {name: LambdaLoss, k: 10}; default BinaryCrossEntropyLoss",
     "             (one label) or CrossEntropyLoss.",
+    "             Sparse encoders: SpladeLoss {loss: {...}, documentRegularizerWeight (required),",
+    "             queryRegularizerWeight, documentRegularizerThreshold, queryRegularizerThreshold,",
+    "             useDocumentRegularizerOnly} wrapping SparseMultipleNegativesRankingLoss, SparseCoSENTLoss,",
+    "             SparseAnglELoss, SparseCosineSimilarityLoss or SparseTripletLoss; or SparseMSELoss alone;",
+    "             default SpladeLoss over SparseMultipleNegativesRankingLoss (weights 3e-5, query 5e-5).",
     "  evaluator: {type: EmbeddingSimilarityEvaluator | BinaryClassificationEvaluator | TripletEvaluator,",
     "             dataset fields or `dataset`, columns: {sentences1, sentences2, score|label} or",
     "             {anchors, positives, negatives}, scoreScale, name, batchSize, similarityFnNames, ...}.",
@@ -66,12 +73,18 @@ export const trainSpec: CommandSpec = {
     "             scoreScale), CrossEncoderClassificationEvaluator ({sentences1, sentences2, label}, labelMap)",
     "             or CrossEncoderRerankingEvaluator ({query, positive, negative | documents}, atK,",
     "             alwaysRerankPositives); name, batchSize.",
+    "             Sparse encoders: SparseEmbeddingSimilarityEvaluator ({sentences1, sentences2, score},",
+    "             scoreScale, similarityFnNames, mainSimilarity), SparseBinaryClassificationEvaluator,",
+    "             SparseTripletEvaluator (as their dense versions) or SparseInformationRetrievalEvaluator",
+    "             ({query, positive, negative}: the distinct positives and negatives are the corpus,",
+    "             corpusChunkSize); name, batchSize, maxActiveDims.",
     "  fit:       outputPath (required), epochs (1), batchSize (16), shuffle (true),",
     "             batchSampler (batch_sampler | no_duplicates), lr (2e-5), warmupSteps or warmupRatio",
     "             (default ratio 0.1), weightDecay, scheduler, evaluationSteps, saveBestModel, maxGradNorm,",
     "             useAmp, stepsPerEpoch, checkpointPath, checkpointSaveSteps, checkpointSaveTotalLimit,",
     "             resumeFromCheckpoint (true or a folder), seed. Cross-encoders always shuffle, their seed",
-    "             defaults to 42, and their checkpoints are CrossEncoderTrainer's (checkpoint-N/).",
+    "             defaults to 42, and their checkpoints are CrossEncoderTrainer's (checkpoint-N/); the same",
+    "             holds for sparse encoders with SparseEncoderTrainer.",
   ].join("\n"),
   options: {
     device: { ...DEVICE_OPTION, help: "Device to train on (overrides the config's)." },
@@ -88,6 +101,7 @@ const TOP_KEYS = ["modelType", "model", "maxSeqLength", "pooling", "maxLength", 
 const MODEL_FIELDS: Record<ModelType, string[]> = {
   "sentence-transformer": ["maxSeqLength", "pooling", "device"],
   "cross-encoder": ["maxLength", "numLabels", "device"],
+  "sparse-encoder": ["maxSeqLength", "device"],
 };
 const FIT_KEYS = [
   "epochs",
@@ -136,7 +150,8 @@ function modelPlan(root: Section): ModelPlan {
   const foreign = (sec: Section): void => {
     for (const key of Object.keys(sec.obj)) {
       if (key !== "path" && !fields.includes(key) && MODEL_TYPES.some((t) => MODEL_FIELDS[t].includes(key))) {
-        sec.fail(key, `is a field of ${MODEL_TYPES.find((t) => t !== type)} models, but modelType is ${type}; its model fields are: ${fields.join(", ")}`);
+        const owners = MODEL_TYPES.filter((t) => MODEL_FIELDS[t].includes(key));
+        sec.fail(key, `is a field of ${owners.join(" and ")} models, but modelType is ${type}; its model fields are: ${fields.join(", ")}`);
       }
     }
   };
@@ -159,6 +174,11 @@ function modelPlan(root: Section): ModelPlan {
   for (const key of fields) plan.fields[key] = pick(key).field(key);
   const device = pick("device").string("device");
   if (device !== undefined) plan.device = device;
+  if (type === "sparse-encoder") {
+    const maxSeqLength = pick("maxSeqLength").int("maxSeqLength", 1);
+    if (maxSeqLength !== undefined) plan.maxSeqLength = maxSeqLength;
+    return plan;
+  }
   if (type === "cross-encoder") {
     const maxLength = pick("maxLength").int("maxLength", 1);
     if (maxLength !== undefined) plan.maxLength = maxLength;
@@ -279,6 +299,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (plan.type === "cross-encoder" && fit.bool("shuffle") === false) {
     fit.fail("shuffle", "false is not available for cross-encoders: CrossEncoderTrainer's batch samplers always shuffle");
   }
+  if (plan.type === "sparse-encoder" && fit.bool("shuffle") === false) {
+    fit.fail("shuffle", "false is not available for sparse encoders: SparseEncoderTrainer's batch samplers always shuffle");
+  }
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const outputFlag = str(v, "output-path");
   const outputPath = outputFlag !== undefined ? resolve(outputFlag) : fit.has("outputPath") ? abs(fit.string("outputPath")!) : undefined;
@@ -302,7 +325,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
     dryRun: flag(v, "dry-run"),
     showProgressBar: !quiet && (fit.bool("showProgressBar") ?? true),
   };
-  return plan.type === "cross-encoder" ? trainCrossEncoder(job) : trainSentenceTransformer(job);
+  if (plan.type === "cross-encoder") return trainCrossEncoder(job);
+  if (plan.type === "sparse-encoder") return trainSparseEncoder(job);
+  return trainSentenceTransformer(job);
 }
 
 /** A SentenceTransformer trained by its fit (see lib/fit.ts), as the config describes. */

@@ -166,7 +166,7 @@ export class BinaryClassificationEvaluator extends SentenceEvaluator {
     if (this.name) this.primaryMetric = `${this.name}_${this.primaryMetric}`;
   }
 
-  private appendCsvHeaders(names: readonly string[]): void {
+  protected appendCsvHeaders(names: readonly string[]): void {
     for (const fn of names) for (const m of CSV_METRICS) this.csvHeaders.push(`${fn}_${m}`);
   }
 

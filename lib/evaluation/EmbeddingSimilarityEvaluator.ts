@@ -2,6 +2,7 @@ import { type QuantizationPrecision, quantizeEmbeddings } from "../util/quantiza
 import { normalizeEmbeddings } from "../util/similarity.js";
 import { type CsvCell, appendCsvRow } from "./output.js";
 import {
+  type EmbedOptions,
   type EvaluateOptions,
   type EvaluatedModel,
   SentenceEvaluator,
@@ -97,13 +98,18 @@ export class EmbeddingSimilarityEvaluator extends SentenceEvaluator {
     if (this.name) this.primaryMetric = `${this.name}_${this.primaryMetric}`;
   }
 
-  private appendCsvHeaders(names: readonly string[]): void {
+  protected appendCsvHeaders(names: readonly string[]): void {
     for (const fn of names) this.csvHeaders.push(`${fn}_pearson`, `${fn}_spearman`);
   }
 
   private primaryFor(names: readonly SimilarityFunction[]): string {
     if (this.mainSimilarity !== undefined) return `spearman_${this.mainSimilarity}`;
     return names.length > 1 ? "spearman_max" : `spearman_${names[0]}`;
+  }
+
+  /** The embeddings of sentences1 and sentences2: every distinct sentence encoded once. */
+  protected async embedPairs(model: EvaluatedModel, options: EmbedOptions, op: string): Promise<Float32Array[][]> {
+    return embedUnique(model, [this.sentences1, this.sentences2], options, op);
   }
 
   /** Embeddings of one side as sbert scores them: normalized and quantized when a precision is set. */
@@ -136,12 +142,7 @@ export class EmbeddingSimilarityEvaluator extends SentenceEvaluator {
       this.similarityFnNames = [modelSimilarity(model, op)];
       this.appendCsvHeaders(this.similarityFnNames);
     }
-    const [raw1, raw2] = await embedUnique(
-      model,
-      [this.sentences1, this.sentences2],
-      { batchSize: this.batchSize, showProgressBar: this.showProgressBar, truncateDim: this.truncateDim },
-      op,
-    );
+    const [raw1, raw2] = await this.embedPairs(model, { batchSize: this.batchSize, showProgressBar: this.showProgressBar, truncateDim: this.truncateDim }, op);
     const embeddings1 = this.prepare(raw1!);
     const embeddings2 = this.prepare(raw2!);
 

@@ -173,7 +173,7 @@ export class InformationRetrievalEvaluator extends SentenceEvaluator {
     this.primaryMetric = `${this.name ? `${this.name}_` : ""}${guess}_ndcg@${Math.max(...this.ndcgAtK)}`;
   }
 
-  private appendCsvHeaders(names: readonly string[]): void {
+  protected appendCsvHeaders(names: readonly string[]): void {
     for (const fn of names) {
       for (const k of this.accuracyAtK) this.csvHeaders.push(`${fn}-Accuracy@${k}`);
       for (const k of this.precisionRecallAtK) this.csvHeaders.push(`${fn}-Precision@${k}`, `${fn}-Recall@${k}`);

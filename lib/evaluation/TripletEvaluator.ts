@@ -1,5 +1,6 @@
 import { type CsvCell, appendCsvRow } from "./output.js";
 import {
+  type EmbedOptions,
   type EvaluateOptions,
   type EvaluatedModel,
   SentenceEvaluator,
@@ -108,9 +109,14 @@ export class TripletEvaluator extends SentenceEvaluator {
     if (this.name) this.primaryMetric = `${this.name}_${this.primaryMetric}`;
   }
 
-  private appendCsvHeaders(names: readonly string[]): void {
+  protected appendCsvHeaders(names: readonly string[]): void {
     // sbert's CSV header says accuracy_{fn} while the metric key is {fn}_accuracy.
     for (const fn of names) this.csvHeaders.push(`accuracy_${fn}`);
+  }
+
+  /** The embeddings of anchors, positives and negatives: every distinct text encoded once. */
+  protected async embedTriplets(model: EvaluatedModel, options: EmbedOptions, op: string): Promise<Float32Array[][]> {
+    return embedUnique(model, [this.anchors, this.positives, this.negatives], options, op);
   }
 
   private primaryFor(names: readonly SimilarityFunction[]): string {
@@ -122,12 +128,7 @@ export class TripletEvaluator extends SentenceEvaluator {
     const op = "TripletEvaluator";
     checkModel(model, op);
     const { outputPath, epoch = -1, steps = -1 } = options;
-    const [anchors, positives, negatives] = await embedUnique(
-      model,
-      [this.anchors, this.positives, this.negatives],
-      { batchSize: this.batchSize, showProgressBar: this.showProgressBar, truncateDim: this.truncateDim },
-      op,
-    );
+    const [anchors, positives, negatives] = await this.embedTriplets(model, { batchSize: this.batchSize, showProgressBar: this.showProgressBar, truncateDim: this.truncateDim }, op);
     if (this.similarityFnNames.length === 0) {
       this.similarityFnNames = [modelSimilarity(model, op)];
       this.appendCsvHeaders(this.similarityFnNames);

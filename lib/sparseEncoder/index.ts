@@ -14,3 +14,4 @@ export {
   type SpladeWeightSchedulerType,
 } from "./callbacks/SpladeRegularizerWeightSchedulerCallback.js";
 export * as losses from "./losses/index.js";
+export * as evaluation from "./evaluation/index.js";
