@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { basename, isAbsolute, join, normalize, resolve, sep } from "node:path";
 
-import type { NativeModule, NativeTensor } from "../types/native.js";
+import type { NativeModule, NativeTensor, NativeTokenBatch } from "../types/native.js";
 import { SbertError } from "./errors.js";
 import { readJson, readJsonObject, writeFolderAtomically, writeJson } from "./io/files.js";
 import { modelCard } from "./modelCard.js";
@@ -355,6 +355,15 @@ export class SentenceTransformer {
    */
   tokenize(texts: TextInput[], options: { task?: string } = {}): EncodedBatch & { route?: string } {
     return this.inputModule.tokenize(checkInputs(texts), options);
+  }
+
+  /**
+   * The sentence embeddings [rows, dim] of a batch already tokenized (by this model's tokenizer, or one with the same
+   * vocabulary), as a guide model gives them to a loss; not normalized. @internal
+   */
+  embedTokens(batch: NativeTokenBatch): Promise<NativeTensor> {
+    const handles = this.modules.map((m) => m.native);
+    return this.lock.read(() => callNative(OP_ENCODE, (n) => n.encode(handles, batch, { output: "sentence_embedding", normalize: false, truncateDim: 0 })));
   }
 
   /** The number of tokens `prompt` takes at the start of a text (for pooling that leaves prompts out). @internal */

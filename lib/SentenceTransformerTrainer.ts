@@ -339,6 +339,13 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
     return { columns, labels: loss.labelKind === "none" ? null : labels };
   }
 
+  /** batchInputs, with the labels a loss makes itself from the batch (a guide model's embeddings) in place of the dataset's. */
+  async #lossInputs(p: PreparedDataset<L>, rows: number[]): Promise<{ columns: NativeTokenBatch[]; labels: NativeTensorData | null }> {
+    const inputs = this.batchInputs(p, rows);
+    const loss = p.loss as unknown as Loss;
+    return loss.batchLabels === undefined ? inputs : { columns: inputs.columns, labels: await loss.batchLabels(inputs.columns) };
+  }
+
   /** Loads the model weights of a checkpoint folder into the model. */
   protected reloadWeights(dir: string, op: string): Promise<void> {
     return loadModelWeights(this.model as unknown as SentenceTransformer, dir, op);
@@ -561,7 +568,7 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
       // Trainer.evaluation_loop: each batch's loss repeated batch-size times, then the mean.
       let sum = 0;
       for (const b of this.#schedule([p], this.args.perDeviceEvalBatchSize).epoch(0)) {
-        const { columns, labels } = this.batchInputs(p, b.rows);
+        const { columns, labels } = await this.#lossInputs(p, b.rows);
         const { loss, terms } = await this.model.exclusive(() =>
           callNative(`${OP}.evaluate`, () => native.evalLoss(p.objective, columns, labels, p.loss.regularizerWeights?.())),
         );
@@ -767,7 +774,7 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
               await this.#call("onStepBegin");
             }
             const p = train[b.dataset]!;
-            const { columns, labels } = this.batchInputs(p, b.rows);
+            const { columns, labels } = await this.#lossInputs(p, b.rows);
             const { loss, terms } = await this.model.exclusive(() =>
               callNative(`${OP}.train`, () => native.accumulate(p.objective, columns, labels, 1 / micro.length, p.loss.regularizerWeights?.())),
             );

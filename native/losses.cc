@@ -201,6 +201,35 @@ void check_teacher_scores(const at::Tensor& labels, int64_t batch, int64_t candi
   if (labels.isinf().all(1).any().item<bool>()) fail(ErrorCode::Input, "DistillKLDivLoss: a row's teacher scores are all -Infinity (at least one candidate must be scored)");
 }
 
+// GISTEmbedLoss: anchors ranked against the positives (and, unless turned off, the other anchors and positives,
+// then each negative column) by cosine over the temperature; every candidate but the positive that the guide
+// scores above the bound its positive sets is dropped as a likely false negative.
+at::Tensor gist_embed(const LossSpec& spec, const std::vector<at::Tensor>& e, const at::Tensor& guide) {
+  if (e.size() < 2) fail(ErrorCode::Input, "GISTEmbedLoss takes an anchor, a positive and optional negative columns, got " + std::to_string(e.size()) + " column(s)");
+  const int64_t batch = e[0].size(0);
+  const int64_t columns = static_cast<int64_t>(e.size());
+  if (!guide.defined() || guide.dim() != 3 || guide.size(0) != batch || guide.size(1) != columns) {
+    fail(ErrorCode::Input, "GISTEmbedLoss needs the guide model's embeddings of shape [" + std::to_string(batch) + ", " + std::to_string(columns) + ", dim], got " +
+                               (guide.defined() ? shape_of(guide) : std::string("none")));
+  }
+  auto sim = [](const at::Tensor& a, const at::Tensor& b) { return at::cosine_similarity(a.unsqueeze(1), b.unsqueeze(0), -1, 1e-8); };
+  auto g = [&](int64_t c) { return guide.select(1, c).to(e[0].device()); };
+  const auto guided_ap = sim(g(0), g(1));
+  const auto positive = guided_ap.diagonal().view({-1, 1});
+  const auto bound = spec.margin_relative ? positive - positive.abs() * spec.margin : positive - spec.margin;
+  auto filtered = [&](const at::Tensor& scores, const at::Tensor& guided, bool keep_positive) {
+    auto drop = guided > bound;
+    if (keep_positive) drop = drop & at::eye(batch, drop.options()).logical_not();
+    return scores.masked_fill(drop, -INFINITY);
+  };
+  std::vector<at::Tensor> scores{filtered(sim(e[0], e[1]), guided_ap, true)};
+  if (spec.contrast_anchors) scores.push_back(filtered(sim(e[0], e[0]), sim(g(0), g(0)), false));
+  if (spec.contrast_positives) scores.push_back(filtered(sim(e[1], e[1]), sim(g(1), g(1)), false));
+  for (int64_t c = 2; c < columns; ++c) scores.push_back(filtered(sim(e[0], e[c]), sim(g(0), g(c)), false));
+  auto logits = at::cat(scores, 1) / spec.temperature;
+  return at::cross_entropy_loss(logits, at::arange(batch, logits.options().dtype(at::kLong)));
+}
+
 void expect_columns(const std::vector<at::Tensor>& e, size_t n, const char* loss) {
   if (e.size() != n) {
     fail(ErrorCode::Input, std::string(loss) + " takes " + std::to_string(n) + " text columns, got " + std::to_string(e.size()));
@@ -223,6 +252,7 @@ const std::vector<std::string>& loss_names() {
                                                  "MSELoss",
                                                  "MarginMSELoss",
                                                  "DistillKLDivLoss",
+                                                 "GISTEmbedLoss",
                                                  "CrossEncoder.BinaryCrossEntropyLoss",
                                                  "CrossEncoder.CrossEntropyLoss",
                                                  "CrossEncoder.MSELoss",
@@ -248,6 +278,7 @@ LossSpec LossSpec::parse(const std::string& kind) {
   else if (kind == "MSELoss") s.kind = LossKind::MSE;
   else if (kind == "MarginMSELoss") s.kind = LossKind::MarginMSE;
   else if (kind == "DistillKLDivLoss") s.kind = LossKind::DistillKLDiv;
+  else if (kind == "GISTEmbedLoss") s.kind = LossKind::GISTEmbed;
   else if (kind == "CrossEncoder.BinaryCrossEntropyLoss") s.kind = LossKind::CrossEncoderBinaryCrossEntropy;
   else if (kind == "CrossEncoder.CrossEntropyLoss") s.kind = LossKind::CrossEncoderCrossEntropy;
   else if (kind == "CrossEncoder.MSELoss") s.kind = LossKind::CrossEncoderMSE;
@@ -263,7 +294,8 @@ LossSpec LossSpec::parse(const std::string& kind) {
 
 int64_t LossSpec::columns() const {
   switch (kind) {
-    case LossKind::MultipleNegativesRanking: return -1;
+    case LossKind::MultipleNegativesRanking:
+    case LossKind::GISTEmbed: return -1;
     case LossKind::MSE: return -2;
     case LossKind::MarginMSE:
     case LossKind::DistillKLDiv: return -3;
@@ -387,6 +419,8 @@ at::Tensor base_loss(const LossSpec& spec, const std::vector<at::Tensor>& e, con
       auto kl = at::kl_div(student, teacher, at::Reduction::Sum) / static_cast<double>(batch);
       return kl * (spec.student_temperature * spec.student_temperature);
     }
+    case LossKind::GISTEmbed:
+      return gist_embed(spec, e, labels);
     case LossKind::CrossEncoderBinaryCrossEntropy: {
       expect_columns(e, 1, "BinaryCrossEntropyLoss");
       auto x = activate(spec.activation, single_logits(e[0], "BinaryCrossEntropyLoss"));

@@ -29,6 +29,8 @@ enum class LossKind {
   // Distillation from a teacher's scores of (query, positive, negative...) rows.
   MarginMSE,
   DistillKLDiv,
+  // In-batch ranking whose false negatives a guide model's similarities drop (labels: the guide's embeddings).
+  GISTEmbed,
   // Cross-encoder losses: each text column's "embedding" is the classifier's logits for its pairs ([B, num_labels]).
   CrossEncoderBinaryCrossEntropy,
   CrossEncoderCrossEntropy,
@@ -95,6 +97,12 @@ struct LossSpec {
   // DistillKLDiv: the student's scores and the teacher's are each divided by their own temperature.
   double student_temperature = 1.0;
   double teacher_temperature = 1.0;
+  // GISTEmbed: scores divided by the temperature; a candidate the guide scores above the positive's guide score
+  // less `margin` (absolute) or less |score| * margin (relative) is left out; anchor-anchor and positive-positive
+  // similarities join the candidates unless turned off.
+  double temperature = 0.01;
+  bool margin_relative = false;
+  bool contrast_anchors = true, contrast_positives = true;
   std::optional<SpladeRegularizers> splade;
 
   static LossSpec parse(const std::string& kind);
@@ -106,7 +114,8 @@ struct LossSpec {
 // Every loss LossSpec::parse knows, by its sentence-transformers class name.
 const std::vector<std::string>& loss_names();
 
-// The loss over embeddings [B, D] of each text column. `labels` is a float tensor ([B] or [B, D]) or undefined.
+// The loss over embeddings [B, D] of each text column. `labels` is a float tensor ([B] or [B, D]) or undefined;
+// GISTEmbed's are the guide model's embeddings of every column, [B, columns, guide dim].
 // For the list losses (ListNet, Lambda) the one column holds every query's documents in order and `labels` is
 // [queries, most documents] with -inf where a query has fewer.
 // `head` is the Softmax classifier (null for other losses). `terms`, if given, receives the named parts of a loss

@@ -160,6 +160,7 @@ export interface NativeLossSpec {
     | "MSELoss"
     | "MarginMSELoss"
     | "DistillKLDivLoss"
+    | "GISTEmbedLoss"
     | "CrossEncoder.BinaryCrossEntropyLoss"
     | "CrossEncoder.CrossEntropyLoss"
     | "CrossEncoder.MSELoss"
@@ -202,6 +203,13 @@ export interface NativeLossSpec {
   /** DistillKLDivLoss: the student's and the teacher's temperatures (default 1) */
   studentTemperature?: number;
   teacherTemperature?: number;
+  /** GISTEmbedLoss: scores divided by this (default 0.01) */
+  temperature?: number;
+  /** GISTEmbedLoss: how `margin` lowers the positive's guide score into the bound above which candidates are dropped */
+  marginStrategy?: "absolute" | "relative";
+  /** GISTEmbedLoss: anchor-anchor and positive-positive similarities among the candidates (default true) */
+  contrastAnchors?: boolean;
+  contrastPositives?: boolean;
   /** SpladeLoss around the loss above: FLOPS regularizers on the sparse embeddings (thresholds null: none). */
   splade?: {
     documentRegularizerWeight: number;

@@ -321,6 +321,8 @@ const LOSS_OPTIONS: Record<ModelType, Record<string, Record<string, OptionType>>
     SparseCosineSimilarityLoss: { lossFct: "string", cosScoreTransformation: "string" },
     SparseTripletLoss: { distanceMetric: "string", tripletMargin: "number" },
     SparseMSELoss: {},
+    SparseMarginMSELoss: { similarityFct: "string" },
+    SparseDistillKLDivLoss: { similarityFct: "string", temperature: "number", studentTemperature: "number", teacherTemperature: "number" },
   },
 };
 export const LOSS_NAMES = Object.keys(LOSS_OPTIONS["sentence-transformer"]);

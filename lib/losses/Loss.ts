@@ -1,4 +1,4 @@
-import type { NativeLossSpec } from "../../types/native.js";
+import type { NativeLossSpec, NativeTensorData, NativeTokenBatch } from "../../types/native.js";
 import type { SentenceTransformer } from "../SentenceTransformer.js";
 import type { SparseEncoder } from "../sparseEncoder/SparseEncoder.js";
 
@@ -32,6 +32,12 @@ export abstract class Loss {
 
   /** The loss as the native trainer runs it. */
   abstract nativeSpec(): NativeLossSpec;
+
+  /**
+   * Labels the loss computes itself from each batch's token batches, in place of the dataset's (GISTEmbedLoss: its
+   * guide model's embeddings). Left out: the dataset's labels.
+   */
+  batchLabels?(columns: NativeTokenBatch[]): Promise<NativeTensorData>;
 
   /** The loss's options under sentence-transformers' names (for model cards and logs). */
   abstract getConfigDict(): Record<string, unknown>;

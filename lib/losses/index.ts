@@ -13,4 +13,6 @@ export { SoftmaxLoss, type SoftmaxLossOptions } from "./SoftmaxLoss.js";
 export { MSELoss } from "./MSELoss.js";
 export { MarginMSELoss, type MarginMSELossOptions } from "./MarginMSELoss.js";
 export { DistillKLDivLoss, type DistillKLDivLossOptions } from "./DistillKLDivLoss.js";
+export { GISTEmbedLoss, type GISTEmbedLossOptions, type MarginStrategy } from "./GISTEmbedLoss.js";
+export { CachedGISTEmbedLoss, type CachedGISTEmbedLossOptions } from "./CachedGISTEmbedLoss.js";
 export { MatryoshkaLoss, type MatryoshkaLossOptions } from "./MatryoshkaLoss.js";

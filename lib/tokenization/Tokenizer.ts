@@ -449,6 +449,14 @@ export class Tokenizer {
   }
 
   /** Whether `id` is one of the special tokens (added tokens marked special: [CLS], </s>, <|endoftext|>, ...). */
+  /** Whether `other` maps the same tokens to the same ids (added tokens included), as transformers' get_vocab() compares. */
+  sameVocabulary(other: Tokenizer): boolean {
+    if (other === this) return true;
+    if (other.tokenIds.size !== this.tokenIds.size) return false;
+    for (const [token, id] of this.tokenIds) if (other.tokenIds.get(token) !== id) return false;
+    return true;
+  }
+
   isSpecialId(id: number): boolean {
     return this.added.some((t) => t.id === id && t.special);
   }

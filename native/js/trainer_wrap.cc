@@ -222,6 +222,17 @@ LossSpec read_loss_spec(const Napi::Object& o) {
     *field = get_number(o, key);
     if (!(*field > 0) || !std::isfinite(*field)) fail(ErrorCode::Input, std::string(key) + " must be a positive finite number");
   }
+  if (o.Has("temperature")) {
+    s.temperature = get_number(o, "temperature");
+    if (!(s.temperature > 0) || !std::isfinite(s.temperature)) fail(ErrorCode::Input, "temperature must be a positive finite number");
+  }
+  if (o.Has("marginStrategy")) {
+    const auto m = get_string(o, "marginStrategy");
+    if (m != "absolute" && m != "relative") fail(ErrorCode::Input, "marginStrategy must be absolute or relative, got '" + m + "'");
+    s.margin_relative = m == "relative";
+  }
+  if (o.Has("contrastAnchors")) s.contrast_anchors = get_bool(o, "contrastAnchors");
+  if (o.Has("contrastPositives")) s.contrast_positives = get_bool(o, "contrastPositives");
   if (o.Has("splade")) {
     const auto r = get_object(o, "splade");
     SpladeRegularizers splade;

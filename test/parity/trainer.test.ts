@@ -6,7 +6,9 @@
 //   training: per-step loss, learning rate and gradient norm, and every weight after the run, for CoSENTLoss with
 //     gradient accumulation 2 and a warmup fraction, and for two datasets (CoSENTLoss + MultipleNegativesRankingLoss
 //     with NO_DUPLICATES, PROPORTIONAL), and for MarginMSELoss on (query, positive, two negatives) rows labelled
-//     with a teacher's three scores; Python runs its default optimizer (torch's fused AdamW) in float32.
+//     with a teacher's three scores, and for GISTEmbedLoss / CachedGISTEmbedLoss with a guide model of its own
+//     (one sharing the model's tokens, one re-tokenizing the decoded texts at a shorter maximum length); Python runs
+//     its default optimizer (torch's fused AdamW) in float32.
 // AdamW eps is 1e-5 here for the reason test/parity/training.test.ts gives (float32 noise in near-zero gradients).
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -26,15 +28,19 @@ const TOL = 1e-5;
 
 let root: string;
 let folder: string;
+let guideFolder: string;
 beforeAll(async () => {
   root = await tempDir("sbert-trainer-parity-");
   folder = join(root, "bert");
-  await makeTinyBert(folder, { seed: 31 });
-  const file = join(folder, "config.json");
-  const config = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
-  config["hidden_dropout_prob"] = 0;
-  config["attention_probs_dropout_prob"] = 0;
-  await writeFile(file, JSON.stringify(config, null, 2));
+  guideFolder = join(root, "guide");
+  for (const [dir, seed] of [[folder, 31], [guideFolder, 57]] as const) {
+    await makeTinyBert(dir, { seed });
+    const file = join(dir, "config.json");
+    const config = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+    config["hidden_dropout_prob"] = 0;
+    config["attention_probs_dropout_prob"] = 0;
+    await writeFile(file, JSON.stringify(config, null, 2));
+  }
 });
 
 // Words of the fixture vocabulary without accents (BERT's lower-casing strips them).
@@ -48,7 +54,7 @@ function sentences(n: number, seed: number, distinct = n): string[] {
 }
 
 type Columns = Record<string, (string | number | number[])[]>;
-type LossName = "CoSENTLoss" | "MultipleNegativesRankingLoss" | "MarginMSELoss";
+type LossName = "CoSENTLoss" | "MultipleNegativesRankingLoss" | "MarginMSELoss" | "GISTEmbedLoss" | "CachedGISTEmbedLoss";
 
 function pairsData(n: number, seed: number, distinct = n): Columns {
   return { anchor: sentences(n, seed, distinct), positive: sentences(n, seed + 1000) };
@@ -59,6 +65,12 @@ function distillData(n: number, seed: number): Columns {
   const rand = seededRandom(seed + 77);
   const scores = Array.from({ length: n }, () => [4 + 4 * rand(), 4 * rand(), 4 * rand() - 2].map((v) => Math.round(v * 1000) / 1000));
   return { query: sentences(n, seed), positive: sentences(n, seed + 1000), negative_1: sentences(n, seed + 2000), negative_2: sentences(n, seed + 3000), label: scores };
+}
+
+function tripletData(n: number, seed: number, negatives = 1): Columns {
+  const cols: Columns = { anchor: sentences(n, seed), positive: sentences(n, seed + 1000) };
+  for (let k = 0; k < negatives; k++) cols[negatives === 1 ? "negative" : `negative_${k + 1}`] = sentences(n, seed + 2000 + 1000 * k);
+  return cols;
 }
 
 function stsData(n: number, seed: number): Columns {
@@ -76,13 +88,31 @@ interface Case {
   evalDatasets?: Record<string, Columns>;
   losses: Record<string, LossName>;
   args: SentenceTransformerTrainingArgumentsInit;
+  /** the loss's options, ours and Python's */
+  lossOptions?: { ts: Record<string, unknown>; py: Record<string, unknown> };
+  /** GISTEmbedLoss's guide: the guide folder, optionally with a shorter maximum length (it then tokenizes the texts itself) */
+  guide?: { maxSeqLength?: number };
 }
 
 async function ourTrainer(model: SentenceTransformer, c: Case): Promise<SentenceTransformerTrainer> {
   const names = Object.keys(c.datasets);
   const data = Object.fromEntries(names.map((n) => [n, Dataset.fromColumns(c.datasets[n]!)]));
+  let guide: SentenceTransformer | undefined;
+  if (c.guide !== undefined) {
+    guide = await SentenceTransformer.load(guideFolder);
+    if (c.guide.maxSeqLength !== undefined) guide.maxSeqLength = c.guide.maxSeqLength;
+  }
+  const options = c.lossOptions?.ts ?? {};
   const make = (name: LossName) =>
-    name === "CoSENTLoss" ? new losses.CoSENTLoss(model) : name === "MarginMSELoss" ? new losses.MarginMSELoss(model) : new losses.MultipleNegativesRankingLoss(model);
+    name === "CoSENTLoss"
+      ? new losses.CoSENTLoss(model)
+      : name === "MarginMSELoss"
+        ? new losses.MarginMSELoss(model)
+        : name === "GISTEmbedLoss"
+          ? new losses.GISTEmbedLoss(model, { guide: guide!, ...options })
+          : name === "CachedGISTEmbedLoss"
+            ? new losses.CachedGISTEmbedLoss(model, { guide: guide!, ...options })
+            : new losses.MultipleNegativesRankingLoss(model);
   const loss = "*" in c.losses ? make(c.losses["*"]!) : Object.fromEntries(Object.entries(c.losses).map(([n, l]) => [n, make(l)]));
   return new SentenceTransformerTrainer({
     model,
@@ -98,7 +128,16 @@ function request(mode: "schedule" | "train", c: Case, extra: object = {}) {
     mode,
     folder,
     datasets: c.datasets,
-    losses: Object.fromEntries(Object.entries(c.losses).map(([n, l]) => [n, { loss: l }])),
+    losses: Object.fromEntries(
+      Object.entries(c.losses).map(([n, l]) => [
+        n,
+        {
+          loss: l,
+          ...(c.lossOptions && { options: c.lossOptions.py }),
+          ...(c.guide && { guide: { folder: guideFolder, ...(c.guide.maxSeqLength !== undefined && { max_seq_length: c.guide.maxSeqLength }) } }),
+        },
+      ]),
+    ),
     ...(c.evalDatasets && { eval_datasets: c.evalDatasets }),
     args: pyArgs({ saveStrategy: "no", ...c.args, outputDir: undefined }),
     ...extra,
@@ -252,6 +291,38 @@ describe("training against sentence-transformers' SentenceTransformerTrainer", (
     await expectTrainingParity("MarginMSELoss, teacher scores [B, 3]", {
       datasets: { distill: distillData(12, 6) },
       losses: { "*": "MarginMSELoss" },
+      args: { ...common, warmupSteps: 0.25, maxSteps: 4 },
+    });
+  });
+
+  test("GISTEmbedLoss on pairs with NO_DUPLICATES: a guide of the same vocabulary embeds the model's own tokens", async () => {
+    await expectTrainingParity("GISTEmbedLoss, NO_DUPLICATES", {
+      datasets: { pairs: pairsData(14, 11, 10) },
+      losses: { "*": "GISTEmbedLoss" },
+      guide: {},
+      args: { ...common, warmupSteps: 0.25, maxSteps: 4, batchSampler: "no_duplicates" },
+    });
+  });
+
+  test("GISTEmbedLoss on triplets, no anchor-anchor: a guide with a shorter maximum length tokenizes the decoded texts itself", async () => {
+    await expectTrainingParity("GISTEmbedLoss, triplets, re-tokenizing guide", {
+      datasets: { triplets: tripletData(12, 12) },
+      losses: { "*": "GISTEmbedLoss" },
+      lossOptions: { ts: { contrastAnchors: false }, py: { contrast_anchors: false } },
+      guide: { maxSeqLength: 4 },
+      args: { ...common, warmupSteps: 0.25, maxSteps: 4 },
+    });
+  });
+
+  test("CachedGISTEmbedLoss, mini-batches of 3, two negatives, temperature 0.05, relative margin 0.01", async () => {
+    await expectTrainingParity("CachedGISTEmbedLoss, two negatives", {
+      datasets: { triplets: tripletData(12, 13, 2) },
+      losses: { "*": "CachedGISTEmbedLoss" },
+      lossOptions: {
+        ts: { miniBatchSize: 3, temperature: 0.05, marginStrategy: "relative", margin: 0.01 },
+        py: { mini_batch_size: 3, temperature: 0.05, margin_strategy: "relative", margin: 0.01 },
+      },
+      guide: {},
       args: { ...common, warmupSteps: 0.25, maxSteps: 4 },
     });
   });

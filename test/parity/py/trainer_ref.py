@@ -3,7 +3,8 @@
 stdin: {"mode": "schedule" | "train",
         "folder": a model folder SentenceTransformer loads (a plain BERT folder: Transformer + mean pooling),
         "datasets": {name: {column: [values]}} (one entry: a single Dataset, more: a DatasetDict),
-        "losses": {name: {"loss": "CoSENTLoss" | "MultipleNegativesRankingLoss" | "CosineSimilarityLoss" | "MarginMSELoss"}}
+        "losses": {name: {"loss": a loss class name, "options": optional keyword arguments,
+                  "guide": optional {"folder", "max_seq_length"} (GISTEmbedLoss's guide model)}}
                   (one entry named "*": one loss for every dataset),
         "eval_datasets": optional, as "datasets": the evaluation dataset(s),
         "args": SentenceTransformerTrainingArguments keyword arguments (Python names),
@@ -52,7 +53,14 @@ def run(req):
         eval_dataset = next(iter(evals.values())) if len(evals) == 1 else DatasetDict(evals)
 
     def make_loss(spec):
-        return getattr(losses, spec["loss"])(model)
+        options = dict(spec.get("options", {}))
+        if "guide" in spec:
+            # GISTEmbedLoss / CachedGISTEmbedLoss: the guide model, from its own folder, with an optional max_seq_length.
+            guide = SentenceTransformer(spec["guide"]["folder"], device="cpu")
+            if "max_seq_length" in spec["guide"]:
+                guide.max_seq_length = spec["guide"]["max_seq_length"]
+            options["guide"] = guide
+        return getattr(losses, spec["loss"])(model, **options)
 
     if "*" in req["losses"]:
         loss = make_loss(req["losses"]["*"])
