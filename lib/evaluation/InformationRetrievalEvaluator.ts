@@ -36,6 +36,14 @@ export interface InformationRetrievalEvaluatorOptions {
   mainScoreFunction?: SimilarityFunction | null;
   /** Also write each query's ranked hits as JSON lines, one file per score function. */
   writePredictions?: boolean;
+  /** Text put before every query (instead of the model's "query" prompt). */
+  queryPrompt?: string | null;
+  /** A key of the model's prompts to use for the queries. */
+  queryPromptName?: string | null;
+  /** Text put before every corpus entry (instead of the model's document prompt). */
+  corpusPrompt?: string | null;
+  /** A key of the model's prompts to use for the corpus. */
+  corpusPromptName?: string | null;
 }
 
 /** The metrics of one score function, keyed by k. */
@@ -53,7 +61,8 @@ interface Hit {
   score: number;
 }
 
-function checkKs(values: number[] | undefined, fallback: number[], op: string, arg: string): number[] {
+/** A list of k's: positive integers, duplicates dropped; `fallback` when undefined. */
+export function checkKs(values: number[] | undefined, fallback: number[], op: string, arg: string): number[] {
   const ks = values ?? fallback;
   if (!Array.isArray(ks) || ks.length === 0) throw new RangeError(`${op}: ${arg} must be a non-empty array of positive integers`);
   ks.forEach((k, i) => checkPositiveInt(k, op, `${arg}[${i}]`));
@@ -98,6 +107,10 @@ export class InformationRetrievalEvaluator extends SentenceEvaluator {
   scoreFunctionNames: string[];
   readonly mainScoreFunction: SimilarityFunction | undefined;
   readonly writePredictions: boolean;
+  readonly queryPrompt: string | undefined;
+  readonly queryPromptName: string | undefined;
+  readonly corpusPrompt: string | undefined;
+  readonly corpusPromptName: string | undefined;
   readonly csvFile: string;
   readonly predictionsFile: string | undefined;
   csvHeaders: string[];
@@ -161,6 +174,16 @@ export class InformationRetrievalEvaluator extends SentenceEvaluator {
     }
     this.mainScoreFunction = options.mainScoreFunction ? toSimilarityFunction(options.mainScoreFunction, `${op}: mainScoreFunction`) : undefined;
     this.writePredictions = options.writePredictions ?? false;
+    const optionalString = (arg: "queryPrompt" | "queryPromptName" | "corpusPrompt" | "corpusPromptName"): string | undefined => {
+      const v = options[arg];
+      if (v === undefined || v === null) return undefined;
+      if (typeof v !== "string") throw new TypeError(`${op}: ${arg} must be a string`);
+      return v;
+    };
+    this.queryPrompt = optionalString("queryPrompt");
+    this.queryPromptName = optionalString("queryPromptName");
+    this.corpusPrompt = optionalString("corpusPrompt");
+    this.corpusPromptName = optionalString("corpusPromptName");
 
     const suffix = this.name ? `_${this.name}` : "";
     this.csvFile = `Information-Retrieval_evaluation${suffix}_results.csv`;
@@ -243,13 +266,18 @@ export class InformationRetrievalEvaluator extends SentenceEvaluator {
     const maxK = Math.max(...this.mrrAtK, ...this.ndcgAtK, ...this.accuracyAtK, ...this.precisionRecallAtK, ...this.mapAtK);
     const embedOptions = { batchSize: this.batchSize, showProgressBar: this.showProgressBar, truncateDim: this.truncateDim };
     // Queries and corpus as sentence-transformers embeds them: encode_query and encode_document.
-    const queryEmbeddings = await embed(model, this.queries, { ...embedOptions, task: "query" }, op);
+    const queryEmbeddings = await embed(model, this.queries, { ...embedOptions, task: "query", prompt: this.queryPrompt, promptName: this.queryPromptName }, op);
 
     const heaps: Record<string, TopK[]> = {};
     for (const name of Object.keys(scoreFunctions)) heaps[name] = queryEmbeddings.map(() => new TopK(maxK));
 
     for (let start = 0; start < this.corpus.length; start += this.corpusChunkSize) {
-      const chunk = await embed(model, this.corpus.slice(start, start + this.corpusChunkSize), { ...embedOptions, task: "document" }, op);
+      const chunk = await embed(
+        model,
+        this.corpus.slice(start, start + this.corpusChunkSize),
+        { ...embedOptions, task: "document", prompt: this.corpusPrompt, promptName: this.corpusPromptName },
+        op,
+      );
       for (const [name, fn] of Object.entries(scoreFunctions)) {
         forEachScoreRow(
           fn,
@@ -347,6 +375,12 @@ export class InformationRetrievalEvaluator extends SentenceEvaluator {
   }
 
   override getConfigDict(): Record<string, unknown> {
-    return this.truncateDim === undefined ? {} : { truncate_dim: this.truncateDim };
+    return {
+      ...(this.truncateDim !== undefined && { truncate_dim: this.truncateDim }),
+      ...(this.queryPrompt !== undefined && { query_prompt: this.queryPrompt }),
+      ...(this.queryPromptName !== undefined && { query_prompt_name: this.queryPromptName }),
+      ...(this.corpusPrompt !== undefined && { corpus_prompt: this.corpusPrompt }),
+      ...(this.corpusPromptName !== undefined && { corpus_prompt_name: this.corpusPromptName }),
+    };
   }
 }

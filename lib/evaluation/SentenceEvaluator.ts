@@ -8,6 +8,10 @@ export interface EvaluationEncodeOptions {
   batchSize?: number;
   showProgressBar?: boolean;
   normalizeEmbeddings?: boolean;
+  /** Text put before every sentence (only passed when an evaluator is given one). */
+  prompt?: string;
+  /** A key of the model's prompts (only passed when an evaluator is given one). */
+  promptName?: string;
 }
 
 /** What the evaluators need of a model (a SentenceTransformer has it). */
@@ -130,12 +134,19 @@ export interface EmbedOptions {
   truncateDim?: number | undefined;
   /** Encode as queries or documents (encodeQuery / encodeDocument where the model has them), as Python's evaluators do. */
   task?: "query" | "document";
+  prompt?: string | undefined;
+  promptName?: string | undefined;
 }
 
 /** Encodes `texts` and checks the model returned one Float32Array each, truncated to `truncateDim` if set. */
 export async function embed(model: EvaluatedModel, texts: string[], options: EmbedOptions, op: string): Promise<Float32Array[]> {
   const encode = (options.task === "query" ? model.encodeQuery : options.task === "document" ? model.encodeDocument : undefined) ?? model.encode;
-  const embeddings = await encode.call(model, texts, { batchSize: options.batchSize, showProgressBar: options.showProgressBar });
+  const embeddings = await encode.call(model, texts, {
+    batchSize: options.batchSize,
+    showProgressBar: options.showProgressBar,
+    ...(options.prompt !== undefined && { prompt: options.prompt }),
+    ...(options.promptName !== undefined && { promptName: options.promptName }),
+  });
   if (!Array.isArray(embeddings) || embeddings.length !== texts.length) {
     throw new TypeError(`${op}: model.encode returned ${Array.isArray(embeddings) ? embeddings.length : "no"} embeddings for ${texts.length} sentences`);
   }

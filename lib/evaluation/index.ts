@@ -25,6 +25,16 @@ export {
   type RetrievalScores,
   InformationRetrievalEvaluator,
 } from "./InformationRetrievalEvaluator.js";
+export {
+  type NanoBEIRDatasetName,
+  type NanoBEIREvaluatorOptions,
+  type NanoBEIRRetrievalOptions,
+  NANOBEIR_DATASETS,
+  NANOBEIR_DEFAULT_DATASET_ID,
+  NanoBEIREvaluator,
+  loadNanoBEIRSplit,
+  numpyMean,
+} from "./NanoBEIREvaluator.js";
 export { type SequentialEvaluatorOptions, SequentialEvaluator } from "./SequentialEvaluator.js";
 export { type MSEEvaluatorOptions, MSEEvaluator } from "./MSEEvaluator.js";
 export { type TranslationEvaluatorOptions, TranslationEvaluator } from "./TranslationEvaluator.js";

@@ -433,6 +433,31 @@ describe("InformationRetrievalEvaluator", () => {
     expect(model.calls).toEqual([["query one", "query two"], ["doc 1", "doc 2", "doc 3", "doc 4"], ["doc 5", "doc 6"]]);
   });
 
+  it("passes queryPrompt / corpusPromptName to encodeQuery / encodeDocument, and records them in the config", async () => {
+    const seen: Array<[string, unknown]> = [];
+    const inner = angleModel(irAngles);
+    const model = {
+      encode: inner.encode.bind(inner),
+      encodeQuery: (s: string[], o?: Record<string, unknown>) => (seen.push(["query", o?.["prompt"] ?? o?.["promptName"]]), inner.encode(s)),
+      encodeDocument: (s: string[], o?: Record<string, unknown>) => (seen.push(["document", o?.["prompt"] ?? o?.["promptName"]]), inner.encode(s)),
+    };
+    const ev = new InformationRetrievalEvaluator(irQueries, irCorpus, irRelevant, { ...irK, queryPrompt: "q: ", corpusPromptName: "passage" });
+    await ev.evaluate(model);
+    expect(seen).toEqual([
+      ["query", "q: "],
+      ["document", "passage"],
+    ]);
+    expect(ev.getConfigDict()).toEqual({ query_prompt: "q: ", corpus_prompt_name: "passage" });
+    // Without them, nothing is passed and the model's own prompts apply.
+    seen.length = 0;
+    await new InformationRetrievalEvaluator(irQueries, irCorpus, irRelevant, irK).evaluate(model);
+    expect(seen).toEqual([
+      ["query", undefined],
+      ["document", undefined],
+    ]);
+    expect(() => new InformationRetrievalEvaluator(irQueries, irCorpus, irRelevant, { queryPrompt: 3 as never })).toThrow(/queryPrompt must be a string/);
+  });
+
   it("uses the default k lists and sbert's key names", async () => {
     const ev = new InformationRetrievalEvaluator(irQueries, irCorpus, irRelevant, { name: "nano" });
     expect(ev.primaryMetric).toBe("nano_cosine_ndcg@10");

@@ -23,6 +23,10 @@ export interface SparseInformationRetrievalEvaluatorOptions extends Omit<Informa
  */
 export class SparseInformationRetrievalEvaluator extends InformationRetrievalEvaluator {
   readonly maxActiveDims: number | undefined;
+  /** The last evaluation's statistics (query_active_dims … avg_flops), unprefixed. */
+  sparsityStats: Record<string, number> = {};
+  /** The last evaluation's activation counts per dimension, summed over the queries and over the corpus, and how many texts each sums. */
+  countVectors: { query?: { counts: Int32Array; texts: number }; corpus?: { counts: Int32Array; texts: number } } = {};
 
   constructor(
     queries: Record<string, string>,
@@ -42,7 +46,15 @@ export class SparseInformationRetrievalEvaluator extends InformationRetrievalEva
   }
 
   override evaluate(model: SparseEncoder | EvaluatedModel, options: EvaluateOptions = {}): Promise<Record<string, number>> {
-    return evaluateSparse(this, model, this.maxActiveDims, options.outputPath, (m) => super.evaluate(m, options), irStats, "SparseInformationRetrievalEvaluator");
+    const statsOf = (records: readonly SparsityRecord[]): Record<string, number> => {
+      this.countVectors = {
+        ...(records.some((r) => r.task !== "document") && { query: sumCounts(records.filter((r) => r.task !== "document")) }),
+        ...(records.some((r) => r.task === "document") && { corpus: sumCounts(records.filter((r) => r.task === "document")) }),
+      };
+      this.sparsityStats = irStats(records);
+      return this.sparsityStats;
+    };
+    return evaluateSparse(this, model, this.maxActiveDims, options.outputPath, (m) => super.evaluate(m, options), statsOf, "SparseInformationRetrievalEvaluator");
   }
 
   override getConfigDict(): Record<string, unknown> {
@@ -60,18 +72,22 @@ function irStats(records: readonly SparsityRecord[]): Record<string, number> {
     stats["corpus_active_dims"] = corpus.reduce((a, r) => a + r.activeDims * r.count, 0) / total;
     stats["corpus_sparsity_ratio"] = corpus.reduce((a, r) => a + r.sparsityRatio * r.count, 0) / total;
   }
-  stats["avg_flops"] = avgFlops(queries, corpus);
+  stats["avg_flops"] = queries.length === 0 || corpus.length === 0 ? 0 : avgFlops(sumCounts(queries), sumCounts(corpus));
   return stats;
 }
 
+/** The activation counts of several encode calls summed per dimension (int32, as sentence-transformers' count vectors). */
+export function sumCounts(records: readonly SparsityRecord[]): { counts: Int32Array; texts: number } {
+  const counts = new Int32Array(records[0]?.countVector.length ?? 0);
+  for (const r of records) for (let j = 0; j < counts.length; j++) counts[j]! += r.countVector[j]!;
+  return { counts, texts: records.reduce((a, r) => a + r.count, 0) };
+}
+
 /** The dot product of the mean activation count vectors of the queries and of the corpus (in float32, as torch). */
-function avgFlops(queries: readonly SparsityRecord[], corpus: readonly SparsityRecord[]): number {
-  if (queries.length === 0 || corpus.length === 0) return 0;
-  const mean = (records: readonly SparsityRecord[]): Float32Array => {
-    const total = records.reduce((a, r) => a + r.count, 0);
-    const out = new Float32Array(records[0]!.countVector.length);
-    for (const r of records) for (let j = 0; j < out.length; j++) out[j]! += r.countVector[j]!;
-    for (let j = 0; j < out.length; j++) out[j] = out[j]! / total;
+export function avgFlops(queries: { counts: Int32Array; texts: number }, corpus: { counts: Int32Array; texts: number }): number {
+  const mean = ({ counts, texts }: { counts: Int32Array; texts: number }): Float32Array => {
+    const out = new Float32Array(counts.length);
+    for (let j = 0; j < out.length; j++) out[j] = counts[j]! / texts;
     return out;
   };
   const q = mean(queries);

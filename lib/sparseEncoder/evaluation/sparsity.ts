@@ -63,7 +63,14 @@ export class SparsityRecorder implements EvaluatedModel {
   }
 
   private async run(task: "query" | "document" | undefined, sentences: string[], opts: EvaluationEncodeOptions = {}): Promise<Float32Array[]> {
-    const options = { batchSize: opts.batchSize, showProgressBar: opts.showProgressBar, convertToSparseTensor: false as const, maxActiveDims: this.maxActiveDims };
+    const options = {
+      batchSize: opts.batchSize,
+      showProgressBar: opts.showProgressBar,
+      convertToSparseTensor: false as const,
+      maxActiveDims: this.maxActiveDims,
+      ...(opts.prompt !== undefined && { prompt: opts.prompt }),
+      ...(opts.promptName !== undefined && { promptName: opts.promptName }),
+    };
     const out =
       task === "query"
         ? await this.model.encodeQuery(sentences, options)
