@@ -369,7 +369,7 @@ export async function fit(model: SentenceTransformer, options: FitOptions): Prom
           const batch = nextBatch(o);
           const loss = objectives[o]![1];
           const columns = tokenizeColumns(model, batch[0]!.texts.map((_, c) => batch.map((ex) => ex.texts[c]!)));
-          const labels = labelTensor(loss, batch.map((ex) => ex.label));
+          const labels = loss.batchLabels ? await loss.batchLabels(columns) : labelTensor(loss, batch.map((ex) => ex.label));
           const result = await model.exclusive(() => callNative("fit.step", () => trainer.step(o, columns, labels)));
           const entry = { step: result.step, epoch: epoch + (s + 1) / stepsPerEpoch, loss: result.loss, lr: result.lr };
           log.push(entry);

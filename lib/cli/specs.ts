@@ -262,6 +262,16 @@ export type ModelType = (typeof MODEL_TYPES)[number];
  * of loss sections, which checkLossSection and the builders read. Names are the classes of `losses` and
  * `crossEncoder.losses`.
  */
+// GISTEmbedLoss's options; `guide` is the guide model's folder or Hub id (required).
+const GIST_OPTIONS: Record<string, OptionType> = {
+  guide: "string",
+  temperature: "number",
+  marginStrategy: "string",
+  margin: "number",
+  contrastAnchors: "boolean",
+  contrastPositives: "boolean",
+};
+
 const LOSS_OPTIONS: Record<ModelType, Record<string, Record<string, OptionType>>> = {
   "sentence-transformer": {
     CosineSimilarityLoss: { lossFct: "string", cosScoreTransformation: "string" },
@@ -285,6 +295,8 @@ const LOSS_OPTIONS: Record<ModelType, Record<string, Record<string, OptionType>>
     MSELoss: {},
     MarginMSELoss: { similarityFct: "string" },
     DistillKLDivLoss: { similarityFct: "string", temperature: "number", studentTemperature: "number", teacherTemperature: "number" },
+    GISTEmbedLoss: GIST_OPTIONS,
+    CachedGISTEmbedLoss: { ...GIST_OPTIONS, miniBatchSize: "int" },
     MatryoshkaLoss: {},
   },
   "cross-encoder": {
@@ -326,6 +338,8 @@ const LOSS_OPTIONS: Record<ModelType, Record<string, Record<string, OptionType>>
   },
 };
 export const LOSS_NAMES = Object.keys(LOSS_OPTIONS["sentence-transformer"]);
+/** The losses whose `guide` option names a model (a folder, relative to the config, or a Hub id) loaded beside the one trained. */
+const GUIDED_LOSSES = ["GISTEmbedLoss", "CachedGISTEmbedLoss"];
 export const CROSS_ENCODER_LOSS_NAMES = Object.keys(LOSS_OPTIONS["cross-encoder"]);
 export const SPARSE_ENCODER_LOSS_NAMES = Object.keys(LOSS_OPTIONS["sparse-encoder"]);
 
@@ -373,6 +387,7 @@ export function checkLossSection(sec: Section, modelType: ModelType = "sentence-
     sec.fail("name", `${name} does not train alone: wrap it, as {name: SpladeLoss, loss: {name: ${name}}, documentRegularizerWeight: 3e-5}`);
   }
   if (name === "SoftmaxLoss" && !sec.has("numLabels")) sec.fail("numLabels", "is required for SoftmaxLoss");
+  if (GUIDED_LOSSES.includes(name) && !sec.has("guide")) sec.fail("guide", `is required for ${name}: the guide model's folder or Hub id`);
 }
 
 function readOption(sec: Section, key: string, type: OptionType): unknown {
@@ -412,11 +427,29 @@ function asConfigError(sec: Section, e: unknown): unknown {
 type LossCtor = new (model: SentenceTransformer, options?: Record<string, unknown>) => Loss;
 type CrossEncoderLossCtor = new (model: CrossEncoder, options?: Record<string, unknown>) => CrossEncoderLoss;
 
-export function buildLoss(sec: Section, model: SentenceTransformer): Loss {
+/**
+ * The guide model a loss section names (GISTEmbedLoss's `guide`, also inside a MatryoshkaLoss), loaded from a
+ * folder relative to `base` or the Hub; undefined when the loss takes none.
+ */
+export async function loadLossGuide(sec: Section, base: string, device: string | undefined): Promise<SentenceTransformer | undefined> {
+  const name = sec.string("name", true);
+  if (name === "MatryoshkaLoss") return loadLossGuide(lossSection(sec.raw("loss"), sec.field("loss")), base, device);
+  if (!GUIDED_LOSSES.includes(name)) return undefined;
+  const where = sec.string("guide", true);
+  const { SentenceTransformer } = await import("../SentenceTransformer.js");
+  try {
+    return await SentenceTransformer.load(await localOrId(where, base), { ...(device !== undefined && { device }) });
+  } catch (e) {
+    throw new ConfigError(sec.field("guide"), `${where} does not load as a SentenceTransformer: ${(e as Error).message}`);
+  }
+}
+
+/** The loss a section names; `guide` is the model loadLossGuide loaded for it. */
+export function buildLoss(sec: Section, model: SentenceTransformer, guide?: SentenceTransformer): Loss {
   const name = sec.string("name", true);
   try {
     if (name === "MatryoshkaLoss") {
-      const inner = buildLoss(lossSection(sec.raw("loss"), sec.field("loss")), model);
+      const inner = buildLoss(lossSection(sec.raw("loss"), sec.field("loss")), model, guide);
       return new losses.MatryoshkaLoss(model, inner, {
         matryoshkaDims: sec.numbers("matryoshkaDims")!,
         ...(sec.has("matryoshkaWeights") && { matryoshkaWeights: sec.numbers("matryoshkaWeights")! }),
@@ -424,6 +457,7 @@ export function buildLoss(sec: Section, model: SentenceTransformer): Loss {
       });
     }
     const options = lossOptions(sec, "sentence-transformer", name);
+    if (GUIDED_LOSSES.includes(name)) options["guide"] = guide;
     const Ctor = (losses as unknown as Record<string, LossCtor>)[name]!;
     return name === "MSELoss" ? new Ctor(model) : new Ctor(model, options);
   } catch (e) {

@@ -20,6 +20,7 @@ import { ConfigError, Section, readConfigFile } from "./config.js";
 import {
   buildEvaluator,
   buildLoss,
+  loadLossGuide,
   checkEvaluatorSection,
   checkLossSection,
   checkTrainSection,
@@ -56,7 +57,8 @@ export const trainSpec: CommandSpec = {
     "             (cross-encoders: label, labels, score or scores). For ListNetLoss and LambdaLoss, texts are",
     "             [query column, documents column] (a list per row) and label a column of score lists.",
     "  loss:      a name or {name, ...options}: any class of sbert-node's losses, e.g.",
-    "             {name: CoSENTLoss, scale: 20}; MatryoshkaLoss takes {loss: {...}, matryoshkaDims: [...]}.",
+    "             {name: CoSENTLoss, scale: 20}; MatryoshkaLoss takes {loss: {...}, matryoshkaDims: [...]};",
+    "             GISTEmbedLoss and CachedGISTEmbedLoss take guide: the guide model's folder or Hub id.",
     "             Cross-encoders: a class of crossEncoder.losses (BinaryCrossEntropyLoss, CrossEntropyLoss,",
     "             MSELoss, MarginMSELoss, MultipleNegativesRankingLoss, CachedMultipleNegativesRankingLoss,",
     "             ListNetLoss, LambdaLoss), e.g. {name: LambdaLoss, k: 10}; default BinaryCrossEntropyLoss",
@@ -336,8 +338,10 @@ async function trainSentenceTransformer(job: TrainJob): Promise<number> {
   const { plan, base, train, fit, outputPath, checkpointPath, resume, showProgressBar } = job;
   // 2. Model, data, loss, evaluator.
   const model = await buildModel(plan, base, job.device);
+  let guide: SentenceTransformer | undefined;
   try {
-    const loss = buildLoss(job.lossSec!, model);
+    guide = await loadLossGuide(job.lossSec!, base, job.device);
+    const loss = buildLoss(job.lossSec!, model, guide);
     const trainData = await loadSpecDataset(datasetSection(train), base, "train");
     const examples = trainExamples(trainData, train, loss);
     if (examples.length === 0) throw new ConfigError(train.field("path"), "the training data has no rows");
@@ -439,6 +443,7 @@ async function trainSentenceTransformer(job: TrainJob): Promise<number> {
       stop.dispose();
     }
   } finally {
+    guide?.dispose();
     model.dispose();
   }
 }

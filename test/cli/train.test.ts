@@ -232,7 +232,28 @@ fit:
     expect(bad.stderr).toMatch(/DistillKLDivLoss needs the teacher's scores of the candidates .* got a list of 1 values/);
   });
 
+  test("a GISTEmbedLoss config: the guide model loads from its folder (relative to the config) and guides training", async () => {
+    const config = {
+      model: "base",
+      train: { path: "anchors.csv", columns: { texts: ["anchor", "positive"] } },
+      loss: { name: "GISTEmbedLoss", guide: "base", temperature: 0.05, marginStrategy: "relative", margin: 0.05 },
+      fit: { epochs: 1, batchSize: 16, lr: 1e-3, batchSampler: "no_duplicates", outputPath: "out-gist", seed: 1 },
+    };
+    await writeFile(join(root, "gist.json"), JSON.stringify(config));
+    const r = await runCli(["train", join(root, "gist.json"), "--quiet"], { timeoutMs: 240_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.out.trim()) as Record<string, unknown>;
+    expect(summary["globalStep"]).toBe(4);
+    expect(existsSync(join(root, "out-gist", "modules.json"))).toBe(true);
+  });
+
   test.each([
+    ["a GISTEmbedLoss without a guide", { loss: { name: "GISTEmbedLoss" } }, /config: loss\.guide: is required for GISTEmbedLoss: the guide model's folder or Hub id/],
+    [
+      "a guide that is not a model",
+      { loss: { name: "CachedGISTEmbedLoss", guide: "train.jsonl" }, train: { path: "anchors.csv", columns: { texts: ["anchor", "positive"] } } },
+      /config: loss\.guide: train\.jsonl does not load as a SentenceTransformer/,
+    ],
     ["an unknown fit field, with a suggestion", { fit: { epoch: 3, outputPath: "x" } }, /config: fit\.epoch: unknown field \(did you mean 'epochs'\?\)/],
     ["an unknown loss", { loss: { name: "CosineLoss" } }, /config: loss\.name: must be one of .*CosineSimilarityLoss.*got "CosineLoss"/],
     ["a bad loss option type", { loss: { name: "CoSENTLoss", scale: "big" } }, /config: loss\.scale: must be a number, got "big"/],
