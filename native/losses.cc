@@ -230,6 +230,16 @@ at::Tensor gist_embed(const LossSpec& spec, const std::vector<at::Tensor>& e, co
   return at::cross_entropy_loss(logits, at::arange(batch, logits.options().dtype(at::kLong)));
 }
 
+// MegaBatchMarginLoss: per anchor, relu(positive margin - cos(anchor, its positive)) plus relu(cos(anchor, the
+// most similar other positive) - negative margin), averaged over the anchors.
+at::Tensor mega_batch_margin(const LossSpec& spec, const at::Tensor& anchors, const at::Tensor& positives) {
+  auto scores = cos_sim_matrix(anchors, positives);
+  const auto diagonal = at::eye(scores.size(0), scores.size(1), scores.options().dtype(at::kBool));
+  auto positive = scores.diagonal();
+  auto hardest = std::get<0>(scores.masked_fill(diagonal, -INFINITY).max(1));
+  return (at::relu(spec.positive_margin - positive) + at::relu(hardest - spec.negative_margin)).mean();
+}
+
 void expect_columns(const std::vector<at::Tensor>& e, size_t n, const char* loss) {
   if (e.size() != n) {
     fail(ErrorCode::Input, std::string(loss) + " takes " + std::to_string(n) + " text columns, got " + std::to_string(e.size()));
@@ -253,6 +263,7 @@ const std::vector<std::string>& loss_names() {
                                                  "MarginMSELoss",
                                                  "DistillKLDivLoss",
                                                  "GISTEmbedLoss",
+                                                 "MegaBatchMarginLoss",
                                                  "CrossEncoder.BinaryCrossEntropyLoss",
                                                  "CrossEncoder.CrossEntropyLoss",
                                                  "CrossEncoder.MSELoss",
@@ -279,6 +290,7 @@ LossSpec LossSpec::parse(const std::string& kind) {
   else if (kind == "MarginMSELoss") s.kind = LossKind::MarginMSE;
   else if (kind == "DistillKLDivLoss") s.kind = LossKind::DistillKLDiv;
   else if (kind == "GISTEmbedLoss") s.kind = LossKind::GISTEmbed;
+  else if (kind == "MegaBatchMarginLoss") s.kind = LossKind::MegaBatchMargin;
   else if (kind == "CrossEncoder.BinaryCrossEntropyLoss") s.kind = LossKind::CrossEncoderBinaryCrossEntropy;
   else if (kind == "CrossEncoder.CrossEntropyLoss") s.kind = LossKind::CrossEncoderCrossEntropy;
   else if (kind == "CrossEncoder.MSELoss") s.kind = LossKind::CrossEncoderMSE;
@@ -421,6 +433,13 @@ at::Tensor base_loss(const LossSpec& spec, const std::vector<at::Tensor>& e, con
     }
     case LossKind::GISTEmbed:
       return gist_embed(spec, e, labels);
+    case LossKind::MegaBatchMargin:
+      if (e.size() != 2) {
+        fail(ErrorCode::Input, "MegaBatchMarginLoss takes exactly 2 text columns (anchor, positive): it mines each anchor's negative among the other positives, got " +
+                                   std::to_string(e.size()));
+      }
+      if (e[0].size(0) < 2) fail(ErrorCode::Input, "MegaBatchMarginLoss needs batches of at least 2 rows: each anchor's negative is another row's positive");
+      return mega_batch_margin(spec, e[0], e[1]);
     case LossKind::CrossEncoderBinaryCrossEntropy: {
       expect_columns(e, 1, "BinaryCrossEntropyLoss");
       auto x = activate(spec.activation, single_logits(e[0], "BinaryCrossEntropyLoss"));

@@ -31,6 +31,8 @@ enum class LossKind {
   DistillKLDiv,
   // In-batch ranking whose false negatives a guide model's similarities drop (labels: the guide's embeddings).
   GISTEmbed,
+  // Each anchor's positive scored above one margin and its hardest in-batch negative below another.
+  MegaBatchMargin,
   // Cross-encoder losses: each text column's "embedding" is the classifier's logits for its pairs ([B, num_labels]).
   CrossEncoderBinaryCrossEntropy,
   CrossEncoderCrossEntropy,
@@ -103,6 +105,8 @@ struct LossSpec {
   double temperature = 0.01;
   bool margin_relative = false;
   bool contrast_anchors = true, contrast_positives = true;
+  // MegaBatchMargin: the cosine a positive should reach, and the one the hardest negative should stay under.
+  double positive_margin = 0.8, negative_margin = 0.3;
   std::optional<SpladeRegularizers> splade;
 
   static LossSpec parse(const std::string& kind);

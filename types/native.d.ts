@@ -161,6 +161,7 @@ export interface NativeLossSpec {
     | "MarginMSELoss"
     | "DistillKLDivLoss"
     | "GISTEmbedLoss"
+    | "MegaBatchMarginLoss"
     | "CrossEncoder.BinaryCrossEntropyLoss"
     | "CrossEncoder.CrossEntropyLoss"
     | "CrossEncoder.MSELoss"
@@ -210,6 +211,9 @@ export interface NativeLossSpec {
   /** GISTEmbedLoss: anchor-anchor and positive-positive similarities among the candidates (default true) */
   contrastAnchors?: boolean;
   contrastPositives?: boolean;
+  /** MegaBatchMarginLoss: the cosine a positive should reach (default 0.8) and the hardest negative stay under (0.3) */
+  positiveMargin?: number;
+  negativeMargin?: number;
   /** SpladeLoss around the loss above: FLOPS regularizers on the sparse embeddings (thresholds null: none). */
   splade?: {
     documentRegularizerWeight: number;

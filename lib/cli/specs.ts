@@ -297,6 +297,7 @@ const LOSS_OPTIONS: Record<ModelType, Record<string, Record<string, OptionType>>
     DistillKLDivLoss: { similarityFct: "string", temperature: "number", studentTemperature: "number", teacherTemperature: "number" },
     GISTEmbedLoss: GIST_OPTIONS,
     CachedGISTEmbedLoss: { ...GIST_OPTIONS, miniBatchSize: "int" },
+    MegaBatchMarginLoss: { positiveMargin: "number", negativeMargin: "number", useMiniBatchedVersion: "boolean", miniBatchSize: "int" },
     MatryoshkaLoss: {},
   },
   "cross-encoder": {

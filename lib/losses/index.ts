@@ -15,4 +15,5 @@ export { MarginMSELoss, type MarginMSELossOptions } from "./MarginMSELoss.js";
 export { DistillKLDivLoss, type DistillKLDivLossOptions } from "./DistillKLDivLoss.js";
 export { GISTEmbedLoss, type GISTEmbedLossOptions, type MarginStrategy } from "./GISTEmbedLoss.js";
 export { CachedGISTEmbedLoss, type CachedGISTEmbedLossOptions } from "./CachedGISTEmbedLoss.js";
+export { MegaBatchMarginLoss, type MegaBatchMarginLossOptions } from "./MegaBatchMarginLoss.js";
 export { MatryoshkaLoss, type MatryoshkaLossOptions } from "./MatryoshkaLoss.js";

@@ -8,7 +8,7 @@
 //     with NO_DUPLICATES, PROPORTIONAL), and for MarginMSELoss on (query, positive, two negatives) rows labelled
 //     with a teacher's three scores, and for GISTEmbedLoss / CachedGISTEmbedLoss with a guide model of its own
 //     (one sharing the model's tokens, one re-tokenizing the decoded texts at a shorter maximum length); Python runs
-//     its default optimizer (torch's fused AdamW) in float32.
+//     its default optimizer (torch's fused AdamW) in float32; and MegaBatchMarginLoss with its gradient cache.
 // AdamW eps is 1e-5 here for the reason test/parity/training.test.ts gives (float32 noise in near-zero gradients).
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -54,7 +54,7 @@ function sentences(n: number, seed: number, distinct = n): string[] {
 }
 
 type Columns = Record<string, (string | number | number[])[]>;
-type LossName = "CoSENTLoss" | "MultipleNegativesRankingLoss" | "MarginMSELoss" | "GISTEmbedLoss" | "CachedGISTEmbedLoss";
+type LossName = "CoSENTLoss" | "MultipleNegativesRankingLoss" | "MarginMSELoss" | "GISTEmbedLoss" | "CachedGISTEmbedLoss" | "MegaBatchMarginLoss";
 
 function pairsData(n: number, seed: number, distinct = n): Columns {
   return { anchor: sentences(n, seed, distinct), positive: sentences(n, seed + 1000) };
@@ -112,7 +112,9 @@ async function ourTrainer(model: SentenceTransformer, c: Case): Promise<Sentence
           ? new losses.GISTEmbedLoss(model, { guide: guide!, ...options })
           : name === "CachedGISTEmbedLoss"
             ? new losses.CachedGISTEmbedLoss(model, { guide: guide!, ...options })
-            : new losses.MultipleNegativesRankingLoss(model);
+            : name === "MegaBatchMarginLoss"
+              ? new losses.MegaBatchMarginLoss(model, options)
+              : new losses.MultipleNegativesRankingLoss(model);
   const loss = "*" in c.losses ? make(c.losses["*"]!) : Object.fromEntries(Object.entries(c.losses).map(([n, l]) => [n, make(l)]));
   return new SentenceTransformerTrainer({
     model,
@@ -323,6 +325,15 @@ describe("training against sentence-transformers' SentenceTransformerTrainer", (
         py: { mini_batch_size: 3, temperature: 0.05, margin_strategy: "relative", margin: 0.01 },
       },
       guide: {},
+      args: { ...common, warmupSteps: 0.25, maxSteps: 4 },
+    });
+  });
+
+  test("MegaBatchMarginLoss with its gradient cache in mini-batches of 3, margins 0.6 and 0.2", async () => {
+    await expectTrainingParity("MegaBatchMarginLoss, mini-batches of 3", {
+      datasets: { pairs: pairsData(12, 14) },
+      losses: { "*": "MegaBatchMarginLoss" },
+      lossOptions: { ts: { miniBatchSize: 3, positiveMargin: 0.6, negativeMargin: 0.2 }, py: { mini_batch_size: 3, positive_margin: 0.6, negative_margin: 0.2 } },
       args: { ...common, warmupSteps: 0.25, maxSteps: 4 },
     });
   });

@@ -1,5 +1,5 @@
-// GISTEmbedLoss and CachedGISTEmbedLoss against sentence-transformers' own classes (py/gist_losses_ref.py, in
-// float64 on the same embeddings), with guide embeddings made so that the guide drops candidates: each positive
+// GISTEmbedLoss, CachedGISTEmbedLoss and MegaBatchMarginLoss against sentence-transformers' own classes
+// (py/in_batch_losses_ref.py, in float64 on the same embeddings); for the GIST losses, with guide embeddings made so that the guide drops candidates: each positive
 // lies near its anchor, and in some rows the negative lies nearer still (a false negative the guide filters out).
 // The guide's embeddings reach the native loss as the trainer passes them (batchLabels' [rows, columns, dim]).
 //   loss:      |native - reference| <= 1e-5 * |reference|
@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 
-import { CachedGISTEmbedLoss, GISTEmbedLoss, type GISTEmbedLossOptions } from "../../lib/losses/index.js";
+import { CachedGISTEmbedLoss, GISTEmbedLoss, MegaBatchMarginLoss, type GISTEmbedLossOptions, type MegaBatchMarginLossOptions } from "../../lib/losses/index.js";
 import { native } from "../../lib/native.js";
 import { SentenceTransformer } from "../../lib/SentenceTransformer.js";
 import type { NativeTensorData } from "../../types/native.js";
@@ -19,7 +19,7 @@ import { gaussian, makeTinyBert } from "../fixtures/tinyBert.js";
 import { runPython } from "../helpers/python.js";
 import { tempDir } from "../helpers/tmp.js";
 
-const REF = fileURLToPath(new URL("py/gist_losses_ref.py", import.meta.url));
+const REF = fileURLToPath(new URL("py/in_batch_losses_ref.py", import.meta.url));
 const TOL = 1e-5;
 const B = 6;
 const D = 8;
@@ -141,14 +141,7 @@ describe("GISTEmbedLoss and CachedGISTEmbedLoss against sentence-transformers' c
     const embeddings = data[i]!.embeddings.map((e) => ({ data: e, shape: [B, D] }));
     const ours = native()._testing.lossAndGrad(loss.nativeSpec(), embeddings, guideTensor(data[i]!.guide), null);
     expect(Number.isFinite(ref.loss) && ref.loss > 0, `reference loss ${ref.loss}`).toBe(true);
-    const lossErr = Math.abs(ours.loss - ref.loss) / Math.abs(ref.loss);
-    let gradErr = 0;
-    ours.grads.forEach((g, col) => {
-      const r = ref.grads[col]!.flat();
-      const scale = Math.max(...r.map(Math.abs));
-      expect(scale, `column ${col} has no gradient`).toBeGreaterThan(0);
-      r.forEach((v, k) => (gradErr = Math.max(gradErr, Math.abs(g.data[k]! - v) / scale)));
-    });
+    const { lossErr, gradErr } = errors(ours, ref);
     // A guide that finds every positive identical to its anchor drops (nearly) only the self-similarities; the
     // cases' guides drop more, so the loss differs.
     const [a, , ...rest] = columns(c.seed + 200, G, c.negatives, 0, []);
@@ -159,6 +152,57 @@ describe("GISTEmbedLoss and CachedGISTEmbedLoss against sentence-transformers' c
     expect(gradErr).toBeLessThanOrEqual(TOL);
     const { guide: _guide, ...config } = loss.getConfigDict();
     expect(config).toEqual(ref.config);
+  });
+});
+
+/** The largest difference of `ours` from `ref`'s loss (relative) and gradients (relative to each column's largest). */
+function errors(ours: { loss: number; grads: { data: Float32Array }[] }, ref: { loss: number; grads: Matrix[] }): { lossErr: number; gradErr: number } {
+  let gradErr = 0;
+  ours.grads.forEach((g, col) => {
+    const r = ref.grads[col]!.flat();
+    const scale = Math.max(...r.map(Math.abs));
+    expect(scale, `column ${col} has no gradient`).toBeGreaterThan(0);
+    r.forEach((v, k) => (gradErr = Math.max(gradErr, Math.abs(g.data[k]! - v) / scale)));
+  });
+  return { lossErr: Math.abs(ours.loss - ref.loss) / Math.abs(ref.loss), gradErr };
+}
+
+describe("MegaBatchMarginLoss against sentence-transformers' class", () => {
+  const CASES: [string, MegaBatchMarginLossOptions, Record<string, unknown>, number][] = [
+    ["defaults (margins 0.8 and 0.3, mini-batched)", {}, {}, 21],
+    ["margins 0.5 and 0.1, not mini-batched", { positiveMargin: 0.5, negativeMargin: 0.1, useMiniBatchedVersion: false }, { positive_margin: 0.5, negative_margin: 0.1, use_mini_batched_version: false }, 22],
+    ["mini-batches of 4", { miniBatchSize: 4 }, { mini_batch_size: 4 }, 23],
+  ];
+  const data = CASES.map(([, , , seed]) => columns(seed, D, 0, 1, []));
+  let refs: { loss: number; grads: Matrix[]; config: Record<string, unknown> }[];
+  beforeAll(async () => {
+    refs = await runPython(REF, {
+      folder: join(root, "bert"),
+      cases: CASES.map(([, , py], i) => ({ loss: "MegaBatchMarginLoss", options: py, embeddings: data[i]!.map((e) => toMatrix(e, D)) })),
+    });
+  }, 120_000);
+
+  test.each(CASES.map((c, i) => [c[0], i] as const))("%s", (_name, i) => {
+    const loss = new MegaBatchMarginLoss(model, CASES[i]![1]);
+    const ours = native()._testing.lossAndGrad(loss.nativeSpec(), data[i]!.map((e) => ({ data: e, shape: [B, D] })), null, null);
+    const ref = refs[i]!;
+    expect(ref.loss).toBeGreaterThan(0);
+    const { lossErr, gradErr } = errors(ours, ref);
+    expect(lossErr, `native ${ours.loss}, reference ${ref.loss}`).toBeLessThanOrEqual(TOL);
+    expect(gradErr).toBeLessThanOrEqual(TOL);
+    expect(loss.getConfigDict()).toEqual(ref.config);
+  });
+
+  test("refusals: other than two columns, a batch of one row, bad options", () => {
+    const spec = new MegaBatchMarginLoss(model).nativeSpec();
+    const e = columns(24, D, 1, 1, []).map((t) => ({ data: t, shape: [B, D] }));
+    expect(() => native()._testing.lossAndGrad(spec, e, null, null)).toThrow(/MegaBatchMarginLoss takes exactly 2 text columns \(anchor, positive\).*got 3/);
+    const one = e.slice(0, 2).map((t) => ({ data: t.data.slice(0, D), shape: [1, D] }));
+    expect(() => native()._testing.lossAndGrad(spec, one, null, null)).toThrow(/MegaBatchMarginLoss needs batches of at least 2 rows/);
+    expect(() => new MegaBatchMarginLoss(model, { positiveMargin: NaN })).toThrow(/MegaBatchMarginLoss: positiveMargin must be a finite number, got NaN/);
+    expect(() => new MegaBatchMarginLoss(model, { miniBatchSize: 0 })).toThrow(/miniBatchSize must be a positive integer/);
+    expect(() => new MegaBatchMarginLoss(model, { useMiniBatchedVersion: "yes" as never })).toThrow(/useMiniBatchedVersion must be true or false/);
+    expect(new MegaBatchMarginLoss(model, { useMiniBatchedVersion: false }).nativeSpec().miniBatchSize).toBeUndefined();
   });
 });
 

@@ -1,12 +1,14 @@
-"""sentence-transformers' own GISTEmbedLoss and CachedGISTEmbedLoss on given embeddings, in float64.
+"""sentence-transformers' own GISTEmbedLoss, CachedGISTEmbedLoss and MegaBatchMarginLoss on given embeddings, in
+float64.
 
 Each loss is built by its own constructor around a model and a guide loaded from `folder` (so its checks and
 defaults are Python's); then, for GISTEmbedLoss, the model and the guide are swapped for modules that return the
 given embeddings of each column and forward() runs as in training; for CachedGISTEmbedLoss, calculate_loss runs on
-the given embeddings cut into its mini-batches. Autograd gives the gradients.
+the given embeddings cut into its mini-batches; MegaBatchMarginLoss's calculate_loss takes the embeddings whole.
+Autograd gives the gradients.
 
 stdin:  {"folder": a model folder, "cases": [{"loss": class name, "options": keyword arguments,
-         "embeddings": [2-D list per column], "guide": [2-D list per column]}]}
+         "embeddings": [2-D list per column], "guide": [2-D list per column] (the GIST losses)}]}
 stdout: a JSON list of {"loss": x, "grads": [2-D list per column], "config": get_config_dict() without the guide}
 """
 import json
@@ -16,7 +18,7 @@ import torch
 from torch import nn
 
 from sentence_transformers import SentenceTransformer
-from sentence_transformers.sentence_transformer.losses import CachedGISTEmbedLoss, GISTEmbedLoss
+from sentence_transformers.sentence_transformer.losses import CachedGISTEmbedLoss, GISTEmbedLoss, MegaBatchMarginLoss
 
 
 class Columns(nn.Module):
@@ -31,9 +33,14 @@ class Columns(nn.Module):
 
 
 def run(case, model, guide):
+    embeddings = [torch.tensor(e, dtype=torch.float64, requires_grad=True) for e in case["embeddings"]]
+    if case["loss"] == "MegaBatchMarginLoss":
+        loss_fn = MegaBatchMarginLoss(model, **case.get("options", {}))
+        loss = loss_fn.calculate_loss([[e] for e in embeddings])
+        loss.backward()
+        return {"loss": loss.item(), "grads": [e.grad.tolist() for e in embeddings], "config": loss_fn.get_config_dict()}
     cls = {"GISTEmbedLoss": GISTEmbedLoss, "CachedGISTEmbedLoss": CachedGISTEmbedLoss}[case["loss"]]
     loss_fn = cls(model, guide, **case.get("options", {}))
-    embeddings = [torch.tensor(e, dtype=torch.float64, requires_grad=True) for e in case["embeddings"]]
     guided = [torch.tensor(g, dtype=torch.float64) for g in case["guide"]]
     if cls is GISTEmbedLoss:
         loss_fn.model = Columns(embeddings)
