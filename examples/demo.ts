@@ -112,6 +112,7 @@ console.log(`\nBefore training: Spearman (cosine) ${before.toFixed(4)} on the he
 
 // 6. fit: warmup over 10% of the steps, evaluation every 50 steps and at each epoch's end, best model saved.
 const outputPath = join(args.out, "sbert-it-mini");
+let reported = 0;
 await model.fit({
   trainObjectives: [[loader, trainLoss]],
   evaluator,
@@ -122,8 +123,12 @@ await model.fit({
   outputPath,
   saveBestModel: true,
   seed: 42,
-  callback: (score, epoch, steps) => {
-    if (steps === -1) console.log(`  epoch ${epoch + 1}/${epochs}: ${metric} = ${score.toFixed(4)}  (${seconds()} s)`);
+  // Called after each evaluation with the epoch (fractional between epoch ends) and the global step.
+  callback: (score, epoch) => {
+    if (Number.isInteger(epoch) && epoch > reported) {
+      reported = epoch;
+      console.log(`  epoch ${epoch}/${epochs}: ${metric} = ${score.toFixed(4)}  (${seconds()} s)`);
+    }
   },
 });
 model.dispose();

@@ -6,6 +6,9 @@
  *   npx tsx examples/finetune-italian.ts --model DIR --data DIR  # offline: a model folder, and a folder with train.* / test.*
  *                                                                #   (csv, jsonl or parquet with sentence1, sentence2, similarity_score)
  *   options: --epochs 10 --steps-per-epoch 1500 --evaluation-steps 500 --batch-size 16 --output DIR --push ORG/NAME --device cpu
+ *            --checkpoint-path DIR (the trainer's folder: checkpoints, and the step evaluations' CSV; default
+ *            checkpoints/model under the working directory, without checkpoints)
+ *   As in sentence-transformers 3+, --steps-per-epoch applies only with --epochs 1.
  */
 import { parseArgs } from "node:util";
 
@@ -29,6 +32,7 @@ const { values: args } = parseArgs({
     "evaluation-steps": { type: "string", default: "500" },
     "batch-size": { type: "string", default: "16" },
     output: { type: "string", default: "my-awesome-sentence-transformer" },
+    "checkpoint-path": { type: "string" },
     push: { type: "string" },
     device: { type: "string", default: "cpu" },
   },
@@ -88,6 +92,7 @@ await model.fit({
   warmupSteps,
   saveBestModel: true,
   outputPath: args.output,
+  ...(args["checkpoint-path"] !== undefined && { checkpointPath: args["checkpoint-path"] }),
   signal: controller.signal,
 });
 

@@ -579,8 +579,9 @@ export class SentenceTransformer {
   }
 
   /**
-   * Trains the model, as sentence-transformers' `fit`: objectives in turn, AdamW with a warmup schedule,
-   * evaluation, best-model saving and checkpoints. Each step runs natively off the JS thread.
+   * Trains the model, as sentence-transformers' `fit`: the objectives become a dict of datasets that
+   * SentenceTransformerTrainer trains round robin (AdamW with a warmup schedule, evaluation, best-model saving,
+   * checkpoints); see lib/fit.ts.
    */
   async fit(options: FitOptions): Promise<FitResult> {
     if (this.disposed) throw new SbertError("ERR_DISPOSED", "the model was disposed", { op: "SentenceTransformer.fit" });

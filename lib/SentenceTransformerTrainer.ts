@@ -8,7 +8,7 @@
  * transformers' DefaultFlowCallback and Trainer, and a run resumes from any checkpoint to the same weights.
  */
 import { appendFile, mkdir, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 import type { NativeLossSpec, NativeRegularizerWeights, NativeModule, NativeTensorData, NativeTokenBatch, NativeTrainer } from "../types/native.js";
 import { Dataset } from "./datasets/Dataset.js";
@@ -360,6 +360,19 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
     if (i >= 0) this.callbacks.splice(i, 1);
   }
 
+  /**
+   * The learning-rate schedule of a run of `maxSteps` optimizer steps: its warmup and the steps it decays over.
+   * Python's fit hands the trainer a scheduler of its own; a subclass does so by overriding this.
+   */
+  protected lrSchedule(maxSteps: number): { warmupSteps: number; totalSteps: number } {
+    return { warmupSteps: this.args.warmupStepsFor(maxSteps), totalSteps: maxSteps };
+  }
+
+  /** Where every log entry is appended as a JSON line; undefined: nowhere. */
+  protected get logFile(): string | undefined {
+    return join(this.args.outputDir, TRAINER_LOG_NAME);
+  }
+
   // ------------------------------------------------------------------ datasets
 
   #prepare(data: DatasetOrDict, what: string): PreparedDataset<L>[] {
@@ -512,8 +525,11 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
   async #log(logs: Record<string, number>): Promise<void> {
     const entry = { ...logs, epoch: this.state.epoch, step: this.state.global_step };
     this.state.log_history.push(entry);
-    await mkdir(this.args.outputDir, { recursive: true });
-    await appendFile(join(this.args.outputDir, TRAINER_LOG_NAME), `${JSON.stringify(entry)}\n`);
+    const logFile = this.logFile;
+    if (logFile !== undefined) {
+      await mkdir(dirname(logFile), { recursive: true });
+      await appendFile(logFile, `${JSON.stringify(entry)}\n`);
+    }
     this.#tensorBoard({ ...logs, epoch: this.state.epoch });
     const summary = this.model.trainingSummary;
     if (summary && this.#inTrain && "loss" in logs) {
@@ -635,14 +651,15 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
         if (!this.args.saveOnlyModel) {
           await saveOptimizerState(tmp, native);
           // LambdaLR's state_dict, with the schedule it follows.
+          const schedule = this.lrSchedule(this.state.max_steps);
           const scheduler = {
             base_lrs: [this.args.learningRate],
             last_epoch: step,
             _step_count: step + 1,
             _last_lr: [native.lrAt(step)],
             lr_scheduler_type: this.args.lrSchedulerType,
-            num_warmup_steps: this.args.warmupStepsFor(this.state.max_steps),
-            num_training_steps: this.state.max_steps,
+            num_warmup_steps: schedule.warmupSteps,
+            num_training_steps: schedule.totalSteps,
           };
           await writeJsonFile(join(tmp, SCHEDULER_NAME), scheduler);
         }
@@ -715,7 +732,8 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
     const numTrainSamples = args.maxSteps > 0 ? maxSteps * args.perDeviceTrainBatchSize * ga : numExamples * args.numTrainEpochs;
     const stepsOf = (v: number | undefined, fallback: number) => (v === undefined ? fallback : v < 1 ? Math.ceil(maxSteps * v) : v);
 
-    const native = this.#createNative(maxSteps, args.warmupStepsFor(maxSteps));
+    const lrSchedule = this.lrSchedule(maxSteps);
+    const native = this.#createNative(lrSchedule.totalSteps, lrSchedule.warmupSteps);
     this.#native = native;
     this.#inTrain = true;
     this.#control = new TrainerControl();

@@ -82,7 +82,7 @@ export interface SentenceTransformerTrainingArgumentsInit {
   evalOnStart?: boolean;
   /** Default "steps". "best": whenever the best metric improves. */
   saveStrategy?: SaveStrategy;
-  /** Default 500. A fraction in (0, 1) is that share of all steps. */
+  /** Default 500. A fraction in (0, 1) is that share of all steps; 0: only at the last step. */
   saveSteps?: number;
   /** Keep at most this many checkpoints: the oldest go first, the best and the latest stay. */
   saveTotalLimit?: number;
@@ -281,7 +281,8 @@ const SPECS: Record<keyof SentenceTransformerTrainingArgumentsInit, Spec> = {
   evalDelay: { python: "eval_delay", default: 0, check: (n, v) => check.number(n, v, 0, "a number >= 0") },
   evalOnStart: { python: "eval_on_start", default: false, check: check.bool },
   saveStrategy: { python: "save_strategy", default: "steps", check: (n, v) => check.oneOf(n, v, ["no", "steps", "epoch", "best"] as const) },
-  saveSteps: { python: "save_steps", default: 500, check: check.steps },
+  // 0, as in transformers: no saves by steps, only the one at the last step.
+  saveSteps: { python: "save_steps", default: 500, check: (n, v) => (v === 0 ? 0 : check.steps(n, v)) },
   saveTotalLimit: { python: "save_total_limit", default: undefined, check: (n, v) => check.int(n, v, 0) },
   saveOnlyModel: { python: "save_only_model", default: false, check: check.bool },
   loadBestModelAtEnd: { python: "load_best_model_at_end", default: false, check: check.bool },

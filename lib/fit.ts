@@ -1,24 +1,26 @@
 /**
- * SentenceTransformer.fit: sentence-transformers' classic training loop. Objectives take turns (round robin),
- * one native step per batch (forward, loss, backward, clipping, AdamW, schedule) off the JS thread; the evaluator
- * runs every `evaluationSteps` and at each epoch's end, and the best model is saved to `outputPath`.
- * Checkpoints hold the model, the optimizer, the data position and the RNG, so a resumed run continues exactly.
+ * SentenceTransformer.fit: sentence-transformers' classic training API, run as sentence-transformers 3+ runs it
+ * (`fit_mixin.py`): each objective's DataLoader becomes a dataset (sentence_0, sentence_1, ..., label), the
+ * objectives a dict of datasets with a loss each, batched round robin, and fit's options become
+ * SentenceTransformerTrainingArguments; SentenceTransformerTrainer trains. Callbacks add what the trainer lacks:
+ * the evaluator at every epoch's end, the best model saved to outputPath, fit's callback, and stopping on an
+ * AbortSignal.
  */
-import { rm } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 
-import type { NativeTrainer } from "../types/native.js";
-import type { DataLoader } from "./DataLoader.js";
+import { DataLoader } from "./DataLoader.js";
+import { Dataset } from "./datasets/Dataset.js";
+import { NoDuplicatesDataLoader } from "./datasets/NoDuplicatesDataLoader.js";
 import { SbertError } from "./errors.js";
 import type { InputExample } from "./InputExample.js";
-import { readJsonObject, writeFolderAtomically, writeJson } from "./io/files.js";
-import { randomSeed } from "./internal/random.js";
-import { checkpointSteps, labelTensor, latestCheckpoint, loadModelWeights, loadOptimizerState, saveOptimizerState, tokenizeColumns } from "./internal/training.js";
+import { latestCheckpoint } from "./internal/training.js";
 import type { Loss } from "./losses/Loss.js";
 import { Router } from "./models/Router.js";
-import { callNative, callNativeSync } from "./native.js";
-import { ProgressBar } from "./progress.js";
+import { BatchSamplers, MultiDatasetBatchSamplers, type BatchSamplerName } from "./sampler.js";
 import type { SentenceTransformer } from "./SentenceTransformer.js";
+import { SentenceTransformerTrainer, type SentenceTransformerTrainerOptions, type TrainerCallback, type TrainerCallbackEvent } from "./SentenceTransformerTrainer.js";
+import { SentenceTransformerTrainingArguments, type LrSchedulerType } from "./SentenceTransformerTrainingArguments.js";
 
 /** What fit needs of an evaluator (every class in `evaluation` has it). */
 export interface FitEvaluator {
@@ -30,10 +32,12 @@ export interface FitEvaluator {
 export type SchedulerName = "constantlr" | "warmupconstant" | "warmuplinear" | "warmupcosine" | "warmupcosinewithhardrestarts";
 
 export interface FitOptions {
+  /** [DataLoader, loss] pairs; with several, their batches take turns (round robin) until the shortest runs out. */
   trainObjectives: [DataLoader, Loss][];
+  /** Runs every evaluationSteps steps and at the end of each epoch; the best model by its primary metric is saved. */
   evaluator?: FitEvaluator;
   epochs?: number;
-  /** Steps per epoch; default: the length of the shortest DataLoader. */
+  /** With epochs 1: train this many steps. With more epochs it is ignored (as sentence-transformers 3+). */
   stepsPerEpoch?: number;
   /** Case-insensitive: ConstantLR, WarmupConstant, WarmupLinear (default), WarmupCosine, WarmupCosineWithHardRestarts. */
   scheduler?: string;
@@ -43,21 +47,28 @@ export interface FitOptions {
   weightDecay?: number;
   /** Evaluate every this many steps (0: only at the end of each epoch). */
   evaluationSteps?: number;
+  /** Where the best model (or, without an evaluator, the trained one) is saved, and epoch-end evaluations' CSVs go (eval/). */
   outputPath?: string;
   saveBestModel?: boolean;
   /** Gradient clipping (<= 0 turns it off). Default 1. */
   maxGradNorm?: number;
   /** Mixed precision: bf16 autocast on CPU, fp16 on CUDA. */
   useAmp?: boolean;
+  /** Called after each evaluation with the primary metric, the epoch (fractional) and the global step. */
   callback?: (score: number, epoch: number, steps: number) => void | Promise<void>;
   showProgressBar?: boolean;
+  /**
+   * The trainer's output folder: checkpoint-N/ folders, the step evaluations' CSVs (eval/) and trainer_log.jsonl.
+   * Default: checkpoints/model (or model_1, ... when taken) under the working directory, with no checkpoints.
+   */
   checkpointPath?: string;
+  /** Default 500; 0: only at the end. */
   checkpointSaveSteps?: number;
   /** Keep at most this many checkpoints (0: all). */
   checkpointSaveTotalLimit?: number;
-  /** A checkpoint folder, or true for the latest one in checkpointPath. */
+  /** With checkpointPath: true (or a folder) resumes from its latest checkpoint-N. Without: a checkpoint folder. */
   resumeFromCheckpoint?: string | boolean;
-  /** Seeds dropout and other random choices in the native code. */
+  /** Seeds the data order and dropout. Default 42. */
   seed?: number;
   /** Stops after the current step; a checkpoint is written first when checkpointPath is set. */
   signal?: AbortSignal;
@@ -99,29 +110,28 @@ export interface FitResult {
   /** Mean loss over all steps of this call. */
   trainingLoss: number;
   bestScore: number | undefined;
+  /** One entry per step of this call. */
   log: TrainingLogEntry[];
   evaluations: EvaluationLogEntry[];
 }
 
 export const SCHEDULERS: readonly SchedulerName[] = ["constantlr", "warmupconstant", "warmuplinear", "warmupcosine", "warmupcosinewithhardrestarts"];
-const STATE_FILE = "trainer_state.json";
 
-interface LoaderPosition {
-  pass: number;
-  index: number;
-}
+/** fit's schedule names → the trainer's (transformers' schedules of the same shape). */
+export const FIT_SCHEDULER_TYPES: Readonly<Record<SchedulerName, LrSchedulerType>> = {
+  constantlr: "constant",
+  warmupconstant: "constant_with_warmup",
+  warmuplinear: "linear",
+  warmupcosine: "cosine",
+  warmupcosinewithhardrestarts: "cosine_with_restarts",
+};
 
-interface TrainerState {
-  global_step: number;
-  /** optimizer steps: one per objective per global step */
-  optimizer_steps: number;
-  epoch: number;
-  step_in_epoch: number;
-  loaders: LoaderPosition[];
-  loader_seeds: number[];
-  best_score: number | null;
-  total_steps: number;
-  log_history: TrainingLogEntry[];
+/** Python's _default_checkpoint_dir: checkpoints/model, or the first of model_1, model_2, ... missing or empty. */
+export async function defaultCheckpointDir(): Promise<string> {
+  const used = async (dir: string) => (await readdir(dir).catch(() => [])).length > 0;
+  let dir = join("checkpoints", "model");
+  for (let i = 1; await used(dir); i++) dir = join("checkpoints", `model_${i}`);
+  return dir;
 }
 
 function nonNegativeInt(v: unknown, name: string): number {
@@ -189,62 +199,49 @@ function checkData(model: SentenceTransformer, objectives: [DataLoader, Loss][])
   });
 }
 
-async function saveCheckpoint(model: SentenceTransformer, trainer: NativeTrainer, dir: string, state: TrainerState, limit: number): Promise<void> {
-  await writeFolderAtomically(join(dir, `checkpoint-${state.global_step}`), async (tmp) => {
-    await model.save(tmp, { createModelCard: false });
-    await saveOptimizerState(tmp, trainer);
-    await writeJson(join(tmp, STATE_FILE), state);
-  }, "fit");
-  if (limit > 0) {
-    const all = await checkpointSteps(dir);
-    for (const step of all.slice(0, Math.max(0, all.length - limit))) await rm(join(dir, `checkpoint-${step}`), { recursive: true, force: true });
+/**
+ * The examples one pass of `loader` yields, as a dataset: sentence_0, sentence_1, ... and a label column, left out
+ * when every label is 0 (InputExample's default) unless the loss takes labels.
+ */
+function loaderDataset(loader: DataLoader, loss: Loss): Dataset {
+  const examples = [...loader].flat();
+  const columns: Record<string, unknown[]> = {};
+  for (let c = 0; c < examples[0]!.texts.length; c++) columns[`sentence_${c}`] = examples.map((e) => e.texts[c]);
+  const labels = examples.map((e) => (typeof e.label === "number" ? e.label : Array.from(e.label)));
+  if (loss.labelKind !== "none" || !labels.every((l) => l === 0)) columns["label"] = labels;
+  return Dataset.fromColumns(columns);
+}
+
+/**
+ * The trainer fit runs: its schedule decays over fit's step count (steps per epoch × epochs, as Python's fit makes
+ * its scheduler), and without a checkpointPath it writes no log file.
+ */
+class FitTrainer extends SentenceTransformerTrainer {
+  readonly #schedule: { warmupSteps: number; totalSteps: number };
+  readonly #writeLog: boolean;
+
+  constructor(options: SentenceTransformerTrainerOptions, schedule: { warmupSteps: number; totalSteps: number }, writeLog: boolean) {
+    super(options);
+    this.#schedule = schedule;
+    this.#writeLog = writeLog;
+  }
+
+  protected override lrSchedule(): { warmupSteps: number; totalSteps: number } {
+    return this.#schedule;
+  }
+
+  protected override get logFile(): string | undefined {
+    return this.#writeLog ? super.logFile : undefined;
   }
 }
 
-/** Restores model weights, optimizer, RNG and data position from a checkpoint folder. */
-async function loadCheckpoint(model: SentenceTransformer, trainer: NativeTrainer, dir: string): Promise<TrainerState> {
-  const op = "fit.resumeFromCheckpoint";
-  const state = (await readJsonObject(join(dir, STATE_FILE), { op })) as unknown as TrainerState;
-  await loadModelWeights(model, dir, op);
-  await loadOptimizerState(trainer, dir, state.optimizer_steps, op);
-  return state;
-}
-
-const FIT_DEFAULTS: Record<string, unknown> = {
-  epochs: 1,
-  scheduler: "WarmupLinear",
-  warmupSteps: 10000,
-  lr: 2e-5,
-  weightDecay: 0.01,
-  evaluationSteps: 0,
-  maxGradNorm: 1,
-  useAmp: false,
-};
-
-function nonDefaults(options: FitOptions, resolved: { epochs: number; stepsPerEpoch: number; totalSteps: number }): Record<string, unknown> {
-  const given: Record<string, unknown> = {
-    epochs: resolved.epochs,
-    scheduler: options.scheduler,
-    warmupSteps: options.warmupSteps,
-    lr: options.optimizerParams?.lr,
-    weightDecay: options.weightDecay,
-    evaluationSteps: options.evaluationSteps,
-    maxGradNorm: options.maxGradNorm,
-    useAmp: options.useAmp,
-    seed: options.seed,
-  };
-  const out: Record<string, unknown> = { stepsPerEpoch: resolved.stepsPerEpoch, totalSteps: resolved.totalSteps };
-  for (const [k, v] of Object.entries(given)) if (v !== undefined && v !== FIT_DEFAULTS[k]) out[k] = v;
-  return out;
-}
-
-/** Runs the training loop; see FitOptions. */
+/** Trains as sentence-transformers' fit does; see FitOptions. */
 export async function fit(model: SentenceTransformer, options: FitOptions): Promise<FitResult> {
   if (typeof options !== "object" || options === null) throw new TypeError("fit: options must be an object");
   const objectives = options.trainObjectives;
   if (!Array.isArray(objectives) || objectives.length === 0) throw new TypeError("fit: trainObjectives must be a non-empty list of [DataLoader, loss] pairs");
   objectives.forEach((pair, i) => {
-    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0]?.epochBatches !== "function" || typeof pair[1]?.nativeSpec !== "function") {
+    if (!Array.isArray(pair) || pair.length !== 2 || !(pair[0] instanceof DataLoader) || typeof pair[1]?.nativeSpec !== "function") {
       throw new TypeError(`fit: trainObjectives[${i}] must be a [DataLoader, loss] pair`);
     }
   });
@@ -261,145 +258,140 @@ export async function fit(model: SentenceTransformer, options: FitOptions): Prom
   const maxGradNorm = finiteNumber(options.maxGradNorm ?? 1, "maxGradNorm");
   const checkpointSaveSteps = nonNegativeInt(options.checkpointSaveSteps ?? 500, "checkpointSaveSteps");
   const checkpointSaveTotalLimit = nonNegativeInt(options.checkpointSaveTotalLimit ?? 0, "checkpointSaveTotalLimit");
+  let stepsPerEpoch = options.stepsPerEpoch === undefined ? undefined : positiveInt(options.stepsPerEpoch, "stepsPerEpoch");
+  const seed = nonNegativeInt(options.seed ?? 42, "seed");
   const saveBestModel = options.saveBestModel ?? true;
-  const showProgressBar = options.showProgressBar ?? true;
   const { evaluator, outputPath, checkpointPath, callback, signal } = options;
   if (evaluator !== undefined && (typeof evaluator.evaluate !== "function" || typeof evaluator.primaryMetric !== "string")) {
     throw new TypeError("fit: evaluator must be an evaluation.* evaluator");
   }
-  if (options.resumeFromCheckpoint === true && !checkpointPath) throw new TypeError("fit: resumeFromCheckpoint: true needs checkpointPath");
+  // Python's trainer refuses step evaluations with nothing to evaluate.
+  if (evaluationSteps > 0 && evaluator === undefined) throw new RangeError(`fit: evaluationSteps is ${evaluationSteps} but there is no evaluator; give one, or leave evaluationSteps at 0`);
+  if (callback !== undefined && typeof callback !== "function") throw new TypeError("fit: callback must be a function");
+  const resume = options.resumeFromCheckpoint;
+  if (resume !== undefined && typeof resume !== "boolean" && typeof resume !== "string") throw new TypeError("fit: resumeFromCheckpoint must be a checkpoint folder or a boolean");
   checkData(model, objectives);
-  const stepsPerEpoch = options.stepsPerEpoch !== undefined ? positiveInt(options.stepsPerEpoch, "stepsPerEpoch") : Math.min(...objectives.map(([l]) => l.length));
-  const totalSteps = stepsPerEpoch * epochs * objectives.length;
-  // The trainer's own generator: runs with the same seed make the same weights, whatever else runs in the process.
-  const seed = options.seed ?? randomSeed();
 
-  const trainer = callNativeSync("fit", (n) =>
-    n.createTrainer(
-      model.modules.map((m) => m.native),
-      objectives.map(([, loss]) => loss.nativeSpec()),
-      { lr, weightDecay, beta1, beta2, eps, maxGradNorm, scheduler, warmupSteps, totalSteps, useAmp: options.useAmp ?? false, seed },
-    ),
-  );
-  try {
-    let state: TrainerState = {
-      global_step: 0,
-      optimizer_steps: 0,
-      epoch: 0,
-      step_in_epoch: 0,
-      loaders: objectives.map(() => ({ pass: 0, index: 0 })),
-      loader_seeds: objectives.map(([l]) => l.seed),
-      best_score: null,
-      total_steps: totalSteps,
-      log_history: [],
-    };
-    if (options.resumeFromCheckpoint) {
-      const dir = options.resumeFromCheckpoint === true ? await latestCheckpoint(checkpointPath!) : options.resumeFromCheckpoint;
-      if (dir === undefined) throw new SbertError("ERR_FILE_NOT_FOUND", `no checkpoint-N folder in ${checkpointPath}`, { op: "fit.resumeFromCheckpoint" });
-      state = await loadCheckpoint(model, trainer, dir);
-      if (state.loaders.length !== objectives.length) {
-        throw new SbertError("ERR_CONFIG", `${dir}: the checkpoint has ${state.loaders.length} objectives, this run ${objectives.length}`, { op: "fit.resumeFromCheckpoint" });
-      }
+  // The objectives as a dict of datasets, _dataset_1, _dataset_2, ..., each with its loss. As in Python, the batch
+  // size (and a NoDuplicatesDataLoader's sampler) is the objectives' last one's, for all of them.
+  const trainDataset: Record<string, Dataset> = {};
+  const loss: Record<string, Loss> = {};
+  let batchSize = 8;
+  let batchSampler: BatchSamplerName = BatchSamplers.BATCH_SAMPLER;
+  objectives.forEach(([loader, l], i) => {
+    if (loader instanceof NoDuplicatesDataLoader) batchSampler = BatchSamplers.NO_DUPLICATES;
+    batchSize = loader.batchSize;
+    trainDataset[`_dataset_${i + 1}`] = loaderDataset(loader, l);
+    loss[`_dataset_${i + 1}`] = l;
+  });
+
+  let maxSteps = -1;
+  if (stepsPerEpoch !== undefined) {
+    if (epochs === 1) {
+      maxSteps = stepsPerEpoch;
+    } else {
+      process.emitWarning("fit: stepsPerEpoch alongside epochs > 1 is ignored (as in sentence-transformers 3+): every epoch trains on the full datasets");
+      stepsPerEpoch = undefined;
     }
-    // Each objective's batches come from its loader's seed (the checkpoint's, when resuming).
-    const loaders = objectives.map(([l], o) => (l.seed === state.loader_seeds[o] ? l : l.withSeed(state.loader_seeds[o]!)));
-    const passes = loaders.map(() => new Map<number, InputExample[][]>());
-    const nextBatch = (o: number): InputExample[] => {
-      const pos = state.loaders[o]!;
-      let batches = passes[o]!.get(pos.pass) ?? loaders[o]!.epochBatches(pos.pass);
-      if (pos.index >= batches.length) {
-        passes[o]!.delete(pos.pass);
-        pos.pass++;
-        pos.index = 0;
-        batches = loaders[o]!.epochBatches(pos.pass);
-      }
-      passes[o]!.set(pos.pass, batches);
-      return batches[pos.index++]!;
-    };
-
-    const log: TrainingLogEntry[] = [];
-    const evaluations: EvaluationLogEntry[] = [];
-    // The model card of every save during and after training reports this run (the log grows as it goes).
-    model.trainingSummary = {
-      objectives: objectives.map(([l, loss]) => ({
-        loss: loss.name,
-        lossConfig: loss.getConfigDict(),
-        examples: l.examples.length,
-        batchSize: l.batchSize,
-        samples: l.examples.slice(0, 3).map((e) => ({ texts: [...e.texts], label: e.label instanceof Float32Array ? `[${e.label.length} values]` : e.label })),
-      })),
-      hyperparameters: nonDefaults(options, { epochs, stepsPerEpoch, totalSteps }),
-      log: state.log_history,
-      evaluations,
-      primaryMetric: evaluator?.primaryMetric,
-    };
-    const greaterIsBetter = evaluator?.greaterIsBetter ?? true;
-    let best = state.best_score ?? undefined;
-
-    const evaluate = async (epoch: number, steps: number): Promise<void> => {
-      if (!evaluator) return;
-      const metrics = await evaluator.evaluate(model, { outputPath: outputPath ? join(outputPath, "eval") : undefined, epoch, steps });
-      const score = metrics[evaluator.primaryMetric];
-      if (typeof score !== "number") throw new SbertError("ERR_INPUT", `the evaluator returned no '${evaluator.primaryMetric}' metric`, { op: "fit" });
-      evaluations.push({ epoch, steps, globalStep: state.global_step, metrics });
-      if (callback) await callback(score, epoch, steps);
-      const better = best === undefined || (greaterIsBetter ? score > best : score < best);
-      if (better) {
-        best = score;
-        state.best_score = score;
-        if (saveBestModel && outputPath) await model.save(outputPath);
-      }
-    };
-
-    const stop = async (): Promise<never> => {
-      if (checkpointPath) await saveCheckpoint(model, trainer, checkpointPath, state, checkpointSaveTotalLimit);
-      throw signal!.reason ?? new DOMException("fit was aborted", "AbortError");
-    };
-    if (signal?.aborted) await stop();
-
-    let lossSum = 0;
-    let lossCount = 0;
-    for (let epoch = state.epoch; epoch < epochs; epoch++) {
-      state.epoch = epoch;
-      const bar = showProgressBar ? new ProgressBar({ total: stepsPerEpoch, label: `Epoch ${epoch + 1}/${epochs}` }) : undefined;
-      if (state.step_in_epoch > 0) bar?.tick(state.step_in_epoch);
-      let running = 0;
-      for (let s = state.step_in_epoch; s < stepsPerEpoch; s++) {
-        for (let o = 0; o < objectives.length; o++) {
-          const batch = nextBatch(o);
-          const loss = objectives[o]![1];
-          const columns = tokenizeColumns(model, batch[0]!.texts.map((_, c) => batch.map((ex) => ex.texts[c]!)));
-          const labels = loss.batchLabels ? await loss.batchLabels(columns) : labelTensor(loss, batch.map((ex) => ex.label));
-          const result = await model.exclusive(() => callNative("fit.step", () => trainer.step(o, columns, labels)));
-          const entry = { step: result.step, epoch: epoch + (s + 1) / stepsPerEpoch, loss: result.loss, lr: result.lr };
-          log.push(entry);
-          state.log_history.push(entry);
-          lossSum += result.loss;
-          lossCount++;
-          running = running === 0 ? result.loss : 0.9 * running + 0.1 * result.loss;
-        }
-        state.global_step++;
-        state.optimizer_steps = trainer.stepCount;
-        state.step_in_epoch = s + 1;
-        bar?.tick(1, `loss=${running.toFixed(4)}`);
-        if (evaluationSteps > 0 && (s + 1) % evaluationSteps === 0) await evaluate(epoch, s + 1);
-        if (checkpointPath && checkpointSaveSteps > 0 && state.global_step % checkpointSaveSteps === 0) {
-          await saveCheckpoint(model, trainer, checkpointPath, state, checkpointSaveTotalLimit);
-        }
-        if (signal?.aborted) {
-          bar?.stop();
-          await stop();
-        }
-      }
-      bar?.stop();
-      state.step_in_epoch = 0;
-      state.epoch = epoch + 1;
-      await evaluate(epoch, -1);
-    }
-    if (!evaluator && outputPath) await model.save(outputPath);
-    if (checkpointPath) await saveCheckpoint(model, trainer, checkpointPath, state, checkpointSaveTotalLimit);
-    return { globalStep: state.global_step, trainingLoss: lossCount ? lossSum / lossCount : NaN, bestScore: best, log, evaluations };
-  } finally {
-    trainer.dispose();
   }
+  // The scheduler's length, as Python's fit computes it (whatever steps the trainer then takes).
+  const scheduleSteps = (stepsPerEpoch ?? Math.min(...Object.values(trainDataset).map((d) => Math.floor(d.length / batchSize)))) * epochs;
+
+  const onCuda = model.device.startsWith("cuda");
+  const useAmp = options.useAmp ?? false;
+  const args = new SentenceTransformerTrainingArguments({
+    outputDir: checkpointPath ?? (await defaultCheckpointDir()),
+    batchSampler,
+    multiDatasetBatchSampler: MultiDatasetBatchSamplers.ROUND_ROBIN,
+    perDeviceTrainBatchSize: batchSize,
+    perDeviceEvalBatchSize: batchSize,
+    numTrainEpochs: epochs,
+    maxSteps,
+    evalStrategy: evaluationSteps > 0 ? "steps" : "no",
+    ...(evaluationSteps > 0 && { evalSteps: evaluationSteps }),
+    maxGradNorm,
+    fp16: useAmp && onCuda,
+    bf16: useAmp && !onCuda,
+    disableTqdm: !(options.showProgressBar ?? true),
+    saveStrategy: checkpointPath !== undefined ? "steps" : "no",
+    saveSteps: checkpointSaveSteps,
+    saveTotalLimit: checkpointSaveTotalLimit,
+    learningRate: lr,
+    adamBeta1: beta1,
+    adamBeta2: beta2,
+    adamEpsilon: eps,
+    weightDecay,
+    lrSchedulerType: FIT_SCHEDULER_TYPES[scheduler],
+    warmupSteps,
+    seed,
+    // Every step's loss is logged: FitResult.log has one entry per step.
+    loggingSteps: 1,
+  });
+
+  const greaterIsBetter = evaluator?.greaterIsBetter ?? true;
+  let best: number | undefined;
+  let aborted = false;
+  const stopIfAborted = ({ control }: TrainerCallbackEvent) => {
+    if (!signal?.aborted) return;
+    aborted = true;
+    control.shouldTrainingStop = true;
+    if (checkpointPath !== undefined) control.shouldSave = true;
+  };
+  const callbacks: TrainerCallback[] = [];
+  if (evaluator !== undefined) {
+    // The evaluator also runs at each epoch's end (Python's EvaluatorCallback), its CSV under outputPath/eval.
+    callbacks.push({
+      async onEpochEnd(event) {
+        const { state } = event;
+        const raw = await evaluator.evaluate(model, { outputPath: outputPath === undefined ? undefined : join(outputPath, "eval"), epoch: state.epoch, steps: state.global_step });
+        model.trainingSummary?.evaluations.push({ epoch: state.epoch, steps: state.global_step, globalStep: state.global_step, metrics: raw });
+        const metrics = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k.startsWith("eval_") ? k : `eval_${k}`, v]));
+        for (const cb of trainer.callbacks) await cb.onEvaluate?.({ ...event, metrics });
+      },
+    });
+    // Python's OriginalCallback, then its SaveModelCallback: the first metric ending in the primary metric's name.
+    callbacks.push({
+      async onEvaluate({ state, metrics }) {
+        const key = Object.keys(metrics).find((k) => k.endsWith(evaluator.primaryMetric));
+        if (key === undefined) return;
+        const score = metrics[key]!;
+        if (callback) await callback(score, state.epoch, state.global_step);
+        if (best === undefined || (greaterIsBetter ? score > best : score < best)) {
+          best = score;
+          if (saveBestModel && outputPath !== undefined) await model.save(outputPath);
+        }
+      },
+    });
+  }
+  if (signal !== undefined) callbacks.push({ onStepEnd: stopIfAborted, onEvaluate: stopIfAborted });
+  if (evaluator === undefined && outputPath !== undefined) {
+    callbacks.push({
+      async onTrainEnd() {
+        if (!aborted) await model.save(outputPath);
+      },
+    });
+  }
+
+  const trainer = new FitTrainer(
+    { model, args, trainDataset, loss, ...(evaluator !== undefined && { evaluator }), callbacks },
+    { warmupSteps, totalSteps: scheduleSteps },
+    checkpointPath !== undefined,
+  );
+  let resumeFrom: string | boolean | undefined = resume;
+  if (checkpointPath !== undefined && resume) {
+    resumeFrom = await latestCheckpoint(checkpointPath);
+    if (resumeFrom === undefined) process.emitWarning(`fit: no checkpoint-N folder in ${checkpointPath}; training starts afresh`);
+  }
+  if (signal?.aborted) throw signal.reason ?? new DOMException("fit was aborted", "AbortError");
+  const out = await trainer.train({ ...(resumeFrom !== undefined && { resumeFromCheckpoint: resumeFrom }) });
+  if (aborted) throw signal!.reason ?? new DOMException("fit was aborted", "AbortError");
+  const summary = model.trainingSummary!;
+  const log = [...summary.log];
+  return {
+    globalStep: out.globalStep,
+    trainingLoss: log.length ? log.reduce((a, l) => a + l.loss, 0) / log.length : NaN,
+    bestScore: best,
+    log,
+    evaluations: [...summary.evaluations],
+  };
 }

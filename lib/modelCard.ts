@@ -109,8 +109,7 @@ export function trainingSection(t: TrainingSummary): string {
       from = upTo;
     };
     if (t.evaluations.length) {
-      // Each global step is one optimizer step per objective.
-      for (const e of t.evaluations) flush(e.globalStep * t.objectives.length, metric ? e.metrics[metric] : undefined);
+      for (const e of t.evaluations) flush(e.globalStep, metric ? e.metrics[metric] : undefined);
     } else {
       const every = Math.max(1, Math.ceil(t.log.length / 10));
       for (let s = every; s < t.log.at(-1)!.step + every; s += every) flush(Math.min(s, t.log.at(-1)!.step));
@@ -128,7 +127,7 @@ export function evaluationSection(t: TrainingSummary): string {
   return [
     "## Evaluation",
     "",
-    `Results of the last evaluation (epoch ${last.epoch}, ${last.steps === -1 ? "end of epoch" : `step ${last.steps}`}):`,
+    `Results of the last evaluation (epoch ${last.epoch}, step ${last.steps}):`,
     "",
     "| Metric | Value |",
     "|:---|:---|",

@@ -386,8 +386,8 @@ async function trainSentenceTransformer(job: TrainJob): Promise<number> {
       async evaluate(m, opts) {
         const metrics = await built.evaluator.evaluate(m, opts);
         lastMetrics = metrics;
-        const at = opts?.steps === -1 || opts?.steps === undefined ? "end" : `step ${opts.steps}`;
-        note(`eval: epoch ${(opts?.epoch ?? 0) + 1} ${at}: ${metricsLine(metrics)}`);
+        // fit passes the trainer's epoch (fractional within an epoch) and global step.
+        note(`eval: epoch ${Number((opts?.epoch ?? 0).toFixed(2))}, step ${opts?.steps ?? 0}: ${metricsLine(metrics)}`);
         return metrics;
       },
     };
@@ -396,7 +396,7 @@ async function trainSentenceTransformer(job: TrainJob): Promise<number> {
     const options: FitOptions = {
       trainObjectives: [[loader, loss]],
       epochs,
-      stepsPerEpoch,
+      ...(fit.has("stepsPerEpoch") && { stepsPerEpoch }),
       warmupSteps,
       optimizerParams: { lr: fit.number("lr") ?? 2e-5 },
       evaluationSteps: fit.int("evaluationSteps", 0) ?? 0,

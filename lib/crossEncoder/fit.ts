@@ -6,9 +6,8 @@
  */
 import { Dataset } from "../datasets/Dataset.js";
 import type { DataLoader } from "../DataLoader.js";
-import { SCHEDULERS, type SchedulerName } from "../fit.js";
+import { FIT_SCHEDULER_TYPES, SCHEDULERS, type SchedulerName } from "../fit.js";
 import type { TrainerCallback, TrainerEvaluator } from "../SentenceTransformerTrainer.js";
-import type { LrSchedulerType } from "../SentenceTransformerTrainingArguments.js";
 import type { CrossEncoderActivation } from "./activation.js";
 import type { CrossEncoder } from "./CrossEncoder.js";
 import { CrossEncoderTrainer } from "./CrossEncoderTrainer.js";
@@ -51,13 +50,6 @@ export interface CrossEncoderFitOptions {
   checkpointPath?: string;
 }
 
-const SCHEDULE_TYPES: Record<SchedulerName, LrSchedulerType> = {
-  constantlr: "constant",
-  warmupconstant: "constant_with_warmup",
-  warmuplinear: "linear",
-  warmupcosine: "cosine",
-  warmupcosinewithhardrestarts: "cosine_with_restarts",
-};
 
 export async function crossEncoderFit(model: CrossEncoder, trainDataloader: DataLoader, options: CrossEncoderFitOptions = {}): Promise<void> {
   const op = "CrossEncoder.fit";
@@ -124,7 +116,7 @@ export async function crossEncoderFit(model: CrossEncoder, trainDataloader: Data
       ...(options.optimizerParams?.eps !== undefined && { adamEpsilon: options.optimizerParams.eps }),
       ...(options.optimizerParams?.betas !== undefined && { adamBeta1: options.optimizerParams.betas[0], adamBeta2: options.optimizerParams.betas[1] }),
       weightDecay: options.weightDecay ?? 0.01,
-      lrSchedulerType: SCHEDULE_TYPES[scheduler],
+      lrSchedulerType: FIT_SCHEDULER_TYPES[scheduler],
       warmupSteps: options.warmupSteps ?? 10000,
     },
     trainDataset: Dataset.fromColumns(columns),

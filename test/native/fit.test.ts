@@ -53,15 +53,21 @@ describe("fit", () => {
     expect(result.log[0]!.lr).toBe(0); // first warmup step
     const after = await evaluator.evaluate(model);
     expect(after["topics_spearman_cosine"]).toBeGreaterThan(0.8);
-    // Two evaluations per epoch (steps 6 and 12), plus the epoch end.
+    // Two evaluations per epoch (steps 6 and 12), plus the epoch end; the callback gets the fractional epoch and
+    // the global step, as sentence-transformers' fit passes the trainer's state.
     expect(scores).toHaveLength(8 * 3);
-    expect(scores[0]!.slice(1)).toEqual([0, 6]);
-    expect(scores[2]!.slice(1)).toEqual([0, -1]);
+    expect(scores[0]!.slice(1)).toEqual([0.5, 6]);
+    expect(scores[1]!.slice(1)).toEqual([1, 12]);
+    expect(scores[2]!.slice(1)).toEqual([1, 12]);
+    expect(scores.at(-1)!.slice(1)).toEqual([8, 96]);
 
-    // The CSV has sentence-transformers' header and one row per evaluation.
-    const csv = (await readFile(join(outputPath, "eval", "similarity_evaluation_topics_results.csv"), "utf8")).trim().split("\n");
-    expect(csv[0]!.startsWith("epoch,steps,")).toBe(true);
-    expect(csv).toHaveLength(1 + 8 * 3);
+    // The CSVs have sentence-transformers' header and one row per evaluation: the trainer's step evaluations under
+    // its output folder (checkpointPath), the epoch-end ones under outputPath.
+    const csvRows = async (dir: string) => (await readFile(join(dir, "eval", "similarity_evaluation_topics_results.csv"), "utf8")).trim().split("\n");
+    const epochCsv = await csvRows(outputPath);
+    expect(epochCsv[0]!.startsWith("epoch,steps,")).toBe(true);
+    expect(epochCsv).toHaveLength(1 + 8);
+    expect(await csvRows(checkpointPath)).toHaveLength(1 + 8 * 2);
 
     // The best model was saved and scores what the best evaluation scored.
     const best = Math.max(...scores.map((s) => s[0]));
@@ -77,11 +83,12 @@ describe("fit", () => {
     const results = (front["model-index"] as { results: { metrics: { type: string; value: number }[] }[] }[])[0]!.results[0]!.metrics;
     expect(results.find((m) => m.type === "topics_spearman_cosine")!.value).toBeCloseTo(best, 6);
     expect(card).toContain("### Training Logs");
-    expect(card).toContain(train.s1[0]!);
-    expect(card).toMatch(/`lr`: 0\.003/);
+    // Samples are the dataset's first rows: the examples in the order the DataLoader's first pass gave them.
+    expect(card).toContain(loader.epochBatches(0)[0]![0]!.texts[0]!);
+    expect(card).toMatch(/`learningRate`: 0\.003/);
 
     // Checkpoints: the last two of 24, 48, 72, 96 are kept, each a loadable model.
-    expect((await readdir(checkpointPath)).sort()).toEqual(["checkpoint-72", "checkpoint-96"]);
+    expect((await readdir(checkpointPath)).filter((d) => d.startsWith("checkpoint-")).sort()).toEqual(["checkpoint-72", "checkpoint-96"]);
     const last = await SentenceTransformer.load(join(checkpointPath, "checkpoint-96"));
     expect(maxAbsDiffAll(await last.encode(test_.s1.slice(0, 8)), await model.encode(test_.s1.slice(0, 8)))).toBeLessThan(1e-5);
     last.dispose();
@@ -110,8 +117,8 @@ describe("fit", () => {
         seed: 9,
         signal: controller.signal,
         resumeFromCheckpoint: resume,
-        callback: (_s: number, epoch: number, steps: number) => {
-          if (abortAt !== undefined && epoch * 8 + (steps === -1 ? 8 : steps) >= abortAt) controller.abort();
+        callback: (_s: number, _epoch: number, steps: number) => {
+          if (abortAt !== undefined && steps >= abortAt) controller.abort();
         },
       };
       return { model, promise: model.fit(options) };
@@ -119,16 +126,17 @@ describe("fit", () => {
     for (const dropout of [0, 0.1]) {
       const full = await run(join(root, `full-${dropout}`), undefined, false, dropout);
       await full.promise;
-      const stopped = await run(join(root, `resumed-${dropout}`), 13, false, dropout);
+      // Aborted by the evaluation at step 10, in the second epoch (8 steps each).
+      const stopped = await run(join(root, `resumed-${dropout}`), 10, false, dropout);
       await expect(stopped.promise).rejects.toMatchObject({ name: "AbortError" });
       // The checkpoint written on abort is a loadable model.
       const dirs = await readdir(join(root, `resumed-${dropout}`, "ckpt"));
-      expect(dirs).toEqual(["checkpoint-13"]);
+      expect(dirs.filter((d) => d.startsWith("checkpoint-"))).toEqual(["checkpoint-10"]);
       stopped.model.dispose();
       const resumed = await run(join(root, `resumed-${dropout}`), undefined, true, dropout);
       const res = await resumed.promise;
       expect(res.globalStep).toBe(24);
-      expect(res.log.map((l) => l.step)).toEqual([14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24]);
+      expect(res.log.map((l) => l.step)).toEqual([11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24]);
       // Bit for bit: the checkpoint holds everything the run depends on (weights, moments in the parameters'
       // layout, step counts, the trainer's generator, the data position).
       expect(maxAbsDiffAll(weights(resumed.model), weights(full.model))).toBe(0);
@@ -180,7 +188,7 @@ describe("fit", () => {
     model.dispose();
   });
 
-  test("several objectives take turns; stepsPerEpoch defaults to the shortest loader", async () => {
+  test("several objectives take turns, one step per batch (round robin), until the shortest runs out", async () => {
     const model = await topicModel({ seed: 2 });
     const pairs = topicExamples(train);
     const a = new DataLoader(pairs.slice(0, 40), { batchSize: 8 });
@@ -197,7 +205,8 @@ describe("fit", () => {
       warmupSteps: 0,
       showProgressBar: false,
     });
-    expect(result.globalStep).toBe(2 * 5);
+    // Per epoch: 5 batches of the first, and as many of the second.
+    expect(result.globalStep).toBe(2 * 5 * 2);
     expect(result.log).toHaveLength(2 * 5 * 2);
     expect(result.log.every((l) => Number.isFinite(l.loss))).toBe(true);
     model.dispose();
@@ -270,6 +279,8 @@ describe("fit", () => {
     expect(() => new DataLoader([ok(1)], { batchSize: 0 })).toThrow(RangeError);
     expect(() => new evaluation.EmbeddingSimilarityEvaluator(["a", "b"], ["c"], [1, 2])).toThrow(/sentences2/);
     await expect(model.fit({ trainObjectives: [[new DataLoader([ok(1)]), loss]], scheduler: "linear", showProgressBar: false })).rejects.toThrow(/scheduler/);
+    // As sentence-transformers' trainer: step evaluations need something to evaluate.
+    await expect(model.fit({ trainObjectives: [[new DataLoader([ok(1)]), loss]], evaluationSteps: 5, showProgressBar: false })).rejects.toThrow(/evaluationSteps is 5 but there is no evaluator/);
     // Only the ContrastiveLoss run above stepped; nothing was written for the refused runs.
     const other = await topicModel({ seed: 6 });
     expect(maxAbsDiffAll(weights(other), before)).toBe(0);
