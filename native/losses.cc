@@ -525,6 +525,27 @@ at::Tensor flops_loss(const at::Tensor& embeddings, std::optional<double> thresh
   return e.mean(0).pow(2).sum();
 }
 
+at::Tensor adaptive_layer_loss(const LossSpec& spec, const std::vector<at::Tensor>& last,
+                               const std::vector<std::pair<int64_t, std::vector<at::Tensor>>>& prior, const at::Tensor& labels, nn::Linear* head,
+                               std::vector<LossTerm>* terms) {
+  const AdaptiveLayers& a = spec.adaptive.value();
+  auto loss = compute_loss(spec, last, labels, head, terms) * a.last_layer_weight;
+  at::Tensor target;
+  if (a.kl_temperature > 0) target = at::softmax(at::cat(last, 0) / a.kl_temperature, -1).detach();
+  for (const auto& [layer, embeddings] : prior) {
+    const double i = static_cast<double>(layer);
+    const double weight = a.weighting == LayerWeighting::Log ? 1.0 / (1.0 + std::log(1.0 + i)) : a.weighting == LayerWeighting::Linear ? 1.0 / (1.0 + i) : 1.0;
+    loss = loss + compute_loss(spec, embeddings, labels, head, nullptr) * weight / static_cast<double>(prior.size()) * a.prior_layers_weight;
+    if (a.kl_temperature > 0) {
+      const auto input = at::log_softmax(at::cat(embeddings, 0) / a.kl_temperature, -1);
+      // kl_div's "batchmean": the sum over the rows of every column, divided by their number.
+      const auto kl = at::kl_div(input, target, at::Reduction::Sum) / static_cast<double>(input.size(0));
+      loss = loss + kl * a.kl_temperature * a.kl_div_weight;
+    }
+  }
+  return loss;
+}
+
 at::Tensor compute_loss(const LossSpec& spec, const std::vector<at::Tensor>& embeddings, const at::Tensor& labels, nn::Linear* head,
                         std::vector<LossTerm>* terms) {
   auto loss = objective_loss(spec, embeddings, labels, head);

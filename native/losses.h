@@ -66,6 +66,16 @@ struct SpladeRegularizers {
 
 // One named part of a loss that sums several (SpladeLoss: base_loss, document_regularizer_loss,
 // query_regularizer_loss), each as it enters the sum.
+// AdaptiveLayerLoss around the loss: the loss also on sentence embeddings pooled from earlier hidden states, each
+// weighted by its layer (uniform, 1 / (1 + ln(1 + i)), or 1 / (1 + i)), plus their KL divergence from the last
+// layer's embeddings at a temperature.
+enum class LayerWeighting { Uniform, Log, Linear };
+struct AdaptiveLayers {
+  int64_t layers_per_step = 1;  // <= 0, or as many as there are: every earlier layer
+  double last_layer_weight = 1.0, prior_layers_weight = 1.0, kl_div_weight = 1.0, kl_temperature = 0.3;
+  LayerWeighting weighting = LayerWeighting::Uniform;
+};
+
 struct LossTerm {
   std::string name;
   double value;
@@ -108,6 +118,7 @@ struct LossSpec {
   // MegaBatchMargin: the cosine a positive should reach, and the one the hardest negative should stay under.
   double positive_margin = 0.8, negative_margin = 0.3;
   std::optional<SpladeRegularizers> splade;
+  std::optional<AdaptiveLayers> adaptive;
 
   static LossSpec parse(const std::string& kind);
   // Text columns the loss takes (-1 = two or more; -2 = one or more; -3 = three or more).
@@ -126,6 +137,12 @@ const std::vector<std::string>& loss_names();
 // made of several (empty for the others).
 at::Tensor compute_loss(const LossSpec& spec, const std::vector<at::Tensor>& embeddings, const at::Tensor& labels, nn::Linear* head,
                         std::vector<LossTerm>* terms = nullptr);
+
+// AdaptiveLayerLoss from the column embeddings of the last layer and of the chosen earlier layers (each with the
+// index of its hidden state, 0 being the embeddings' output). `terms` receives the last layer's loss parts.
+at::Tensor adaptive_layer_loss(const LossSpec& spec, const std::vector<at::Tensor>& last,
+                               const std::vector<std::pair<int64_t, std::vector<at::Tensor>>>& prior, const at::Tensor& labels, nn::Linear* head,
+                               std::vector<LossTerm>* terms);
 
 // FlopsLoss: the squared L2 norm of the batch's mean embedding [B, D] -> scalar, over the rows with more than
 // `threshold` active values when one is given.

@@ -185,6 +185,47 @@ at::Tensor Trainer::cached_step(const ops::Context& ctx, const LossSpec& spec, n
   return loss.detach();
 }
 
+at::Tensor Trainer::adaptive_loss(const ops::Context& ctx, const LossSpec& spec, nn::Linear* head, std::vector<TokenBatch>& columns, const at::Tensor& labels,
+                                  std::vector<LossTerm>* terms) {
+  auto* transformer = dynamic_cast<TransformerModule*>(modules_.front().get());
+  if (transformer == nullptr) fail(ErrorCode::Input, "AdaptiveLayerLoss needs a model whose first module is a Transformer");
+  const at::Device device = modules_.front()->device();
+  const ModuleList after(modules_.begin() + 1, modules_.end());
+  AutocastGuard autocast(config_.use_amp, device);
+  // Each column through the encoder once, keeping its hidden states; the modules after it run on each one used.
+  std::vector<Features> features;
+  std::vector<std::vector<at::Tensor>> hidden(columns.size());
+  for (size_t c = 0; c < columns.size(); ++c) {
+    Features f = to_features(columns[c], device, 0, -1);
+    f.token_embeddings = transformer->encoder->forward(ctx, {f.input_ids, f.attention_mask, f.token_type_ids}, &hidden[c]);
+    features.push_back(std::move(f));
+  }
+  auto pooled = [&](int64_t layer) {
+    std::vector<at::Tensor> out;
+    for (size_t c = 0; c < columns.size(); ++c) {
+      Features f = features[c];
+      if (layer >= 0) f.token_embeddings = hidden[c].at(static_cast<size_t>(layer));
+      run_pipeline(ctx, after, f);
+      if (!f.sentence_embedding.defined()) fail(ErrorCode::Input, "the model's modules produce no sentence embedding (is Pooling missing?)");
+      out.push_back(f.sentence_embedding.to(at::kFloat));
+    }
+    return out;
+  };
+  const auto last = pooled(-1);
+  // Hidden states: the embeddings' output, then each layer's; the last is the output itself.
+  const int64_t earlier = static_cast<int64_t>(hidden.front().size()) - 1;
+  std::vector<int64_t> layers;
+  for (int64_t i = 0; i < earlier; ++i) layers.push_back(i);
+  const int64_t n = spec.adaptive->layers_per_step;
+  if (n > 0 && n < earlier) {
+    const auto order = at::randperm(earlier, generator_, at::TensorOptions().dtype(at::kLong));
+    layers.assign(order.data_ptr<int64_t>(), order.data_ptr<int64_t>() + n);
+  }
+  std::vector<std::pair<int64_t, std::vector<at::Tensor>>> prior;
+  for (int64_t layer : layers) prior.emplace_back(layer, pooled(layer));
+  return adaptive_layer_loss(spec, last, prior, labels, head, terms);
+}
+
 bool Trainer::clip_gradients(double& norm) {
   norm = 0;
   std::vector<at::Tensor> norms;
@@ -315,7 +356,10 @@ Trainer::LossValue Trainer::accumulate_locked(size_t objective_index, std::vecto
 
   at::Tensor loss;
   std::vector<LossTerm> terms;
-  if (spec.cached()) {
+  if (spec.adaptive) {
+    loss = adaptive_loss(ctx, spec, objective.head.get(), columns, labels_on_device, &terms);
+    (scale == 1.0 ? loss : loss * scale).backward();
+  } else if (spec.cached()) {
     loss = cached_step(ctx, spec, objective.head.get(), columns, labels_on_device, scale, &terms);
   } else {
     std::vector<at::Tensor> embeddings;
@@ -369,10 +413,12 @@ Trainer::LossValue Trainer::eval_loss(size_t objective_index, std::vector<TokenB
   const at::Device device = modules_.front()->device();
   c10::NoGradGuard no_grad;
   ops::Context ctx = call_context(/*train=*/false, nullptr);
+  std::vector<LossTerm> terms;
+  const at::Tensor labels_on_device = labels.defined() ? labels.to(device) : labels;
+  if (spec.adaptive) return {adaptive_loss(ctx, spec, objective.head.get(), columns, labels_on_device, &terms).item<double>(), std::move(terms)};
   std::vector<at::Tensor> embeddings;
   for (auto& c : columns) embeddings.push_back(embed(ctx, c));
-  std::vector<LossTerm> terms;
-  const double loss = compute_loss(spec, embeddings, labels.defined() ? labels.to(device) : labels, objective.head.get(), &terms).item<double>();
+  const double loss = compute_loss(spec, embeddings, labels_on_device, objective.head.get(), &terms).item<double>();
   return {loss, std::move(terms)};
 }
 

@@ -101,6 +101,10 @@ class Trainer {
   at::Tensor embed(const ops::Context& ctx, TokenBatch& column, int64_t row = 0, int64_t count = -1);
   at::Tensor cached_step(const ops::Context& ctx, const LossSpec& spec, nn::Linear* head, std::vector<TokenBatch>& columns, const at::Tensor& labels,
                          double scale, std::vector<LossTerm>* terms);
+  // AdaptiveLayerLoss: the columns' embeddings from the last layer and from the earlier hidden states it picks
+  // (every one, or layers_per_step drawn from the trainer's generator), then its loss.
+  at::Tensor adaptive_loss(const ops::Context& ctx, const LossSpec& spec, nn::Linear* head, std::vector<TokenBatch>& columns, const at::Tensor& labels,
+                           std::vector<LossTerm>* terms);
   // The objective's loss spec, with `weights` in place of a SpladeLoss's own.
   LossSpec spec_of(size_t objective, const std::optional<RegularizerWeights>& weights) const;
   LossValue accumulate_locked(size_t objective, std::vector<TokenBatch>& columns, const at::Tensor& labels, double scale,

@@ -214,6 +214,15 @@ export interface NativeLossSpec {
   /** MegaBatchMarginLoss: the cosine a positive should reach (default 0.8) and the hardest negative stay under (0.3) */
   positiveMargin?: number;
   negativeMargin?: number;
+  /** AdaptiveLayerLoss around the loss above: the loss on earlier layers' embeddings too, and their KL divergence from the last's */
+  adaptiveLayer?: {
+    nLayersPerStep: number;
+    lastLayerWeight: number;
+    priorLayersWeight: number;
+    klDivWeight: number;
+    klTemperature: number;
+    layerWeighting: "uniform" | "log" | "linear";
+  };
   /** SpladeLoss around the loss above: FLOPS regularizers on the sparse embeddings (thresholds null: none). */
   splade?: {
     documentRegularizerWeight: number;

@@ -39,6 +39,7 @@ export class MatryoshkaLoss extends Loss {
     this.matryoshkaDims = order.map((i) => dims[i]!);
     this.matryoshkaWeights = order.map((i) => weights[i]!);
     this.nDimsPerStep = options.nDimsPerStep ?? -1;
+    if (loss.batchLabels) this.batchLabels = (columns) => loss.batchLabels!(columns);
   }
 
   get columns(): readonly [number, number] {

@@ -16,4 +16,6 @@ export { DistillKLDivLoss, type DistillKLDivLossOptions } from "./DistillKLDivLo
 export { GISTEmbedLoss, type GISTEmbedLossOptions, type MarginStrategy } from "./GISTEmbedLoss.js";
 export { CachedGISTEmbedLoss, type CachedGISTEmbedLossOptions } from "./CachedGISTEmbedLoss.js";
 export { MegaBatchMarginLoss, type MegaBatchMarginLossOptions } from "./MegaBatchMarginLoss.js";
+export { AdaptiveLayerLoss, type AdaptiveLayerLossOptions, type LayerWeighting } from "./AdaptiveLayerLoss.js";
+export { Matryoshka2dLoss, type Matryoshka2dLossOptions } from "./Matryoshka2dLoss.js";
 export { MatryoshkaLoss, type MatryoshkaLossOptions } from "./MatryoshkaLoss.js";

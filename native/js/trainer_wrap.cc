@@ -244,6 +244,28 @@ LossSpec read_loss_spec(const Napi::Object& o) {
     splade.document_only = r.Has("useDocumentRegularizerOnly") && get_bool(r, "useDocumentRegularizerOnly");
     s.splade = splade;
   }
+  if (o.Has("adaptiveLayer")) {
+    const auto r = get_object(o, "adaptiveLayer");
+    AdaptiveLayers a;
+    if (r.Has("nLayersPerStep")) a.layers_per_step = get_int(r, "nLayersPerStep");
+    for (auto [key, field] : {std::pair<const char*, double*>{"lastLayerWeight", &a.last_layer_weight},
+                              {"priorLayersWeight", &a.prior_layers_weight},
+                              {"klDivWeight", &a.kl_div_weight},
+                              {"klTemperature", &a.kl_temperature}}) {
+      if (!r.Has(key)) continue;
+      *field = get_number(r, key);
+      if (!std::isfinite(*field)) fail(ErrorCode::Input, std::string("adaptiveLayer.") + key + " must be a finite number");
+    }
+    if (r.Has("layerWeighting")) {
+      const auto w = get_string(r, "layerWeighting");
+      if (w == "uniform") a.weighting = LayerWeighting::Uniform;
+      else if (w == "log") a.weighting = LayerWeighting::Log;
+      else if (w == "linear") a.weighting = LayerWeighting::Linear;
+      else fail(ErrorCode::Input, "adaptiveLayer.layerWeighting must be uniform, log or linear, got '" + w + "'");
+    }
+    if (s.cached()) fail(ErrorCode::Input, "AdaptiveLayerLoss cannot wrap a loss with a gradient cache (miniBatchSize)");
+    s.adaptive = a;
+  }
   if (o.Has("reductionLog")) {
     const auto r = get_string(o, "reductionLog");
     if (r != "natural" && r != "binary") fail(ErrorCode::Input, "reductionLog must be natural or binary");

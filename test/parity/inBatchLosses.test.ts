@@ -11,7 +11,18 @@ import { fileURLToPath } from "node:url";
 
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 
-import { CachedGISTEmbedLoss, GISTEmbedLoss, MegaBatchMarginLoss, type GISTEmbedLossOptions, type MegaBatchMarginLossOptions } from "../../lib/losses/index.js";
+import {
+  AdaptiveLayerLoss,
+  CachedGISTEmbedLoss,
+  CachedMultipleNegativesRankingLoss,
+  GISTEmbedLoss,
+  Matryoshka2dLoss,
+  MatryoshkaLoss,
+  MegaBatchMarginLoss,
+  MultipleNegativesRankingLoss,
+  type GISTEmbedLossOptions,
+  type MegaBatchMarginLossOptions,
+} from "../../lib/losses/index.js";
 import { native } from "../../lib/native.js";
 import { SentenceTransformer } from "../../lib/SentenceTransformer.js";
 import type { NativeTensorData } from "../../types/native.js";
@@ -203,6 +214,37 @@ describe("MegaBatchMarginLoss against sentence-transformers' class", () => {
     expect(() => new MegaBatchMarginLoss(model, { miniBatchSize: 0 })).toThrow(/miniBatchSize must be a positive integer/);
     expect(() => new MegaBatchMarginLoss(model, { useMiniBatchedVersion: "yes" as never })).toThrow(/useMiniBatchedVersion must be true or false/);
     expect(new MegaBatchMarginLoss(model, { useMiniBatchedVersion: false }).nativeSpec().miniBatchSize).toBeUndefined();
+  });
+});
+
+// AdaptiveLayerLoss and Matryoshka2dLoss train through the model's layers (test/parity/trainer.test.ts); here, what they refuse and pass on.
+describe("AdaptiveLayerLoss and Matryoshka2dLoss: options and the losses they wrap", () => {
+  test("refusals name the option; a GIST loss inside keeps its guide's labels", () => {
+    const mnrl = new MultipleNegativesRankingLoss(model);
+    expect(() => new AdaptiveLayerLoss(model, new CachedMultipleNegativesRankingLoss(model))).toThrow(/AdaptiveLayerLoss: CachedMultipleNegativesRankingLoss has a gradient cache/);
+    expect(() => new AdaptiveLayerLoss(model, mnrl, { nLayersPerStep: 1.5 })).toThrow(/nLayersPerStep must be an integer, got 1.5/);
+    expect(() => new AdaptiveLayerLoss(model, mnrl, { layerWeighting: "square" as never })).toThrow(/layerWeighting must be one of uniform, log, linear/);
+    expect(() => new AdaptiveLayerLoss(model, mnrl, { klTemperature: -1 })).toThrow(/klTemperature must be a number >= 0/);
+    expect(() => new AdaptiveLayerLoss(model, new AdaptiveLayerLoss(model, mnrl))).toThrow(/cannot be another AdaptiveLayerLoss/);
+    expect(() => new Matryoshka2dLoss(model, mnrl, { matryoshkaDims: [64] })).toThrow(/size 64 exceeds the model's embedding size 32/);
+    const gist = new GISTEmbedLoss(model, { guide });
+    expect(new AdaptiveLayerLoss(model, gist).batchLabels).toBeTypeOf("function");
+    expect(new MatryoshkaLoss(model, gist, { matryoshkaDims: [16] }).batchLabels).toBeTypeOf("function");
+    expect(new AdaptiveLayerLoss(model, mnrl).batchLabels).toBeUndefined();
+    // Matryoshka2dLoss's defaults and config, as sentence-transformers': one layer and one size per step.
+    const m2d = new Matryoshka2dLoss(model, mnrl, { matryoshkaDims: [16, 32] });
+    expect(m2d.getConfigDict()).toEqual({
+      loss: "MultipleNegativesRankingLoss",
+      n_layers_per_step: 1,
+      last_layer_weight: 1,
+      prior_layers_weight: 1,
+      kl_div_weight: 1,
+      kl_temperature: 0.3,
+      layer_weighting: "uniform",
+      matryoshka_dims: [32, 16],
+      matryoshka_weights: [1, 1],
+      n_dims_per_step: 1,
+    });
   });
 });
 

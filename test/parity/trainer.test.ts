@@ -8,7 +8,8 @@
 //     with NO_DUPLICATES, PROPORTIONAL), and for MarginMSELoss on (query, positive, two negatives) rows labelled
 //     with a teacher's three scores, and for GISTEmbedLoss / CachedGISTEmbedLoss with a guide model of its own
 //     (one sharing the model's tokens, one re-tokenizing the decoded texts at a shorter maximum length); Python runs
-//     its default optimizer (torch's fused AdamW) in float32; and MegaBatchMarginLoss with its gradient cache.
+//     its default optimizer (torch's fused AdamW) in float32; MegaBatchMarginLoss with its gradient cache; and
+//     AdaptiveLayerLoss / Matryoshka2dLoss over every earlier layer (Python draws layers with its own `random`).
 // AdamW eps is 1e-5 here for the reason test/parity/training.test.ts gives (float32 noise in near-zero gradients).
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -54,7 +55,15 @@ function sentences(n: number, seed: number, distinct = n): string[] {
 }
 
 type Columns = Record<string, (string | number | number[])[]>;
-type LossName = "CoSENTLoss" | "MultipleNegativesRankingLoss" | "MarginMSELoss" | "GISTEmbedLoss" | "CachedGISTEmbedLoss" | "MegaBatchMarginLoss";
+type LossName =
+  | "CoSENTLoss"
+  | "MultipleNegativesRankingLoss"
+  | "MarginMSELoss"
+  | "GISTEmbedLoss"
+  | "CachedGISTEmbedLoss"
+  | "MegaBatchMarginLoss"
+  | "AdaptiveLayerLoss"
+  | "Matryoshka2dLoss";
 
 function pairsData(n: number, seed: number, distinct = n): Columns {
   return { anchor: sentences(n, seed, distinct), positive: sentences(n, seed + 1000) };
@@ -90,6 +99,8 @@ interface Case {
   args: SentenceTransformerTrainingArgumentsInit;
   /** the loss's options, ours and Python's */
   lossOptions?: { ts: Record<string, unknown>; py: Record<string, unknown> };
+  /** the loss AdaptiveLayerLoss or Matryoshka2dLoss wraps */
+  inner?: LossName;
   /** GISTEmbedLoss's guide: the guide folder, optionally with a shorter maximum length (it then tokenizes the texts itself) */
   guide?: { maxSeqLength?: number };
 }
@@ -103,7 +114,13 @@ async function ourTrainer(model: SentenceTransformer, c: Case): Promise<Sentence
     if (c.guide.maxSeqLength !== undefined) guide.maxSeqLength = c.guide.maxSeqLength;
   }
   const options = c.lossOptions?.ts ?? {};
-  const make = (name: LossName) =>
+  const make = (name: LossName): losses.Loss =>
+    name === "AdaptiveLayerLoss"
+      ? new losses.AdaptiveLayerLoss(model, makeInner(c.inner!), options)
+      : name === "Matryoshka2dLoss"
+        ? new losses.Matryoshka2dLoss(model, makeInner(c.inner!), options as unknown as losses.Matryoshka2dLossOptions)
+        : makeInner(name);
+  const makeInner = (name: LossName): losses.Loss =>
     name === "CoSENTLoss"
       ? new losses.CoSENTLoss(model)
       : name === "MarginMSELoss"
@@ -136,6 +153,7 @@ function request(mode: "schedule" | "train", c: Case, extra: object = {}) {
         {
           loss: l,
           ...(c.lossOptions && { options: c.lossOptions.py }),
+          ...(c.inner && { inner: { loss: c.inner } }),
           ...(c.guide && { guide: { folder: guideFolder, ...(c.guide.maxSeqLength !== undefined && { max_seq_length: c.guide.maxSeqLength }) } }),
         },
       ]),
@@ -334,6 +352,27 @@ describe("training against sentence-transformers' SentenceTransformerTrainer", (
       datasets: { pairs: pairsData(12, 14) },
       losses: { "*": "MegaBatchMarginLoss" },
       lossOptions: { ts: { miniBatchSize: 3, positiveMargin: 0.6, negativeMargin: 0.2 }, py: { mini_batch_size: 3, positive_margin: 0.6, negative_margin: 0.2 } },
+      args: { ...common, warmupSteps: 0.25, maxSteps: 4 },
+    });
+  });
+
+  test("AdaptiveLayerLoss over MultipleNegativesRankingLoss: every earlier layer, log weighting, KL at temperature 0.3", async () => {
+    await expectTrainingParity("AdaptiveLayerLoss (MNRL), every layer", {
+      datasets: { pairs: pairsData(12, 15) },
+      losses: { "*": "AdaptiveLayerLoss" },
+      inner: "MultipleNegativesRankingLoss",
+      lossOptions: { ts: { nLayersPerStep: -1, layerWeighting: "log" }, py: { n_layers_per_step: -1, layer_weighting: "log" } },
+      args: { ...common, warmupSteps: 0.25, maxSteps: 4 },
+    });
+  });
+
+  test("Matryoshka2dLoss over CoSENTLoss: every layer and size, last layer weight 2, linear weighting, KL weight 0.5", async () => {
+    const options = { matryoshkaDims: [32, 16, 8], nLayersPerStep: -1, nDimsPerStep: -1, lastLayerWeight: 2, layerWeighting: "linear", klDivWeight: 0.5 };
+    await expectTrainingParity("Matryoshka2dLoss (CoSENT), every layer and size", {
+      datasets: { sts: stsData(12, 16) },
+      losses: { "*": "Matryoshka2dLoss" },
+      inner: "CoSENTLoss",
+      lossOptions: { ts: options, py: pyArgs(options as SentenceTransformerTrainingArgumentsInit) },
       args: { ...common, warmupSteps: 0.25, maxSteps: 4 },
     });
   });

@@ -4,7 +4,8 @@ stdin: {"mode": "schedule" | "train",
         "folder": a model folder SentenceTransformer loads (a plain BERT folder: Transformer + mean pooling),
         "datasets": {name: {column: [values]}} (one entry: a single Dataset, more: a DatasetDict),
         "losses": {name: {"loss": a loss class name, "options": optional keyword arguments,
-                  "guide": optional {"folder", "max_seq_length"} (GISTEmbedLoss's guide model)}}
+                  "guide": optional {"folder", "max_seq_length"} (GISTEmbedLoss's guide model),
+                  "inner": optional, a loss as these (the loss AdaptiveLayerLoss / Matryoshka2dLoss wraps)}}
                   (one entry named "*": one loss for every dataset),
         "eval_datasets": optional, as "datasets": the evaluation dataset(s),
         "args": SentenceTransformerTrainingArguments keyword arguments (Python names),
@@ -54,6 +55,9 @@ def run(req):
 
     def make_loss(spec):
         options = dict(spec.get("options", {}))
+        if "inner" in spec:
+            # AdaptiveLayerLoss / Matryoshka2dLoss: the loss they wrap.
+            return getattr(losses, spec["loss"])(model, make_loss(spec["inner"]), **options)
         if "guide" in spec:
             # GISTEmbedLoss / CachedGISTEmbedLoss: the guide model, from its own folder, with an optional max_seq_length.
             guide = SentenceTransformer(spec["guide"]["folder"], device="cpu")
