@@ -123,6 +123,8 @@ export interface TrainingLoss {
   checkLabel(label: never, where: string): void;
   /** A SpladeLoss's regularizer weights as they stand now (a callback changes them as training goes). */
   regularizerWeights?(): NativeRegularizerWeights;
+  /** A loss with trainable weights of its own (SoftmaxLoss's classifier) takes them as the trainer holds them, without the `head<j>.` prefix. */
+  loadHeadState?(tensors: { name: string; shape: number[]; data: Float32Array }[]): void;
 }
 
 /** An evaluator the trainer runs on its model. */
@@ -479,8 +481,17 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
     return native;
   }
 
-  #keepHeads(native: NativeTrainer): void {
+  /**
+   * Loss heads as `native` holds them now: kept for the next native trainer, and handed to the losses that keep a
+   * copy (SoftmaxLoss's classifier, which LabelAccuracyEvaluator reads).
+   */
+  #syncLossHeads(native: NativeTrainer): void {
     this.#heads = native.state().filter((t) => t.name.startsWith("head"));
+    this.#losses.forEach((loss, j) => {
+      const prefix = `head${j}.`;
+      const own = this.#heads.filter((t) => t.name.startsWith(prefix)).map((t) => ({ ...t, name: t.name.slice(prefix.length) }));
+      if (own.length && loss.loadHeadState) loss.loadHeadState(own);
+    });
   }
 
   // ------------------------------------------------------------------ state and logs
@@ -565,6 +576,7 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
     }
     const native = this.#native ?? this.#createNative(1, 0);
     try {
+      if (this.#losses.some((l) => l.loadHeadState !== undefined)) this.#syncLossHeads(native);
       if (prepared !== undefined && prepared[0]!.name !== undefined) {
         const metrics: Record<string, number> = {};
         for (const [i, p] of prepared.entries()) Object.assign(metrics, await this.#evaluateOne(native, p, `${prefix}_${p.name}`, i === 0));
@@ -747,6 +759,7 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
         this.state = await this.#readState(resume);
         await this.reloadWeights(resume, op);
         await loadOptimizerState(native, resume, this.state.global_step, op);
+        this.#syncLossHeads(native);
         epochsTrained = Math.floor(this.state.global_step / updatesPerEpoch);
         stepsTrainedInEpoch = (this.state.global_step % updatesPerEpoch) * ga;
       }
@@ -840,7 +853,7 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
       bar?.stop();
       this.#inTrain = false;
       this.#native = undefined;
-      this.#keepHeads(native);
+      this.#syncLossHeads(native);
       native.dispose();
     }
   }

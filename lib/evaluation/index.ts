@@ -44,3 +44,4 @@ export {
   ParaphraseMiningEvaluator,
 } from "./ParaphraseMiningEvaluator.js";
 export { type RerankingEvaluatorOptions, type RerankingSample, RerankingEvaluator } from "./RerankingEvaluator.js";
+export { type LabelAccuracyEvaluatorOptions, LabelAccuracyEvaluator } from "./LabelAccuracyEvaluator.js";

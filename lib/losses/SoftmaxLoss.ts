@@ -13,6 +13,14 @@ export interface SoftmaxLossOptions {
   seed?: number;
 }
 
+/** SoftmaxLoss's linear classifier, as torch's nn.Linear holds it: `weight` row-major [outFeatures, inFeatures]. */
+export interface SoftmaxClassifier {
+  weight: Float32Array;
+  bias: Float32Array;
+  inFeatures: number;
+  outFeatures: number;
+}
+
 /** A linear classifier on (u, v, |u − v|) trained with cross-entropy, as in the original SBERT NLI training. */
 export class SoftmaxLoss extends Loss {
   readonly name = "SoftmaxLoss";
@@ -24,6 +32,7 @@ export class SoftmaxLoss extends Loss {
   readonly concatenationSentDifference: boolean;
   readonly concatenationSentMultiplication: boolean;
   readonly seed: number;
+  #classifier: SoftmaxClassifier | undefined;
 
   constructor(model: SentenceTransformer, options: SoftmaxLossOptions) {
     super(model);
@@ -41,6 +50,34 @@ export class SoftmaxLoss extends Loss {
       throw new RangeError("SoftmaxLoss: at least one of concatenationSentRep, concatenationSentDifference, concatenationSentMultiplication must be true");
     }
     this.seed = options.seed ?? 0;
+  }
+
+  /** Features the classifier reads: the embedding dimension times the number of concatenated vectors. */
+  get classifierInFeatures(): number {
+    const vectors = (this.concatenationSentRep ? 2 : 0) + (this.concatenationSentDifference ? 1 : 0) + (this.concatenationSentMultiplication ? 1 : 0);
+    return vectors * this.sentenceEmbeddingDimension;
+  }
+
+  /**
+   * The classifier as the trainer last left it (refreshed before each evaluation and at the end of training);
+   * undefined before this loss has been trained with.
+   */
+  get classifier(): SoftmaxClassifier | undefined {
+    return this.#classifier;
+  }
+
+  /** Takes the classifier's weights as the native trainer holds them (`weight`, `bias`). */
+  loadHeadState(tensors: readonly { name: string; shape: readonly number[]; data: Float32Array }[]): void {
+    const inFeatures = this.classifierInFeatures;
+    const outFeatures = this.numLabels;
+    const find = (name: string, shape: number[]): Float32Array => {
+      const t = tensors.find((x) => x.name === name);
+      if (t === undefined || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+        throw new RangeError(`SoftmaxLoss: the classifier's ${name} must have shape [${shape.join(", ")}], got ${t === undefined ? "none" : `[${t.shape.join(", ")}]`}`);
+      }
+      return Float32Array.from(t.data);
+    };
+    this.#classifier = { weight: find("weight", [outFeatures, inFeatures]), bias: find("bias", [outFeatures]), inFeatures, outFeatures };
   }
 
   protected override checkClass(label: number, where: string): void {

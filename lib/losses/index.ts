@@ -9,7 +9,7 @@ export { ContrastiveLoss, type ContrastiveLossOptions } from "./ContrastiveLoss.
 export { OnlineContrastiveLoss } from "./OnlineContrastiveLoss.js";
 export { TripletLoss, type TripletLossOptions } from "./TripletLoss.js";
 export { BatchHardTripletLoss, type BatchHardTripletLossOptions } from "./BatchHardTripletLoss.js";
-export { SoftmaxLoss, type SoftmaxLossOptions } from "./SoftmaxLoss.js";
+export { SoftmaxLoss, type SoftmaxClassifier, type SoftmaxLossOptions } from "./SoftmaxLoss.js";
 export { MSELoss } from "./MSELoss.js";
 export { MarginMSELoss, type MarginMSELossOptions } from "./MarginMSELoss.js";
 export { DistillKLDivLoss, type DistillKLDivLossOptions } from "./DistillKLDivLoss.js";
