@@ -358,6 +358,44 @@ export class SentenceTransformer {
   }
 
   /**
+   * Every weight of every module, named `<module index>.<checkpoint key>` (a Transformer's keys as in its
+   * model.safetensors, e.g. `0.encoder.layer.0.attention.self.query.weight`), with its shape and whether training
+   * updates it.
+   */
+  namedParameters(): { name: string; shape: number[]; requiresGrad: boolean }[] {
+    return this.modules.flatMap((m, i) => m.native.namedParameters().map((p) => ({ ...p, name: `${i}.${p.name}` })));
+  }
+
+  /**
+   * Freezes (`requiresGrad` false) or unfreezes weights for training, as setting `requires_grad` on PyTorch
+   * parameters: those named (see namedParameters), or those whose name passes `select`. Frozen weights keep their
+   * values and take no optimizer state. Returns the names chosen; a name that is no weight, or a test no name
+   * passes, throws a RangeError and changes nothing.
+   */
+  setRequiresGrad(select: string[] | ((name: string) => boolean), requiresGrad: boolean): string[] {
+    if (typeof requiresGrad !== "boolean") throw new TypeError(`setRequiresGrad: requiresGrad must be true or false, got ${String(requiresGrad)}`);
+    const all = this.namedParameters().map((p) => p.name);
+    let chosen: string[];
+    if (typeof select === "function") {
+      chosen = all.filter((n) => select(n));
+      if (chosen.length === 0) throw new RangeError("setRequiresGrad: no weight's name passes the test (see namedParameters() for the names)");
+    } else if (Array.isArray(select)) {
+      const known = new Set(all);
+      const unknown = select.find((n) => !known.has(n));
+      if (unknown !== undefined) throw new RangeError(`setRequiresGrad: the model has no weight '${String(unknown)}' (see namedParameters() for the names)`);
+      chosen = [...select];
+    } else {
+      throw new TypeError("setRequiresGrad: select must be a list of weight names or a function of the name");
+    }
+    this.modules.forEach((m, i) => {
+      const prefix = `${i}.`;
+      const mine = chosen.filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
+      if (mine.length > 0) callNativeSync("setRequiresGrad", () => m.native.setRequiresGrad(mine, requiresGrad));
+    });
+    return chosen;
+  }
+
+  /**
    * The sentence embeddings [rows, dim] of a batch already tokenized (by this model's tokenizer, or one with the same
    * vocabulary), as a guide model gives them to a loss; not normalized. @internal
    */

@@ -58,6 +58,10 @@ export interface NativeModule {
   /** float32 copies of the weights under their checkpoint keys */
   stateDict(): { name: string; shape: number[]; data: Float32Array }[];
   parameterCount(): number;
+  /** every parameter (checkpoint names), its shape and whether training updates it */
+  namedParameters(): { name: string; shape: number[]; requiresGrad: boolean }[];
+  /** whether training updates the named parameters; an unknown name throws and changes nothing */
+  setRequiresGrad(names: string[], requiresGrad: boolean): void;
   /** replaces the weights from a checkpoint (all keys checked first); resolves to the keys not used */
   loadWeights(weights: NonNullable<NativeWeights>): Promise<string[]>;
   /** inference precision of the module's linear layers */

@@ -14,6 +14,8 @@ Napi::Function ModuleWrap::Define(Napi::Env env) {
                          InstanceAccessor<&ModuleWrap::Disposed>("disposed"),
                          InstanceMethod<&ModuleWrap::StateDict>("stateDict"),
                          InstanceMethod<&ModuleWrap::ParameterCount>("parameterCount"),
+                         InstanceMethod<&ModuleWrap::NamedParameters>("namedParameters"),
+                         InstanceMethod<&ModuleWrap::SetRequiresGrad>("setRequiresGrad"),
                          InstanceMethod<&ModuleWrap::Dispose>("dispose"),
                          InstanceMethod<&ModuleWrap::To>("to"),
                          InstanceMethod<&ModuleWrap::LoadWeights>("loadWeights"),
@@ -76,6 +78,45 @@ Napi::Value ModuleWrap::ParameterCount(const Napi::CallbackInfo& info) {
     int64_t count = 0;
     for (const auto& p : From(Value())->parameters()) count += p.numel();
     return Napi::Number::New(info.Env(), static_cast<double>(count));
+  });
+}
+
+Napi::Value ModuleWrap::NamedParameters(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    const auto params = From(Value())->weights_root().named_parameters(/*recurse=*/true);
+    auto out = Napi::Array::New(info.Env(), params.size());
+    uint32_t i = 0;
+    for (const auto& p : params) {
+      auto o = Napi::Object::New(info.Env());
+      o.Set("name", p.key());
+      auto shape = Napi::Array::New(info.Env(), static_cast<size_t>(p.value().dim()));
+      for (int64_t d = 0; d < p.value().dim(); ++d) shape.Set(static_cast<uint32_t>(d), Napi::Number::New(info.Env(), static_cast<double>(p.value().size(d))));
+      o.Set("shape", shape);
+      o.Set("requiresGrad", p.value().requires_grad());
+      out.Set(i++, o);
+    }
+    return out;
+  });
+}
+
+// Whether training updates the named parameters (every name checked first: an unknown one changes nothing).
+Napi::Value ModuleWrap::SetRequiresGrad(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() != 2 || !info[0].IsArray() || !info[1].IsBoolean()) fail(ErrorCode::Input, "setRequiresGrad(names, requiresGrad) expects an array of names and a boolean");
+    const auto params = From(Value())->weights_root().named_parameters(/*recurse=*/true);
+    const auto names = info[0].As<Napi::Array>();
+    std::vector<at::Tensor> chosen;
+    for (uint32_t i = 0; i < names.Length(); ++i) {
+      const Napi::Value v = names.Get(i);
+      if (!v.IsString()) fail(ErrorCode::Input, "setRequiresGrad: names[" + std::to_string(i) + "] is not a string");
+      const auto name = v.As<Napi::String>().Utf8Value();
+      const auto* p = params.find(name);
+      if (p == nullptr) fail(ErrorCode::Input, "setRequiresGrad: the module has no parameter '" + name + "'");
+      chosen.push_back(*p);
+    }
+    const bool requires_grad = info[1].As<Napi::Boolean>().Value();
+    for (auto& t : chosen) t.requires_grad_(requires_grad);
+    return info.Env().Undefined();
   });
 }
 

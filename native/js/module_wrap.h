@@ -26,6 +26,8 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
   Napi::Value Disposed(const Napi::CallbackInfo& info);
   Napi::Value StateDict(const Napi::CallbackInfo& info);
   Napi::Value ParameterCount(const Napi::CallbackInfo& info);
+  Napi::Value NamedParameters(const Napi::CallbackInfo& info);
+  Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value To(const Napi::CallbackInfo& info);
   Napi::Value LoadWeights(const Napi::CallbackInfo& info);

@@ -99,6 +99,8 @@ interface Case {
   args: SentenceTransformerTrainingArgumentsInit;
   /** the loss's options, ours and Python's */
   lossOptions?: { ts: Record<string, unknown>; py: Record<string, unknown> };
+  /** prefixes of the Transformer's weight names frozen before training */
+  freeze?: string[];
   /** the loss AdaptiveLayerLoss or Matryoshka2dLoss wraps */
   inner?: LossName;
   /** GISTEmbedLoss's guide: the guide folder, optionally with a shorter maximum length (it then tokenizes the texts itself) */
@@ -106,6 +108,7 @@ interface Case {
 }
 
 async function ourTrainer(model: SentenceTransformer, c: Case): Promise<SentenceTransformerTrainer> {
+  if (c.freeze) model.setRequiresGrad((name) => c.freeze!.some((p) => name.startsWith(`0.${p}`)), false);
   const names = Object.keys(c.datasets);
   const data = Object.fromEntries(names.map((n) => [n, Dataset.fromColumns(c.datasets[n]!)]));
   let guide: SentenceTransformer | undefined;
@@ -159,6 +162,7 @@ function request(mode: "schedule" | "train", c: Case, extra: object = {}) {
       ]),
     ),
     ...(c.evalDatasets && { eval_datasets: c.evalDatasets }),
+    ...(c.freeze && { freeze: c.freeze }),
     args: pyArgs({ saveStrategy: "no", ...c.args, outputDir: undefined }),
     ...extra,
   };
@@ -276,6 +280,12 @@ async function expectTrainingParity(name: string, c: Case, tol = TOL): Promise<v
   expect(grad).toBeLessThanOrEqual(1e-4);
   expect(diff, `worst weight ${worst}`).toBeLessThanOrEqual(tol);
   expect(moved).toBeGreaterThan(100 * TOL);
+  if (c.freeze) {
+    const frozen = state.filter((t) => c.freeze!.some((p) => t.name.startsWith(p)));
+    expect(frozen.length).toBeGreaterThan(0);
+    for (const t of frozen) expect(t.data, `${t.name} is frozen`).toEqual(initial.get(t.name));
+    expect(model.namedParameters().filter((p) => !p.requiresGrad).map((p) => p.name.slice(2))).toEqual(frozen.map((t) => t.name));
+  }
   model.dispose();
 }
 
@@ -373,6 +383,15 @@ describe("training against sentence-transformers' SentenceTransformerTrainer", (
       losses: { "*": "Matryoshka2dLoss" },
       inner: "CoSENTLoss",
       lossOptions: { ts: options, py: pyArgs(options as SentenceTransformerTrainingArgumentsInit) },
+      args: { ...common, warmupSteps: 0.25, maxSteps: 4 },
+    });
+  });
+
+  test("frozen weights (the embeddings and the first layer, as requires_grad False) stay as they were; the rest trains as Python's", async () => {
+    await expectTrainingParity("CoSENTLoss, embeddings and layer 0 frozen", {
+      datasets: { sts: stsData(12, 17) },
+      losses: { "*": "CoSENTLoss" },
+      freeze: ["embeddings.", "encoder.layer.0."],
       args: { ...common, warmupSteps: 0.25, maxSteps: 4 },
     });
   });

@@ -9,6 +9,7 @@ stdin: {"mode": "schedule" | "train",
                   (one entry named "*": one loss for every dataset),
         "eval_datasets": optional, as "datasets": the evaluation dataset(s),
         "args": SentenceTransformerTrainingArguments keyword arguments (Python names),
+        "freeze": optional, prefixes of the Transformer's parameter names set to requires_grad False,
         "epochs": schedule mode: how many epochs of batches to list}
 stdout:
   schedule: {"epochs": [[[dataset index, [row indices in that dataset]], ...] per epoch], "length": len(dataloader)}
@@ -45,6 +46,9 @@ def main():
 def run(req):
     model = SentenceTransformer(req["folder"], device="cpu")
     model.train()
+    for name, param in model[0].auto_model.named_parameters():
+        if any(name.startswith(prefix) for prefix in req.get("freeze", [])):
+            param.requires_grad_(False)
     names = list(req["datasets"].keys())
     data = {n: Dataset.from_dict(cols) for n, cols in req["datasets"].items()}
     train_dataset = data[names[0]] if len(names) == 1 else DatasetDict(data)
