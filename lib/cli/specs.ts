@@ -299,6 +299,8 @@ const LOSS_OPTIONS: Record<ModelType, Record<string, Record<string, OptionType>>
     CachedGISTEmbedLoss: { ...GIST_OPTIONS, miniBatchSize: "int" },
     MegaBatchMarginLoss: { positiveMargin: "number", negativeMargin: "number", useMiniBatchedVersion: "boolean", miniBatchSize: "int" },
     MatryoshkaLoss: {},
+    AdaptiveLayerLoss: {},
+    Matryoshka2dLoss: {},
   },
   "cross-encoder": {
     BinaryCrossEntropyLoss: { activationFn: "string", posWeight: "number" },
@@ -344,7 +346,12 @@ const GUIDED_LOSSES = ["GISTEmbedLoss", "CachedGISTEmbedLoss"];
 export const CROSS_ENCODER_LOSS_NAMES = Object.keys(LOSS_OPTIONS["cross-encoder"]);
 export const SPARSE_ENCODER_LOSS_NAMES = Object.keys(LOSS_OPTIONS["sparse-encoder"]);
 
-/** A loss section: a name, or `{name, ...options}`; MatryoshkaLoss wraps another in `loss`. */
+// The losses that wrap another (in `loss`), and the options of the two kinds of wrapping.
+const WRAPPER_LOSSES = ["MatryoshkaLoss", "AdaptiveLayerLoss", "Matryoshka2dLoss"];
+const MATRYOSHKA_KEYS = ["matryoshkaDims", "matryoshkaWeights", "nDimsPerStep"];
+const ADAPTIVE_KEYS = ["nLayersPerStep", "lastLayerWeight", "priorLayersWeight", "klDivWeight", "klTemperature", "layerWeighting"];
+
+/** A loss section: a name, or `{name, ...options}`; MatryoshkaLoss, AdaptiveLayerLoss and Matryoshka2dLoss wrap another in `loss`. */
 export function lossSection(value: unknown, path: string): Section {
   if (typeof value === "string") return new Section({ name: value }, path);
   return Section.of(value, path);
@@ -360,15 +367,24 @@ export function checkLossSection(sec: Section, modelType: ModelType = "sentence-
     sec.fail("name", `${given} is a loss of ${other} models, but modelType is ${modelType}; its losses are: ${names.join(", ")}`);
   }
   const name = sec.oneOf("name", names)!;
-  if (name === "MatryoshkaLoss") {
-    sec.only(["name", "loss", "matryoshkaDims", "matryoshkaWeights", "nDimsPerStep"]);
+  if (WRAPPER_LOSSES.includes(name)) {
+    const matryoshka = name !== "AdaptiveLayerLoss";
+    const adaptive = name !== "MatryoshkaLoss";
+    sec.only(["name", "loss", ...(matryoshka ? MATRYOSHKA_KEYS : []), ...(adaptive ? ADAPTIVE_KEYS : [])]);
     const inner = sec.raw("loss");
-    if (inner === undefined) sec.fail("loss", "is required: the loss applied at each size");
+    if (inner === undefined) sec.fail("loss", `is required: the loss ${name} applies${matryoshka ? " at each size" : " at each layer"}`);
     checkLossSection(lossSection(inner, sec.field("loss")), modelType);
-    if (!sec.has("matryoshkaDims")) sec.fail("matryoshkaDims", "is required: the embedding sizes to train, e.g. [256, 128, 64]");
-    sec.numbers("matryoshkaDims");
-    sec.numbers("matryoshkaWeights");
-    sec.int("nDimsPerStep", -1);
+    if (matryoshka) {
+      if (!sec.has("matryoshkaDims")) sec.fail("matryoshkaDims", "is required: the embedding sizes to train, e.g. [256, 128, 64]");
+      sec.numbers("matryoshkaDims");
+      sec.numbers("matryoshkaWeights");
+      sec.int("nDimsPerStep", -1);
+    }
+    if (adaptive) {
+      sec.int("nLayersPerStep", -1);
+      for (const key of ["lastLayerWeight", "priorLayersWeight", "klDivWeight", "klTemperature"]) sec.number(key, { min: 0 });
+      sec.oneOf("layerWeighting", ["uniform", "log", "linear"] as const);
+    }
     return;
   }
   const types = LOSS_OPTIONS[modelType][name]!;
@@ -434,7 +450,7 @@ type CrossEncoderLossCtor = new (model: CrossEncoder, options?: Record<string, u
  */
 export async function loadLossGuide(sec: Section, base: string, device: string | undefined): Promise<SentenceTransformer | undefined> {
   const name = sec.string("name", true);
-  if (name === "MatryoshkaLoss") return loadLossGuide(lossSection(sec.raw("loss"), sec.field("loss")), base, device);
+  if (WRAPPER_LOSSES.includes(name)) return loadLossGuide(lossSection(sec.raw("loss"), sec.field("loss")), base, device);
   if (!GUIDED_LOSSES.includes(name)) return undefined;
   const where = sec.string("guide", true);
   const { SentenceTransformer } = await import("../SentenceTransformer.js");
@@ -449,13 +465,24 @@ export async function loadLossGuide(sec: Section, base: string, device: string |
 export function buildLoss(sec: Section, model: SentenceTransformer, guide?: SentenceTransformer): Loss {
   const name = sec.string("name", true);
   try {
-    if (name === "MatryoshkaLoss") {
+    if (WRAPPER_LOSSES.includes(name)) {
       const inner = buildLoss(lossSection(sec.raw("loss"), sec.field("loss")), model, guide);
-      return new losses.MatryoshkaLoss(model, inner, {
+      const matryoshka = {
         matryoshkaDims: sec.numbers("matryoshkaDims")!,
         ...(sec.has("matryoshkaWeights") && { matryoshkaWeights: sec.numbers("matryoshkaWeights")! }),
         ...(sec.has("nDimsPerStep") && { nDimsPerStep: sec.int("nDimsPerStep", -1)! }),
-      });
+      };
+      const adaptive: losses.AdaptiveLayerLossOptions = {
+        ...(sec.has("nLayersPerStep") && { nLayersPerStep: sec.int("nLayersPerStep", -1)! }),
+        ...(sec.has("lastLayerWeight") && { lastLayerWeight: sec.number("lastLayerWeight")! }),
+        ...(sec.has("priorLayersWeight") && { priorLayersWeight: sec.number("priorLayersWeight")! }),
+        ...(sec.has("klDivWeight") && { klDivWeight: sec.number("klDivWeight")! }),
+        ...(sec.has("klTemperature") && { klTemperature: sec.number("klTemperature")! }),
+        ...(sec.has("layerWeighting") && { layerWeighting: sec.oneOf("layerWeighting", ["uniform", "log", "linear"] as const)! }),
+      };
+      if (name === "MatryoshkaLoss") return new losses.MatryoshkaLoss(model, inner, matryoshka);
+      if (name === "AdaptiveLayerLoss") return new losses.AdaptiveLayerLoss(model, inner, adaptive);
+      return new losses.Matryoshka2dLoss(model, inner, { ...matryoshka, ...adaptive });
     }
     const options = lossOptions(sec, "sentence-transformer", name);
     if (GUIDED_LOSSES.includes(name)) options["guide"] = guide;

@@ -249,7 +249,23 @@ fit:
     expect(existsSync(join(root, "out-gist", "modules.json"))).toBe(true);
   });
 
+  test("a Matryoshka2dLoss config over MultipleNegativesRankingLoss (every layer) trains", async () => {
+    const config = {
+      model: "base",
+      train: { path: "anchors.csv", columns: { texts: ["anchor", "positive"] } },
+      loss: { name: "Matryoshka2dLoss", loss: { name: "MultipleNegativesRankingLoss" }, matryoshkaDims: [16, 8], nLayersPerStep: -1, layerWeighting: "log" },
+      fit: { epochs: 1, batchSize: 16, lr: 1e-3, outputPath: "out-m2d", seed: 1 },
+    };
+    await writeFile(join(root, "m2d.json"), JSON.stringify(config));
+    const r = await runCli(["train", join(root, "m2d.json"), "--quiet"], { timeoutMs: 240_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.out.trim()) as Record<string, unknown>)["globalStep"]).toBe(4);
+  });
+
   test.each([
+    ["an AdaptiveLayerLoss with a bad layer weighting", { loss: { name: "AdaptiveLayerLoss", loss: "CoSENTLoss", layerWeighting: "square" } }, /config: loss\.layerWeighting: must be one of uniform, log, linear/],
+    ["an AdaptiveLayerLoss given Matryoshka sizes", { loss: { name: "AdaptiveLayerLoss", loss: "CoSENTLoss", matryoshkaDims: [8] } }, /config: loss\.matryoshkaDims: unknown field/],
+    ["a Matryoshka2dLoss without sizes", { loss: { name: "Matryoshka2dLoss", loss: "CoSENTLoss" } }, /config: loss\.matryoshkaDims: is required/],
     ["a GISTEmbedLoss without a guide", { loss: { name: "GISTEmbedLoss" } }, /config: loss\.guide: is required for GISTEmbedLoss: the guide model's folder or Hub id/],
     [
       "a guide that is not a model",
