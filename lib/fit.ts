@@ -239,8 +239,6 @@ export function checkFitOptions(options: SharedFitOptions, op: string, device: s
       weightDecay,
       lrSchedulerType: FIT_SCHEDULER_TYPES[scheduler],
       warmupSteps,
-      // Every step's loss is logged: FitResult.log has one entry per step.
-      loggingSteps: 1,
     },
   };
 }
@@ -438,6 +436,8 @@ export async function fit(model: SentenceTransformer, options: FitOptions): Prom
     saveSteps: checkpointSaveSteps,
     saveTotalLimit: checkpointSaveTotalLimit,
     seed,
+    // Every step's loss is logged: FitResult.log has one entry per step.
+    loggingSteps: 1,
   });
 
   let aborted = false;

@@ -12,10 +12,9 @@ import { NoDuplicatesDataLoader } from "../datasets/NoDuplicatesDataLoader.js";
 import { checkFitOptions, createFitTrainer, defaultCheckpointDir, fitCallbacks, fitScheduleSteps, loaderDataset } from "../fit.js";
 import { BatchSamplers } from "../sampler.js";
 import type { TrainerEvaluator } from "../SentenceTransformerTrainer.js";
-import { SentenceTransformerTrainingArguments } from "../SentenceTransformerTrainingArguments.js";
 import type { CrossEncoderActivation } from "./activation.js";
 import type { CrossEncoder } from "./CrossEncoder.js";
-import { CrossEncoderTrainer } from "./CrossEncoderTrainer.js";
+import { CrossEncoderTrainer, CrossEncoderTrainingArguments } from "./CrossEncoderTrainer.js";
 import { BinaryCrossEntropyLoss } from "./losses/BinaryCrossEntropyLoss.js";
 import type { CrossEncoderLoss } from "./losses/CrossEncoderLoss.js";
 import { CrossEntropyLoss } from "./losses/CrossEntropyLoss.js";
@@ -76,7 +75,7 @@ export async function crossEncoderFit(model: CrossEncoder, trainDataloader: Data
   const loss =
     options.lossFct ?? (model.numLabels === 1 ? new BinaryCrossEntropyLoss(model, { activationFn: options.activationFct }) : new CrossEntropyLoss(model, { activationFn: options.activationFct }));
 
-  const args = new SentenceTransformerTrainingArguments({
+  const args = new CrossEncoderTrainingArguments({
     ...checked.args,
     outputDir: checkpointPath ?? (await defaultCheckpointDir()),
     batchSampler: trainDataloader instanceof NoDuplicatesDataLoader ? BatchSamplers.NO_DUPLICATES : BatchSamplers.BATCH_SAMPLER,
