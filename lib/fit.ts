@@ -4,9 +4,9 @@
  * objectives a dict of datasets with a loss each, batched round robin, and fit's options become
  * SentenceTransformerTrainingArguments; SentenceTransformerTrainer trains. Callbacks add what the trainer lacks:
  * the evaluator at every epoch's end, the best model saved to outputPath, fit's callback, and stopping on an
- * AbortSignal.
+ * AbortSignal. CrossEncoder.fit (crossEncoder/fit.ts) is built from the same pieces, exported here.
  */
-import { readdir } from "node:fs/promises";
+import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 
 import { DataLoader } from "./DataLoader.js";
@@ -19,8 +19,15 @@ import type { Loss } from "./losses/Loss.js";
 import { Router } from "./models/Router.js";
 import { BatchSamplers, MultiDatasetBatchSamplers, type BatchSamplerName } from "./sampler.js";
 import type { SentenceTransformer } from "./SentenceTransformer.js";
-import { SentenceTransformerTrainer, type SentenceTransformerTrainerOptions, type TrainerCallback, type TrainerCallbackEvent } from "./SentenceTransformerTrainer.js";
-import { SentenceTransformerTrainingArguments, type LrSchedulerType } from "./SentenceTransformerTrainingArguments.js";
+import {
+  SentenceTransformerTrainer,
+  type TrainableModel,
+  type TrainerCallback,
+  type TrainerCallbackEvent,
+  type TrainerEvaluator,
+  type TrainingLoss,
+} from "./SentenceTransformerTrainer.js";
+import { SentenceTransformerTrainingArguments, type LrSchedulerType, type SentenceTransformerTrainingArgumentsInit } from "./SentenceTransformerTrainingArguments.js";
 
 /** What fit needs of an evaluator (every class in `evaluation` has it). */
 export interface FitEvaluator {
@@ -134,26 +141,26 @@ export async function defaultCheckpointDir(): Promise<string> {
   return dir;
 }
 
-function nonNegativeInt(v: unknown, name: string): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw new RangeError(`fit: ${name} must be an integer >= 0, got ${String(v)}`);
+function nonNegativeInt(v: unknown, name: string, op: string): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0) throw new RangeError(`${op}: ${name} must be an integer >= 0, got ${String(v)}`);
   return v;
 }
 
-function positiveInt(v: unknown, name: string): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) throw new RangeError(`fit: ${name} must be a positive integer, got ${String(v)}`);
+function positiveInt(v: unknown, name: string, op: string): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) throw new RangeError(`${op}: ${name} must be a positive integer, got ${String(v)}`);
   return v;
 }
 
-function finiteNumber(v: unknown, name: string): number {
-  if (typeof v !== "number" || !Number.isFinite(v)) throw new RangeError(`fit: ${name} must be a finite number, got ${String(v)}`);
+function finiteNumber(v: unknown, name: string, op: string): number {
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new RangeError(`${op}: ${name} must be a finite number, got ${String(v)}`);
   return v;
 }
 
 /** AdamW's hyperparameters, refused where torch.optim.AdamW refuses them (and when not finite). */
-function adamWOptions(options: FitOptions): { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number } {
+function adamWOptions(options: SharedFitOptions, op: string): { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number } {
   const params: unknown = options.optimizerParams ?? {};
   const bad = (name: string, what: string, v: unknown, rule: string) =>
-    new SbertError("ERR_INPUT", `${name}: Invalid ${what}: ${Array.isArray(v) ? `[${v.map(String).join(", ")}]` : String(v)} (${rule})`, { op: "fit" });
+    new SbertError("ERR_INPUT", `${name}: Invalid ${what}: ${Array.isArray(v) ? `[${v.map(String).join(", ")}]` : String(v)} (${rule})`, { op });
   if (typeof params !== "object" || params === null || Array.isArray(params)) throw bad("optimizerParams", "optimizer parameters", params, "must be an object");
   const p = params as NonNullable<FitOptions["optimizerParams"]>;
   const atLeast0 = (v: unknown, name: string, what: string): number => {
@@ -172,6 +179,67 @@ function adamWOptions(options: FitOptions): { lr: number; beta1: number; beta2: 
     beta2,
     eps: atLeast0(p.eps ?? 1e-8, "optimizerParams.eps", "epsilon value"),
     weightDecay: atLeast0(options.weightDecay ?? 0.01, "weightDecay", "weight_decay value"),
+  };
+}
+
+/** The options SentenceTransformer.fit and CrossEncoder.fit share, with the same names, defaults and meaning. */
+export type SharedFitOptions = Pick<
+  FitOptions,
+  "epochs" | "scheduler" | "warmupSteps" | "optimizerParams" | "weightDecay" | "evaluationSteps" | "outputPath" | "saveBestModel" | "maxGradNorm" | "useAmp" | "callback" | "showProgressBar" | "checkpointPath"
+> & { evaluator?: TrainerEvaluator<never> };
+
+/** The shared options, checked, with their defaults filled in. */
+export interface CheckedFitOptions {
+  epochs: number;
+  scheduler: SchedulerName;
+  warmupSteps: number;
+  evaluationSteps: number;
+  saveBestModel: boolean;
+  /** Training arguments that follow from the options alone (the caller adds the data's: batch size, sampler, steps). */
+  args: SentenceTransformerTrainingArgumentsInit;
+}
+
+/** Checks fit's shared options (`op` names the method in errors) and maps them onto training arguments as fit_mixin does. */
+export function checkFitOptions(options: SharedFitOptions, op: string, device: string): CheckedFitOptions {
+  const epochs = positiveInt(options.epochs ?? 1, "epochs", op);
+  const scheduler = (options.scheduler ?? "WarmupLinear").toLowerCase() as SchedulerName;
+  if (!SCHEDULERS.includes(scheduler)) throw new RangeError(`${op}: scheduler must be one of ConstantLR, WarmupConstant, WarmupLinear, WarmupCosine, WarmupCosineWithHardRestarts, got ${JSON.stringify(options.scheduler)}`);
+  const warmupSteps = nonNegativeInt(options.warmupSteps ?? 10000, "warmupSteps", op);
+  const { lr, beta1, beta2, eps, weightDecay } = adamWOptions(options, op);
+  const evaluationSteps = nonNegativeInt(options.evaluationSteps ?? 0, "evaluationSteps", op);
+  const maxGradNorm = finiteNumber(options.maxGradNorm ?? 1, "maxGradNorm", op);
+  const { evaluator, callback } = options;
+  if (evaluator !== undefined && (typeof evaluator?.evaluate !== "function" || typeof evaluator.primaryMetric !== "string")) {
+    throw new TypeError(`${op}: evaluator must be an evaluation.* evaluator`);
+  }
+  // Python's trainer refuses step evaluations with nothing to evaluate.
+  if (evaluationSteps > 0 && evaluator === undefined) throw new RangeError(`${op}: evaluationSteps is ${evaluationSteps} but there is no evaluator; give one, or leave evaluationSteps at 0`);
+  if (callback !== undefined && typeof callback !== "function") throw new TypeError(`${op}: callback must be a function`);
+  const onCuda = device.startsWith("cuda");
+  const useAmp = options.useAmp ?? false;
+  return {
+    epochs,
+    scheduler,
+    warmupSteps,
+    evaluationSteps,
+    saveBestModel: options.saveBestModel ?? true,
+    args: {
+      outputDir: options.checkpointPath ?? "",
+      numTrainEpochs: epochs,
+      evalStrategy: evaluationSteps > 0 ? "steps" : "no",
+      ...(evaluationSteps > 0 && { evalSteps: evaluationSteps }),
+      maxGradNorm,
+      fp16: useAmp && onCuda,
+      bf16: useAmp && !onCuda,
+      disableTqdm: !(options.showProgressBar ?? true),
+      learningRate: lr,
+      adamBeta1: beta1,
+      adamBeta2: beta2,
+      adamEpsilon: eps,
+      weightDecay,
+      lrSchedulerType: FIT_SCHEDULER_TYPES[scheduler],
+      warmupSteps,
+    },
   };
 }
 
@@ -201,38 +269,111 @@ function checkData(model: SentenceTransformer, objectives: [DataLoader, Loss][])
 
 /**
  * The examples one pass of `loader` yields, as a dataset: sentence_0, sentence_1, ... and a label column, left out
- * when every label is 0 (InputExample's default) unless the loss takes labels.
+ * when every label is 0 (InputExample's default) unless `keepLabels`.
  */
-function loaderDataset(loader: DataLoader, loss: Loss): Dataset {
+export function loaderDataset(loader: DataLoader, keepLabels = false): Dataset {
   const examples = [...loader].flat();
   const columns: Record<string, unknown[]> = {};
   for (let c = 0; c < examples[0]!.texts.length; c++) columns[`sentence_${c}`] = examples.map((e) => e.texts[c]);
   const labels = examples.map((e) => (typeof e.label === "number" ? e.label : Array.from(e.label)));
-  if (loss.labelKind !== "none" || !labels.every((l) => l === 0)) columns["label"] = labels;
+  if (keepLabels || !labels.every((l) => l === 0)) columns["label"] = labels;
   return Dataset.fromColumns(columns);
 }
 
 /**
- * The trainer fit runs: its schedule decays over fit's step count (steps per epoch × epochs, as Python's fit makes
- * its scheduler), and without a checkpointPath it writes no log file.
+ * The trainer a fit runs, an instance of `Trainer`: its schedule decays over fit's step count (steps per epoch ×
+ * epochs, as Python's fit makes its scheduler, whatever steps the trainer then takes), and without a checkpointPath
+ * it writes no log file. Its output folder is made at once.
  */
-class FitTrainer extends SentenceTransformerTrainer {
-  readonly #schedule: { warmupSteps: number; totalSteps: number };
-  readonly #writeLog: boolean;
+export async function createFitTrainer<T extends SentenceTransformerTrainer<TrainableModel, TrainingLoss>, O>(
+  Trainer: new (options: O) => T,
+  options: O,
+  schedule: { warmupSteps: number; totalSteps: number },
+  writeLog: boolean,
+): Promise<T> {
+  const Base = Trainer as unknown as new (options: O) => SentenceTransformerTrainer<TrainableModel, TrainingLoss>;
+  class FitTrainer extends Base {
+    protected override lrSchedule(): { warmupSteps: number; totalSteps: number } {
+      return schedule;
+    }
 
-  constructor(options: SentenceTransformerTrainerOptions, schedule: { warmupSteps: number; totalSteps: number }, writeLog: boolean) {
-    super(options);
-    this.#schedule = schedule;
-    this.#writeLog = writeLog;
+    protected override get logFile(): string | undefined {
+      return writeLog ? super.logFile : undefined;
+    }
   }
+  const trainer = new FitTrainer(options);
+  // transformers' Trainer makes its output folder when it is built, whether or not anything is saved there.
+  await mkdir(trainer.args.outputDir, { recursive: true });
+  return trainer as unknown as T;
+}
 
-  protected override lrSchedule(): { warmupSteps: number; totalSteps: number } {
-    return this.#schedule;
+/**
+ * fit_mixin's callbacks: EvaluatorCallback (the evaluator at each epoch's end too, its CSV under outputPath/eval,
+ * its metrics handed to every callback's onEvaluate when `epochEndMetrics`), OriginalCallback (fit's callback, with
+ * the first metric ending in the primary metric's name) and SaveModelCallback (each such metric that beats the best
+ * so far saves the model to outputPath; SentenceTransformer.fit without an evaluator saves the trained model there at
+ * the end).
+ */
+export async function fitCallbacks<M extends TrainableModel>(o: {
+  model: M;
+  evaluator: TrainerEvaluator<M> | undefined;
+  outputPath: string | undefined;
+  saveBestModel: boolean;
+  callback: ((score: number, epoch: number, steps: number) => void | Promise<void>) | undefined;
+  saveWithoutEvaluator: boolean;
+  /**
+   * Whether the epoch-end evaluations reach the callbacks (fit's callback, the best-model save, the model card).
+   * CrossEncoder.fit's EvaluatorCallback is never given its trainer, so there they only run the evaluator.
+   */
+  epochEndMetrics: boolean;
+  /** The trainer, once made: its callbacks hear the epoch-end evaluations. */
+  trainer: () => { readonly callbacks: readonly TrainerCallback<M>[] };
+  /** Whether the run was stopped (no save at its end then). */
+  aborted?: () => boolean;
+}): Promise<{ callbacks: TrainerCallback<M>[]; best: () => number | undefined }> {
+  const { model, evaluator, outputPath, saveBestModel, callback } = o;
+  let best: number | undefined;
+  const callbacks: TrainerCallback<M>[] = [];
+  if (evaluator !== undefined) {
+    const evalPath = outputPath === undefined ? undefined : join(outputPath, "eval");
+    if (evalPath !== undefined) await mkdir(evalPath, { recursive: true });
+    callbacks.push({
+      async onEpochEnd(event) {
+        const { state } = event;
+        const raw = await evaluator.evaluate(model, { outputPath: evalPath, epoch: state.epoch, steps: state.global_step });
+        if (!o.epochEndMetrics) return;
+        model.trainingSummary?.evaluations.push({ epoch: state.epoch, steps: state.global_step, globalStep: state.global_step, metrics: raw });
+        const metrics = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k.startsWith("eval_") ? k : `eval_${k}`, v]));
+        for (const cb of o.trainer().callbacks) await cb.onEvaluate?.({ ...event, metrics });
+      },
+    });
+    const greaterIsBetter = evaluator.greaterIsBetter ?? true;
+    callbacks.push({
+      async onEvaluate({ state, metrics }) {
+        const keys = Object.keys(metrics).filter((k) => k.endsWith(evaluator.primaryMetric));
+        if (keys.length > 0 && callback) await callback(metrics[keys[0]!]!, state.epoch, state.global_step);
+        for (const key of keys) {
+          const score = metrics[key]!;
+          if (best === undefined || (greaterIsBetter ? score > best : score < best)) {
+            best = score;
+            if (saveBestModel && outputPath !== undefined) await model.save(outputPath);
+          }
+        }
+      },
+    });
+  } else if (o.saveWithoutEvaluator && outputPath !== undefined) {
+    callbacks.push({
+      async onTrainEnd() {
+        if (!o.aborted?.()) await model.save(outputPath);
+      },
+    });
   }
+  return { callbacks, best: () => best };
+}
 
-  protected override get logFile(): string | undefined {
-    return this.#writeLog ? super.logFile : undefined;
-  }
+/** The scheduler's length as Python's fit computes it: full batches per epoch (or stepsPerEpoch) × epochs. */
+export function fitScheduleSteps(datasets: Dataset[], batchSize: number, epochs: number, stepsPerEpoch?: number): number {
+  return (stepsPerEpoch ?? Math.min(...datasets.map((d) => Math.floor(d.length / batchSize)))) * epochs;
 }
 
 /** Trains as sentence-transformers' fit does; see FitOptions. */
@@ -249,25 +390,13 @@ export async function fit(model: SentenceTransformer, options: FitOptions): Prom
   if (model.modules.some((m) => m instanceof Router)) {
     throw new RangeError("fit: the model has a Router, whose columns need a task each: train it with SentenceTransformerTrainer and args.routerMapping");
   }
-  const epochs = positiveInt(options.epochs ?? 1, "epochs");
-  const scheduler = (options.scheduler ?? "WarmupLinear").toLowerCase() as SchedulerName;
-  if (!SCHEDULERS.includes(scheduler)) throw new RangeError(`fit: scheduler must be one of ConstantLR, WarmupConstant, WarmupLinear, WarmupCosine, WarmupCosineWithHardRestarts, got ${JSON.stringify(options.scheduler)}`);
-  const warmupSteps = nonNegativeInt(options.warmupSteps ?? 10000, "warmupSteps");
-  const { lr, beta1, beta2, eps, weightDecay } = adamWOptions(options);
-  const evaluationSteps = nonNegativeInt(options.evaluationSteps ?? 0, "evaluationSteps");
-  const maxGradNorm = finiteNumber(options.maxGradNorm ?? 1, "maxGradNorm");
-  const checkpointSaveSteps = nonNegativeInt(options.checkpointSaveSteps ?? 500, "checkpointSaveSteps");
-  const checkpointSaveTotalLimit = nonNegativeInt(options.checkpointSaveTotalLimit ?? 0, "checkpointSaveTotalLimit");
-  let stepsPerEpoch = options.stepsPerEpoch === undefined ? undefined : positiveInt(options.stepsPerEpoch, "stepsPerEpoch");
-  const seed = nonNegativeInt(options.seed ?? 42, "seed");
-  const saveBestModel = options.saveBestModel ?? true;
-  const { evaluator, outputPath, checkpointPath, callback, signal } = options;
-  if (evaluator !== undefined && (typeof evaluator.evaluate !== "function" || typeof evaluator.primaryMetric !== "string")) {
-    throw new TypeError("fit: evaluator must be an evaluation.* evaluator");
-  }
-  // Python's trainer refuses step evaluations with nothing to evaluate.
-  if (evaluationSteps > 0 && evaluator === undefined) throw new RangeError(`fit: evaluationSteps is ${evaluationSteps} but there is no evaluator; give one, or leave evaluationSteps at 0`);
-  if (callback !== undefined && typeof callback !== "function") throw new TypeError("fit: callback must be a function");
+  const checked = checkFitOptions(options, "fit", model.device);
+  const { epochs, warmupSteps } = checked;
+  const checkpointSaveSteps = nonNegativeInt(options.checkpointSaveSteps ?? 500, "checkpointSaveSteps", "fit");
+  const checkpointSaveTotalLimit = nonNegativeInt(options.checkpointSaveTotalLimit ?? 0, "checkpointSaveTotalLimit", "fit");
+  let stepsPerEpoch = options.stepsPerEpoch === undefined ? undefined : positiveInt(options.stepsPerEpoch, "stepsPerEpoch", "fit");
+  const seed = nonNegativeInt(options.seed ?? 42, "seed", "fit");
+  const { evaluator, outputPath, checkpointPath, signal } = options;
   const resume = options.resumeFromCheckpoint;
   if (resume !== undefined && typeof resume !== "boolean" && typeof resume !== "string") throw new TypeError("fit: resumeFromCheckpoint must be a checkpoint folder or a boolean");
   checkData(model, objectives);
@@ -281,7 +410,7 @@ export async function fit(model: SentenceTransformer, options: FitOptions): Prom
   objectives.forEach(([loader, l], i) => {
     if (loader instanceof NoDuplicatesDataLoader) batchSampler = BatchSamplers.NO_DUPLICATES;
     batchSize = loader.batchSize;
-    trainDataset[`_dataset_${i + 1}`] = loaderDataset(loader, l);
+    trainDataset[`_dataset_${i + 1}`] = loaderDataset(loader, l.labelKind !== "none");
     loss[`_dataset_${i + 1}`] = l;
   });
 
@@ -294,42 +423,23 @@ export async function fit(model: SentenceTransformer, options: FitOptions): Prom
       stepsPerEpoch = undefined;
     }
   }
-  // The scheduler's length, as Python's fit computes it (whatever steps the trainer then takes).
-  const scheduleSteps = (stepsPerEpoch ?? Math.min(...Object.values(trainDataset).map((d) => Math.floor(d.length / batchSize)))) * epochs;
 
-  const onCuda = model.device.startsWith("cuda");
-  const useAmp = options.useAmp ?? false;
   const args = new SentenceTransformerTrainingArguments({
+    ...checked.args,
     outputDir: checkpointPath ?? (await defaultCheckpointDir()),
     batchSampler,
     multiDatasetBatchSampler: MultiDatasetBatchSamplers.ROUND_ROBIN,
     perDeviceTrainBatchSize: batchSize,
     perDeviceEvalBatchSize: batchSize,
-    numTrainEpochs: epochs,
     maxSteps,
-    evalStrategy: evaluationSteps > 0 ? "steps" : "no",
-    ...(evaluationSteps > 0 && { evalSteps: evaluationSteps }),
-    maxGradNorm,
-    fp16: useAmp && onCuda,
-    bf16: useAmp && !onCuda,
-    disableTqdm: !(options.showProgressBar ?? true),
     saveStrategy: checkpointPath !== undefined ? "steps" : "no",
     saveSteps: checkpointSaveSteps,
     saveTotalLimit: checkpointSaveTotalLimit,
-    learningRate: lr,
-    adamBeta1: beta1,
-    adamBeta2: beta2,
-    adamEpsilon: eps,
-    weightDecay,
-    lrSchedulerType: FIT_SCHEDULER_TYPES[scheduler],
-    warmupSteps,
     seed,
     // Every step's loss is logged: FitResult.log has one entry per step.
     loggingSteps: 1,
   });
 
-  const greaterIsBetter = evaluator?.greaterIsBetter ?? true;
-  let best: number | undefined;
   let aborted = false;
   const stopIfAborted = ({ control }: TrainerCallbackEvent) => {
     if (!signal?.aborted) return;
@@ -337,44 +447,23 @@ export async function fit(model: SentenceTransformer, options: FitOptions): Prom
     control.shouldTrainingStop = true;
     if (checkpointPath !== undefined) control.shouldSave = true;
   };
-  const callbacks: TrainerCallback[] = [];
-  if (evaluator !== undefined) {
-    // The evaluator also runs at each epoch's end (Python's EvaluatorCallback), its CSV under outputPath/eval.
-    callbacks.push({
-      async onEpochEnd(event) {
-        const { state } = event;
-        const raw = await evaluator.evaluate(model, { outputPath: outputPath === undefined ? undefined : join(outputPath, "eval"), epoch: state.epoch, steps: state.global_step });
-        model.trainingSummary?.evaluations.push({ epoch: state.epoch, steps: state.global_step, globalStep: state.global_step, metrics: raw });
-        const metrics = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k.startsWith("eval_") ? k : `eval_${k}`, v]));
-        for (const cb of trainer.callbacks) await cb.onEvaluate?.({ ...event, metrics });
-      },
-    });
-    // Python's OriginalCallback, then its SaveModelCallback: the first metric ending in the primary metric's name.
-    callbacks.push({
-      async onEvaluate({ state, metrics }) {
-        const key = Object.keys(metrics).find((k) => k.endsWith(evaluator.primaryMetric));
-        if (key === undefined) return;
-        const score = metrics[key]!;
-        if (callback) await callback(score, state.epoch, state.global_step);
-        if (best === undefined || (greaterIsBetter ? score > best : score < best)) {
-          best = score;
-          if (saveBestModel && outputPath !== undefined) await model.save(outputPath);
-        }
-      },
-    });
-  }
+  const { callbacks, best } = await fitCallbacks({
+    model,
+    evaluator,
+    outputPath,
+    saveBestModel: checked.saveBestModel,
+    callback: options.callback,
+    saveWithoutEvaluator: true,
+    epochEndMetrics: true,
+    trainer: () => trainer,
+    aborted: () => aborted,
+  });
   if (signal !== undefined) callbacks.push({ onStepEnd: stopIfAborted, onEvaluate: stopIfAborted });
-  if (evaluator === undefined && outputPath !== undefined) {
-    callbacks.push({
-      async onTrainEnd() {
-        if (!aborted) await model.save(outputPath);
-      },
-    });
-  }
 
-  const trainer = new FitTrainer(
+  const trainer: SentenceTransformerTrainer = await createFitTrainer(
+    SentenceTransformerTrainer,
     { model, args, trainDataset, loss, ...(evaluator !== undefined && { evaluator }), callbacks },
-    { warmupSteps, totalSteps: scheduleSteps },
+    { warmupSteps, totalSteps: fitScheduleSteps(Object.values(trainDataset), batchSize, epochs, stepsPerEpoch) },
     checkpointPath !== undefined,
   );
   let resumeFrom: string | boolean | undefined = resume;
@@ -390,7 +479,7 @@ export async function fit(model: SentenceTransformer, options: FitOptions): Prom
   return {
     globalStep: out.globalStep,
     trainingLoss: log.length ? log.reduce((a, l) => a + l.loss, 0) / log.length : NaN,
-    bestScore: best,
+    bestScore: best(),
     log,
     evaluations: [...summary.evaluations],
   };
