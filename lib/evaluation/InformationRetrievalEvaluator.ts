@@ -16,9 +16,8 @@ import {
 } from "./SentenceEvaluator.js";
 import { type SimilarityFunction, toSimilarityFn, toSimilarityFunction } from "./SimilarityFunction.js";
 
-export interface InformationRetrievalEvaluatorOptions {
-  /** Corpus entries encoded and scored at once. Default 50000. */
-  corpusChunkSize?: number;
+/** The options InformationRetrievalEvaluator and NanoBEIREvaluator share. */
+export interface RetrievalOptions {
   mrrAtK?: number[];
   ndcgAtK?: number[];
   accuracyAtK?: number[];
@@ -27,15 +26,20 @@ export interface InformationRetrievalEvaluatorOptions {
   showProgressBar?: boolean;
   /** Encoding batch size. Default 32. */
   batchSize?: number;
-  name?: string;
   writeCsv?: boolean;
   truncateDim?: number | null;
   /** Named score functions (e.g. `{ cosine: cosSim }`). Default: the model's similarityFnName. */
   scoreFunctions?: Record<string, ScoreFunction>;
-  /** The score function whose NDCG is the primary metric; default: the one with the best NDCG at the first evaluation. */
-  mainScoreFunction?: SimilarityFunction | null;
   /** Also write each query's ranked hits as JSON lines, one file per score function. */
   writePredictions?: boolean;
+}
+
+export interface InformationRetrievalEvaluatorOptions extends RetrievalOptions {
+  /** Corpus entries encoded and scored at once. Default 50000. */
+  corpusChunkSize?: number;
+  name?: string;
+  /** The score function whose NDCG is the primary metric; default: the one with the best NDCG at the first evaluation. */
+  mainScoreFunction?: SimilarityFunction | null;
   /** Text put before every query (instead of the model's "query" prompt). */
   queryPrompt?: string | null;
   /** A key of the model's prompts to use for the queries. */
@@ -46,6 +50,9 @@ export interface InformationRetrievalEvaluatorOptions {
   corpusPromptName?: string | null;
 }
 
+/** The metrics computed for every score function and k. */
+export type RetrievalMetric = "accuracy" | "precision" | "recall" | "ndcg" | "mrr" | "map";
+
 /** The metrics of one score function, keyed by k. */
 export interface RetrievalScores {
   "accuracy@k": Map<number, number>;
@@ -54,6 +61,22 @@ export interface RetrievalScores {
   "ndcg@k": Map<number, number>;
   "mrr@k": Map<number, number>;
   "map@k": Map<number, number>;
+}
+
+/** The k's of each metric. */
+export interface RetrievalKs {
+  readonly mrrAtK: number[];
+  readonly ndcgAtK: number[];
+  readonly accuracyAtK: number[];
+  readonly precisionRecallAtK: number[];
+  readonly mapAtK: number[];
+}
+
+/** What InformationRetrievalEvaluator and NanoBEIREvaluator share: the k's of each metric and the score functions. */
+export interface RetrievalSettings extends RetrievalKs {
+  /** Sorted, as sbert's CSV columns and logs; empty until the model's similarity is known when none were given. */
+  readonly scoreFunctionNames: readonly string[];
+  readonly mainScoreFunction: SimilarityFunction | undefined;
 }
 
 interface Hit {
@@ -68,6 +91,89 @@ export function checkKs(values: number[] | undefined, fallback: number[], op: st
   ks.forEach((k, i) => checkPositiveInt(k, op, `${arg}[${i}]`));
   // Duplicate k's would collapse into one metric key, as in sbert's dicts.
   return [...new Set(ks)];
+}
+
+/** Every metric's k's, checked, with sentence-transformers' defaults. */
+export function checkRetrievalKs(options: Partial<RetrievalKs>, op: string): RetrievalKs {
+  return {
+    mrrAtK: checkKs(options.mrrAtK, [10], op, "mrrAtK"),
+    ndcgAtK: checkKs(options.ndcgAtK, [10], op, "ndcgAtK"),
+    accuracyAtK: checkKs(options.accuracyAtK, [1, 3, 5, 10], op, "accuracyAtK"),
+    precisionRecallAtK: checkKs(options.precisionRecallAtK, [1, 3, 5, 10], op, "precisionRecallAtK"),
+    mapAtK: checkKs(options.mapAtK, [100], op, "mapAtK"),
+  };
+}
+
+/** The named score functions given, checked and copied, with their names sorted; none given: none, until the model's similarity is known. */
+export function checkScoreFunctions(
+  fns: Record<string, ScoreFunction> | undefined,
+  op: string,
+): { scoreFunctions: Record<string, ScoreFunction> | undefined; scoreFunctionNames: string[] } {
+  if (fns === undefined) return { scoreFunctions: undefined, scoreFunctionNames: [] };
+  if (typeof fns !== "object" || fns === null || Object.keys(fns).length === 0) {
+    throw new TypeError(`${op}: scoreFunctions must be a non-empty object of named score functions`);
+  }
+  for (const [key, fn] of Object.entries(fns)) {
+    if (typeof fn !== "function") throw new TypeError(`${op}: scoreFunctions.${key} must be a function`);
+  }
+  // sbert sorts the names for the CSV columns and logs.
+  return { scoreFunctions: { ...fns }, scoreFunctionNames: Object.keys(fns).sort() };
+}
+
+/** The model's similarity function as the only score function, for when none were given. */
+export function modelScoreFunctions(model: EvaluatedModel, op: string): Record<string, ScoreFunction> {
+  const fn = modelSimilarity(model, op);
+  return { [fn]: toSimilarityFn(fn) };
+}
+
+/** The CSV columns of every score function's metrics (after "epoch" and "steps"). */
+export function retrievalCsvHeaders(settings: RetrievalKs, scoreFunctionNames: readonly string[]): string[] {
+  const headers: string[] = [];
+  for (const fn of scoreFunctionNames) {
+    for (const k of settings.accuracyAtK) headers.push(`${fn}-Accuracy@${k}`);
+    for (const k of settings.precisionRecallAtK) headers.push(`${fn}-Precision@${k}`, `${fn}-Recall@${k}`);
+    for (const k of settings.mrrAtK) headers.push(`${fn}-MRR@${k}`);
+    for (const k of settings.ndcgAtK) headers.push(`${fn}-NDCG@${k}`);
+    for (const k of settings.mapAtK) headers.push(`${fn}-MAP@${k}`);
+  }
+  return headers;
+}
+
+/** A CSV row: epoch, steps, then `value(fn, metric, k)` in the order of the columns of retrievalCsvHeaders. */
+export function retrievalCsvRow(
+  settings: RetrievalSettings,
+  epoch: number,
+  steps: number,
+  value: (fn: string, metric: RetrievalMetric, k: number) => number,
+): CsvCell[] {
+  const row: CsvCell[] = [{ int: epoch }, { int: steps }];
+  for (const fn of settings.scoreFunctionNames) {
+    for (const k of settings.accuracyAtK) row.push(value(fn, "accuracy", k));
+    for (const k of settings.precisionRecallAtK) row.push(value(fn, "precision", k), value(fn, "recall", k));
+    for (const k of settings.mrrAtK) row.push(value(fn, "mrr", k));
+    for (const k of settings.ndcgAtK) row.push(value(fn, "ndcg", k));
+    for (const k of settings.mapAtK) row.push(value(fn, "map", k));
+  }
+  return row;
+}
+
+/** The primary metric until the first evaluation chooses it: the main score function's, or the only one's, or cosine's NDCG at the largest k. */
+export function provisionalPrimaryMetric(settings: RetrievalSettings): string {
+  const guess = settings.mainScoreFunction ?? (settings.scoreFunctionNames.length === 1 ? settings.scoreFunctionNames[0]! : "cosine");
+  return `${guess}_ndcg@${Math.max(...settings.ndcgAtK)}`;
+}
+
+/** The primary metric, `{fn}_ndcg@{largest k}`: the main score function's, else the one whose `ndcg(fn, k)` is best (the first on ties). */
+export function choosePrimaryMetric(settings: RetrievalSettings, ndcg: (fn: string, k: number) => number): string {
+  const maxK = Math.max(...settings.ndcgAtK);
+  let fn: string;
+  if (settings.mainScoreFunction !== undefined) {
+    fn = settings.mainScoreFunction;
+  } else {
+    fn = settings.scoreFunctionNames[0]!;
+    for (const name of settings.scoreFunctionNames) if (ndcg(name, maxK) > ndcg(fn, maxK)) fn = name;
+  }
+  return `${fn}_ndcg@${maxK}`;
 }
 
 function mean(values: number[]): number {
@@ -147,31 +253,14 @@ export class InformationRetrievalEvaluator extends SentenceEvaluator {
     if (this.corpusIds.length === 0) throw new RangeError(`${op}: corpus is empty`);
 
     this.corpusChunkSize = checkPositiveInt(options.corpusChunkSize ?? 50000, op, "corpusChunkSize");
-    this.mrrAtK = checkKs(options.mrrAtK, [10], op, "mrrAtK");
-    this.ndcgAtK = checkKs(options.ndcgAtK, [10], op, "ndcgAtK");
-    this.accuracyAtK = checkKs(options.accuracyAtK, [1, 3, 5, 10], op, "accuracyAtK");
-    this.precisionRecallAtK = checkKs(options.precisionRecallAtK, [1, 3, 5, 10], op, "precisionRecallAtK");
-    this.mapAtK = checkKs(options.mapAtK, [100], op, "mapAtK");
+    ({ mrrAtK: this.mrrAtK, ndcgAtK: this.ndcgAtK, accuracyAtK: this.accuracyAtK, precisionRecallAtK: this.precisionRecallAtK, mapAtK: this.mapAtK } =
+      checkRetrievalKs(options, op));
     this.showProgressBar = options.showProgressBar ?? false;
     this.batchSize = checkPositiveInt(options.batchSize ?? 32, op, "batchSize");
     this.name = options.name ?? "";
     this.writeCsv = options.writeCsv ?? true;
     this.truncateDim = checkOptionalPositiveInt(options.truncateDim, op, "truncateDim");
-    if (options.scoreFunctions !== undefined) {
-      const fns = options.scoreFunctions;
-      if (typeof fns !== "object" || fns === null || Object.keys(fns).length === 0) {
-        throw new TypeError(`${op}: scoreFunctions must be a non-empty object of named score functions`);
-      }
-      for (const [key, fn] of Object.entries(fns)) {
-        if (typeof fn !== "function") throw new TypeError(`${op}: scoreFunctions.${key} must be a function`);
-      }
-      this.scoreFunctions = { ...fns };
-      // sbert sorts the names for the CSV columns and logs.
-      this.scoreFunctionNames = Object.keys(fns).sort();
-    } else {
-      this.scoreFunctions = undefined;
-      this.scoreFunctionNames = [];
-    }
+    ({ scoreFunctions: this.scoreFunctions, scoreFunctionNames: this.scoreFunctionNames } = checkScoreFunctions(options.scoreFunctions, op));
     this.mainScoreFunction = options.mainScoreFunction ? toSimilarityFunction(options.mainScoreFunction, `${op}: mainScoreFunction`) : undefined;
     this.writePredictions = options.writePredictions ?? false;
     const optionalString = (arg: "queryPrompt" | "queryPromptName" | "corpusPrompt" | "corpusPromptName"): string | undefined => {
@@ -191,19 +280,11 @@ export class InformationRetrievalEvaluator extends SentenceEvaluator {
     this.csvHeaders = ["epoch", "steps"];
     this.appendCsvHeaders(this.scoreFunctionNames);
 
-    // Until the first evaluation picks it, assume the main function, or the only one, or the model's cosine.
-    const guess = this.mainScoreFunction ?? (this.scoreFunctionNames.length === 1 ? this.scoreFunctionNames[0]! : "cosine");
-    this.primaryMetric = `${this.name ? `${this.name}_` : ""}${guess}_ndcg@${Math.max(...this.ndcgAtK)}`;
+    this.primaryMetric = `${this.name ? `${this.name}_` : ""}${provisionalPrimaryMetric(this)}`;
   }
 
   protected appendCsvHeaders(names: readonly string[]): void {
-    for (const fn of names) {
-      for (const k of this.accuracyAtK) this.csvHeaders.push(`${fn}-Accuracy@${k}`);
-      for (const k of this.precisionRecallAtK) this.csvHeaders.push(`${fn}-Precision@${k}`, `${fn}-Recall@${k}`);
-      for (const k of this.mrrAtK) this.csvHeaders.push(`${fn}-MRR@${k}`);
-      for (const k of this.ndcgAtK) this.csvHeaders.push(`${fn}-NDCG@${k}`);
-      for (const k of this.mapAtK) this.csvHeaders.push(`${fn}-MAP@${k}`);
-    }
+    this.csvHeaders.push(...retrievalCsvHeaders(this, names));
   }
 
   override async evaluate(model: EvaluatedModel, options: EvaluateOptions = {}): Promise<Record<string, number>> {
@@ -211,40 +292,21 @@ export class InformationRetrievalEvaluator extends SentenceEvaluator {
     checkModel(model, op);
     const { outputPath, epoch = -1, steps = -1 } = options;
     if (this.scoreFunctions === undefined) {
-      const fn = modelSimilarity(model, op);
-      this.scoreFunctions = { [fn]: toSimilarityFn(fn) };
-      this.scoreFunctionNames = [fn];
+      this.scoreFunctions = modelScoreFunctions(model, op);
+      this.scoreFunctionNames = Object.keys(this.scoreFunctions);
       this.appendCsvHeaders(this.scoreFunctionNames);
     }
     const scores = await this.computeMetrics(model, outputPath);
+    const value = (fn: string, metric: RetrievalMetric, k: number): number => scores[fn]![`${metric}@k`].get(k)!;
 
     if (outputPath !== undefined && outputPath !== null && this.writeCsv) {
-      const row: CsvCell[] = [{ int: epoch }, { int: steps }];
-      for (const fn of this.scoreFunctionNames) {
-        const s = scores[fn]!;
-        for (const k of this.accuracyAtK) row.push(s["accuracy@k"].get(k)!);
-        for (const k of this.precisionRecallAtK) row.push(s["precision@k"].get(k)!, s["recall@k"].get(k)!);
-        for (const k of this.mrrAtK) row.push(s["mrr@k"].get(k)!);
-        for (const k of this.ndcgAtK) row.push(s["ndcg@k"].get(k)!);
-        for (const k of this.mapAtK) row.push(s["map@k"].get(k)!);
-      }
       // sbert writes this file by joining str() values with commas and "\n".
-      await appendCsvRow(outputPath, this.csvFile, this.csvHeaders, row, "\n");
+      await appendCsvRow(outputPath, this.csvFile, this.csvHeaders, retrievalCsvRow(this, epoch, steps, value), "\n");
     }
 
     // As sbert, the primary metric is chosen once, at the first evaluation.
     if (!this.primaryChosen) {
-      const maxK = Math.max(...this.ndcgAtK);
-      let fn: string;
-      if (this.mainScoreFunction !== undefined) {
-        fn = this.mainScoreFunction;
-      } else {
-        fn = this.scoreFunctionNames[0]!;
-        for (const name of this.scoreFunctionNames) {
-          if (scores[name]!["ndcg@k"].get(maxK)! > scores[fn]!["ndcg@k"].get(maxK)!) fn = name;
-        }
-      }
-      this.primaryMetric = `${fn}_ndcg@${maxK}`;
+      this.primaryMetric = choosePrimaryMetric(this, (fn, k) => value(fn, "ndcg", k));
       this.primaryChosen = true;
     }
 
@@ -261,8 +323,7 @@ export class InformationRetrievalEvaluator extends SentenceEvaluator {
   /** Ranks the corpus for every query with every score function and computes the metrics. */
   async computeMetrics(model: EvaluatedModel, outputPath?: string): Promise<Record<string, RetrievalScores>> {
     const op = "InformationRetrievalEvaluator";
-    const fallback = this.scoreFunctions === undefined ? modelSimilarity(model, op) : undefined;
-    const scoreFunctions = this.scoreFunctions ?? { [fallback!]: toSimilarityFn(fallback!) };
+    const scoreFunctions = this.scoreFunctions ?? modelScoreFunctions(model, op);
     const maxK = Math.max(...this.mrrAtK, ...this.ndcgAtK, ...this.accuracyAtK, ...this.precisionRecallAtK, ...this.mapAtK);
     const embedOptions = { batchSize: this.batchSize, showProgressBar: this.showProgressBar, truncateDim: this.truncateDim };
     // Queries and corpus as sentence-transformers embeds them: encode_query and encode_document.

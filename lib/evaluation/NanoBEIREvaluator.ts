@@ -5,18 +5,21 @@ import type { Dataset } from "../datasets/Dataset.js";
 import { loadDataset } from "../datasets/loadDataset.js";
 import { SbertError } from "../errors.js";
 import type { ScoreFunction } from "../util/similarity.js";
-import { InformationRetrievalEvaluator, type InformationRetrievalEvaluatorOptions, checkKs } from "./InformationRetrievalEvaluator.js";
-import { type CsvCell, appendCsvRow } from "./output.js";
 import {
-  type EvaluateOptions,
-  type EvaluatedModel,
-  SentenceEvaluator,
-  checkModel,
-  checkOptionalPositiveInt,
-  checkPositiveInt,
-  modelSimilarity,
-} from "./SentenceEvaluator.js";
-import { type SimilarityFunction, toSimilarityFn, toSimilarityFunction } from "./SimilarityFunction.js";
+  InformationRetrievalEvaluator,
+  type InformationRetrievalEvaluatorOptions,
+  type RetrievalOptions,
+  checkRetrievalKs,
+  checkScoreFunctions,
+  choosePrimaryMetric,
+  modelScoreFunctions,
+  provisionalPrimaryMetric,
+  retrievalCsvHeaders,
+  retrievalCsvRow,
+} from "./InformationRetrievalEvaluator.js";
+import { appendCsvRow } from "./output.js";
+import { type EvaluateOptions, type EvaluatedModel, SentenceEvaluator, checkModel, checkOptionalPositiveInt, checkPositiveInt } from "./SentenceEvaluator.js";
+import { type SimilarityFunction, toSimilarityFunction } from "./SimilarityFunction.js";
 
 /** The NanoBEIR datasets: short name → the name in their split (`Nano{name}`) and metric keys. */
 export const NANOBEIR_DATASETS = {
@@ -39,7 +42,7 @@ export type NanoBEIRDatasetName = keyof typeof NANOBEIR_DATASETS;
 
 export const NANOBEIR_DEFAULT_DATASET_ID = "sentence-transformers/NanoBEIR-en";
 
-export interface NanoBEIREvaluatorOptions {
+export interface NanoBEIREvaluatorOptions extends RetrievalOptions {
   /** Short names of the datasets (any case), e.g. ["msmarco", "NFCorpus"]; default all thirteen. */
   datasetNames?: string[];
   /**
@@ -50,18 +53,6 @@ export interface NanoBEIREvaluatorOptions {
    * `configs` say; parquet, JSON lines, JSON or CSV files.
    */
   datasetId?: string;
-  mrrAtK?: number[];
-  ndcgAtK?: number[];
-  accuracyAtK?: number[];
-  precisionRecallAtK?: number[];
-  mapAtK?: number[];
-  showProgressBar?: boolean;
-  /** Encoding batch size. Default 32. */
-  batchSize?: number;
-  writeCsv?: boolean;
-  truncateDim?: number | null;
-  /** Named score functions (e.g. `{ cosine: cosSim }`). Default: the model's similarityFnName. */
-  scoreFunctions?: Record<string, ScoreFunction>;
   /** The score function whose aggregated NDCG is the primary metric; default: the best one at the first evaluation. */
   mainScoreFunction?: SimilarityFunction | null;
   /** Turns one metric's values over the datasets into the aggregated one. Default: their mean (as numpy's). */
@@ -72,7 +63,6 @@ export interface NanoBEIREvaluatorOptions {
   queryPrompts?: string | Record<string, string> | null;
   /** A prompt for every dataset's corpus, or one per dataset name (every dataset needs one). */
   corpusPrompts?: string | Record<string, string> | null;
-  writePredictions?: boolean;
   /** Hub datasets: the revision of the parquet export, a Hub token, the cache folder, the endpoint, offline mode. */
   revision?: string;
   token?: string;
@@ -289,27 +279,13 @@ export class NanoBEIREvaluator extends SentenceEvaluator {
     if (typeof datasetId !== "string" || datasetId === "") throw new TypeError(`${OP}: datasetId must be a Hub dataset id or a folder`);
     this.datasetId = datasetId;
 
-    this.mrrAtK = checkKs(options.mrrAtK, [10], OP, "mrrAtK");
-    this.ndcgAtK = checkKs(options.ndcgAtK, [10], OP, "ndcgAtK");
-    this.accuracyAtK = checkKs(options.accuracyAtK, [1, 3, 5, 10], OP, "accuracyAtK");
-    this.precisionRecallAtK = checkKs(options.precisionRecallAtK, [1, 3, 5, 10], OP, "precisionRecallAtK");
-    this.mapAtK = checkKs(options.mapAtK, [100], OP, "mapAtK");
+    ({ mrrAtK: this.mrrAtK, ndcgAtK: this.ndcgAtK, accuracyAtK: this.accuracyAtK, precisionRecallAtK: this.precisionRecallAtK, mapAtK: this.mapAtK } =
+      checkRetrievalKs(options, OP));
     this.showProgressBar = options.showProgressBar ?? false;
     this.batchSize = checkPositiveInt(options.batchSize ?? 32, OP, "batchSize");
     this.writeCsv = options.writeCsv ?? true;
     this.truncateDim = checkOptionalPositiveInt(options.truncateDim, OP, "truncateDim");
-    if (options.scoreFunctions !== undefined) {
-      const fns = options.scoreFunctions;
-      if (typeof fns !== "object" || fns === null || Object.keys(fns).length === 0) {
-        throw new TypeError(`${OP}: scoreFunctions must be a non-empty object of named score functions`);
-      }
-      for (const [key, fn] of Object.entries(fns)) if (typeof fn !== "function") throw new TypeError(`${OP}: scoreFunctions.${key} must be a function`);
-      this.scoreFunctions = { ...fns };
-      this.scoreFunctionNames = Object.keys(fns).sort();
-    } else {
-      this.scoreFunctions = undefined;
-      this.scoreFunctionNames = [];
-    }
+    ({ scoreFunctions: this.scoreFunctions, scoreFunctionNames: this.scoreFunctionNames } = checkScoreFunctions(options.scoreFunctions, OP));
     this.mainScoreFunction = options.mainScoreFunction ? toSimilarityFunction(options.mainScoreFunction, `${OP}: mainScoreFunction`) : undefined;
     this.aggregateFn = options.aggregateFn ?? numpyMean;
     if (typeof this.aggregateFn !== "function") throw new TypeError(`${OP}: aggregateFn must be a function of a list of numbers`);
@@ -342,18 +318,11 @@ export class NanoBEIREvaluator extends SentenceEvaluator {
     this.csvFile = `NanoBEIR_evaluation_${this.aggregateKey}_results.csv`;
     this.csvHeaders = ["epoch", "steps"];
     this.appendCsvHeaders(this.scoreFunctionNames);
-    const guess = this.mainScoreFunction ?? (this.scoreFunctionNames.length === 1 ? this.scoreFunctionNames[0]! : "cosine");
-    this.primaryMetric = `${this.name}_${guess}_ndcg@${Math.max(...this.ndcgAtK)}`;
+    this.primaryMetric = `${this.name}_${provisionalPrimaryMetric(this)}`;
   }
 
   protected appendCsvHeaders(names: readonly string[]): void {
-    for (const fn of names) {
-      for (const k of this.accuracyAtK) this.csvHeaders.push(`${fn}-Accuracy@${k}`);
-      for (const k of this.precisionRecallAtK) this.csvHeaders.push(`${fn}-Precision@${k}`, `${fn}-Recall@${k}`);
-      for (const k of this.mrrAtK) this.csvHeaders.push(`${fn}-MRR@${k}`);
-      for (const k of this.ndcgAtK) this.csvHeaders.push(`${fn}-NDCG@${k}`);
-      for (const k of this.mapAtK) this.csvHeaders.push(`${fn}-MAP@${k}`);
-    }
+    this.csvHeaders.push(...retrievalCsvHeaders(this, names));
   }
 
   /** `Nano{Name}` of a dataset, with the suffixes of the evaluator's settings. */
@@ -448,9 +417,8 @@ export class NanoBEIREvaluator extends SentenceEvaluator {
     const { outputPath, epoch = -1, steps = -1 } = options;
     const evaluators = await this.loadDatasets();
     if (this.scoreFunctions === undefined) {
-      const fn = modelSimilarity(model, OP);
-      this.scoreFunctions = { [fn]: toSimilarityFn(fn) };
-      this.scoreFunctionNames = [fn];
+      this.scoreFunctions = modelScoreFunctions(model, OP);
+      this.scoreFunctionNames = Object.keys(this.scoreFunctions);
       this.appendCsvHeaders(this.scoreFunctionNames);
     }
 
@@ -469,29 +437,15 @@ export class NanoBEIREvaluator extends SentenceEvaluator {
     const aggregated: Record<string, number> = {};
     for (const [metric, values] of perMetric) aggregated[metric] = this.aggregateFn(values);
 
+    const value = (fn: string, metric: string, k: number): number => aggregated[`${fn}_${metric}@${k}`]!;
+
     if (outputPath !== undefined && outputPath !== null && this.writeCsv) {
-      const row: CsvCell[] = [{ int: epoch }, { int: steps }];
-      for (const fn of this.scoreFunctionNames) {
-        for (const k of this.accuracyAtK) row.push(aggregated[`${fn}_accuracy@${k}`]!);
-        for (const k of this.precisionRecallAtK) row.push(aggregated[`${fn}_precision@${k}`]!, aggregated[`${fn}_recall@${k}`]!);
-        for (const k of this.mrrAtK) row.push(aggregated[`${fn}_mrr@${k}`]!);
-        for (const k of this.ndcgAtK) row.push(aggregated[`${fn}_ndcg@${k}`]!);
-        for (const k of this.mapAtK) row.push(aggregated[`${fn}_map@${k}`]!);
-      }
-      await appendCsvRow(outputPath, this.csvFile, this.csvHeaders, row, "\n");
+      await appendCsvRow(outputPath, this.csvFile, this.csvHeaders, retrievalCsvRow(this, epoch, steps, value), "\n");
     }
 
     // Chosen once, at the first evaluation, as sentence-transformers does.
     if (!this.primaryChosen) {
-      const maxK = Math.max(...this.ndcgAtK);
-      let fn: string;
-      if (this.mainScoreFunction !== undefined) {
-        fn = this.mainScoreFunction;
-      } else {
-        fn = this.scoreFunctionNames[0]!;
-        for (const name of this.scoreFunctionNames) if (aggregated[`${name}_ndcg@${maxK}`]! > aggregated[`${fn}_ndcg@${maxK}`]!) fn = name;
-      }
-      this.primaryMetric = `${fn}_ndcg@${maxK}`;
+      this.primaryMetric = choosePrimaryMetric(this, (fn, k) => value(fn, "ndcg", k));
       this.primaryChosen = true;
     }
     return { ...perDataset, ...this.prefixNameToMetrics(aggregated, this.name) };

@@ -1,6 +1,7 @@
 import type { Dataset } from "../../datasets/Dataset.js";
 import { type LoadDatasetOptions, loadDataset } from "../../datasets/loadDataset.js";
 import { SbertError } from "../../errors.js";
+import { NANOBEIR_DATASETS, NANOBEIR_DEFAULT_DATASET_ID, type NanoBEIRDatasetName } from "../../evaluation/NanoBEIREvaluator.js";
 import { type CsvCell, appendCsvRow } from "../../evaluation/output.js";
 import { checkPositiveInt } from "../../evaluation/SentenceEvaluator.js";
 import {
@@ -13,23 +14,8 @@ import {
 } from "./CrossEncoderEvaluator.js";
 import { CrossEncoderRerankingEvaluator, type RerankingSample } from "./CrossEncoderRerankingEvaluator.js";
 
-/** The NanoBEIR datasets by the name the evaluator takes (any case), with the name of their splits (`Nano{…}`). */
-export const NANOBEIR_DATASETS = {
-  climatefever: "ClimateFEVER",
-  dbpedia: "DBPedia",
-  fever: "FEVER",
-  fiqa2018: "FiQA2018",
-  hotpotqa: "HotpotQA",
-  msmarco: "MSMARCO",
-  nfcorpus: "NFCorpus",
-  nq: "NQ",
-  quoraretrieval: "QuoraRetrieval",
-  scidocs: "SCIDOCS",
-  arguana: "ArguAna",
-  scifact: "SciFact",
-  touche2020: "Touche2020",
-} as const;
-export type NanoBEIRDatasetName = keyof typeof NANOBEIR_DATASETS;
+// The same datasets as the NanoBEIREvaluator's, also exported beside the cross-encoder evaluators.
+export { NANOBEIR_DATASETS, type NanoBEIRDatasetName } from "../../evaluation/NanoBEIREvaluator.js";
 
 export interface CrossEncoderNanoBEIREvaluatorOptions {
   /** Default: all but arguana and touche2020, whose argument retrieval task differs from the others'. */
@@ -96,7 +82,7 @@ export class CrossEncoderNanoBEIREvaluator extends CrossEncoderEvaluator {
       throw new RangeError(`${OP}: datasetNames ${JSON.stringify(unknown)} are not NanoBEIR datasets; valid names are: ${Object.keys(NANOBEIR_DATASETS).join(", ")}`);
     }
     this.datasetNames = [...names];
-    this.datasetId = checkString(options.datasetId ?? "sentence-transformers/NanoBEIR-en", OP, "datasetId");
+    this.datasetId = checkString(options.datasetId ?? NANOBEIR_DEFAULT_DATASET_ID, OP, "datasetId");
     this.rerankK = checkPositiveInt(options.rerankK ?? 100, OP, "rerankK");
     this.atK = checkPositiveInt(options.atK ?? 10, OP, "atK");
     this.alwaysRerankPositives = checkBoolean(options.alwaysRerankPositives ?? true, OP, "alwaysRerankPositives");
