@@ -1,7 +1,32 @@
-// What the trainer parity tests share: a dozen query/passage rows, and the comparison of trained weights.
-import { readFile } from "node:fs/promises";
+// What the trainer parity tests share: a tiny BERT folder without dropout, generated sentences, a dozen
+// query/passage rows, and the comparison of trained weights.
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 
+import { seededRandom } from "../../lib/internal/random.js";
 import { readSafetensorsHeader } from "../../lib/io/safetensors.js";
+import { type TinyBertOptions, makeTinyBert } from "../fixtures/tinyBert.js";
+
+/** A tiny BERT folder with dropout switched off in config.json, so both stacks train deterministically. */
+export async function makeDropoutFreeTinyBert(dir: string, opts: TinyBertOptions): Promise<void> {
+  await makeTinyBert(dir, opts);
+  const file = join(dir, "config.json");
+  const config = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+  config["hidden_dropout_prob"] = 0;
+  config["attention_probs_dropout_prob"] = 0;
+  await writeFile(file, JSON.stringify(config, null, 2));
+}
+
+/** Words of the fixture vocabulary without accents (BERT's lower-casing strips them). */
+export const WORDS = `il la un una gatto cane casa mare sole luna cielo libro pizza pasta vino treno rosso blu verde bianco nero
+felice triste veloce lento grande piccolo oggi the dog cat is red happy water cold road music book city`.split(/\s+/);
+
+/** `n` sentences of 3 to 7 random WORDS from `seed`, cycling through the first `distinct` of them. */
+export function sentences(n: number, seed: number, distinct = n): string[] {
+  const rand = seededRandom(seed);
+  const pool = Array.from({ length: distinct }, () => Array.from({ length: 3 + Math.floor(rand() * 5) }, () => WORDS[Math.floor(rand() * WORDS.length)]!).join(" "));
+  return Array.from({ length: n }, (_, i) => pool[i % distinct]!);
+}
 
 export const QUERIES = [
   "how do cats sleep", "where do dogs run", "what is the weather", "who wrote the book", "why is the sky blue", "when does the train leave",
@@ -22,15 +47,16 @@ export async function safetensorsWeights(file: string): Promise<Map<string, Floa
 }
 
 /**
- * The largest difference between our trained weights and the reference's (`worst`), the largest change training made
- * to ours (`moved`), and the keys ours has that the reference lacks.
+ * The largest difference between our trained weights and the reference's (`worst`, first found in `worstKey`), the
+ * largest change training made to ours (`moved`), and the keys ours has that the reference lacks.
  */
 export function compareTrained(
   ours: Map<string, Float32Array>,
   ref: Record<string, number[]>,
   before: Map<string, Float32Array>,
-): { worst: number; moved: number; missing: string[] } {
+): { worst: number; worstKey: string; moved: number; missing: string[] } {
   let worst = 0;
+  let worstKey = "";
   let moved = 0;
   const missing: string[] = [];
   for (const [name, data] of ours) {
@@ -41,9 +67,10 @@ export function compareTrained(
     }
     const b = before.get(name)!;
     for (let j = 0; j < data.length; j++) {
-      worst = Math.max(worst, Math.abs(data[j]! - r[j]!));
+      const d = Math.abs(data[j]! - r[j]!);
+      if (d > worst) [worst, worstKey] = [d, name];
       moved = Math.max(moved, Math.abs(data[j]! - b[j]!));
     }
   }
-  return { worst, moved, missing };
+  return { worst, worstKey, moved, missing };
 }

@@ -5,17 +5,16 @@
 // the callback sees each score with the trainer's epoch and global step. Compared: the callback's calls, the
 // number of steps, every weight after the run, and where fit writes models and CSVs (both run in an empty working
 // directory, where the trainer's default output folder is). AdamW eps is 1e-5, as in test/parity/trainer.test.ts.
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { beforeAll, describe, expect, test } from "vitest";
 
-import { seededRandom } from "../../lib/internal/random.js";
 import { DataLoader, InputExample, SentenceTransformer, evaluation, losses, type FitOptions } from "../../lib/index.js";
-import { makeTinyBert } from "../fixtures/tinyBert.js";
 import { runPython } from "../helpers/python.js";
 import { tempDir } from "../helpers/tmp.js";
+import { compareTrained, makeDropoutFreeTinyBert, sentences } from "../helpers/trainerParity.js";
 
 const FIT_REF = fileURLToPath(new URL("py/fit_ref.py", import.meta.url));
 const TOL = 1e-5;
@@ -25,22 +24,8 @@ let folder: string;
 beforeAll(async () => {
   root = await tempDir("sbert-fit-parity-");
   folder = join(root, "bert");
-  await makeTinyBert(folder, { seed: 37 });
-  const file = join(folder, "config.json");
-  const config = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
-  config["hidden_dropout_prob"] = 0;
-  config["attention_probs_dropout_prob"] = 0;
-  await writeFile(file, JSON.stringify(config, null, 2));
+  await makeDropoutFreeTinyBert(folder, { seed: 37 });
 });
-
-// Words of the fixture vocabulary without accents (BERT's lower-casing strips them).
-const WORDS = `il la un una gatto cane casa mare sole luna cielo libro pizza pasta vino treno rosso blu verde bianco nero
-felice triste veloce lento grande piccolo oggi the dog cat is red happy water cold road music book city`.split(/\s+/);
-
-function sentences(n: number, seed: number): string[] {
-  const rand = seededRandom(seed);
-  return Array.from({ length: n }, () => Array.from({ length: 3 + Math.floor(rand() * 5) }, () => WORDS[Math.floor(rand() * WORDS.length)]!).join(" "));
-}
 
 type LossName = "CosineSimilarityLoss" | "CoSENTLoss" | "MultipleNegativesRankingLoss";
 
@@ -124,23 +109,14 @@ async function expectFitParity(name: string, c: Case): Promise<void> {
   const scores = Math.max(0, ...calls.map(([s], i) => Math.abs(s - py.calls[i]![0])));
   expect(scores).toBeLessThanOrEqual(1e-4);
 
-  let diff = 0;
-  let worst = "";
-  let moved = 0;
-  for (const t of model.modules[0]!.native.stateDict()) {
-    const ref = py.weights[t.name];
-    expect(ref, `Python has no weight ${t.name}`).toBeDefined();
-    for (let i = 0; i < t.data.length; i++) {
-      const d = Math.abs(t.data[i]! - ref![i]!);
-      if (d > diff) [diff, worst] = [d, t.name];
-      moved = Math.max(moved, Math.abs(t.data[i]! - initial.get(t.name)![i]!));
-    }
-  }
+  const trained = new Map(model.modules[0]!.native.stateDict().map((t) => [t.name, t.data]));
+  const { worst, worstKey, moved, missing } = compareTrained(trained, py.weights, initial);
+  expect(missing, "weights Python lacks").toEqual([]);
   observed.push(
-    `${name}: ${result.globalStep} steps, ${calls.length} evaluations (scores within ${scores.toExponential(2)}), weights ${diff.toExponential(2)} (${worst}), ` +
+    `${name}: ${result.globalStep} steps, ${calls.length} evaluations (scores within ${scores.toExponential(2)}), weights ${worst.toExponential(2)} (${worstKey}), ` +
       `max weight change ${moved.toExponential(2)}; models and CSVs written (as Python): ${landmarks(written).join(", ") || "none"}`,
   );
-  expect(diff, `worst weight ${worst}`).toBeLessThanOrEqual(TOL);
+  expect(worst, `worst weight ${worstKey}`).toBeLessThanOrEqual(TOL);
   expect(moved).toBeGreaterThan(100 * TOL);
   model.dispose();
 }

@@ -5,7 +5,7 @@
 // CSV text must be equal, for the default features (u, v, |u − v|) and for (|u − v|, u * v). Every decision of
 // Python's classifier is more than MIN_MARGIN from a tie (checked), so float differences between the two stacks
 // cannot flip one.
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -14,10 +14,9 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { seededRandom } from "../../lib/internal/random.js";
 import { OPTIMIZER_FILE } from "../../lib/internal/training.js";
 import { DataLoader, Dataset, InputExample, SentenceTransformer, SentenceTransformerTrainer, evaluation, losses } from "../../lib/index.js";
-import { makeTinyBert } from "../fixtures/tinyBert.js";
 import { runPython } from "../helpers/python.js";
 import { tempDir } from "../helpers/tmp.js";
-import { safetensorsWeights } from "../helpers/trainerParity.js";
+import { WORDS, makeDropoutFreeTinyBert, safetensorsWeights, sentences } from "../helpers/trainerParity.js";
 
 const SCRIPT = fileURLToPath(new URL("py/label_accuracy_ref.py", import.meta.url));
 const MIN_MARGIN = 1e-4;
@@ -31,22 +30,8 @@ let folder: string;
 beforeAll(async () => {
   root = await tempDir("sbert-labelacc-parity-");
   folder = join(root, "bert");
-  await makeTinyBert(folder, { seed: 23 });
-  const file = join(folder, "config.json");
-  const config = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
-  config["hidden_dropout_prob"] = 0;
-  config["attention_probs_dropout_prob"] = 0;
-  await writeFile(file, JSON.stringify(config, null, 2));
+  await makeDropoutFreeTinyBert(folder, { seed: 23 });
 });
-
-// Words of the fixture vocabulary without accents (BERT's lower-casing strips them).
-const WORDS = `il la un una gatto cane casa mare sole luna cielo libro pizza pasta vino treno rosso blu verde bianco nero
-felice triste veloce lento grande piccolo oggi the dog cat is red happy water cold road music book city`.split(/\s+/);
-
-function sentences(n: number, seed: number): string[] {
-  const rand = seededRandom(seed);
-  return Array.from({ length: n }, () => Array.from({ length: 3 + Math.floor(rand() * 5) }, () => WORDS[Math.floor(rand() * WORDS.length)]!).join(" "));
-}
 
 /** Pairs of three kinds the classifier can learn to tell apart: 0 the same sentence, 1 one word changed, 2 unrelated. */
 function pairs(n: number, seed: number): { a: string[]; b: string[]; label: number[] } {

@@ -11,7 +11,7 @@
 //     its default optimizer (torch's fused AdamW) in float32; MegaBatchMarginLoss with its gradient cache; and
 //     AdaptiveLayerLoss / Matryoshka2dLoss over every earlier layer (Python draws layers with its own `random`).
 // AdamW eps is 1e-5 here for the reason test/parity/training.test.ts gives (float32 noise in near-zero gradients).
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -20,9 +20,9 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { seededRandom } from "../../lib/internal/random.js";
 import { BatchSchedule } from "../../lib/sampler.js";
 import { Dataset, SentenceTransformer, SentenceTransformerTrainer, losses, type SentenceTransformerTrainingArgumentsInit } from "../../lib/index.js";
-import { makeTinyBert } from "../fixtures/tinyBert.js";
 import { runPython } from "../helpers/python.js";
 import { tempDir } from "../helpers/tmp.js";
+import { compareTrained, makeDropoutFreeTinyBert, sentences } from "../helpers/trainerParity.js";
 
 const TRAINER_REF = fileURLToPath(new URL("py/trainer_ref.py", import.meta.url));
 const TOL = 1e-5;
@@ -34,25 +34,8 @@ beforeAll(async () => {
   root = await tempDir("sbert-trainer-parity-");
   folder = join(root, "bert");
   guideFolder = join(root, "guide");
-  for (const [dir, seed] of [[folder, 31], [guideFolder, 57]] as const) {
-    await makeTinyBert(dir, { seed });
-    const file = join(dir, "config.json");
-    const config = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
-    config["hidden_dropout_prob"] = 0;
-    config["attention_probs_dropout_prob"] = 0;
-    await writeFile(file, JSON.stringify(config, null, 2));
-  }
+  for (const [dir, seed] of [[folder, 31], [guideFolder, 57]] as const) await makeDropoutFreeTinyBert(dir, { seed });
 });
-
-// Words of the fixture vocabulary without accents (BERT's lower-casing strips them).
-const WORDS = `il la un una gatto cane casa mare sole luna cielo libro pizza pasta vino treno rosso blu verde bianco nero
-felice triste veloce lento grande piccolo oggi the dog cat is red happy water cold road music book city`.split(/\s+/);
-
-function sentences(n: number, seed: number, distinct = n): string[] {
-  const rand = seededRandom(seed);
-  const pool = Array.from({ length: distinct }, () => Array.from({ length: 3 + Math.floor(rand() * 5) }, () => WORDS[Math.floor(rand() * WORDS.length)]!).join(" "));
-  return Array.from({ length: n }, (_, i) => pool[i % distinct]!);
-}
 
 type Columns = Record<string, (string | number | number[])[]>;
 type LossName =
@@ -257,28 +240,18 @@ async function expectTrainingParity(name: string, c: Case, tol = TOL): Promise<v
     grad = Math.max(grad, Math.abs(e["grad_norm"]! - p["grad_norm"]!) / p["grad_norm"]!);
   });
 
-  let diff = 0;
-  let worst = "";
-  let moved = 0;
   const state = model.modules[0]!.native.stateDict();
-  for (const t of state) {
-    const ref = py.weights[t.name];
-    expect(ref, `Python has no weight ${t.name}`).toBeDefined();
-    for (let i = 0; i < t.data.length; i++) {
-      const d = Math.abs(t.data[i]! - ref![i]!);
-      if (d > diff) [diff, worst] = [d, t.name];
-      moved = Math.max(moved, Math.abs(t.data[i]! - initial.get(t.name)![i]!));
-    }
-  }
+  const { worst, worstKey, moved, missing } = compareTrained(new Map(state.map((t) => [t.name, t.data])), py.weights, initial);
+  expect(missing, "weights Python lacks").toEqual([]);
   observed.push(
     `${name}: ${ours.length} steps; losses up to ${Math.max(...theirs.map((e) => e["loss"]!)).toPrecision(4)}, differences ${loss.toExponential(2)}, lr (relative) ${lr.toExponential(2)}, grad norms (relative) ${grad.toExponential(2)}, ` +
-      `weights ${diff.toExponential(2)} (${worst}), max weight change ${moved.toExponential(2)}`,
+      `weights ${worst.toExponential(2)} (${worstKey}), max weight change ${moved.toExponential(2)}`,
   );
   expect(lr).toBeLessThanOrEqual(1e-6);
   // Losses compare relative to their size (MarginMSELoss's reach tens; float32 sums round at ~1e-7 of that).
   expect(loss).toBeLessThanOrEqual(tol * Math.max(1, ...theirs.map((e) => Math.abs(e["loss"]!))));
   expect(grad).toBeLessThanOrEqual(1e-4);
-  expect(diff, `worst weight ${worst}`).toBeLessThanOrEqual(tol);
+  expect(worst, `worst weight ${worstKey}`).toBeLessThanOrEqual(tol);
   expect(moved).toBeGreaterThan(100 * TOL);
   if (c.freeze) {
     const frozen = state.filter((t) => c.freeze!.some((p) => t.name.startsWith(p)));

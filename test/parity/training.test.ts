@@ -14,7 +14,7 @@
 // gradient norms 1.3..4.2), the CosineSimilarity runs are not (0.08..0.5); one run clips at 0.05.
 // The token batches are built here from the fixture vocabulary (word -> id), so the test needs no tokenizer;
 // the modules are loaded through the addon (loadTransformer + createPooling), as a SentenceTransformer's are.
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -30,9 +30,10 @@ import type {
   NativeTokenBatch,
   NativeTrainer,
 } from "../../types/native.js";
-import { makeTinyBert, TINY_VOCAB, type TinyBertOptions } from "../fixtures/tinyBert.js";
+import { TINY_VOCAB, type TinyBertOptions } from "../fixtures/tinyBert.js";
 import { runPython } from "../helpers/python.js";
 import { tempDir } from "../helpers/tmp.js";
+import { makeDropoutFreeTinyBert } from "../helpers/trainerParity.js";
 
 const TRAIN_REF = fileURLToPath(new URL("py/train_ref.py", import.meta.url));
 const TOL = 1e-5;
@@ -50,12 +51,7 @@ beforeAll(async () => {
 /** A plain BERT folder (mean pooling) with dropout switched off in config.json. */
 async function makeFolder(name: string, opts: TinyBertOptions): Promise<string> {
   const dir = join(root, name);
-  await makeTinyBert(dir, opts);
-  const file = join(dir, "config.json");
-  const config = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
-  config["hidden_dropout_prob"] = 0;
-  config["attention_probs_dropout_prob"] = 0;
-  await writeFile(file, JSON.stringify(config, null, 2));
+  await makeDropoutFreeTinyBert(dir, opts);
   return dir;
 }
 
