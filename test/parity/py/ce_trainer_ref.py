@@ -12,25 +12,16 @@ stdout: {"log_history": trainer.state.log_history, "weights": {Hugging Face key:
         callback call] and "paths": the folders (with a trailing /) and files under the working directory after fit.
 fit runs in an empty temporary working directory (its trainer's default output folder is ./checkpoints/model).
 """
-import contextlib
-import json
 import os
-import sys
 import tempfile
-import warnings
 
-warnings.filterwarnings("ignore")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-import torch  # noqa: E402
-from datasets import Dataset  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.utils.data import DataLoader as TorchDataLoader  # noqa: E402
-from sentence_transformers import InputExample  # noqa: E402
-from sentence_transformers.base.trainer import BaseTrainer  # noqa: E402
-from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments, losses  # noqa: E402
-from sentence_transformers.cross_encoder.evaluation import CrossEncoderCorrelationEvaluator  # noqa: E402
+from trainer_common import answer_stdin, fit_workdir, float_weights  # first: it quiets the libraries imported next
+from datasets import Dataset
+from torch import nn
+from torch.utils.data import DataLoader as TorchDataLoader
+from sentence_transformers import InputExample
+from sentence_transformers.cross_encoder import CrossEncoder, CrossEncoderTrainer, CrossEncoderTrainingArguments, losses
+from sentence_transformers.cross_encoder.evaluation import CrossEncoderCorrelationEvaluator
 
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "identity": nn.Identity, "tanh": nn.Tanh}
 
@@ -54,35 +45,17 @@ def fit(req):
 
         kwargs["evaluator"] = Recorded([tuple(p) for p in e["pairs"]], e["scores"], name=e["name"])
         kwargs["callback"] = lambda score, epoch, steps: calls.append([float(score), float(epoch), int(steps)])
-    # The trainer fit builds is not returned: keep its log_history as train() ends.
-    logs = []
-    original_train = BaseTrainer.train
-
-    def train(self, *args, **kw):
-        try:
-            return original_train(self, *args, **kw)
-        finally:
-            logs.extend(self.state.log_history)
-
-    BaseTrainer.train = train
-    with tempfile.TemporaryDirectory() as work:
-        cwd = os.getcwd()
-        os.chdir(work)
-        try:
-            for name in req.get("prefill", []):
-                os.makedirs(os.path.dirname(name) or ".", exist_ok=True)
-                with open(name, "w") as f:
-                    f.write("taken\n")
-            model.fit(TorchDataLoader(examples, batch_size=req["batch_size"], shuffle=False), show_progress_bar=False, **kwargs)
-        finally:
-            os.chdir(cwd)
-            BaseTrainer.train = original_train
+    with fit_workdir() as (work, logs):
+        for name in req.get("prefill", []):
+            os.makedirs(os.path.dirname(name) or ".", exist_ok=True)
+            with open(name, "w") as f:
+                f.write("taken\n")
+        model.fit(TorchDataLoader(examples, batch_size=req["batch_size"], shuffle=False), show_progress_bar=False, **kwargs)
         paths = []
         for root, dirs, names in os.walk(work):
             paths += [os.path.relpath(os.path.join(root, d), work) + "/" for d in dirs]
             paths += [os.path.relpath(os.path.join(root, n), work) for n in names]
-    weights = {k: v.detach().to(torch.float64).flatten().tolist() for k, v in model.model.state_dict().items() if v.is_floating_point()}
-    return {"weights": weights, "log_history": logs, "evaluations": evaluations, "calls": calls, "paths": sorted(paths)}
+    return {"weights": float_weights(model.model.state_dict()), "log_history": logs, "evaluations": evaluations, "calls": calls, "paths": sorted(paths)}
 
 
 def run(req):
@@ -97,17 +70,8 @@ def run(req):
         args = CrossEncoderTrainingArguments(output_dir=output_dir, report_to="none", use_cpu=True, disable_tqdm=True, **req["args"])
         trainer = CrossEncoderTrainer(model=model, args=args, train_dataset=Dataset.from_dict(req["dataset"]), loss=loss)
         trainer.train()
-    weights = {k: v.detach().to(torch.float64).flatten().tolist() for k, v in model.model.state_dict().items() if v.is_floating_point()}
-    return {"log_history": trainer.state.log_history, "weights": weights}
-
-
-def main():
-    req = json.load(sys.stdin)
-    out = sys.stdout
-    with contextlib.redirect_stdout(sys.stderr):
-        answer = run(req)
-    json.dump(answer, out)
+    return {"log_history": trainer.state.log_history, "weights": float_weights(model.model.state_dict())}
 
 
 if __name__ == "__main__":
-    main()
+    answer_stdin(run)

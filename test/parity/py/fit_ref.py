@@ -11,31 +11,13 @@ stdout: {"weights": {key: flat list} of model[0] after fit, "calls": [[score, ep
          directory and the output folders (relative paths, sorted)}
 fit runs in a temporary working directory (its trainer's default output folder is ./checkpoints/model).
 """
-import contextlib
-import json
 import os
-import sys
-import tempfile
-import warnings
 
-warnings.filterwarnings("ignore")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-import torch  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-from sentence_transformers import InputExample, SentenceTransformer  # noqa: E402
-from sentence_transformers.sentence_transformer import losses  # noqa: E402
-from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator  # noqa: E402
-from sentence_transformers.base.trainer import BaseTrainer  # noqa: E402
-
-
-def main():
-    req = json.load(sys.stdin)
-    out = sys.stdout
-    with contextlib.redirect_stdout(sys.stderr):
-        answer = run(req)
-    json.dump(answer, out)
+from trainer_common import answer_stdin, fit_workdir, float_weights  # first: it quiets the libraries imported next
+from torch.utils.data import DataLoader
+from sentence_transformers import InputExample, SentenceTransformer
+from sentence_transformers.sentence_transformer import losses
+from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
 
 
 def run(req):
@@ -49,39 +31,21 @@ def run(req):
         e = req["evaluator"]
         evaluator = EmbeddingSimilarityEvaluator(e["sentences1"], e["sentences2"], e["scores"], name=e.get("name", ""))
     calls = []
-    # The trainer fit builds is not returned: keep its log_history as train() ends.
-    logs = []
-    original_train = BaseTrainer.train
-
-    def train(self, *args, **kwargs):
-        try:
-            return original_train(self, *args, **kwargs)
-        finally:
-            logs.extend(self.state.log_history)
-
-    BaseTrainer.train = train
     kwargs = dict(req["fit"])
-    with tempfile.TemporaryDirectory() as work:
-        cwd = os.getcwd()
-        os.chdir(work)
-        try:
-            model.fit(
-                train_objectives=objectives,
-                evaluator=evaluator,
-                callback=lambda score, epoch, steps: calls.append([float(score), float(epoch), int(steps)]),
-                show_progress_bar=False,
-                **kwargs,
-            )
-        finally:
-            os.chdir(cwd)
-            BaseTrainer.train = original_train
+    with fit_workdir() as (work, logs):
+        model.fit(
+            train_objectives=objectives,
+            evaluator=evaluator,
+            callback=lambda score, epoch, steps: calls.append([float(score), float(epoch), int(steps)]),
+            show_progress_bar=False,
+            **kwargs,
+        )
         files = []
         for root, _dirs, names in os.walk(work):
             for name in names:
                 files.append(os.path.relpath(os.path.join(root, name), work))
-    weights = {k: v.detach().to(torch.float64).flatten().tolist() for k, v in model[0].auto_model.state_dict().items() if v.is_floating_point()}
-    return {"weights": weights, "calls": calls, "log": logs, "files": sorted(files)}
+    return {"weights": float_weights(model[0].auto_model.state_dict()), "calls": calls, "log": logs, "files": sorted(files)}
 
 
 if __name__ == "__main__":
-    main()
+    answer_stdin(run)

@@ -11,22 +11,15 @@ stdin: {"folder": a SparseEncoder folder, "dataset": {column: [values]},
 stdout: {"log_history": trainer.state.log_history, "weights": {key: flat list} as the trained model saves them}
         or, for "terms", a list of {"terms": {name: value}, "loss": sum, "grads": [2-D list per column]}.
 """
-import contextlib
-import json
 import os
-import sys
 import tempfile
-import warnings
 
-warnings.filterwarnings("ignore")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-import torch  # noqa: E402
-from datasets import Dataset  # noqa: E402
-from safetensors.torch import load_file  # noqa: E402
-from sentence_transformers.sparse_encoder import SparseEncoder, SparseEncoderTrainer, SparseEncoderTrainingArguments, losses  # noqa: E402
-from sentence_transformers.sparse_encoder.callbacks.splade_callbacks import SpladeRegularizerWeightSchedulerCallback  # noqa: E402
+from trainer_common import answer_stdin, float_weights  # first: it quiets the libraries imported next
+import torch
+from datasets import Dataset
+from safetensors.torch import load_file
+from sentence_transformers.sparse_encoder import SparseEncoder, SparseEncoderTrainer, SparseEncoderTrainingArguments, losses
+from sentence_transformers.sparse_encoder.callbacks.splade_callbacks import SpladeRegularizerWeightSchedulerCallback
 
 
 def make_loss(model, spec):
@@ -70,17 +63,9 @@ def run(req):
         trainer.train()
         saved = os.path.join(output_dir, "final")
         model.save(saved)
-        weights = {k: v.to(torch.float64).flatten().tolist() for k, v in load_file(os.path.join(saved, "model.safetensors")).items() if v.is_floating_point()}
+        weights = float_weights(load_file(os.path.join(saved, "model.safetensors")))
     return {"log_history": trainer.state.log_history, "weights": weights}
 
 
-def main():
-    req = json.load(sys.stdin)
-    out = sys.stdout
-    with contextlib.redirect_stdout(sys.stderr):
-        answer = run(req)
-    json.dump(answer, out)
-
-
 if __name__ == "__main__":
-    main()
+    answer_stdin(run)

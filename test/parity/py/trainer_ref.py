@@ -17,30 +17,14 @@ stdout:
   train:    {"log_history": trainer.state.log_history, "weights": {key: flat list}, "states": {"checkpoint-N":
             its trainer_state.json}} after trainer.train(), the weights being model[0]'s state dict (the checkpoint keys)
 """
-import contextlib
 import json
 import os
-import sys
 import tempfile
-import warnings
 
-warnings.filterwarnings("ignore")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-import torch  # noqa: E402
-from datasets import Dataset, DatasetDict  # noqa: E402
-from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments  # noqa: E402
-from sentence_transformers.sentence_transformer import losses  # noqa: E402
-
-
-def main():
-    req = json.load(sys.stdin)
-    out = sys.stdout
-    # transformers prints each log entry (PrinterCallback, with tqdm off): stdout carries only the answer.
-    with contextlib.redirect_stdout(sys.stderr):
-        answer = run(req)
-    json.dump(answer, out)
+from trainer_common import answer_stdin, float_weights  # first: it quiets the libraries imported next
+from datasets import Dataset, DatasetDict
+from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+from sentence_transformers.sentence_transformer import losses
 
 
 def run(req):
@@ -92,7 +76,7 @@ def run(req):
                 epochs.append(batches)
             return {"epochs": epochs, "length": len(loader)}
         trainer.train()
-        weights = {k: v.detach().to(torch.float64).flatten().tolist() for k, v in model[0].auto_model.state_dict().items() if v.is_floating_point()}
+        weights = float_weights(model[0].auto_model.state_dict())
         states = {}
         for name in sorted(os.listdir(output_dir)):
             path = os.path.join(output_dir, name, "trainer_state.json")
@@ -103,4 +87,4 @@ def run(req):
 
 
 if __name__ == "__main__":
-    main()
+    answer_stdin(run)
