@@ -1,6 +1,7 @@
-import type { NativeLossSpec, NativeTensorData, NativeTokenBatch } from "../../types/native.js";
+import type { NativeLossSpec } from "../../types/native.js";
 import type { SentenceTransformer } from "../SentenceTransformer.js";
-import { checkNonNegative, checkOneOf, Loss, type Label, type LabelKind } from "./Loss.js";
+import { checkNonNegative, checkOneOf, type Loss } from "./Loss.js";
+import { WrapperLoss } from "./WrapperLoss.js";
 
 export type LayerWeighting = "uniform" | "log" | "linear";
 
@@ -25,9 +26,8 @@ export interface AdaptiveLayerLossOptions {
  * the embeddings' output), plus the KL divergence of each earlier layer's embeddings from the last layer's. The
  * model's first module must be a Transformer; a loss with a gradient cache cannot be wrapped.
  */
-export class AdaptiveLayerLoss extends Loss {
+export class AdaptiveLayerLoss extends WrapperLoss {
   readonly name: string = "AdaptiveLayerLoss";
-  readonly loss: Loss;
   readonly nLayersPerStep: number;
   readonly lastLayerWeight: number;
   readonly priorLayersWeight: number;
@@ -36,33 +36,18 @@ export class AdaptiveLayerLoss extends Loss {
   readonly layerWeighting: LayerWeighting;
 
   constructor(model: SentenceTransformer, loss: Loss, options: AdaptiveLayerLossOptions = {}) {
-    super(model);
+    super(model, loss, new.target.name);
     const where = new.target.name;
-    if (!(loss instanceof Loss)) throw new TypeError(`${where}: loss must be another sbert-node loss`);
     if (loss instanceof AdaptiveLayerLoss) throw new TypeError(`${where}: the inner loss cannot be another AdaptiveLayerLoss`);
     if (loss.nativeSpec().miniBatchSize !== undefined) throw new TypeError(`${where}: ${loss.name} has a gradient cache (miniBatchSize), which AdaptiveLayerLoss cannot wrap`);
     const n = options.nLayersPerStep ?? 1;
     if (!Number.isInteger(n)) throw new RangeError(`${where}: nLayersPerStep must be an integer, got ${String(n)}`);
-    this.loss = loss;
     this.nLayersPerStep = n;
     this.lastLayerWeight = checkNonNegative(options.lastLayerWeight ?? 1, "lastLayerWeight", where);
     this.priorLayersWeight = checkNonNegative(options.priorLayersWeight ?? 1, "priorLayersWeight", where);
     this.klDivWeight = checkNonNegative(options.klDivWeight ?? 1, "klDivWeight", where);
     this.klTemperature = checkNonNegative(options.klTemperature ?? 0.3, "klTemperature", where);
     this.layerWeighting = checkOneOf(options.layerWeighting ?? "uniform", ["uniform", "log", "linear"], "layerWeighting", where);
-    if (loss.batchLabels) this.batchLabels = (columns: NativeTokenBatch[]): Promise<NativeTensorData> => loss.batchLabels!(columns);
-  }
-
-  get columns(): readonly [number, number] {
-    return this.loss.columns;
-  }
-
-  get labelKind(): LabelKind {
-    return this.loss.labelKind;
-  }
-
-  override checkLabel(label: Label, where: string): void {
-    this.loss.checkLabel(label, where);
   }
 
   nativeSpec(): NativeLossSpec {

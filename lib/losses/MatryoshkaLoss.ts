@@ -1,7 +1,8 @@
 import type { NativeLossSpec } from "../../types/native.js";
 import type { SentenceTransformer } from "../SentenceTransformer.js";
 import { CachedMultipleNegativesRankingLoss } from "./CachedMultipleNegativesRankingLoss.js";
-import { Loss, type Label, type LabelKind } from "./Loss.js";
+import type { Loss } from "./Loss.js";
+import { WrapperLoss } from "./WrapperLoss.js";
 
 export interface MatryoshkaLossOptions {
   /** Embedding sizes to train, e.g. [768, 512, 256, 128, 64]. */
@@ -13,16 +14,14 @@ export interface MatryoshkaLossOptions {
 }
 
 /** Applies another loss to the embeddings truncated to each size and sums the results, so short prefixes work too. */
-export class MatryoshkaLoss extends Loss {
+export class MatryoshkaLoss extends WrapperLoss {
   readonly name = "MatryoshkaLoss";
-  readonly loss: Loss;
   readonly matryoshkaDims: readonly number[];
   readonly matryoshkaWeights: readonly number[];
   readonly nDimsPerStep: number;
 
   constructor(model: SentenceTransformer, loss: Loss, options: MatryoshkaLossOptions) {
-    super(model);
-    if (!(loss instanceof Loss)) throw new TypeError("MatryoshkaLoss: loss must be another sbert-node loss");
+    super(model, loss, "MatryoshkaLoss");
     if (loss instanceof MatryoshkaLoss) throw new TypeError("MatryoshkaLoss: the inner loss cannot be a MatryoshkaLoss");
     const dims = options?.matryoshkaDims;
     if (!Array.isArray(dims) || dims.length === 0) throw new RangeError("MatryoshkaLoss: matryoshkaDims must list at least one size");
@@ -35,23 +34,9 @@ export class MatryoshkaLoss extends Loss {
     if (weights.length !== dims.length) throw new RangeError("MatryoshkaLoss: matryoshkaWeights must have one weight per size");
     // Largest size first, as sentence-transformers orders them.
     const order = dims.map((_, i) => i).sort((a, b) => dims[b]! - dims[a]!);
-    this.loss = loss;
     this.matryoshkaDims = order.map((i) => dims[i]!);
     this.matryoshkaWeights = order.map((i) => weights[i]!);
     this.nDimsPerStep = options.nDimsPerStep ?? -1;
-    if (loss.batchLabels) this.batchLabels = (columns) => loss.batchLabels!(columns);
-  }
-
-  get columns(): readonly [number, number] {
-    return this.loss.columns;
-  }
-
-  get labelKind(): LabelKind {
-    return this.loss.labelKind;
-  }
-
-  override checkLabel(label: Label, where: string): void {
-    this.loss.checkLabel(label, where);
   }
 
   nativeSpec(): NativeLossSpec {
