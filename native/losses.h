@@ -64,8 +64,6 @@ struct SpladeRegularizers {
   bool document_only = false;  // every column is a document (the query term is dropped)
 };
 
-// One named part of a loss that sums several (SpladeLoss: base_loss, document_regularizer_loss,
-// query_regularizer_loss), each as it enters the sum.
 // AdaptiveLayerLoss around the loss: the loss also on sentence embeddings pooled from earlier hidden states, each
 // weighted by its layer (uniform, 1 / (1 + ln(1 + i)), or 1 / (1 + i)), plus their KL divergence from the last
 // layer's embeddings at a temperature.
@@ -76,6 +74,8 @@ struct AdaptiveLayers {
   LayerWeighting weighting = LayerWeighting::Uniform;
 };
 
+// One named part of a loss that sums several (SpladeLoss: base_loss, document_regularizer_loss,
+// query_regularizer_loss), each as it enters the sum.
 struct LossTerm {
   std::string name;
   double value;

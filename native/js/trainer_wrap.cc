@@ -232,9 +232,9 @@ LossSpec read_loss_spec(const Napi::Object& o) {
     s.margin_relative = m == "relative";
   }
   if (o.Has("contrastAnchors")) s.contrast_anchors = get_bool(o, "contrastAnchors");
+  if (o.Has("contrastPositives")) s.contrast_positives = get_bool(o, "contrastPositives");
   if (o.Has("positiveMargin")) s.positive_margin = get_number(o, "positiveMargin");
   if (o.Has("negativeMargin")) s.negative_margin = get_number(o, "negativeMargin");
-  if (o.Has("contrastPositives")) s.contrast_positives = get_bool(o, "contrastPositives");
   if (o.Has("splade")) {
     const auto r = get_object(o, "splade");
     SpladeRegularizers splade;
