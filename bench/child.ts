@@ -4,6 +4,8 @@
  *   child.ts ttfe <modelDir> <threads> <sentence>   time to first embedding, with its parts
  *   child.ts rss <modelName> <threads>              peak RSS while encoding the longest documents at batch 8
  *   child.ts long <modelDir> <threads> <tokens> <reps> <textFile>   one long document: times and peak RSS
+ *   child.ts ddp <modelDir> <batch> <steps> <pairsFile>   one rank of a training run (RANK, WORLD_SIZE, ... from the
+ *                                                         environment; none: one process): its steps' times
  *
  * Prints one JSON line. Heavy imports are dynamic so what happens before them is only Node and the tsx loader.
  */
@@ -77,8 +79,51 @@ async function long(dir: string, threads: number, tokens: number, reps: number, 
   model.dispose();
 }
 
+/**
+ * SentenceTransformerTrainer for `steps` steps of `batch` pairs per rank (CosineSimilarityLoss) on the pairs in
+ * `pairsFile`: the time from the end of the first step (which warms up) to the end of the last, and the seconds
+ * spent averaging gradients that backward did not overlap. Rank 0 prints.
+ */
+async function ddp(dir: string, batch: number, steps: number, pairsFile: string): Promise<void> {
+  const lib = await import("../lib/index.js");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const pairs = JSON.parse(readFileSync(pairsFile, "utf8")) as { a: string; b: string; label: number }[];
+  const model = await lib.SentenceTransformer.load(dir);
+  let first = 0;
+  let last = 0;
+  const trainer = new lib.SentenceTransformerTrainer({
+    model,
+    args: new lib.SentenceTransformerTrainingArguments({
+      outputDir: join(tmpdir(), `sbert-bench-ddp-${process.pid}`),
+      maxSteps: steps,
+      perDeviceTrainBatchSize: batch,
+      learningRate: 2e-5,
+      saveStrategy: "no",
+      disableTqdm: true,
+      reportTo: "none",
+    }),
+    trainDataset: lib.Dataset.fromColumns({ a: pairs.map((p) => p.a), b: pairs.map((p) => p.b), score: pairs.map((p) => p.label) }),
+    loss: new lib.losses.CosineSimilarityLoss(model),
+    callbacks: [
+      {
+        onStepEnd: ({ state }) => {
+          if (state.global_step === 1) first = performance.now();
+          last = performance.now();
+        },
+      },
+    ],
+  });
+  const out = await trainer.train();
+  if (trainer.isWorldProcessZero) {
+    console.log(JSON.stringify({ seconds: (last - first) / 1000, steps: steps - 1, communicationSeconds: out.communicationSeconds ?? 0 }));
+  }
+  model.dispose();
+}
+
 const [mode, a, b, c, d, e] = process.argv.slice(2);
 if (mode === "ttfe") await ttfe(a!, Number(b), c!);
 else if (mode === "rss") await rss(a as ModelName, Number(b));
 else if (mode === "long") await long(a!, Number(b), Number(c), Number(d), e!);
+else if (mode === "ddp") await ddp(a!, Number(b), Number(c), d!);
 else throw new Error(`child.ts: unknown mode ${mode}`);

@@ -64,7 +64,7 @@ export type ModelName = (typeof MODEL_NAMES)[number];
  * cores; the XLM-R-base and MPNet-base shapes cost about a BERT-base each and run when asked for.
  */
 export const DEFAULT_MODELS: ModelName[] = ["minilm", "base"];
-export const GROUPS = ["encode", "int8", "train", "tokenize", "eventloop", "memory", "long", "startup", "serve", "gemm"] as const;
+export const GROUPS = ["encode", "int8", "train", "ddp", "tokenize", "eventloop", "memory", "long", "startup", "serve", "gemm"] as const;
 export type Group = (typeof GROUPS)[number];
 
 export interface BenchOptions {

@@ -18,6 +18,7 @@ import type { ServeResult } from "./serve.js";
 import type { StartupResult } from "./startup.js";
 import type { TokenizeResult } from "./tokenize.js";
 import type { TrainResult } from "./train.js";
+import type { DdpResult } from "./ddp.js";
 
 export interface BenchResults {
   startedAt: string;
@@ -29,6 +30,7 @@ export interface BenchResults {
   encode?: EncodeResults;
   int8?: Int8Result[];
   train?: TrainResult[];
+  ddp?: DdpResult[];
   tokenize?: TokenizeResult[];
   eventloop?: LagResult[];
   memory?: MemoryResult[];
@@ -390,6 +392,25 @@ export function markdown(r: BenchResults): string {
             cores(x.torch),
           ];
         }),
+      ),
+    );
+    lines.push("");
+  }
+
+  if (r.ddp?.length) {
+    lines.push("## Distributed training (DDP, Gloo on 127.0.0.1)");
+    lines.push("");
+    lines.push(
+      table(
+        ["Model", "steps", "1 process: batch, threads, pairs/s", "2 processes: batch, threads each, pairs/s", "scaling", "communication share of a step (not overlapped)"],
+        r.ddp.map((x) => [
+          label(x.model),
+          String(x.steps),
+          `${x.single.batchPerProcess}, ${x.single.threadsPerProcess}, ${fmt(x.single.pairsPerSecond, 1)}`,
+          `${x.ddp.batchPerProcess}, ${x.ddp.threadsPerProcess}, ${fmt(x.ddp.pairsPerSecond, 1)}`,
+          fmtRatio(ratio(x.ddp.pairsPerSecond, x.single.pairsPerSecond)),
+          pct(x.ddp.communicationShare, 1),
+        ]),
       ),
     );
     lines.push("");

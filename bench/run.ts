@@ -19,6 +19,7 @@ import { runServe } from "./serve.js";
 import { runStartup } from "./startup.js";
 import { runTokenize } from "./tokenize.js";
 import { runTrain } from "./train.js";
+import { runDdp } from "./ddp.js";
 
 const opts = parseArgs(process.argv.slice(2));
 const started = performance.now();
@@ -39,6 +40,7 @@ const runners: Record<Group, () => Promise<void>> = {
   encode: async () => void (results.encode = await runEncode(ctx)),
   int8: async () => void (results.int8 = await runInt8(ctx)),
   train: async () => void (results.train = await runTrain(ctx)),
+  ddp: async () => void (results.ddp = await runDdp(ctx)),
   tokenize: async () => void (results.tokenize = await runTokenize(ctx)),
   eventloop: async () => void (results.eventloop = await runEventLoop(ctx)),
   memory: async () => void (results.memory = await runMemory(ctx)),

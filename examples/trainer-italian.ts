@@ -8,6 +8,9 @@
  *   npx tsx examples/trainer-italian.ts --model DIR --data DIR  # offline: a model folder, and a folder with train.* / test.*
  *                                                               #   (csv, jsonl or parquet with sentence1, sentence2, similarity_score)
  *   options: --epochs 4 --max-steps N --eval-steps 500 --batch-size 16 --output DIR --resume --device cpu
+ *
+ * examples/train-ddp.sh runs it in several processes (distributed data parallel): each is told its rank by
+ * torchrun's environment variables, which the trainer reads; rank 0 evaluates, logs and saves.
  */
 import { parseArgs } from "node:util";
 
@@ -85,12 +88,17 @@ const trainer = new SentenceTransformerTrainer({
   callbacks: [
     {
       onLog: ({ logs, state }) => {
-        if ("loss" in logs) console.log(`step ${state.global_step}: loss ${logs["loss"]!.toFixed(4)}`);
+        if ("loss" in logs && state.is_world_process_zero) console.log(`step ${state.global_step}: loss ${logs["loss"]!.toFixed(4)}`);
       },
     },
   ],
 });
 const result = await trainer.train({ resumeFromCheckpoint: args.resume });
+// Every rank of a distributed run ends with the same weights: rank 0 alone reports and saves.
+if (!trainer.isWorldProcessZero) {
+  model.dispose();
+  process.exit(0);
+}
 console.log(`trained ${result.globalStep} steps, training loss ${result.trainingLoss.toFixed(4)}; best checkpoint ${trainer.state.best_model_checkpoint}`);
 
 // --- The best model (loaded at the end) saved beside the checkpoints, then used.

@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 
 import type { NativeLossSpec, NativeRegularizerWeights, NativeModule, NativeTensorData, NativeTokenBatch, NativeTrainer } from "../types/native.js";
 import { Dataset } from "./datasets/Dataset.js";
+import { distributedFromEnv, isMainProcess, ProcessGroup, shardBatches, type DistributedOptions } from "./distributed.js";
 import { SbertError } from "./errors.js";
 import { SequentialEvaluator } from "./evaluation/SequentialEvaluator.js";
 import type { SentenceEvaluator } from "./evaluation/SentenceEvaluator.js";
@@ -156,6 +157,11 @@ export interface TrainOutput {
   /** The mean of the logged training losses over the run's steps (transformers' train_loss). */
   trainingLoss: number;
   metrics: Record<string, number>;
+  /**
+   * A distributed run: seconds this rank spent averaging gradients that no computation overlapped (the rest of each
+   * step's reduction ran during its backward pass).
+   */
+  communicationSeconds?: number;
 }
 
 /** A dataset checked against its loss, ready to batch. */
@@ -237,6 +243,8 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
   readonly #train: PreparedDataset<L>[] | undefined;
   readonly #eval: PreparedDataset<L>[] | undefined;
   #native: NativeTrainer | undefined;
+  // A distributed run's group, while train() runs.
+  #group: ProcessGroup | undefined;
   /** Loss heads (SoftmaxLoss's classifier) as the last run left them. */
   #heads: { name: string; shape: number[]; data: Float32Array }[] = [];
   #inTrain = false;
@@ -454,8 +462,9 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
 
   // ------------------------------------------------------------------ native trainer
 
-  #createNative(totalSteps: number, warmupSteps: number): NativeTrainer {
+  #createNative(totalSteps: number, warmupSteps: number, group?: ProcessGroup): NativeTrainer {
     const a = this.args;
+    const parallel = group && { group: group.native, bucketBytes: Math.max(1, Math.round(a.ddpBucketCapMb * 2 ** 20)) };
     const native = callNativeSync(OP, (n) =>
       n.createTrainer(
         this.nativeModules(),
@@ -475,6 +484,7 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
           gradientCheckpointing: a.gradientCheckpointing,
           seed: a.seed,
         },
+        parallel,
       ),
     );
     if (this.#heads.length) callNativeSync(OP, () => native.loadState(this.#heads, 0));
@@ -492,6 +502,31 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
       const own = this.#heads.filter((t) => t.name.startsWith(prefix)).map((t) => ({ ...t, name: t.name.slice(prefix.length) }));
       if (own.length && loss.loadHeadState) loss.loadHeadState(own);
     });
+  }
+
+  /**
+   * The distributed run this process is a rank of (args.ddp, else torchrun's variables), or undefined for one
+   * process (a world of one included).
+   */
+  distributed(): Required<DistributedOptions> | undefined {
+    const ddp = this.args.ddp;
+    const op = `${this.op}.train`;
+    if (ddp === false) return undefined;
+    const d = typeof ddp === "object" ? ddp : distributedFromEnv(process.env, op);
+    if (ddp === true && d === undefined) throw new SbertError("ERR_INPUT", "ddp is true but WORLD_SIZE is not set: start the ranks with sbert-node train --nproc-per-node N, torchrun-style variables, or give ddp {rank, worldSize}", { op });
+    return d !== undefined && d.worldSize > 1 ? d : undefined;
+  }
+
+  #isLocalProcessZero(): boolean {
+    const local = this.#group !== undefined ? process.env["LOCAL_RANK"] : undefined;
+    return local !== undefined ? Number(local) === 0 : this.isWorldProcessZero;
+  }
+
+  /** Whether this process is rank 0 of its run (or the only process): the one that evaluates, logs and saves. */
+  get isWorldProcessZero(): boolean {
+    if (this.#group !== undefined) return this.#group.isMain;
+    const ddp = this.args.ddp;
+    return typeof ddp === "object" ? ddp.rank === 0 : ddp === false || isMainProcess();
   }
 
   // ------------------------------------------------------------------ state and logs
@@ -512,8 +547,8 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
       best_metric: null,
       best_global_step: null,
       best_model_checkpoint: null,
-      is_local_process_zero: true,
-      is_world_process_zero: true,
+      is_local_process_zero: this.#isLocalProcessZero(),
+      is_world_process_zero: this.isWorldProcessZero,
       is_hyper_param_search: false,
       trial_name: null,
       trial_params: null,
@@ -536,7 +571,7 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
   async #log(logs: Record<string, number>): Promise<void> {
     const entry = { ...logs, epoch: this.state.epoch, step: this.state.global_step };
     this.state.log_history.push(entry);
-    const logFile = this.logFile;
+    const logFile = this.isWorldProcessZero ? this.logFile : undefined;
     if (logFile !== undefined) {
       await mkdir(dirname(logFile), { recursive: true });
       await appendFile(logFile, `${JSON.stringify(entry)}\n`);
@@ -552,7 +587,7 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
 
   /** transformers' TensorBoardCallback.on_log: each number of the entry (the epoch too) under its rewritten tag at the global step. */
   #tensorBoard(logs: Record<string, number>): void {
-    if (!this.args.reportTo.includes("tensorboard")) return;
+    if (!this.args.reportTo.includes("tensorboard") || !this.isWorldProcessZero) return;
     if (this.#tbWriter === undefined) {
       const fromEnv = process.env["TENSORBOARD_LOGGING_DIR"];
       this.#tbWriter = new TensorBoardWriter(fromEnv ? fromEnv : defaultLogDir(this.args.outputDir));
@@ -732,30 +767,41 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
       throw new TypeError(`${OP}.train: resumeFromCheckpoint must be a checkpoint folder or a boolean`);
     }
 
-    // Trainer.set_initial_training_values
+    // Trainer.set_initial_training_values. In a distributed run each rank takes its share of every epoch's batches.
+    const op = `${OP}.train`;
+    const distributed = this.distributed();
+    const world = distributed?.worldSize ?? 1;
     const schedule = this.#schedule(train, args.perDeviceTrainBatchSize);
-    const stepsInEpoch = schedule.length;
+    const epochBatches = (epoch: number) => (distributed ? shardBatches(schedule.epoch(epoch), distributed.rank, world) : schedule.epoch(epoch));
+    const stepsInEpoch = Math.ceil(schedule.length / world);
     if (stepsInEpoch === 0) throw new SbertError("ERR_INPUT", `the training data makes no batch of ${args.perDeviceTrainBatchSize}`, { op: `${OP}.train` });
     const ga = args.gradientAccumulationSteps;
     const updatesPerEpoch = Math.max(Math.floor(stepsInEpoch / ga) + (stepsInEpoch % ga > 0 ? 1 : 0), 1);
     const maxSteps = args.maxSteps > 0 ? args.maxSteps : Math.ceil(args.numTrainEpochs * updatesPerEpoch);
     const numTrainEpochs = args.maxSteps > 0 ? Math.ceil(maxSteps / updatesPerEpoch) : Math.ceil(args.numTrainEpochs);
     const numExamples = train.reduce((acc, p) => acc + p.dataset.length, 0);
-    const numTrainSamples = args.maxSteps > 0 ? maxSteps * args.perDeviceTrainBatchSize * ga : numExamples * args.numTrainEpochs;
+    const numTrainSamples = args.maxSteps > 0 ? maxSteps * args.perDeviceTrainBatchSize * ga * world : numExamples * args.numTrainEpochs;
     const stepsOf = (v: number | undefined, fallback: number) => (v === undefined ? fallback : v < 1 ? Math.ceil(maxSteps * v) : v);
 
     const lrSchedule = this.lrSchedule(maxSteps);
-    const native = this.#createNative(lrSchedule.totalSteps, lrSchedule.warmupSteps);
+    const group = distributed ? await ProcessGroup.join(distributed, args.ddpTimeout, op) : undefined;
+    let native: NativeTrainer;
+    try {
+      native = this.#createNative(lrSchedule.totalSteps, lrSchedule.warmupSteps, group);
+    } catch (e) {
+      group?.dispose();
+      throw e;
+    }
+    this.#group = group;
     this.#native = native;
     this.#inTrain = true;
     this.#control = new TrainerControl();
-    const bar = args.disableTqdm ? undefined : new ProgressBar({ total: maxSteps, label: "Training" });
+    const bar = args.disableTqdm || !this.isWorldProcessZero ? undefined : new ProgressBar({ total: maxSteps, label: "Training" });
     try {
       this.state = this.#freshState();
       let epochsTrained = 0;
       let stepsTrainedInEpoch = 0;
       if (resume !== undefined) {
-        const op = `${OP}.train`;
         this.state = await this.#readState(resume);
         await this.reloadWeights(resume, op);
         await loadOptimizerState(native, resume, this.state.global_step, op);
@@ -764,9 +810,11 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
         stepsTrainedInEpoch = (this.state.global_step % updatesPerEpoch) * ga;
       }
       Object.assign(this.state, {
+        is_world_process_zero: this.isWorldProcessZero,
+        is_local_process_zero: this.#isLocalProcessZero(),
         max_steps: maxSteps,
         num_train_epochs: numTrainEpochs,
-        train_batch_size: args.perDeviceTrainBatchSize,
+        train_batch_size: args.perDeviceTrainBatchSize * world,
         logging_steps: stepsOf(args.loggingSteps, 500),
         eval_steps: stepsOf(args.evalSteps, 500),
         save_steps: stepsOf(args.saveSteps, 500),
@@ -778,14 +826,14 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
       this.#lastLoggedStep = this.state.global_step;
       bar?.tick(this.state.global_step);
       await this.#call("onTrainBegin");
-      if (args.evalOnStart) await this.evaluate();
+      if (args.evalOnStart && this.isWorldProcessZero) await this.evaluate();
 
       let gradNorm: number | undefined;
       let lr: number | undefined;
       for (let epoch = epochsTrained; epoch < numTrainEpochs; epoch++) {
         this.#control.shouldEpochStop = false;
         await this.#call("onEpochBegin");
-        const batches = schedule.epoch(epoch);
+        const batches = epochBatches(epoch);
         let step = -1;
         let updatesDone = 0;
         let cursor = 0;
@@ -806,13 +854,14 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
             }
             const p = train[b.dataset]!;
             const { columns, labels } = await this.#lossInputs(p, b.rows);
+            const lastOfStep = (step + 1) % ga === 0 || step + 1 === stepsInEpoch;
             const { loss, terms } = await this.model.exclusive(() =>
-              callNative(`${OP}.train`, () => native.accumulate(p.objective, columns, labels, 1 / micro.length, p.loss.regularizerWeights?.())),
+              callNative(`${OP}.train`, () => native.accumulate(p.objective, columns, labels, 1 / micro.length, p.loss.regularizerWeights?.(), lastOfStep)),
             );
             this.#trLoss += loss / micro.length;
             this.#trainTerms.add(terms);
             // As transformers: the step ends after every gradientAccumulationSteps batches and at the epoch's end.
-            if ((step + 1) % ga === 0 || step + 1 === stepsInEpoch) {
+            if (lastOfStep) {
               const result = await this.model.exclusive(() => callNative(`${OP}.train`, () => native.optimizerStep()));
               gradNorm = result.gradNorm;
               lr = result.lr;
@@ -836,25 +885,28 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
       bar?.stop();
 
       // Trainer._finalize_training
+      if (group) [this.#trLoss] = await group.mean([this.#trLoss], op);
       this.#totalLoss += this.#trLoss;
       this.#trLoss = 0;
       const trainingLoss = this.#totalLoss / Math.max(this.state.global_step, 0.001);
       const metrics = { ...speedMetrics("train", start, numTrainSamples, maxSteps), total_flos: 0, train_loss: trainingLoss };
       await this.#log(metrics);
       const best = this.state.best_model_checkpoint;
-      if (args.loadBestModelAtEnd && best !== null) await this.reloadWeights(best, `${this.op}.train`);
-      if (best !== null && args.saveTotalLimit === 1) {
+      if (args.loadBestModelAtEnd && best !== null && this.isWorldProcessZero) await this.reloadWeights(best, `${this.op}.train`);
+      if (best !== null && args.saveTotalLimit === 1 && this.isWorldProcessZero) {
         for (const s of await checkpointSteps(args.outputDir)) if (this.#checkpointDir(s) !== best) await rm(this.#checkpointDir(s), { recursive: true, force: true });
       }
       await this.#call("onTrainEnd");
       this.#tbWriter = undefined;
-      return { globalStep: this.state.global_step, trainingLoss, metrics };
+      return { globalStep: this.state.global_step, trainingLoss, metrics, ...(group && { communicationSeconds: native.communicationSeconds }) };
     } finally {
       bar?.stop();
       this.#inTrain = false;
       this.#native = undefined;
       this.#syncLossHeads(native);
       native.dispose();
+      this.#group = undefined;
+      group?.dispose();
     }
   }
 
@@ -885,7 +937,11 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
   /** Trainer._maybe_log_save_evaluate. */
   async #maybeLogSaveEvaluate(native: NativeTrainer, gradNorm: number | undefined, lr: number | undefined): Promise<void> {
     const c = this.#control;
+    const group = this.#group;
+    const op = `${OP}.train`;
     if (c.shouldLog && this.state.global_step > this.#lastLoggedStep) {
+      // As transformers: the loss logged is the mean over the ranks.
+      if (group) [this.#trLoss] = await group.mean([this.#trLoss], op);
       const logs: Record<string, number> = { loss: this.#trLoss / (this.state.global_step - this.#lastLoggedStep) };
       if (gradNorm !== undefined) logs["grad_norm"] = gradNorm;
       logs["learning_rate"] = lr ?? native.lrAt(this.state.global_step);
@@ -895,11 +951,22 @@ export class SentenceTransformerTrainer<M extends TrainableModel = SentenceTrans
       this.#lastLoggedStep = this.state.global_step;
       await this.#log(logs);
     }
+    // Rank 0 alone evaluates and saves; the other ranks take its decisions (to stop, to save) from it.
     if (c.shouldEvaluate) {
-      const metrics = await this.evaluate();
-      const isNewBest = this.#isNewBest(metrics);
-      if (this.args.saveStrategy === "best") c.shouldSave = isNewBest;
+      if (this.isWorldProcessZero) {
+        const metrics = await this.evaluate();
+        const isNewBest = this.#isNewBest(metrics);
+        if (this.args.saveStrategy === "best") c.shouldSave = isNewBest;
+      }
+      if (group) {
+        const [stop, save] = await group.fromMain([c.shouldTrainingStop ? 1 : 0, c.shouldSave ? 1 : 0], op);
+        c.shouldTrainingStop = stop === 1;
+        c.shouldSave = save === 1;
+        // What the evaluation's onEvaluate did on rank 0.
+        c.shouldEvaluate = false;
+      }
     }
+    if (c.shouldSave && !this.isWorldProcessZero) c.shouldSave = false;
     if (c.shouldSave) {
       await this.#saveCheckpoint(native);
       c.shouldSave = false;

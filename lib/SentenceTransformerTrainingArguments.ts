@@ -6,6 +6,7 @@
  * TrainingArguments.__post_init__ does.
  */
 import type { SchedulerName } from "./fit.js";
+import { checkDistributed, type DistributedOptions } from "./distributed.js";
 import { BatchSamplers, MultiDatasetBatchSamplers, type BatchSamplerName, type MultiDatasetBatchSamplerName } from "./sampler.js";
 
 export type IntervalStrategy = "no" | "steps" | "epoch";
@@ -122,9 +123,22 @@ export interface SentenceTransformerTrainingArgumentsInit {
    * (outputDir/trainer_log.jsonl) is always written.
    */
   reportTo?: string | string[];
+  /**
+   * Distributed data parallel: `{rank, worldSize, masterAddr?, masterPort?}` for this process; `true` reads
+   * torchrun's variables (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) and fails without them; `false` trains in one
+   * process whatever they say. Default: those variables when WORLD_SIZE is set, else one process.
+   */
+  ddp?: DistributedOptions | boolean;
+  /** "gloo" (CPU); "nccl" (CUDA) is not built. Default "gloo". */
+  ddpBackend?: "gloo";
+  /** Seconds a rank waits for the others in a collective (then fails). Default 1800. */
+  ddpTimeout?: number;
+  /** Gradients are averaged in buckets of this many MiB, launched together. Default 25. */
+  ddpBucketCapMb?: number;
 }
 
-type Resolved = Required<Omit<SentenceTransformerTrainingArgumentsInit, "evalSteps" | "saveTotalLimit" | "metricForBestModel" | "greaterIsBetter" | "warmupRatio" | "prompts" | "reportTo">> & {
+type Resolved = Required<Omit<SentenceTransformerTrainingArgumentsInit, "evalSteps" | "saveTotalLimit" | "metricForBestModel" | "greaterIsBetter" | "warmupRatio" | "prompts" | "reportTo" | "ddp">> & {
+  ddp: Required<DistributedOptions> | boolean | undefined;
   evalSteps: number | undefined;
   saveTotalLimit: number | undefined;
   metricForBestModel: string | undefined;
@@ -354,6 +368,17 @@ const SPECS: Record<keyof SentenceTransformerTrainingArgumentsInit, Spec> = {
       return list.includes("none") ? [] : list.includes("all") ? ["jsonl", "tensorboard"] : [...new Set(list as string[])];
     },
   },
+  ddp: { python: "ddp", default: undefined, check: (n, v) => (typeof v === "boolean" ? v : checkDistributed(v, n, OP)) },
+  ddpBackend: {
+    python: "ddp_backend",
+    default: "gloo",
+    check: (n, v) => {
+      if (v === "nccl" || v === "ccl" || v === "mpi" || v === "hccl") throw new RangeError(`${OP}: ${n} "${v}" is not built; distributed training runs on "gloo" (CPU)`);
+      return check.oneOf(n, v, ["gloo"]);
+    },
+  },
+  ddpTimeout: { python: "ddp_timeout", default: 1800, check: (n, v) => check.number(n, v, 0, "a number of seconds > 0", { above: true }) },
+  ddpBucketCapMb: { python: "ddp_bucket_cap_mb", default: 25, check: (n, v) => check.number(n, v, 0, "a number of MiB > 0", { above: true }) },
 };
 
 const CAMEL = Object.keys(SPECS) as (keyof SentenceTransformerTrainingArgumentsInit)[];

@@ -340,6 +340,8 @@ export async function fitCallbacks<M extends TrainableModel>(o: {
     callbacks.push({
       async onEpochEnd(event) {
         const { state } = event;
+        // In a distributed run rank 0 alone evaluates and saves.
+        if (!state.is_world_process_zero) return;
         const raw = await evaluator.evaluate(model, { outputPath: evalPath, epoch: state.epoch, steps: state.global_step });
         if (!o.epochEndMetrics) return;
         model.trainingSummary?.evaluations.push({ epoch: state.epoch, steps: state.global_step, globalStep: state.global_step, metrics: raw });
@@ -363,8 +365,8 @@ export async function fitCallbacks<M extends TrainableModel>(o: {
     });
   } else if (o.saveWithoutEvaluator && outputPath !== undefined) {
     callbacks.push({
-      async onTrainEnd() {
-        if (!o.aborted?.()) await model.save(outputPath);
+      async onTrainEnd({ state }) {
+        if (!o.aborted?.() && state.is_world_process_zero) await model.save(outputPath);
       },
     });
   }

@@ -119,6 +119,8 @@ struct LossSpec {
   double positive_margin = 0.8, negative_margin = 0.3;
   std::optional<SpladeRegularizers> splade;
   std::optional<AdaptiveLayers> adaptive;
+  // MultipleNegativesRanking in distributed training: candidates from every rank (the trainer gathers them).
+  bool gather_across_devices = false;
 
   static LossSpec parse(const std::string& kind);
   // Text columns the loss takes (-1 = two or more; -2 = one or more; -3 = three or more).

@@ -98,8 +98,8 @@ double schedule_factor(const std::string& s, int64_t step, int64_t warmup, int64
   return 1.0;
 }
 
-Trainer::Trainer(ModuleList modules, std::vector<Objective> objectives, OptimizerConfig config, uint64_t seed)
-    : modules_(std::move(modules)), objectives_(std::move(objectives)), config_(std::move(config)), generator_(at::make_generator<at::CPUGeneratorImpl>(seed)) {
+Trainer::Trainer(ModuleList modules, std::vector<Objective> objectives, OptimizerConfig config, uint64_t seed, DataParallel parallel)
+    : modules_(std::move(modules)), objectives_(std::move(objectives)), config_(std::move(config)), parallel_(std::move(parallel)), generator_(at::make_generator<at::CPUGeneratorImpl>(seed)) {
   check_scheduler(config_.scheduler);
   if (modules_.empty()) fail(ErrorCode::Input, "the model has no modules");
   // Parameters that do not learn (DistilBERT's sinusoidal positions) are left out; biases and norm layers are not
@@ -327,6 +327,7 @@ void Trainer::adamw(double lr, kernels::Isa isa) {
 
 void Trainer::refuse(const std::string& why) {
   // Nothing of a refused step stays behind in the gradients: the next batch starts from none.
+  if (parallel_.group) parallel_.group->abandon();
   for (auto& p : params_) p.tensor.mutable_grad().reset();
   pending_ = 0;
   fail(ErrorCode::Native, why + "; the step was not applied");
@@ -342,8 +343,32 @@ LossSpec Trainer::spec_of(size_t objective_index, const std::optional<Regularize
   return spec;
 }
 
+std::vector<at::Tensor> Trainer::parameter_tensors() const {
+  std::vector<at::Tensor> tensors;
+  tensors.reserve(params_.size());
+  for (const auto& p : params_) tensors.push_back(p.tensor);
+  return tensors;
+}
+
+void Trainer::backward(const at::Tensor& loss, bool last_of_step) {
+  dist::Group* group = parallel_.group.get();
+  if (group == nullptr || !last_of_step) {
+    loss.backward();
+    return;
+  }
+  group->arm(parameter_tensors(), parallel_.bucket_bytes, /*overlap=*/true);
+  try {
+    loss.backward();
+  } catch (...) {
+    group->abandon();
+    throw;
+  }
+  group->disarm();
+}
+
 Trainer::LossValue Trainer::accumulate_locked(size_t objective_index, std::vector<TokenBatch>& columns, const at::Tensor& labels, double scale,
-                                              const std::optional<RegularizerWeights>& weights) {
+                                              const std::optional<RegularizerWeights>& weights, bool last_of_step) {
+  if (parallel_.group && parallel_.group->armed()) fail(ErrorCode::Input, "a batch was accumulated after the last batch of the step (call optimizerStep first)");
   const LossSpec spec = spec_of(objective_index, weights);
   if (!(scale > 0) || !std::isfinite(scale)) fail(ErrorCode::Input, "the loss scale must be a positive finite number");
   const Objective& objective = objectives_[objective_index];
@@ -354,18 +379,26 @@ Trainer::LossValue Trainer::accumulate_locked(size_t objective_index, std::vecto
   ctx.generator = generator_;
   ctx.checkpoint = config_.gradient_checkpointing;
 
+  if (spec.gather_across_devices && (spec.kind != LossKind::MultipleNegativesRanking || spec.cached() || spec.adaptive)) {
+    fail(ErrorCode::Input, "gatherAcrossDevices is taken by MultipleNegativesRankingLoss (not cached, not inside AdaptiveLayerLoss) alone");
+  }
   at::Tensor loss;
   std::vector<LossTerm> terms;
   if (spec.adaptive) {
     loss = adaptive_loss(ctx, spec, objective.head.get(), columns, labels_on_device, &terms);
-    (scale == 1.0 ? loss : loss * scale).backward();
+    backward(scale == 1.0 ? loss : loss * scale, last_of_step);
   } else if (spec.cached()) {
     loss = cached_step(ctx, spec, objective.head.get(), columns, labels_on_device, scale, &terms);
   } else {
     std::vector<at::Tensor> embeddings;
     for (auto& c : columns) embeddings.push_back(embed(ctx, c));
+    // gather_across_devices: the candidate columns hold every rank's rows, this rank's first (so each anchor's
+    // positive keeps its index).
+    if (spec.gather_across_devices && parallel_.group) {
+      for (size_t i = 1; i < embeddings.size(); ++i) embeddings[i] = parallel_.group->gather_local_first(embeddings[i]);
+    }
     loss = compute_loss(spec, embeddings, labels_on_device, objective.head.get(), &terms);
-    (scale == 1.0 ? loss : loss * scale).backward();
+    backward(scale == 1.0 ? loss : loss * scale, last_of_step);
   }
   const double loss_value = loss.item<double>();
   // A step that would leave a weight NaN or infinite is not applied, and leaves nothing in the next step's gradients.
@@ -377,6 +410,10 @@ Trainer::LossValue Trainer::accumulate_locked(size_t objective_index, std::vecto
 Trainer::StepResult Trainer::optimizer_step_locked() {
   if (pending_ == 0) fail(ErrorCode::Input, "an optimizer step needs at least one accumulated batch");
   const double lr = lr_at(step_count_);
+  if (parallel_.group) {
+    if (parallel_.group->armed()) parallel_.group->finish();
+    else parallel_.group->average_gradients(parameter_tensors(), parallel_.bucket_bytes);
+  }
   double grad_norm = 0;
   if (!clip_gradients(grad_norm)) refuse("the gradients are not finite");
   // With eps > 0 and finite gradients every update is finite (its denominator is at least eps); with eps = 0 a
@@ -393,16 +430,16 @@ Trainer::StepResult Trainer::step(size_t objective_index, std::vector<TokenBatch
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto& p : params_) p.tensor.mutable_grad().reset();
   pending_ = 0;
-  const double loss = accumulate_locked(objective_index, columns, labels, 1.0, std::nullopt).loss;
+  const double loss = accumulate_locked(objective_index, columns, labels, 1.0, std::nullopt, /*last_of_step=*/true).loss;
   StepResult r = optimizer_step_locked();
   r.loss = loss;
   return r;
 }
 
 Trainer::LossValue Trainer::accumulate(size_t objective_index, std::vector<TokenBatch>& columns, const at::Tensor& labels, double scale,
-                                       const std::optional<RegularizerWeights>& weights) {
+                                       const std::optional<RegularizerWeights>& weights, bool last_of_step) {
   std::lock_guard<std::mutex> lock(mutex_);
-  return accumulate_locked(objective_index, columns, labels, scale, weights);
+  return accumulate_locked(objective_index, columns, labels, scale, weights, last_of_step);
 }
 
 Trainer::LossValue Trainer::eval_loss(size_t objective_index, std::vector<TokenBatch>& columns, const at::Tensor& labels,

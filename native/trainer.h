@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "distributed.h"
 #include "kernels/kernels.h"
 #include "losses.h"
 #include "modules.h"
@@ -44,6 +45,13 @@ double schedule_factor(const std::string& scheduler, int64_t step, int64_t warmu
 void check_scheduler(const std::string& scheduler);
 const std::vector<std::string>& scheduler_names();
 
+// Training as one rank of several (distributed data parallel): gradients are averaged over the ranks before every
+// optimizer step, in buckets of `bucket_bytes`; losses that gather across devices see every rank's candidates.
+struct DataParallel {
+  std::shared_ptr<dist::Group> group;  // null: one process
+  int64_t bucket_bytes = int64_t{25} << 20;  // torch DDP's bucket_cap_mb default, 25
+};
+
 struct Objective {
   LossSpec loss;
   std::shared_ptr<nn::Linear> head;  // SoftmaxLoss's classifier, trained with the model
@@ -52,7 +60,7 @@ struct Objective {
 class Trainer {
  public:
   // `seed` seeds the trainer's own generator, which training's dropout draws from (two trainers never share one).
-  Trainer(ModuleList modules, std::vector<Objective> objectives, OptimizerConfig config, uint64_t seed);
+  Trainer(ModuleList modules, std::vector<Objective> objectives, OptimizerConfig config, uint64_t seed, DataParallel parallel = {});
 
   struct StepResult {
     double loss;
@@ -72,8 +80,12 @@ class Trainer {
   // optimizer step (gradient accumulation: scale 1/n over n batches, as transformers' Trainer scales the loss).
   // Returns the batch's loss, unscaled. A loss that is not finite discards every accumulated gradient.
   // `weights`: a SpladeLoss objective's regularizer weights for this batch (else those it was made with).
+  // `last_of_step`: no batch follows before optimizer_step, so a distributed run averages the gradients while
+  // this batch's backward pass runs (with one backward pass per batch; the gradient cache's run at the step).
   LossValue accumulate(size_t objective, std::vector<TokenBatch>& columns, const at::Tensor& labels, double scale,
-                       const std::optional<RegularizerWeights>& weights = std::nullopt);
+                       const std::optional<RegularizerWeights>& weights = std::nullopt, bool last_of_step = false);
+  // Seconds spent averaging gradients over the ranks without overlapping computation (0 in one process).
+  double communication_seconds() const { return parallel_.group ? parallel_.group->communication_seconds() : 0.0; }
   // Clipping, AdamW at the schedule's learning rate and the step count over the accumulated gradients, which are
   // then cleared. `loss` of the result is 0: the batches' losses came from accumulate.
   StepResult optimizer_step();
@@ -108,7 +120,10 @@ class Trainer {
   // The objective's loss spec, with `weights` in place of a SpladeLoss's own.
   LossSpec spec_of(size_t objective, const std::optional<RegularizerWeights>& weights) const;
   LossValue accumulate_locked(size_t objective, std::vector<TokenBatch>& columns, const at::Tensor& labels, double scale,
-                              const std::optional<RegularizerWeights>& weights);
+                              const std::optional<RegularizerWeights>& weights, bool last_of_step);
+  // Backward of `loss`, in a distributed run with the gradients' averaging started as their buckets complete.
+  void backward(const at::Tensor& loss, bool last_of_step);
+  std::vector<at::Tensor> parameter_tensors() const;
   StepResult optimizer_step_locked();
   [[noreturn]] void refuse(const std::string& why);
   // Clips to max_grad_norm (when > 0); false when the gradients' norm is not finite. `norm`: the norm before.
@@ -120,6 +135,7 @@ class Trainer {
   ModuleList modules_;
   std::vector<Objective> objectives_;
   OptimizerConfig config_;
+  DataParallel parallel_;
   std::vector<Param> params_;
   int64_t step_count_ = 0;
   int64_t pending_ = 0;  // batches accumulated since the last optimizer step

@@ -107,6 +107,19 @@ function systemPackages(choice) {
   }
   if ((choice === "wheel" || forTests) && !succeeds("python3", ["-c", "import venv, ensurepip"])) missing.push("python3-venv");
   if (missing.length) aptInstall(missing, `missing system packages (${missing.join(", ")})`);
+  glooHeaders();
+}
+
+// Distributed training's process group (c10d's Gloo) needs Gloo's headers, which libtorch does not ship; without
+// them the addon builds without distributed training. Installed when apt can, else only mentioned.
+function glooHeaders() {
+  if (fs.existsSync("/usr/include/gloo/context.h") || !succeeds("sh", ["-c", "command -v dpkg-query"]) || dpkgInstalled("libgloo-dev")) return;
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  if (succeeds("sh", ["-c", "command -v apt-get"]) && (isRoot || succeeds("sudo", ["-n", "true"]))) {
+    aptInstall(["libgloo-dev"], "distributed training needs Gloo's headers");
+  } else {
+    log("note: distributed training (--nproc-per-node) needs Gloo's headers: sudo apt-get install libgloo-dev, then npm run build:native");
+  }
 }
 
 // ---- npm, addon, TypeScript ----

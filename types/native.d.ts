@@ -191,6 +191,8 @@ export interface NativeLossSpec {
   seed?: number;
   /** > 0: gradient cache in mini-batches of this size */
   miniBatchSize?: number;
+  /** MultipleNegativesRankingLoss in distributed training: candidates from every rank. */
+  gatherAcrossDevices?: boolean;
   matryoshkaDims?: number[];
   matryoshkaWeights?: number[];
   matryoshkaDimsPerStep?: number;
@@ -284,6 +286,32 @@ export interface NativeStepResult {
   gradNorm: number;
 }
 
+export interface NativeProcessGroupOptions {
+  rank: number;
+  worldSize: number;
+  /** Rank 0's host; rank 0 serves the rendezvous store there. */
+  masterAddr: string;
+  masterPort: number;
+  /** How long a collective waits for the other ranks before failing. */
+  timeoutMs: number;
+}
+
+/** One rank's membership in a distributed training group. Collectives must be made by every rank, in the same order. */
+export interface NativeProcessGroup {
+  readonly rank: number;
+  readonly worldSize: number;
+  /** Elementwise sum (or max) of `values` over the ranks. */
+  allreduce(values: number[], op?: "sum" | "max"): Promise<number[]>;
+  barrier(): Promise<void>;
+  dispose(): void;
+}
+
+/** A native trainer as one rank: gradients averaged over the group before each optimizer step, in buckets. */
+export interface NativeDataParallel {
+  group: NativeProcessGroup;
+  bucketBytes: number;
+}
+
 export interface NativeTrainer {
   /** One optimizer step on one batch: `columns` holds one token batch per text column. */
   step(objective: number, columns: NativeTokenBatch[], labels: NativeTensorData | null): Promise<NativeStepResult>;
@@ -291,12 +319,22 @@ export interface NativeTrainer {
    * Forward and backward of one batch, its gradients times `scale` added to those accumulated since the last
    * optimizer step (no update); resolves to the batch's unscaled loss. A loss that is not finite discards them all.
    */
-  accumulate(objective: number, columns: NativeTokenBatch[], labels: NativeTensorData | null, scale: number, weights?: NativeRegularizerWeights): Promise<NativeLossValue>;
+  accumulate(
+    objective: number,
+    columns: NativeTokenBatch[],
+    labels: NativeTensorData | null,
+    scale: number,
+    weights?: NativeRegularizerWeights,
+    /** No batch follows before optimizerStep: a distributed run averages gradients during this backward pass. */
+    lastOfStep?: boolean,
+  ): Promise<NativeLossValue>;
   /** Clipping, AdamW and the schedule over the accumulated gradients, then cleared (`loss` is 0 here). */
   optimizerStep(): Promise<NativeStepResult>;
   /** The loss of one batch in inference mode (no dropout, no gradients). */
   evalLoss(objective: number, columns: NativeTokenBatch[], labels: NativeTensorData | null, weights?: NativeRegularizerWeights): Promise<NativeLossValue>;
   readonly stepCount: number;
+  /** Seconds spent averaging gradients over the ranks without overlapping computation (0 in one process). */
+  readonly communicationSeconds: number;
   lrAt(step: number): number;
   /** AdamW moments (`exp_avg.<i>.<key>`, `exp_avg_sq.<i>.<key>`) and loss heads (`head<j>.<key>`) */
   state(): { name: string; shape: number[]; data: Float32Array }[];
@@ -337,7 +375,11 @@ export interface NativeTesting {
 }
 
 export interface NativeAddon {
-  createTrainer(modules: NativeModule[], objectives: NativeLossSpec[], optimizer: NativeOptimizerConfig): NativeTrainer;
+  createTrainer(modules: NativeModule[], objectives: NativeLossSpec[], optimizer: NativeOptimizerConfig, parallel?: NativeDataParallel): NativeTrainer;
+  /** Joins a distributed training group (c10d, Gloo over TCP): resolves once every rank has joined. */
+  createProcessGroup(options: NativeProcessGroupOptions): Promise<NativeProcessGroup>;
+  /** Whether this build has a CPU process group (it was built with Gloo's headers). */
+  distributedAvailable(): boolean;
   readonly _testing: NativeTesting;
   loadTransformer(
     config: NativeEncoderConfig,

@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import type { Writable } from "node:stream";
 
 import { setNumThreads } from "../backend.js";
+import { isMainProcess } from "../distributed.js";
 import { CrossEncoder, isCrossEncoderFolder } from "../crossEncoder/CrossEncoder.js";
 import { readJsonObject } from "../io/files.js";
 import { SparseEncoder } from "../sparseEncoder/SparseEncoder.js";
@@ -88,6 +89,11 @@ export function reportTraining(run: {
   checkpointPath: string | undefined;
   started: number;
 }): void {
+  // In a distributed run, rank 0 reports for all (the others' models are the same).
+  if (!isMainProcess()) {
+    note(`train: rank ${process.env["RANK"]} done, ${run.globalStep} steps`);
+    return;
+  }
   const summary = {
     globalStep: run.globalStep,
     trainingLoss: run.trainingLoss,

@@ -277,7 +277,7 @@ const LOSS_OPTIONS: Record<ModelType, Record<string, Record<string, OptionType>>
     CosineSimilarityLoss: { lossFct: "string", cosScoreTransformation: "string" },
     CoSENTLoss: { scale: "number" },
     AnglELoss: { scale: "number" },
-    MultipleNegativesRankingLoss: { scale: "number", similarityFct: "string" },
+    MultipleNegativesRankingLoss: { scale: "number", similarityFct: "string", gatherAcrossDevices: "boolean" },
     MultipleNegativesSymmetricRankingLoss: { scale: "number", similarityFct: "string" },
     CachedMultipleNegativesRankingLoss: { scale: "number", similarityFct: "string", miniBatchSize: "int" },
     ContrastiveLoss: { distanceMetric: "string", margin: "number", sizeAverage: "boolean" },

@@ -13,7 +13,8 @@ import { Pooling, POOLING_MODES, type PoolingMode } from "../models/Pooling.js";
 import { Transformer } from "../models/Transformer.js";
 import { SentenceTransformer } from "../SentenceTransformer.js";
 import { setNumThreads } from "../backend.js";
-import { type CommandSpec, flag, intFlag, parseCommand, positionals, str } from "./args.js";
+import { type CommandSpec, flag, intFlag, parseCommand, positionals, str, UsageError } from "./args.js";
+import { DEFAULT_MASTER_ADDR, DEFAULT_MASTER_PORT, isMainProcess } from "../distributed.js";
 import { latestCheckpoint } from "../internal/training.js";
 import { DEVICE_OPTION, THREADS_OPTION, localOrId, metricsLine, note, stopOnSignals, reportTraining } from "./common.js";
 import { ConfigError, Section, readConfigFile } from "./config.js";
@@ -31,6 +32,7 @@ import {
   type ModelType,
   trainExamples,
 } from "./specs.js";
+import { LAUNCH_OPTIONS, launchRanks, withoutLaunchFlags } from "./launch.js";
 import { trainCrossEncoder } from "./trainCrossEncoder.js";
 import { trainSparseEncoder } from "./trainSparseEncoder.js";
 
@@ -97,8 +99,9 @@ export const trainSpec: CommandSpec = {
     "output-path": { type: "string", value: "DIR", help: "Where the trained model goes (overrides fit.outputPath)." },
     "dry-run": { type: "boolean", help: "Check the config, load model and data, build loss and evaluator; do not train." },
     quiet: { type: "boolean", short: "q", help: "No progress bar." },
+    ...LAUNCH_OPTIONS,
   },
-  examples: ["sbert-node train sts.yaml", "sbert-node train sts.json --output-path ./out --device cuda", "sbert-node train reranker.yaml --dry-run"],
+  examples: ["sbert-node train sts.yaml", "sbert-node train sts.yaml --nproc-per-node 2", "sbert-node train sts.json --output-path ./out --device cuda", "sbert-node train reranker.yaml --dry-run"],
 };
 
 const TOP_KEYS = ["modelType", "model", "maxSeqLength", "pooling", "maxLength", "numLabels", "device", "train", "loss", "evaluator", "fit"];
@@ -315,6 +318,19 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const resumeRaw = fit.raw("resumeFromCheckpoint") as string | boolean | undefined;
   const resume = typeof resumeRaw === "string" ? abs(resumeRaw) : resumeRaw;
 
+  // torchrun's part: the config is checked once here, then each rank runs the command without these flags.
+  const nprocPerNode = intFlag(v, "nproc-per-node", cmd);
+  if (nprocPerNode === undefined) {
+    for (const f of ["nnodes", "node-rank", "master-addr", "master-port"]) if (v[f] !== undefined) throw new UsageError(`--${f} needs --nproc-per-node`, cmd);
+  } else {
+    if (process.env["WORLD_SIZE"] !== undefined) throw new UsageError("--nproc-per-node was given inside a distributed run (WORLD_SIZE is set)", cmd);
+    const nnodes = intFlag(v, "nnodes", cmd) ?? 1;
+    const nodeRank = intFlag(v, "node-rank", cmd, 0, nnodes - 1) ?? 0;
+    const masterPort = intFlag(v, "master-port", cmd, 1, 65535) ?? DEFAULT_MASTER_PORT;
+    if (flag(v, "dry-run")) note("train: --dry-run checks the config once, in this process");
+    else return launchRanks(cmd, [cmd, ...withoutLaunchFlags(argv)], { nprocPerNode, nnodes, nodeRank, masterAddr: str(v, "master-addr") ?? DEFAULT_MASTER_ADDR, masterPort });
+  }
+
   if (threads !== undefined) setNumThreads(threads);
   const job: TrainJob = {
     plan,
@@ -422,7 +438,7 @@ async function trainSentenceTransformer(job: TrainJob): Promise<number> {
     try {
       const result = await model.fit(options);
       // fit saves the best model when it evaluates; without that, the final one is what the user gets.
-      if (evaluator && !saveBestModel) await model.save(outputPath);
+      if (evaluator && !saveBestModel && isMainProcess()) await model.save(outputPath);
       reportTraining({
         globalStep: result.globalStep,
         trainingLoss: result.trainingLoss,

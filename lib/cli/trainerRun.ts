@@ -12,6 +12,7 @@ import { join } from "node:path";
 
 import type { Dataset } from "../datasets/Dataset.js";
 import type { EvaluateOptions } from "../evaluation/SentenceEvaluator.js";
+import { isMainProcess } from "../distributed.js";
 import { SbertError } from "../errors.js";
 import { latestCheckpoint } from "../internal/training.js";
 import type { TrainerCallback, TrainerState, TrainOutput } from "../SentenceTransformerTrainer.js";
@@ -163,7 +164,7 @@ export async function runTrainer<M extends TrainedModel>(job: TrainJob, run: Tra
       note(`train: stopped${cp ? `; checkpoint at ${cp} (resume with fit.resumeFromCheckpoint: true)` : " (no checkpoint: fit.checkpointPath is not set)"}`);
       return stop.exitCode || 130;
     }
-    if (!built || !saveBestModel) await model.save(outputPath);
+    if ((!built || !saveBestModel) && isMainProcess()) await model.save(outputPath);
     reportTraining({
       globalStep: result.globalStep,
       trainingLoss: result.trainingLoss,

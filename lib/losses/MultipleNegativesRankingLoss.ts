@@ -6,6 +6,11 @@ export interface MultipleNegativesRankingLossOptions {
   scale?: number;
   /** "cosine" (default) or "dot" (then scale 1 is usual). */
   similarityFct?: SimilarityFctName;
+  /**
+   * In distributed training, every rank's positives and negatives are candidates for each anchor (as one batch of
+   * worldSize × batch), gradients flowing back to the rank that embedded them. Default false.
+   */
+  gatherAcrossDevices?: boolean;
 }
 
 /**
@@ -18,15 +23,20 @@ export class MultipleNegativesRankingLoss extends Loss {
   readonly labelKind: LabelKind = "none";
   readonly scale: number;
   readonly similarityFct: SimilarityFctName;
+  readonly gatherAcrossDevices: boolean;
 
   constructor(model: EmbeddingModel, options: MultipleNegativesRankingLossOptions = {}) {
     super(model);
     this.scale = checkPositive(options.scale ?? 20, "scale", new.target.name);
     this.similarityFct = checkOneOf(options.similarityFct ?? "cosine", ["cosine", "dot"], "similarityFct", new.target.name);
+    const gather = options.gatherAcrossDevices ?? false;
+    if (typeof gather !== "boolean") throw new TypeError(`${new.target.name}: gatherAcrossDevices must be a boolean`);
+    if (gather && new.target !== MultipleNegativesRankingLoss) throw new RangeError(`${new.target.name}: gatherAcrossDevices is taken by MultipleNegativesRankingLoss alone`);
+    this.gatherAcrossDevices = gather;
   }
 
   nativeSpec(): NativeLossSpec {
-    return { loss: "MultipleNegativesRankingLoss", scale: this.scale, similarity: this.similarityFct };
+    return { loss: "MultipleNegativesRankingLoss", scale: this.scale, similarity: this.similarityFct, ...(this.gatherAcrossDevices && { gatherAcrossDevices: true }) };
   }
 
   getConfigDict(): Record<string, unknown> {

@@ -19,6 +19,7 @@
 #include "kernels/kernels.h"
 #include "js/load_worker.h"
 #include "js/module_wrap.h"
+#include "js/process_group_wrap.h"
 #include "js/st_modules_js.h"
 #include "runtime/settings.h"
 #include "runtime/threading.h"
@@ -341,6 +342,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->trainer_constructor = Napi::Persistent(trainer_class);
   exports.Set("NativeTrainer", trainer_class);
   exports.Set("createTrainer", Napi::Function::New(env, CreateTrainer, "createTrainer"));
+  Napi::Function group_class = ProcessGroupWrap::Define(env);
+  data->process_group_constructor = Napi::Persistent(group_class);
+  exports.Set("NativeProcessGroup", group_class);
+  exports.Set("createProcessGroup", Napi::Function::New(env, CreateProcessGroup, "createProcessGroup"));
+  exports.Set("distributedAvailable", Napi::Function::New(env, DistributedAvailable, "distributedAvailable"));
   // Native pieces the tests check on their own; not the library's API.
   auto testing = Napi::Object::New(env);
   testing.Set("lossAndGrad", Napi::Function::New(env, LossAndGrad, "lossAndGrad"));

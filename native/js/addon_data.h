@@ -8,6 +8,7 @@ namespace sbert::js {
 struct AddonData {
   Napi::FunctionReference module_constructor;
   Napi::FunctionReference trainer_constructor;
+  Napi::FunctionReference process_group_constructor;
   static AddonData& Get(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 };
 

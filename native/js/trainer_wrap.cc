@@ -15,6 +15,7 @@
 #include "js/boundary.h"
 #include "js/encode_worker.h"
 #include "js/module_wrap.h"
+#include "js/process_group_wrap.h"
 #include "runtime/threading.h"
 
 namespace sbert::js {
@@ -92,14 +93,14 @@ class TrainStepWorker : public PromiseWorker {
 
 class AccumulateWorker : public PromiseWorker {
  public:
-  AccumulateWorker(Napi::Env env, std::shared_ptr<Trainer> trainer, BatchArgs args, double scale)
-      : PromiseWorker(env), trainer_(std::move(trainer)), args_(std::move(args)), scale_(scale) {}
+  AccumulateWorker(Napi::Env env, std::shared_ptr<Trainer> trainer, BatchArgs args, double scale, bool last)
+      : PromiseWorker(env), trainer_(std::move(trainer)), args_(std::move(args)), scale_(scale), last_(last) {}
 
  protected:
   void Run() override {
     at::init_num_threads();
     TrainScope gate;
-    result_ = trainer_->accumulate(args_.objective, args_.columns, args_.labels, scale_, args_.weights);
+    result_ = trainer_->accumulate(args_.objective, args_.columns, args_.labels, scale_, args_.weights, last_);
   }
   Napi::Value Result(Napi::Env env) override { return loss_value_to_js(env, result_); }
 
@@ -107,6 +108,7 @@ class AccumulateWorker : public PromiseWorker {
   std::shared_ptr<Trainer> trainer_;
   BatchArgs args_;
   double scale_;
+  bool last_;
   Trainer::LossValue result_{};
 };
 
@@ -193,6 +195,7 @@ LossSpec read_loss_spec(const Napi::Object& o) {
   if (o.Has("concatDiff")) s.concat_diff = get_bool(o, "concatDiff");
   if (o.Has("concatMul")) s.concat_mul = get_bool(o, "concatMul");
   if (o.Has("miniBatchSize")) s.mini_batch_size = get_int(o, "miniBatchSize");
+  if (o.Has("gatherAcrossDevices")) s.gather_across_devices = get_bool(o, "gatherAcrossDevices");
   if (o.Has("matryoshkaDims")) {
     s.matryoshka_dims = get_int_array(o, "matryoshkaDims");
     auto weights = o.Get("matryoshkaWeights");
@@ -282,6 +285,7 @@ Napi::Function TrainerWrap::Define(Napi::Env env) {
                          InstanceMethod<&TrainerWrap::OptimizerStep>("optimizerStep"),
                          InstanceMethod<&TrainerWrap::EvalLoss>("evalLoss"),
                          InstanceAccessor<&TrainerWrap::StepCount>("stepCount"),
+                         InstanceAccessor<&TrainerWrap::CommunicationSeconds>("communicationSeconds"),
                          InstanceMethod<&TrainerWrap::LrAt>("lrAt"),
                          InstanceMethod<&TrainerWrap::State>("state"),
                          InstanceMethod<&TrainerWrap::LoadState>("loadState"),
@@ -338,12 +342,13 @@ Napi::Value TrainerWrap::Step(const Napi::CallbackInfo& info) {
 
 Napi::Value TrainerWrap::Accumulate(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
-    const char* usage = "accumulate(objective, columns, labels, scale, weights?)";
+    const char* usage = "accumulate(objective, columns, labels, scale, weights?, lastOfStep?)";
     BatchArgs a = read_batch_args(info, usage);
     if (info.Length() < 4 || !info[3].IsNumber()) fail(ErrorCode::Input, usage);
     a.weights = read_weights_arg(info, 4);
     const double scale = info[3].As<Napi::Number>().DoubleValue();
-    auto* worker = new AccumulateWorker(info.Env(), get(), std::move(a), scale);
+    const bool last = info.Length() > 5 && info[5].IsBoolean() && info[5].As<Napi::Boolean>().Value();
+    auto* worker = new AccumulateWorker(info.Env(), get(), std::move(a), scale, last);
     return worker->QueueAndPromise();
   });
 }
@@ -359,6 +364,10 @@ Napi::Value TrainerWrap::EvalLoss(const Napi::CallbackInfo& info) {
 
 Napi::Value TrainerWrap::OptimizerStep(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value { return (new OptimizerStepWorker(info.Env(), get()))->QueueAndPromise(); });
+}
+
+Napi::Value TrainerWrap::CommunicationSeconds(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value { return Napi::Number::New(info.Env(), get()->communication_seconds()); });
 }
 
 Napi::Value TrainerWrap::StepCount(const Napi::CallbackInfo& info) {
@@ -443,7 +452,14 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
     config.total_steps = get_int(c, "totalSteps");
     config.use_amp = get_bool(c, "useAmp");
     config.gradient_checkpointing = c.Has("gradientCheckpointing") && get_bool(c, "gradientCheckpointing");
-    auto trainer = std::make_shared<Trainer>(std::move(modules), std::move(objectives), config, static_cast<uint64_t>(get_int(c, "seed")));
+    DataParallel parallel;
+    if (info.Length() > 3 && info[3].IsObject()) {
+      auto p = info[3].As<Napi::Object>();
+      parallel.group = ProcessGroupWrap::From(p.Get("group"));
+      parallel.bucket_bytes = get_int(p, "bucketBytes");
+      if (parallel.bucket_bytes < 1) fail(ErrorCode::Input, "bucketBytes must be positive");
+    }
+    auto trainer = std::make_shared<Trainer>(std::move(modules), std::move(objectives), config, static_cast<uint64_t>(get_int(c, "seed")), std::move(parallel));
     auto holder = Napi::External<std::shared_ptr<Trainer>>::New(info.Env(), &trainer);
     return AddonData::Get(info.Env()).trainer_constructor.New({holder});
   });
