@@ -1,6 +1,5 @@
 // Distributed data parallel: `sbert-node train --nproc-per-node 2` against one process training on batches twice
 // as large over the same data order, a rank killed mid-run, and a group whose peer never comes.
-import { createServer } from "node:net";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
@@ -10,7 +9,7 @@ import { Dataset, SentenceTransformer, SentenceTransformerTrainer, SentenceTrans
 import { shardBatches } from "../../lib/distributed.js";
 import { native } from "../../lib/native.js";
 import { assertBuilt, ROOT, runCli, startCli, within } from "../helpers/cli.js";
-import { runProcess } from "../helpers/run.js";
+import { freePort, runProcess } from "../helpers/run.js";
 import { tempDir } from "../helpers/tmp.js";
 import { makeDropoutFreeTinyBert, safetensorsWeights, sentences } from "../helpers/trainerParity.js";
 
@@ -18,17 +17,6 @@ const available = native().distributedAvailable();
 
 let root: string;
 
-/** A port nothing listens on now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * The largest difference between two trained models and the largest change training made. Attention key biases are

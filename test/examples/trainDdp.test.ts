@@ -1,7 +1,6 @@
 // examples/train-ddp.sh as the README tells users to run it: two processes of examples/trainer-italian.ts on a tiny
 // generated BERT and the bundled Italian STS set, told their ranks by torchrun's variables; rank 0 alone evaluates,
 // reports and saves.
-import { createServer } from "node:net";
 import { readdir, readFile } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
 
@@ -10,19 +9,9 @@ import { expect, test } from "vitest";
 import { native } from "../../lib/native.js";
 import { makeTinyBert } from "../fixtures/tinyBert.js";
 import { ROOT } from "../helpers/cli.js";
-import { runProcess } from "../helpers/run.js";
+import { freePort, runProcess } from "../helpers/run.js";
 import { tempDir } from "../helpers/tmp.js";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 test.skipIf(!native().distributedAvailable())("sh examples/train-ddp.sh 2 trains the trainer example in two ranks", async () => {
   const dir = await tempDir();
