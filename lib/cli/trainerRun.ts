@@ -12,7 +12,7 @@ import { join } from "node:path";
 
 import type { Dataset } from "../datasets/Dataset.js";
 import type { EvaluateOptions } from "../evaluation/SentenceEvaluator.js";
-import { isMainProcess } from "../distributed.js";
+import { distributedFromEnv, isMainProcess } from "../distributed.js";
 import { SbertError } from "../errors.js";
 import { latestCheckpoint } from "../internal/training.js";
 import type { TrainerCallback, TrainerState, TrainOutput } from "../SentenceTransformerTrainer.js";
@@ -63,7 +63,9 @@ export async function runTrainer<M extends TrainedModel>(job: TrainJob, run: Tra
   const { model, dataset, built } = run;
   const batchSize = fit.int("batchSize", 1) ?? 16;
   const epochs = fit.int("epochs", 1) ?? 1;
-  const stepsPerEpoch = fit.int("stepsPerEpoch", 1) ?? Math.ceil(dataset.length / batchSize);
+  // One pass over the data; in a distributed run each rank takes its share of the batches per step.
+  const world = distributedFromEnv(process.env, "train")?.worldSize ?? 1;
+  const stepsPerEpoch = fit.int("stepsPerEpoch", 1) ?? Math.ceil(Math.ceil(dataset.length / batchSize) / world);
   const warmupSteps = fit.int("warmupSteps", 0) ?? Math.ceil(stepsPerEpoch * epochs * (fit.number("warmupRatio") ?? 0.1));
   const evaluationSteps = fit.int("evaluationSteps", 0) ?? 0;
   const saveBestModel = fit.bool("saveBestModel") ?? true;

@@ -1,6 +1,6 @@
 // Distributed data parallel: `sbert-node train --nproc-per-node 2` against one process training on batches twice
 // as large over the same data order, a rank killed mid-run, and a group whose peer never comes.
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { beforeAll, describe, expect, test } from "vitest";
@@ -11,6 +11,7 @@ import { native } from "../../lib/native.js";
 import { assertBuilt, ROOT, runCli, startCli, within } from "../helpers/cli.js";
 import { freePort, runProcess } from "../helpers/run.js";
 import { tempDir } from "../helpers/tmp.js";
+import { makeCrossEncoderFolder } from "../fixtures/crossEncoderFolder.js";
 import { makeDropoutFreeTinyBert, safetensorsWeights, sentences } from "../helpers/trainerParity.js";
 
 const available = native().distributedAvailable();
@@ -23,8 +24,8 @@ let root: string;
  * left out: their gradient is zero in exact arithmetic (a softmax over keys ignores what every key's score shares),
  * so AdamW moves them by rounding noise, which differs between any two summation orders.
  */
-async function compareModels(a: string, b: string): Promise<{ worst: number; moved: number }> {
-  const [x, y, base] = await Promise.all([a, b, join(root, "base")].map((d) => safetensorsWeights(join(d, "model.safetensors"))));
+async function compareModels(a: string, b: string, before = join(root, "base")): Promise<{ worst: number; moved: number }> {
+  const [x, y, base] = await Promise.all([a, b, before].map((d) => safetensorsWeights(join(d, "model.safetensors"))));
   let worst = 0;
   let moved = 0;
   for (const [key, v] of x) {
@@ -58,6 +59,14 @@ beforeAll(async () => {
   const q = sentences(64, 11);
   const p = sentences(64, 12);
   await writeFile(join(root, "pairs.jsonl"), q.map((s, i) => JSON.stringify({ anchor: s, positive: p[i] })).join("\n"));
+  // A reranker without dropout, and (s1, s2, same) rows for it.
+  await makeCrossEncoderFolder(join(root, "ce"), { bert: { seed: 4 } });
+  const ceConfig = JSON.parse(await readFile(join(root, "ce", "config.json"), "utf8")) as Record<string, unknown>;
+  Object.assign(ceConfig, { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, classifier_dropout: 0 });
+  await writeFile(join(root, "ce", "config.json"), JSON.stringify(ceConfig, null, 2));
+  const c1 = sentences(64, 21);
+  const c2 = sentences(64, 22);
+  await writeFile(join(root, "ce.jsonl"), c1.map((s, i) => JSON.stringify({ s1: s, s2: c2[i], same: i % 3 === 0 ? 1 : 0 })).join("\n"));
 });
 
 test("a rank's share of an epoch: every W-th batch, topped up from the start so that every rank makes as many steps", () => {
@@ -105,6 +114,24 @@ describe.skipIf(!available)("distributed data parallel (Gloo on 127.0.0.1)", () 
     // Without gathering each rank has 8 candidates, not 16: a different loss and different weights.
     expect(Math.abs((local.summary["trainingLoss"] as number) - (one.summary["trainingLoss"] as number))).toBeGreaterThan(0.1);
     expect((await compareModels(join(root, "mnrl16"), join(root, "mnrl8"))).worst).toBeGreaterThan(1e-4);
+  });
+
+  test("a cross-encoder (CrossEncoderTrainer under the CLI): 2 processes × batch 8 train as 1 × 16, one pass over the data per epoch", async () => {
+    const ce = (batchSize: number, out: string) =>
+      JSON.stringify({
+        modelType: "cross-encoder",
+        model: { path: "ce", maxLength: 32 },
+        train: { path: "ce.jsonl", columns: { texts: ["s1", "s2"], label: "same" } },
+        loss: { name: "BinaryCrossEntropyLoss" },
+        fit: { epochs: 2, batchSize, lr: 1e-3, scheduler: "ConstantLR", warmupSteps: 0, outputPath: out, seed: 5 },
+      });
+    const one = await train("ce16", ce(16, "ce16"));
+    const two = await train("ce8x2", ce(8, "ce8x2"), ["--nproc-per-node", "2", "--master-port", String(await freePort())]);
+    expect(two.summary["globalStep"]).toBe(8);
+    expect(two.summary["trainingLoss"] as number).toBeCloseTo(one.summary["trainingLoss"] as number, 6);
+    const { worst, moved } = await compareModels(join(root, "ce16"), join(root, "ce8x2"), join(root, "ce"));
+    expect(moved).toBeGreaterThan(1e-3);
+    expect(worst).toBeLessThan(1e-5);
   });
 
   /** test/helpers/ddpRank.ts in `ranks` processes (or one without the variables); rank 0's output. */
