@@ -119,7 +119,7 @@ struct LossSpec {
   double positive_margin = 0.8, negative_margin = 0.3;
   std::optional<SpladeRegularizers> splade;
   std::optional<AdaptiveLayers> adaptive;
-  // MultipleNegativesRanking in distributed training: candidates from every rank (the trainer gathers them).
+  // (Cached)MultipleNegativesRanking in distributed training: candidates from every rank (the trainer gathers them).
   bool gather_across_devices = false;
 
   static LossSpec parse(const std::string& kind);

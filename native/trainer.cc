@@ -162,7 +162,8 @@ at::Tensor Trainer::cached_step(const ops::Context& ctx, const LossSpec& spec, n
     std::lock_guard<std::mutex> lock(gen.mutex());
     after_first_pass = gen.get_state();
   }
-  auto loss = compute_loss(spec, reps, labels, head, terms);
+  // Gathered candidates hand each rep its gradient summed over the ranks (gather_local_first's backward).
+  auto loss = compute_loss(spec, with_gathered_candidates(spec, reps), labels, head, terms);
   (scale == 1.0 ? loss : loss * scale).backward();
   for (size_t c = 0; c < columns.size(); ++c) {
     const auto grad = reps[c].grad();
@@ -343,6 +344,12 @@ LossSpec Trainer::spec_of(size_t objective_index, const std::optional<Regularize
   return spec;
 }
 
+std::vector<at::Tensor> Trainer::with_gathered_candidates(const LossSpec& spec, std::vector<at::Tensor> embeddings) {
+  if (!spec.gather_across_devices || !parallel_.group) return embeddings;
+  for (size_t i = 1; i < embeddings.size(); ++i) embeddings[i] = parallel_.group->gather_local_first(embeddings[i]);
+  return embeddings;
+}
+
 std::vector<at::Tensor> Trainer::parameter_tensors() const {
   std::vector<at::Tensor> tensors;
   tensors.reserve(params_.size());
@@ -379,8 +386,8 @@ Trainer::LossValue Trainer::accumulate_locked(size_t objective_index, std::vecto
   ctx.generator = generator_;
   ctx.checkpoint = config_.gradient_checkpointing;
 
-  if (spec.gather_across_devices && (spec.kind != LossKind::MultipleNegativesRanking || spec.cached() || spec.adaptive)) {
-    fail(ErrorCode::Input, "gatherAcrossDevices is taken by MultipleNegativesRankingLoss (not cached, not inside AdaptiveLayerLoss) alone");
+  if (spec.gather_across_devices && (spec.kind != LossKind::MultipleNegativesRanking || spec.adaptive)) {
+    fail(ErrorCode::Input, "gatherAcrossDevices is taken by (Cached)MultipleNegativesRankingLoss alone, not inside AdaptiveLayerLoss");
   }
   at::Tensor loss;
   std::vector<LossTerm> terms;
@@ -392,12 +399,7 @@ Trainer::LossValue Trainer::accumulate_locked(size_t objective_index, std::vecto
   } else {
     std::vector<at::Tensor> embeddings;
     for (auto& c : columns) embeddings.push_back(embed(ctx, c));
-    // gather_across_devices: the candidate columns hold every rank's rows, this rank's first (so each anchor's
-    // positive keeps its index).
-    if (spec.gather_across_devices && parallel_.group) {
-      for (size_t i = 1; i < embeddings.size(); ++i) embeddings[i] = parallel_.group->gather_local_first(embeddings[i]);
-    }
-    loss = compute_loss(spec, embeddings, labels_on_device, objective.head.get(), &terms);
+    loss = compute_loss(spec, with_gathered_candidates(spec, std::move(embeddings)), labels_on_device, objective.head.get(), &terms);
     backward(scale == 1.0 ? loss : loss * scale, last_of_step);
   }
   const double loss_value = loss.item<double>();

@@ -124,6 +124,9 @@ class Trainer {
   // Backward of `loss`, in a distributed run with the gradients' averaging started as their buckets complete.
   void backward(const at::Tensor& loss, bool last_of_step);
   std::vector<at::Tensor> parameter_tensors() const;
+  // gather_across_devices in a distributed run: the candidate columns (all but the first) hold every rank's rows,
+  // this rank's first, so that each anchor's positive keeps its index. Otherwise `embeddings` as they are.
+  std::vector<at::Tensor> with_gathered_candidates(const LossSpec& spec, std::vector<at::Tensor> embeddings);
   StepResult optimizer_step_locked();
   [[noreturn]] void refuse(const std::string& why);
   // Clips to max_grad_norm (when > 0); false when the gradients' norm is not finite. `norm`: the norm before.

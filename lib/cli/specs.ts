@@ -279,7 +279,7 @@ const LOSS_OPTIONS: Record<ModelType, Record<string, Record<string, OptionType>>
     AnglELoss: { scale: "number" },
     MultipleNegativesRankingLoss: { scale: "number", similarityFct: "string", gatherAcrossDevices: "boolean" },
     MultipleNegativesSymmetricRankingLoss: { scale: "number", similarityFct: "string" },
-    CachedMultipleNegativesRankingLoss: { scale: "number", similarityFct: "string", miniBatchSize: "int" },
+    CachedMultipleNegativesRankingLoss: { scale: "number", similarityFct: "string", miniBatchSize: "int", gatherAcrossDevices: "boolean" },
     ContrastiveLoss: { distanceMetric: "string", margin: "number", sizeAverage: "boolean" },
     OnlineContrastiveLoss: { distanceMetric: "string", margin: "number" },
     TripletLoss: { distanceMetric: "string", tripletMargin: "number" },

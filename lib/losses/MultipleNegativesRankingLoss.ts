@@ -13,6 +13,9 @@ export interface MultipleNegativesRankingLossOptions {
   gatherAcrossDevices?: boolean;
 }
 
+/** The losses that take gatherAcrossDevices. */
+const GATHERING = ["MultipleNegativesRankingLoss", "CachedMultipleNegativesRankingLoss"];
+
 /**
  * In-batch negatives (InfoNCE): each anchor must pick its own positive among every positive (and hard negative,
  * from a third and further columns) of the batch. Labels are ignored.
@@ -31,7 +34,7 @@ export class MultipleNegativesRankingLoss extends Loss {
     this.similarityFct = checkOneOf(options.similarityFct ?? "cosine", ["cosine", "dot"], "similarityFct", new.target.name);
     const gather = options.gatherAcrossDevices ?? false;
     if (typeof gather !== "boolean") throw new TypeError(`${new.target.name}: gatherAcrossDevices must be a boolean`);
-    if (gather && new.target !== MultipleNegativesRankingLoss) throw new RangeError(`${new.target.name}: gatherAcrossDevices is taken by MultipleNegativesRankingLoss alone`);
+    if (gather && !GATHERING.includes(new.target.name)) throw new RangeError(`${new.target.name}: gatherAcrossDevices is taken by ${GATHERING.join(" and ")} alone`);
     this.gatherAcrossDevices = gather;
   }
 

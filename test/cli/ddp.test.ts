@@ -102,7 +102,7 @@ describe.skipIf(!available)("distributed data parallel (Gloo on 127.0.0.1)", () 
     expect(worst).toBeLessThan(1e-5);
   });
 
-  test("MultipleNegativesRankingLoss with gatherAcrossDevices sees every rank's candidates: the full batch's loss and weights", async () => {
+  test("(Cached)MultipleNegativesRankingLoss with gatherAcrossDevices sees every rank's candidates: the full batch's loss and weights", async () => {
     const mnrl = { name: "MultipleNegativesRankingLoss" };
     const one = await train("mnrl16", config("pairs.jsonl", mnrl, 16, "mnrl16"));
     const gathered = await train("mnrl8g", config("pairs.jsonl", { ...mnrl, gatherAcrossDevices: true }, 8, "mnrl8g"), ["--nproc-per-node", "2", "--master-port", String(await freePort())]);
@@ -111,6 +111,15 @@ describe.skipIf(!available)("distributed data parallel (Gloo on 127.0.0.1)", () 
     const same = await compareModels(join(root, "mnrl16"), join(root, "mnrl8g"));
     expect(same.moved).toBeGreaterThan(1e-3);
     expect(same.worst).toBeLessThan(1e-5);
+    // The gradient cache (mini-batches of 3) gathers its cached embeddings the same way.
+    const cached = await train("cmnrl8g", config("pairs.jsonl", { name: "CachedMultipleNegativesRankingLoss", miniBatchSize: 3, gatherAcrossDevices: true }, 8, "cmnrl8g"), [
+      "--nproc-per-node",
+      "2",
+      "--master-port",
+      String(await freePort()),
+    ]);
+    expect(cached.summary["trainingLoss"] as number).toBeCloseTo(one.summary["trainingLoss"] as number, 6);
+    expect((await compareModels(join(root, "mnrl16"), join(root, "cmnrl8g"))).worst).toBeLessThan(1e-5);
     // Without gathering each rank has 8 candidates, not 16: a different loss and different weights.
     expect(Math.abs((local.summary["trainingLoss"] as number) - (one.summary["trainingLoss"] as number))).toBeGreaterThan(0.1);
     expect((await compareModels(join(root, "mnrl16"), join(root, "mnrl8"))).worst).toBeGreaterThan(1e-4);
@@ -234,7 +243,9 @@ describe("distributed options", () => {
     expect(() => new SentenceTransformerTrainingArguments({ ddpTimeout: 0 })).toThrow(/ddpTimeout must be/);
     const model = await SentenceTransformer.load(join(root, "base"));
     try {
-      expect(() => new losses.CachedMultipleNegativesRankingLoss(model, { gatherAcrossDevices: true })).toThrow(/gatherAcrossDevices is taken by MultipleNegativesRankingLoss alone/);
+      expect(() => new losses.MultipleNegativesSymmetricRankingLoss(model, { gatherAcrossDevices: true })).toThrow(
+        /gatherAcrossDevices is taken by MultipleNegativesRankingLoss and CachedMultipleNegativesRankingLoss alone/,
+      );
     } finally {
       model.dispose();
     }
