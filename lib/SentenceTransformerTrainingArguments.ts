@@ -131,7 +131,10 @@ export interface SentenceTransformerTrainingArgumentsInit {
   ddp?: DistributedOptions | boolean;
   /** "gloo" (CPU); "nccl" (CUDA) is not built. Default "gloo". */
   ddpBackend?: "gloo";
-  /** Seconds a rank waits for the others in a collective (then fails). Default 1800. */
+  /**
+   * Seconds a rank waits for the others in a collective (then fails). Default 1800, or SBERT_NODE_DDP_TIMEOUT
+   * (which `sbert-node train --ddp-timeout` sets for its ranks).
+   */
   ddpTimeout?: number;
   /** Gradients are averaged in buckets of this many MiB, launched together. Default 25. */
   ddpBucketCapMb?: number;
@@ -402,6 +405,10 @@ export class SentenceTransformerTrainingArguments {
     }
     // reportTo's default goes through its check too (to the list form).
     if (init.reportTo === undefined) out["reportTo"] = [];
+    const envTimeout = process.env["SBERT_NODE_DDP_TIMEOUT"];
+    if (init.ddpTimeout === undefined && envTimeout !== undefined && envTimeout !== "") {
+      out["ddpTimeout"] = SPECS.ddpTimeout.check("ddpTimeout (from SBERT_NODE_DDP_TIMEOUT)", Number(envTimeout));
+    }
     const a = out as Resolved;
     // transformers 5 reads a warmup fraction from warmupSteps; warmupRatio fills it when warmupSteps is 0.
     if (a.warmupRatio !== undefined && a.warmupSteps === 0) a.warmupSteps = a.warmupRatio;

@@ -11,6 +11,8 @@ import { DEFAULT_MASTER_ADDR, DEFAULT_MASTER_PORT } from "../distributed.js";
 import { note } from "./common.js";
 
 export interface LaunchPlan {
+  /** Seconds, passed to the ranks as SBERT_NODE_DDP_TIMEOUT (their ddpTimeout default). */
+  ddpTimeout?: number;
   nprocPerNode: number;
   nnodes: number;
   nodeRank: number;
@@ -25,6 +27,7 @@ export const LAUNCH_OPTIONS = {
   "node-rank": { type: "string", value: "R", help: "With --nnodes: this node's rank, 0 .. M-1 (default 0)." },
   "master-addr": { type: "string", value: "HOST", help: `With --nproc-per-node: node 0's address (default ${DEFAULT_MASTER_ADDR}).` },
   "master-port": { type: "string", value: "PORT", help: `With --nproc-per-node: the rendezvous port on node 0 (default ${DEFAULT_MASTER_PORT}).` },
+  "ddp-timeout": { type: "string", value: "SECONDS", help: "How long a rank waits for the others before failing (default 1800; sets SBERT_NODE_DDP_TIMEOUT)." },
 } as const;
 
 /** argv without the launcher's flags (each `--flag value` or `--flag=value`), which the ranks must not see. */
@@ -74,6 +77,7 @@ export async function launchRanks(command: string, args: readonly string[], plan
           GROUP_RANK: String(plan.nodeRank),
           MASTER_ADDR: plan.masterAddr,
           MASTER_PORT: String(plan.masterPort),
+          ...(plan.ddpTimeout !== undefined && { SBERT_NODE_DDP_TIMEOUT: String(plan.ddpTimeout) }),
           // As torchrun: the ranks share the node's cores rather than each taking them all.
           OMP_NUM_THREADS: process.env["OMP_NUM_THREADS"] ?? String(Math.max(1, Math.floor(availableParallelism() / plan.nprocPerNode))),
         };

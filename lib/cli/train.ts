@@ -321,14 +321,15 @@ export async function trainCommand(argv: string[]): Promise<number> {
   // torchrun's part: the config is checked once here, then each rank runs the command without these flags.
   const nprocPerNode = intFlag(v, "nproc-per-node", cmd);
   if (nprocPerNode === undefined) {
-    for (const f of ["nnodes", "node-rank", "master-addr", "master-port"]) if (v[f] !== undefined) throw new UsageError(`--${f} needs --nproc-per-node`, cmd);
+    for (const f of ["nnodes", "node-rank", "master-addr", "master-port", "ddp-timeout"]) if (v[f] !== undefined) throw new UsageError(`--${f} needs --nproc-per-node`, cmd);
   } else {
     if (process.env["WORLD_SIZE"] !== undefined) throw new UsageError("--nproc-per-node was given inside a distributed run (WORLD_SIZE is set)", cmd);
     const nnodes = intFlag(v, "nnodes", cmd) ?? 1;
     const nodeRank = intFlag(v, "node-rank", cmd, 0, nnodes - 1) ?? 0;
     const masterPort = intFlag(v, "master-port", cmd, 1, 65535) ?? DEFAULT_MASTER_PORT;
+    const ddpTimeout = intFlag(v, "ddp-timeout", cmd);
     if (flag(v, "dry-run")) note("train: --dry-run checks the config once, in this process");
-    else return launchRanks(cmd, [cmd, ...withoutLaunchFlags(argv)], { nprocPerNode, nnodes, nodeRank, masterAddr: str(v, "master-addr") ?? DEFAULT_MASTER_ADDR, masterPort });
+    else return launchRanks(cmd, [cmd, ...withoutLaunchFlags(argv)], { nprocPerNode, nnodes, nodeRank, masterAddr: str(v, "master-addr") ?? DEFAULT_MASTER_ADDR, masterPort, ...(ddpTimeout !== undefined && { ddpTimeout }) });
   }
 
   if (threads !== undefined) setNumThreads(threads);

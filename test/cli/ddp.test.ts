@@ -193,7 +193,8 @@ describe.skipIf(!available)("distributed data parallel (Gloo on 127.0.0.1)", () 
     const file = join(root, "long.json");
     await writeFile(file, config("scored.jsonl", { name: "CosineSimilarityLoss" }, 8, "long", 100000));
     const port = String(await freePort());
-    const env = (rank: number) => ({ RANK: String(rank), WORLD_SIZE: "2", MASTER_ADDR: "127.0.0.1", MASTER_PORT: port, OMP_NUM_THREADS: "1" });
+    // Newer Gloo reports a closed peer at once; older Gloo (Debian's libtorch 1.13) only when the timeout runs out.
+    const env = (rank: number) => ({ RANK: String(rank), WORLD_SIZE: "2", MASTER_ADDR: "127.0.0.1", MASTER_PORT: port, OMP_NUM_THREADS: "1", SBERT_NODE_DDP_TIMEOUT: "5" });
     const rank0 = startCli(["train", file, "-q"], { env: env(0) });
     const rank1 = startCli(["train", file, "-q"], { env: env(1) });
     await rank1.waitForStderr(/train: starting/, 60_000);
@@ -203,7 +204,7 @@ describe.skipIf(!available)("distributed data parallel (Gloo on 127.0.0.1)", () 
     expect(code).not.toBe(0);
     expect(rank0.stderr()).toMatch(/distributed training, rank 0 of 2: .* failed \(another rank stopped/);
 
-    const launched = startCli(["train", file, "-q", "--nproc-per-node", "2", "--master-port", String(await freePort())], {});
+    const launched = startCli(["train", file, "-q", "--nproc-per-node", "2", "--master-port", String(await freePort()), "--ddp-timeout", "5"], {});
     await launched.waitForStderr(/train: starting/, 60_000);
     await new Promise((r) => setTimeout(r, 1000));
     launched.kill("SIGTERM");
@@ -241,6 +242,17 @@ describe("distributed options", () => {
     expect(() => new SentenceTransformerTrainingArguments({ ddp: { rank: 0, worldSize: 2, port: 1 } as never })).toThrow(/ddp\.port is not an option/);
     expect(() => new SentenceTransformerTrainingArguments({ ddpBackend: "nccl" as never })).toThrow(/"nccl" is not built/);
     expect(() => new SentenceTransformerTrainingArguments({ ddpTimeout: 0 })).toThrow(/ddpTimeout must be/);
+    const savedTimeout = process.env["SBERT_NODE_DDP_TIMEOUT"];
+    try {
+      process.env["SBERT_NODE_DDP_TIMEOUT"] = "7";
+      expect(new SentenceTransformerTrainingArguments({}).ddpTimeout).toBe(7);
+      expect(new SentenceTransformerTrainingArguments({ ddpTimeout: 3 }).ddpTimeout).toBe(3);
+      process.env["SBERT_NODE_DDP_TIMEOUT"] = "soon";
+      expect(() => new SentenceTransformerTrainingArguments({})).toThrow(/ddpTimeout \(from SBERT_NODE_DDP_TIMEOUT\) must be a number of seconds > 0, got NaN/);
+    } finally {
+      if (savedTimeout === undefined) delete process.env["SBERT_NODE_DDP_TIMEOUT"];
+      else process.env["SBERT_NODE_DDP_TIMEOUT"] = savedTimeout;
+    }
     const model = await SentenceTransformer.load(join(root, "base"));
     try {
       expect(() => new losses.MultipleNegativesSymmetricRankingLoss(model, { gatherAcrossDevices: true })).toThrow(
