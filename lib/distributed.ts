@@ -7,7 +7,7 @@
  */
 import type { NativeProcessGroup } from "../types/native.js";
 import { SbertError } from "./errors.js";
-import { callNative, native } from "./native.js";
+import { callNative } from "./native.js";
 
 /** Where this process stands in a distributed run. */
 export interface DistributedOptions {
@@ -73,15 +73,11 @@ export class ProcessGroup {
     readonly worldSize: number,
   ) {}
 
-  /** Joins: resolves once every rank has (or fails after `timeoutSeconds`). */
+  /**
+   * Joins: resolves once every rank has (or fails after `timeoutSeconds`). A build without Gloo refuses here, with
+   * the addon's ERR_DEVICE error saying how to get it.
+   */
   static async join(options: Required<DistributedOptions>, timeoutSeconds: number, op: string): Promise<ProcessGroup> {
-    if (!native().distributedAvailable()) {
-      throw new SbertError(
-        "ERR_DEVICE",
-        "distributed training needs c10d's Gloo process group, and this build of the addon has none: install Gloo's headers (Debian/Ubuntu: apt-get install libgloo-dev) and rebuild (npm run build:native)",
-        { op },
-      );
-    }
     const group = await callNative(op, (n) => n.createProcessGroup({ ...options, timeoutMs: Math.round(timeoutSeconds * 1000) }));
     return new ProcessGroup(group, options.rank, options.worldSize);
   }
