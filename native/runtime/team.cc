@@ -192,7 +192,12 @@ void Team::run(int parts, const std::function<void(int part, int parts)>& fn) {
     }
   }
   for (Helper* h : posted) {
-    while (h->state.load(std::memory_order_acquire) != kDone) cpu_relax();
+    // A helper shares its core with another batch when one started since it was lent: past ~50 us of waiting,
+    // let that thread run between checks instead of spinning on the core it may need.
+    for (uint32_t spins = 0; h->state.load(std::memory_order_acquire) != kDone;) {
+      cpu_relax();
+      if (++spins > 1000) std::this_thread::yield();
+    }
     if (h->error && !error) error = h->error;
     h->error = nullptr;
     h->state.store(kIdle, std::memory_order_release);
