@@ -72,7 +72,13 @@ const std::optional<c10::OperatorHandle>& onednn_plain_op() {
   return op;
 }
 
-at::Tensor onednn_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+// y = x · weightᵀ + bias through oneDNN, the weight as prepared (plain or blocked), as it is.
+at::Tensor onednn_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  torch::jit::Stack stack{x, weight, bias.defined() ? c10::IValue(bias) : c10::IValue(), std::string("none"),
+                          c10::List<c10::optional<at::Scalar>>(), std::string("")};
+  onednn_plain_op()->callBoxed(&stack);
+  return stack.at(0).toTensor();
+}
 
 // y = x2 · weightᵀ + bias through oneDNN on plain tensors (x2 [rows, in] contiguous). oneDNN reads the weight
 // through its strides, so the layers' column-major weights go in as they are: a contiguous copy of them on every
@@ -103,13 +109,6 @@ at::Tensor onednn_blocked_weight(const at::Tensor& weight, int64_t rows) {
   return stack.at(0).toTensor();
 }
 
-// y = x · weightᵀ + bias through oneDNN, the weight as prepared (plain or blocked), as it is.
-at::Tensor onednn_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  torch::jit::Stack stack{x, weight, bias.defined() ? c10::IValue(bias) : c10::IValue(), std::string("none"),
-                          c10::List<c10::optional<at::Scalar>>(), std::string("")};
-  onednn_plain_op()->callBoxed(&stack);
-  return stack.at(0).toTensor();
-}
 
 std::vector<at::Tensor> sources_of(const std::vector<LinearWeights>& layers) {
   std::vector<at::Tensor> sources;
