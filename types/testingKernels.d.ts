@@ -99,6 +99,11 @@ export interface TestingKernels {
   /** c [m, n], q packed for the ISA; NaN outside the column range. */
   multiplyPanelsInt8(input: MultiplyPanelsInt8Input): Float32Array;
   gelu(input: { isa: KernelIsa; x: Float32Array }): Float32Array;
+  /** float32 -> bf16 bits, rounded to nearest even (NaN -> 0x7fc0). */
+  toBf16(input: { isa: KernelIsa; x: Float32Array }): Uint16Array;
+  fromBf16(input: { isa: KernelIsa; x: Uint16Array }): Float32Array;
+  /** libtorch's own float32 -> bf16 conversion of x, the reference toBf16 is checked against. */
+  libtorchBf16(input: { x: Float32Array }): Uint16Array;
   addLayerNorm(input: {
     isa: KernelIsa;
     rows: number;

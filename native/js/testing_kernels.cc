@@ -67,6 +67,11 @@ struct TypedName<int16_t> {
   static constexpr const char* name = "Int16Array";
 };
 template <>
+struct TypedName<uint16_t> {
+  static constexpr napi_typedarray_type type = napi_uint16_array;
+  static constexpr const char* name = "Uint16Array";
+};
+template <>
 struct TypedName<int8_t> {
   static constexpr napi_typedarray_type type = napi_int8_array;
   static constexpr const char* name = "Int8Array";
@@ -207,6 +212,45 @@ Napi::Value Gelu(const Napi::CallbackInfo& info) {
     auto y = new_array<float>(info.Env(), n, read_array<float>(o, "x", n));
     kernels::gelu_inplace(isa, y.Data(), n);
     return y;
+  });
+}
+
+// toBf16({isa, x: Float32Array}) -> Uint16Array (bf16 bits); fromBf16({isa, x: Uint16Array}) -> Float32Array
+Napi::Value ToBf16(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto o = options(info);
+    const Isa isa = read_isa(o);
+    if (!present(o, "x") || !o.Get("x").IsTypedArray()) bad("x", "expected a Float32Array");
+    const int64_t n = o.Get("x").As<Napi::TypedArray>().ElementLength();
+    const float* x = read_array<float>(o, "x", n);
+    auto y = new_array<uint16_t>(info.Env(), n);
+    kernels::to_bf16(isa, x, y.Data(), n);
+    return y;
+  });
+}
+
+Napi::Value FromBf16(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto o = options(info);
+    const Isa isa = read_isa(o);
+    if (!present(o, "x") || !o.Get("x").IsTypedArray()) bad("x", "expected a Uint16Array");
+    const int64_t n = o.Get("x").As<Napi::TypedArray>().ElementLength();
+    const uint16_t* x = read_array<uint16_t>(o, "x", n);
+    auto y = new_array<float>(info.Env(), n);
+    kernels::from_bf16(isa, x, y.Data(), n);
+    return y;
+  });
+}
+
+// Libtorch's float32 -> bf16 conversion of x, the reference: libtorchBf16({x: Float32Array}) -> Uint16Array.
+Napi::Value LibtorchBf16(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto o = options(info);
+    if (!present(o, "x") || !o.Get("x").IsTypedArray()) bad("x", "expected a Float32Array");
+    const int64_t n = o.Get("x").As<Napi::TypedArray>().ElementLength();
+    const float* x = read_array<float>(o, "x", n);
+    const auto y = at::from_blob(const_cast<float*>(x), {n}, at::kFloat).to(at::kBFloat16);
+    return new_array<uint16_t>(info.Env(), n, static_cast<const uint16_t*>(y.data_ptr()));
   });
 }
 
@@ -519,6 +563,9 @@ void register_kernel_testing(Napi::Env env, Napi::Object exports) {
   t.Set("quantizeRows", Napi::Function::New(env, QuantizeRows, "quantizeRows"));
   t.Set("multiplyPanelsInt8", Napi::Function::New(env, MultiplyPanelsInt8, "multiplyPanelsInt8"));
   t.Set("gelu", Napi::Function::New(env, Gelu, "gelu"));
+  t.Set("toBf16", Napi::Function::New(env, ToBf16, "toBf16"));
+  t.Set("fromBf16", Napi::Function::New(env, FromBf16, "fromBf16"));
+  t.Set("libtorchBf16", Napi::Function::New(env, LibtorchBf16, "libtorchBf16"));
   t.Set("addLayerNorm", Napi::Function::New(env, AddLayerNorm, "addLayerNorm"));
   t.Set("attention", Napi::Function::New(env, Attention, "attention"));
   t.Set("attentionReference", Napi::Function::New(env, AttentionReference, "attentionReference"));

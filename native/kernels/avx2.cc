@@ -282,6 +282,34 @@ SBERT_AVX2 void gelu_inplace(float* x, int64_t n) {
   }
 }
 
+// bf16_of on 8 floats: the rounded upper halves in each 32-bit lane's low 16 bits.
+SBERT_AVX2 inline __m256i bf16_of8(__m256i u) {
+  const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1)))), 16);
+  const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)), _mm256_set1_epi32(0x7f800000));
+  return _mm256_blendv_epi8(rounded, _mm256_set1_epi32(0x7fc0), nan);
+}
+
+SBERT_AVX2 void to_bf16(const float* x, uint16_t* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i lo = bf16_of8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)));
+    const __m256i hi = bf16_of8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i + 8)));
+    // packus works within 128-bit lanes: [lo0 hi0 lo1 hi1] in 64-bit pieces, put back in order.
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(lo, hi), 0xd8);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), packed);
+  }
+  for (; i < n; ++i) out[i] = bf16_of(x[i]);
+}
+
+SBERT_AVX2 void from_bf16(const uint16_t* x, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_slli_epi32(w, 16));
+  }
+  for (; i < n; ++i) out[i] = float_of_bf16(x[i]);
+}
+
 SBERT_AVX2 void add_layer_norm(float* x, const float* residual, const float* gamma, const float* beta, int64_t rows, int64_t width, float eps) {
   for (int64_t i = 0; i < rows; ++i) {
     float* row = x + i * width;

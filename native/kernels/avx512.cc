@@ -335,6 +335,36 @@ SBERT_AVX512 void gelu_inplace(float* x, int64_t n) {
   }
 }
 
+// bf16_of on 16 floats, narrowed to 16 bits (F's vpmovdw).
+SBERT_AVX512 inline __m256i bf16_of16(__m512i u) {
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+  return _mm512_cvtepi32_epi16(_mm512_mask_mov_epi32(rounded, nan, _mm512_set1_epi32(0x7fc0)));
+}
+
+SBERT_AVX512 void to_bf16(const float* x, uint16_t* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), bf16_of16(_mm512_loadu_si512(x + i)));
+  if (i < n) {
+    const __mmask16 lanes = first_lanes(n - i);
+    _mm256_mask_storeu_epi16(out + i, lanes, bf16_of16(_mm512_maskz_loadu_epi32(lanes, x + i)));
+  }
+}
+
+SBERT_AVX512 void from_bf16(const uint16_t* x, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)));
+    _mm512_storeu_si512(out + i, _mm512_slli_epi32(w, 16));
+  }
+  if (i < n) {
+    const __mmask16 lanes = first_lanes(n - i);
+    const __m512i w = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(lanes, x + i));
+    _mm512_mask_storeu_epi32(out + i, lanes, _mm512_slli_epi32(w, 16));
+  }
+}
+
 SBERT_AVX512 void add_layer_norm(float* x, const float* residual, const float* gamma, const float* beta, int64_t rows, int64_t width, float eps) {
   for (int64_t i = 0; i < rows; ++i) {
     float* row = x + i * width;

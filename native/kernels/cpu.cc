@@ -203,6 +203,10 @@ void multiply_panels_int8(Isa isa, const int16_t* p, int64_t m, int64_t k, const
 
 void gelu_inplace(Isa isa, float* x, int64_t n) { SBERT_DISPATCH(gelu_inplace, isa, x, n); }
 
+void to_bf16(Isa isa, const float* x, uint16_t* out, int64_t n) { SBERT_DISPATCH(to_bf16, isa, x, out, n); }
+
+void from_bf16(Isa isa, const uint16_t* x, float* out, int64_t n) { SBERT_DISPATCH(from_bf16, isa, x, out, n); }
+
 void add_layer_norm(Isa isa, float* x, const float* residual, const float* gamma, const float* beta, int64_t rows, int64_t width, float eps) {
   SBERT_DISPATCH(add_layer_norm, isa, x, residual, gamma, beta, rows, width, eps);
 }

@@ -118,6 +118,14 @@ void gelu_inplace(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = gelu1(x[i]);
 }
 
+void to_bf16(const float* x, uint16_t* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = bf16_of(x[i]);
+}
+
+void from_bf16(const uint16_t* x, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = float_of_bf16(x[i]);
+}
+
 void add_layer_norm(float* x, const float* residual, const float* gamma, const float* beta, int64_t rows, int64_t width, float eps) {
   for (int64_t i = 0; i < rows; ++i) {
     float* row = x + i * width;

@@ -61,6 +61,22 @@ inline const float* panel_wide(const float* src, int64_t cols, float* tail) {
   return tail;
 }
 
+// float32 -> bf16, round to nearest, ties to even; NaN -> 0x7fc0 (c10::BFloat16's scalar conversion). The vector
+// paths compute the same integers.
+inline uint16_t bf16_of(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  if ((u & 0x7fffffffU) > 0x7f800000U) return 0x7fc0;
+  return static_cast<uint16_t>((u + 0x7fffU + ((u >> 16) & 1U)) >> 16);
+}
+
+inline float float_of_bf16(uint16_t b) {
+  const uint32_t u = static_cast<uint32_t>(b) << 16;
+  float x;
+  std::memcpy(&x, &u, sizeof x);
+  return x;
+}
+
 // A 32-bit mixing function (xorshift-multiply rounds, constants from Chris Wellons' hash-prospector "lowbias32"):
 // a bijection on 32 bits whose output bits each flip with probability ~1/2 when one input bit does.
 inline uint32_t mix32(uint32_t x) {
@@ -103,6 +119,8 @@ Int8Layout int8_layout(Isa isa);
   void multiply_panels_int8(const int16_t* p, int64_t m, int64_t k, const float* row_scale, const int8_t* panels, const float* col_scale, \
                             int64_t n, const float* bias, float* c, int64_t ldc, int64_t col_begin, int64_t col_end);                     \
   void gelu_inplace(float* x, int64_t n);                                                                                                \
+  void to_bf16(const float* x, uint16_t* out, int64_t n);                                                                                \
+  void from_bf16(const uint16_t* x, float* out, int64_t n);                                                                              \
   void add_layer_norm(float* x, const float* residual, const float* gamma, const float* beta, int64_t rows, int64_t width, float eps);  \
   void attention(const float* q, const float* k, const float* v, const float* mask, float* out, const AttentionShape& shape,           \
                  int64_t begin, int64_t end);                                                                                            \

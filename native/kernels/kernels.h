@@ -84,6 +84,12 @@ void multiply_panels_int8(Isa isa, const int16_t* p, int64_t m, int64_t k, const
 // arithmetic wherever it sits in the array, so splitting an array among threads gives the same bits.
 void gelu_inplace(Isa isa, float* x, int64_t n);
 
+// float32 <-> bf16 (the upper 16 bits of a float32; bf16 inference's activations). to_bf16 rounds to nearest, ties
+// to even, as libtorch's scalar conversion does (denormals kept, any NaN -> 0x7fc0), on every path the same bits;
+// from_bf16 is exact. Elementwise, so splitting an array among threads gives the same bits.
+void to_bf16(Isa isa, const float* x, uint16_t* out, int64_t n);
+void from_bf16(Isa isa, const uint16_t* x, float* out, int64_t n);
+
 // x = LayerNorm(x + residual) row by row, in place ([rows, width]; gamma, beta [width]; biased variance, as
 // torch.nn.LayerNorm). The residual add and the norm in one pass over each row, in cache.
 void add_layer_norm(Isa isa, float* x, const float* residual, const float* gamma, const float* beta, int64_t rows, int64_t width, float eps);

@@ -85,7 +85,7 @@ BertIntermediate::BertIntermediate(int64_t in, int64_t out, ops::Activation act_
 }
 
 at::Tensor BertIntermediate::forward(const ops::Context& ctx, const at::Tensor& hidden) {
-  return ops::activation(ctx, act, dense->forward(ctx, hidden));
+  return dense->forward(ctx, hidden, act);
 }
 
 BertLayer::BertLayer(const Config& c) {

@@ -76,6 +76,7 @@ class BertAttention : public torch::nn::Module {
   std::shared_ptr<BertSelfOutput> output;
 };
 
+// act(dense(hidden)), the input of the layer's output dense only (so in bf16 it may stay bf16: nn::Linear).
 class BertIntermediate : public torch::nn::Module {
  public:
   BertIntermediate(int64_t in, int64_t out, ops::Activation act);

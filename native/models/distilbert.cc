@@ -96,7 +96,7 @@ class FFN : public torch::nn::Module {
     lin2 = register_module("lin2", std::make_shared<nn::Linear>(c.hidden_dim, c.dim));
   }
   // lin2(act(lin1(x))), before its dropout (applied with the residual norm).
-  at::Tensor forward(const ops::Context& ctx, const at::Tensor& x) { return lin2->forward(ctx, ops::activation(ctx, activation, lin1->forward(ctx, x))); }
+  at::Tensor forward(const ops::Context& ctx, const at::Tensor& x) { return lin2->forward(ctx, lin1->forward(ctx, x, activation)); }
   std::shared_ptr<nn::Linear> lin1, lin2;
   ops::Activation activation;
   double dropout;

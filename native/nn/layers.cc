@@ -33,7 +33,14 @@ LoraFactor::LoraFactor(int64_t in_features, int64_t out_features) {
 
 at::Tensor Linear::forward(const ops::Context& ctx, const at::Tensor& x) const {
   auto y = ops::linear(ctx, {weights()}, precision, x, prepared).front();
-  return has_lora() ? ops::add_lora(ctx, y, x, lora()) : y;
+  if (!has_lora()) return y;
+  // The adapter's factors are float32.
+  return ops::add_lora(ctx, y, x.scalar_type() == at::kBFloat16 ? ops::from_bf16(ctx, x) : x, lora());
+}
+
+at::Tensor Linear::forward(const ops::Context& ctx, const at::Tensor& x, ops::Activation act) const {
+  if (has_lora()) return ops::activation(ctx, act, forward(ctx, x));
+  return ops::linear_activation(ctx, weights(), precision, act, x, prepared);
 }
 
 void Linear::add_lora(int64_t r, double scaling, double dropout, uint64_t seed) {

@@ -31,6 +31,9 @@ class Linear : public torch::nn::Module {
   // A layer over existing tensors, registered as its own parameters: a weight shared with another module (tied).
   Linear(at::Tensor weight, at::Tensor bias);
   at::Tensor forward(const ops::Context& ctx, const at::Tensor& x) const;
+  // act(forward(x)), for a layer whose output is the input of another Linear only: at bf16 precision it may come
+  // back in bf16 (ops::linear_activation), which Linear::forward takes.
+  at::Tensor forward(const ops::Context& ctx, const at::Tensor& x, ops::Activation act) const;
   // torch.nn.Linear's default initialisation: uniform in ±1/sqrt(in_features), weight and bias.
   void reset_uniform(uint64_t seed);
   ops::LinearWeights weights() const { return {weight, bias}; }

@@ -72,10 +72,17 @@ const std::optional<c10::OperatorHandle>& onednn_plain_op() {
   return op;
 }
 
-// y = x · weightᵀ + bias through oneDNN, the weight as prepared (plain or blocked), as it is.
-at::Tensor onednn_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  torch::jit::Stack stack{x, weight, bias.defined() ? c10::IValue(bias) : c10::IValue(), std::string("none"),
-                          c10::List<c10::optional<at::Scalar>>(), std::string("")};
+// A post-op oneDNN applies to its float32 sums, as _linear_pointwise names it: attr and algorithm.
+struct PostOp {
+  const char* attr;
+  const char* algorithm;
+};
+constexpr PostOp kNoPostOp{"none", ""};
+
+// y = post(x · weightᵀ + bias) through oneDNN, the weight as prepared (plain or blocked), as it is.
+at::Tensor onednn_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, PostOp post = kNoPostOp) {
+  torch::jit::Stack stack{x, weight, bias.defined() ? c10::IValue(bias) : c10::IValue(), std::string(post.attr),
+                          c10::List<c10::optional<at::Scalar>>(), std::string(post.algorithm)};
   onednn_plain_op()->callBoxed(&stack);
   return stack.at(0).toTensor();
 }
@@ -235,8 +242,8 @@ at::Tensor multiply_int8_panels(const Context& ctx, const at::Tensor& x2, const 
 // The cut is fixed per process and shape, so the bits do not depend on whether a helper took a block.
 at::Tensor multiply_bf16(const Context& ctx, const at::Tensor& x2, const at::Tensor& w, const at::Tensor& bias) {
   const int64_t rows = x2.size(0), in = x2.size(1), out = w.size(0);
-  const auto xb = x2.to(at::kBFloat16);
-  if (w.is_mkldnn() && rows >= kBf16SplitRows) return onednn_linear(xb, w, bias).to(at::kFloat);
+  const auto xb = x2.scalar_type() == at::kBFloat16 ? x2.contiguous() : to_bf16(ctx, x2.contiguous());
+  if (w.is_mkldnn() && rows >= kBf16SplitRows) return from_bf16(ctx, onednn_linear(xb, w, bias));
   auto y = at::empty({rows, out}, x2.options());
   if (w.is_mkldnn()) {
     over_ranges(ctx, rows, rows * in * out / 16, [&](int64_t begin, int64_t end) {
@@ -254,6 +261,35 @@ at::Tensor multiply_bf16(const Context& ctx, const at::Tensor& x2, const at::Ten
 }
 
 const float* data_or_null(const at::Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
+
+// Whether a call runs as inference: float32 weights on CPU, no autograd, not training; x float32 (or bf16, which
+// only the bf16 path multiplies as it is).
+bool inference_call(const Context& ctx, const at::Tensor& x, const at::Tensor& weight) {
+  return !ctx.train && !at::GradMode::is_enabled() && x.is_cpu() && (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16) &&
+         weight.scalar_type() == at::kFloat;
+}
+
+LinearPath path_of(const Context& ctx, const at::Tensor& x, const at::Tensor& weight, Precision precision) {
+  const bool onednn_plain = at::hasMKLDNN() && onednn_plain_op().has_value();
+  const int64_t rows = x.numel() / std::max<int64_t>(1, weight.size(1));
+  return choose_linear_path({inference_call(ctx, x, weight), rows, precision, ctx.backend, ctx.own_kernels, ctx.isa, onednn_plain});
+}
+
+// The layers' weights in `form`, made on first use. int8 panels are laid out for the ISA that multiplies them; the
+// other forms serve every ISA.
+PreparedWeights::Value prepared_form(const Context& ctx, const std::vector<LinearWeights>& layers, Form form, const PreparedWeights& prepared) {
+  const int variant = form == Form::Int8Panels ? static_cast<int>(ctx.isa) : 0;
+  return prepared.get(form, variant, sources_of(layers), [&] { return prepare(form, layers, ctx.isa); });
+}
+
+// The oneDNN post-op computing act, if it has one that linear_activation fuses.
+std::optional<PostOp> post_op_of(Activation act) {
+  switch (act) {
+    case Activation::GeluErf: return PostOp{"gelu", "none"};
+    case Activation::GeluTanh: return PostOp{"gelu", "tanh"};
+    default: return std::nullopt;
+  }
+}
 
 }  // namespace
 
@@ -343,10 +379,10 @@ std::vector<at::Tensor> linear(const Context& ctx, const std::vector<LinearWeigh
                                const PreparedWeights& prepared) {
   const at::Tensor& w0 = layers.front().weight;
   const int64_t in = w0.size(1);
-  const bool inference = !ctx.train && !at::GradMode::is_enabled() && x.is_cpu() && x.scalar_type() == at::kFloat && w0.scalar_type() == at::kFloat;
   const int64_t rows = x.numel() / std::max<int64_t>(1, in);
+  const LinearPath path = path_of(ctx, x, w0, precision);
+  if (x.scalar_type() == at::kBFloat16 && path != LinearPath::Bf16) return linear(ctx, layers, precision, from_bf16(ctx, x), prepared);
   const bool onednn_plain = at::hasMKLDNN() && onednn_plain_op().has_value();
-  const LinearPath path = choose_linear_path({inference, rows, precision, ctx.backend, ctx.own_kernels, ctx.isa, onednn_plain});
   std::vector<at::Tensor> outputs;
   if (path == LinearPath::Aten) {
     for (const auto& l : layers) outputs.push_back(at::linear(x, l.weight, l.bias));
@@ -364,12 +400,7 @@ std::vector<at::Tensor> linear(const Context& ctx, const std::vector<LinearWeigh
   }
   int64_t out = 0;
   for (const auto& l : layers) out += l.weight.size(0);
-  const auto sources = sources_of(layers);
-  // int8 panels are laid out for the ISA that multiplies them; the other forms serve every ISA.
-  auto get = [&](Form form) {
-    const int variant = form == Form::Int8Panels ? static_cast<int>(ctx.isa) : 0;
-    return prepared.get(form, variant, sources, [&] { return prepare(form, layers, ctx.isa); });
-  };
+  auto get = [&](Form form) { return prepared_form(ctx, layers, form, prepared); };
   auto bias_of = [&](const PreparedWeights::Value& v) { return layers.size() == 1 ? layers[0].bias : v.bias; };
   auto x2 = x.reshape({-1, in});
   at::Tensor y;
@@ -422,6 +453,23 @@ std::vector<at::Tensor> linear(const Context& ctx, const std::vector<LinearWeigh
     offset += l.weight.size(0);
   }
   return outputs;
+}
+
+at::Tensor linear_activation(const Context& ctx, const LinearWeights& layer, Precision precision, Activation act, const at::Tensor& x,
+                             const PreparedWeights& prepared) {
+  const int64_t in = layer.weight.size(1), rows = x.numel() / std::max<int64_t>(1, in);
+  const auto post = post_op_of(act);
+  // Over few rows the bf16 product is cut for a helper (multiply_bf16), and the activation follows on float32.
+  if (!post || rows < kBf16SplitRows || !onednn_reorder_op() || path_of(ctx, x, layer.weight, precision) != LinearPath::Bf16) {
+    return activation(ctx, act, linear(ctx, {layer}, precision, x, prepared).front());
+  }
+  // Measured on an AVX-512 EPYC: MiniLM's bf16 feed-forward block ~2x faster at 640 rows than the product, widening,
+  // GELU and rounding as separate passes (libtorch's ops, one thread).
+  const auto p = prepared_form(ctx, {layer}, Form::Bf16, prepared);
+  const auto x2 = x.reshape({-1, in}).contiguous();
+  auto sizes = x.sizes().vec();
+  sizes.back() = layer.weight.size(0);
+  return onednn_linear(x2.scalar_type() == at::kBFloat16 ? x2 : to_bf16(ctx, x2), p.data, layer.bias, *post).view(sizes);
 }
 
 void over_ranges(const Context& ctx, int64_t count, int64_t elements, const std::function<void(int64_t begin, int64_t end)>& fn) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ops/context.h"
+#include "ops/pointwise.h"
 
 namespace sbert::ops {
 
@@ -108,10 +109,18 @@ struct LoraWeights {
 // y + lora_B(lora_A(dropout(x))) * scaling, as peft's LoRA layer adds it to the base layer's output y.
 at::Tensor add_lora(const Context& ctx, const at::Tensor& y, const at::Tensor& x, const LoraWeights& lora);
 
-// The layers' outputs over x ([..., in] -> [..., out_i] each), as if each ran alone. At inference they run as one
-// product over the layers' weights side by side, and the outputs are views into its result.
+// The layers' outputs over x ([..., in] -> [..., out_i] each), as if each ran alone; x float32, or bf16 from
+// linear_activation. At inference they run as one product over the layers' weights side by side, and the outputs
+// are views into its result.
 std::vector<at::Tensor> linear(const Context& ctx, const std::vector<LinearWeights>& layers, Precision precision, const at::Tensor& x,
                                const PreparedWeights& prepared);
+
+// act(x · Wᵀ + b) for one layer whose output is the input of another linear layer only (a feed-forward block's
+// first layer). At bf16 precision over a batch (libtorch >= 2.0), oneDNN applies GELU (erf or tanh) to its float32 sums
+// and rounds the result to bf16 once, which stays bf16: the next bf16 layer multiplies it as it is, and any
+// other precision's linear widens it first. Otherwise float32, as activation(linear(...)).
+at::Tensor linear_activation(const Context& ctx, const LinearWeights& layer, Precision precision, Activation act, const at::Tensor& x,
+                             const PreparedWeights& prepared);
 
 // Runs fn(begin, end) over [0, count) as the context's parts when `elements` (what the work touches) is worth the
 // hand-off, else once. Elementwise and row-wise passes give the same bits either way.

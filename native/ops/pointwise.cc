@@ -63,6 +63,33 @@ at::Tensor activation(const Context& ctx, Activation act, const at::Tensor& x) {
   return x;
 }
 
+namespace {
+
+// Whether a conversion runs on sbert-node's kernels: contiguous CPU tensors of the dtype expected.
+bool own_conversion(const Context& ctx, const at::Tensor& x, at::ScalarType from) {
+  return ctx.own_kernels && x.is_cpu() && x.scalar_type() == from && x.is_contiguous();
+}
+
+}  // namespace
+
+at::Tensor to_bf16(const Context& ctx, const at::Tensor& x) {
+  if (!own_conversion(ctx, x, at::kFloat)) return x.to(at::kBFloat16);
+  auto y = at::empty(x.sizes(), x.options().dtype(at::kBFloat16));
+  const float* from = x.data_ptr<float>();
+  auto* to = static_cast<uint16_t*>(y.data_ptr());
+  over_ranges(ctx, x.numel(), x.numel(), [&](int64_t begin, int64_t end) { kernels::to_bf16(ctx.isa, from + begin, to + begin, end - begin); });
+  return y;
+}
+
+at::Tensor from_bf16(const Context& ctx, const at::Tensor& x) {
+  if (!own_conversion(ctx, x, at::kBFloat16)) return x.to(at::kFloat);
+  auto y = at::empty(x.sizes(), x.options().dtype(at::kFloat));
+  const auto* from = static_cast<const uint16_t*>(x.data_ptr());
+  float* to = y.data_ptr<float>();
+  over_ranges(ctx, x.numel(), x.numel(), [&](int64_t begin, int64_t end) { kernels::from_bf16(ctx.isa, from + begin, to + begin, end - begin); });
+  return y;
+}
+
 at::Tensor train_dropout(const at::Tensor& x, double p, const at::Generator& generator, kernels::Isa isa) {
   if (p <= 0 || x.numel() == 0) return x;
   auto gen = generator.defined() ? generator : at::detail::getDefaultCPUGenerator();

@@ -384,6 +384,65 @@ describe("gelu", () => {
   });
 });
 
+describe("bf16 conversions", () => {
+  // Random bit patterns over every exponent, then the cases rounding turns on: exact ties (kept even, or up to
+  // even), denormals, signed zeros, infinities, the largest float (rounds to infinity) and NaNs.
+  const bits = (n: number, seed: number) => {
+    const r = rng(seed);
+    const out = Uint32Array.from({ length: n }, () => Math.floor(r() * 4294967296) >>> 0);
+    const special = [
+      0x3f808000, 0x3f818000, 0x3f808001, 0x3f807fff, 0xbf808000, 0xbf818000, 0x00008000, 0x00018000, 0x00000001, 0x80000000, 0x00000000,
+      0x7f800000, 0xff800000, 0x7f7fffff, 0xff7fffff, 0x7fc00000, 0xffc00001, 0x7f800001, 0x7fffffff,
+    ];
+    return Uint32Array.from([...special, ...out]);
+  };
+  const floats = (u: Uint32Array) => new Float32Array(u.buffer, u.byteOffset, u.length);
+  const isNanBits = (u: number) => (u & 0x7fffffff) > 0x7f800000;
+  // Round to nearest, ties to even, computed here on the integers.
+  const rounded = (u: number) => (isNanBits(u) ? 0x7fc0 : Math.floor((u + 0x7fff + ((u >>> 16) & 1)) / 65536) & 0xffff);
+
+  test("generic: round to nearest even (worked cases), libtorch's bits for every number, NaN -> 0x7fc0", () => {
+    const cases: [number, number][] = [
+      [0x3f808000, 0x3f80], // tie, even below: kept
+      [0x3f818000, 0x3f82], // tie, odd below: up
+      [0x3f808001, 0x3f81], // past the tie: up
+      [0x7f7fffff, 0x7f80], // the largest float: infinity
+      [0x00008000, 0x0000], // a denormal tie: kept (not flushed)
+      [0x00018000, 0x0002],
+      [0x7f800001, 0x7fc0], // a signalling NaN: the quiet NaN
+    ];
+    const got = K.toBf16({ isa: "generic", x: floats(Uint32Array.from(cases.map((c) => c[0]))) });
+    expect(Array.from(got)).toEqual(cases.map((c) => c[1]));
+    const u = bits(4000, 5);
+    const y = K.toBf16({ isa: "generic", x: floats(u) });
+    expect(Array.from(y)).toEqual(Array.from(u, rounded));
+    const ref = K.libtorchBf16({ x: floats(u) });
+    const differs = Array.from(u).findIndex((v, i) => !isNanBits(v) && ref[i] !== y[i]);
+    expect(differs, `element ${differs}: 0x${u[differs]?.toString(16)}`).toBe(-1);
+  });
+
+  test("from_bf16 is exact on every path: the bits moved up 16", () => {
+    const u = Uint16Array.from(bits(3000, 6), (v) => v >>> 16);
+    for (const isa of ["generic", ...VECTOR_PATHS.filter((p) => p.missing === undefined).map((p) => p.isa)] as KernelIsa[]) {
+      const y = K.fromBf16({ isa, x: u });
+      const yb = new Uint32Array(y.buffer, y.byteOffset, y.length);
+      const first = Array.from(u).findIndex((v, i) => yb[i] !== (v << 16) >>> 0);
+      expect(first, `${isa}: element ${first}`).toBe(-1);
+    }
+  });
+
+  for (const { isa, missing } of VECTOR_PATHS) {
+    test.skipIf(missing !== undefined)(`${title(isa, missing)}: generic's bits, whatever the length (tails)`, () => {
+      for (const n of [1, 7, 8, 15, 16, 17, 33, 1003, 4019]) {
+        const x = floats(bits(n, 100 + n).subarray(0, n));
+        expect(Array.from(K.toBf16({ isa, x })), `toBf16 ${isa} n=${n}`).toEqual(Array.from(K.toBf16({ isa: "generic", x })));
+        const b = K.toBf16({ isa: "generic", x });
+        expectSameBits(K.fromBf16({ isa, x: b }), K.fromBf16({ isa: "generic", x: b }), `fromBf16 ${isa} n=${n}`);
+      }
+    });
+  }
+});
+
 describe("add_layer_norm", () => {
   const WIDTHS = [1, 7, 8, 15, 16, 17, 24, 384, 385, 1000];
   const input = (rows: number, width: number, seed: number) => ({

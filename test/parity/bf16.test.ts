@@ -16,7 +16,7 @@ const BUILD = fileURLToPath(new URL("../fixtures/hf_model.py", import.meta.url))
 const HAS_BF16 = /avx512_bf16: yes|amx_bf16: yes/.test(backendInfo().cpuFeatures);
 const CORPUS = [...SENTENCES, ...makeSentences(2000, 99)];
 const TEXTS = [...SENTENCES, ...makeSentences(40, 7)];
-const ARCHS = ["bert", "mpnet", "qwen3", "gemma3_text"] as const;
+const ARCHS = ["bert", "distilbert", "mpnet", "qwen3", "gemma3_text"] as const;
 // Measured on an AMD EPYC (Zen 5, AVX512_BF16) with libtorch 1.13: the lowest cosine to float32 over these texts
 // is 0.99997 for both (mean 0.99999); the bound allows ~16x that distance, for other CPUs' and libtorch versions'
 // bf16 kernels (other sum orders and blockings).
