@@ -20,7 +20,8 @@ namespace sbert::ops {
 
 // Inference precision of a linear layer: float32; int8 weights (per-channel symmetric scales) with dynamically
 // quantized activations (oneDNN's per-batch scales, or over few rows sbert-node's kernel with one scale per row);
-// or bf16 weights and inputs, multiplied with float32 sums (oneDNN's bf16 GEMM), the output float32.
+// or bf16 weights and inputs, multiplied with float32 sums (oneDNN's bf16 GEMM), the output float32 (bf16 out of
+// linear_activation).
 enum class Precision { Float32, Int8, Bf16 };
 
 // The names TypeScript spells them with ("float32", "int8", "bf16"), in enum order; parse gives nullopt for others.
