@@ -73,6 +73,7 @@ bool own_conversion(const Context& ctx, const at::Tensor& x, at::ScalarType from
 }  // namespace
 
 at::Tensor to_bf16(const Context& ctx, const at::Tensor& x) {
+  if (x.scalar_type() == at::kBFloat16) return x;
   if (!own_conversion(ctx, x, at::kFloat)) return x.to(at::kBFloat16);
   auto y = at::empty(x.sizes(), x.options().dtype(at::kBFloat16));
   const float* from = x.data_ptr<float>();

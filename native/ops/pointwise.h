@@ -23,7 +23,8 @@ const std::vector<std::string>& activation_name_list();
 // act(x). At inference the exact GELU runs in place on sbert-node's kernel, split over the call's parts.
 at::Tensor activation(const Context& ctx, Activation act, const at::Tensor& x);
 
-// x (float32) rounded to bf16, and bf16 widened to float32: bf16 inference's activations around each product.
+// x (float32) rounded to bf16 (x already bf16: as it is), and bf16 widened to float32: bf16 inference's activations
+// around each product.
 // On CPU with sbert-node's kernels, split over the call's parts (libtorch's conversions ran on one thread, ~9% of
 // MiniLM's bf16 batch-32 encode on an AVX-512 EPYC); the same bits as libtorch's for every number (NaN aside).
 at::Tensor to_bf16(const Context& ctx, const at::Tensor& x);

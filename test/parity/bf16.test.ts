@@ -49,3 +49,17 @@ describe.skipIf(!HAS_BF16).each(ARCHS)("%s in bf16", (arch) => {
     model.dispose();
   });
 });
+
+describe.skipIf(!HAS_BF16)("bf16 with a LoRA adapter", () => {
+  test("an adapter on the feed-forward's second layer only (which takes the first layer's bf16 result) stays close to float32", async () => {
+    const model = await SentenceTransformer.load(dirs.get("bert")!);
+    // Every "output.dense" (the attention's and the feed-forward's), none of the "intermediate.dense".
+    expect(model.addAdapter({ r: 4, loraAlpha: 8, targetModules: ".*\\.output\\.dense", seed: 3 }).length).toBeGreaterThan(0);
+    const float = await model.encode(TEXTS, { batchSize: 16 });
+    model.quantize("bf16");
+    const batched = await model.encode(TEXTS, { batchSize: 16 });
+    expect(Math.min(...util.pairwiseCosSim(batched, float))).toBeGreaterThan(MIN_COSINE);
+    expect(maxAbsDiffAll(batched, float)).toBeGreaterThan(1e-6);
+    model.dispose();
+  });
+});
