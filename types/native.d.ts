@@ -366,6 +366,8 @@ export interface NativeTesting {
     /** libtorch's oneDNN multiplies plain float32 weights (libtorch >= 2.0 built with oneDNN) */
     onednnPlain: boolean;
   }): "aten" | "blas" | "panels" | "int8-panels" | "onednn" | "onednn-int8" | "bf16";
+  /** how a new linear layer [out, in] keeps its weight for these facts (ops::choose_weight_layout) */
+  chooseWeightLayout(query: { isa: "generic" | "avx2" | "avx512"; onednnPlain: boolean; in: number; out: number }): "column-major" | "row-major";
   /** the check setPrecision makes, on the CPU features given instead of this CPU's: throws where they cannot run `precision` */
   checkPrecision(precision: "float32" | "int8" | "bf16", cpu: { avx512Bf16: boolean; amxBf16: boolean }): void;
   /** libtorch's default CPU generator, which dropout above draws from */

@@ -267,6 +267,18 @@ Napi::Value ChooseLinearPath(const Napi::CallbackInfo& info) {
   });
 }
 
+// _testing.chooseWeightLayout({isa, onednnPlain, in, out}) -> "column-major" | "row-major": how a new linear layer
+// keeps its weight (ops::choose_weight_layout), for its unit test.
+Napi::Value ChooseWeightLayout(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    auto q = arg_object(info, 0, "query");
+    const auto isa = kernels::parse_isa(get_string(q, "isa"));
+    if (!isa) fail(ErrorCode::Input, "isa must be \"generic\", \"avx2\" or \"avx512\"");
+    const auto layout = ops::choose_weight_layout({*isa, get_bool(q, "onednnPlain"), get_int(q, "in"), get_int(q, "out")});
+    return Napi::String::New(info.Env(), layout == ops::WeightLayout::RowMajor ? "row-major" : "column-major");
+  });
+}
+
 // _testing.checkPrecision(precision, {avx512Bf16, amxBf16}): the check quantize() makes on this CPU's features, on
 // the features given, so that a CPU without bf16 can be pretended.
 Napi::Value CheckPrecision(const Napi::CallbackInfo& info) {
@@ -356,6 +368,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   testing.Set("rngState", Napi::Function::New(env, RngState, "rngState"));
   testing.Set("setRngState", Napi::Function::New(env, SetRngState, "setRngState"));
   testing.Set("chooseLinearPath", Napi::Function::New(env, ChooseLinearPath, "chooseLinearPath"));
+  testing.Set("chooseWeightLayout", Napi::Function::New(env, ChooseWeightLayout, "chooseWeightLayout"));
   testing.Set("checkPrecision", Napi::Function::New(env, CheckPrecision, "checkPrecision"));
   register_kernel_testing(env, testing);
   exports.Set("_testing", testing);

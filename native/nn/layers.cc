@@ -15,10 +15,8 @@
 namespace sbert::nn {
 
 Linear::Linear(int64_t in_features, int64_t out_features, bool with_bias) {
-  // Shape [out, in] as the checkpoint has it, stored column-major ([in, out] row-major in memory): products
-  // with it then run as BLAS's no-transpose case, which packs the weight faster. Measured: 15-20% faster for a
-  // sentence's few rows, 3-8% for a batch; no extra memory.
-  weight = register_parameter("weight", at::empty_strided({out_features, in_features}, {1, out_features}));
+  // Shape [out, in] as the checkpoint has it, in the memory layout its products read fastest on this CPU.
+  weight = register_parameter("weight", ops::empty_linear_weight(out_features, in_features));
   if (with_bias) bias = register_parameter("bias", at::zeros({out_features}));
 }
 

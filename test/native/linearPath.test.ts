@@ -53,3 +53,17 @@ test("bad queries are clear errors", () => {
   expect(() => choose({ isa: "neon" as "avx2" })).toThrow(/isa must be/);
   expect(() => choose({ backend: "mkl" as "auto" })).toThrow(/backend must be/);
 });
+
+test("weight layout: row-major only for weights over 4 MiB where AVX-512 products run on oneDNN's plain path", () => {
+  const layout = (q: Partial<Parameters<ReturnType<typeof native>["_testing"]["chooseWeightLayout"]>[0]>) =>
+    native()._testing.chooseWeightLayout({ isa: "avx512", onednnPlain: true, in: 768, out: 3072, ...q });
+  expect(layout({})).toBe("row-major");
+  expect(layout({ in: 3072, out: 768 })).toBe("row-major");
+  // 4 MiB exactly is not over it; MiniLM's and BERT-base's attention shapes stay column-major
+  expect(layout({ in: 1024, out: 1024 })).toBe("column-major");
+  expect(layout({ in: 1024, out: 1025 })).toBe("row-major");
+  for (const [i, o] of [[384, 1536], [1536, 384], [768, 768]]) expect(layout({ in: i, out: o })).toBe("column-major");
+  expect(layout({ onednnPlain: false })).toBe("column-major");
+  expect(layout({ isa: "avx2" })).toBe("column-major");
+  expect(layout({ isa: "generic" })).toBe("column-major");
+});

@@ -166,6 +166,57 @@ describe.each(ARCHS)("%s", (arch) => {
   });
 });
 
+// Linear weights of more than 4 MiB are kept row-major where AVX-512 products run on oneDNN (ops::choose_weight_layout),
+// column-major elsewhere: a BERT layer of BERT-base's width with a 768x1536 feed-forward, whichever layout this host
+// picks, against sentence-transformers and PyTorch.
+describe("bert with feed-forward weights over 4 MiB", () => {
+  const WIDE = { hidden_size: 768, num_attention_heads: 12, intermediate_size: 1536, num_hidden_layers: 1, ...DROPOUT_FREE["default"] };
+  let built: Built;
+  let ref: Reference;
+  beforeAll(async () => {
+    [built] = await runPython<Built[]>(BUILD, [spec(join(root, "wide"), "bert", { config: WIDE, init_std: 0.02 })]);
+    const [embedded] = await runPython<Omit<Reference, "loss" | "grads">[]>(ORACLE, [{ folder: built!.dir, texts: TEXTS, batch_size: 16 }]);
+    const [graded] = await runPython<Pick<Reference, "loss" | "grads">[]>(ORACLE, [{ folder: built!.dir, grad: { sentences1: S1, sentences2: S2, labels: LABELS } }]);
+    ref = { ...embedded!, ...graded! };
+  }, 600_000);
+
+  test("embeddings equal sentence-transformers' within 1e-5, as one batch and one text at a time; a saved copy loads in sentence-transformers alike", async () => {
+    const model = await SentenceTransformer.load(built.dir);
+    (await model.encode(TEXTS, { batchSize: 16 })).forEach((v, i) => expect(maxAbsDiff(v, ref.embeddings[i]!), `batched ${i}`).toBeLessThan(1e-5));
+    for (const [i, text] of TEXTS.entries()) expect(maxAbsDiff(await model.encode(text), ref.embeddings[i]!), `alone ${i}`).toBeLessThan(1e-5);
+    const saved = join(root, "wide", "saved");
+    await model.save(saved);
+    const again = await runPython<{ embeddings: number[][] }>(ORACLE, { folder: saved, texts: TEXTS });
+    again.embeddings.forEach((v, i) => expect(maxAbsDiff(v, ref.embeddings[i]!), `saved ${i}`).toBeLessThan(1e-5));
+    model.dispose();
+  });
+
+  test("one training step's gradients equal PyTorch's within 1e-4", async () => {
+    const model = await SentenceTransformer.load(built.dir);
+    const trainer = native().createTrainer(
+      model.modules.map((m) => m.native),
+      [{ loss: "CosineSimilarityLoss" }],
+      { lr: 1e-12, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: 0, scheduler: "constantlr", warmupSteps: 0, totalSteps: 1, useAmp: false, seed: 0 },
+    );
+    const r = await trainer.step(0, [tokenBatch(model, S1), tokenBatch(model, S2)], { data: Float32Array.from(LABELS), shape: [LABELS.length] });
+    expect(Math.abs(r.loss - ref.loss)).toBeLessThan(1e-5);
+    const grads = new Map(
+      trainer
+        .state()
+        .filter((t) => t.name.startsWith("exp_avg.0."))
+        .map((t) => [t.name.split(".").slice(3).join("."), t.data.map((x) => x / (1 - 0.9))]),
+    );
+    const names = Object.keys(ref.grads);
+    expect(names.some((n) => n.endsWith("intermediate.dense.weight"))).toBe(true);
+    for (const name of names) {
+      expect(grads.get(name), name).toBeDefined();
+      expect(maxAbsDiff(grads.get(name)!, ref.grads[name]!), name).toBeLessThan(1e-4);
+    }
+    trainer.dispose();
+    model.dispose();
+  });
+});
+
 describe.each(ARCHS)("%s with gradient checkpointing", (arch) => {
   test("one step's loss and gradients equal those without it, dropout on (the recomputation draws the first pass's noise)", async () => {
     const model = await SentenceTransformer.load(pooled.get(arch)!.dir);
