@@ -10,6 +10,8 @@
 //    (sentence, head) in cache, without a [batch, heads, L, L] tensor.
 //  - GELU (erf form) in one vectorized pass, and the residual add with LayerNorm in one pass over each row, which
 //    a lone request splits with its helper (gelu_inplace, add_layer_norm).
+//  - bf16 inference's conversions of activations to bf16 and back, vectorized and split over a call's parts
+//    (to_bf16, from_bf16): libtorch's ran its AVX2 code on one thread.
 // For training: the AdamW update in one pass per parameter (adamw), and dropout's noise from a counter-based hash
 // (dropout_noise) instead of libtorch's bernoulli_, which draws element by element from a locked generator.
 // Plain C++ on raw pointers (no libtorch here).
