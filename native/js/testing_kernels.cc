@@ -9,6 +9,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "errors.h"
@@ -93,6 +94,14 @@ const T* read_array(const Napi::Object& o, const char* key, int64_t count, bool 
     bad(key, "expected " + std::to_string(count) + " elements, got " + std::to_string(arr.ElementLength()));
   }
   return arr.Data();
+}
+
+// A typed-array field of any length: its elements and their count.
+template <typename T>
+std::pair<const T*, int64_t> read_whole_array(const Napi::Object& o, const char* key) {
+  if (!present(o, key) || !o.Get(key).IsTypedArray()) bad(key, std::string("expected a ") + TypedName<T>::name);
+  const auto n = static_cast<int64_t>(o.Get(key).As<Napi::TypedArray>().ElementLength());
+  return {read_array<T>(o, key, n), n};
 }
 
 template <typename T>
@@ -207,48 +216,34 @@ Napi::Value Gelu(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     auto o = options(info);
     const Isa isa = read_isa(o);
-    if (!present(o, "x") || !o.Get("x").IsTypedArray()) bad("x", "expected a Float32Array");
-    const int64_t n = o.Get("x").As<Napi::TypedArray>().ElementLength();
-    auto y = new_array<float>(info.Env(), n, read_array<float>(o, "x", n));
+    const auto [x, n] = read_whole_array<float>(o, "x");
+    auto y = new_array<float>(info.Env(), n, x);
     kernels::gelu_inplace(isa, y.Data(), n);
     return y;
   });
 }
 
 // toBf16({isa, x: Float32Array}) -> Uint16Array (bf16 bits); fromBf16({isa, x: Uint16Array}) -> Float32Array
-Napi::Value ToBf16(const Napi::CallbackInfo& info) {
+template <typename From, typename To>
+Napi::Value Convert(const Napi::CallbackInfo& info, void (*convert)(Isa, const From*, To*, int64_t)) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     auto o = options(info);
     const Isa isa = read_isa(o);
-    if (!present(o, "x") || !o.Get("x").IsTypedArray()) bad("x", "expected a Float32Array");
-    const int64_t n = o.Get("x").As<Napi::TypedArray>().ElementLength();
-    const float* x = read_array<float>(o, "x", n);
-    auto y = new_array<uint16_t>(info.Env(), n);
-    kernels::to_bf16(isa, x, y.Data(), n);
+    const auto [x, n] = read_whole_array<From>(o, "x");
+    auto y = new_array<To>(info.Env(), n);
+    convert(isa, x, y.Data(), n);
     return y;
   });
 }
 
-Napi::Value FromBf16(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&]() -> Napi::Value {
-    auto o = options(info);
-    const Isa isa = read_isa(o);
-    if (!present(o, "x") || !o.Get("x").IsTypedArray()) bad("x", "expected a Uint16Array");
-    const int64_t n = o.Get("x").As<Napi::TypedArray>().ElementLength();
-    const uint16_t* x = read_array<uint16_t>(o, "x", n);
-    auto y = new_array<float>(info.Env(), n);
-    kernels::from_bf16(isa, x, y.Data(), n);
-    return y;
-  });
-}
+Napi::Value ToBf16(const Napi::CallbackInfo& info) { return Convert<float, uint16_t>(info, kernels::to_bf16); }
+Napi::Value FromBf16(const Napi::CallbackInfo& info) { return Convert<uint16_t, float>(info, kernels::from_bf16); }
 
 // Libtorch's float32 -> bf16 conversion of x, the reference: libtorchBf16({x: Float32Array}) -> Uint16Array.
 Napi::Value LibtorchBf16(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&]() -> Napi::Value {
     auto o = options(info);
-    if (!present(o, "x") || !o.Get("x").IsTypedArray()) bad("x", "expected a Float32Array");
-    const int64_t n = o.Get("x").As<Napi::TypedArray>().ElementLength();
-    const float* x = read_array<float>(o, "x", n);
+    const auto [x, n] = read_whole_array<float>(o, "x");
     const auto y = at::from_blob(const_cast<float*>(x), {n}, at::kFloat).to(at::kBFloat16);
     return new_array<uint16_t>(info.Env(), n, static_cast<const uint16_t*>(y.data_ptr()));
   });
