@@ -31,9 +31,7 @@ LoraFactor::LoraFactor(int64_t in_features, int64_t out_features) {
 
 at::Tensor Linear::forward(const ops::Context& ctx, const at::Tensor& x) const {
   auto y = ops::linear(ctx, {weights()}, precision, x, prepared).front();
-  if (!has_lora()) return y;
-  // The adapter's factors are float32.
-  return ops::add_lora(ctx, y, x.scalar_type() == at::kBFloat16 ? ops::from_bf16(ctx, x) : x, lora());
+  return has_lora() ? ops::add_lora(ctx, y, x, lora()) : y;
 }
 
 at::Tensor Linear::forward(const ops::Context& ctx, const at::Tensor& x, ops::Activation act) const {

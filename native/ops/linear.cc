@@ -87,6 +87,9 @@ at::Tensor onednn_linear(const at::Tensor& x, const at::Tensor& weight, const at
   return stack.at(0).toTensor();
 }
 
+// Whether libtorch's oneDNN multiplies plain float32 weights here (built with oneDNN, and the op registered).
+bool onednn_plain_available() { return at::hasMKLDNN() && onednn_plain_op().has_value(); }
+
 // y = x2 · weightᵀ + bias through oneDNN on plain tensors (x2 [rows, in] contiguous). oneDNN reads the weight
 // through its strides, so the layers' column-major weights go in as they are: a contiguous copy of them on every
 // call cost ~10% of BERT-base's batch-32 encode (measured on an AVX-512 EPYC), and the product itself runs as fast
@@ -115,7 +118,6 @@ at::Tensor onednn_blocked_weight(const at::Tensor& weight, int64_t rows) {
   onednn_reorder_op()->callBoxed(&stack);
   return stack.at(0).toTensor();
 }
-
 
 std::vector<at::Tensor> sources_of(const std::vector<LinearWeights>& layers) {
   std::vector<at::Tensor> sources;
@@ -270,9 +272,8 @@ bool inference_call(const Context& ctx, const at::Tensor& x, const at::Tensor& w
 }
 
 LinearPath path_of(const Context& ctx, const at::Tensor& x, const at::Tensor& weight, Precision precision) {
-  const bool onednn_plain = at::hasMKLDNN() && onednn_plain_op().has_value();
   const int64_t rows = x.numel() / std::max<int64_t>(1, weight.size(1));
-  return choose_linear_path({inference_call(ctx, x, weight), rows, precision, ctx.backend, ctx.own_kernels, ctx.isa, onednn_plain});
+  return choose_linear_path({inference_call(ctx, x, weight), rows, precision, ctx.backend, ctx.own_kernels, ctx.isa, onednn_plain_available()});
 }
 
 // The layers' weights in `form`, made on first use. int8 panels are laid out for the ISA that multiplies them; the
@@ -353,8 +354,7 @@ WeightLayout choose_weight_layout(const WeightLayoutQuery& q) {
 }
 
 at::Tensor empty_linear_weight(int64_t out, int64_t in) {
-  const bool onednn_plain = at::hasMKLDNN() && onednn_plain_op().has_value();
-  if (choose_weight_layout({kernels::best_isa(), onednn_plain, in, out}) == WeightLayout::RowMajor) return at::empty({out, in});
+  if (choose_weight_layout({kernels::best_isa(), onednn_plain_available(), in, out}) == WeightLayout::RowMajor) return at::empty({out, in});
   return at::empty_strided({out, in}, {1, out});
 }
 
@@ -398,7 +398,7 @@ std::vector<at::Tensor> linear(const Context& ctx, const std::vector<LinearWeigh
   const int64_t rows = x.numel() / std::max<int64_t>(1, in);
   const LinearPath path = path_of(ctx, x, w0, precision);
   if (x.scalar_type() == at::kBFloat16 && path != LinearPath::Bf16) return linear(ctx, layers, precision, from_bf16(ctx, x), prepared);
-  const bool onednn_plain = at::hasMKLDNN() && onednn_plain_op().has_value();
+  const bool onednn_plain = onednn_plain_available();
   std::vector<at::Tensor> outputs;
   if (path == LinearPath::Aten) {
     for (const auto& l : layers) outputs.push_back(at::linear(x, l.weight, l.bias));
@@ -495,7 +495,9 @@ void over_ranges(const Context& ctx, int64_t count, int64_t elements, const std:
 at::Tensor add_lora(const Context& ctx, const at::Tensor& y, const at::Tensor& x, const LoraWeights& lora) {
   // Two thin products (through r columns) rather than one merged [out, in] weight: the adapter stays a separate,
   // trainable low-rank update and costs r * (in + out) multiply-adds a row.
-  const auto h = lora.dropout > 0 ? dropout(ctx, x, lora.dropout) : x;
+  // The adapter's factors are float32: a bf16 input (linear_activation's) is widened first.
+  const auto xf = x.scalar_type() == at::kBFloat16 ? from_bf16(ctx, x) : x;
+  const auto h = lora.dropout > 0 ? dropout(ctx, xf, lora.dropout) : xf;
   return y + at::linear(at::linear(h, lora.a), lora.b) * lora.scaling;
 }
 

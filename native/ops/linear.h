@@ -122,7 +122,8 @@ struct LoraWeights {
   double dropout;       // on the adapter's input, in training only
 };
 
-// y + lora_B(lora_A(dropout(x))) * scaling, as peft's LoRA layer adds it to the base layer's output y.
+// y + lora_B(lora_A(dropout(x))) * scaling, as peft's LoRA layer adds it to the base layer's output y (x float32,
+// or bf16 from linear_activation).
 at::Tensor add_lora(const Context& ctx, const at::Tensor& y, const at::Tensor& x, const LoraWeights& lora);
 
 // The layers' outputs over x ([..., in] -> [..., out_i] each), as if each ran alone; x float32, or bf16 from

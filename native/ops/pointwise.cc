@@ -22,6 +22,11 @@ bool own_pass(const Context& ctx, const at::Tensor& t) {
 
 bool float_vector(const at::Tensor& t, int64_t n) { return t.scalar_type() == at::kFloat && t.is_contiguous() && t.numel() == n; }
 
+// Whether a conversion runs on sbert-node's kernels: contiguous CPU tensors of the dtype expected.
+bool own_conversion(const Context& ctx, const at::Tensor& x, at::ScalarType from) {
+  return ctx.own_kernels && x.is_cpu() && x.scalar_type() == from && x.is_contiguous();
+}
+
 }  // namespace
 
 Activation parse_activation(const std::string& name, const std::string& field) {
@@ -62,15 +67,6 @@ at::Tensor activation(const Context& ctx, Activation act, const at::Tensor& x) {
   }
   return x;
 }
-
-namespace {
-
-// Whether a conversion runs on sbert-node's kernels: contiguous CPU tensors of the dtype expected.
-bool own_conversion(const Context& ctx, const at::Tensor& x, at::ScalarType from) {
-  return ctx.own_kernels && x.is_cpu() && x.scalar_type() == from && x.is_contiguous();
-}
-
-}  // namespace
 
 at::Tensor to_bf16(const Context& ctx, const at::Tensor& x) {
   if (x.scalar_type() == at::kBFloat16) return x;
