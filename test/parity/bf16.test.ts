@@ -1,4 +1,4 @@
-// bf16 inference (quantize("bf16")) against float32 on small random-init models of four architectures built by
+// bf16 inference (quantize("bf16")) against float32 on small random-init models of five architectures built by
 // transformers (test/fixtures/hf_model.py): every text's embedding close in direction, over one text at a time
 // (few rows) and over batches, and float32 again bit for bit after switching back. Skipped where the CPU has
 // neither AVX512_BF16 nor AMX-BF16 (test/native/bf16.test.ts checks the refusal there).
@@ -51,7 +51,7 @@ describe.skipIf(!HAS_BF16).each(ARCHS)("%s in bf16", (arch) => {
 });
 
 describe.skipIf(!HAS_BF16)("bf16 with a LoRA adapter", () => {
-  test("an adapter on the feed-forward's second layer only (which takes the first layer's bf16 result) stays close to float32", async () => {
+  test("adapters on the output denses, one of which takes the feed-forward's bf16 first-layer result, stay close to float32", async () => {
     const model = await SentenceTransformer.load(dirs.get("bert")!);
     // Every "output.dense" (the attention's and the feed-forward's), none of the "intermediate.dense".
     expect(model.addAdapter({ r: 4, loraAlpha: 8, targetModules: ".*\\.output\\.dense", seed: 3 }).length).toBeGreaterThan(0);
